@@ -1,0 +1,119 @@
+# Ferry: live-migration orchestration for KVM hosts.
+#
+#   make            build the daemons, ferryctl and the unit tests
+#   make deps       install every Debian package the build, tests and lab need
+#   make check      deps + build + every test (unit and lab); SAN=1: unit tests under ASan+UBSan
+#   make demo       deps + build + start the lab + a real live migration
+#   make bench      the benchmarks in bench/
+
+SAN	?= 0
+ifeq ($(SAN),1)
+B	:= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+B	:= build
+SANFLAGS :=
+endif
+
+CC	?= cc
+PKGS	:= libvirt libssh libnfs libuv libprotobuf-c sqlite3 libconfig json-c libxml-2.0
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+	   -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral \
+	   -D_GNU_SOURCE -Icommon -Iproto -Istorage -Ihostd -Icoordinator \
+	   $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
+LDFLAGS	+= $(SANFLAGS)
+LDLIBS	:= $(PKG_LIBS) -lpthread -lm
+
+PROTO_C	:= proto/ferry.pb-c.c
+PROTO_H	:= proto/ferry.pb-c.h
+
+# Each directory is a library; the mains are kept apart so tests can link the rest.
+COMMON_SRC	:= $(sort $(wildcard common/*.c)) $(PROTO_C)
+STORAGE_SRC	:= $(sort $(wildcard storage/*.c))
+HOSTD_SRC	:= $(filter-out hostd/main.c,$(sort $(wildcard hostd/*.c)))
+COORD_SRC	:= $(filter-out coordinator/main.c,$(sort $(wildcard coordinator/*.c)))
+CTL_SRC		:= $(sort $(wildcard coordinator/ferryctl/*.c))
+UNIT_SRC	:= $(sort $(wildcard tests/unit/test_*.c))
+UNIT_HELPERS	:= $(filter-out tests/unit/test_%.c,$(sort $(wildcard tests/unit/*.c)))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+LIBCOMMON	:= $(B)/libferry-common.a
+LIBSTORAGE	:= $(B)/libferry-storage.a
+LIBHOSTD	:= $(B)/libferry-hostd.a
+LIBCOORD	:= $(B)/libferry-coord.a
+
+BINS	:= $(B)/ferry-hostd $(B)/ferry-coordinator $(B)/ferryctl
+UNITS	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+
+all: $(BINS) $(UNITS) $(B)/guest/ferry-guest
+
+$(PROTO_C) $(PROTO_H): proto/ferry.proto
+	cd proto && protoc-c --c_out=. ferry.proto
+
+# Everything includes the generated header through msg.h.
+$(call obj,$(COMMON_SRC) $(STORAGE_SRC) $(HOSTD_SRC) $(COORD_SRC) $(CTL_SRC) \
+	hostd/main.c coordinator/main.c $(UNIT_SRC) $(UNIT_HELPERS)): $(PROTO_H)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/obj/proto/ferry.pb-c.o: proto/ferry.pb-c.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Werror -Wmissing-prototypes -Wstrict-prototypes,$(CFLAGS)) -c -o $@ $<
+
+$(LIBCOMMON): $(call obj,$(COMMON_SRC))
+$(LIBSTORAGE): $(call obj,$(STORAGE_SRC))
+$(LIBHOSTD): $(call obj,$(HOSTD_SRC))
+$(LIBCOORD): $(call obj,$(COORD_SRC))
+$(B)/lib%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+ALLLIBS := $(LIBHOSTD) $(LIBCOORD) $(LIBSTORAGE) $(LIBCOMMON)
+
+$(B)/ferry-hostd: $(call obj,hostd/main.c) $(LIBHOSTD) $(LIBSTORAGE) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/ferry-coordinator: $(call obj,coordinator/main.c) $(LIBCOORD) $(LIBSTORAGE) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/ferryctl: $(call obj,$(CTL_SRC)) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(call obj,$(UNIT_HELPERS)) $(ALLLIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(call obj,$(UNIT_HELPERS)) $(ALLLIBS) $(LDLIBS) -lcmocka
+
+# The lab guest's program: static, no sanitizers, it runs inside the guest.
+$(B)/guest/ferry-guest: deploy/lab/guest/ferry-guest.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -static -Wall -Wextra -Werror -o $@ $<
+
+deps:
+	deploy/deps.sh
+
+unit: all
+	tests/run --unit --build $(B)
+
+check: deps
+	$(MAKE) all
+	@if [ "$(SAN)" = 1 ]; then tests/run --unit --build $(B); else tests/run --build $(B); fi
+
+check-faults: deps all
+	tests/run --faults --build $(B)
+
+demo: deps all
+	deploy/lab/demo
+
+bench: deps all
+	bench/run
+
+clean:
+	rm -rf build build-san $(PROTO_C) $(PROTO_H)
+
+.PHONY: all deps unit check check-faults demo bench clean
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

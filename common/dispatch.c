@@ -1,0 +1,60 @@
+/* dispatch.c: bounds-checked, table-driven dispatch of received frames. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "msg.h"
+
+/* The row for type, or NULL when type is outside the table or unassigned. */
+const struct dispatch_entry *
+dispatch_lookup(const struct dispatch_entry *table, size_t n, uint16_t type)
+{
+	if (type >= n || table[type].fn == NULL || table[type].req == NULL)
+		return NULL;
+	return &table[type];
+}
+
+/*
+ * Unpacks f's payload as its row says and calls the handler. Returns the
+ * handler's result, or -1 with err set when the type is unknown, the
+ * session is not authenticated for it, or the payload does not parse.
+ */
+int
+dispatch_frame(const struct dispatch_entry *table, size_t n, void *ctx,
+    int authenticated, const struct frame *f, char *err, size_t errlen)
+{
+	const struct dispatch_entry *e;
+	ProtobufCMessage *m;
+	int rc;
+
+	if ((e = dispatch_lookup(table, n, f->hdr.type)) == NULL) {
+		snprintf(err, errlen, "unknown message type %u", f->hdr.type);
+		return -1;
+	}
+	if ((e->flags & DISPATCH_AUTH) && !authenticated) {
+		snprintf(err, errlen, "%s before hello", e->name);
+		return -1;
+	}
+	if ((m = frame_unpack(f, e->req)) == NULL) {
+		snprintf(err, errlen, "malformed %s payload", e->name);
+		return -1;
+	}
+	err[0] = '\0';
+	rc = e->fn(ctx, &f->hdr, m, err, errlen);
+	if (rc < 0 && err[0] == '\0')
+		snprintf(err, errlen, "%s failed", e->name);
+	protobuf_c_message_free_unpacked(m, NULL);
+	return rc;
+}
+
+const char *
+msg_type_name(uint16_t type)
+{
+	switch (type) {
+	case MSG_HELLO:		return "hello";
+	case MSG_INVENTORY:	return "inventory";
+	case MSG_HEARTBEAT:	return "heartbeat";
+	case MSG_CTL_HOSTS:	return "hosts";
+	case MSG_CTL_VMS:	return "vms";
+	default:		return "unknown";
+	}
+}

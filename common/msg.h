@@ -1,0 +1,49 @@
+/* msg.h: message types carried in the envelope's type field, and the
+ * dispatch table shape both daemons use (rows indexed by type, the way
+ * libvirt's remote dispatch tables are). */
+#ifndef FERRY_MSG_H
+#define FERRY_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry.pb-c.h"
+#include "frame.h"
+
+enum msg_type {
+	MSG_NONE = 0,
+
+	/* coordinator -> hostd calls, hostd -> coordinator events */
+	MSG_HELLO = 1,		/* CALL Hello -> REPLY Inventory */
+	MSG_INVENTORY = 2,	/* CALL Empty -> REPLY Inventory; EVENT Inventory */
+	MSG_HEARTBEAT = 3,	/* EVENT Heartbeat (hostd -> coordinator) */
+	MSG_HOST_MAX,
+
+	/* ferryctl -> coordinator */
+	MSG_CTL_HOSTS = 100,	/* HostsRequest -> HostsReply */
+	MSG_CTL_VMS = 101,	/* VmsRequest -> VmsReply */
+	MSG_CTL_MAX,
+};
+
+/* dispatch.c */
+#define DISPATCH_AUTH	0x1	/* refused until the session is authenticated/said hello */
+
+struct dispatch_entry {
+	const char			*name;
+	const ProtobufCMessageDescriptor *req;	/* payload of the CALL or EVENT */
+	/* Called with the unpacked message, which the dispatcher frees after
+	 * the handler returns: a handler keeps nothing it does not copy.
+	 * Returns 0, or -1 with a message in err (sent back as an ERROR reply
+	 * for calls, logged for events). */
+	int				(*fn)(void *ctx, const struct frame_hdr *,
+					    ProtobufCMessage *, char *err, size_t errlen);
+	unsigned			 flags;
+};
+
+const struct dispatch_entry *dispatch_lookup(const struct dispatch_entry *,
+	    size_t nentries, uint16_t type);
+int	dispatch_frame(const struct dispatch_entry *, size_t nentries, void *ctx,
+	    int authenticated, const struct frame *, char *err, size_t errlen);
+const char *msg_type_name(uint16_t type);
+
+#endif

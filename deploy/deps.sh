@@ -1,0 +1,32 @@
+#!/bin/sh
+# Install every Debian 12 package Ferry's build, tests and lab need.
+# Idempotent: asks apt only for what is missing.
+set -eu
+
+PKGS="build-essential pkg-config gcc make
+libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
+qemu-system-x86 qemu-utils qemu-block-extra
+nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libnfs-dev
+libssh-dev openssh-client libprotobuf-c-dev protobuf-c-compiler libuv1-dev
+libcmocka-dev libsqlite3-dev sqlite3 libconfig-dev libjson-c-dev libxml2-dev
+iproute2 cpio busybox-static procps psmisc util-linux kmod"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+if [ -z "$missing" ]; then
+	echo "deps: all packages present"
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing:$missing; run 'make deps' as root" >&2
+	exit 1
+fi
+echo "deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing
