@@ -1,0 +1,115 @@
+/* store.h: the coordinator's durable state in SQLite (WAL, synchronous=FULL).
+ *
+ * Every function returns 0 on success or -1 with a message retrievable by
+ * store_error(); none keeps pointers to its arguments. Called from the
+ * coordinator's loop thread only (one connection, no locking here).
+ * Anything a store_* call has returned 0 for survives kill -9.
+ */
+#ifndef FERRY_STORE_H
+#define FERRY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+struct store_host {
+	char		name[64];
+	char		address[256];		/* hostd's address */
+	int		port;			/* hostd's port */
+	char		admin_state[16];	/* active, draining, maintenance */
+	char		conn_state[16];		/* up, down */
+	char		host_uuid[40];
+	char		libvirt_uri[512];
+	char		migration_address[256];
+	char		arch[32];
+	uint32_t	cpus;
+	uint64_t	mem_mib;
+	uint64_t	mem_free_mib;
+	uint64_t	reserve_mib;
+	uint64_t	last_seen_ms;		/* Unix ms of the last frame from it */
+	char		last_error[256];
+};
+
+struct store_vm {
+	char		 name[256];
+	char		 uuid[40];
+	char		 host[64];
+	char		 state[16];
+	char		 reason[32];
+	uint64_t	 mem_mib;
+	uint32_t	 vcpus;
+	int		 persistent;
+	uint8_t		*blob;			/* packed Ferry__Domain; owned */
+	size_t		 bloblen;
+	uint64_t	 updated_ms;
+};
+
+struct store_job {
+	int64_t		 id;
+	char		 kind[16];		/* migrate, drain, rebalance */
+	char		 vm[256];
+	char		 source[64];
+	char		 destination[64];
+	char		 state[16];
+	char		*params;		/* JSON text; owned; may be NULL */
+	char		*error;			/* owned; may be NULL */
+	int64_t		 parent;		/* a drain's id for its migrations, else 0 */
+	uint64_t	 started_ms;
+	uint64_t	 ended_ms;		/* 0 while not final */
+	uint64_t	 updated_ms;
+};
+
+struct store_event {
+	int64_t		 job_id;
+	int64_t		 seq;			/* 1, 2, ... per job */
+	uint64_t	 time_ms;
+	char		 type[16];		/* state, progress, info, error */
+	char		 state[16];		/* the job's state when recorded */
+	char		*data;			/* JSON text or plain message; owned */
+};
+
+/* store.c */
+int	 store_open(const char *path, struct store **, char *err, size_t errlen);
+void	 store_close(struct store *);			/* NULL ok */
+const char *store_error(const struct store *);
+
+/* Hosts. store_host_configure inserts the host or updates its address and
+ * port, keeping everything else (admin state persists across restarts). */
+int	 store_host_configure(struct store *, const char *name,
+	    const char *address, int port);
+int	 store_host_get(struct store *, const char *name, struct store_host *);	/* 1 found, 0 not, -1 */
+int	 store_hosts_list(struct store *, struct store_host **, size_t *);	/* free() the array */
+int	 store_host_set_conn(struct store *, const char *name,
+	    const char *conn_state, const char *last_error, uint64_t now_ms);
+int	 store_host_set_admin(struct store *, const char *name, const char *admin_state);
+int	 store_host_set_info(struct store *, const struct store_host *);	/* identity+capacity fields */
+int	 store_host_seen(struct store *, const char *name, uint64_t now_ms);
+
+/* The last known inventory of one host, replaced as a whole in one
+ * transaction. */
+int	 store_inventory_replace(struct store *, const char *host,
+	    const struct store_vm *, size_t n, uint64_t now_ms);
+int	 store_vms_list(struct store *, const char *host_or_null,
+	    struct store_vm **, size_t *);
+void	 store_vm_list_free(struct store_vm *, size_t n);
+
+/* Jobs and their history. store_job_create fills job->id. A transition
+ * writes the new state and its event in one transaction: the journal entry
+ * exists before the coordinator acts on it. */
+int	 store_job_create(struct store *, struct store_job *, uint64_t now_ms);
+int	 store_job_transition(struct store *, int64_t id, const char *state,
+	    const char *data, uint64_t now_ms);
+int	 store_job_finish(struct store *, int64_t id, const char *state,
+	    const char *error, const char *data, uint64_t now_ms);
+int	 store_job_event(struct store *, int64_t id, const char *type,
+	    const char *data, uint64_t now_ms);
+int	 store_job_get(struct store *, int64_t id, struct store_job *);		/* 1 found, 0 not, -1 */
+int	 store_jobs_list(struct store *, int only_unfinished, size_t limit,
+	    struct store_job **, size_t *);
+int	 store_job_events(struct store *, int64_t id, struct store_event **, size_t *);
+void	 store_job_clear(struct store_job *);
+void	 store_job_list_free(struct store_job *, size_t n);
+void	 store_event_list_free(struct store_event *, size_t n);
+
+#endif
