@@ -11,7 +11,7 @@ ifeq ($(SAN),1)
 B	:= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else
-B	:= build
+B	?= build
 SANFLAGS :=
 endif
 
@@ -22,7 +22,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
-	   -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral \
+	   -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation \
 	   -D_GNU_SOURCE -Icommon -Iproto -Istorage -Ihostd -Icoordinator \
 	   $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
 LDFLAGS	+= $(SANFLAGS)

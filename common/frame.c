@@ -99,6 +99,34 @@ frame_pack(uint16_t type, uint16_t kind, uint16_t status, uint32_t serial,
 	return 0;
 }
 
+/* Like frame_pack, for a payload already packed (e.g. a cached inventory). */
+int
+frame_pack_raw(uint16_t type, uint16_t kind, uint16_t status, uint32_t serial,
+    const uint8_t *payload, size_t plen, uint8_t **out, size_t *outlen)
+{
+	struct frame_hdr h;
+	uint8_t *buf;
+
+	*out = NULL;
+	*outlen = 0;
+	if (plen > FRAME_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if ((buf = malloc(FRAME_HDR_LEN + plen)) == NULL)
+		return -ENOMEM;
+	h.len = plen;
+	h.version = FERRY_PROTO_VERSION;
+	h.type = type;
+	h.serial = serial;
+	h.kind = kind;
+	h.status = status;
+	frame_hdr_encode(&h, buf);
+	if (plen > 0)
+		memcpy(buf + FRAME_HDR_LEN, payload, plen);
+	*out = buf;
+	*outlen = FRAME_HDR_LEN + plen;
+	return 0;
+}
+
 int
 frame_pack_error(uint16_t type, uint32_t serial, int code, const char *message,
     uint8_t **out, size_t *outlen)

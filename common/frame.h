@@ -60,6 +60,9 @@ int	 frame_hdr_decode(const uint8_t in[FRAME_HDR_LEN], struct frame_hdr *,
 	    uint32_t max_payload);
 int	 frame_pack(uint16_t type, uint16_t kind, uint16_t status, uint32_t serial,
 	    const ProtobufCMessage *, uint8_t **out, size_t *outlen);
+int	 frame_pack_raw(uint16_t type, uint16_t kind, uint16_t status,
+	    uint32_t serial, const uint8_t *payload, size_t plen, uint8_t **out,
+	    size_t *outlen);
 int	 frame_pack_error(uint16_t type, uint32_t serial, int code,
 	    const char *message, uint8_t **out, size_t *outlen);
 ProtobufCMessage *frame_unpack(const struct frame *,

@@ -1,0 +1,376 @@
+/* hostd.c: ferry-hostd's core: sessions, inventory, heartbeats, signals.
+ * Everything here runs on the libuv loop thread; hypervisor calls go to
+ * libuv's worker pool. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hostd.h"
+#include "log.h"
+
+#define DEBOUNCE_MS	100
+
+struct inv_work {
+	uv_work_t		 req;
+	struct hostd		*hd;
+	struct hv_host		 host;
+	struct hv_domain	*doms;
+	size_t			 ndoms;
+	int			 rc;
+	char			 err[512];
+};
+
+static pthread_mutex_t hv_open_mtx = PTHREAD_MUTEX_INITIALIZER;
+static int hv_opened;
+
+uint64_t
+hostd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Worker threads only: open the hypervisor connection on first use (a
+ * libvirtd that is down at start must not stop hostd from starting). */
+static int
+hostd_hv_ensure(struct hv *hv)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&hv_open_mtx);
+	if (!hv_opened) {
+		if (hv->ops->open(hv) == 0)
+			hv_opened = 1;
+		else
+			rc = -1;
+	}
+	pthread_mutex_unlock(&hv_open_mtx);
+	return rc;
+}
+
+struct session *
+hostd_session_find(struct hostd *hd, uint64_t id)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &hd->sessions, entry)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+int
+hostd_send(struct hostd *hd, struct session *s, uint16_t type, uint16_t kind,
+    uint32_t serial, const ProtobufCMessage *m)
+{
+	uint8_t *buf;
+	size_t len;
+
+	(void)hd;
+	if (frame_pack(type, kind, FRAME_OK, serial, m, &buf, &len) < 0) {
+		log_warnx("%s: cannot pack %s", tr_conn_peer(s->conn),
+		    msg_type_name(type));
+		return -1;
+	}
+	return tr_conn_send(s->conn, buf, len);
+}
+
+static void
+hostd_send_raw(struct session *s, uint16_t type, uint16_t kind,
+    uint16_t status, uint32_t serial, const uint8_t *p, size_t plen)
+{
+	uint8_t *buf;
+	size_t len;
+
+	if (frame_pack_raw(type, kind, status, serial, p, plen, &buf, &len) == 0)
+		(void)tr_conn_send(s->conn, buf, len);
+}
+
+/* An EVENT to every session that said HELLO. */
+void
+hostd_broadcast(struct hostd *hd, uint16_t type, const ProtobufCMessage *m)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &hd->sessions, entry)
+		if (s->hello)
+			(void)hostd_send(hd, s, type, FRAME_EVENT, 0, m);
+}
+
+static void
+inv_work_cb(uv_work_t *req)
+{
+	struct inv_work *w = req->data;
+
+	if (hostd_hv_ensure(w->hd->hv) < 0) {
+		snprintf(w->err, sizeof(w->err), "libvirt: %s", hv_last_error());
+		w->rc = -1;
+		return;
+	}
+	w->rc = inventory_collect(w->hd->hv, &w->host, &w->doms, &w->ndoms,
+	    w->err, sizeof(w->err));
+}
+
+static void
+inv_answer_waiters(struct hostd *hd, const char *err)
+{
+	struct inv_waiter *iw;
+	struct session *s;
+	uint8_t *buf;
+	size_t len;
+
+	while ((iw = TAILQ_FIRST(&hd->inv_waiters)) != NULL) {
+		TAILQ_REMOVE(&hd->inv_waiters, iw, entry);
+		if ((s = hostd_session_find(hd, iw->session_id)) != NULL) {
+			if (err == NULL)
+				hostd_send_raw(s, iw->type, FRAME_REPLY, FRAME_OK,
+				    iw->serial, hd->inv_payload, hd->inv_len);
+			else if (frame_pack_error(iw->type, iw->serial, EIO, err,
+			    &buf, &len) == 0)
+				(void)tr_conn_send(s->conn, buf, len);
+		}
+		free(iw);
+	}
+}
+
+static void
+inv_after_cb(uv_work_t *req, int status)
+{
+	struct inv_work *w = req->data;
+	struct hostd *hd = w->hd;
+	struct session *s;
+	uint8_t *cmp = NULL, *payload = NULL;
+	size_t cmplen = 0, len = 0;
+	static char lasterr[512];
+
+	hd->inv_running = 0;
+	if (status == UV_ECANCELED)
+		goto done;
+	if (w->rc < 0) {
+		if (strcmp(lasterr, w->err) != 0)
+			log_warnx("inventory: %s", w->err);
+		snprintf(lasterr, sizeof(lasterr), "%s", w->err);
+		inv_answer_waiters(hd, w->err);
+		goto done;
+	}
+	lasterr[0] = '\0';
+	hd->mem_free_mib = w->host.mem_free_mib;
+	/* Compare with generation 0 so only real changes make a new one. */
+	if (inventory_pack(&hd->conf, &w->host, w->doms, w->ndoms, 0, &cmp,
+	    &cmplen) < 0 || inventory_pack(&hd->conf, &w->host, w->doms,
+	    w->ndoms, hd->inv_generation + 1, &payload, &len) < 0) {
+		inv_answer_waiters(hd, "cannot pack inventory");
+		goto done;
+	}
+	if (hd->inv_payload == NULL || hd->inv_cmp_len != cmplen ||
+	    memcmp(hd->inv_cmp, cmp, cmplen) != 0) {
+		hd->inv_generation++;
+		free(hd->inv_payload);
+		free(hd->inv_cmp);
+		hd->inv_payload = payload;
+		hd->inv_len = len;
+		hd->inv_cmp = cmp;
+		hd->inv_cmp_len = cmplen;
+		payload = cmp = NULL;
+		log_debug("inventory generation %llu: %zu domains",
+		    (unsigned long long)hd->inv_generation, w->ndoms);
+		TAILQ_FOREACH(s, &hd->sessions, entry)
+			if (s->hello)
+				hostd_send_raw(s, MSG_INVENTORY, FRAME_EVENT,
+				    FRAME_OK, 0, hd->inv_payload, hd->inv_len);
+	}
+	inv_answer_waiters(hd, NULL);
+done:
+	free(cmp);
+	free(payload);
+	hv_domain_list_free(w->doms, w->ndoms);
+	free(w);
+	if (hd->inv_again && !hd->stopping) {
+		hd->inv_again = 0;
+		hostd_inventory_refresh(hd);
+	}
+}
+
+/* Starts a collection, or notes that another is needed after the current. */
+void
+hostd_inventory_refresh(struct hostd *hd)
+{
+	struct inv_work *w;
+
+	if (hd->stopping)
+		return;
+	if (hd->inv_running) {
+		hd->inv_again = 1;
+		return;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		log_warn("inventory");
+		return;
+	}
+	w->hd = hd;
+	w->req.data = w;
+	hd->inv_running = 1;
+	if (uv_queue_work(hd->loop, &w->req, inv_work_cb, inv_after_cb) != 0) {
+		hd->inv_running = 0;
+		free(w);
+	}
+}
+
+/* libvirt's event thread: only flag and wake the loop. */
+static void
+hostd_hv_event(struct hv *hv, int kind, const char *domain, int detail,
+    int sub, void *arg)
+{
+	struct hostd *hd = arg;
+
+	(void)hv;
+	(void)domain;
+	(void)detail;
+	(void)sub;
+	if (kind == HV_EV_CONN_LOST)
+		__atomic_store_n(&hd->hv_lost, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&hd->ev_pending, 1, __ATOMIC_SEQ_CST);
+	uv_async_send(&hd->ev_async);
+}
+
+static void
+debounce_cb(uv_timer_t *t)
+{
+	hostd_inventory_refresh(t->data);
+}
+
+static void
+ev_async_cb(uv_async_t *a)
+{
+	struct hostd *hd = a->data;
+
+	if (__atomic_exchange_n(&hd->hv_lost, 0, __ATOMIC_SEQ_CST))
+		log_warnx("libvirt connection %s lost; reconnecting on next use",
+		    hd->conf.libvirt_uri);
+	if (__atomic_exchange_n(&hd->ev_pending, 0, __ATOMIC_SEQ_CST) &&
+	    !hd->stopping)
+		uv_timer_start(&hd->debounce_timer, debounce_cb, DEBOUNCE_MS, 0);
+}
+
+static void
+refresh_cb(uv_timer_t *t)
+{
+	hostd_inventory_refresh(t->data);
+}
+
+static void
+heartbeat_cb(uv_timer_t *t)
+{
+	struct hostd *hd = t->data;
+	Ferry__Heartbeat hb = FERRY__HEARTBEAT__INIT;
+
+	hb.seq = ++hd->hb_seq;
+	hb.time_ms = hostd_now_ms();
+	hb.has_mem_free_mib = 1;
+	hb.mem_free_mib = hd->mem_free_mib;
+	hostd_broadcast(hd, MSG_HEARTBEAT, &hb.base);
+}
+
+static void
+signal_cb(uv_signal_t *sig, int signum)
+{
+	log_info("signal %d: shutting down", signum);
+	hostd_shutdown(sig->data);
+}
+
+int
+hostd_init(struct hostd *hd, uv_loop_t *loop, const struct hostd_conf *conf,
+    const struct hv_ops *ops, char *err, size_t errlen)
+{
+	static const struct tr_callbacks cbs = {
+		session_on_up, session_on_frame, session_on_down,
+	};
+	struct tr_server_config sc;
+
+	memset(hd, 0, sizeof(*hd));
+	hd->loop = loop;
+	hd->conf = *conf;
+	TAILQ_INIT(&hd->sessions);
+	TAILQ_INIT(&hd->inv_waiters);
+	if ((hd->hv = hv_new(ops, conf->libvirt_uri, hostd_hv_event, hd)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	uv_async_init(loop, &hd->ev_async, ev_async_cb);
+	hd->ev_async.data = hd;
+	uv_timer_init(loop, &hd->debounce_timer);
+	hd->debounce_timer.data = hd;
+	uv_timer_init(loop, &hd->refresh_timer);
+	hd->refresh_timer.data = hd;
+	uv_timer_init(loop, &hd->heartbeat_timer);
+	hd->heartbeat_timer.data = hd;
+	uv_signal_init(loop, &hd->sigterm);
+	hd->sigterm.data = hd;
+	uv_signal_init(loop, &hd->sigint);
+	hd->sigint.data = hd;
+	uv_signal_start(&hd->sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&hd->sigint, signal_cb, SIGINT);
+
+	memset(&sc, 0, sizeof(sc));
+	sc.listen_addr = hd->conf.listen;
+	sc.port = hd->conf.port;
+	sc.host_key = hd->conf.host_key;
+	sc.authorized_keys = hd->conf.authorized_keys;
+	sc.handshake_timeout_ms = hd->conf.handshake_timeout_ms;
+	sc.idle_timeout_ms = hd->conf.idle_timeout_ms;
+	sc.frame_timeout_ms = hd->conf.handshake_timeout_ms;
+	sc.max_sessions = hd->conf.max_sessions;
+	if ((hd->server = tr_server_start(loop, &sc, &cbs, hd, err,
+	    errlen)) == NULL) {
+		hostd_shutdown(hd);
+		return -1;
+	}
+	uv_timer_start(&hd->refresh_timer, refresh_cb, 0,
+	    hd->conf.refresh_interval_ms);
+	uv_timer_start(&hd->heartbeat_timer, heartbeat_cb,
+	    hd->conf.heartbeat_interval_ms, hd->conf.heartbeat_interval_ms);
+	log_info("listening on %s:%d, libvirt %s, advertising %s",
+	    hd->conf.listen, hd->conf.port, hd->conf.libvirt_uri,
+	    hd->conf.advertise_uri);
+	return 0;
+}
+
+/* Closes every handle so uv_run returns; the hypervisor and cached data
+ * are released by hostd_free once the loop is done. */
+void
+hostd_shutdown(struct hostd *hd)
+{
+	if (hd->stopping)
+		return;
+	hd->stopping = 1;
+	tr_server_stop(hd->server);
+	hd->server = NULL;
+	uv_close((uv_handle_t *)&hd->ev_async, NULL);
+	uv_close((uv_handle_t *)&hd->debounce_timer, NULL);
+	uv_close((uv_handle_t *)&hd->refresh_timer, NULL);
+	uv_close((uv_handle_t *)&hd->heartbeat_timer, NULL);
+	uv_close((uv_handle_t *)&hd->sigterm, NULL);
+	uv_close((uv_handle_t *)&hd->sigint, NULL);
+}
+
+/* After uv_run has returned. */
+void
+hostd_free(struct hostd *hd)
+{
+	struct inv_waiter *iw;
+
+	while ((iw = TAILQ_FIRST(&hd->inv_waiters)) != NULL) {
+		TAILQ_REMOVE(&hd->inv_waiters, iw, entry);
+		free(iw);
+	}
+	hv_free(hd->hv);
+	hd->hv = NULL;
+	free(hd->inv_payload);
+	free(hd->inv_cmp);
+	hd->inv_payload = hd->inv_cmp = NULL;
+}

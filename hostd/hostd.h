@@ -1,0 +1,115 @@
+/* hostd.h: ferry-hostd, the agent on every KVM host. Prototypes by file. */
+#ifndef FERRY_HOSTD_H
+#define FERRY_HOSTD_H
+
+#include <sys/queue.h>
+#include <limits.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "hv.h"
+#include "msg.h"
+#include "transport.h"
+
+#define HOSTD_DEFAULT_PORT	7220
+#define HOSTD_VERSION		"0.1"
+
+struct hostd_conf {
+	char		listen[256];
+	int		port;
+	char		host_key[PATH_MAX];
+	char		authorized_keys[PATH_MAX];
+	char		libvirt_uri[512];
+	char		advertise_uri[512];	/* how peers' libvirtd reach ours */
+	char		migration_address[256];
+	uint64_t	memory_reserve_mib;
+	uint64_t	capacity_mib;		/* 0: what the host has */
+	int		heartbeat_interval_ms;
+	int		refresh_interval_ms;	/* full inventory poll, besides events */
+	int		handshake_timeout_ms;
+	int		idle_timeout_ms;
+	int		max_sessions;
+};
+
+/* A coordinator's session. Freed when its transport connection goes down. */
+struct session {
+	TAILQ_ENTRY(session)	 entry;
+	struct hostd		*hd;
+	struct tr_conn		*conn;
+	uint64_t		 id;
+	int			 hello;		/* said HELLO; gets events */
+	char			 coordinator[64];
+};
+TAILQ_HEAD(session_list, session);
+
+/* A call waiting for the next inventory (HELLO, INVENTORY). */
+struct inv_waiter {
+	TAILQ_ENTRY(inv_waiter)	 entry;
+	uint64_t		 session_id;
+	uint16_t		 type;
+	uint32_t		 serial;
+};
+TAILQ_HEAD(inv_waiter_list, inv_waiter);
+
+struct hostd {
+	uv_loop_t		*loop;
+	struct hostd_conf	 conf;
+	struct hv		*hv;
+	struct tr_server	*server;
+	struct session_list	 sessions;
+	uint64_t		 next_session_id;
+
+	/* hv events arrive on libvirt's thread; the loop learns through ev_async. */
+	uv_async_t		 ev_async;
+	uv_timer_t		 debounce_timer;
+	uv_timer_t		 refresh_timer;
+	uv_timer_t		 heartbeat_timer;
+	uv_signal_t		 sigterm, sigint;
+	int			 inv_running;	/* a collection is under way */
+	int			 inv_again;	/* something changed meanwhile */
+	uint8_t			*inv_payload;	/* last packed Inventory; owned */
+	size_t			 inv_len;
+	uint8_t			*inv_cmp;	/* the same with generation 0 */
+	size_t			 inv_cmp_len;
+	int			 ev_pending;	/* set by libvirt's thread */
+	int			 hv_lost;	/* set by libvirt's thread */
+	int			 stopping;
+	uint64_t		 inv_generation;
+	struct inv_waiter_list	 inv_waiters;
+	uint64_t		 hb_seq;
+	uint64_t		 mem_free_mib;
+};
+
+/* parse.c */
+void	 parse_hostd_defaults(struct hostd_conf *);
+int	 parse_hostd_config(const char *path, struct hostd_conf *, char *err,
+	    size_t errlen);
+
+/* hostd.c */
+int	 hostd_init(struct hostd *, uv_loop_t *, const struct hostd_conf *,
+	    const struct hv_ops *, char *err, size_t errlen);
+void	 hostd_shutdown(struct hostd *);
+void	 hostd_free(struct hostd *);
+void	 hostd_inventory_refresh(struct hostd *);
+int	 hostd_send(struct hostd *, struct session *, uint16_t type, uint16_t kind,
+	    uint32_t serial, const ProtobufCMessage *);
+void	 hostd_broadcast(struct hostd *, uint16_t type, const ProtobufCMessage *);
+struct session *hostd_session_find(struct hostd *, uint64_t id);
+uint64_t hostd_now_ms(void);
+
+/* inventory.c */
+int	 inventory_collect(struct hv *, struct hv_host *, struct hv_domain **,
+	    size_t *, char *err, size_t errlen);
+int	 inventory_pack(const struct hostd_conf *, const struct hv_host *,
+	    const struct hv_domain *, size_t, uint64_t generation,
+	    uint8_t **payload, size_t *len);
+
+/* session.c */
+extern const struct dispatch_entry session_dispatch[];
+extern const size_t session_ndispatch;
+void	 session_on_up(struct tr_conn *, void *);
+void	 session_on_frame(struct tr_conn *, struct frame *, void *);
+void	 session_on_down(struct tr_conn *, const char *, void *);
+
+#endif

@@ -1,0 +1,87 @@
+/* ferry-hostd: the Ferry agent on a KVM host. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "hostd.h"
+#include "log.h"
+
+#define DEFAULT_CONFIG	"/etc/ferry/hostd.conf"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: ferry-hostd [-dnv] [-f file]\n"
+	    "  -f file  configuration (default " DEFAULT_CONFIG ")\n"
+	    "  -n       check the configuration and exit\n"
+	    "  -d, -v   more verbose logging (repeat for more)\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *conffile = DEFAULT_CONFIG;
+	struct hostd_conf conf;
+	struct hostd hd;
+	uv_loop_t loop;
+	char err[1024];
+	int ch, checkonly = 0, verbose = 0, rc;
+
+	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+		switch (ch) {
+		case 'd':
+		case 'v':
+			verbose++;
+			break;
+		case 'f':
+			conffile = optarg;
+			break;
+		case 'n':
+			checkonly = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("ferry-hostd", verbose);
+
+	if (parse_hostd_config(conffile, &conf, err, sizeof(err)) < 0 ||
+	    conf_check_private(conf.host_key, "host key", err, sizeof(err)) < 0)
+		goto bad;
+	if (access(conf.authorized_keys, R_OK) == -1) {
+		snprintf(err, sizeof(err), "authorized_keys %s: %s",
+		    conf.authorized_keys, strerror(errno));
+		goto bad;
+	}
+	if (checkonly) {
+		printf("configuration OK\n");
+		return 0;
+	}
+
+	if (uv_loop_init(&loop) != 0)
+		fatalx("uv_loop_init");
+	if (hostd_init(&hd, &loop, &conf, &hv_libvirt_ops, err,
+	    sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		hostd_free(&hd);
+		uv_loop_close(&loop);
+		return 1;
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	hostd_free(&hd);
+	rc = uv_loop_close(&loop);
+	if (rc != 0)
+		log_warnx("loop closed with handles open: %s", uv_strerror(rc));
+	log_info("exiting");
+	return 0;
+bad:
+	fprintf(stderr, "ferry-hostd: %s\n", err);
+	return 1;
+}

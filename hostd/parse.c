@@ -1,0 +1,95 @@
+/* parse.c: ferry-hostd's configuration file (libconfig syntax). */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "hostd.h"
+
+#define OFF(f)	offsetof(struct hostd_conf, f)
+#define SZ(f)	sizeof(((struct hostd_conf *)0)->f)
+
+static const struct conf_key hostd_keys[] = {
+	{ "listen", CONF_STR, 0, OFF(listen), SZ(listen), 0, 0 },
+	{ "port", CONF_INT, 0, OFF(port), 0, 1, 65535 },
+	{ "host_key", CONF_STR, 0, OFF(host_key), SZ(host_key), 0, 0 },
+	{ "authorized_keys", CONF_STR, 0, OFF(authorized_keys),
+	    SZ(authorized_keys), 0, 0 },
+	{ "libvirt_uri", CONF_STR, 0, OFF(libvirt_uri), SZ(libvirt_uri), 0, 0 },
+	{ "advertise_uri", CONF_STR, 1, OFF(advertise_uri), SZ(advertise_uri),
+	    0, 0 },
+	{ "migration_address", CONF_STR, 1, OFF(migration_address),
+	    SZ(migration_address), 0, 0 },
+	{ "memory_reserve_mib", CONF_U64, 0, OFF(memory_reserve_mib), 0, 0,
+	    1LL << 40 },
+	{ "capacity_mib", CONF_U64, 0, OFF(capacity_mib), 0, 0, 1LL << 40 },
+	{ "heartbeat_interval_ms", CONF_INT, 0, OFF(heartbeat_interval_ms), 0,
+	    100, 60000 },
+	{ "refresh_interval_ms", CONF_INT, 0, OFF(refresh_interval_ms), 0,
+	    500, 3600000 },
+	{ "handshake_timeout_ms", CONF_INT, 0, OFF(handshake_timeout_ms), 0,
+	    100, 120000 },
+	{ "idle_timeout_ms", CONF_INT, 0, OFF(idle_timeout_ms), 0, 1000,
+	    600000 },
+	{ "max_sessions", CONF_INT, 0, OFF(max_sessions), 0, 1, 1024 },
+};
+
+void
+parse_hostd_defaults(struct hostd_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen, sizeof(c->listen), "0.0.0.0");
+	c->port = HOSTD_DEFAULT_PORT;
+	snprintf(c->host_key, sizeof(c->host_key),
+	    "/etc/ssh/ssh_host_ed25519_key");
+	snprintf(c->authorized_keys, sizeof(c->authorized_keys),
+	    "/etc/ferry/authorized_keys");
+	snprintf(c->libvirt_uri, sizeof(c->libvirt_uri), "qemu:///system");
+	c->memory_reserve_mib = 1024;
+	c->heartbeat_interval_ms = 1000;
+	c->refresh_interval_ms = 10000;
+	c->handshake_timeout_ms = 10000;
+	c->idle_timeout_ms = 15000;
+	c->max_sessions = 8;
+}
+
+/*
+ * Parses path into a fresh struct; *out is written only when the whole file
+ * is valid, so a reload can keep the running configuration on error.
+ */
+int
+parse_hostd_config(const char *path, struct hostd_conf *out, char *err,
+    size_t errlen)
+{
+	struct hostd_conf c;
+	config_t cf;
+	int rc = -1;
+
+	parse_hostd_defaults(&c);
+	config_init(&cf);
+	if (conf_load(&cf, path, err, errlen) < 0)
+		goto done;
+	if (conf_apply(config_root_setting(&cf), hostd_keys,
+	    sizeof(hostd_keys) / sizeof(hostd_keys[0]), &c, path, err,
+	    errlen) < 0)
+		goto done;
+	if (strncmp(c.advertise_uri, "qemu", 4) != 0 ||
+	    strstr(c.advertise_uri, "://") == NULL) {
+		snprintf(err, errlen, "%s: advertise_uri '%s' is not a libvirt "
+		    "qemu URI (e.g. qemu+tcp://host/system)", path,
+		    c.advertise_uri);
+		goto done;
+	}
+	if (c.capacity_mib != 0 && c.memory_reserve_mib >= c.capacity_mib) {
+		snprintf(err, errlen, "%s: memory_reserve_mib (%llu) must be "
+		    "below capacity_mib (%llu)", path,
+		    (unsigned long long)c.memory_reserve_mib,
+		    (unsigned long long)c.capacity_mib);
+		goto done;
+	}
+	*out = c;
+	rc = 0;
+done:
+	config_destroy(&cf);
+	return rc;
+}

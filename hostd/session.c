@@ -1,0 +1,128 @@
+/* session.c: a coordinator's session with hostd, and the handlers of the
+ * calls it may make (the hostd side of the protocol; the transport is in
+ * common/transport.c). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hostd.h"
+#include "log.h"
+
+static int
+session_inventory_wait(struct session *s, uint16_t type, uint32_t serial)
+{
+	struct inv_waiter *iw;
+
+	if ((iw = calloc(1, sizeof(*iw))) == NULL)
+		return -1;
+	iw->session_id = s->id;
+	iw->type = type;
+	iw->serial = serial;
+	TAILQ_INSERT_TAIL(&s->hd->inv_waiters, iw, entry);
+	hostd_inventory_refresh(s->hd);
+	return 0;
+}
+
+static int
+handle_hello(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct session *s = ctx;
+	Ferry__Hello *hello = (Ferry__Hello *)m;
+
+	if (hello->version != FERRY_PROTO_VERSION) {
+		snprintf(err, errlen, "protocol version %u not supported (%u)",
+		    hello->version, FERRY_PROTO_VERSION);
+		return -1;
+	}
+	snprintf(s->coordinator, sizeof(s->coordinator), "%s",
+	    hello->coordinator);
+	s->hello = 1;
+	log_info("%s: hello from coordinator '%s'", tr_conn_peer(s->conn),
+	    s->coordinator);
+	/* The reply is the next fresh inventory. */
+	return session_inventory_wait(s, h->type, h->serial);
+}
+
+static int
+handle_inventory(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	(void)m;
+	(void)err;
+	(void)errlen;
+	return session_inventory_wait(ctx, h->type, h->serial);
+}
+
+/* Rows indexed by message type; see common/msg.h. */
+const struct dispatch_entry session_dispatch[MSG_HOST_MAX] = {
+	[MSG_HELLO] = { "hello", &ferry__hello__descriptor, handle_hello, 0 },
+	[MSG_INVENTORY] = { "inventory", &ferry__empty__descriptor,
+	    handle_inventory, DISPATCH_AUTH },
+};
+const size_t session_ndispatch = MSG_HOST_MAX;
+
+void
+session_on_up(struct tr_conn *c, void *arg)
+{
+	struct hostd *hd = arg;
+	struct session *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("%s: session", tr_conn_peer(c));
+		tr_conn_kick(c, "out of memory");
+		return;
+	}
+	s->hd = hd;
+	s->conn = c;
+	s->id = ++hd->next_session_id;
+	tr_conn_set_data(c, s);
+	TAILQ_INSERT_TAIL(&hd->sessions, s, entry);
+	log_info("%s: session %llu up", tr_conn_peer(c),
+	    (unsigned long long)s->id);
+}
+
+void
+session_on_frame(struct tr_conn *c, struct frame *f, void *arg)
+{
+	struct session *s = tr_conn_get_data(c);
+	char err[512];
+	uint8_t *buf;
+	size_t len;
+
+	(void)arg;
+	if (s == NULL)
+		goto done;
+	if (f->hdr.kind != FRAME_CALL) {
+		log_debug("%s: ignoring %s frame of kind %u", tr_conn_peer(c),
+		    msg_type_name(f->hdr.type), f->hdr.kind);
+		goto done;
+	}
+	if (dispatch_frame(session_dispatch, session_ndispatch, s, s->hello,
+	    f, err, sizeof(err)) < 0) {
+		log_warnx("%s: %s", tr_conn_peer(c), err);
+		if (frame_pack_error(f->hdr.type, f->hdr.serial, EINVAL, err,
+		    &buf, &len) == 0)
+			(void)tr_conn_send(c, buf, len);
+	}
+done:
+	frame_free(f);
+}
+
+void
+session_on_down(struct tr_conn *c, const char *reason, void *arg)
+{
+	struct session *s = tr_conn_get_data(c);
+
+	(void)arg;
+	if (s == NULL) {
+		log_info("%s: refused: %s", tr_conn_peer(c), reason);
+		return;
+	}
+	log_info("%s: session %llu down: %s", tr_conn_peer(c),
+	    (unsigned long long)s->id, reason);
+	TAILQ_REMOVE(&s->hd->sessions, s, entry);
+	tr_conn_set_data(c, NULL);
+	free(s);
+}
