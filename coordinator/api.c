@@ -1,0 +1,203 @@
+/* api.c: handlers of ferryctl's calls on the control socket (the
+ * protocol's side; control.c is the transport). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coordinator.h"
+#include "log.h"
+
+/* Strings a HostEntry borrows while the reply is packed. */
+struct api_host_buf {
+	char	addr[300];
+	char	uri[512];
+	char	uuid[40];
+};
+
+static void
+api_host_entry(struct coord *co, struct host *h, Ferry__HostEntry *e,
+    struct api_host_buf *b)
+{
+	struct store_host sh;
+	uint64_t used, avail;
+
+	ferry__host_entry__init(e);
+	e->name = h->conf.name;
+	e->state = (char *)coord_host_state(h);
+	snprintf(b->addr, sizeof(b->addr), "%s:%d", h->conf.address,
+	    h->conf.port);
+	e->address = b->addr;
+	if (h->last_error[0] && !h->up)
+		e->last_error = h->last_error;
+	e->has_last_seen_ms = h->last_seen_ms != 0;
+	e->last_seen_ms = h->last_seen_ms;
+	if (h->inv != NULL) {
+		const Ferry__HostInfo *hi = h->inv->host;
+
+		e->libvirt_uri = hi->libvirt_uri;
+		e->host_uuid = hi->host_uuid;
+		e->has_cpus = e->has_mem_mib = e->has_mem_free_mib = 1;
+		e->has_vms = e->has_reserve_mib = 1;
+		e->cpus = hi->cpus;
+		e->mem_mib = hi->mem_mib;
+		e->reserve_mib = hi->reserve_mib;
+		used = cluster_host_mem_used(h) + hi->reserve_mib;
+		avail = hi->mem_mib > used ? hi->mem_mib - used : 0;
+		e->mem_free_mib = avail;
+		e->vms = h->inv->n_domains;
+	} else if (store_host_get(co->store, h->conf.name, &sh) == 1 &&
+	    sh.mem_mib > 0) {
+		/* Not heard from since start: the last thing we knew. */
+		snprintf(b->uri, sizeof(b->uri), "%s", sh.libvirt_uri);
+		snprintf(b->uuid, sizeof(b->uuid), "%s", sh.host_uuid);
+		e->libvirt_uri = b->uri;
+		e->host_uuid = b->uuid;
+		e->has_cpus = e->has_mem_mib = e->has_reserve_mib = 1;
+		e->cpus = sh.cpus;
+		e->mem_mib = sh.mem_mib;
+		e->reserve_mib = sh.reserve_mib;
+	}
+}
+
+static int
+api_hosts(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+	struct coord *co = control_coord(c);
+	Ferry__HostsReply r = FERRY__HOSTS_REPLY__INIT;
+	Ferry__HostEntry *ents = NULL, **entv = NULL;
+	struct api_host_buf *bufs = NULL;
+	size_t i;
+	int rc = -1;
+
+	(void)m;
+	if (co->nhosts && ((ents = calloc(co->nhosts, sizeof(*ents))) == NULL ||
+	    (entv = calloc(co->nhosts, sizeof(*entv))) == NULL ||
+	    (bufs = calloc(co->nhosts, sizeof(*bufs))) == NULL)) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < co->nhosts; i++) {
+		api_host_entry(co, &co->hosts[i], &ents[i], &bufs[i]);
+		entv[i] = &ents[i];
+	}
+	r.hosts = entv;
+	r.n_hosts = co->nhosts;
+	rc = control_reply(c, hdr->type, hdr->serial, &r.base);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot send reply");
+done:
+	free(ents);
+	free(entv);
+	free(bufs);
+	return rc;
+}
+
+/* VMs of up hosts as they report them; of hosts that are down, the last
+ * known list with state "unknown": Ferry does not claim what it cannot see. */
+static int
+api_vms(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+	struct coord *co = control_coord(c);
+	Ferry__VmsRequest *req = (Ferry__VmsRequest *)m;
+	Ferry__VmsReply r = FERRY__VMS_REPLY__INIT;
+	Ferry__VmEntry *ents = NULL, **entv = NULL;
+	Ferry__Domain **stored = NULL;
+	struct store_vm *svms = NULL;
+	size_t i, j, n = 0, cap = 0, nsv = 0, nstored = 0;
+	int rc = -1;
+
+	if (req->host && coord_host_find(co, req->host) == NULL) {
+		snprintf(err, errlen, "unknown host '%s'", req->host);
+		return -1;
+	}
+	for (i = 0; i < co->nhosts; i++)
+		if (co->hosts[i].inv)
+			cap += co->hosts[i].inv->n_domains;
+	if (store_vms_list(co->store, req->host, &svms, &nsv) < 0) {
+		snprintf(err, errlen, "%s", store_error(co->store));
+		goto done;
+	}
+	cap += nsv;
+	if (cap && ((ents = calloc(cap, sizeof(*ents))) == NULL ||
+	    (entv = calloc(cap, sizeof(*entv))) == NULL ||
+	    (stored = calloc(nsv ? nsv : 1, sizeof(*stored))) == NULL)) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < co->nhosts; i++) {
+		struct host *h = &co->hosts[i];
+
+		if (req->host && strcmp(req->host, h->conf.name) != 0)
+			continue;
+		if (h->up && h->inv) {
+			for (j = 0; j < h->inv->n_domains; j++) {
+				Ferry__Domain *d = h->inv->domains[j];
+				Ferry__VmEntry *e = &ents[n];
+
+				ferry__vm_entry__init(e);
+				e->name = d->name;
+				e->host = h->conf.name;
+				e->state = d->state;
+				e->mem_mib = d->mem_mib;
+				e->vcpus = d->vcpus;
+				e->uuid = d->uuid;
+				e->disks = d->disks;
+				e->n_disks = d->n_disks;
+				entv[n] = e;
+				n++;
+			}
+			continue;
+		}
+		for (j = 0; j < nsv; j++) {
+			Ferry__VmEntry *e = &ents[n];
+			Ferry__Domain *d;
+
+			if (strcmp(svms[j].host, h->conf.name) != 0)
+				continue;
+			ferry__vm_entry__init(e);
+			e->name = svms[j].name;
+			e->host = h->conf.name;
+			e->state = "unknown";
+			e->mem_mib = svms[j].mem_mib;
+			e->vcpus = svms[j].vcpus;
+			e->uuid = svms[j].uuid;
+			d = ferry__domain__unpack(NULL, svms[j].bloblen,
+			    svms[j].blob);
+			if (d != NULL) {
+				stored[nstored++] = d;
+				e->disks = d->disks;
+				e->n_disks = d->n_disks;
+			}
+			entv[n] = e;
+			n++;
+		}
+	}
+	r.vms = entv;
+	r.n_vms = n;
+	rc = control_reply(c, hdr->type, hdr->serial, &r.base);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot send reply");
+done:
+	for (i = 0; i < nstored; i++)
+		ferry__domain__free_unpacked(stored[i], NULL);
+	free(stored);
+	free(ents);
+	free(entv);
+	store_vm_list_free(svms, nsv);
+	return rc;
+}
+
+/* Rows indexed by message type (common/msg.h); the socket's permissions
+ * (0660, root and socket_group) are the authentication. */
+const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
+	[MSG_CTL_HOSTS] = { "hosts", &ferry__hosts_request__descriptor,
+	    api_hosts, DISPATCH_AUTH },
+	[MSG_CTL_VMS] = { "vms", &ferry__vms_request__descriptor, api_vms,
+	    DISPATCH_AUTH },
+};
+const size_t api_ndispatch = MSG_CTL_MAX;

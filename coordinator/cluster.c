@@ -1,0 +1,129 @@
+/* cluster.c: the coordinator's picture of the cluster (hosts and the VMs
+ * they report), kept in memory and written through to the store. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coordinator.h"
+#include "log.h"
+
+/* Memory promised to guests that hold it: every domain that is not off. */
+uint64_t
+cluster_host_mem_used(const struct host *h)
+{
+	uint64_t used = 0;
+	size_t i;
+
+	if (h->inv == NULL)
+		return 0;
+	for (i = 0; i < h->inv->n_domains; i++) {
+		const Ferry__Domain *d = h->inv->domains[i];
+
+		if (strcmp(d->state, "shutoff") != 0 &&
+		    strcmp(d->state, "crashed") != 0)
+			used += d->mem_mib;
+	}
+	return used;
+}
+
+static void
+cluster_persist(struct host *h)
+{
+	struct store *st = h->co->store;
+	struct store_host sh;
+	struct store_vm *vms = NULL;
+	const Ferry__HostInfo *hi = h->inv->host;
+	uint64_t now = coord_now_ms();
+	size_t i, n = h->inv->n_domains;
+
+	memset(&sh, 0, sizeof(sh));
+	snprintf(sh.name, sizeof(sh.name), "%s", h->conf.name);
+	snprintf(sh.host_uuid, sizeof(sh.host_uuid), "%s", hi->host_uuid);
+	snprintf(sh.libvirt_uri, sizeof(sh.libvirt_uri), "%s", hi->libvirt_uri);
+	snprintf(sh.migration_address, sizeof(sh.migration_address), "%s",
+	    hi->migration_address);
+	snprintf(sh.arch, sizeof(sh.arch), "%s", hi->arch ? hi->arch : "");
+	sh.cpus = hi->cpus;
+	sh.mem_mib = hi->mem_mib;
+	sh.mem_free_mib = hi->mem_free_mib;
+	sh.reserve_mib = hi->reserve_mib;
+	sh.last_seen_ms = now;
+	if (store_host_set_info(st, &sh) < 0)
+		goto fail;
+
+	if (n > 0 && (vms = calloc(n, sizeof(*vms))) == NULL)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		const Ferry__Domain *d = h->inv->domains[i];
+		struct store_vm *v = &vms[i];
+
+		snprintf(v->name, sizeof(v->name), "%s", d->name);
+		snprintf(v->uuid, sizeof(v->uuid), "%s", d->uuid);
+		snprintf(v->host, sizeof(v->host), "%s", h->conf.name);
+		snprintf(v->state, sizeof(v->state), "%s", d->state);
+		snprintf(v->reason, sizeof(v->reason), "%s",
+		    d->reason ? d->reason : "");
+		v->mem_mib = d->mem_mib;
+		v->vcpus = d->vcpus;
+		v->persistent = d->persistent;
+		v->bloblen = ferry__domain__get_packed_size(d);
+		if ((v->blob = malloc(v->bloblen ? v->bloblen : 1)) == NULL)
+			goto fail;
+		ferry__domain__pack(d, v->blob);
+		v->updated_ms = now;
+	}
+	if (store_inventory_replace(st, h->conf.name, vms, n, now) < 0)
+		goto fail;
+	store_vm_list_free(vms, n);
+	return;
+fail:
+	log_warnx("host %s: cannot record inventory: %s", h->conf.name,
+	    store_error(st));
+	store_vm_list_free(vms, n);
+}
+
+static void
+cluster_set_inventory(struct host *h, Ferry__Inventory *inv)
+{
+	if (h->inv)
+		ferry__inventory__free_unpacked(h->inv, NULL);
+	h->inv = inv;
+	cluster_persist(h);
+}
+
+/* The session said hello and sent its first inventory; takes inv. */
+void
+cluster_host_up(struct host *h, Ferry__Inventory *inv)
+{
+	h->up = 1;
+	h->last_error[0] = '\0';
+	h->last_seen_ms = coord_now_ms();
+	cluster_set_inventory(h, inv);
+	if (store_host_set_conn(h->co->store, h->conf.name, "up", "",
+	    h->last_seen_ms) < 0)
+		log_warnx("%s", store_error(h->co->store));
+	log_info("host %s up: %s, %u cpus, %llu MiB, %zu domains",
+	    h->conf.name, inv->host->hostname, inv->host->cpus,
+	    (unsigned long long)inv->host->mem_mib, inv->n_domains);
+}
+
+void
+cluster_host_down(struct host *h, const char *reason)
+{
+	h->up = 0;
+	snprintf(h->last_error, sizeof(h->last_error), "%s", reason);
+	if (store_host_set_conn(h->co->store, h->conf.name, "down", reason,
+	    coord_now_ms()) < 0)
+		log_warnx("%s", store_error(h->co->store));
+	log_warnx("host %s down: %s", h->conf.name, reason);
+}
+
+/* A newer inventory from an up host; takes inv. */
+void
+cluster_inventory(struct host *h, Ferry__Inventory *inv)
+{
+	log_debug("host %s: inventory generation %llu, %zu domains",
+	    h->conf.name, (unsigned long long)inv->generation, inv->n_domains);
+	cluster_set_inventory(h, inv);
+}

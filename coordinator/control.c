@@ -1,0 +1,292 @@
+/* control.c: the Unix socket ferryctl talks to: same frames as the hostd
+ * protocol, one client per connection. Handlers live in api.c. */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coordinator.h"
+#include "log.h"
+
+#define CTL_MAX_PAYLOAD	(1024 * 1024)
+
+struct ctl_client {
+	TAILQ_ENTRY(ctl_client)	 entry;
+	struct coord		*co;
+	uv_pipe_t		 pipe;
+	struct frame_reader	 rd;
+	int			 closing;
+};
+
+struct ctl_write {
+	uv_write_t	 req;
+	uint8_t		*buf;
+};
+
+struct coord *
+control_coord(struct ctl_client *c)
+{
+	return c->co;
+}
+
+static void
+control_client_closed(uv_handle_t *hd)
+{
+	struct ctl_client *c = hd->data;
+
+	frame_reader_reset(&c->rd);
+	free(c);
+}
+
+/* Never frees inside the client's own callbacks: uv_close defers it. */
+static void
+control_client_close(struct ctl_client *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	TAILQ_REMOVE(&c->co->clients, c, entry);
+	uv_close((uv_handle_t *)&c->pipe, control_client_closed);
+}
+
+static void
+control_write_cb(uv_write_t *req, int status)
+{
+	struct ctl_write *w = req->data;
+
+	(void)status;
+	free(w->buf);
+	free(w);
+}
+
+/* Queues buf (takes it) on the client's socket. */
+static int
+control_write(struct ctl_client *c, uint8_t *buf, size_t len)
+{
+	struct ctl_write *w;
+	uv_buf_t b;
+
+	if (c->closing || (w = calloc(1, sizeof(*w))) == NULL) {
+		free(buf);
+		return -1;
+	}
+	w->buf = buf;
+	w->req.data = w;
+	b = uv_buf_init((char *)buf, len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1,
+	    control_write_cb) != 0) {
+		free(buf);
+		free(w);
+		control_client_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+control_send(struct ctl_client *c, uint16_t type, uint16_t kind,
+    uint32_t serial, const ProtobufCMessage *m)
+{
+	uint8_t *buf;
+	size_t len;
+
+	if (frame_pack(type, kind, FRAME_OK, serial, m, &buf, &len) < 0)
+		return -1;
+	return control_write(c, buf, len);
+}
+
+int
+control_reply(struct ctl_client *c, uint16_t type, uint32_t serial,
+    const ProtobufCMessage *m)
+{
+	return control_send(c, type, FRAME_REPLY, serial, m);
+}
+
+int
+control_event(struct ctl_client *c, uint16_t type, uint32_t serial,
+    const ProtobufCMessage *m)
+{
+	return control_send(c, type, FRAME_EVENT, serial, m);
+}
+
+int
+control_error(struct ctl_client *c, uint16_t type, uint32_t serial, int code,
+    const char *fmt, ...)
+{
+	char msg[1024];
+	uint8_t *buf;
+	size_t len;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (frame_pack_error(type, serial, code, msg, &buf, &len) < 0)
+		return -1;
+	return control_write(c, buf, len);
+}
+
+static void
+control_alloc_cb(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
+{
+	(void)hd;
+	if ((buf->base = malloc(suggested)) == NULL)
+		suggested = 0;
+	buf->len = suggested;
+}
+
+static void
+control_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	struct ctl_client *c = stream->data;
+	const uint8_t *p = (const uint8_t *)buf->base;
+	struct frame *f;
+	size_t left = nread > 0 ? (size_t)nread : 0, used;
+	char err[512];
+	int rc;
+
+	if (nread < 0) {
+		control_client_close(c);
+		goto done;
+	}
+	while (left > 0 && !c->closing) {
+		rc = frame_reader_feed(&c->rd, p, left, &used, &f);
+		p += used;
+		left -= used;
+		if (rc < 0) {
+			log_warnx("control: dropping client: %s",
+			    frame_strerror(rc));
+			control_client_close(c);
+			break;
+		}
+		if (rc == 0)
+			continue;
+		if (f->hdr.kind != FRAME_CALL) {
+			frame_free(f);
+			continue;
+		}
+		if (dispatch_frame(api_dispatch, api_ndispatch, c, 1, f, err,
+		    sizeof(err)) < 0)
+			control_error(c, f->hdr.type, f->hdr.serial, EINVAL,
+			    "%s", err);
+		frame_free(f);
+	}
+done:
+	free(buf->base);
+}
+
+static void
+control_accept_cb(uv_stream_t *server, int status)
+{
+	struct coord *co = server->data;
+	struct ctl_client *c;
+
+	if (status < 0) {
+		log_warnx("control: accept: %s", uv_strerror(status));
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("control");
+		return;
+	}
+	c->co = co;
+	frame_reader_init(&c->rd, CTL_MAX_PAYLOAD);
+	uv_pipe_init(co->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	TAILQ_INSERT_TAIL(&co->clients, c, entry);
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0 ||
+	    uv_read_start((uv_stream_t *)&c->pipe, control_alloc_cb,
+	    control_read_cb) != 0)
+		control_client_close(c);
+}
+
+/* A socket left by a dead coordinator is removed; a live one is an error. */
+static int
+control_unlink_stale(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	int fd, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path %s is too long", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen, "%s: another coordinator is listening "
+		    "there", path);
+		return -1;
+	}
+	if (unlink(path) == -1 && errno != ENOENT) {
+		snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+control_listen(struct coord *co, char *err, size_t errlen)
+{
+	const char *path = co->conf.socket;
+	struct group *gr;
+	gid_t gid = (gid_t)-1;
+	int rc;
+
+	if (co->conf.socket_group[0]) {
+		if ((gr = getgrnam(co->conf.socket_group)) == NULL) {
+			snprintf(err, errlen, "socket_group %s: no such group",
+			    co->conf.socket_group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	if (control_unlink_stale(path, err, errlen) < 0)
+		return -1;
+	uv_pipe_init(co->loop, &co->ctl_server, 0);
+	co->ctl_server.data = co;
+	co->ctl_open = 1;
+	if ((rc = uv_pipe_bind(&co->ctl_server, path)) != 0) {
+		snprintf(err, errlen, "bind %s: %s", path, uv_strerror(rc));
+		return -1;
+	}
+	if (chmod(path, 0660) == -1 ||
+	    (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) == -1)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((rc = uv_listen((uv_stream_t *)&co->ctl_server, 64,
+	    control_accept_cb)) != 0) {
+		snprintf(err, errlen, "listen %s: %s", path, uv_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+void
+control_close(struct coord *co)
+{
+	struct ctl_client *c;
+
+	while ((c = TAILQ_FIRST(&co->clients)) != NULL)
+		control_client_close(c);
+	if (co->ctl_open) {
+		co->ctl_open = 0;
+		uv_close((uv_handle_t *)&co->ctl_server, NULL);
+		(void)unlink(co->conf.socket);
+	}
+}

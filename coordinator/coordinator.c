@@ -1,0 +1,155 @@
+/* coordinator.c: ferry-coordinator's core: start-up, hosts, shutdown. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "coordinator.h"
+#include "log.h"
+
+#define SWEEP_MS	250
+
+uint64_t
+coord_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct host *
+coord_host_find(struct coord *co, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < co->nhosts; i++)
+		if (strcmp(co->hosts[i].conf.name, name) == 0)
+			return &co->hosts[i];
+	return NULL;
+}
+
+/* What operators see: down wins over the administrative state. */
+const char *
+coord_host_state(const struct host *h)
+{
+	if (!h->up)
+		return "down";
+	if (strcmp(h->admin_state, "draining") == 0 ||
+	    strcmp(h->admin_state, "maintenance") == 0)
+		return h->admin_state;
+	return "up";
+}
+
+static void
+sweep_cb(uv_timer_t *t)
+{
+	struct coord *co = t->data;
+	uint64_t now = coord_now_ms();
+	size_t i;
+
+	for (i = 0; i < co->nhosts; i++)
+		peer_sweep(&co->hosts[i], now);
+}
+
+static void
+signal_cb(uv_signal_t *sig, int signum)
+{
+	log_info("signal %d: shutting down", signum);
+	coord_shutdown(sig->data);
+}
+
+/* Takes over conf->hosts. */
+int
+coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
+    char *err, size_t errlen)
+{
+	struct store_host sh;
+	size_t i;
+
+	memset(co, 0, sizeof(*co));
+	co->loop = loop;
+	co->conf = *conf;
+	conf->hosts = NULL;
+	conf->nhosts = 0;
+	TAILQ_INIT(&co->clients);
+	if (store_open(co->conf.database, &co->store, err, errlen) < 0)
+		return -1;
+	if ((co->hosts = calloc(co->conf.nhosts, sizeof(*co->hosts))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	co->nhosts = co->conf.nhosts;
+	for (i = 0; i < co->nhosts; i++) {
+		struct host *h = &co->hosts[i];
+
+		h->co = co;
+		h->conf = co->conf.hosts[i];
+		TAILQ_INIT(&h->calls);
+		snprintf(h->admin_state, sizeof(h->admin_state), "active");
+		if (store_host_configure(co->store, h->conf.name,
+		    h->conf.address, h->conf.port) < 0 ||
+		    store_host_set_conn(co->store, h->conf.name, "down",
+		    "coordinator started", coord_now_ms()) < 0) {
+			snprintf(err, errlen, "%s", store_error(co->store));
+			return -1;
+		}
+		/* The administrative state survives restarts. */
+		if (store_host_get(co->store, h->conf.name, &sh) == 1 &&
+		    sh.admin_state[0])
+			snprintf(h->admin_state, sizeof(h->admin_state), "%s",
+			    sh.admin_state);
+	}
+	if (control_listen(co, err, errlen) < 0)
+		return -1;
+	uv_timer_init(loop, &co->sweep_timer);
+	co->sweep_timer.data = co;
+	uv_timer_start(&co->sweep_timer, sweep_cb, SWEEP_MS, SWEEP_MS);
+	uv_signal_init(loop, &co->sigterm);
+	co->sigterm.data = co;
+	uv_signal_start(&co->sigterm, signal_cb, SIGTERM);
+	uv_signal_init(loop, &co->sigint);
+	co->sigint.data = co;
+	uv_signal_start(&co->sigint, signal_cb, SIGINT);
+	co->handles_open = 1;
+	for (i = 0; i < co->nhosts; i++)
+		peer_start(&co->hosts[i]);
+	log_info("coordinating %zu hosts; database %s; control socket %s",
+	    co->nhosts, co->conf.database, co->conf.socket);
+	return 0;
+}
+
+void
+coord_shutdown(struct coord *co)
+{
+	size_t i;
+
+	if (co->stopping)
+		return;
+	co->stopping = 1;
+	for (i = 0; i < co->nhosts; i++)
+		peer_stop(&co->hosts[i]);
+	control_close(co);
+	if (co->handles_open) {
+		uv_close((uv_handle_t *)&co->sweep_timer, NULL);
+		uv_close((uv_handle_t *)&co->sigterm, NULL);
+		uv_close((uv_handle_t *)&co->sigint, NULL);
+	}
+}
+
+/* After uv_run has returned. */
+void
+coord_free(struct coord *co)
+{
+	size_t i;
+
+	for (i = 0; i < co->nhosts; i++)
+		if (co->hosts[i].inv)
+			ferry__inventory__free_unpacked(co->hosts[i].inv, NULL);
+	free(co->hosts);
+	co->hosts = NULL;
+	store_close(co->store);
+	co->store = NULL;
+	parse_coord_conf_clear(&co->conf);
+}

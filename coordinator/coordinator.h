@@ -1,0 +1,132 @@
+/* coordinator.h: ferry-coordinator. Prototypes grouped by file. */
+#ifndef FERRY_COORDINATOR_H
+#define FERRY_COORDINATOR_H
+
+#include <sys/queue.h>
+#include <limits.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "msg.h"
+#include "store.h"
+#include "transport.h"
+
+#define COORD_DEFAULT_SOCKET	"/run/ferry/ferry.sock"
+#define COORD_DEFAULT_DB	"/var/lib/ferry/ferry.db"
+
+struct coord_host_conf {
+	char		name[64];
+	char		address[256];
+	int		port;
+};
+
+struct coord_conf {
+	char		 name[64];		/* this coordinator, for hostd logs */
+	char		 database[PATH_MAX];
+	char		 socket[PATH_MAX];
+	char		 socket_group[64];	/* may connect besides root */
+	char		 identity[PATH_MAX];	/* private key, 0600 */
+	char		 known_hosts[PATH_MAX];
+	int		 connect_timeout_ms;
+	int		 idle_timeout_ms;	/* no frame (heartbeats are 1 s): down */
+	int		 call_timeout_ms;
+	int		 backoff_min_ms;
+	int		 backoff_max_ms;
+	struct coord_host_conf *hosts;		/* owned */
+	size_t		 nhosts;
+};
+
+struct coord;
+struct host;
+
+/* A call to a hostd waiting for its reply. cb gets the reply frame (NULL on
+ * error, with err set); it does not own the frame. */
+typedef void (*peer_reply_cb)(struct host *, const struct frame *,
+    const char *err, void *arg);
+
+struct peer_call {
+	TAILQ_ENTRY(peer_call)	 entry;
+	uint32_t		 serial;
+	uint16_t		 type;
+	uint64_t		 deadline_ms;
+	peer_reply_cb		 cb;
+	void			*arg;
+};
+TAILQ_HEAD(peer_call_list, peer_call);
+
+struct host {
+	struct coord		*co;
+	struct coord_host_conf	 conf;
+	struct tr_conn		*conn;
+	int			 up;		/* hello answered: inventory known */
+	char			 admin_state[16];	/* active draining maintenance */
+	Ferry__Inventory	*inv;		/* last inventory; owned; may be NULL */
+	uint64_t		 last_seen_ms;
+	char			 last_error[256];
+	uint32_t		 next_serial;
+	struct peer_call_list	 calls;
+};
+
+struct ctl_client;
+TAILQ_HEAD(ctl_client_list, ctl_client);
+
+struct coord {
+	uv_loop_t		*loop;
+	struct coord_conf	 conf;
+	struct store		*store;
+	struct host		*hosts;		/* conf.nhosts of them */
+	size_t			 nhosts;
+	uv_pipe_t		 ctl_server;
+	int			 ctl_open;
+	struct ctl_client_list	 clients;
+	uv_timer_t		 sweep_timer;
+	uv_signal_t		 sigterm, sigint;
+	int			 handles_open;
+	int			 stopping;
+};
+
+/* parse.c */
+void	 parse_coord_defaults(struct coord_conf *);
+int	 parse_coord_config(const char *path, struct coord_conf *, char *err,
+	    size_t errlen);
+void	 parse_coord_conf_clear(struct coord_conf *);
+
+/* coordinator.c */
+int	 coord_init(struct coord *, uv_loop_t *, struct coord_conf *, char *err,
+	    size_t errlen);
+void	 coord_shutdown(struct coord *);
+void	 coord_free(struct coord *);
+struct host *coord_host_find(struct coord *, const char *name);
+uint64_t coord_now_ms(void);
+const char *coord_host_state(const struct host *);
+
+/* peer.c */
+void	 peer_start(struct host *);
+void	 peer_stop(struct host *);
+int	 peer_call(struct host *, uint16_t type, const ProtobufCMessage *,
+	    int timeout_ms, peer_reply_cb, void *arg);
+void	 peer_sweep(struct host *, uint64_t now_ms);
+
+/* cluster.c */
+void	 cluster_host_up(struct host *, Ferry__Inventory *);
+void	 cluster_host_down(struct host *, const char *reason);
+void	 cluster_inventory(struct host *, Ferry__Inventory *);
+uint64_t cluster_host_mem_used(const struct host *);
+
+/* control.c */
+int	 control_listen(struct coord *, char *err, size_t errlen);
+void	 control_close(struct coord *);
+int	 control_reply(struct ctl_client *, uint16_t type, uint32_t serial,
+	    const ProtobufCMessage *);
+int	 control_event(struct ctl_client *, uint16_t type, uint32_t serial,
+	    const ProtobufCMessage *);
+int	 control_error(struct ctl_client *, uint16_t type, uint32_t serial,
+	    int code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+struct coord *control_coord(struct ctl_client *);
+
+/* api.c */
+extern const struct dispatch_entry api_dispatch[];
+extern const size_t api_ndispatch;
+
+#endif

@@ -1,0 +1,78 @@
+/* ferryctl: the operator's client of ferry-coordinator. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferryctl.h"
+
+#define DEFAULT_SOCKET	"/run/ferry/ferry.sock"
+
+static const struct ctl_cmd *ctl_cmds[] = {
+	&cmd_hosts,
+	&cmd_vms,
+};
+#define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+static void
+usage(FILE *fp)
+{
+	size_t i;
+
+	fprintf(fp, "usage: ferryctl [--socket PATH] COMMAND [ARGS]\n\n"
+	    "The socket defaults to $FERRY_SOCKET, else " DEFAULT_SOCKET ".\n"
+	    "Commands:\n");
+	for (i = 0; i < NCMDS; i++)
+		fprintf(fp, "  %-12s %-40s %s\n", ctl_cmds[i]->name,
+		    ctl_cmds[i]->usage, ctl_cmds[i]->help);
+	fprintf(fp, "\nExit status: 0 success, 1 failure, 2 usage, "
+	    "3 blocked by a pre-check, 4 coordinator unreachable.\n");
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl c;
+	const char *env;
+	size_t i;
+	int ch, rc;
+
+	memset(&c, 0, sizeof(c));
+	c.fd = -1;
+	c.socket = (env = getenv("FERRY_SOCKET")) && env[0] ? env :
+	    DEFAULT_SOCKET;
+	/* '+': stop at the command; its options are its own. */
+	while ((ch = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			c.socket = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return CTL_EXIT_OK;
+		default:
+			usage(stderr);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	for (i = 0; i < NCMDS; i++)
+		if (strcmp(argv[optind], ctl_cmds[i]->name) == 0)
+			break;
+	if (i == NCMDS) {
+		fprintf(stderr, "ferryctl: unknown command '%s'\n", argv[optind]);
+		usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	rc = ctl_cmds[i]->exec(&c, argc - optind, argv + optind);
+	ctl_close(&c);
+	return rc;
+}

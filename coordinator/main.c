@@ -1,0 +1,87 @@
+/* ferry-coordinator: keeps the cluster's picture and runs Ferry's jobs. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "coordinator.h"
+#include "log.h"
+
+#define DEFAULT_CONFIG	"/etc/ferry/coordinator.conf"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: ferry-coordinator [-dnv] [-f file]\n"
+	    "  -f file  configuration (default " DEFAULT_CONFIG ")\n"
+	    "  -n       check the configuration and exit\n"
+	    "  -d, -v   more verbose logging (repeat for more)\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *conffile = DEFAULT_CONFIG;
+	struct coord_conf conf;
+	struct coord co;
+	uv_loop_t loop;
+	char err[1024];
+	int ch, checkonly = 0, verbose = 0, rc = 0;
+
+	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+		switch (ch) {
+		case 'd':
+		case 'v':
+			verbose++;
+			break;
+		case 'f':
+			conffile = optarg;
+			break;
+		case 'n':
+			checkonly = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("ferry-coordinator", verbose);
+
+	if (parse_coord_config(conffile, &conf, err, sizeof(err)) < 0)
+		goto bad;
+	if (conf_check_private(conf.identity, "identity", err, sizeof(err)) < 0)
+		goto badconf;
+	if (access(conf.known_hosts, R_OK) == -1) {
+		snprintf(err, sizeof(err), "known_hosts %s: %s",
+		    conf.known_hosts, strerror(errno));
+		goto badconf;
+	}
+	if (checkonly) {
+		printf("configuration OK\n");
+		parse_coord_conf_clear(&conf);
+		return 0;
+	}
+
+	if (uv_loop_init(&loop) != 0)
+		fatalx("uv_loop_init");
+	if (coord_init(&co, &loop, &conf, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		coord_shutdown(&co);
+		rc = 1;
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	coord_free(&co);
+	if (uv_loop_close(&loop) != 0)
+		log_warnx("loop closed with handles open");
+	log_info("exiting");
+	return rc;
+badconf:
+	parse_coord_conf_clear(&conf);
+bad:
+	fprintf(stderr, "ferry-coordinator: %s\n", err);
+	return 1;
+}

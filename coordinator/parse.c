@@ -1,0 +1,175 @@
+/* parse.c: ferry-coordinator's configuration file (libconfig syntax). */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "coordinator.h"
+
+#define OFF(f)	offsetof(struct coord_conf, f)
+#define SZ(f)	sizeof(((struct coord_conf *)0)->f)
+
+static const struct conf_key coord_keys[] = {
+	{ "name", CONF_STR, 0, OFF(name), SZ(name), 0, 0 },
+	{ "database", CONF_STR, 0, OFF(database), SZ(database), 0, 0 },
+	{ "socket", CONF_STR, 0, OFF(socket), SZ(socket), 0, 0 },
+	{ "socket_group", CONF_STR, 0, OFF(socket_group), SZ(socket_group), 0, 0 },
+	{ "identity", CONF_STR, 1, OFF(identity), SZ(identity), 0, 0 },
+	{ "known_hosts", CONF_STR, 1, OFF(known_hosts), SZ(known_hosts), 0, 0 },
+	{ "connect_timeout_ms", CONF_INT, 0, OFF(connect_timeout_ms), 0, 100,
+	    120000 },
+	{ "idle_timeout_ms", CONF_INT, 0, OFF(idle_timeout_ms), 0, 1000, 600000 },
+	{ "call_timeout_ms", CONF_INT, 0, OFF(call_timeout_ms), 0, 100, 600000 },
+	{ "backoff_min_ms", CONF_INT, 0, OFF(backoff_min_ms), 0, 10, 600000 },
+	{ "backoff_max_ms", CONF_INT, 0, OFF(backoff_max_ms), 0, 10, 3600000 },
+	{ "hosts", CONF_CUSTOM, 1, 0, 0, 0, 0 },
+};
+
+void
+parse_coord_defaults(struct coord_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (gethostname(c->name, sizeof(c->name) - 1) == -1)
+		snprintf(c->name, sizeof(c->name), "coordinator");
+	snprintf(c->database, sizeof(c->database), "%s", COORD_DEFAULT_DB);
+	snprintf(c->socket, sizeof(c->socket), "%s", COORD_DEFAULT_SOCKET);
+	c->connect_timeout_ms = 5000;
+	c->idle_timeout_ms = 5000;
+	c->call_timeout_ms = 30000;
+	c->backoff_min_ms = 200;
+	c->backoff_max_ms = 10000;
+}
+
+void
+parse_coord_conf_clear(struct coord_conf *c)
+{
+	free(c->hosts);
+	c->hosts = NULL;
+	c->nhosts = 0;
+}
+
+static int
+parse_valid_name(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!(s[i] == '-' || s[i] == '_' || s[i] == '.' ||
+		    (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9')))
+			return 0;
+	return i > 0;
+}
+
+static int
+parse_hosts(const config_setting_t *list, struct coord_conf *c,
+    const char *path, char *err, size_t errlen)
+{
+	const config_setting_t *h, *port;
+	int i, n, j;
+
+	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
+		snprintf(err, errlen, "%s:%d: hosts must be a list ( {...}, ... )",
+		    path, config_setting_source_line(list));
+		return -1;
+	}
+	n = config_setting_length(list);
+	if (n == 0) {
+		snprintf(err, errlen, "%s:%d: hosts is empty", path,
+		    config_setting_source_line(list));
+		return -1;
+	}
+	if ((c->hosts = calloc(n, sizeof(*c->hosts))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct coord_host_conf *hc = &c->hosts[i];
+		const config_setting_t *m;
+		int k, line;
+
+		h = config_setting_get_elem(list, i);
+		line = config_setting_source_line(h);
+		if (!config_setting_is_group(h)) {
+			snprintf(err, errlen, "%s:%d: each host must be a group "
+			    "{ name = ...; address = ...; }", path, line);
+			return -1;
+		}
+		for (k = 0; k < config_setting_length(h); k++) {
+			m = config_setting_get_elem(h, k);
+			if (strcmp(config_setting_name(m), "name") &&
+			    strcmp(config_setting_name(m), "address") &&
+			    strcmp(config_setting_name(m), "port")) {
+				snprintf(err, errlen, "%s:%d: unknown host setting "
+				    "'%s'", path, config_setting_source_line(m),
+				    config_setting_name(m));
+				return -1;
+			}
+		}
+		if (conf_get_str(h, "name", hc->name, sizeof(hc->name), 1, path,
+		    err, errlen) < 0 || conf_get_str(h, "address", hc->address,
+		    sizeof(hc->address), 1, path, err, errlen) < 0)
+			return -1;
+		if (!parse_valid_name(hc->name)) {
+			snprintf(err, errlen, "%s:%d: host name '%s' may only use "
+			    "letters, digits, '-', '_' and '.'", path, line,
+			    hc->name);
+			return -1;
+		}
+		hc->port = 7220;
+		if ((port = config_setting_get_member(h, "port")) != NULL) {
+			if (config_setting_type(port) != CONFIG_TYPE_INT ||
+			    config_setting_get_int(port) < 1 ||
+			    config_setting_get_int(port) > 65535) {
+				snprintf(err, errlen, "%s:%d: port must be an integer "
+				    "in [1, 65535]", path,
+				    config_setting_source_line(port));
+				return -1;
+			}
+			hc->port = config_setting_get_int(port);
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(c->hosts[j].name, hc->name) == 0) {
+				snprintf(err, errlen, "%s:%d: host '%s' is listed "
+				    "twice", path, line, hc->name);
+				return -1;
+			}
+		c->nhosts++;
+	}
+	return 0;
+}
+
+/* Parses into a fresh struct; *out is replaced only when the file is valid. */
+int
+parse_coord_config(const char *path, struct coord_conf *out, char *err,
+    size_t errlen)
+{
+	struct coord_conf c;
+	config_t cf;
+	int rc = -1;
+
+	parse_coord_defaults(&c);
+	config_init(&cf);
+	if (conf_load(&cf, path, err, errlen) < 0)
+		goto done;
+	if (conf_apply(config_root_setting(&cf), coord_keys,
+	    sizeof(coord_keys) / sizeof(coord_keys[0]), &c, path, err,
+	    errlen) < 0)
+		goto done;
+	if (parse_hosts(config_lookup(&cf, "hosts"), &c, path, err, errlen) < 0)
+		goto done;
+	if (c.backoff_min_ms > c.backoff_max_ms) {
+		snprintf(err, errlen, "%s: backoff_min_ms is above backoff_max_ms",
+		    path);
+		goto done;
+	}
+	*out = c;
+	c.hosts = NULL;
+	rc = 0;
+done:
+	parse_coord_conf_clear(&c);
+	config_destroy(&cf);
+	return rc;
+}

@@ -1,0 +1,239 @@
+/* peer.c: the coordinator's side of each hostd session: hello, calls with
+ * replies matched by serial, events. The SSH transport is common/transport.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coordinator.h"
+#include "log.h"
+
+static void	peer_fail_calls(struct host *, const char *);
+
+static void
+peer_hello_cb(struct host *h, const struct frame *f, const char *err, void *arg)
+{
+	Ferry__Inventory *inv;
+
+	(void)arg;
+	if (f == NULL) {
+		log_warnx("host %s: hello failed: %s", h->conf.name, err);
+		tr_conn_kick(h->conn, "hello failed");
+		return;
+	}
+	if ((inv = (Ferry__Inventory *)frame_unpack(f,
+	    &ferry__inventory__descriptor)) == NULL || inv->host == NULL) {
+		log_warnx("host %s: malformed inventory in hello reply",
+		    h->conf.name);
+		if (inv)
+			ferry__inventory__free_unpacked(inv, NULL);
+		tr_conn_kick(h->conn, "malformed hello reply");
+		return;
+	}
+	cluster_host_up(h, inv);
+}
+
+static void
+peer_on_up(struct tr_conn *c, void *arg)
+{
+	struct host *h = arg;
+	Ferry__Hello hello = FERRY__HELLO__INIT;
+
+	(void)c;
+	log_debug("host %s: session open, saying hello", h->conf.name);
+	hello.coordinator = h->co->conf.name;
+	hello.version = FERRY_PROTO_VERSION;
+	if (peer_call(h, MSG_HELLO, &hello.base, h->co->conf.call_timeout_ms,
+	    peer_hello_cb, NULL) < 0)
+		tr_conn_kick(h->conn, "cannot send hello");
+}
+
+static void
+peer_on_reply(struct host *h, const struct frame *f)
+{
+	struct peer_call *pc;
+	Ferry__Error *e;
+	char msg[512];
+
+	TAILQ_FOREACH(pc, &h->calls, entry)
+		if (pc->serial == f->hdr.serial)
+			break;
+	if (pc == NULL) {
+		log_debug("host %s: reply to unknown call %u", h->conf.name,
+		    f->hdr.serial);
+		return;
+	}
+	TAILQ_REMOVE(&h->calls, pc, entry);
+	if (f->hdr.status == FRAME_ERROR) {
+		e = (Ferry__Error *)frame_unpack(f, &ferry__error__descriptor);
+		snprintf(msg, sizeof(msg), "%s", e ? e->message :
+		    "malformed error reply");
+		if (e)
+			ferry__error__free_unpacked(e, NULL);
+		pc->cb(h, NULL, msg, pc->arg);
+	} else
+		pc->cb(h, f, NULL, pc->arg);
+	free(pc);
+}
+
+static void
+peer_on_event(struct host *h, const struct frame *f)
+{
+	Ferry__Inventory *inv;
+
+	switch (f->hdr.type) {
+	case MSG_HEARTBEAT:
+		break;		/* last_seen is enough */
+	case MSG_INVENTORY:
+		if (!h->up)
+			break;	/* the hello reply brings the first one */
+		inv = (Ferry__Inventory *)frame_unpack(f,
+		    &ferry__inventory__descriptor);
+		if (inv == NULL || inv->host == NULL) {
+			log_warnx("host %s: malformed inventory event",
+			    h->conf.name);
+			if (inv)
+				ferry__inventory__free_unpacked(inv, NULL);
+			break;
+		}
+		cluster_inventory(h, inv);
+		break;
+	default:
+		log_debug("host %s: ignoring event %s", h->conf.name,
+		    msg_type_name(f->hdr.type));
+	}
+}
+
+static void
+peer_on_frame(struct tr_conn *c, struct frame *f, void *arg)
+{
+	struct host *h = arg;
+
+	(void)c;
+	h->last_seen_ms = coord_now_ms();
+	if (f->hdr.kind == FRAME_REPLY)
+		peer_on_reply(h, f);
+	else if (f->hdr.kind == FRAME_EVENT)
+		peer_on_event(h, f);
+	else
+		log_debug("host %s: ignoring call %s", h->conf.name,
+		    msg_type_name(f->hdr.type));
+	frame_free(f);
+}
+
+static void
+peer_on_down(struct tr_conn *c, const char *reason, void *arg)
+{
+	struct host *h = arg;
+
+	(void)c;
+	peer_fail_calls(h, reason);
+	if (h->up)
+		cluster_host_down(h, reason);
+	else if (strcmp(h->last_error, reason) != 0) {
+		log_warnx("host %s (%s:%d): %s", h->conf.name, h->conf.address,
+		    h->conf.port, reason);
+		snprintf(h->last_error, sizeof(h->last_error), "%s", reason);
+		if (store_host_set_conn(h->co->store, h->conf.name, "down",
+		    reason, coord_now_ms()) < 0)
+			log_warnx("%s", store_error(h->co->store));
+	}
+}
+
+void
+peer_start(struct host *h)
+{
+	static const struct tr_callbacks cbs = {
+		peer_on_up, peer_on_frame, peer_on_down,
+	};
+	const struct coord_conf *cc = &h->co->conf;
+	struct tr_client_config tc;
+
+	memset(&tc, 0, sizeof(tc));
+	tc.name = h->conf.name;
+	tc.host = h->conf.address;
+	tc.port = h->conf.port;
+	tc.user = "ferry";
+	tc.identity = cc->identity;
+	tc.known_hosts = cc->known_hosts;
+	tc.connect_timeout_ms = cc->connect_timeout_ms;
+	tc.idle_timeout_ms = cc->idle_timeout_ms;
+	tc.backoff_min_ms = cc->backoff_min_ms;
+	tc.backoff_max_ms = cc->backoff_max_ms;
+	if ((h->conn = tr_client_start(h->co->loop, &tc, &cbs, h)) == NULL)
+		log_warnx("host %s: cannot start its connection", h->conf.name);
+}
+
+void
+peer_stop(struct host *h)
+{
+	peer_fail_calls(h, "coordinator shutting down");
+	tr_conn_close(h->conn);
+	h->conn = NULL;
+}
+
+/*
+ * Sends a CALL; cb runs exactly once, on the reply, on an error reply, on
+ * timeout or when the session ends. Returns -1 (cb not called) when the
+ * host has no session.
+ */
+int
+peer_call(struct host *h, uint16_t type, const ProtobufCMessage *m,
+    int timeout_ms, peer_reply_cb cb, void *arg)
+{
+	struct peer_call *pc;
+	uint8_t *buf;
+	size_t len;
+
+	if (h->conn == NULL || !tr_conn_is_up(h->conn))
+		return -1;
+	if ((pc = calloc(1, sizeof(*pc))) == NULL)
+		return -1;
+	if (++h->next_serial == 0)
+		h->next_serial = 1;
+	pc->serial = h->next_serial;
+	pc->type = type;
+	pc->deadline_ms = coord_now_ms() + (uint64_t)timeout_ms;
+	pc->cb = cb;
+	pc->arg = arg;
+	if (frame_pack(type, FRAME_CALL, FRAME_OK, pc->serial, m, &buf,
+	    &len) < 0 || tr_conn_send(h->conn, buf, len) < 0) {
+		free(pc);
+		return -1;
+	}
+	TAILQ_INSERT_TAIL(&h->calls, pc, entry);
+	return 0;
+}
+
+static void
+peer_fail_calls(struct host *h, const char *why)
+{
+	struct peer_call *pc;
+
+	while ((pc = TAILQ_FIRST(&h->calls)) != NULL) {
+		TAILQ_REMOVE(&h->calls, pc, entry);
+		pc->cb(h, NULL, why, pc->arg);
+		free(pc);
+	}
+}
+
+/* Fails calls whose deadline has passed. */
+void
+peer_sweep(struct host *h, uint64_t now_ms)
+{
+	struct peer_call *pc, *next;
+	char msg[128];
+
+	for (pc = TAILQ_FIRST(&h->calls); pc != NULL; pc = next) {
+		next = TAILQ_NEXT(pc, entry);
+		if (pc->deadline_ms > now_ms)
+			continue;
+		TAILQ_REMOVE(&h->calls, pc, entry);
+		snprintf(msg, sizeof(msg), "%s call to host %s timed out",
+		    msg_type_name(pc->type), h->conf.name);
+		pc->cb(h, NULL, msg, pc->arg);
+		free(pc);
+		/* The callback may have changed the list. */
+		next = TAILQ_FIRST(&h->calls);
+	}
+}
