@@ -1,0 +1,242 @@
+/* test_config.c: both daemons' configuration parsers and the checks on
+ * secrets: every error names the file and line. */
+#include <sys/stat.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "coordinator.h"
+#include "hostd.h"
+
+static char tmpdir[] = "/tmp/ferry-test-config.XXXXXX";
+
+static const char *
+write_file(const char *name, const char *text, mode_t mode)
+{
+	static char path[512];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(text, fp);
+	fclose(fp);
+	assert_int_equal(chmod(path, mode), 0);
+	return path;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[600];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd);
+}
+
+#define HOSTD_OK							\
+	"# lab host\n"							\
+	"listen = \"198.18.1.11\";\n"					\
+	"port = 7221;\n"						\
+	"host_key = \"/k/host\";\n"					\
+	"authorized_keys = \"/k/auth\";\n"				\
+	"advertise_uri = \"qemu+tcp://198.18.1.11/system\";\n"		\
+	"migration_address = \"198.18.1.11\";\n"			\
+	"memory_reserve_mib = 256;\n"					\
+	"capacity_mib = 4096;\n"
+
+static void
+test_hostd_ok(void **state)
+{
+	struct hostd_conf c;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(parse_hostd_config(write_file("h.conf", HOSTD_OK,
+	    0644), &c, err, sizeof(err)), 0);
+	assert_string_equal(c.listen, "198.18.1.11");
+	assert_int_equal(c.port, 7221);
+	assert_string_equal(c.host_key, "/k/host");
+	assert_string_equal(c.authorized_keys, "/k/auth");
+	assert_string_equal(c.libvirt_uri, "qemu:///system");	/* default */
+	assert_string_equal(c.advertise_uri, "qemu+tcp://198.18.1.11/system");
+	assert_int_equal(c.memory_reserve_mib, 256);
+	assert_int_equal(c.capacity_mib, 4096);
+	assert_int_equal(c.heartbeat_interval_ms, 1000);	/* default */
+}
+
+static void
+expect_hostd_error(const char *text, const char *want)
+{
+	struct hostd_conf c;
+	char err[512] = "";
+
+	memset(&c, 0x5a, sizeof(c));
+	assert_int_equal(parse_hostd_config(write_file("bad.conf", text, 0644),
+	    &c, err, sizeof(err)), -1);
+	if (strstr(err, want) == NULL)
+		fail_msg("error '%s' does not contain '%s'", err, want);
+	/* Nothing was half-applied. */
+	assert_int_equal(c.port, 0x5a5a5a5a);
+}
+
+/* The two required settings, on lines 1 and 2. */
+#define HOSTD_REQ							\
+	"advertise_uri = \"qemu+tcp://198.18.1.11/system\";\n"		\
+	"migration_address = \"198.18.1.11\";\n"
+
+static void
+test_hostd_errors(void **state)
+{
+	(void)state;
+	expect_hostd_error(HOSTD_REQ "\nport = 70000;\n",
+	    "bad.conf:4: port = 70000 is out of range [1, 65535]");
+	expect_hostd_error(HOSTD_OK "colour = \"blue\";\n",
+	    "bad.conf:10: unknown setting 'colour'");
+	expect_hostd_error(HOSTD_REQ "port = \"7220\";\n",
+	    "bad.conf:3: port must be an integer");
+	expect_hostd_error(HOSTD_REQ "listen = 198.18.1.11;\n",
+	    "bad.conf:3: ");
+	expect_hostd_error(HOSTD_OK "port = 7222;\n",
+	    "bad.conf:10: duplicate setting name");
+	expect_hostd_error("listen = \"a\";\nport = 1\n", "bad.conf:");
+	expect_hostd_error("advertise_uri = \"qemu+tcp://x/system\";\n",
+	    "missing required setting 'migration_address'");
+	expect_hostd_error("advertise_uri = \"http://x\";\n"
+	    "migration_address = \"x\";\n", "is not a libvirt qemu URI");
+	expect_hostd_error(HOSTD_REQ "capacity_mib = 4096;\n"
+	    "memory_reserve_mib = 5000;\n", "must be below capacity_mib");
+	expect_hostd_error(HOSTD_REQ "host_key = \"\";\n",
+	    "bad.conf:3: host_key must not be empty");
+}
+
+static void
+test_hostd_missing_file(void **state)
+{
+	struct hostd_conf c;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(parse_hostd_config("/nonexistent/hostd.conf", &c, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/hostd.conf: No such file"));
+}
+
+#define COORD_OK							\
+	"database = \"/var/lib/ferry/f.db\";\n"				\
+	"identity = \"/k/id\";\n"					\
+	"known_hosts = \"/k/known\";\n"					\
+	"hosts = (\n"							\
+	"  { name = \"h1\"; address = \"198.18.1.11\"; },\n"		\
+	"  { name = \"h2\"; address = \"198.18.1.12\"; port = 7300; }\n" \
+	");\n"
+
+static void
+test_coord_ok(void **state)
+{
+	struct coord_conf c;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(parse_coord_config(write_file("c.conf", COORD_OK,
+	    0644), &c, err, sizeof(err)), 0);
+	assert_string_equal(c.database, "/var/lib/ferry/f.db");
+	assert_string_equal(c.socket, COORD_DEFAULT_SOCKET);
+	assert_int_equal(c.nhosts, 2);
+	assert_string_equal(c.hosts[0].name, "h1");
+	assert_int_equal(c.hosts[0].port, 7220);
+	assert_string_equal(c.hosts[1].address, "198.18.1.12");
+	assert_int_equal(c.hosts[1].port, 7300);
+	parse_coord_conf_clear(&c);
+	parse_coord_conf_clear(&c);	/* twice is harmless */
+}
+
+static void
+expect_coord_error(const char *text, const char *want)
+{
+	struct coord_conf c;
+	char err[512] = "";
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(parse_coord_config(write_file("bad.conf", text, 0644),
+	    &c, err, sizeof(err)), -1);
+	if (strstr(err, want) == NULL)
+		fail_msg("error '%s' does not contain '%s'", err, want);
+	assert_null(c.hosts);
+}
+
+static void
+test_coord_errors(void **state)
+{
+	(void)state;
+	expect_coord_error("identity = \"/k\";\nknown_hosts = \"/k\";\n",
+	    "missing required setting 'hosts'");
+	expect_coord_error("identity = \"/k\";\nknown_hosts = \"/k\";\n"
+	    "hosts = ();\n", "bad.conf:3: hosts is empty");
+	expect_coord_error("identity = \"/k\";\nknown_hosts = \"/k\";\n"
+	    "hosts = ( { name = \"h1\"; address = \"a\"; },\n"
+	    "          { name = \"h1\"; address = \"b\"; } );\n",
+	    "bad.conf:4: host 'h1' is listed twice");
+	expect_coord_error("identity = \"/k\";\nknown_hosts = \"/k\";\n"
+	    "hosts = ( { name = \"h 1\"; address = \"a\"; } );\n",
+	    "host name 'h 1' may only use");
+	expect_coord_error("identity = \"/k\";\nknown_hosts = \"/k\";\n"
+	    "hosts = ( { name = \"h1\"; addr = \"a\"; } );\n",
+	    "bad.conf:3: unknown host setting 'addr'");
+	expect_coord_error("identity = \"/k\";\nknown_hosts = \"/k\";\n"
+	    "hosts = ( { name = \"h1\"; address = \"a\"; port = 0; } );\n",
+	    "port must be an integer in [1, 65535]");
+	expect_coord_error(COORD_OK "backoff_min_ms = 5000;\n"
+	    "backoff_max_ms = 100;\n", "backoff_min_ms is above");
+	expect_coord_error(COORD_OK "hosts2 = 1;\n",
+	    "bad.conf:8: unknown setting 'hosts2'");
+}
+
+static void
+test_private_keys(void **state)
+{
+	char err[512] = "";
+	const char *p;
+
+	(void)state;
+	p = write_file("key", "secret\n", 0600);
+	assert_int_equal(conf_check_private(p, "host key", err, sizeof(err)), 0);
+	p = write_file("key", "secret\n", 0640);
+	assert_int_equal(conf_check_private(p, "host key", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "mode 0640 is accessible by group or others"));
+	p = write_file("key", "secret\n", 0604);
+	assert_int_equal(conf_check_private(p, "identity", err, sizeof(err)), -1);
+	assert_int_equal(conf_check_private("/nonexistent/key", "identity", err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "identity /nonexistent/key: No such file"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hostd_ok),
+		cmocka_unit_test(test_hostd_errors),
+		cmocka_unit_test(test_hostd_missing_file),
+		cmocka_unit_test(test_coord_ok),
+		cmocka_unit_test(test_coord_errors),
+		cmocka_unit_test(test_private_keys),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
