@@ -167,9 +167,10 @@ mountinfo_line(const char *line, size_t len, int lineno,
 		    lineno);
 		goto fail;
 	}
-	if (f[3][0] != '/' || f[4][0] != '/') {
-		mountinfo_err(err, errlen, "line %d: root \"%s\" or mount "
-		    "point \"%s\" not absolute", lineno, f[3], f[4]);
+	/* root is not always a path: nsfs shows "net:[4026532178]". */
+	if (f[4][0] != '/') {
+		mountinfo_err(err, errlen, "line %d: mount point \"%s\" not "
+		    "absolute", lineno, f[4]);
 		goto fail;
 	}
 	e->root = f[3];
@@ -185,7 +186,7 @@ mountinfo_line(const char *line, size_t len, int lineno,
 	e->fstype = f[sep + 1];
 	e->source = f[sep + 2];
 	e->superopts = f[sep + 3];
-	e->bind = strcmp(e->root, "/") != 0;
+	e->bind = e->root[0] == '/' && e->root[1] != '\0';
 	return 0;
  fail:
 	free(e->buf);
@@ -445,7 +446,8 @@ mountinfo_find(const struct mountinfo *mi, const char *path)
 	/* Flat rule: longest mount point, the last of a stack. */
 	for (i = 0; i < mi->nentries; i++) {
 		e = &mi->entries[i];
-		if ((n = mountinfo_covers(e->mountpoint, clean)) >= bestn) {
+		n = mountinfo_covers(e->mountpoint, clean);
+		if (n != -1 && n >= bestn) {
 			best = e;
 			bestn = n;
 		}

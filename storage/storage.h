@@ -34,14 +34,15 @@ struct mountinfo_entry {
 	int		 id;
 	int		 parent;
 	unsigned int	 major, minor;
-	const char	*root;		/* decoded; "/" unless a bind of a subdir */
+	const char	*root;		/* decoded; "/" unless a bind of a subdir
+					 * (nsfs: "net:[4026532178]") */
 	const char	*mountpoint;	/* decoded */
 	const char	*options;	/* per-mount: rw,relatime */
 	const char	*optional;	/* "shared:20 master:1", "" if none */
 	const char	*fstype;	/* nfs4, ext4, fuse.sshfs ... */
 	const char	*source;	/* decoded; "10.0.0.5:/export/vms" */
 	const char	*superopts;
-	int		 bind;		/* root != "/" */
+	int		 bind;		/* root is a directory other than "/" */
 	int		 line;		/* 1-based line in the text */
 	char		*buf;		/* owned: the fields point into it */
 };
