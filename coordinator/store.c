@@ -407,25 +407,35 @@ store_migrate(struct store *s)
 	}
 }
 
+/* The directory part of path, "." when there is none. */
+static int
+store_dirname(const char *path, char *dir, size_t size)
+{
+	char *slash;
+
+	if (snprintf(dir, size, "%s", path) >= (int)size)
+		return -1;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, size, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	return 0;
+}
+
 /* The parent directory must exist already; the file is created 0600. */
 static int
 store_create_file(struct store *s, const char *path)
 {
 	char dir[PATH_MAX];
 	struct stat sb;
-	char *slash;
 	int fd;
 
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
+	if (store_dirname(path, dir, sizeof(dir)) == -1) {
 		store_seterr(s, "store_open", "path too long: %s", path);
 		return -1;
 	}
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
 	if (stat(dir, &sb) == -1) {
 		store_seterr(s, "store_open", "database directory %s: %s", dir,
 		    errno == ENOENT ? "does not exist" : strerror(errno));
@@ -462,6 +472,7 @@ store_open(const char *path, struct store **out, char *err, size_t errlen)
 {
 	struct store *s;
 	sqlite3_stmt *st = NULL;
+	char dir[PATH_MAX];
 	const char *mode;
 	int i, inmem, fk;
 
@@ -524,6 +535,12 @@ store_open(const char *path, struct store **out, char *err, size_t errlen)
 	return 0;
  fail:
 	sqlite3_finalize(st);
+	/* WAL creates -wal and -shm beside the file: say so when that is
+	 * what SQLite's message hides. */
+	if (!inmem && s->db != NULL && store_dirname(path, dir,
+	    sizeof(dir)) == 0 && access(dir, W_OK) == -1)
+		snprintf(s->err + strlen(s->err), sizeof(s->err) -
+		    strlen(s->err), " (directory %s: %s)", dir, strerror(errno));
 	if (errlen > 0)
 		snprintf(err, errlen, "%s", s->err);
 	store_close(s);

@@ -737,51 +737,89 @@ test_crash_keeps_committed(void **state)
 	}
 }
 
+/* The child of test_unwritable_dir, as nobody: a new database in a
+ * read-only directory, then an existing one whose directory became
+ * read-only (WAL needs to create -wal and -shm next to it). Reports both
+ * errors on fd, one a line. */
+static int
+unwritable_child(int fd, const char *ro, const char *rw)
+{
+	char path[256], err[512], line[600];
+	struct store *st = NULL;
+	int failed = 0;
+
+	if (geteuid() == 0 && (setgroups(0, NULL) == -1 ||
+	    setgid(65534) == -1 || setuid(65534) == -1))
+		return 2;
+	snprintf(path, sizeof(path), "%s/ferry.db", ro);
+	err[0] = '\0';
+	if (store_open(path, &st, err, sizeof(err)) == -1)
+		failed++;
+	store_close(st);
+	snprintf(line, sizeof(line), "%s\n", err);
+
+	snprintf(path, sizeof(path), "%s/ferry.db", rw);
+	if (store_open(path, &st, err, sizeof(err)) == -1 ||
+	    store_host_configure(st, "h1", "a", 1) == -1)
+		return 3;
+	store_close(st);
+	if (chmod(rw, 0500) == -1)
+		return 4;
+	err[0] = '\0';
+	st = NULL;
+	if (store_open(path, &st, err, sizeof(err)) == -1)
+		failed++;
+	store_close(st);
+	strncat(line, err, sizeof(line) - strlen(line) - 1);
+	if (write(fd, line, strlen(line)) < 0)
+		return 2;
+	return failed == 2 ? 0 : 1;
+}
+
 /* As root, permissions do not stop us: the child drops to nobody. */
 static void
 test_unwritable_dir(void **state)
 {
 	struct fixture *f = *state;
-	char dir[128], path[256], err[512] = "";
+	char ro[128], rw[128], path[256], err[1024] = "";
 	int fds[2], status;
 	ssize_t len;
 	pid_t pid;
 
-	snprintf(dir, sizeof(dir), "%s/ro", f->dir);
-	assert_int_equal(mkdir(dir, 0555), 0);
-	assert_int_equal(chmod(dir, 0555), 0);
+	snprintf(ro, sizeof(ro), "%s/ro", f->dir);
+	snprintf(rw, sizeof(rw), "%s/rw", f->dir);
+	assert_int_equal(mkdir(ro, 0555), 0);
+	assert_int_equal(chmod(ro, 0555), 0);
+	assert_int_equal(mkdir(rw, 0700), 0);
+	if (geteuid() == 0)
+		assert_int_equal(chown(rw, 65534, 65534), 0);
 	assert_int_equal(chmod(f->dir, 0755), 0);
-	snprintf(path, sizeof(path), "%s/ferry.db", dir);
 	assert_int_equal(pipe(fds), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct store *st = NULL;
-		char cerr[512] = "";
-		int rc;
-
 		close(fds[0]);
-		if (geteuid() == 0 && (setgroups(0, NULL) == -1 ||
-		    setgid(65534) == -1 || setuid(65534) == -1))
-			_exit(2);
-		rc = store_open(path, &st, cerr, sizeof(cerr));
-		if (write(fds[1], cerr, strlen(cerr)) < 0)
-			_exit(2);
-		store_close(st);
-		_exit(rc == -1 ? 0 : 1);
+		_exit(unwritable_child(fds[1], ro, rw));
 	}
 	close(fds[1]);
 	len = read(fds[0], err, sizeof(err) - 1);
 	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(len > 0);
 	err[len] = '\0';
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	print_message("%s\n", err);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	if (strstr(err, "store_open: cannot create") == NULL ||
 	    strstr(err, "Permission denied") == NULL)
 		fail_msg("unexpected error: %s", err);
+	snprintf(path, sizeof(path), "%s/ferry.db", ro);
 	assert_int_equal(access(path, F_OK), -1);
+	/* The second error names the file. */
+	if (strstr(strchr(err, '\n'), "store_open: ") == NULL ||
+	    strstr(strchr(err, '\n'), "/rw/ferry.db") == NULL ||
+	    strstr(strchr(err, '\n'), "/rw: Permission denied)") == NULL)
+		fail_msg("unexpected error: %s", err);
 }
 
 /* A 1 MiB tmpfs in a private mount namespace; falls back to a file size
