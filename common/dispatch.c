@@ -53,8 +53,26 @@ msg_type_name(uint16_t type)
 	case MSG_HELLO:		return "hello";
 	case MSG_INVENTORY:	return "inventory";
 	case MSG_HEARTBEAT:	return "heartbeat";
+	case MSG_DOMAIN_STATE:	return "domain-state";
+	case MSG_PRECHECK_SOURCE: return "precheck-source";
+	case MSG_PRECHECK_DEST:	return "precheck-dest";
+	case MSG_STORAGE_CLEANUP: return "storage-cleanup";
+	case MSG_DIRTY_RATE:	return "dirty-rate";
+	case MSG_MIGRATE:	return "migrate";
+	case MSG_MIGRATE_PROGRESS: return "migrate-progress";
+	case MSG_MIGRATE_DONE:	return "migrate-done";
+	case MSG_ABORT:		return "abort";
+	case MSG_JOB_QUERY:	return "job-query";
+	case MSG_DESTROY_LEFTOVER: return "destroy-leftover";
 	case MSG_CTL_HOSTS:	return "hosts";
 	case MSG_CTL_VMS:	return "vms";
+	case MSG_CTL_MIGRATE:	return "ctl-migrate";
+	case MSG_CTL_CHECK:	return "ctl-check";
+	case MSG_CTL_JOBS:	return "ctl-jobs";
+	case MSG_CTL_JOB:	return "ctl-job";
+	case MSG_CTL_ABORT:	return "ctl-abort";
+	case MSG_CTL_WATCH:	return "ctl-watch";
+	case MSG_CTL_JOB_EVENT:	return "ctl-job-event";
 	default:		return "unknown";
 	}
 }

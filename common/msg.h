@@ -17,11 +17,29 @@ enum msg_type {
 	MSG_HELLO = 1,		/* CALL Hello -> REPLY Inventory */
 	MSG_INVENTORY = 2,	/* CALL Empty -> REPLY Inventory; EVENT Inventory */
 	MSG_HEARTBEAT = 3,	/* EVENT Heartbeat (hostd -> coordinator) */
+	MSG_DOMAIN_STATE = 4,	/* DomainRef -> DomainState */
+	MSG_PRECHECK_SOURCE = 5, /* SourceCheckRequest -> SourceCheckReply */
+	MSG_PRECHECK_DEST = 6,	/* DestCheckRequest -> DestCheckReply */
+	MSG_STORAGE_CLEANUP = 7, /* StorageCleanup -> Empty */
+	MSG_DIRTY_RATE = 8,	/* DirtyRateRequest -> DirtyRateReply */
+	MSG_MIGRATE = 9,	/* MigrateRequest -> Empty (accepted) */
+	MSG_MIGRATE_PROGRESS = 10, /* EVENT JobStats */
+	MSG_MIGRATE_DONE = 11,	/* EVENT MigrateResult */
+	MSG_ABORT = 12,		/* JobRef -> Empty */
+	MSG_JOB_QUERY = 13,	/* JobRef -> MigrateResult (running or final) */
+	MSG_DESTROY_LEFTOVER = 14, /* DestroyRequest -> DomainState */
 	MSG_HOST_MAX,
 
 	/* ferryctl -> coordinator */
 	MSG_CTL_HOSTS = 100,	/* HostsRequest -> HostsReply */
 	MSG_CTL_VMS = 101,	/* VmsRequest -> VmsReply */
+	MSG_CTL_MIGRATE = 102,	/* MigrateOptions -> JobInfo, then JOB_EVENTs if wait */
+	MSG_CTL_CHECK = 103,	/* CheckRequest -> CheckReply */
+	MSG_CTL_JOBS = 104,	/* JobsRequest -> JobsReply */
+	MSG_CTL_JOB = 105,	/* JobRequest -> JobReply */
+	MSG_CTL_ABORT = 106,	/* JobRequest -> JobInfo */
+	MSG_CTL_WATCH = 107,	/* JobRequest -> JobInfo, then JOB_EVENTs */
+	MSG_CTL_JOB_EVENT = 108, /* EVENT JobEvent; serial = the MIGRATE/WATCH call's */
 	MSG_CTL_MAX,
 };
 

@@ -1,0 +1,73 @@
+/* converge.h: the convergence policy a source hostd applies to a running
+ * live migration, and the pre-migration prediction. Pure logic over job
+ * statistics samples: no libvirt, no clock (elapsed time comes from the
+ * samples), so recorded sequences replay exactly in unit tests. */
+#ifndef FERRY_CONVERGE_H
+#define FERRY_CONVERGE_H
+
+#include <stdint.h>
+
+#include "hv.h"
+
+struct converge_policy {
+	uint64_t	bandwidth_mibs;		/* 0: unlimited */
+	uint32_t	max_downtime_ms;	/* highest downtime it may allow */
+	uint32_t	initial_downtime_ms;
+	uint32_t	downtime_steps;		/* steps from initial to max */
+	uint32_t	timeout_s;		/* completion timeout; 0: scaled */
+	uint32_t	timeout_s_per_gib;	/* scaled timeout: per GiB of guest */
+	uint32_t	timeout_min_s;		/* ... but at least this */
+	uint32_t	stall_iterations;	/* no progress for this many */
+	int		allow_postcopy;
+	int		auto_converge;
+	uint32_t	stats_interval_ms;
+};
+
+enum converge_action {
+	CONV_CONTINUE = 0,
+	CONV_SET_DOWNTIME,	/* raise max downtime to decision.downtime_ms */
+	CONV_POSTCOPY,		/* switch to post-copy now */
+	CONV_ABORT,		/* give up: timeout, or stalled without post-copy */
+};
+
+struct converge_decision {
+	enum converge_action	action;
+	uint64_t		downtime_ms;
+	char			reason[160];
+};
+
+struct converge_prediction {
+	int		converges;	/* 1 likely, 0 not at this bandwidth */
+	uint32_t	iterations;	/* predicted pre-copy passes */
+	double		seconds;	/* predicted total time */
+	double		final_downtime_ms;
+	char		summary[256];	/* one line for ferryctl check */
+};
+
+/* converge.c */
+void	converge_policy_defaults(struct converge_policy *);
+/* Opaque to callers beyond init/step; in the header so it can live on
+ * the stack and in hostd's migration struct. */
+struct converge_state {
+	struct converge_policy	pol;
+	uint64_t		mem_mib;
+	uint64_t		timeout_ms;
+	uint64_t		downtime_ms;	/* currently set */
+	uint32_t		step;		/* downtime steps taken */
+	uint64_t		last_iteration;
+	uint64_t		best_remaining;	/* lowest data_remaining at an iteration boundary */
+	uint32_t		stalled;	/* iterations without a new best */
+	int			postcopy;	/* switched */
+	int			done;		/* aborted: nothing more to decide */
+};
+void	converge_init(struct converge_state *, const struct converge_policy *,
+	    uint64_t mem_mib);
+void	converge_step(struct converge_state *, const struct hv_job_stats *,
+	    struct converge_decision *);
+uint64_t converge_timeout_ms(const struct converge_policy *, uint64_t mem_mib);
+int	converge_predict(uint64_t mem_mib, double dirty_mibs,
+	    uint64_t bandwidth_mibs, uint32_t max_downtime_ms,
+	    struct converge_prediction *);
+const char *converge_action_name(enum converge_action);
+
+#endif
