@@ -33,14 +33,25 @@ struct fixture {
 	struct store	*st;
 };
 
+/* Tests make directories read-only: open them up before removing. */
+static int
+rm_chmod(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (flag == FTW_D)
+		chmod(p, 0700);
+	return 0;
+}
+
 static int
 rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb;
 	(void)flag;
 	(void)ftw;
-	chmod(p, 0700);		/* tests make directories read-only */
-	return remove(p);
+	remove(p);
+	return 0;
 }
 
 static int
@@ -66,6 +77,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	store_close(f->st);
+	nftw(f->dir, rm_chmod, 16, FTW_PHYS);
 	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(f);
 	return 0;
