@@ -933,6 +933,8 @@ store_event_append(struct store *s, const char *fn, int64_t id,
 	return 0;
 }
 
+/* Also journals the initial state as event 1, and sets j->started_ms and
+ * j->updated_ms to now_ms. */
 int
 store_job_create(struct store *s, struct store_job *j, uint64_t now_ms)
 {
