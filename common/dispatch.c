@@ -26,6 +26,13 @@ dispatch_frame(const struct dispatch_entry *table, size_t n, void *ctx,
 	ProtobufCMessage *m;
 	int rc;
 
+	if (errlen == 0)
+		return -1;
+	if (f->hdr.kind == FRAME_REPLY || f->hdr.status != FRAME_OK) {
+		snprintf(err, errlen, "%s frame is not a call or event",
+		    msg_type_name(f->hdr.type));
+		return -1;
+	}
 	if ((e = dispatch_lookup(table, n, f->hdr.type)) == NULL) {
 		snprintf(err, errlen, "unknown message type %u", f->hdr.type);
 		return -1;
@@ -42,8 +49,9 @@ dispatch_frame(const struct dispatch_entry *table, size_t n, void *ctx,
 	rc = e->fn(ctx, &f->hdr, m, err, errlen);
 	if (rc < 0 && err[0] == '\0')
 		snprintf(err, errlen, "%s failed", e->name);
-	protobuf_c_message_free_unpacked(m, NULL);
-	return rc;
+	if (rc != 1)
+		protobuf_c_message_free_unpacked(m, NULL);
+	return rc < 0 ? -1 : 0;
 }
 
 const char *

@@ -184,11 +184,14 @@ int
 frame_reader_feed(struct frame_reader *r, const uint8_t *buf, size_t len,
     size_t *consumed, struct frame **out)
 {
+	struct frame_hdr h;
 	size_t used = 0, n;
 	int rc;
 
 	*out = NULL;
 	*consumed = 0;
+	if (len == 0)
+		return 0;
 	if (r->cur == NULL) {
 		n = FRAME_HDR_LEN - r->hlen;
 		if (n > len)
@@ -196,24 +199,20 @@ frame_reader_feed(struct frame_reader *r, const uint8_t *buf, size_t len,
 		memcpy(r->hbuf + r->hlen, buf, n);
 		r->hlen += n;
 		used += n;
-		if (r->hlen < FRAME_HDR_LEN) {
-			*consumed = used;
+		*consumed = used;
+		if (r->hlen < FRAME_HDR_LEN)
 			return 0;
-		}
-		if ((r->cur = calloc(1, sizeof(*r->cur))) == NULL)
-			return -ENOMEM;
-		rc = frame_hdr_decode(r->hbuf, &r->cur->hdr, r->max_payload);
-		if (rc < 0) {
-			*consumed = used;
+		/* Validate before allocating anything. */
+		if ((rc = frame_hdr_decode(r->hbuf, &h, r->max_payload)) < 0) {
 			frame_reader_reset(r);
 			return rc;
 		}
-		/* The length was checked against the limit just above. */
-		if (r->cur->hdr.len > 0 &&
-		    (r->cur->payload = malloc(r->cur->hdr.len)) == NULL) {
+		if ((r->cur = calloc(1, sizeof(*r->cur))) == NULL ||
+		    (h.len > 0 && (r->cur->payload = malloc(h.len)) == NULL)) {
 			frame_reader_reset(r);
 			return -ENOMEM;
 		}
+		r->cur->hdr = h;
 		r->plen = 0;
 	}
 	n = r->cur->hdr.len - r->plen;

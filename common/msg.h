@@ -49,10 +49,11 @@ enum msg_type {
 struct dispatch_entry {
 	const char			*name;
 	const ProtobufCMessageDescriptor *req;	/* payload of the CALL or EVENT */
-	/* Called with the unpacked message, which the dispatcher frees after
-	 * the handler returns: a handler keeps nothing it does not copy.
-	 * Returns 0, or -1 with a message in err (sent back as an ERROR reply
-	 * for calls, logged for events). */
+	/* Called with the unpacked message. Returns 0 (the dispatcher frees
+	 * the message), 1 (the handler took the message, e.g. for a worker
+	 * thread, and frees it with protobuf_c_message_free_unpacked), or -1
+	 * with a message in err (sent back as an ERROR reply for calls, logged
+	 * for events; the dispatcher frees the message). */
 	int				(*fn)(void *ctx, const struct frame_hdr *,
 					    ProtobufCMessage *, char *err, size_t errlen);
 	unsigned			 flags;
