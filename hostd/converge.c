@@ -1,0 +1,284 @@
+/* converge.c: the convergence policy applied to every job statistics
+ * sample of a live migration, and the pre-migration prediction. Pure
+ * logic: see converge.h. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "converge.h"
+
+/* What an unlimited bandwidth is taken to be in the prediction: a
+ * 10 Gbit/s migration link carries about 1000 MiB/s of pages. */
+#define CONVERGE_UNLIMITED_MIBS	1000
+
+/* Passes after which the prediction gives up: QEMU keeps iterating, but a
+ * migration that needs more is not one to start without help. */
+#define CONVERGE_MAX_PASSES	30
+
+/* best_remaining before the first iteration boundary. */
+#define CONVERGE_UNSET		UINT64_MAX
+
+void
+converge_policy_defaults(struct converge_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	/* libvirt's default: the migration network is meant for it; a
+	 * limit is the operator's call. */
+	p->bandwidth_mibs = 0;
+	/* A 0.5 s pause is what TCP peers and most services ride out
+	 * without noticing; OpenStack Nova raises to the same ceiling. */
+	p->max_downtime_ms = 500;
+	/* Below QEMU's 300 ms: a guest with a small dirty set gets a short
+	 * pause; the ramp raises it only when passes do not converge. */
+	p->initial_downtime_ms = 100;
+	/* Reaches max after 5 more passes, so max is tried before the stall
+	 * detector (also 5) can give up. */
+	p->downtime_steps = 5;
+	/* A fixed limit is wrong for both a 1 GiB and a 64 GiB guest. */
+	p->timeout_s = 0;
+	/* About 13 full passes over 1 GiB on a 1 Gbit/s link (Nova allows
+	 * 800 s/GiB; an abort leaves the guest running, so fail sooner and
+	 * say why). */
+	p->timeout_s_per_gib = 120;
+	/* Small guests still need time for setup and a slow link. */
+	p->timeout_min_s = 60;
+	/* Five passes without 1% less to send: it is not converging. */
+	p->stall_iterations = 5;
+	/* A failed post-copy leaves the guest split over two hosts and
+	 * paused; opt in. */
+	p->allow_postcopy = 0;
+	/* Throttles the guest's vCPUs; opt in. */
+	p->auto_converge = 0;
+	/* What Nova and virsh poll at; GetJobStats is cheap. */
+	p->stats_interval_ms = 500;
+}
+
+uint64_t
+converge_timeout_ms(const struct converge_policy *p, uint64_t mem_mib)
+{
+	uint64_t s, prod;
+
+	if (p->timeout_s != 0)
+		return (uint64_t)p->timeout_s * 1000;
+	/* per_gib * mem_mib / 1024, rounded up to a whole second. */
+	if (__builtin_mul_overflow(mem_mib, (uint64_t)p->timeout_s_per_gib,
+	    &prod))
+		return UINT64_MAX;
+	s = prod / 1024 + (prod % 1024 != 0);
+	if (s < p->timeout_min_s)
+		s = p->timeout_min_s;
+	if (s > UINT64_MAX / 1000)
+		return UINT64_MAX;
+	return s * 1000;
+}
+
+void
+converge_init(struct converge_state *st, const struct converge_policy *p,
+    uint64_t mem_mib)
+{
+	memset(st, 0, sizeof(*st));
+	st->pol = *p;
+	st->mem_mib = mem_mib;
+	st->timeout_ms = converge_timeout_ms(p, mem_mib);
+	/* The downtime never goes above max, even if initial says so. */
+	st->downtime_ms = p->initial_downtime_ms < p->max_downtime_ms ?
+	    p->initial_downtime_ms : p->max_downtime_ms;
+	st->best_remaining = CONVERGE_UNSET;
+}
+
+static void
+converge_set(struct converge_decision *d, enum converge_action a,
+    uint64_t downtime_ms, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+converge_set(struct converge_decision *d, enum converge_action a,
+    uint64_t downtime_ms, const char *fmt, ...)
+{
+	va_list ap;
+
+	d->action = a;
+	d->downtime_ms = downtime_ms;
+	va_start(ap, fmt);
+	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* Downtime after `step` of the ramp's steps: integer steps from the
+ * effective initial to exactly max at the last. */
+static uint64_t
+converge_ramp_ms(const struct converge_policy *p, uint32_t step)
+{
+	uint64_t lo = p->initial_downtime_ms, hi = p->max_downtime_ms;
+
+	if (lo >= hi || p->downtime_steps == 0)
+		return hi < lo ? hi : lo;
+	if (step >= p->downtime_steps)
+		return hi;
+	return lo + (hi - lo) * step / p->downtime_steps;
+}
+
+void
+converge_step(struct converge_state *st, const struct hv_job_stats *s,
+    struct converge_decision *d)
+{
+	const struct converge_policy *p = &st->pol;
+	uint64_t iter, rem, best, elapsed_s, target;
+
+	converge_set(d, CONV_CONTINUE, st->downtime_ms, "%s", "");
+	if (!s->active || st->done)
+		return;
+
+	if (s->time_elapsed > st->timeout_ms) {
+		/* Aborting post-copy would pause the guest half-moved:
+		 * let it finish. */
+		if (st->postcopy || s->postcopy)
+			return;
+		/* timeout_ms is whole seconds, so rounding up keeps
+		 * "N > M" true. */
+		elapsed_s = s->time_elapsed / 1000 +
+		    (s->time_elapsed % 1000 != 0);
+		converge_set(d, CONV_ABORT, st->downtime_ms,
+		    "completion timeout: %" PRIu64 " s elapsed > limit %"
+		    PRIu64 " s", elapsed_s, st->timeout_ms / 1000);
+		st->done = 1;
+		return;
+	}
+
+	/* Post-copy finishes by itself: no stall limit, no downtime. */
+	if (st->postcopy || s->postcopy)
+		return;
+
+	/* One sample is one observation of data_remaining, however many
+	 * passes it skipped: a jump from 3 to 6 counts once, both for the
+	 * stall counter and for the ramp. */
+	iter = s->memory_iteration;
+	if (iter <= st->last_iteration)
+		return;
+	st->last_iteration = iter;
+
+	rem = s->data_remaining;
+	best = st->best_remaining;
+	/* At least 1% lower: best - rem >= ceil(best / 100). */
+	if (best == CONVERGE_UNSET ||
+	    (rem <= best && best - rem >= best / 100 + (best % 100 != 0))) {
+		st->best_remaining = rem;
+		st->stalled = 0;
+	} else
+		st->stalled++;
+
+	if (p->stall_iterations != 0 && st->stalled >= p->stall_iterations) {
+		if (p->allow_postcopy) {
+			st->postcopy = 1;
+			converge_set(d, CONV_POSTCOPY, st->downtime_ms,
+			    "stalled: data remaining has not fallen for %"
+			    PRIu32 " iterations; switching to post-copy",
+			    st->stalled);
+		} else {
+			st->done = 1;
+			converge_set(d, CONV_ABORT, st->downtime_ms,
+			    "stalled: data remaining has not fallen for %"
+			    PRIu32 " iterations and post-copy is not allowed",
+			    st->stalled);
+		}
+		return;
+	}
+
+	/* Iteration 1 is the first full pass: only later passes say the
+	 * dirty set does not fit the downtime. */
+	if (iter < 2 || st->step >= p->downtime_steps)
+		return;
+	st->step++;
+	target = converge_ramp_ms(p, st->step);
+	if (target == st->downtime_ms)
+		return;
+	st->downtime_ms = target;
+	converge_set(d, CONV_SET_DOWNTIME, target,
+	    "iteration %" PRIu64 ": raising max downtime to %" PRIu64
+	    " ms (step %" PRIu32 "/%" PRIu32 ")", iter, target, st->step,
+	    p->downtime_steps);
+}
+
+static void
+converge_bw_str(char *buf, size_t len, uint64_t bandwidth_mibs)
+{
+	if (bandwidth_mibs == 0)
+		snprintf(buf, len, "unlimited bandwidth (assumed %d MiB/s)",
+		    CONVERGE_UNLIMITED_MIBS);
+	else
+		snprintf(buf, len, "%" PRIu64 " MiB/s", bandwidth_mibs);
+}
+
+/* The classic pre-copy model. Pass 1 sends all memory; each later pass
+ * sends what the guest dirtied during the one before. When what is left
+ * after a pass fits in max_downtime, the guest stops and that is sent:
+ * iterations counts the live passes, final_downtime_ms the stop-and-copy.
+ * When it does not converge, iterations/seconds cover the passes modelled
+ * and final_downtime_ms is the pause the last remainder would need. */
+int
+converge_predict(uint64_t mem_mib, double dirty_mibs, uint64_t bandwidth_mibs,
+    uint32_t max_downtime_ms, struct converge_prediction *pr)
+{
+	char bw_str[64];
+	double bw, mem, limit, size, t, rem;
+	uint32_t n;
+
+	memset(pr, 0, sizeof(*pr));
+	if (mem_mib == 0 || !(dirty_mibs >= 0) || isinf(dirty_mibs))
+		return -1;
+	bw = bandwidth_mibs ? (double)bandwidth_mibs : CONVERGE_UNLIMITED_MIBS;
+	mem = (double)mem_mib;
+	limit = bw * max_downtime_ms / 1000.0;
+	converge_bw_str(bw_str, sizeof(bw_str), bandwidth_mibs);
+
+	size = mem;
+	for (n = 1;; n++) {
+		t = size / bw;
+		pr->seconds += t;
+		rem = fmin(mem, dirty_mibs * t);
+		pr->iterations = n;
+		pr->final_downtime_ms = rem / bw * 1000.0;
+		if (rem <= limit) {
+			pr->converges = 1;
+			pr->seconds += rem / bw;
+			snprintf(pr->summary, sizeof(pr->summary),
+			    "converges: ~%" PRIu32 " passes, ~%.1f s, ~%.0f ms "
+			    "downtime at %s (dirty %.1f MiB/s)", n,
+			    pr->seconds, pr->final_downtime_ms, bw_str,
+			    dirty_mibs);
+			return 0;
+		}
+		if (rem >= size || n >= CONVERGE_MAX_PASSES)
+			break;
+		size = rem;
+	}
+	/* Still shrinking after the last pass modelled: slow, not hopeless. */
+	if (rem < size)
+		snprintf(bw_str + strlen(bw_str), sizeof(bw_str) - strlen(bw_str),
+		    " within %d passes", CONVERGE_MAX_PASSES);
+	snprintf(pr->summary, sizeof(pr->summary),
+	    "will not converge at %s: the guest dirties %.1f MiB/s; %s",
+	    bw_str, dirty_mibs, bandwidth_mibs == 0 ?
+	    "use --postcopy or --auto-converge" :
+	    "raise --bandwidth, or use --postcopy or --auto-converge");
+	return 0;
+}
+
+const char *
+converge_action_name(enum converge_action a)
+{
+	switch (a) {
+	case CONV_CONTINUE:
+		return "continue";
+	case CONV_SET_DOWNTIME:
+		return "set-downtime";
+	case CONV_POSTCOPY:
+		return "postcopy";
+	case CONV_ABORT:
+		return "abort";
+	}
+	return "unknown";
+}
