@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -197,6 +198,16 @@ tr_drain_fd(int fd)
 	uint64_t v;
 
 	(void)!read(fd, &v, sizeof(v));
+}
+
+/* Frames are small and answered one by one: Nagle would add delayed-ACK
+ * stalls (40 ms) to every exchange, the handshake included. */
+static void
+tr_nodelay(int fd)
+{
+	int one = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 /* Secrets must be 0600 (or stricter); say so rather than use them. */
@@ -454,7 +465,11 @@ tr_session_end(struct tr_conn *c)
 		c->ch = NULL;
 	}
 	if (c->ssh != NULL) {
-		ssh_disconnect(c->ssh);
+		/* ssh_disconnect() leaves a socket given with SSH_OPTIONS_FD
+		 * open (unless an error closed it already); ssh_free() alone
+		 * closes whatever is still open, exactly once. */
+		if (c->srv != NULL)
+			ssh_disconnect(c->ssh);
 		ssh_free(c->ssh);
 		c->ssh = NULL;
 	}
@@ -1054,6 +1069,7 @@ tr_server_accept(struct tr_server *srv, int lfd)
 		return;
 	}
 	tr_format_peer(&ss, peer, sizeof(peer));
+	tr_nodelay(fd);
 	pthread_mutex_lock(&srv->mu);
 	if (!(full = srv->nactive >= srv->max_sessions))
 		srv->nactive++;
@@ -1267,6 +1283,7 @@ tr_server_stop(struct tr_server *srv)
 
 	if (srv == NULL || srv->stopped)
 		return;
+	srv->stopped = 1;	/* also silences tr_dispatch */
 	pthread_mutex_lock(&srv->mu);
 	srv->stop = 1;
 	pthread_mutex_unlock(&srv->mu);
@@ -1288,7 +1305,6 @@ tr_server_stop(struct tr_server *srv)
 				srv->cb.on_down(c, "server stopping",
 				    srv->arg);
 		}
-	srv->stopped = 1;
 	tr_ev_free_list(tr_sink_take(&srv->sink));
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
@@ -1366,6 +1382,7 @@ tr_client_tcp(struct tr_conn *c, uint64_t deadline, char *reason,
 			continue;
 		}
 		tr_conn_set_sockfd(c, fd);
+		tr_nodelay(fd);
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		if (errno != EINPROGRESS) {

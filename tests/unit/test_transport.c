@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -50,6 +51,7 @@ static struct {
 static struct side S, C, C2;	/* server, client, second client */
 static uv_loop_t loop;
 static int port;
+static int nfds_before;
 
 static uint64_t
 now_ms(void)
@@ -173,6 +175,10 @@ group_setup(void **state)
 
 	(void)state;
 	log_init("test_transport", 0);
+	/* libuv opens its global signal pipe once; do it before fds are
+	 * counted. */
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
 	snprintf(K.dir, sizeof(K.dir), "/tmp/ferry-tr.XXXXXX");
 	assert_non_null(mkdtemp(K.dir));
 #define P(f, n) snprintf(K.f, sizeof(K.f), "%s/%s", K.dir, n)
@@ -213,9 +219,23 @@ group_teardown(void **state)
 }
 
 static int
+count_fds(void)
+{
+	DIR *d;
+	int n = 0;
+
+	assert_non_null(d = opendir("/proc/self/fd"));
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+static int
 setup(void **state)
 {
 	(void)state;
+	nfds_before = count_fds();
 	side_reset(&S);
 	side_reset(&C);
 	side_reset(&C2);
@@ -238,6 +258,8 @@ teardown(void **state)
 		poll(NULL, 0, 2);
 	}
 	assert_int_equal(uv_loop_close(&loop), 0);
+	/* Sockets, eventfds: everything the transport opened is closed. */
+	assert_int_equal(count_fds(), nfds_before);
 	side_reset(&S);
 	side_reset(&C);
 	side_reset(&C2);
@@ -712,6 +734,92 @@ test_frame_timeout(void **state)
 	tr_server_stop(srv);
 }
 
+/* Connects a plain TCP socket to the server. */
+static int
+tcp_connect(void)
+{
+	struct sockaddr_in sin;
+	int fd;
+
+	assert_true((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+/* Milliseconds until the server closes fd (reading whatever it sends),
+ * running the loop meanwhile; -1 if it stays open for ms. */
+static int
+ms_until_eof(int fd, int ms)
+{
+	uint64_t t0 = now_ms();
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	char buf[256];
+
+	while (now_ms() - t0 < (uint64_t)ms) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		if (poll(&pfd, 1, 5) == 1 && read(fd, buf, sizeof(buf)) <= 0)
+			return (int)(now_ms() - t0);
+	}
+	return -1;
+}
+
+static void
+test_handshake_timeout_and_max_sessions(void **state)
+{
+	struct tr_server_config sc = server_config();
+	struct tr_server *srv;
+	int fd1, fd2, ms;
+
+	(void)state;
+	sc.handshake_timeout_ms = 600;
+	sc.max_sessions = 1;
+	srv = start_server(&sc);
+	fd1 = tcp_connect();		/* says nothing at all */
+	run_for(100);
+	fd2 = tcp_connect();		/* one too many: closed at once */
+	ms = ms_until_eof(fd2, 2000);
+	assert_true(ms >= 0 && ms < 300);
+	ms = ms_until_eof(fd1, 3000);	/* 500 ms left of its 600 */
+	assert_true(ms >= 350 && ms < 1500);
+	close(fd1);
+	close(fd2);
+	assert_int_equal(S.up + S.down, 0);
+	tr_server_stop(srv);
+}
+
+static void
+test_send_queue_bound(void **state)
+{
+	struct tr_server_config sc = server_config();
+	struct tr_server *srv;
+	ssh_session s;
+	ssh_channel ch;
+	uint8_t *buf;
+	size_t len = 1024 * 1024;
+	int i, rc = 0;
+
+	(void)state;
+	srv = start_server(&sc);
+	s = raw_connect(&ch);		/* and never reads */
+	assert_int_equal(run_until(&S.up, 1, 5000), 0);
+	for (i = 0; i < 100 && rc == 0; i++) {
+		assert_non_null(buf = calloc(1, len));
+		rc = tr_conn_send(S.conn, buf, len);
+	}
+	assert_int_equal(rc, -1);
+	assert_true(i > 60);		/* 64 MiB, less what the window took */
+	assert_int_equal(run_until(&S.down, 1, 5000), 0);
+	assert_non_null(strstr(S.reason, "send queue"));
+	ssh_channel_free(ch);
+	ssh_disconnect(s);
+	ssh_free(s);
+	tr_server_stop(srv);
+}
+
 int
 main(void)
 {
@@ -731,6 +839,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_frame_timeout, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_handshake_timeout_and_max_sessions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_queue_bound, setup,
 		    teardown),
 	};
 
