@@ -11,6 +11,12 @@
 static const struct ctl_cmd *ctl_cmds[] = {
 	&cmd_hosts,
 	&cmd_vms,
+	&cmd_check,
+	&cmd_migrate,
+	&cmd_watch,
+	&cmd_abort,
+	&cmd_jobs,
+	&cmd_job,
 };
 #define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 

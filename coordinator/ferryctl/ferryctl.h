@@ -44,8 +44,24 @@ struct json_object *out_str(const char *);	/* JSON null for NULL */
 void	 out_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int	 out_usage(const struct ctl_cmd *);
 
+/* progress.c: a job's events as migrate and watch show them, and the
+ * argument and time formats the job commands share */
+int	 progress_follow(struct ctl *, uint16_t type, const ProtobufCMessage *,
+	    int json);
+void	 progress_print_started(const Ferry__JobInfo *, int json);
+int	 ctl_parse_id(const char *, uint64_t *);
+int	 ctl_parse_num(const char *opt, const char *, uint64_t max, uint64_t *);
+void	 ctl_fmt_time(uint64_t ms, int with_ms, char *, size_t);
+void	 ctl_fmt_duration(uint64_t ms, char *, size_t);
+
 /* cmd-*.c */
 extern const struct ctl_cmd cmd_hosts;
 extern const struct ctl_cmd cmd_vms;
+extern const struct ctl_cmd cmd_check;
+extern const struct ctl_cmd cmd_migrate;
+extern const struct ctl_cmd cmd_watch;
+extern const struct ctl_cmd cmd_abort;
+extern const struct ctl_cmd cmd_jobs;
+extern const struct ctl_cmd cmd_job;
 
 #endif

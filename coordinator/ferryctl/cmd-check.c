@@ -1,0 +1,117 @@
+/* cmd-check.c: ferryctl check VM [--to HOST] [--bandwidth MIB] [--json]:
+ * every pre-check's verdict, with nothing moved. */
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ferryctl.h"
+
+static int
+cmd_check_exec(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "bandwidth", required_argument, NULL, 'b' },
+		{ "max-downtime", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Ferry__CheckRequest req = FERRY__CHECK_REQUEST__INIT;
+	Ferry__CheckReply *r;
+	struct json_object *o, *arr, *ck;
+	uint64_t v;
+	size_t i, w = 5;
+	int ch, json = 0, ok;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "t:b:d:j", opts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			req.to = optarg;
+			break;
+		case 'b':
+			if (ctl_parse_num("--bandwidth", optarg, UINT64_MAX,
+			    &v) < 0)
+				return CTL_EXIT_USAGE;
+			req.has_bandwidth_mibs = 1;
+			req.bandwidth_mibs = v;
+			break;
+		case 'd':
+			if (ctl_parse_num("--max-downtime", optarg, UINT32_MAX,
+			    &v) < 0)
+				return CTL_EXIT_USAGE;
+			req.has_max_downtime_ms = 1;
+			req.max_downtime_ms = (uint32_t)v;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			return out_usage(&cmd_check);
+		}
+	}
+	if (optind != argc - 1 || argv[optind][0] == '\0')
+		return out_usage(&cmd_check);
+	req.vm = argv[optind];
+	if (ctl_connect(c) < 0)
+		return CTL_EXIT_UNREACHABLE;
+	if (ctl_call(c, MSG_CTL_CHECK, &req.base, &ferry__check_reply__descriptor,
+	    (ProtobufCMessage **)&r) < 0)
+		return CTL_EXIT_FAIL;
+
+	/* One blocking check blocks, whatever the summary says. */
+	ok = r->ok;
+	for (i = 0; i < r->n_checks; i++)
+		if (!r->checks[i]->ok)
+			ok = 0;
+
+	if (json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "vm", out_str(r->vm));
+		json_object_object_add(o, "source", out_str(r->source));
+		json_object_object_add(o, "destination",
+		    out_str(r->destination));
+		json_object_object_add(o, "ok", json_object_new_boolean(ok));
+		arr = json_object_new_array();
+		for (i = 0; i < r->n_checks; i++) {
+			Ferry__CheckResult *cr = r->checks[i];
+
+			ck = json_object_new_object();
+			json_object_object_add(ck, "name", out_str(cr->name));
+			json_object_object_add(ck, "ok",
+			    json_object_new_boolean(cr->ok));
+			json_object_object_add(ck, "reason",
+			    out_str(cr->reason));
+			json_object_object_add(ck, "warning",
+			    json_object_new_boolean(cr->has_warning &&
+			    cr->warning));
+			json_object_array_add(arr, ck);
+		}
+		json_object_object_add(o, "checks", arr);
+		out_json(o);
+	} else {
+		for (i = 0; i < r->n_checks; i++)
+			if (strlen(r->checks[i]->name) > w)
+				w = strlen(r->checks[i]->name);
+		printf("%s on %s -> %s: %s\n", r->vm, r->source,
+		    r->destination ? r->destination : "(no destination)",
+		    ok ? "ok" : "BLOCKED");
+		printf("%-*s  %-7s  %s\n", (int)w, "CHECK", "VERDICT", "REASON");
+		for (i = 0; i < r->n_checks; i++) {
+			Ferry__CheckResult *cr = r->checks[i];
+
+			printf("%-*s  %-7s  %s\n", (int)w, cr->name,
+			    !cr->ok ? "BLOCKED" : cr->has_warning &&
+			    cr->warning ? "warning" : "ok", cr->reason);
+		}
+	}
+	ferry__check_reply__free_unpacked(r, NULL);
+	return ok ? CTL_EXIT_OK : CTL_EXIT_BLOCKED;
+}
+
+const struct ctl_cmd cmd_check = {
+	"check", "VM [--to HOST] [--bandwidth MIB] [--max-downtime MS] [--json]",
+	"run the pre-checks of a migration without migrating",
+	cmd_check_exec,
+};

@@ -1,0 +1,122 @@
+/* cmd-jobs.c: ferryctl jobs [--all] [--limit N] [--json] */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ferryctl.h"
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+cmd_jobs_exec(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Ferry__JobsRequest req = FERRY__JOBS_REQUEST__INIT;
+	Ferry__JobsReply *r;
+	struct json_object *arr, *o;
+	uint64_t v;
+	size_t i;
+	int ch, json = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "al:j", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			req.has_all = 1;
+			req.all = 1;
+			break;
+		case 'l':
+			if (ctl_parse_num("--limit", optarg, UINT32_MAX,
+			    &v) < 0)
+				return CTL_EXIT_USAGE;
+			req.has_limit = 1;
+			req.limit = (uint32_t)v;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			return out_usage(&cmd_jobs);
+		}
+	}
+	if (optind != argc)
+		return out_usage(&cmd_jobs);
+	if (ctl_connect(c) < 0)
+		return CTL_EXIT_UNREACHABLE;
+	if (ctl_call(c, MSG_CTL_JOBS, &req.base, &ferry__jobs_reply__descriptor,
+	    (ProtobufCMessage **)&r) < 0)
+		return CTL_EXIT_FAIL;
+
+	if (json) {
+		arr = json_object_new_array();
+		for (i = 0; i < r->n_jobs; i++) {
+			Ferry__JobInfo *j = r->jobs[i];
+
+			o = json_object_new_object();
+			json_object_object_add(o, "id",
+			    json_object_new_int64((int64_t)j->id));
+			json_object_object_add(o, "kind", out_str(j->kind));
+			json_object_object_add(o, "vm", out_str(j->vm));
+			json_object_object_add(o, "state", out_str(j->state));
+			json_object_object_add(o, "source", out_str(j->source));
+			json_object_object_add(o, "destination",
+			    out_str(j->destination));
+			json_object_object_add(o, "started_ms", j->has_started_ms ?
+			    json_object_new_int64((int64_t)j->started_ms) : NULL);
+			json_object_object_add(o, "ended_ms", j->has_ended_ms ?
+			    json_object_new_int64((int64_t)j->ended_ms) : NULL);
+			json_object_object_add(o, "error", out_str(j->error));
+			json_object_array_add(arr, o);
+		}
+		out_json(arr);
+	} else {
+		printf("%6s  %-8s %-20s %-12s %-12s %-12s %-19s  %s\n", "ID",
+		    "KIND", "VM", "STATE", "SOURCE", "DEST", "STARTED",
+		    "DURATION");
+		for (i = 0; i < r->n_jobs; i++) {
+			Ferry__JobInfo *j = r->jobs[i];
+			char started[32] = "-", dur[32] = "-";
+			uint64_t end;
+
+			if (j->has_started_ms) {
+				ctl_fmt_time(j->started_ms, 0, started,
+				    sizeof(started));
+				/* A running job's duration is so far. */
+				end = j->has_ended_ms ? j->ended_ms : now_ms();
+				if (end >= j->started_ms)
+					ctl_fmt_duration(end - j->started_ms,
+					    dur, sizeof(dur));
+			}
+			printf("%6" PRIu64 "  %-8s %-20s %-12s %-12s %-12s "
+			    "%-19s  %s\n", j->id, j->kind, j->vm, j->state,
+			    j->source ? j->source : "-",
+			    j->destination ? j->destination : "-", started,
+			    dur);
+			if (j->error && j->error[0])
+				printf("%6s  %s\n", "", j->error);
+		}
+	}
+	ferry__jobs_reply__free_unpacked(r, NULL);
+	return CTL_EXIT_OK;
+}
+
+const struct ctl_cmd cmd_jobs = {
+	"jobs", "[--all] [--limit N] [--json]",
+	"list migration jobs (--all: finished ones too)",
+	cmd_jobs_exec,
+};

@@ -1,0 +1,703 @@
+/* progress.c: following a job's events (migrate, watch): one JSON object
+ * per line, a live line redrawn in place on a terminal, or plain lines at
+ * most once a second into a pipe. Also the number and time formats the job
+ * commands share. */
+#include <sys/ioctl.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ferryctl.h"
+
+#define ERASE_LINE	"\r\033[K"
+#define REPLY_WAIT_MS	60000
+#define POLL_MS		250	/* bounds a SIGINT that lands just before poll */
+#define PLAIN_EVERY_MS	1000
+
+enum mode { MODE_JSON, MODE_TTY, MODE_PLAIN };
+
+struct follow {
+	struct ctl	*c;
+	enum mode	 mode;
+	uint32_t	 serial;	/* the MIGRATE/WATCH call's */
+	uint32_t	 abort_serial;	/* 0: no abort sent */
+	int		 have_reply;
+	int		 started_shown;
+	int		 line_open;	/* a progress line waits for its \n */
+	uint64_t	 last_plain_ms;
+	uint64_t	 job;
+	char		*kind, *vm, *state, *source, *destination;
+};
+
+static volatile sig_atomic_t got_sigint;
+
+static void
+on_sigint(int sig)
+{
+	(void)sig;
+	got_sigint = 1;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+set_str(char **dst, const char *src)
+{
+	if (src == NULL || src[0] == '\0')
+		return;
+	free(*dst);
+	*dst = strdup(src);
+}
+
+static const char *
+or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+/* MiB figures to one decimal: scripts get numbers, not 17 digits. */
+static struct json_object *
+jnum1(int has, double d)
+{
+	char buf[64];
+
+	if (!has || !isfinite(d))
+		return NULL;
+	snprintf(buf, sizeof(buf), "%.1f", d);
+	return json_object_new_double_s(strtod(buf, NULL), buf);
+}
+
+static struct json_object *
+jint(int has, uint64_t v)
+{
+	return has ? json_object_new_int64((int64_t)v) : NULL;
+}
+
+/* Ends a live progress line before anything else is printed. */
+static void
+line_close(struct follow *f)
+{
+	if (f->line_open) {
+		fputs(ERASE_LINE, stdout);
+		f->line_open = 0;
+	}
+}
+
+static void
+fmt_secs(double s, char *buf, size_t len)
+{
+	unsigned long t;
+
+	if (!isfinite(s) || s < 0)
+		s = 0;
+	t = (unsigned long)(s + 0.5);
+	if (t < 60)
+		snprintf(buf, len, "%lus", t);
+	else if (t < 3600)
+		snprintf(buf, len, "%lum%02lus", t / 60, t % 60);
+	else
+		snprintf(buf, len, "%luh%02lum", t / 3600, t / 60 % 60);
+}
+
+static void
+show_started(struct follow *f)
+{
+	struct json_object *o;
+
+	if (f->started_shown)
+		return;
+	f->started_shown = 1;
+	if (f->mode == MODE_JSON) {
+		o = json_object_new_object();
+		json_object_object_add(o, "event",
+		    json_object_new_string("started"));
+		json_object_object_add(o, "job", jint(1, f->job));
+		json_object_object_add(o, "vm", out_str(f->vm));
+		json_object_object_add(o, "source", out_str(f->source));
+		json_object_object_add(o, "destination",
+		    out_str(f->destination));
+		out_json(o);
+		return;
+	}
+	line_close(f);
+	printf("job %" PRIu64 ": %s %s from %s to %s\n", f->job,
+	    f->kind ? f->kind : "migrate", or_dash(f->vm), or_dash(f->source),
+	    f->destination ? f->destination : "(the coordinator's choice)");
+	fflush(stdout);
+}
+
+static void
+show_progress(struct follow *f, const Ferry__JobEvent *e)
+{
+	struct json_object *o;
+	struct winsize ws;
+	char line[512], eta[32];
+	size_t off = 0;
+	int i, fill;
+
+	if (f->mode == MODE_JSON) {
+		o = json_object_new_object();
+		json_object_object_add(o, "event",
+		    json_object_new_string("progress"));
+		json_object_object_add(o, "job", jint(1, e->job_id));
+		json_object_object_add(o, "percent",
+		    jnum1(e->has_percent, e->percent));
+		json_object_object_add(o, "data_processed_mib",
+		    jnum1(e->has_data_processed_mib, e->data_processed_mib));
+		json_object_object_add(o, "data_remaining_mib",
+		    jnum1(e->has_data_remaining_mib, e->data_remaining_mib));
+		json_object_object_add(o, "data_total_mib",
+		    jnum1(e->has_data_total_mib, e->data_total_mib));
+		json_object_object_add(o, "mib_per_s",
+		    jnum1(e->has_mib_per_s, e->mib_per_s));
+		json_object_object_add(o, "dirty_mib_per_s",
+		    jnum1(e->has_dirty_mib_per_s, e->dirty_mib_per_s));
+		json_object_object_add(o, "iteration",
+		    jint(e->has_iteration, e->iteration));
+		json_object_object_add(o, "expected_downtime_ms",
+		    jint(e->has_expected_downtime_ms, e->expected_downtime_ms));
+		json_object_object_add(o, "eta_s", jnum1(e->has_eta_s, e->eta_s));
+		out_json(o);
+		return;
+	}
+	if (f->mode == MODE_PLAIN) {
+		if (f->last_plain_ms != 0 &&
+		    mono_ms() - f->last_plain_ms < PLAIN_EVERY_MS)
+			return;
+		f->last_plain_ms = mono_ms();
+	}
+
+#define APPEND(...) do {						\
+	if (off < sizeof(line))						\
+		off += snprintf(line + off, sizeof(line) - off, __VA_ARGS__); \
+} while (0)
+	if (e->has_percent) {
+		APPEND("%5.1f%%", e->percent);
+		if (f->mode == MODE_TTY) {
+			fill = (int)(e->percent / 5 + 0.5);
+			fill = fill < 0 ? 0 : fill > 20 ? 20 : fill;
+			APPEND(" [");
+			for (i = 0; i < 20; i++)
+				APPEND("%c", i < fill ? '#' : '-');
+			APPEND("]");
+		}
+	} else
+		APPEND("progress");
+	if (e->has_data_processed_mib) {
+		APPEND("  %.1f", e->data_processed_mib);
+		if (e->has_data_total_mib)
+			APPEND("/%.1f", e->data_total_mib);
+		APPEND(" MiB");
+	}
+	if (e->has_mib_per_s)
+		APPEND("  %.1f MiB/s", e->mib_per_s);
+	if (e->has_dirty_mib_per_s)
+		APPEND("  dirty %.1f MiB/s", e->dirty_mib_per_s);
+	if (e->has_iteration)
+		APPEND("  iter %" PRIu64, e->iteration);
+	if (e->has_expected_downtime_ms)
+		APPEND("  downtime ~%" PRIu64 " ms", e->expected_downtime_ms);
+	if (e->has_eta_s) {
+		fmt_secs(e->eta_s, eta, sizeof(eta));
+		APPEND("  ETA %s", eta);
+	}
+#undef APPEND
+
+	if (f->mode == MODE_PLAIN) {
+		printf("%s\n", line);
+	} else {
+		/* A wrapped line cannot be redrawn with \r: cut it. */
+		if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
+		    ws.ws_col > 1 && ws.ws_col - 1 < (int)sizeof(line))
+			line[ws.ws_col - 1] = '\0';
+		printf(ERASE_LINE "%s", line);
+		f->line_open = 1;
+	}
+	fflush(stdout);
+}
+
+static void
+show_checks(const Ferry__JobEvent *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_checks; i++) {
+		const Ferry__CheckResult *r = e->checks[i];
+
+		if (!r->ok)
+			printf("  BLOCKED %s: %s\n", r->name, r->reason);
+		else if (r->has_warning && r->warning)
+			printf("  warning %s: %s\n", r->name, r->reason);
+	}
+}
+
+static void
+show_state(struct follow *f, const Ferry__JobEvent *e)
+{
+	struct json_object *o;
+
+	if (f->mode == MODE_JSON) {
+		o = json_object_new_object();
+		json_object_object_add(o, "event",
+		    json_object_new_string("state"));
+		json_object_object_add(o, "job", jint(1, e->job_id));
+		json_object_object_add(o, "state", out_str(f->state));
+		json_object_object_add(o, "message", out_str(e->message));
+		out_json(o);
+		return;
+	}
+	line_close(f);
+	if (e->message && e->message[0])
+		printf("%s: %s\n", or_dash(f->state), e->message);
+	else
+		printf("%s\n", or_dash(f->state));
+	show_checks(e);
+	fflush(stdout);
+}
+
+static void
+show_info(struct follow *f, const Ferry__JobEvent *e)
+{
+	struct json_object *o;
+
+	if (e->message == NULL)
+		return;
+	if (f->mode == MODE_JSON) {
+		o = json_object_new_object();
+		json_object_object_add(o, "event",
+		    json_object_new_string("info"));
+		json_object_object_add(o, "job", jint(1, e->job_id));
+		json_object_object_add(o, "message", out_str(e->message));
+		out_json(o);
+		return;
+	}
+	line_close(f);
+	printf("%s\n", e->message);
+	fflush(stdout);
+}
+
+static void
+show_done(struct follow *f, const Ferry__JobEvent *e)
+{
+	struct json_object *o;
+	char dur[32], extra[128];
+	size_t off = 0;
+	const char *on = e->running_on;
+
+	if (f->mode == MODE_JSON) {
+		o = json_object_new_object();
+		json_object_object_add(o, "event",
+		    json_object_new_string("done"));
+		json_object_object_add(o, "job", jint(1, e->job_id));
+		json_object_object_add(o, "vm", out_str(f->vm));
+		json_object_object_add(o, "state", out_str(f->state));
+		json_object_object_add(o, "source", out_str(f->source));
+		json_object_object_add(o, "destination",
+		    out_str(f->destination));
+		json_object_object_add(o, "running_on", out_str(on));
+		json_object_object_add(o, "elapsed_ms",
+		    jint(e->has_elapsed_ms, e->elapsed_ms));
+		json_object_object_add(o, "downtime_ms",
+		    jint(e->has_downtime_ms, e->downtime_ms));
+		json_object_object_add(o, "data_mib",
+		    jnum1(e->has_data_mib, e->data_mib));
+		json_object_object_add(o, "error", out_str(e->error));
+		out_json(o);
+		return;
+	}
+	line_close(f);
+	if (f->state && strcmp(f->state, "succeeded") == 0) {
+		extra[0] = '\0';
+		if (e->has_elapsed_ms) {
+			ctl_fmt_duration(e->elapsed_ms, dur, sizeof(dur));
+			off += snprintf(extra + off, sizeof(extra) - off, "%s",
+			    dur);
+		}
+		if (e->has_downtime_ms && off < sizeof(extra))
+			off += snprintf(extra + off, sizeof(extra) - off,
+			    "%sdowntime %" PRIu64 " ms", off ? ", " : "",
+			    e->downtime_ms);
+		if (e->has_data_mib && off < sizeof(extra))
+			off += snprintf(extra + off, sizeof(extra) - off,
+			    "%s%.1f MiB sent", off ? ", " : "", e->data_mib);
+		printf("succeeded: %s now runs on %s%s%s%s\n", or_dash(f->vm),
+		    or_dash(on ? on : f->destination), off ? " (" : "", extra,
+		    off ? ")" : "");
+	} else {
+		char label[64], *p;
+		int refused = f->state && strcmp(f->state, "refused") == 0;
+
+		snprintf(label, sizeof(label), "%s",
+		    f->state ? f->state : "ended");
+		for (p = label; *p; p++)
+			if (*p == '_')
+				*p = ' ';
+		if (refused && on == NULL)
+			on = f->source;
+		printf("%s: %s", label, or_dash(f->vm));
+		if (on)
+			printf(" %s on %s", refused ? "stays" : "runs", on);
+		if (e->error && e->error[0])
+			printf(": %s", e->error);
+		printf("\n");
+		show_checks(e);
+	}
+	fflush(stdout);
+}
+
+static int
+exit_for_state(const char *state)
+{
+	if (state && strcmp(state, "succeeded") == 0)
+		return CTL_EXIT_OK;
+	if (state && strcmp(state, "refused") == 0)
+		return CTL_EXIT_BLOCKED;
+	return CTL_EXIT_FAIL;
+}
+
+static void
+take_info(struct follow *f, const Ferry__JobInfo *ji)
+{
+	f->job = ji->id;
+	set_str(&f->kind, ji->kind);
+	set_str(&f->vm, ji->vm);
+	set_str(&f->state, ji->state);
+	set_str(&f->source, ji->source);
+	set_str(&f->destination, ji->destination);
+}
+
+/* Asks on the terminal; a second Ctrl-C while asking means yes. Without
+ * a terminal to ask on, Ctrl-C means abort, as with --json. */
+static int
+ask_abort(struct follow *f)
+{
+	char prompt[64], ch;
+	int fd, yes = 0, first = 1;
+	ssize_t n;
+
+	if (f->mode == MODE_JSON ||
+	    (fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)) == -1)
+		return 1;
+	line_close(f);
+	fflush(stdout);
+	snprintf(prompt, sizeof(prompt), "abort job %" PRIu64 "? [y/N] ",
+	    f->job);
+	if (write(fd, prompt, strlen(prompt)) < 0)
+		yes = 1;
+	got_sigint = 0;
+	for (;;) {
+		n = read(fd, &ch, 1);
+		if (n == -1 && errno == EINTR) {
+			if (got_sigint) {
+				got_sigint = 0;
+				if (write(fd, "\n", 1) < 0)
+					break;
+				yes = 1;
+				break;
+			}
+			continue;
+		}
+		if (n <= 0 || ch == '\n')
+			break;
+		if (first)
+			yes = ch == 'y' || ch == 'Y';
+		first = 0;
+	}
+	close(fd);
+	return yes;
+}
+
+static int
+send_abort(struct follow *f)
+{
+	Ferry__JobRequest req = FERRY__JOB_REQUEST__INIT;
+
+	req.id = f->job;
+	return ctl_send(f->c, MSG_CTL_ABORT, &req.base, &f->abort_serial);
+}
+
+static void
+on_abort_reply(struct follow *f, const struct frame *fr)
+{
+	Ferry__JobInfo *ji;
+
+	if (fr->hdr.status == FRAME_ERROR) {
+		ctl_print_frame_error(fr);
+		return;
+	}
+	if (f->mode == MODE_JSON)
+		return;
+	ji = (Ferry__JobInfo *)frame_unpack(fr, &ferry__job_info__descriptor);
+	line_close(f);
+	printf("abort requested (state %s)\n", ji ? ji->state : "unknown");
+	fflush(stdout);
+	if (ji)
+		ferry__job_info__free_unpacked(ji, NULL);
+}
+
+/* Returns 1 when the job is done. */
+static int
+on_event(struct follow *f, const Ferry__JobEvent *e)
+{
+	if (f->have_reply && e->job_id != f->job)
+		return 0;
+	if (!f->have_reply)
+		f->job = e->job_id;
+	set_str(&f->vm, e->vm);
+	set_str(&f->source, e->source);
+	set_str(&f->destination, e->destination);
+	set_str(&f->state, e->state);
+	if (strcmp(e->event, "started") == 0) {
+		show_started(f);
+		return 0;
+	}
+	/* The reply may not know the destination yet; the first event
+	 * after it does, or never will. */
+	show_started(f);
+	if (strcmp(e->event, "progress") == 0)
+		show_progress(f, e);
+	else if (strcmp(e->event, "state") == 0)
+		show_state(f, e);
+	else if (strcmp(e->event, "info") == 0)
+		show_info(f, e);
+	else if (strcmp(e->event, "done") == 0) {
+		show_done(f, e);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+lost(struct follow *f)
+{
+	line_close(f);
+	fflush(stdout);
+	if (f->have_reply)
+		out_fail("lost the coordinator; the job continues: "
+		    "ferryctl watch %" PRIu64, f->job);
+}
+
+/* Sends the call (MIGRATE with wait, or WATCH), then shows its reply and
+ * the job's events until "done". Returns the exit status. */
+int
+progress_follow(struct ctl *c, uint16_t type, const ProtobufCMessage *m,
+    int json)
+{
+	struct sigaction sa;
+	struct follow f;
+	struct frame *fr;
+	Ferry__JobInfo *ji;
+	Ferry__JobEvent *e;
+	uint64_t deadline;
+	int rc, done = 0, aborting = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.c = c;
+	f.mode = json ? MODE_JSON :
+	    isatty(STDOUT_FILENO) ? MODE_TTY : MODE_PLAIN;
+
+	/* No SA_RESTART: the signal must break poll() in ctl_read. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	/* A coordinator gone while we send an abort is an error, not death. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (ctl_send(c, type, m, &f.serial) < 0) {
+		rc = CTL_EXIT_FAIL;
+		goto out;
+	}
+	deadline = mono_ms() + REPLY_WAIT_MS;
+	while (!done) {
+		if (got_sigint) {
+			got_sigint = 0;
+			if (aborting) {
+				/* Ctrl-C after the abort went out: stop
+				 * waiting, not the job. */
+				line_close(&f);
+				fflush(stdout);
+				out_fail("not waiting for the abort; follow it "
+				    "with: ferryctl watch %" PRIu64, f.job);
+				rc = CTL_EXIT_FAIL;
+				goto out;
+			}
+			if (!f.have_reply) {
+				/* The job id comes with the reply. */
+				aborting = -1;
+			} else if (ask_abort(&f)) {
+				aborting = 1;
+				if (send_abort(&f) < 0) {
+					lost(&f);
+					rc = CTL_EXIT_FAIL;
+					goto out;
+				}
+			}
+		}
+		if (!f.have_reply && mono_ms() >= deadline) {
+			out_fail("the coordinator did not answer in %d s",
+			    REPLY_WAIT_MS / 1000);
+			rc = CTL_EXIT_FAIL;
+			goto out;
+		}
+		if ((rc = ctl_read(c, POLL_MS, &fr)) < 0) {
+			lost(&f);
+			rc = CTL_EXIT_FAIL;
+			goto out;
+		}
+		if (rc == 0)
+			continue;
+		if (fr->hdr.kind == FRAME_REPLY && fr->hdr.serial == f.serial &&
+		    !f.have_reply) {
+			if (fr->hdr.status == FRAME_ERROR) {
+				ctl_print_frame_error(fr);
+				frame_free(fr);
+				rc = CTL_EXIT_FAIL;
+				goto out;
+			}
+			ji = (Ferry__JobInfo *)frame_unpack(fr,
+			    &ferry__job_info__descriptor);
+			if (ji == NULL) {
+				out_fail("malformed reply from the coordinator");
+				frame_free(fr);
+				rc = CTL_EXIT_FAIL;
+				goto out;
+			}
+			take_info(&f, ji);
+			f.have_reply = 1;
+			ferry__job_info__free_unpacked(ji, NULL);
+			if (f.destination)
+				show_started(&f);
+			if (aborting == -1) {
+				aborting = 1;
+				if (send_abort(&f) < 0) {
+					frame_free(fr);
+					lost(&f);
+					rc = CTL_EXIT_FAIL;
+					goto out;
+				}
+			}
+		} else if (fr->hdr.kind == FRAME_REPLY && f.abort_serial &&
+		    fr->hdr.serial == f.abort_serial) {
+			on_abort_reply(&f, fr);
+		} else if (fr->hdr.kind == FRAME_EVENT &&
+		    fr->hdr.type == MSG_CTL_JOB_EVENT &&
+		    fr->hdr.serial == f.serial) {
+			e = (Ferry__JobEvent *)frame_unpack(fr,
+			    &ferry__job_event__descriptor);
+			if (e != NULL) {
+				done = on_event(&f, e);
+				ferry__job_event__free_unpacked(e, NULL);
+			}
+		}
+		frame_free(fr);
+	}
+	rc = exit_for_state(f.state);
+out:
+	free(f.kind);
+	free(f.vm);
+	free(f.state);
+	free(f.source);
+	free(f.destination);
+	return rc;
+}
+
+/* migrate --no-wait: the id alone, for $(...), or the "started" object. */
+void
+progress_print_started(const Ferry__JobInfo *ji, int json)
+{
+	struct follow f;
+
+	if (!json) {
+		printf("%" PRIu64 "\n", ji->id);
+		return;
+	}
+	memset(&f, 0, sizeof(f));
+	f.mode = MODE_JSON;
+	take_info(&f, ji);
+	show_started(&f);
+	free(f.kind);
+	free(f.vm);
+	free(f.state);
+	free(f.source);
+	free(f.destination);
+}
+
+/* Job ids are positive decimal integers; 0 is never a job. */
+int
+ctl_parse_id(const char *s, uint64_t *out)
+{
+	uint64_t v;
+
+	if (ctl_parse_num(NULL, s, INT64_MAX, &v) < 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A positive decimal integer no larger than max. With opt, a bad value
+ * is reported against it. */
+int
+ctl_parse_num(const char *opt, const char *s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	const char *p;
+	char *end;
+
+	for (p = s; *p; p++)
+		if (*p < '0' || *p > '9')
+			break;
+	errno = 0;
+	if (s[0] == '\0' || *p != '\0' ||
+	    (v = strtoull(s, &end, 10)) == 0 || errno != 0 || v > max) {
+		if (opt)
+			out_fail("%s wants a positive integer up to %" PRIu64
+			    ", not '%s'", opt, max, s);
+		else
+			out_fail("'%s' is not a job id (a positive integer)", s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Local time, as an operator reads it. */
+void
+ctl_fmt_time(uint64_t ms, int with_ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    (n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm)) == 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (with_ms)
+		snprintf(buf + n, len - n, ".%03u", (unsigned)(ms % 1000));
+}
+
+void
+ctl_fmt_duration(uint64_t ms, char *buf, size_t len)
+{
+	if (ms < 60000)
+		snprintf(buf, len, "%.1f s", ms / 1000.0);
+	else
+		fmt_secs(ms / 1000.0, buf, len);
+}
