@@ -37,7 +37,7 @@ hostd_now_ms(void)
 
 /* Worker threads only: open the hypervisor connection on first use (a
  * libvirtd that is down at start must not stop hostd from starting). */
-static int
+int
 hostd_hv_ensure(struct hv *hv)
 {
 	int rc = 0;
@@ -80,7 +80,7 @@ hostd_send(struct hostd *hd, struct session *s, uint16_t type, uint16_t kind,
 	return tr_conn_send(s->conn, buf, len);
 }
 
-static void
+void
 hostd_send_raw(struct session *s, uint16_t type, uint16_t kind,
     uint16_t status, uint32_t serial, const uint8_t *p, size_t plen)
 {
@@ -100,6 +100,97 @@ hostd_broadcast(struct hostd *hd, uint16_t type, const ProtobufCMessage *m)
 	TAILQ_FOREACH(s, &hd->sessions, entry)
 		if (s->hello)
 			(void)hostd_send(hd, s, type, FRAME_EVENT, 0, m);
+}
+
+/* Packs m into a new buffer for a worker's reply. */
+int
+hostd_pack(const ProtobufCMessage *m, uint8_t **payload, size_t *len)
+{
+	*len = protobuf_c_message_get_packed_size(m);
+	if ((*payload = malloc(*len ? *len : 1)) == NULL)
+		return -1;
+	protobuf_c_message_pack(m, *payload);
+	return 0;
+}
+
+struct hostd_call {
+	uv_work_t		 req;
+	struct hostd		*hd;
+	uint64_t		 session_id;
+	uint16_t		 type;
+	uint32_t		 serial;
+	ProtobufCMessage	*msg;		/* owned */
+	hostd_work_fn		 fn;
+	uint8_t			*payload;	/* the packed reply; owned */
+	size_t			 len;
+	int			 rc;
+	char			 err[1024];
+};
+
+static void
+hostd_call_work(uv_work_t *req)
+{
+	struct hostd_call *c = req->data;
+
+	if (hostd_hv_ensure(c->hd->hv) < 0) {
+		snprintf(c->err, sizeof(c->err), "libvirt: %s", hv_last_error());
+		c->rc = -1;
+		return;
+	}
+	c->rc = c->fn(c->hd, c->msg, &c->payload, &c->len, c->err,
+	    sizeof(c->err));
+}
+
+static void
+hostd_call_after(uv_work_t *req, int status)
+{
+	struct hostd_call *c = req->data;
+	struct session *s = hostd_session_find(c->hd, c->session_id);
+	uint8_t *buf;
+	size_t len;
+
+	if (status == UV_ECANCELED && c->rc == 0)
+		snprintf(c->err, sizeof(c->err), "cancelled");
+	if (s != NULL) {
+		if (c->rc == 0 && status == 0)
+			hostd_send_raw(s, c->type, FRAME_REPLY, FRAME_OK, c->serial,
+			    c->payload, c->len);
+		else if (frame_pack_error(c->type, c->serial, EIO,
+		    c->err[0] ? c->err : "failed", &buf, &len) == 0)
+			(void)tr_conn_send(s->conn, buf, len);
+	}
+	protobuf_c_message_free_unpacked(c->msg, NULL);
+	free(c->payload);
+	free(c);
+}
+
+/*
+ * Answers a call from a worker thread: fn runs there with the request and
+ * packs its reply; the reply (or an ERROR with fn's message) goes to the
+ * session if it still exists. Takes m: returns 1, as dispatch expects of a
+ * handler that keeps its message, or -1 (m untouched) on failure.
+ */
+int
+hostd_call_start(struct session *s, const struct frame_hdr *h,
+    ProtobufCMessage *m, hostd_work_fn fn)
+{
+	struct hostd_call *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	c->hd = s->hd;
+	c->session_id = s->id;
+	c->type = h->type;
+	c->serial = h->serial;
+	c->msg = m;
+	c->fn = fn;
+	c->req.data = c;
+	if (uv_queue_work(s->hd->loop, &c->req, hostd_call_work,
+	    hostd_call_after) != 0) {
+		free(c);
+		return -1;
+	}
+	return 1;
 }
 
 static void
@@ -297,6 +388,8 @@ hostd_init(struct hostd *hd, uv_loop_t *loop, const struct hostd_conf *conf,
 	hd->conf = *conf;
 	TAILQ_INIT(&hd->sessions);
 	TAILQ_INIT(&hd->inv_waiters);
+	TAILQ_INIT(&hd->migs);
+	TAILQ_INIT(&hd->mig_results);
 	if ((hd->hv = hv_new(ops, conf->libvirt_uri, hostd_hv_event, hd)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -348,6 +441,9 @@ hostd_shutdown(struct hostd *hd)
 	if (hd->stopping)
 		return;
 	hd->stopping = 1;
+	if (migrate_running(hd) > 0)
+		log_info("waiting for %d migrations to end (libvirtd carries "
+		    "them on regardless)", migrate_running(hd));
 	tr_server_stop(hd->server);
 	hd->server = NULL;
 	uv_close((uv_handle_t *)&hd->ev_async, NULL);
@@ -368,6 +464,7 @@ hostd_free(struct hostd *hd)
 		TAILQ_REMOVE(&hd->inv_waiters, iw, entry);
 		free(iw);
 	}
+	migrate_free_results(hd);
 	hv_free(hd->hv);
 	hd->hv = NULL;
 	free(hd->inv_payload);

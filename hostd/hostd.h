@@ -52,6 +52,11 @@ struct inv_waiter {
 };
 TAILQ_HEAD(inv_waiter_list, inv_waiter);
 
+struct mig;
+struct mig_result;
+TAILQ_HEAD(mig_list, mig);
+TAILQ_HEAD(mig_result_list, mig_result);
+
 struct hostd {
 	uv_loop_t		*loop;
 	struct hostd_conf	 conf;
@@ -77,9 +82,17 @@ struct hostd {
 	int			 stopping;
 	uint64_t		 inv_generation;
 	struct inv_waiter_list	 inv_waiters;
+	struct mig_list		 migs;
+	struct mig_result_list	 mig_results;
+	size_t			 nmig_results;
 	uint64_t		 hb_seq;
 	uint64_t		 mem_free_mib;
 };
+
+/* Work done on a worker thread for a call: packs the reply into *payload
+ * (malloc'd), or returns -1 with a message in err. */
+typedef int (*hostd_work_fn)(struct hostd *, const ProtobufCMessage *req,
+    uint8_t **payload, size_t *len, char *err, size_t errlen);
 
 /* parse.c */
 void	 parse_hostd_defaults(struct hostd_conf *);
@@ -94,16 +107,47 @@ void	 hostd_free(struct hostd *);
 void	 hostd_inventory_refresh(struct hostd *);
 int	 hostd_send(struct hostd *, struct session *, uint16_t type, uint16_t kind,
 	    uint32_t serial, const ProtobufCMessage *);
+void	 hostd_send_raw(struct session *, uint16_t type, uint16_t kind,
+	    uint16_t status, uint32_t serial, const uint8_t *, size_t);
 void	 hostd_broadcast(struct hostd *, uint16_t type, const ProtobufCMessage *);
+int	 hostd_call_start(struct session *, const struct frame_hdr *,
+	    ProtobufCMessage *, hostd_work_fn);
+int	 hostd_pack(const ProtobufCMessage *, uint8_t **, size_t *);
+int	 hostd_hv_ensure(struct hv *);
 struct session *hostd_session_find(struct hostd *, uint64_t id);
 uint64_t hostd_now_ms(void);
 
 /* inventory.c */
 int	 inventory_collect(struct hv *, struct hv_host *, struct hv_domain **,
 	    size_t *, char *err, size_t errlen);
+void	 inventory_fill_domain(Ferry__Domain *, Ferry__Disk *disks,
+	    Ferry__Disk **diskv, const struct hv_domain *);
 int	 inventory_pack(const struct hostd_conf *, const struct hv_host *,
 	    const struct hv_domain *, size_t, uint64_t generation,
 	    uint8_t **payload, size_t *len);
+
+/* migrate.c */
+int	 migrate_start(struct hostd *, const Ferry__MigrateRequest *, char *,
+	    size_t);
+int	 migrate_abort(struct hostd *, uint64_t job_id, char *, size_t);
+int	 migrate_query(struct hostd *, uint64_t job_id, Ferry__MigrateResult *,
+	    char *, size_t);
+void	 migrate_free_results(struct hostd *);
+int	 migrate_running(struct hostd *);
+
+/* precheck.c (worker threads) */
+int	 precheck_source(struct hostd *, const ProtobufCMessage *, uint8_t **,
+	    size_t *, char *, size_t);
+int	 precheck_dest(struct hostd *, const ProtobufCMessage *, uint8_t **,
+	    size_t *, char *, size_t);
+int	 precheck_cleanup(struct hostd *, const ProtobufCMessage *, uint8_t **,
+	    size_t *, char *, size_t);
+int	 precheck_domain_state(struct hostd *, const ProtobufCMessage *,
+	    uint8_t **, size_t *, char *, size_t);
+int	 precheck_destroy(struct hostd *, const ProtobufCMessage *, uint8_t **,
+	    size_t *, char *, size_t);
+int	 precheck_dirty_rate(struct hostd *, const ProtobufCMessage *,
+	    uint8_t **, size_t *, char *, size_t);
 
 /* session.c */
 extern const struct dispatch_entry session_dispatch[];

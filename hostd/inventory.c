@@ -27,6 +27,35 @@ inventory_fill_disk(Ferry__Disk *pd, const struct hv_disk *d)
 	pd->readonly = d->readonly;
 }
 
+/* Points pd at d's fields (borrowed) and its disks at disks/diskv, which
+ * must hold d->ndisks entries. */
+void
+inventory_fill_domain(Ferry__Domain *pd, Ferry__Disk *disks,
+    Ferry__Disk **diskv, const struct hv_domain *d)
+{
+	size_t j;
+
+	ferry__domain__init(pd);
+	pd->name = (char *)d->name;
+	pd->uuid = (char *)d->uuid;
+	pd->state = d->state_str[0] ? (char *)d->state_str :
+	    (char *)hv_state_name(d->state);
+	if (d->reason_str[0])
+		pd->reason = (char *)d->reason_str;
+	pd->mem_mib = d->mem_mib;
+	pd->vcpus = d->vcpus;
+	pd->has_persistent = 1;
+	pd->persistent = d->persistent;
+	pd->has_job_active = 1;
+	pd->job_active = d->job_active;
+	pd->disks = d->ndisks ? diskv : NULL;
+	pd->n_disks = d->ndisks;
+	for (j = 0; j < d->ndisks; j++) {
+		inventory_fill_disk(&disks[j], &d->disks[j]);
+		diskv[j] = &disks[j];
+	}
+}
+
 /* Asks the hypervisor (blocking: worker threads only). On success the
  * caller owns *doms (hv_domain_list_free). */
 int
@@ -57,7 +86,7 @@ inventory_pack(const struct hostd_conf *conf, const struct hv_host *host,
 	Ferry__HostInfo hi = FERRY__HOST_INFO__INIT;
 	Ferry__Domain *pdoms = NULL, **pdomv = NULL;
 	Ferry__Disk *pdisks = NULL, **pdiskv = NULL;
-	size_t ndisks = 0, i, j, k;
+	size_t ndisks = 0, i, k;
 	int rc = -ENOMEM;
 
 	*payload = NULL;
@@ -81,28 +110,10 @@ inventory_pack(const struct hostd_conf *conf, const struct hv_host *host,
 	    (pdiskv = calloc(ndisks, sizeof(*pdiskv))) == NULL)))
 		goto done;
 	for (i = 0, k = 0; i < ndoms; i++) {
-		Ferry__Domain *pd = &pdoms[i];
-
-		ferry__domain__init(pd);
-		pd->name = (char *)doms[i].name;
-		pd->uuid = (char *)doms[i].uuid;
-		pd->state = doms[i].state_str[0] ? (char *)doms[i].state_str :
-		    (char *)hv_state_name(doms[i].state);
-		if (doms[i].reason_str[0])
-			pd->reason = (char *)doms[i].reason_str;
-		pd->mem_mib = doms[i].mem_mib;
-		pd->vcpus = doms[i].vcpus;
-		pd->has_persistent = 1;
-		pd->persistent = doms[i].persistent;
-		pd->has_job_active = 1;
-		pd->job_active = doms[i].job_active;
-		pd->disks = ndisks ? &pdiskv[k] : NULL;
-		pd->n_disks = doms[i].ndisks;
-		for (j = 0; j < doms[i].ndisks; j++, k++) {
-			inventory_fill_disk(&pdisks[k], &doms[i].disks[j]);
-			pdiskv[k] = &pdisks[k];
-		}
-		pdomv[i] = pd;
+		inventory_fill_domain(&pdoms[i], ndisks ? &pdisks[k] : NULL,
+		    ndisks ? &pdiskv[k] : NULL, &doms[i]);
+		k += doms[i].ndisks;
+		pdomv[i] = &pdoms[i];
 	}
 	inv.host = &hi;
 	inv.domains = pdomv;

@@ -55,11 +55,100 @@ handle_inventory(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
 	return session_inventory_wait(ctx, h->type, h->serial);
 }
 
-/* Rows indexed by message type; see common/msg.h. */
+/* Calls answered from a worker thread (precheck.c). */
+#define WORKER_HANDLER(name, fn)					\
+static int								\
+name(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,	\
+    char *err, size_t errlen)						\
+{									\
+	if (hostd_call_start(ctx, h, m, fn) < 0) {			\
+		snprintf(err, errlen, "cannot queue the call");		\
+		return -1;						\
+	}								\
+	return 1;							\
+}
+
+WORKER_HANDLER(handle_domain_state, precheck_domain_state)
+WORKER_HANDLER(handle_precheck_source, precheck_source)
+WORKER_HANDLER(handle_precheck_dest, precheck_dest)
+WORKER_HANDLER(handle_storage_cleanup, precheck_cleanup)
+WORKER_HANDLER(handle_dirty_rate, precheck_dirty_rate)
+WORKER_HANDLER(handle_destroy_leftover, precheck_destroy)
+
+static int
+session_reply_empty(struct session *s, const struct frame_hdr *h)
+{
+	Ferry__Empty e = FERRY__EMPTY__INIT;
+
+	return hostd_send(s->hd, s, h->type, FRAME_REPLY, h->serial, &e.base);
+}
+
+static int
+handle_migrate(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct session *s = ctx;
+
+	if (migrate_start(s->hd, (Ferry__MigrateRequest *)m, err, errlen) < 0)
+		return -1;
+	return session_reply_empty(s, h);
+}
+
+static int
+handle_abort(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct session *s = ctx;
+
+	if (migrate_abort(s->hd, ((Ferry__JobRef *)m)->job_id, err,
+	    errlen) < 0)
+		return -1;
+	return session_reply_empty(s, h);
+}
+
+static int
+handle_job_query(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct session *s = ctx;
+	Ferry__MigrateResult r = FERRY__MIGRATE_RESULT__INIT;
+
+	if (migrate_query(s->hd, ((Ferry__JobRef *)m)->job_id, &r, err,
+	    errlen) < 0)
+		return -1;
+	return hostd_send(s->hd, s, h->type, FRAME_REPLY, h->serial, &r.base);
+}
+
+/* Rows indexed by message type; see common/msg.h. Everything but HELLO
+ * needs the session to have said hello (the SSH login is the
+ * authentication; hello is the protocol version agreement). */
 const struct dispatch_entry session_dispatch[MSG_HOST_MAX] = {
 	[MSG_HELLO] = { "hello", &ferry__hello__descriptor, handle_hello, 0 },
 	[MSG_INVENTORY] = { "inventory", &ferry__empty__descriptor,
 	    handle_inventory, DISPATCH_AUTH },
+	[MSG_DOMAIN_STATE] = { "domain-state", &ferry__domain_ref__descriptor,
+	    handle_domain_state, DISPATCH_AUTH },
+	[MSG_PRECHECK_SOURCE] = { "precheck-source",
+	    &ferry__source_check_request__descriptor, handle_precheck_source,
+	    DISPATCH_AUTH },
+	[MSG_PRECHECK_DEST] = { "precheck-dest",
+	    &ferry__dest_check_request__descriptor, handle_precheck_dest,
+	    DISPATCH_AUTH },
+	[MSG_STORAGE_CLEANUP] = { "storage-cleanup",
+	    &ferry__storage_cleanup__descriptor, handle_storage_cleanup,
+	    DISPATCH_AUTH },
+	[MSG_DIRTY_RATE] = { "dirty-rate",
+	    &ferry__dirty_rate_request__descriptor, handle_dirty_rate,
+	    DISPATCH_AUTH },
+	[MSG_MIGRATE] = { "migrate", &ferry__migrate_request__descriptor,
+	    handle_migrate, DISPATCH_AUTH },
+	[MSG_ABORT] = { "abort", &ferry__job_ref__descriptor, handle_abort,
+	    DISPATCH_AUTH },
+	[MSG_JOB_QUERY] = { "job-query", &ferry__job_ref__descriptor,
+	    handle_job_query, DISPATCH_AUTH },
+	[MSG_DESTROY_LEFTOVER] = { "destroy-leftover",
+	    &ferry__destroy_request__descriptor, handle_destroy_leftover,
+	    DISPATCH_AUTH },
 };
 const size_t session_ndispatch = MSG_HOST_MAX;
 

@@ -1,0 +1,545 @@
+/* migrate.c: live migrations run by this host as the source.
+ *
+ * Each migration has its own thread blocked in virDomainMigrateToURI3 (via
+ * hv->ops->migrate); the loop polls job statistics on libuv's workers,
+ * applies the convergence policy there (converge.c) and broadcasts progress.
+ * The thread's end reaches the loop through the migration's uv_async_t.
+ * A migration outlives any coordinator session: its result is kept for
+ * JOB_QUERY so a restarted coordinator can learn what happened.
+ *
+ * Ownership: struct mig belongs to hd->migs until its thread has been joined
+ * and no poll or abort work refers to it; then its handles are closed and it
+ * is freed from the last close callback.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "converge.h"
+#include "hostd.h"
+#include "log.h"
+
+#define MIG_RESULTS_KEPT	128
+#define MIB			(1024.0 * 1024.0)
+
+struct mig {
+	TAILQ_ENTRY(mig)	 entry;
+	struct hostd		*hd;
+	uint64_t		 job_id;
+	char			 name[HV_NAME_MAX];
+	char			 dest_uri[512];
+	char			 migrate_uri[512];
+	struct hv_migrate_params params;
+	struct converge_policy	 pol;
+	struct converge_state	 cs;	/* touched only by poll work, one at a time */
+	uint64_t		 mem_mib;
+	pthread_t		 thread;
+	uv_async_t		 done_async;
+	uv_timer_t		 stats_timer;
+	int			 open_handles;
+	int			 busy;		/* poll and abort works in flight */
+	int			 finished;	/* thread joined */
+	int			 downtime_set;
+	/* Written by the thread before done_async, read after the join. */
+	int			 rc;
+	char			 error[1024];
+	uint64_t		 started_ms, ended_ms;
+	/* Written by poll work, read on the loop after it completes. */
+	struct hv_job_stats	 last;
+	char			 action[160];	/* the policy's last real decision */
+	int			 postcopy;
+	int			 aborted_by_policy;
+};
+
+struct mig_result {
+	TAILQ_ENTRY(mig_result)	 entry;
+	uint64_t		 job_id;
+	char			 name[HV_NAME_MAX];
+	int			 ok;
+	char			 error[1024];
+	char			 action[160];
+	uint64_t		 elapsed_ms, downtime_ms, data_bytes;
+	int			 postcopy;
+};
+
+struct mig_work {
+	uv_work_t		 req;
+	struct mig		*mg;
+	struct hv_job_stats	 st;
+	struct converge_decision dec;
+	int			 rc;
+	char			 err[512];
+};
+
+static struct mig *
+mig_find(struct hostd *hd, uint64_t job_id, const char *name)
+{
+	struct mig *mg;
+
+	TAILQ_FOREACH(mg, &hd->migs, entry)
+		if ((job_id && mg->job_id == job_id) ||
+		    (name && strcmp(mg->name, name) == 0))
+			return mg;
+	return NULL;
+}
+
+static struct mig_result *
+mig_result_find(struct hostd *hd, uint64_t job_id)
+{
+	struct mig_result *r;
+
+	TAILQ_FOREACH(r, &hd->mig_results, entry)
+		if (r->job_id == job_id)
+			return r;
+	return NULL;
+}
+
+static void
+mig_handle_closed(uv_handle_t *h)
+{
+	struct mig *mg = h->data;
+
+	if (--mg->open_handles == 0)
+		free(mg);
+}
+
+/* Frees mg once nothing refers to it any more. */
+static void
+mig_release(struct mig *mg)
+{
+	if (!mg->finished || mg->busy)
+		return;
+	TAILQ_REMOVE(&mg->hd->migs, mg, entry);
+	uv_close((uv_handle_t *)&mg->stats_timer, mig_handle_closed);
+	uv_close((uv_handle_t *)&mg->done_async, mig_handle_closed);
+}
+
+static void
+mig_fill_result(const struct mig_result *r, Ferry__MigrateResult *pr)
+{
+	pr->job_id = r->job_id;
+	pr->name = (char *)r->name;
+	pr->ok = r->ok;
+	if (r->error[0])
+		pr->error = (char *)r->error;
+	if (r->action[0])
+		pr->policy_action = (char *)r->action;
+	pr->has_elapsed_ms = pr->has_downtime_ms = pr->has_data_bytes = 1;
+	pr->elapsed_ms = r->elapsed_ms;
+	pr->downtime_ms = r->downtime_ms;
+	pr->data_bytes = r->data_bytes;
+	pr->has_postcopy = 1;
+	pr->postcopy = r->postcopy;
+}
+
+static void *
+mig_thread(void *arg)
+{
+	struct mig *mg = arg;
+
+	mg->rc = mg->hd->hv->ops->migrate(mg->hd->hv, mg->name, &mg->params);
+	if (mg->rc < 0)
+		snprintf(mg->error, sizeof(mg->error), "%s", hv_last_error());
+	mg->ended_ms = hostd_now_ms();
+	uv_async_send(&mg->done_async);
+	return NULL;
+}
+
+static void
+mig_done_cb(uv_async_t *a)
+{
+	struct mig *mg = a->data;
+	struct hostd *hd = mg->hd;
+	struct mig_result *r, *old;
+	Ferry__MigrateResult pr = FERRY__MIGRATE_RESULT__INIT;
+
+	if (mg->finished)
+		return;
+	pthread_join(mg->thread, NULL);
+	mg->finished = 1;
+	uv_timer_stop(&mg->stats_timer);
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		log_warn("migration result");
+		mig_release(mg);
+		return;
+	}
+	r->job_id = mg->job_id;
+	snprintf(r->name, sizeof(r->name), "%s", mg->name);
+	r->ok = mg->rc == 0;
+	snprintf(r->error, sizeof(r->error), "%s", mg->error);
+	snprintf(r->action, sizeof(r->action), "%s", mg->action);
+	r->elapsed_ms = mg->ended_ms - mg->started_ms;
+	r->downtime_ms = mg->last.downtime;
+	r->data_bytes = mg->last.data_processed;
+	r->postcopy = mg->postcopy;
+	if (r->ok)
+		log_info("job %llu: %s migrated to %s in %llu ms",
+		    (unsigned long long)r->job_id, r->name, mg->dest_uri,
+		    (unsigned long long)r->elapsed_ms);
+	else
+		log_warnx("job %llu: migration of %s failed: %s%s%s",
+		    (unsigned long long)r->job_id, r->name, r->error,
+		    r->action[0] ? "; policy: " : "", r->action);
+	TAILQ_INSERT_HEAD(&hd->mig_results, r, entry);
+	if (++hd->nmig_results > MIG_RESULTS_KEPT) {
+		old = TAILQ_LAST(&hd->mig_results, mig_result_list);
+		TAILQ_REMOVE(&hd->mig_results, old, entry);
+		free(old);
+		hd->nmig_results--;
+	}
+	mig_fill_result(r, &pr);
+	hostd_broadcast(hd, MSG_MIGRATE_DONE, &pr.base);
+	mig_release(mg);
+	/* Domains moved: tell the coordinator at once. */
+	hostd_inventory_refresh(hd);
+}
+
+/* Worker: one statistics sample and the policy's decision on it, applied
+ * at once. Poll work for one migration never overlaps (mg->busy). */
+static void
+mig_poll_work(uv_work_t *req)
+{
+	struct mig_work *w = req->data;
+	struct mig *mg = w->mg;
+	struct hv *hv = mg->hd->hv;
+	int rc = 0;
+
+	w->dec.action = CONV_CONTINUE;
+	if (hv->ops->job_stats(hv, mg->name, &w->st) < 0) {
+		w->rc = -1;
+		snprintf(w->err, sizeof(w->err), "%s", hv_last_error());
+		return;
+	}
+	if (!w->st.active)
+		return;
+	if (!mg->downtime_set) {
+		/* Start low and let the policy raise it (QEMU's default is
+		 * 300 ms, more than many guests tolerate). */
+		if (hv->ops->set_max_downtime(hv, mg->name,
+		    mg->pol.initial_downtime_ms) == 0)
+			mg->downtime_set = 1;
+	}
+	converge_step(&mg->cs, &w->st, &w->dec);
+	switch (w->dec.action) {
+	case CONV_CONTINUE:
+		break;
+	case CONV_SET_DOWNTIME:
+		rc = hv->ops->set_max_downtime(hv, mg->name, w->dec.downtime_ms);
+		break;
+	case CONV_POSTCOPY:
+		rc = hv->ops->start_postcopy(hv, mg->name);
+		break;
+	case CONV_ABORT:
+		rc = hv->ops->abort_job(hv, mg->name, 0);
+		break;
+	}
+	if (rc < 0) {
+		w->rc = -1;
+		snprintf(w->err, sizeof(w->err), "%s: %s",
+		    converge_action_name(w->dec.action), hv_last_error());
+	}
+}
+
+static void
+mig_poll_after(uv_work_t *req, int status)
+{
+	struct mig_work *w = req->data;
+	struct mig *mg = w->mg;
+	Ferry__JobStats js = FERRY__JOB_STATS__INIT;
+
+	mg->busy--;
+	if (status == 0 && w->rc < 0)
+		log_debug("job %llu: %s", (unsigned long long)mg->job_id, w->err);
+	if (status == 0 && w->st.active) {
+		mg->last = w->st;
+		if (w->dec.action != CONV_CONTINUE) {
+			log_info("job %llu: policy: %s: %s",
+			    (unsigned long long)mg->job_id,
+			    converge_action_name(w->dec.action), w->dec.reason);
+			if (w->dec.action != CONV_SET_DOWNTIME)
+				snprintf(mg->action, sizeof(mg->action), "%s",
+				    w->dec.reason);
+			if (w->dec.action == CONV_POSTCOPY && w->rc == 0)
+				mg->postcopy = 1;
+		}
+		if (w->st.postcopy)
+			mg->postcopy = 1;
+		js.job_id = mg->job_id;
+		js.name = mg->name;
+		js.time_elapsed_ms = w->st.time_elapsed;
+		js.has_time_remaining_ms = 1;
+		js.time_remaining_ms = w->st.time_remaining;
+		js.data_total = w->st.data_total;
+		js.data_processed = w->st.data_processed;
+		js.data_remaining = w->st.data_remaining;
+		js.has_memory_total = js.has_memory_processed = 1;
+		js.has_memory_remaining = js.has_memory_bps = 1;
+		js.memory_total = w->st.memory_total;
+		js.memory_processed = w->st.memory_processed;
+		js.memory_remaining = w->st.memory_remaining;
+		js.memory_bps = w->st.memory_bps;
+		js.has_dirty_rate_bps = 1;
+		js.dirty_rate_bps = w->st.memory_dirty_rate *
+		    (w->st.memory_page_size ? w->st.memory_page_size : 4096);
+		js.has_iteration = js.has_downtime_ms = 1;
+		js.iteration = w->st.memory_iteration;
+		js.downtime_ms = w->st.downtime;
+		js.has_max_downtime_ms = 1;
+		js.max_downtime_ms = mg->cs.downtime_ms;
+		js.has_postcopy = 1;
+		js.postcopy = mg->postcopy;
+		if (w->dec.action != CONV_CONTINUE)
+			js.action = w->dec.reason;
+		hostd_broadcast(mg->hd, MSG_MIGRATE_PROGRESS, &js.base);
+	}
+	free(w);
+	if (mg->finished)
+		mig_release(mg);
+}
+
+static void
+mig_stats_cb(uv_timer_t *t)
+{
+	struct mig *mg = t->data;
+	struct mig_work *w;
+
+	if (mg->busy || mg->finished)
+		return;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return;
+	w->mg = mg;
+	w->req.data = w;
+	mg->busy++;
+	if (uv_queue_work(mg->hd->loop, &w->req, mig_poll_work,
+	    mig_poll_after) != 0) {
+		mg->busy--;
+		free(w);
+	}
+}
+
+static void
+mig_policy_of(const Ferry__Policy *p, struct converge_policy *pol)
+{
+	converge_policy_defaults(pol);
+	if (p == NULL)
+		return;
+	if (p->has_bandwidth_mibs)
+		pol->bandwidth_mibs = p->bandwidth_mibs;
+	if (p->has_max_downtime_ms && p->max_downtime_ms)
+		pol->max_downtime_ms = p->max_downtime_ms;
+	if (p->has_initial_downtime_ms && p->initial_downtime_ms)
+		pol->initial_downtime_ms = p->initial_downtime_ms;
+	if (pol->initial_downtime_ms > pol->max_downtime_ms)
+		pol->initial_downtime_ms = pol->max_downtime_ms;
+	if (p->has_downtime_steps && p->downtime_steps)
+		pol->downtime_steps = p->downtime_steps;
+	if (p->has_timeout_s)
+		pol->timeout_s = p->timeout_s;
+	if (p->has_timeout_s_per_gib && p->timeout_s_per_gib)
+		pol->timeout_s_per_gib = p->timeout_s_per_gib;
+	if (p->has_timeout_min_s && p->timeout_min_s)
+		pol->timeout_min_s = p->timeout_min_s;
+	if (p->has_allow_postcopy)
+		pol->allow_postcopy = p->allow_postcopy;
+	if (p->has_auto_converge)
+		pol->auto_converge = p->auto_converge;
+	if (p->has_stall_iterations && p->stall_iterations)
+		pol->stall_iterations = p->stall_iterations;
+	if (p->has_stats_interval_ms && p->stats_interval_ms >= 100)
+		pol->stats_interval_ms = p->stats_interval_ms;
+}
+
+/* MIGRATE: start the migration and answer at once. */
+int
+migrate_start(struct hostd *hd, const Ferry__MigrateRequest *req, char *err,
+    size_t errlen)
+{
+	struct mig *mg;
+
+	if (mig_find(hd, req->job_id, req->name) != NULL) {
+		snprintf(err, errlen, "%s is already being migrated by this host",
+		    req->name);
+		return -1;
+	}
+	if (mig_result_find(hd, req->job_id) != NULL) {
+		snprintf(err, errlen, "job %llu already ran here",
+		    (unsigned long long)req->job_id);
+		return -1;
+	}
+	if (strlen(req->name) >= HV_NAME_MAX ||
+	    strlen(req->dest_uri) >= sizeof(mg->dest_uri) ||
+	    (req->migrate_uri && strlen(req->migrate_uri) >=
+	    sizeof(mg->migrate_uri))) {
+		snprintf(err, errlen, "name or URI too long");
+		return -1;
+	}
+	if ((mg = calloc(1, sizeof(*mg))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	mg->hd = hd;
+	mg->job_id = req->job_id;
+	snprintf(mg->name, sizeof(mg->name), "%s", req->name);
+	snprintf(mg->dest_uri, sizeof(mg->dest_uri), "%s", req->dest_uri);
+	if (req->migrate_uri)
+		snprintf(mg->migrate_uri, sizeof(mg->migrate_uri), "%s",
+		    req->migrate_uri);
+	mg->mem_mib = req->has_mem_mib ? req->mem_mib : 0;
+	mig_policy_of(req->policy, &mg->pol);
+	converge_init(&mg->cs, &mg->pol, mg->mem_mib);
+	mg->params.dest_uri = mg->dest_uri;
+	mg->params.migrate_uri = mg->migrate_uri[0] ? mg->migrate_uri : NULL;
+	mg->params.bandwidth_mibs = mg->pol.bandwidth_mibs;
+	mg->params.allow_postcopy = mg->pol.allow_postcopy;
+	mg->params.auto_converge = mg->pol.auto_converge;
+	mg->params.persist = 1;
+	mg->params.postcopy_resume = req->has_postcopy_resume &&
+	    req->postcopy_resume;
+	mg->started_ms = hostd_now_ms();
+
+	uv_async_init(hd->loop, &mg->done_async, mig_done_cb);
+	mg->done_async.data = mg;
+	uv_timer_init(hd->loop, &mg->stats_timer);
+	mg->stats_timer.data = mg;
+	mg->open_handles = 2;
+	TAILQ_INSERT_TAIL(&hd->migs, mg, entry);
+	if (pthread_create(&mg->thread, NULL, mig_thread, mg) != 0) {
+		snprintf(err, errlen, "cannot start the migration thread");
+		mg->finished = 1;
+		mig_release(mg);
+		return -1;
+	}
+	uv_timer_start(&mg->stats_timer, mig_stats_cb, 200,
+	    mg->pol.stats_interval_ms);
+	log_info("job %llu: migrating %s to %s (%s), bandwidth %llu MiB/s, "
+	    "downtime %u..%u ms, timeout %llu s%s%s",
+	    (unsigned long long)mg->job_id, mg->name, mg->dest_uri,
+	    mg->migrate_uri[0] ? mg->migrate_uri : "default stream",
+	    (unsigned long long)mg->pol.bandwidth_mibs,
+	    mg->pol.initial_downtime_ms, mg->pol.max_downtime_ms,
+	    (unsigned long long)(mg->cs.timeout_ms / 1000),
+	    mg->pol.allow_postcopy ? ", post-copy allowed" : "",
+	    mg->pol.auto_converge ? ", auto-converge" : "");
+	return 0;
+}
+
+static void
+mig_abort_work(uv_work_t *req)
+{
+	struct mig_work *w = req->data;
+
+	if (w->mg->hd->hv->ops->abort_job(w->mg->hd->hv, w->mg->name, 0) < 0) {
+		w->rc = -1;
+		snprintf(w->err, sizeof(w->err), "%s", hv_last_error());
+	}
+}
+
+static void
+mig_abort_after(uv_work_t *req, int status)
+{
+	struct mig_work *w = req->data;
+	struct mig *mg = w->mg;
+
+	(void)status;
+	mg->busy--;
+	if (w->rc < 0)
+		log_warnx("job %llu: abort: %s", (unsigned long long)mg->job_id,
+		    w->err);
+	free(w);
+	if (mg->finished)
+		mig_release(mg);
+}
+
+/* ABORT: cancel a running pre-copy migration; the outcome comes as the
+ * usual MIGRATE_DONE. */
+int
+migrate_abort(struct hostd *hd, uint64_t job_id, char *err, size_t errlen)
+{
+	struct mig *mg = mig_find(hd, job_id, NULL);
+	struct mig_work *w;
+
+	if (mg == NULL || mg->finished) {
+		snprintf(err, errlen, "job %llu is not migrating here",
+		    (unsigned long long)job_id);
+		return -1;
+	}
+	if (mg->postcopy) {
+		snprintf(err, errlen, "job %llu is in post-copy: the guest already "
+		    "runs on the destination and cannot be moved back",
+		    (unsigned long long)job_id);
+		return -1;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* Polling pauses while the abort is in flight (mig_stats_cb skips
+	 * a busy migration); libvirt allows the abort during a job. */
+	w->mg = mg;
+	w->req.data = w;
+	mg->busy++;
+	snprintf(mg->action, sizeof(mg->action), "aborted on request");
+	if (uv_queue_work(hd->loop, &w->req, mig_abort_work,
+	    mig_abort_after) != 0) {
+		mg->busy--;
+		free(w);
+		snprintf(err, errlen, "cannot queue the abort");
+		return -1;
+	}
+	log_info("job %llu: abort requested", (unsigned long long)job_id);
+	return 0;
+}
+
+/* JOB_QUERY: running, finished (with the result), or unknown. */
+int
+migrate_query(struct hostd *hd, uint64_t job_id, Ferry__MigrateResult *pr,
+    char *err, size_t errlen)
+{
+	struct mig *mg = mig_find(hd, job_id, NULL);
+	struct mig_result *r;
+
+	if (mg != NULL && !mg->finished) {
+		pr->job_id = job_id;
+		pr->name = mg->name;
+		pr->ok = 0;
+		pr->has_running = 1;
+		pr->running = 1;
+		pr->has_postcopy = 1;
+		pr->postcopy = mg->postcopy;
+		return 0;
+	}
+	if ((r = mig_result_find(hd, job_id)) == NULL) {
+		snprintf(err, errlen, "no record of job %llu on this host "
+		    "(hostd restarted?)", (unsigned long long)job_id);
+		return -1;
+	}
+	mig_fill_result(r, pr);
+	pr->has_running = 1;
+	pr->running = 0;
+	return 0;
+}
+
+void
+migrate_free_results(struct hostd *hd)
+{
+	struct mig_result *r;
+
+	while ((r = TAILQ_FIRST(&hd->mig_results)) != NULL) {
+		TAILQ_REMOVE(&hd->mig_results, r, entry);
+		free(r);
+	}
+	hd->nmig_results = 0;
+}
+
+int
+migrate_running(struct hostd *hd)
+{
+	struct mig *mg;
+	int n = 0;
+
+	TAILQ_FOREACH(mg, &hd->migs, entry)
+		if (!mg->finished)
+			n++;
+	return n;
+}
