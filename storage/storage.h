@@ -104,7 +104,8 @@ struct nonce {
 };
 
 /* Create dir/<n->name> (fresh random name and value, O_EXCL), write the
- * value, fsync the file and the directory. */
+ * value, fsync the file and the directory. On any failure, timeout
+ * included, the file may exist: call nonce_remove anyway. */
 int	nonce_write(const char *dir, struct nonce *n, int timeout_ms,
 	    char *err, size_t errlen);
 /* 0 if dir/<n->name> exists and holds n->value; -ENOENT if missing,

@@ -305,13 +305,6 @@ storcheck_disk(const struct storcheck_disk *d, const struct mountinfo *mi,
 	memset(r, 0, sizeof(*r));
 	snprintf(r->target, sizeof(r->target), "%s",
 	    storcheck_empty(d->target) ? "?" : d->target);
-	if (mi == NULL) {
-		if (mountinfo_read(NULL, &own, err, sizeof(err)) == -1) {
-			storcheck_block(r, "%s", err);
-			return -1;
-		}
-		mi = own;
-	}
 	rd = *d;
 	if (storcheck_is(d->type, "file") && !storcheck_empty(d->source)) {
 		memset(&ss, 0, sizeof(ss));
@@ -342,6 +335,14 @@ storcheck_disk(const struct storcheck_disk *d, const struct mountinfo *mi,
 		}
 		rd.source = ss.path;
 	}
+	/* Read after the stat: it may have triggered an NFSv4 submount. */
+	if (mi == NULL) {
+		if (mountinfo_read(NULL, &own, err, sizeof(err)) == -1) {
+			storcheck_block(r, "%s", err);
+			goto done;
+		}
+		mi = own;
+	}
 	storcheck_classify(&rd, mi, r);
 	if (r->kind == STORCHECK_NFS_FILE) {
 		/* The mount table and the file must agree on the device. */
@@ -359,6 +360,11 @@ storcheck_disk(const struct storcheck_disk *d, const struct mountinfo *mi,
 	}
  done:
 	mountinfo_free(own);
+	if (r->kind == STORCHECK_BLOCKED)
+		log_debug("storcheck: %s", r->reason);
+	else
+		log_debug("storcheck: disk %s: %s:%s", r->target, r->server,
+		    r->remote);
 	return r->kind == STORCHECK_BLOCKED ? -1 : 0;
 }
 

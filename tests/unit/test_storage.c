@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -499,6 +500,47 @@ test_timed(void **state)
 	    sizeof(err)), -EINVAL);
 }
 
+/* hostd calls from several worker threads at once: every call must get
+ * its own child's answer, timeouts included. */
+static void *
+timed_thread(void *arg)
+{
+	int v = (int)(intptr_t)arg, i, j, bad = 0;
+	unsigned int secs = 10;
+	char out[3000], err[STORAGE_ERR_MAX];
+
+	for (i = 0; i < 5; i++) {
+		if (timed_call(5000, op_answer, &v, out, sizeof(out), err,
+		    sizeof(err)) != 0)
+			bad++;
+		for (j = 0; j < (int)sizeof(out); j++)
+			if (out[j] != (char)v)
+				bad++;
+		if (i == 2 && timed_call(100, op_sleep, &secs, NULL, 0, err,
+		    sizeof(err)) != -ETIMEDOUT)
+			bad++;
+	}
+	return (void *)(intptr_t)bad;
+}
+
+static void
+test_timed_threads(void **state)
+{
+	pthread_t th[4];
+	void *bad;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, timed_thread,
+		    (void *)(intptr_t)('a' + i)), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], &bad), 0);
+		assert_ptr_equal(bad, NULL);
+	}
+	assert_int_equal(timed_pending(), 0);
+}
+
 /* storcheck_disk on real files, against a mount table that puts the
  * temporary directory on NFS (right device) or lies about the device. */
 static void
@@ -620,6 +662,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_nonce_timeout,
 		    tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_timed),
+		cmocka_unit_test(test_timed_threads),
 		cmocka_unit_test_setup_teardown(test_disk_io, tmpdir_setup,
 		    tmpdir_teardown),
 		cmocka_unit_test(test_nfsprobe_fails),
