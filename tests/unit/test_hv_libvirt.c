@@ -143,6 +143,20 @@ test_parse_multi(void **state)
 	free(d);
 }
 
+/* Live XML of a running QEMU 7.2 guest: an empty cdrom without a format. */
+static void
+test_parse_running_qemu(void **state)
+{
+	struct hv_disk *d;
+	size_t n;
+
+	(void)state;
+	parse_file("running-qemu.xml", &d, &n);
+	assert_int_equal(n, 1);
+	check_disk(&d[0], "file", "cdrom", "hdc", "", "", "", "", 1);
+	free(d);
+}
+
 static void
 test_parse_no_disks(void **state)
 {
@@ -433,6 +447,7 @@ main(void)
 		cmocka_unit_test(test_parse_block_disk),
 		cmocka_unit_test(test_parse_empty_cdrom),
 		cmocka_unit_test(test_parse_multi),
+		cmocka_unit_test(test_parse_running_qemu),
 		cmocka_unit_test(test_parse_no_disks),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_reason_names),
