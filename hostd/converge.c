@@ -223,6 +223,7 @@ converge_predict(uint64_t mem_mib, double dirty_mibs, uint64_t bandwidth_mibs,
     uint32_t max_downtime_ms, struct converge_prediction *pr)
 {
 	char bw_str[64];
+	size_t len;
 	double bw, mem, limit, size, t, rem;
 	uint32_t n;
 
@@ -245,10 +246,10 @@ converge_predict(uint64_t mem_mib, double dirty_mibs, uint64_t bandwidth_mibs,
 			pr->converges = 1;
 			pr->seconds += rem / bw;
 			snprintf(pr->summary, sizeof(pr->summary),
-			    "converges: ~%" PRIu32 " passes, ~%.1f s, ~%.0f ms "
+			    "converges: ~%" PRIu32 " pass%s, ~%.1f s, ~%.0f ms "
 			    "downtime at %s (dirty %.1f MiB/s)", n,
-			    pr->seconds, pr->final_downtime_ms, bw_str,
-			    dirty_mibs);
+			    n == 1 ? "" : "es", pr->seconds,
+			    pr->final_downtime_ms, bw_str, dirty_mibs);
 			return 0;
 		}
 		if (rem >= size || n >= CONVERGE_MAX_PASSES)
@@ -256,9 +257,11 @@ converge_predict(uint64_t mem_mib, double dirty_mibs, uint64_t bandwidth_mibs,
 		size = rem;
 	}
 	/* Still shrinking after the last pass modelled: slow, not hopeless. */
-	if (rem < size)
-		snprintf(bw_str + strlen(bw_str), sizeof(bw_str) - strlen(bw_str),
+	if (rem < size) {
+		len = strlen(bw_str);
+		snprintf(bw_str + len, sizeof(bw_str) - len,
 		    " within %d passes", CONVERGE_MAX_PASSES);
+	}
 	snprintf(pr->summary, sizeof(pr->summary),
 	    "will not converge at %s: the guest dirties %.1f MiB/s; %s",
 	    bw_str, dirty_mibs, bandwidth_mibs == 0 ?
