@@ -557,13 +557,15 @@ fake_hv_emit(const char *uri, int kind, const char *domain, int detail,
     int sub)
 {
 	struct fake_events q;
+	int n;
 
 	q.n = 0;
 	pthread_mutex_lock(&fake_mtx);
 	fake_queue(&q, fake_host(uri), kind, domain, detail, sub);
 	pthread_mutex_unlock(&fake_mtx);
+	n = (int)q.n;
 	fake_deliver(&q);
-	return (int)q.n;
+	return n;
 }
 
 /* The ops. hv->priv is unused: the host is looked up by hv->uri. */
