@@ -552,6 +552,7 @@ tr_io_read(struct tr_conn *c, uint64_t *last_rx, uint64_t *started,
 			if (rc < 0) {
 				snprintf(reason, rlen, "bad frame: %s",
 				    frame_strerror(rc));
+				log_warnx("%s: %s", c->name, reason);
 				return -1;
 			}
 			if (rc == 1) {
@@ -865,14 +866,38 @@ tr_pubkey(ssh_message msg)
 }
 #pragma GCC diagnostic pop
 
+/* For logs: what a refused request asked for. */
+static const char *
+tr_request_name(int type, int sub)
+{
+	static const char *chan[] = { "unknown", "session", "direct-tcpip",
+	    "forwarded-tcpip", "x11", "auth-agent" };
+	static const char *req[] = { "unknown", "pty", "exec", "shell", "env",
+	    "subsystem", "window-change", "x11" };
+
+	if (type == SSH_REQUEST_CHANNEL_OPEN && sub >= 0 &&
+	    (size_t)sub < sizeof(chan) / sizeof(chan[0]))
+		return chan[sub];
+	if (type == SSH_REQUEST_CHANNEL && sub >= 0 &&
+	    (size_t)sub < sizeof(req) / sizeof(req[0]))
+		return req[sub];
+	if (type == SSH_REQUEST_GLOBAL)
+		return "global request";
+	if (type == SSH_REQUEST_SERVICE)
+		return "service";
+	return "request";
+}
+
 /* Session up: requests the peer may still send are refused, not queued. */
 static int
 tr_refuse_msg(ssh_session s, ssh_message msg, void *arg)
 {
+	struct tr_conn *c = arg;
+
 	(void)s;
-	(void)msg;
-	(void)arg;
-	return 1;
+	log_info("%s: refused %s (session already up)", c->peer,
+	    tr_request_name(ssh_message_type(msg), ssh_message_subtype(msg)));
+	return 1;	/* libssh replies with a failure */
 }
 
 /* Server connection thread: key exchange, publickey auth against the
@@ -976,8 +1001,10 @@ tr_srv_handshake(struct tr_conn *c, char *reason, size_t rlen)
 					goto done;
 				}
 			} else {
-				log_debug("%s: refused request %d/%d",
-				    c->peer, type, sub);
+				log_info("%s: refused %s%s", c->peer,
+				    type == SSH_REQUEST_CHANNEL_OPEN ?
+				    "channel open: " : "",
+				    tr_request_name(type, sub));
 				ssh_message_reply_default(msg);
 			}
 		} else {
@@ -989,15 +1016,15 @@ tr_srv_handshake(struct tr_conn *c, char *reason, size_t rlen)
 				ssh_message_channel_request_reply_success(msg);
 				done = 1;
 			} else {
-				log_info("%s: refused channel request %d/%d%s%s",
-				    c->peer, type, sub, name ? " " : "",
-				    name ? name : "");
+				log_info("%s: refused channel request: %s%s%s",
+				    c->peer, tr_request_name(type, sub),
+				    name ? " " : "", name ? name : "");
 				ssh_message_reply_default(msg);
 			}
 		}
 		ssh_message_free(msg);
 	}
-	ssh_set_message_callback(c->ssh, tr_refuse_msg, NULL);
+	ssh_set_message_callback(c->ssh, tr_refuse_msg, c);
 	rc = 0;
  done:
 	tr_keys_free(keys, nkeys > 0 ? nkeys : 0);

@@ -376,11 +376,11 @@ assert_frame(const struct frame *f, uint32_t serial, const void *p,
 
 /* ---- a raw client that speaks SSH but not the frame protocol ---- */
 
+/* Connected and logged in, no channel yet. */
 static ssh_session
-raw_connect(ssh_channel *chp)
+raw_session(void)
 {
 	ssh_session s;
-	ssh_channel ch;
 	ssh_key key = NULL;
 	unsigned int p = (unsigned int)port;
 	bool no = false;
@@ -396,6 +396,15 @@ raw_connect(ssh_channel *chp)
 	assert_int_equal(ssh_userauth_publickey(s, NULL, key),
 	    SSH_AUTH_SUCCESS);
 	ssh_key_free(key);
+	return s;
+}
+
+static ssh_session
+raw_connect(ssh_channel *chp)
+{
+	ssh_session s = raw_session();
+	ssh_channel ch;
+
 	assert_non_null(ch = ssh_channel_new(s));
 	assert_int_equal(ssh_channel_open_session(ch), SSH_OK);
 	assert_int_equal(ssh_channel_request_subsystem(ch, TR_SUBSYSTEM),
@@ -820,6 +829,50 @@ test_send_queue_bound(void **state)
 	tr_server_stop(srv);
 }
 
+/* Only a session channel with the ferry subsystem; nothing else, before
+ * or after. */
+static void
+test_refused_requests(void **state)
+{
+	struct tr_server_config sc = server_config();
+	struct tr_server *srv;
+	ssh_session s;
+	ssh_channel ch, ch2;
+
+	(void)state;
+	srv = start_server(&sc);
+	s = raw_session();
+	assert_non_null(ch2 = ssh_channel_new(s));
+	assert_int_equal(ssh_channel_open_forward(ch2, "127.0.0.1", 22,
+	    "127.0.0.1", 4000), SSH_ERROR);
+	ssh_channel_free(ch2);
+	assert_non_null(ch = ssh_channel_new(s));
+	assert_int_equal(ssh_channel_open_session(ch), SSH_OK);
+	assert_int_equal(ssh_channel_request_pty(ch), SSH_ERROR);
+	assert_int_equal(ssh_channel_request_exec(ch, "id"), SSH_ERROR);
+	assert_int_equal(ssh_channel_request_shell(ch), SSH_ERROR);
+	assert_int_equal(ssh_channel_request_subsystem(ch, "sftp"), SSH_ERROR);
+	run_for(50);
+	assert_int_equal(S.up, 0);
+	assert_int_equal(ssh_channel_request_subsystem(ch, TR_SUBSYSTEM),
+	    SSH_OK);
+	assert_int_equal(run_until(&S.up, 1, 5000), 0);
+
+	/* Up: further channels and requests are refused, the session lives. */
+	assert_non_null(ch2 = ssh_channel_new(s));
+	assert_int_equal(ssh_channel_open_session(ch2), SSH_ERROR);
+	ssh_channel_free(ch2);
+	assert_int_equal(ssh_channel_request_exec(ch, "id"), SSH_ERROR);
+	run_for(50);
+	assert_int_equal(S.down, 0);
+	assert_true(tr_conn_is_up(S.conn));
+	ssh_channel_free(ch);
+	ssh_disconnect(s);
+	ssh_free(s);
+	assert_int_equal(run_until(&S.down, 1, 5000), 0);
+	tr_server_stop(srv);
+}
+
 int
 main(void)
 {
@@ -843,6 +896,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_handshake_timeout_and_max_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_queue_bound, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_refused_requests, setup,
 		    teardown),
 	};
 
