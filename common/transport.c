@@ -841,9 +841,9 @@ tr_log_refused(struct tr_conn *c, ssh_key key)
 	    SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) == 0)
 		fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256,
 		    hash, hlen);
-	log_warnx("%s: refused key %s %s", c->peer,
-	    key ? ssh_key_type_to_char(ssh_key_type(key)) : "?",
-	    fp ? fp : "(no fingerprint)");
+	log_warnx("%s: refused key %s (%s)", c->peer,
+	    fp ? fp : "(no fingerprint)",
+	    key ? ssh_key_type_to_char(ssh_key_type(key)) : "?");
 	ssh_string_free_char(fp);
 	ssh_clean_pubkey_hash(&hash);
 }
@@ -895,7 +895,9 @@ tr_refuse_msg(ssh_session s, ssh_message msg, void *arg)
 	struct tr_conn *c = arg;
 
 	(void)s;
-	log_info("%s: refused %s (session already up)", c->peer,
+	log_info("%s: refused %s%s (session already up)", c->peer,
+	    ssh_message_type(msg) == SSH_REQUEST_CHANNEL_OPEN ?
+	    "channel open: " : "",
 	    tr_request_name(ssh_message_type(msg), ssh_message_subtype(msg)));
 	return 1;	/* libssh replies with a failure */
 }
@@ -1379,17 +1381,76 @@ tr_client_wait(struct tr_conn *c, uint64_t deadline, const char *what,
 	return tr_conn_check(c, reason, rlen);
 }
 
+/*
+ * One address: returns a connected nonblocking socket (registered in
+ * c->sockfd), -1 to try the next address, or -2 when told to stop or out of
+ * time (no point in trying others).
+ */
+static int
+tr_client_try(struct tr_conn *c, const struct addrinfo *ai, uint64_t deadline,
+    char *reason, size_t rlen)
+{
+	struct pollfd pfd[2];
+	socklen_t sl = sizeof(int);
+	uint64_t now;
+	int fd, soerr = 0, rc = -1;
+
+	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol)) == -1) {
+		snprintf(reason, rlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	tr_conn_set_sockfd(c, fd);
+	tr_nodelay(fd);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	if (errno != EINPROGRESS) {
+		snprintf(reason, rlen, "connect: %s", strerror(errno));
+		goto fail;
+	}
+	for (;;) {
+		if (tr_conn_check(c, reason, rlen) == -1) {
+			rc = -2;
+			goto fail;
+		}
+		if ((now = tr_now_ms()) >= deadline) {
+			snprintf(reason, rlen, "connect: timeout");
+			rc = -2;
+			goto fail;
+		}
+		pfd[0].fd = fd;
+		pfd[0].events = POLLOUT;
+		pfd[1].fd = c->wakefd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, (int)(deadline - now)) == -1 &&
+		    errno != EINTR) {
+			snprintf(reason, rlen, "poll: %s", strerror(errno));
+			goto fail;
+		}
+		if (pfd[1].revents & POLLIN)
+			tr_drain_fd(c->wakefd);
+		if (pfd[0].revents)
+			break;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1)
+		soerr = errno;
+	if (soerr == 0)
+		return fd;
+	snprintf(reason, rlen, "connect: %s", strerror(soerr));
+ fail:
+	tr_conn_set_sockfd(c, -1);
+	close(fd);
+	return rc;
+}
+
 /* A connected nonblocking TCP socket (registered in c->sockfd), or -1. */
 static int
 tr_client_tcp(struct tr_conn *c, uint64_t deadline, char *reason,
     size_t rlen)
 {
 	struct addrinfo hints, *res = NULL, *ai;
-	struct pollfd pfd[2];
 	char port[16];
-	socklen_t sl;
-	uint64_t now;
-	int fd = -1, rc, soerr;
+	int fd = -1, rc;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -1402,60 +1463,10 @@ tr_client_tcp(struct tr_conn *c, uint64_t deadline, char *reason,
 		return -1;
 	}
 	snprintf(reason, rlen, "connect: no address");
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol)) == -1) {
-			snprintf(reason, rlen, "socket: %s", strerror(errno));
-			continue;
-		}
-		tr_conn_set_sockfd(c, fd);
-		tr_nodelay(fd);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		if (errno != EINPROGRESS) {
-			snprintf(reason, rlen, "connect: %s", strerror(errno));
-			goto next;
-		}
-		for (;;) {
-			if (tr_conn_check(c, reason, rlen) == -1)
-				goto out;
-			if ((now = tr_now_ms()) >= deadline) {
-				snprintf(reason, rlen, "connect: timeout");
-				goto out;
-			}
-			pfd[0].fd = fd;
-			pfd[0].events = POLLOUT;
-			pfd[1].fd = c->wakefd;
-			pfd[1].events = POLLIN;
-			if (poll(pfd, 2, (int)(deadline - now)) == -1 &&
-			    errno != EINTR) {
-				snprintf(reason, rlen, "poll: %s",
-				    strerror(errno));
-				goto out;
-			}
-			if (pfd[1].revents & POLLIN)
-				tr_drain_fd(c->wakefd);
-			if (pfd[0].revents)
-				break;
-		}
-		sl = sizeof(soerr);
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1)
-			soerr = errno;
-		if (soerr == 0)
-			break;
-		snprintf(reason, rlen, "connect: %s", strerror(soerr));
- next:
-		tr_conn_set_sockfd(c, -1);
-		close(fd);
-		fd = -1;
-	}
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
+		fd = tr_client_try(c, ai, deadline, reason, rlen);
 	freeaddrinfo(res);
-	return fd;
- out:
-	tr_conn_set_sockfd(c, -1);
-	close(fd);
-	freeaddrinfo(res);
-	return -1;
+	return fd < 0 ? -1 : fd;
 }
 
 static const char *
@@ -1668,13 +1679,13 @@ tr_client_start(uv_loop_t *loop, const struct tr_client_config *cf,
 	c->arg = arg;
 	snprintf(c->name, sizeof(c->name), "%s", cf->name ? cf->name :
 	    cf->host);
+	c->port = cf->port > 0 ? cf->port : 22;
 	if (strchr(cf->host, ':') != NULL)
 		snprintf(c->peer, sizeof(c->peer), "[%s]:%d", cf->host,
-		    cf->port);
+		    c->port);
 	else
 		snprintf(c->peer, sizeof(c->peer), "%s:%d", cf->host,
-		    cf->port);
-	c->port = cf->port;
+		    c->port);
 	c->hs_timeout = cf->connect_timeout_ms > 0 ? cf->connect_timeout_ms :
 	    10000;
 	c->idle_timeout = cf->idle_timeout_ms;

@@ -552,7 +552,7 @@ test_unknown_client_key(void **state)
 	log = restore_stderr(saved);
 	assert_non_null(strstr(C.reason, "auth"));
 	assert_int_equal(C.up + S.up + S.down, 0);
-	assert_non_null(strstr(log, "refused key ssh-ed25519 SHA256:"));
+	assert_non_null(strstr(log, "refused key SHA256:"));
 	/* The options line was skipped with a warning. */
 	assert_non_null(strstr(log, "authorized_keys:2: cannot parse"));
 	free(log);
