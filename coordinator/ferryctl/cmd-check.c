@@ -24,7 +24,9 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 	size_t i, w = 5;
 	int ch, json = 0, ok;
 
-	optind = 1;
+	/* 0, not 1: glibc then forgets main's '+' and lets options
+	 * follow the VM or job id. */
+	optind = 0;
 	while ((ch = getopt_long(argc, argv, "t:b:d:j", opts, NULL)) != -1) {
 		switch (ch) {
 		case 't':

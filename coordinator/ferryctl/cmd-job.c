@@ -113,7 +113,9 @@ cmd_job_exec(struct ctl *c, int argc, char **argv)
 	int ch, json = 0;
 	size_t i;
 
-	optind = 1;
+	/* 0, not 1: glibc then forgets main's '+' and lets options
+	 * follow the VM or job id. */
+	optind = 0;
 	while ((ch = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
 		if (ch != 'j')
 			return out_usage(&cmd_job);

@@ -33,7 +33,9 @@ cmd_jobs_exec(struct ctl *c, int argc, char **argv)
 	size_t i;
 	int ch, json = 0;
 
-	optind = 1;
+	/* 0, not 1: glibc then forgets main's '+' and lets options
+	 * follow the VM or job id. */
+	optind = 0;
 	while ((ch = getopt_long(argc, argv, "al:j", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':

@@ -26,7 +26,9 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 	uint64_t v;
 	int ch, json = 0, wait = 1;
 
-	optind = 1;
+	/* 0, not 1: glibc then forgets main's '+' and lets options
+	 * follow the VM or job id. */
+	optind = 0;
 	while ((ch = getopt_long(argc, argv, "t:b:d:T:pPanj", opts,
 	    NULL)) != -1) {
 		switch (ch) {

@@ -14,7 +14,9 @@ cmd_watch_exec(struct ctl *c, int argc, char **argv)
 	Ferry__JobRequest req = FERRY__JOB_REQUEST__INIT;
 	int ch, json = 0;
 
-	optind = 1;
+	/* 0, not 1: glibc then forgets main's '+' and lets options
+	 * follow the VM or job id. */
+	optind = 0;
 	while ((ch = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
 		if (ch != 'j')
 			return out_usage(&cmd_watch);
