@@ -192,9 +192,241 @@ done:
 	return rc;
 }
 
+static int
+api_migrate(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+	Ferry__MigrateOptions *o = (Ferry__MigrateOptions *)m;
+	Ferry__JobInfo ji;
+	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
+	struct job *j;
+
+	if (job_migrate(control_coord(c), o, &j, err, errlen) < 0)
+		return -1;
+	job_info(j, &ji);
+	if (control_reply(c, hdr->type, hdr->serial, &ji.base) < 0) {
+		snprintf(err, errlen, "cannot send reply");
+		job_run(j);
+		return -1;
+	}
+	if (o->has_wait && o->wait) {
+		if (job_watch(j, c, hdr->serial) == 0) {
+			ev.job_id = j->id;
+			ev.event = "started";
+			ev.vm = j->vm;
+			ev.state = "pending";
+			ev.source = j->source;
+			ev.destination = j->destination;
+			(void)control_event(c, MSG_CTL_JOB_EVENT, hdr->serial,
+			    &ev.base);
+		}
+	}
+	job_run(j);
+	return 0;
+}
+
+static int
+api_check(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+
+	/* The reply is sent when the checks are in (job.c). */
+	return job_check(control_coord(c), (Ferry__CheckRequest *)m, c,
+	    hdr->serial, err, errlen);
+}
+
+static void
+api_job_info(const struct store_job *sj, Ferry__JobInfo *ji)
+{
+	ferry__job_info__init(ji);
+	ji->id = sj->id;
+	ji->kind = (char *)sj->kind;
+	ji->vm = (char *)sj->vm;
+	ji->state = (char *)sj->state;
+	ji->source = (char *)sj->source;
+	ji->destination = (char *)sj->destination;
+	ji->has_started_ms = 1;
+	ji->started_ms = sj->started_ms;
+	if (sj->ended_ms) {
+		ji->has_ended_ms = 1;
+		ji->ended_ms = sj->ended_ms;
+	}
+	ji->error = sj->error;
+	if (sj->parent) {
+		ji->has_parent = 1;
+		ji->parent = sj->parent;
+	}
+}
+
+static int
+api_jobs(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+	struct coord *co = control_coord(c);
+	Ferry__JobsRequest *req = (Ferry__JobsRequest *)m;
+	Ferry__JobsReply r = FERRY__JOBS_REPLY__INIT;
+	Ferry__JobInfo *infos = NULL, **v = NULL;
+	struct store_job *sj = NULL;
+	size_t n = 0, i, limit = req->has_limit && req->limit ? req->limit : 50;
+	int rc = -1;
+
+	if (req->has_all && req->all)
+		limit = req->has_limit ? req->limit : 0;
+	if (store_jobs_list(co->store, 0, limit, &sj, &n) < 0) {
+		snprintf(err, errlen, "%s", store_error(co->store));
+		return -1;
+	}
+	if (n && ((infos = calloc(n, sizeof(*infos))) == NULL ||
+	    (v = calloc(n, sizeof(*v))) == NULL)) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		api_job_info(&sj[i], &infos[i]);
+		v[i] = &infos[i];
+	}
+	r.jobs = v;
+	r.n_jobs = n;
+	if ((rc = control_reply(c, hdr->type, hdr->serial, &r.base)) < 0)
+		snprintf(err, errlen, "cannot send reply");
+done:
+	free(infos);
+	free(v);
+	store_job_list_free(sj, n);
+	return rc;
+}
+
+static int
+api_job(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+	struct coord *co = control_coord(c);
+	Ferry__JobRequest *req = (Ferry__JobRequest *)m;
+	Ferry__JobReply r = FERRY__JOB_REPLY__INIT;
+	Ferry__JobInfo ji;
+	Ferry__JobHistoryEntry *hs = NULL, **v = NULL;
+	struct store_event *ev = NULL;
+	struct store_job sj;
+	size_t n = 0, i;
+	int rc = -1, found;
+
+	memset(&sj, 0, sizeof(sj));
+	if ((found = store_job_get(co->store, req->id, &sj)) <= 0) {
+		if (found == 0)
+			snprintf(err, errlen, "no job %llu",
+			    (unsigned long long)req->id);
+		else
+			snprintf(err, errlen, "%s", store_error(co->store));
+		return -1;
+	}
+	if (store_job_events(co->store, req->id, &ev, &n) < 0) {
+		snprintf(err, errlen, "%s", store_error(co->store));
+		goto done;
+	}
+	if (n && ((hs = calloc(n, sizeof(*hs))) == NULL ||
+	    (v = calloc(n, sizeof(*v))) == NULL)) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		ferry__job_history_entry__init(&hs[i]);
+		hs[i].seq = ev[i].seq;
+		hs[i].time_ms = ev[i].time_ms;
+		hs[i].type = ev[i].type;
+		hs[i].state = ev[i].state;
+		hs[i].data = ev[i].data;
+		v[i] = &hs[i];
+	}
+	api_job_info(&sj, &ji);
+	r.job = &ji;
+	r.history = v;
+	r.n_history = n;
+	if ((rc = control_reply(c, hdr->type, hdr->serial, &r.base)) < 0)
+		snprintf(err, errlen, "cannot send reply");
+done:
+	free(hs);
+	free(v);
+	store_event_list_free(ev, n);
+	store_job_clear(&sj);
+	return rc;
+}
+
+static int
+api_abort(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+	struct coord *co = control_coord(c);
+	Ferry__JobRequest *req = (Ferry__JobRequest *)m;
+	Ferry__JobInfo ji;
+	struct job *j;
+
+	if (job_abort(co, (int64_t)req->id, "aborted by operator", err,
+	    errlen) < 0)
+		return -1;
+	if ((j = job_find(co, (int64_t)req->id)) == NULL) {
+		snprintf(err, errlen, "job %llu ended meanwhile",
+		    (unsigned long long)req->id);
+		return -1;
+	}
+	job_info(j, &ji);
+	return control_reply(c, hdr->type, hdr->serial, &ji.base);
+}
+
+static int
+api_watch(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+	struct coord *co = control_coord(c);
+	Ferry__JobRequest *req = (Ferry__JobRequest *)m;
+	Ferry__JobInfo ji;
+	struct store_job sj;
+	struct job *j;
+	int found, rc;
+
+	if ((j = job_find(co, (int64_t)req->id)) != NULL && !j->check_only) {
+		job_info(j, &ji);
+		if (control_reply(c, hdr->type, hdr->serial, &ji.base) < 0 ||
+		    job_watch(j, c, hdr->serial) < 0) {
+			snprintf(err, errlen, "cannot watch");
+			return -1;
+		}
+		return 0;
+	}
+	memset(&sj, 0, sizeof(sj));
+	if ((found = store_job_get(co->store, req->id, &sj)) <= 0) {
+		snprintf(err, errlen, found == 0 ? "no job %llu" :
+		    "cannot read job %llu", (unsigned long long)req->id);
+		return -1;
+	}
+	api_job_info(&sj, &ji);
+	rc = control_reply(c, hdr->type, hdr->serial, &ji.base);
+	if (rc == 0)
+		rc = job_send_done_from_store(co, c, hdr->serial, &sj);
+	store_job_clear(&sj);
+	return rc;
+}
+
 /* Rows indexed by message type (common/msg.h); the socket's permissions
  * (0660, root and socket_group) are the authentication. */
 const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
+	[MSG_CTL_MIGRATE] = { "migrate", &ferry__migrate_options__descriptor,
+	    api_migrate, DISPATCH_AUTH },
+	[MSG_CTL_CHECK] = { "check", &ferry__check_request__descriptor,
+	    api_check, DISPATCH_AUTH },
+	[MSG_CTL_JOBS] = { "jobs", &ferry__jobs_request__descriptor, api_jobs,
+	    DISPATCH_AUTH },
+	[MSG_CTL_JOB] = { "job", &ferry__job_request__descriptor, api_job,
+	    DISPATCH_AUTH },
+	[MSG_CTL_ABORT] = { "abort", &ferry__job_request__descriptor,
+	    api_abort, DISPATCH_AUTH },
+	[MSG_CTL_WATCH] = { "watch", &ferry__job_request__descriptor,
+	    api_watch, DISPATCH_AUTH },
 	[MSG_CTL_HOSTS] = { "hosts", &ferry__hosts_request__descriptor,
 	    api_hosts, DISPATCH_AUTH },
 	[MSG_CTL_VMS] = { "vms", &ferry__vms_request__descriptor, api_vms,

@@ -106,6 +106,7 @@ cluster_host_up(struct host *h, Ferry__Inventory *inv)
 	log_info("host %s up: %s, %u cpus, %llu MiB, %zu domains",
 	    h->conf.name, inv->host->hostname, inv->host->cpus,
 	    (unsigned long long)inv->host->mem_mib, inv->n_domains);
+	job_host_up(h);
 }
 
 void
@@ -117,6 +118,7 @@ cluster_host_down(struct host *h, const char *reason)
 	    coord_now_ms()) < 0)
 		log_warnx("%s", store_error(h->co->store));
 	log_warnx("host %s down: %s", h->conf.name, reason);
+	job_host_down(h);
 }
 
 /* A newer inventory from an up host; takes inv. */

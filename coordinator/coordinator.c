@@ -51,6 +51,7 @@ sweep_cb(uv_timer_t *t)
 
 	for (i = 0; i < co->nhosts; i++)
 		peer_sweep(&co->hosts[i], now);
+	job_tick(co, now);
 }
 
 static void
@@ -74,6 +75,7 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 	conf->hosts = NULL;
 	conf->nhosts = 0;
 	TAILQ_INIT(&co->clients);
+	TAILQ_INIT(&co->jobs);
 	if (store_open(co->conf.database, &co->store, err, errlen) < 0)
 		return -1;
 	if ((co->hosts = calloc(co->conf.nhosts, sizeof(*co->hosts))) == NULL) {
@@ -101,6 +103,8 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 			snprintf(h->admin_state, sizeof(h->admin_state), "%s",
 			    sh.admin_state);
 	}
+	if (job_recover(co, err, errlen) < 0)
+		return -1;
 	if (control_listen(co, err, errlen) < 0)
 		return -1;
 	uv_timer_init(loop, &co->sweep_timer);
@@ -144,6 +148,7 @@ coord_free(struct coord *co)
 {
 	size_t i;
 
+	job_free_all(co);
 	for (i = 0; i < co->nhosts; i++)
 		if (co->hosts[i].inv)
 			ferry__inventory__free_unpacked(co->hosts[i].inv, NULL);

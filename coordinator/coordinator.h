@@ -8,6 +8,8 @@
 
 #include <uv.h>
 
+#include "converge.h"
+#include "job.h"
 #include "msg.h"
 #include "store.h"
 #include "transport.h"
@@ -80,6 +82,7 @@ struct coord {
 	uv_pipe_t		 ctl_server;
 	int			 ctl_open;
 	struct ctl_client_list	 clients;
+	struct job_list		 jobs;
 	uv_timer_t		 sweep_timer;
 	uv_signal_t		 sigterm, sigint;
 	int			 handles_open;

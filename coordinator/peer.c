@@ -81,9 +81,26 @@ peer_on_event(struct host *h, const struct frame *f)
 {
 	Ferry__Inventory *inv;
 
+	Ferry__JobStats *js;
+	Ferry__MigrateResult *mr;
+
 	switch (f->hdr.type) {
 	case MSG_HEARTBEAT:
 		break;		/* last_seen is enough */
+	case MSG_MIGRATE_PROGRESS:
+		if ((js = (Ferry__JobStats *)frame_unpack(f,
+		    &ferry__job_stats__descriptor)) == NULL)
+			break;
+		job_on_progress(h, js);
+		ferry__job_stats__free_unpacked(js, NULL);
+		break;
+	case MSG_MIGRATE_DONE:
+		if ((mr = (Ferry__MigrateResult *)frame_unpack(f,
+		    &ferry__migrate_result__descriptor)) == NULL)
+			break;
+		job_on_done(h, mr);
+		ferry__migrate_result__free_unpacked(mr, NULL);
+		break;
 	case MSG_INVENTORY:
 		if (!h->up)
 			break;	/* the hello reply brings the first one */

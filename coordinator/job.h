@@ -1,0 +1,126 @@
+/* job.h: live-migration jobs, an explicit state machine (job.c). */
+#ifndef FERRY_JOB_H
+#define FERRY_JOB_H
+
+#include <sys/queue.h>
+#include <stdint.h>
+
+#include "ferry.pb-c.h"
+#include "store.h"
+
+enum job_state {
+	JOB_PENDING = 0,
+	JOB_CHECKING,
+	JOB_MIGRATING,
+	JOB_VERIFYING,
+	/* final */
+	JOB_SUCCEEDED,
+	JOB_REFUSED,
+	JOB_ROLLED_BACK,
+	JOB_FAILED,
+	JOB_NSTATES,
+};
+
+struct coord;
+struct host;
+struct ctl_client;
+
+struct job_opts {
+	uint64_t	bandwidth_mibs;		/* 0: unlimited */
+	uint32_t	max_downtime_ms;	/* 0: policy default */
+	uint32_t	timeout_s;		/* 0: scaled by memory */
+	int		postcopy;		/* -1 never, 0 default (no), 1 allowed */
+	int		auto_converge;
+};
+
+struct job_watcher {
+	TAILQ_ENTRY(job_watcher) entry;
+	struct ctl_client	*client;
+	uint32_t		 serial;
+};
+TAILQ_HEAD(job_watcher_list, job_watcher);
+
+#define JOB_MAX_CHECKS	64
+
+struct job {
+	TAILQ_ENTRY(job)	 entry;
+	struct coord		*co;
+	int64_t			 id;		/* 0 for a check-only job */
+	enum job_state		 state;
+	char			 vm[256];
+	char			 source[64];
+	char			 destination[64];
+	struct job_opts		 opts;
+	uint64_t		 mem_mib;
+	uint64_t		 started_ms;
+	uint64_t		 deadline_ms;	/* of the current step */
+	int			 calls;		/* hostd calls in flight */
+	int			 abort_requested;
+	char			 abort_reason[128];
+	int			 recovered;	/* picked up after a restart */
+
+	/* checking */
+	int			 check_only;	/* ferryctl check: reply, no record */
+	struct ctl_client	*check_client;
+	uint32_t		 check_serial;
+	Ferry__SourceCheckReply	*src;		/* owned */
+	Ferry__CheckResult	 checks[JOB_MAX_CHECKS];
+	char			*check_names[JOB_MAX_CHECKS];	/* owned */
+	char			*check_reasons[JOB_MAX_CHECKS];	/* owned */
+	size_t			 nchecks;
+	int			 blocked;
+	double			 dirty_mibs;	/* -1 unknown */
+	char			 candidates[8][64];	/* destinations to try */
+	size_t			 ncandidates, candidate;
+
+	/* migrating */
+	uint64_t		 migrate_sent_ms;
+	uint64_t		 last_event_ms;
+	uint64_t		 last_recorded_ms;
+	uint64_t		 data_processed_max;
+	int			 query_pending;
+	int			 have_result;
+	int			 result_ok;
+	char			 result_error[1024];
+	char			 result_action[160];
+	uint64_t		 elapsed_ms, downtime_ms, data_bytes;
+	int			 postcopy;
+
+	/* verifying */
+	int			 verify_round;
+	uint64_t		 verify_next_ms;
+	int			 src_have, dst_have;
+	Ferry__DomainState	*src_state, *dst_state;	/* owned */
+	char			 src_err[256], dst_err[256];
+	int			 cleanup_sent;
+
+	char			 error[1024];	/* why it failed / was refused */
+	struct job_watcher_list	 watchers;
+};
+TAILQ_HEAD(job_list, job);
+
+/* job.c */
+const char *job_state_name(enum job_state);
+int	 job_state_final(enum job_state);
+int	 job_migrate(struct coord *, const Ferry__MigrateOptions *,
+	    struct job **, char *err, size_t errlen);
+void	 job_run(struct job *);
+int	 job_check(struct coord *, const Ferry__CheckRequest *,
+	    struct ctl_client *, uint32_t serial, char *err, size_t errlen);
+int	 job_abort(struct coord *, int64_t id, const char *why, char *err,
+	    size_t errlen);
+struct job *job_find(struct coord *, int64_t id);
+int	 job_watch(struct job *, struct ctl_client *, uint32_t serial);
+void	 job_client_gone(struct coord *, struct ctl_client *);
+void	 job_on_progress(struct host *, const Ferry__JobStats *);
+void	 job_on_done(struct host *, const Ferry__MigrateResult *);
+void	 job_host_up(struct host *);
+void	 job_host_down(struct host *);
+void	 job_tick(struct coord *, uint64_t now_ms);
+int	 job_recover(struct coord *, char *err, size_t errlen);
+void	 job_free_all(struct coord *);
+void	 job_info(const struct job *, Ferry__JobInfo *);
+int	 job_send_done_from_store(struct coord *, struct ctl_client *,
+	    uint32_t serial, const struct store_job *);
+
+#endif
