@@ -640,10 +640,13 @@ tr_io_loop(struct tr_conn *c, char *reason, size_t rlen)
 				timeout = (int)(t - now);
 		}
 
-		pfd[0].fd = ssh_get_fd(c->ssh);
+		/* Throttled, the socket stays ready (we leave it unread):
+		 * just wait a little for the loop to catch up. */
+		pfd[0].fd = throttled ? -1 : ssh_get_fd(c->ssh);
 		pfd[0].events = POLLIN;
 		if (ssh_get_poll_flags(c->ssh) & SSH_WRITE_PENDING)
 			pfd[0].events |= POLLOUT;
+		pfd[0].revents = 0;
 		pfd[1].fd = c->wakefd;
 		pfd[1].events = POLLIN;
 		if (poll(pfd, 2, timeout) == -1 && errno != EINTR) {

@@ -873,6 +873,55 @@ test_refused_requests(void **state)
 	tr_server_stop(srv);
 }
 
+static uint64_t
+cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The loop does not run: frames pile up to the inbound limit, then the
+ * reader waits (without spinning) and the SSH window holds the sender. */
+static void
+test_backpressure(void **state)
+{
+	struct tr_server_config sc = server_config();
+	struct tr_client_config cc = client_config();
+	struct tr_server *srv;
+	struct tr_conn *cli;
+	size_t len = 1024 * 1024;
+	uint8_t *p;
+	uint64_t c0;
+	int i;
+
+	(void)state;
+	srv = start_server(&sc);
+	assert_non_null(cli = tr_client_start(&loop, &cc, &cbs, &C));
+	assert_int_equal(run_until(&C.up, 1, 5000), 0);
+	assert_int_equal(run_until(&S.up, 1, 5000), 0);
+	assert_non_null(p = malloc(len));
+	for (i = 0; i < 24; i++) {
+		memset(p, i, len);
+		send_bytes(cli, (uint32_t)i, p, len);
+	}
+	poll(NULL, 0, 1000);		/* let the threads fill up */
+	c0 = cpu_ms();
+	poll(NULL, 0, 300);
+	assert_true(cpu_ms() - c0 < 150);
+	assert_int_equal(S.nframes, 0);
+	assert_int_equal(run_until(&S.nframes, 24, 10000), 0);
+	for (i = 0; i < 24; i++) {
+		memset(p, i, len);
+		assert_frame(S.frames[i], (uint32_t)i, p, len);
+	}
+	free(p);
+	assert_int_equal(S.down + C.down, 0);
+	tr_conn_close(cli);
+	tr_server_stop(srv);
+}
+
 int
 main(void)
 {
@@ -898,6 +947,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_send_queue_bound, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_refused_requests, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_backpressure, setup,
 		    teardown),
 	};
 
