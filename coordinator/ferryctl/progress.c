@@ -246,10 +246,23 @@ show_checks(const Ferry__JobEvent *e)
 	}
 }
 
+/* rolled_back reads "rolled back" on a terminal. */
+static void
+state_label(const char *state, char *buf, size_t len)
+{
+	char *p;
+
+	snprintf(buf, len, "%s", state ? state : "ended");
+	for (p = buf; *p; p++)
+		if (*p == '_')
+			*p = ' ';
+}
+
 static void
 show_state(struct follow *f, const Ferry__JobEvent *e)
 {
 	struct json_object *o;
+	char label[64];
 
 	if (f->mode == MODE_JSON) {
 		o = json_object_new_object();
@@ -262,10 +275,11 @@ show_state(struct follow *f, const Ferry__JobEvent *e)
 		return;
 	}
 	line_close(f);
+	state_label(f->state, label, sizeof(label));
 	if (e->message && e->message[0])
-		printf("%s: %s\n", or_dash(f->state), e->message);
+		printf("%s: %s\n", label, e->message);
 	else
-		printf("%s\n", or_dash(f->state));
+		printf("%s\n", label);
 	show_checks(e);
 	fflush(stdout);
 }
@@ -339,14 +353,10 @@ show_done(struct follow *f, const Ferry__JobEvent *e)
 		    or_dash(on ? on : f->destination), off ? " (" : "", extra,
 		    off ? ")" : "");
 	} else {
-		char label[64], *p;
+		char label[64];
 		int refused = f->state && strcmp(f->state, "refused") == 0;
 
-		snprintf(label, sizeof(label), "%s",
-		    f->state ? f->state : "ended");
-		for (p = label; *p; p++)
-			if (*p == '_')
-				*p = ' ';
+		state_label(f->state, label, sizeof(label));
 		if (refused && on == NULL)
 			on = f->source;
 		printf("%s: %s", label, or_dash(f->vm));

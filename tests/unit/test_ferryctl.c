@@ -710,7 +710,7 @@ test_watch_plain_rolled_back(void **state)
 	fake_done(s, serial, 7, "rolled_back", "h1", "aborted by operator");
 	assert_int_equal(finish(s), 1);
 	assert_string_equal(next_line(s), "job 7: migrate vm1 from h1 to h2");
-	assert_string_equal(next_line(s), "rolled_back: aborted by operator");
+	assert_string_equal(next_line(s), "rolled back: aborted by operator");
 	assert_string_equal(next_line(s),
 	    "rolled back: vm1 runs on h1: aborted by operator");
 }
