@@ -972,6 +972,8 @@ job_on_progress(struct host *h, const Ferry__JobStats *s)
 	if (j == NULL || j->state != JOB_MIGRATING)
 		return;
 	j->last_event_ms = now;
+	if (s->data_total == 0)
+		return;		/* set-up: nothing measured yet */
 	total = s->data_total / MIB;
 	remaining = s->data_remaining / MIB;
 	processed = s->data_processed / MIB;
