@@ -922,6 +922,49 @@ test_backpressure(void **state)
 	tr_server_stop(srv);
 }
 
+/* A server that accepts TCP and never says a word. */
+static void
+test_client_handshake_timeout(void **state)
+{
+	struct tr_client_config cc = client_config();
+	struct sockaddr_in sin;
+	struct tr_conn *cli, *cli2;
+	uint64_t t0;
+	int lfd;
+
+	(void)state;
+	assert_true((lfd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 8), 0);
+
+	cc.connect_timeout_ms = 500;
+	cc.backoff_min_ms = cc.backoff_max_ms = 5000;
+	t0 = now_ms();
+	assert_non_null(cli = tr_client_start(&loop, &cc, &cbs, &C));
+	assert_int_equal(run_until(&C.down, 1, 5000), 0);
+	assert_non_null(strstr(C.reason, "timeout"));
+	assert_true(C.down_at - t0 >= 450 && C.down_at - t0 < 1500);
+
+	/* Closing in the middle of a handshake does not wait for it. */
+	cc.connect_timeout_ms = 10000;
+	assert_non_null(cli2 = tr_client_start(&loop, &cc, &cbs, &C2));
+	run_for(200);
+	t0 = now_ms();
+	tr_conn_close(cli2);
+	tr_conn_close(cli);
+	while (uv_loop_alive(&loop) && now_ms() - t0 < 5000) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		poll(NULL, 0, 2);
+	}
+	assert_true(now_ms() - t0 < 1000);
+	assert_int_equal(C.up + C2.up + C2.down, 0);
+	close(lfd);
+}
+
 int
 main(void)
 {
@@ -950,6 +993,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_client_handshake_timeout,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
