@@ -119,6 +119,6 @@ cmd_jobs_exec(struct ctl *c, int argc, char **argv)
 
 const struct ctl_cmd cmd_jobs = {
 	"jobs", "[--all] [--limit N] [--json]",
-	"list migration jobs (--all: finished ones too)",
+	"list recent jobs (--all: every one)",
 	cmd_jobs_exec,
 };

@@ -35,6 +35,7 @@ struct follow {
 	uint64_t	 last_plain_ms;
 	uint64_t	 job;
 	char		*kind, *vm, *state, *source, *destination;
+	char		*action;	/* the policy's decision last shown */
 };
 
 static volatile sig_atomic_t got_sigint;
@@ -479,8 +480,16 @@ on_event(struct follow *f, const Ferry__JobEvent *e)
 	/* The reply may not know the destination yet; the first event
 	 * after it does, or never will. */
 	show_started(f);
-	if (strcmp(e->event, "progress") == 0)
+	if (strcmp(e->event, "progress") == 0) {
+		/* Progress repeats the policy's latest decision; tell it
+		 * once, as info, so progress objects keep their shape. */
+		if (e->message && e->message[0] && (f->action == NULL ||
+		    strcmp(f->action, e->message) != 0)) {
+			set_str(&f->action, e->message);
+			show_info(f, e);
+		}
 		show_progress(f, e);
+	}
 	else if (strcmp(e->event, "state") == 0)
 		show_state(f, e);
 	else if (strcmp(e->event, "info") == 0)
@@ -624,6 +633,7 @@ out:
 	free(f.state);
 	free(f.source);
 	free(f.destination);
+	free(f.action);
 	return rc;
 }
 

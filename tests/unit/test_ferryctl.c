@@ -474,6 +474,7 @@ static const char *const progress_keys[] = { "event", "job", "percent",
 	"eta_s", NULL };
 static const char *const state_keys[] = { "event", "job", "state", "message",
 	NULL };
+static const char *const info_keys[] = { "event", "job", "message", NULL };
 static const char *const done_keys[] = { "event", "job", "vm", "state",
 	"source", "destination", "running_on", "elapsed_ms", "downtime_ms",
 	"data_mib", "error", NULL };
@@ -719,6 +720,7 @@ static void
 test_watch_json(void **state)
 {
 	struct session *s = *state;
+	Ferry__JobEvent e = FERRY__JOB_EVENT__INIT;
 	Ferry__JobRequest *r;
 	uint32_t serial;
 
@@ -730,16 +732,28 @@ test_watch_json(void **state)
 	ferry__job_request__free_unpacked(r, NULL);
 	fake_reply_job(s, MSG_CTL_WATCH, serial, 7, "migrating", "h1", "h2");
 	fake_progress(s, serial, 7, 60);
+	/* The policy's decision rides on progress; it is told once. */
+	e.job_id = 7;
+	e.event = "progress";
+	e.message = "switched to postcopy";
+	fake_event(s, serial, &e);
+	fake_event(s, serial, &e);
 	fake_done(s, serial, 7, "succeeded", "h2", NULL);
 	assert_int_equal(finish(s), 0);
 	json_lines(s);
-	assert_int_equal(s->nlines, 3);
+	assert_int_equal(s->nlines, 6);
 	assert_keys(line(s, 0), started_keys);
 	assert_int(line(s, 0), "job", 7);
 	assert_keys(line(s, 1), progress_keys);
 	assert_num(line(s, 1), "percent", 60.0);
-	assert_keys(line(s, 2), done_keys);
-	assert_str(line(s, 2), "state", "succeeded");
+	assert_keys(line(s, 2), info_keys);
+	assert_str(line(s, 2), "event", "info");
+	assert_str(line(s, 2), "message", "switched to postcopy");
+	assert_keys(line(s, 3), progress_keys);
+	assert_str(line(s, 3), "percent", NULL);
+	assert_keys(line(s, 4), progress_keys);
+	assert_keys(line(s, 5), done_keys);
+	assert_str(line(s, 5), "state", "succeeded");
 }
 
 static void
