@@ -37,11 +37,11 @@
 #include "transport.h"
 
 #define TR_OUTQ_MAX		(64u * 1024 * 1024)	/* queued for sending */
-#define TR_INQ_MAX		(16u * 1024 * 1024)	/* waiting for the loop */
+#define TR_INQ_MAX		(16u * 1024 * 1024)	/* loop behind */
 #define TR_MAX_SESSIONS		16
 #define TR_WRITE_CHUNK		(256 * 1024)
 #define TR_READ_BUDGET		(4 * 1024 * 1024)	/* per loop turn */
-#define TR_ACCEPT_TICK_MS	200			/* watchdog resolution */
+#define TR_ACCEPT_TICK_MS	200			/* watchdog tick */
 #define TR_MAX_AUTH_TRIES	6
 #define TR_HOSTKEYS		"ssh-ed25519,ecdsa-sha2-nistp256," \
 				"ecdsa-sha2-nistp384,ecdsa-sha2-nistp521," \
@@ -83,7 +83,7 @@ struct tr_conn {
 	void			*arg;
 	void			*data;		/* the user's, never touched */
 	char			 name[64];	/* for logs */
-	char			 peer[80];	/* "addr:port", set before start */
+	char			 peer[80];	/* "addr:port", constant */
 
 	int			 hs_timeout;
 	int			 idle_timeout;
@@ -115,7 +115,7 @@ struct tr_conn {
 
 	/* Loop thread only. */
 	int			 closed;	/* tr_conn_close(): silence */
-	int			 shown_up;	/* on_up delivered, on_down not */
+	int			 shown_up;	/* on_up, no on_down yet */
 
 	/* Connection thread only. */
 	ssh_session		 ssh;
@@ -140,7 +140,7 @@ struct tr_server {
 	pthread_t		 acceptor;
 	int			 acceptor_started;
 	int			 wakefd;
-	int			 stopped;	/* loop thread: tr_server_stop ran */
+	int			 stopped;	/* tr_server_stop() ran */
 
 	pthread_mutex_t		 mu;		/* guards the fields below */
 	int			 stop;
@@ -998,7 +998,9 @@ tr_srv_handshake(struct tr_conn *c, char *reason, size_t rlen)
 		} else if (c->ch == NULL) {
 			if (type == SSH_REQUEST_CHANNEL_OPEN &&
 			    sub == SSH_CHANNEL_SESSION) {
-				c->ch = ssh_message_channel_request_open_reply_accept(msg);
+				c->ch =
+				    ssh_message_channel_request_open_reply_accept(
+				    msg);
 				if (c->ch == NULL) {
 					ssh_message_free(msg);
 					snprintf(reason, rlen, "channel open: "

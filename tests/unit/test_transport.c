@@ -199,8 +199,8 @@ group_setup(void **state)
 	free(write_key(K.loosekey));
 	assert_int_equal(chmod(K.loosekey, 0644), 0);
 	/* An unparsable line and a comment must not spoil the good key. */
-	snprintf(buf, sizeof(buf), "# operators\nno-pty %s bob\n%s ferry@coord\n",
-	    K.clientpub, K.clientpub);
+	snprintf(buf, sizeof(buf), "# operators\nno-pty %s bob\n"
+	    "%s ferry@coord\n", K.clientpub, K.clientpub);
 	write_file(K.authkeys, buf);
 	return 0;
 }
