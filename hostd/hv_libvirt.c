@@ -5,7 +5,8 @@
  * (hvl_conn/virConnectClose), so a reconnect by another thread never frees
  * it underneath. The connection is replaced when libvirt reports it closed
  * (close callback) or dead (virConnectIsAlive); the next op reconnects,
- * re-registers the event callbacks and emits HV_EV_CONN_UP.
+ * re-registers the event callbacks and emits HV_EV_CONN_UP. migrate alone
+ * uses a connection of its own (see hvl_migrate).
  *
  * Events come from libvirt's default event loop, run by one process-wide
  * thread started by the first open. The callbacks only call hv->on_event.
@@ -333,6 +334,19 @@ hvl_begin(struct hv *hv, const char *name, const char *what,
 	virConnectClose(c->conn);
 	c->conn = NULL;
 	return rc;
+}
+
+/* The error of a failed call on domain name: -ENOENT when it is gone
+ * (undefined since the lookup), else -1. */
+static int
+hvl_fail(const char *what, const char *name)
+{
+	if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
+		hv_set_error("no domain %s", name);
+		return -ENOENT;
+	}
+	hv_set_error("%s %s: %s", what, name, hvl_errmsg());
+	return -1;
 }
 
 static void
@@ -859,7 +873,7 @@ hvl_domain_cpu(struct hv *hv, const char *name, char **cpu_xml,
 		goto done;
 	}
 	if ((xml = virDomainGetXMLDesc(c.dom, 0)) == NULL) {
-		hv_set_error("domain cpu %s: %s", name, hvl_errmsg());
+		rc = hvl_fail("domain cpu", name);
 		goto done;
 	}
 	if ((doc = hvl_xml_read(xml)) == NULL ||
@@ -1008,7 +1022,7 @@ hvl_dirty_rate(struct hv *hv, const char *name, int seconds, uint64_t *mibs)
 		return rc;
 	rc = -1;
 	if (virDomainStartDirtyRateCalc(c.dom, seconds, 0) < 0) {
-		hv_set_error("dirty rate %s: %s", name, hvl_errmsg());
+		rc = hvl_fail("dirty rate", name);
 		goto done;
 	}
 	/* QEMU measures for `seconds`; allow it 10 s more to report. */
@@ -1042,8 +1056,26 @@ hvl_migrate(struct hv *hv, const char *name, const struct hv_migrate_params *mp)
 		hv_set_error("migrate %s: no destination", name);
 		return -1;
 	}
-	if ((rc = hvl_begin(hv, name, "migrate", &c)) != 0)
+	/* A connection of its own: while one call on a connection waits for
+	 * its reply (a migration, for minutes), libvirt 9.0's client delivered
+	 * the replies of other threads' calls on it only when the next message
+	 * came (keepalive, event): job_stats took 5 s (lab). */
+	if ((c.conn = virConnectOpen(hv->uri)) == NULL) {
+		hv_set_error("migrate %s: connect %s: %s", name, hv->uri,
+		    hvl_errmsg());
+		return -1;
+	}
+	if (virConnectSetKeepAlive(c.conn, 5, 3) < 0)
+		log_debug("%s: no keepalive: %s", hv->uri, hvl_errmsg());
+	if ((c.dom = virDomainLookupByName(c.conn, name)) == NULL) {
+		rc = virGetLastErrorCode() == VIR_ERR_NO_DOMAIN ? -ENOENT : -1;
+		if (rc == -ENOENT)
+			hv_set_error("no domain %s", name);
+		else
+			hv_set_error("migrate %s: %s", name, hvl_errmsg());
+		hvl_end(&c);
 		return rc;
+	}
 	rc = -1;
 	if (mp->migrate_uri != NULL && mp->migrate_uri[0] != '\0' &&
 	    virTypedParamsAddString(&params, &np, &maxp,
@@ -1089,7 +1121,7 @@ hvl_job_stats(struct hv *hv, const char *name, struct hv_job_stats *s)
 	rc = -1;
 	if (virDomainGetJobStats(c.dom, &type, &p, &np, 0) < 0 ||
 	    virDomainGetState(c.dom, &state, &reason, 0) < 0) {
-		hv_set_error("job stats %s: %s", name, hvl_errmsg());
+		rc = hvl_fail("job stats", name);
 		goto done;
 	}
 	s->type = type;
@@ -1181,10 +1213,8 @@ hvl_simple(struct hv *hv, const char *name, enum hvl_simple op, uint64_t arg)
 		r = virDomainDestroy(c.dom);
 		break;
 	}
-	if (r < 0) {
-		hv_set_error("%s %s: %s", what[op], name, hvl_errmsg());
-		rc = -1;
-	}
+	if (r < 0)
+		rc = hvl_fail(what[op], name);
 	hvl_end(&c);
 	return rc;
 }
