@@ -126,8 +126,13 @@ ctl_read(struct ctl *c, int timeout_ms, struct frame **out)
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
 		if ((rc = poll(&pfd, 1, wait)) == -1) {
-			if (errno == EINTR)
+			/* A signal between frames gives the caller a turn; in
+			 * the middle of one, the bytes read so far must not be
+			 * lost. */
+			if (errno == EINTR && !frame_reader_pending(&rd))
 				return 0;
+			if (errno == EINTR)
+				continue;
 			out_fail("poll: %s", strerror(errno));
 			goto fail;
 		}

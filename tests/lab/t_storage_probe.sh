@@ -80,10 +80,12 @@ expect() {
 	    { [ -n "$match" ] && [[ "$out" != *"$match"* ]]; } ||
 	    { [ -n "$within" ] && [ "$dt" -gt "$within" ]; }; then
 		say "FAIL: $desc (${dt} ms): $out"
+		echo "not ok - storage probe: $desc"
 		FAILS=$((FAILS + 1))
 		return 1
 	fi
 	say "pass: $desc (${dt} ms): $out"
+	echo "ok - storage probe: $desc (${dt} ms)"
 }
 
 # ---------------------------------------------------------------- setup

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Foundation: hosts come up over SSH, guests appear where they run, a host
+# whose hostd stops goes down and comes back, an unknown SSH key gets no
+# session, config check mode, ferryctl's errors.
+. "$(dirname "$0")/lib.sh"
+
+all_up() { [ "$(ferryctl hosts --json | jq '[.[] | select(.state == "up")] | length')" = 3 ]; }
+check "three hosts up within 15 s" wait_until 15 all_up
+check "hosts --json has the documented fields" \
+	bash -c 'ferryctl hosts --json | jq -e ".[0] | has(\"name\") and has(\"state\") and has(\"address\") and has(\"libvirt_uri\") and has(\"cpus\") and has(\"mem_mib\") and has(\"mem_free_mib\") and has(\"vms\")" > /dev/null'
+
+lab vm create fa --host h1 --mem 128 --dirty-mib 8 > /dev/null
+lab vm create fb --host h2 --mem 128 --disk none > /dev/null
+seen() { [ "$(ferryctl vms --json | jq -r --arg v "$1" '.[] | select(.name == $v) | .host + ":" + .state')" = "$2:running" ]; }
+t0=$(now_ms)
+check "new guest fa appears on h1 in vms --json within 5 s" wait_until 5 seen fa h1
+check "new guest fb appears on h2 in vms --json within 5 s" wait_until 5 seen fb h2
+note "guests seen after $(( $(now_ms) - t0 )) ms"
+check "vms --json has the documented fields" \
+	bash -c 'ferryctl vms --json | jq -e "map(select(.name == \"fa\"))[0] | .mem_mib == 128 and .vcpus >= 1 and .host == \"h1\"" > /dev/null'
+
+lab stop h3 hostd > /dev/null
+t0=$(now_ms)
+check "h3 goes down when its hostd stops" wait_until 20 bash -c "[ \"\$(ferryctl hosts --json | jq -r '.[] | select(.name == \"h3\") | .state')\" = down ]"
+note "h3 seen down after $(( $(now_ms) - t0 )) ms"
+lab start h3 hostd > /dev/null
+t0=$(now_ms)
+check "h3 comes back up when its hostd returns" wait_until 30 all_up
+note "h3 seen up after $(( $(now_ms) - t0 )) ms"
+
+# An SSH client with a key hostd does not know gets no session.
+tmp=$(mktemp -d)
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/intruder" > /dev/null
+addr=$(ferryctl hosts --json | jq -r '.[] | select(.name == "h1") | .address')
+out=$(timeout 20 ssh -i "$tmp/intruder" -p "${addr##*:}" -o BatchMode=yes \
+	-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+	-o IdentitiesOnly=yes -s "ferry@${addr%:*}" ferry < /dev/null 2>&1)
+rc=$?
+refused() { [ "$rc" -ne 0 ] && grep -q 'Permission denied' <<< "$out"; }
+check "an unknown SSH key is refused (ssh exit $rc)" refused
+check "hostd logs the refused key's fingerprint" \
+	grep -q "refused key SHA256:" "/var/lib/ferry-lab/$LAB_ID/h1/hostd.log"
+check "the coordinator's session to h1 survived the intrusion" all_up
+rm -rf "$tmp"
+
+# Config check mode.
+conf=/var/lib/ferry-lab/$LAB_ID/h1/hostd.conf
+out=$(ferry-hostd -n -f "$conf" 2>&1)
+check "ferry-hostd -n accepts the lab config" [ "$out" = "configuration OK" ]
+bad=$(mktemp)
+{ cat "$conf"; echo "bogus_key = 1;"; } > "$bad"
+out=$(ferry-hostd -n -f "$bad" 2>&1); rc=$?
+names_line() { [ "$rc" -ne 0 ] && grep -q "$bad:[0-9]*: unknown setting 'bogus_key'" <<< "$out"; }
+check "ferry-hostd -n names the bad line ($out)" names_line
+out=$(ferry-coordinator -n -f "/var/lib/ferry-lab/$LAB_ID/coordinator/coordinator.conf" 2>&1)
+check "ferry-coordinator -n accepts the lab config" [ "$out" = "configuration OK" ]
+rm -f "$bad"
+
+# ferryctl errors.
+ferryctl --socket /nonexistent.sock hosts > /dev/null 2>&1; rc=$?
+check "ferryctl exits 4 when the coordinator is unreachable" [ $rc = 4 ]
+out=$(ferryctl vms --host nosuchhost 2>&1); rc=$?
+unknown_host() { [ "$rc" = 1 ] && grep -q "unknown host 'nosuchhost'" <<< "$out"; }
+check "ferryctl vms --host of an unknown host fails clearly" unknown_host
+ferryctl frobnicate > /dev/null 2>&1; rc=$?
+check "an unknown command is a usage error" [ $rc = 2 ]
+
+lab vm destroy fa > /dev/null
+lab vm destroy fb > /dev/null
+finish
