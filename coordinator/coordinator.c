@@ -9,6 +9,7 @@
 #include "log.h"
 
 #define SWEEP_MS	250
+#define HEARTBEAT_MS	1000
 
 uint64_t
 coord_now_ms(void)
@@ -51,6 +52,11 @@ sweep_cb(uv_timer_t *t)
 
 	for (i = 0; i < co->nhosts; i++)
 		peer_sweep(&co->hosts[i], now);
+	if (now - co->last_heartbeat_ms >= HEARTBEAT_MS) {
+		co->last_heartbeat_ms = now;
+		for (i = 0; i < co->nhosts; i++)
+			peer_heartbeat(&co->hosts[i], now);
+	}
 	job_tick(co, now);
 }
 

@@ -67,6 +67,7 @@ struct host {
 	uint64_t		 last_seen_ms;
 	char			 last_error[256];
 	uint32_t		 next_serial;
+	uint64_t		 hb_seq;
 	struct peer_call_list	 calls;
 };
 
@@ -86,6 +87,7 @@ struct coord {
 	uv_timer_t		 sweep_timer;
 	uv_signal_t		 sigterm, sigint;
 	int			 handles_open;
+	uint64_t		 last_heartbeat_ms;
 	int			 stopping;
 };
 
@@ -110,6 +112,7 @@ void	 peer_stop(struct host *);
 int	 peer_call(struct host *, uint16_t type, const ProtobufCMessage *,
 	    int timeout_ms, peer_reply_cb, void *arg);
 void	 peer_sweep(struct host *, uint64_t now_ms);
+void	 peer_heartbeat(struct host *, uint64_t now_ms);
 
 /* cluster.c */
 void	 cluster_host_up(struct host *, Ferry__Inventory *);

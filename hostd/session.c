@@ -183,6 +183,8 @@ session_on_frame(struct tr_conn *c, struct frame *f, void *arg)
 	(void)arg;
 	if (s == NULL)
 		goto done;
+	if (f->hdr.kind == FRAME_EVENT && f->hdr.type == MSG_HEARTBEAT)
+		goto done;	/* keepalive: receiving it was the point */
 	if (f->hdr.kind != FRAME_CALL) {
 		log_debug("%s: ignoring %s frame of kind %u", tr_conn_peer(c),
 		    msg_type_name(f->hdr.type), f->hdr.kind);

@@ -75,7 +75,18 @@ on_one_host() {
 	[ "$n" = 1 ] && echo "$lv"
 }
 
-heartbeat_ok() { lab heartbeat "$1" "$@" > /dev/null 2>&1 || { lab heartbeat "$1" | sed 's/^/# /'; return 1; }; }
+# heartbeat_ok VM [lab heartbeat options]: the guest's counter never reset.
+heartbeat_ok() {
+	local out
+	out=$(lab heartbeat "$@" 2>&1) && return 0
+	echo "$out" | sed 's/^/# /'
+	return 1
+}
+
+# jqe FILTER FILE...: jq -e without the output.
+jqe() { jq -e "$@" > /dev/null; }
+
+is_number() { [[ "$1" =~ ^[0-9]+$ ]]; }
 
 finish() {
 	[ "$FAILED" = 0 ]
