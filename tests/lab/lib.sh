@@ -83,6 +83,13 @@ heartbeat_ok() {
 	return 1
 }
 
+# beats_after VM UNIXMS: within 20 s the guest prints a beat surely after
+# UNIXMS, and its counter never reset (a paused guest resumes first).
+beats_after() {
+	wait_until 20 lab heartbeat "$1" --since-ms "$2" || true
+	heartbeat_ok "$1" --since-ms "$2"
+}
+
 # jqe FILTER FILE...: jq -e without the output.
 jqe() { jq -e "$@" > /dev/null; }
 
