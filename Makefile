@@ -4,7 +4,6 @@
 #   make deps       install every Debian package the build, tests and lab need
 #   make check      deps + build + every test (unit and lab); SAN=1: unit tests under ASan+UBSan
 #   make demo       deps + build + start the lab + a real live migration
-#   make bench      the benchmarks in bench/
 
 SAN	?= 0
 ifeq ($(SAN),1)
@@ -103,17 +102,11 @@ check: deps
 	$(MAKE) all
 	@if [ "$(SAN)" = 1 ]; then tests/run --unit --build $(B); else tests/run --build $(B); fi
 
-check-faults: deps all
-	tests/run --faults --build $(B)
-
 demo: deps all
 	deploy/lab/demo
-
-bench: deps all
-	bench/run
 
 clean:
 	rm -rf build build-san $(PROTO_C) $(PROTO_H)
 
-.PHONY: all deps unit check check-faults demo bench clean
+.PHONY: all deps unit check demo clean
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

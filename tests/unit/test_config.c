@@ -207,6 +207,26 @@ test_coord_errors(void **state)
 	    "bad.conf:8: unknown setting 'hosts2'");
 }
 
+/* The example files shipped in deploy/etc are valid configurations. */
+static void
+test_examples(void **state)
+{
+	struct hostd_conf h;
+	struct coord_conf c;
+	char err[512] = "";
+
+	(void)state;
+	if (parse_hostd_config("deploy/etc/hostd.conf.example", &h, err,
+	    sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_string_equal(h.migration_address, "10.20.0.11");
+	if (parse_coord_config("deploy/etc/coordinator.conf.example", &c, err,
+	    sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.nhosts, 3);
+	parse_coord_conf_clear(&c);
+}
+
 static void
 test_private_keys(void **state)
 {
@@ -236,6 +256,7 @@ main(void)
 		cmocka_unit_test(test_coord_ok),
 		cmocka_unit_test(test_coord_errors),
 		cmocka_unit_test(test_private_keys),
+		cmocka_unit_test(test_examples),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
