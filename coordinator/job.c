@@ -659,9 +659,15 @@ job_start_checks(struct job *j)
 	struct host *sh = coord_host_find(j->co, j->source), *dh;
 	const Ferry__Domain *d;
 
-	if (j->ncandidates > 0)
+	if (j->ncandidates > 0) {
 		snprintf(j->destination, sizeof(j->destination), "%s",
 		    j->candidates[j->candidate]);
+		/* Recorded before the checks: recovery must know both ends. */
+		if (!j->check_only && store_job_set_destination(j->co->store,
+		    j->id, j->destination, coord_now_ms()) < 0)
+			log_warnx("job %lld: %s", (long long)j->id,
+			    store_error(j->co->store));
+	}
 	if (j->destination[0] == '\0') {
 		job_add_check(j, "destination", 0, 0, "no host can take %s: "
 		    "every other host is down, in maintenance or full", j->vm);

@@ -106,6 +106,7 @@ enum store_q {
 	Q_VMS_LIST,
 	Q_JOB_INSERT,
 	Q_JOB_SET_STATE,
+	Q_JOB_SET_DEST,
 	Q_JOB_FINISH,
 	Q_JOB_TOUCH,
 	Q_JOB_FINISHED,
@@ -157,6 +158,9 @@ static const char *const store_sql[Q_MAX] = {
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
 	[Q_JOB_SET_STATE] =
 	    "UPDATE jobs SET state = ?2, updated_ms = ?3 "
+	    "WHERE id = ?1 AND finished = 0",
+	[Q_JOB_SET_DEST] =
+	    "UPDATE jobs SET destination = ?2, updated_ms = ?3 "
 	    "WHERE id = ?1 AND finished = 0",
 	[Q_JOB_FINISH] =
 	    "UPDATE jobs SET state = ?2, error = ?3, finished = 1, "
@@ -1023,6 +1027,41 @@ store_job_transition(struct store *s, int64_t id, const char *state,
 		goto fail;
 	}
 	if (store_event_append(s, fn, id, "state", data, now_ms) == -1)
+		goto fail;
+	return store_commit(s, fn);
+ fail:
+	store_rollback(s);
+	return -1;
+}
+
+/* The destination chosen for a job that was created without one (or
+ * whose first choice was refused), with an info event saying so. */
+int
+store_job_set_destination(struct store *s, int64_t id, const char *dest,
+    uint64_t now_ms)
+{
+	const char *fn = "store_job_set_destination";
+	struct store_job j;
+	sqlite3_stmt *st;
+	char msg[128];
+
+	if (store_check_len(s, fn, "destination", dest,
+	    sizeof(j.destination)) == -1)
+		return -1;
+	if (store_begin(s, fn) == -1)
+		return -1;
+	st = store_stmt(s, Q_JOB_SET_DEST);
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, dest);
+	store_bind_u64(st, 3, now_ms);
+	if (store_run(s, st, fn) == -1)
+		goto fail;
+	if (sqlite3_changes(s->db) == 0) {
+		store_job_why(s, fn, id);
+		goto fail;
+	}
+	snprintf(msg, sizeof(msg), "destination %s", dest);
+	if (store_event_append(s, fn, id, "info", msg, now_ms) == -1)
 		goto fail;
 	return store_commit(s, fn);
  fail:

@@ -102,6 +102,8 @@ int	 store_job_transition(struct store *, int64_t id, const char *state,
 	    const char *data, uint64_t now_ms);
 int	 store_job_finish(struct store *, int64_t id, const char *state,
 	    const char *error, const char *data, uint64_t now_ms);
+int	 store_job_set_destination(struct store *, int64_t id, const char *dest,
+	    uint64_t now_ms);
 int	 store_job_event(struct store *, int64_t id, const char *type,
 	    const char *data, uint64_t now_ms);
 int	 store_job_get(struct store *, int64_t id, struct store_job *);		/* 1 found, 0 not, -1 */

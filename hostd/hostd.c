@@ -23,9 +23,6 @@ struct inv_work {
 	char			 err[512];
 };
 
-static pthread_mutex_t hv_open_mtx = PTHREAD_MUTEX_INITIALIZER;
-static int hv_opened;
-
 uint64_t
 hostd_now_ms(void)
 {
@@ -38,18 +35,18 @@ hostd_now_ms(void)
 /* Worker threads only: open the hypervisor connection on first use (a
  * libvirtd that is down at start must not stop hostd from starting). */
 int
-hostd_hv_ensure(struct hv *hv)
+hostd_hv_ensure(struct hostd *hd)
 {
 	int rc = 0;
 
-	pthread_mutex_lock(&hv_open_mtx);
-	if (!hv_opened) {
-		if (hv->ops->open(hv) == 0)
-			hv_opened = 1;
+	pthread_mutex_lock(&hd->hv_open_mtx);
+	if (!hd->hv_opened) {
+		if (hd->hv->ops->open(hd->hv) == 0)
+			hd->hv_opened = 1;
 		else
 			rc = -1;
 	}
-	pthread_mutex_unlock(&hv_open_mtx);
+	pthread_mutex_unlock(&hd->hv_open_mtx);
 	return rc;
 }
 
@@ -132,7 +129,7 @@ hostd_call_work(uv_work_t *req)
 {
 	struct hostd_call *c = req->data;
 
-	if (hostd_hv_ensure(c->hd->hv) < 0) {
+	if (hostd_hv_ensure(c->hd) < 0) {
 		snprintf(c->err, sizeof(c->err), "libvirt: %s", hv_last_error());
 		c->rc = -1;
 		return;
@@ -198,7 +195,7 @@ inv_work_cb(uv_work_t *req)
 {
 	struct inv_work *w = req->data;
 
-	if (hostd_hv_ensure(w->hd->hv) < 0) {
+	if (hostd_hv_ensure(w->hd) < 0) {
 		snprintf(w->err, sizeof(w->err), "libvirt: %s", hv_last_error());
 		w->rc = -1;
 		return;
@@ -384,6 +381,7 @@ hostd_init(struct hostd *hd, uv_loop_t *loop, const struct hostd_conf *conf,
 	struct tr_server_config sc;
 
 	memset(hd, 0, sizeof(*hd));
+	pthread_mutex_init(&hd->hv_open_mtx, NULL);
 	hd->loop = loop;
 	hd->conf = *conf;
 	TAILQ_INIT(&hd->sessions);
@@ -467,6 +465,7 @@ hostd_free(struct hostd *hd)
 	migrate_free_results(hd);
 	hv_free(hd->hv);
 	hd->hv = NULL;
+	hd->hv_opened = 0;
 	free(hd->inv_payload);
 	free(hd->inv_cmp);
 	hd->inv_payload = hd->inv_cmp = NULL;

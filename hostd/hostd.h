@@ -3,6 +3,7 @@
 #define FERRY_HOSTD_H
 
 #include <sys/queue.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdint.h>
 
@@ -61,6 +62,8 @@ struct hostd {
 	uv_loop_t		*loop;
 	struct hostd_conf	 conf;
 	struct hv		*hv;
+	pthread_mutex_t		 hv_open_mtx;
+	int			 hv_opened;	/* under hv_open_mtx */
 	struct tr_server	*server;
 	struct session_list	 sessions;
 	uint64_t		 next_session_id;
@@ -113,7 +116,7 @@ void	 hostd_broadcast(struct hostd *, uint16_t type, const ProtobufCMessage *);
 int	 hostd_call_start(struct session *, const struct frame_hdr *,
 	    ProtobufCMessage *, hostd_work_fn);
 int	 hostd_pack(const ProtobufCMessage *, uint8_t **, size_t *);
-int	 hostd_hv_ensure(struct hv *);
+int	 hostd_hv_ensure(struct hostd *);
 struct session *hostd_session_find(struct hostd *, uint64_t id);
 uint64_t hostd_now_ms(void);
 

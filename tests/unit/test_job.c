@@ -1,0 +1,610 @@
+/* test_job.c: the coordinator's migration job state machine, end to end in
+ * one process: real ferry-hostd cores (hostd.c, session.c, precheck.c,
+ * migrate.c) over the real SSH transport on loopback, each on a fake
+ * hypervisor (fake_hv.c), and a real coordinator core with its SQLite store.
+ * Every test drives the libuv loop until the job is final and then checks
+ * the journal and where the fake hypervisors say the VM is. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "coordinator.h"
+#include "fake_hv.h"
+#include "hostd.h"
+#include "log.h"
+
+#define NHOSTS		3
+#define MIB		(1024ULL * 1024)
+
+struct cluster {
+	char		 dir[64];
+	uv_loop_t	 loop;
+	struct hostd	 hd[NHOSTS];
+	struct coord	 co;
+	int		 co_running;
+	int		 port[NHOSTS];
+};
+
+static const char *
+host_uri(int i)
+{
+	static const char *uris[NHOSTS] = { "fake://h1", "fake://h2",
+	    "fake://h3" };
+
+	return uris[i];
+}
+
+static void
+sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	assert_int_equal(system(cmd), 0);
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs the loop until pred holds or ms pass; returns pred's last value. */
+static int
+run_until(struct cluster *cl, int (*pred)(struct cluster *, void *),
+    void *arg, int ms)
+{
+	uint64_t end = mono_ms() + ms;
+
+	while (!pred(cl, arg) && mono_ms() < end)
+		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
+	return pred(cl, arg);
+}
+
+static int
+all_up(struct cluster *cl, void *arg)
+{
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < cl->co.nhosts; i++)
+		if (!cl->co.hosts[i].up)
+			return 0;
+	return 1;
+}
+
+static void
+coord_start(struct cluster *cl)
+{
+	struct coord_conf cc;
+	char err[512];
+	int i;
+
+	parse_coord_defaults(&cc);
+	snprintf(cc.name, sizeof(cc.name), "test");
+	snprintf(cc.database, sizeof(cc.database), "%s/ferry.db", cl->dir);
+	snprintf(cc.socket, sizeof(cc.socket), "%s/ferry.sock", cl->dir);
+	snprintf(cc.identity, sizeof(cc.identity), "%s/id", cl->dir);
+	snprintf(cc.known_hosts, sizeof(cc.known_hosts), "%s/known_hosts",
+	    cl->dir);
+	cc.backoff_min_ms = 50;
+	cc.backoff_max_ms = 200;
+	assert_non_null(cc.hosts = calloc(NHOSTS, sizeof(*cc.hosts)));
+	cc.nhosts = NHOSTS;
+	for (i = 0; i < NHOSTS; i++) {
+		snprintf(cc.hosts[i].name, sizeof(cc.hosts[i].name), "h%d", i + 1);
+		snprintf(cc.hosts[i].address, sizeof(cc.hosts[i].address),
+		    "127.0.0.1");
+		cc.hosts[i].port = cl->port[i];
+	}
+	if (coord_init(&cl->co, &cl->loop, &cc, err, sizeof(err)) < 0)
+		fail_msg("coord_init: %s", err);
+	cl->co_running = 1;
+	assert_true(run_until(cl, all_up, NULL, 10000));
+}
+
+static void
+coord_stop(struct cluster *cl)
+{
+	coord_shutdown(&cl->co);
+	/* Let the transport's deferred closes run. */
+	for (int k = 0; k < 200; k++)
+		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(1000);
+	coord_free(&cl->co);
+	cl->co_running = 0;
+}
+
+static int
+setup(void **state)
+{
+	struct cluster *cl;
+	struct hostd_conf hc;
+	char err[512];
+	int i, base;
+
+	assert_non_null(cl = calloc(1, sizeof(*cl)));
+	snprintf(cl->dir, sizeof(cl->dir), "/tmp/ferry-test-job.XXXXXX");
+	assert_non_null(mkdtemp(cl->dir));
+	fake_hv_reset();
+	sh("ssh-keygen -q -t ed25519 -N '' -f %s/id", cl->dir);
+	sh("cp %s/id.pub %s/authorized_keys", cl->dir, cl->dir);
+	sh(": > %s/known_hosts", cl->dir);
+	base = 20000 + (getpid() * 7) % 30000;
+	assert_int_equal(uv_loop_init(&cl->loop), 0);
+	for (i = 0; i < NHOSTS; i++) {
+		cl->port[i] = base + i;
+		sh("ssh-keygen -q -t ed25519 -N '' -f %s/hk%d", cl->dir, i);
+		sh("echo \"[127.0.0.1]:%d $(cut -d' ' -f1,2 %s/hk%d.pub)\" >> "
+		    "%s/known_hosts", cl->port[i], cl->dir, i, cl->dir);
+		parse_hostd_defaults(&hc);
+		snprintf(hc.listen, sizeof(hc.listen), "127.0.0.1");
+		hc.port = cl->port[i];
+		snprintf(hc.host_key, sizeof(hc.host_key), "%s/hk%d", cl->dir, i);
+		snprintf(hc.authorized_keys, sizeof(hc.authorized_keys),
+		    "%s/authorized_keys", cl->dir);
+		snprintf(hc.libvirt_uri, sizeof(hc.libvirt_uri), "%s",
+		    host_uri(i));
+		/* The fake moves a domain to the host named by dest_uri. */
+		snprintf(hc.advertise_uri, sizeof(hc.advertise_uri), "%s",
+		    host_uri(i));
+		snprintf(hc.migration_address, sizeof(hc.migration_address),
+		    "127.0.0.1");
+		hc.memory_reserve_mib = 512;
+		hc.capacity_mib = 4096;
+		if (hostd_init(&cl->hd[i], &cl->loop, &hc, &fake_hv_ops, err,
+		    sizeof(err)) < 0)
+			fail_msg("hostd_init: %s", err);
+	}
+	coord_start(cl);
+	*state = cl;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct cluster *cl = *state;
+	int i, rc;
+
+	if (cl->co_running)
+		coord_stop(cl);
+	for (i = 0; i < NHOSTS; i++)
+		hostd_shutdown(&cl->hd[i]);
+	for (int k = 0; k < 500 && uv_run(&cl->loop, UV_RUN_NOWAIT); k++)
+		usleep(1000);
+	for (i = 0; i < NHOSTS; i++)
+		hostd_free(&cl->hd[i]);
+	rc = uv_loop_close(&cl->loop);
+	sh("rm -rf %s", cl->dir);
+	free(cl);
+	/* libuv tests' rule: the loop closes clean. */
+	assert_int_equal(rc, 0);
+	return 0;
+}
+
+/* ---- helpers --------------------------------------------------------- */
+
+static int
+job_gone(struct cluster *cl, void *arg)
+{
+	return job_find(&cl->co, *(int64_t *)arg) == NULL;
+}
+
+static int
+job_in(struct cluster *cl, void *arg)
+{
+	int64_t *a = arg;
+	struct job *j = job_find(&cl->co, a[0]);
+
+	return j != NULL && (int64_t)j->state == a[1];
+}
+
+/* The coordinator has an inventory listing vm on host i. */
+static int
+inventory_has(struct cluster *cl, const char *vm, int i)
+{
+	const Ferry__Inventory *inv = cl->co.hosts[i].inv;
+	size_t k;
+
+	if (inv == NULL)
+		return 0;
+	for (k = 0; k < inv->n_domains; k++)
+		if (strcmp(inv->domains[k]->name, vm) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+seen_on_h1(struct cluster *cl, void *arg)
+{
+	return inventory_has(cl, arg, 0);
+}
+
+static int64_t
+start_job(struct cluster *cl, const char *vm, const char *to,
+    uint64_t bandwidth)
+{
+	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
+	struct job *j;
+	char err[512];
+
+	assert_true(run_until(cl, seen_on_h1, (void *)vm, 5000));
+	o.vm = (char *)vm;
+	o.to = (char *)to;
+	if (bandwidth) {
+		o.has_bandwidth_mibs = 1;
+		o.bandwidth_mibs = bandwidth;
+	}
+	if (job_migrate(&cl->co, &o, &j, err, sizeof(err)) < 0)
+		fail_msg("job_migrate: %s", err);
+	job_run(j);
+	return j->id;
+}
+
+static void
+wait_final(struct cluster *cl, int64_t id, int ms)
+{
+	if (!run_until(cl, job_gone, &id, ms))
+		fail_msg("job %lld not final after %d ms", (long long)id, ms);
+}
+
+static void
+expect_job(struct cluster *cl, int64_t id, const char *state,
+    const char *errpart)
+{
+	struct store_job sj;
+
+	memset(&sj, 0, sizeof(sj));
+	assert_int_equal(store_job_get(cl->co.store, id, &sj), 1);
+	if (strcmp(sj.state, state) != 0)
+		fail_msg("job %lld is %s (%s), expected %s", (long long)id,
+		    sj.state, sj.error ? sj.error : "", state);
+	if (errpart && (sj.error == NULL || strstr(sj.error, errpart) == NULL))
+		fail_msg("job %lld error '%s' lacks '%s'", (long long)id,
+		    sj.error ? sj.error : "(none)", errpart);
+	assert_true(sj.ended_ms >= sj.started_ms);
+	store_job_clear(&sj);
+}
+
+/* The journal's state events, in order, joined by spaces. */
+static void
+journal_states(struct cluster *cl, int64_t id, char *out, size_t len)
+{
+	struct store_event *ev = NULL;
+	size_t n = 0, i, off = 0;
+
+	assert_int_equal(store_job_events(cl->co.store, id, &ev, &n), 0);
+	out[0] = '\0';
+	for (i = 0; i < n; i++)
+		if (strcmp(ev[i].type, "state") == 0)
+			off += snprintf(out + off, len - off, "%s%s",
+			    off ? " " : "", ev[i].state);
+	store_event_list_free(ev, n);
+}
+
+static size_t
+journal_count(struct cluster *cl, int64_t id, const char *type)
+{
+	struct store_event *ev = NULL;
+	size_t n = 0, i, c = 0;
+
+	assert_int_equal(store_job_events(cl->co.store, id, &ev, &n), 0);
+	for (i = 0; i < n; i++)
+		if (strcmp(ev[i].type, type) == 0)
+			c++;
+	store_event_list_free(ev, n);
+	return c;
+}
+
+static int
+running_on(const char *uri, const char *vm)
+{
+	struct hv_domain d;
+	int r;
+
+	memset(&d, 0, sizeof(d));
+	if (fake_hv_get_domain(uri, vm, &d) < 0)
+		return 0;
+	r = d.state == HV_STATE_RUNNING;
+	hv_domain_clear(&d);
+	return r;
+}
+
+/* n samples of a 256 MiB pre-copy, data remaining falling to 0. */
+static void
+script(const char *vm, size_t n, int rc, const char *msg)
+{
+	struct hv_job_stats s[64];
+	size_t i;
+
+	assert_true(n <= 64);
+	memset(s, 0, sizeof(s));
+	for (i = 0; i < n; i++) {
+		s[i].active = 1;
+		s[i].time_elapsed = 500 * (i + 1);
+		s[i].data_total = 256 * MIB;
+		s[i].data_processed = 256 * MIB * (i + 1) / n;
+		s[i].data_remaining = s[i].data_total - s[i].data_processed;
+		s[i].memory_total = s[i].data_total;
+		s[i].memory_processed = s[i].data_processed;
+		s[i].memory_remaining = s[i].data_remaining;
+		s[i].memory_bps = 50 * MIB;
+		s[i].memory_iteration = 1;
+		s[i].memory_page_size = 4096;
+		s[i].downtime = 40;
+	}
+	assert_int_equal(fake_hv_script_migration(host_uri(0), vm, s, n, rc,
+	    msg), 0);
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void
+test_success(void **state)
+{
+	struct cluster *cl = *state;
+	struct fake_hv_migrate_rec rec;
+	char states[256];
+	int64_t id;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vm1", NULL, 0), 0);
+	script("vm1", 4, 0, NULL);
+	id = start_job(cl, "vm1", "h2", 40);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "succeeded", NULL);
+	journal_states(cl, id, states, sizeof(states));
+	assert_string_equal(states,
+	    "pending checking migrating verifying succeeded");
+	assert_true(journal_count(cl, id, "progress") >= 1);
+	assert_true(journal_count(cl, id, "checks") == 1);
+	assert_true(running_on(host_uri(1), "vm1"));
+	assert_false(fake_hv_has_domain(host_uri(0), "vm1"));
+	/* What hostd asked libvirt for. */
+	assert_int_equal(fake_hv_last_migrate(host_uri(0), &rec), 0);
+	assert_string_equal(rec.dest_uri, host_uri(1));
+	assert_string_equal(rec.migrate_uri, "tcp://127.0.0.1");
+	assert_int_equal(rec.bandwidth_mibs, 40);
+	assert_true(rec.persist);
+	assert_false(rec.allow_postcopy);
+}
+
+static void
+test_refused_local_disk(void **state)
+{
+	struct cluster *cl = *state;
+	struct hv_disk d;
+	char path[128];
+	int64_t id;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(path, sizeof(path), "%s/local.qcow2", cl->dir);
+	sh(": > %s", path);
+	snprintf(d.target, sizeof(d.target), "vda");
+	snprintf(d.type, sizeof(d.type), "file");
+	snprintf(d.device, sizeof(d.device), "disk");
+	snprintf(d.source, sizeof(d.source), "%s", path);
+	snprintf(d.format, sizeof(d.format), "qcow2");
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmlocal", &d, 1), 0);
+	id = start_job(cl, "vmlocal", "h2", 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "refused", "vda");
+	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
+	assert_true(running_on(host_uri(0), "vmlocal"));
+	assert_false(fake_hv_has_domain(host_uri(1), "vmlocal"));
+}
+
+static void
+test_refused_cpu(void **state)
+{
+	struct cluster *cl = *state;
+	int64_t id;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmcpu", NULL, 0), 0);
+	fake_hv_set_compare(host_uri(1), HV_CPU_INCOMPATIBLE,
+	    "Host CPU does not provide required features: avx512f");
+	id = start_job(cl, "vmcpu", "h2", 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "refused", "avx512f");
+	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
+	assert_true(running_on(host_uri(0), "vmcpu"));
+}
+
+static void
+test_abort(void **state)
+{
+	struct cluster *cl = *state;
+	struct fake_hv_tuning t;
+	char err[256];
+	int64_t id, arg[2];
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmab", NULL, 0), 0);
+	script("vmab", 60, 0, NULL);
+	id = start_job(cl, "vmab", "h2", 5);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+	/* A second migration of the same VM is refused while this one runs. */
+	{
+		Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
+		struct job *j2;
+
+		o.vm = "vmab";
+		o.to = "h3";
+		assert_int_equal(job_migrate(&cl->co, &o, &j2, err,
+		    sizeof(err)), -1);
+		assert_non_null(strstr(err, "in flight"));
+	}
+	run_until(cl, job_gone, &id, 1200);	/* let a sample or two pass */
+	assert_int_equal(job_abort(&cl->co, id, "aborted by operator", err,
+	    sizeof(err)), 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "rolled_back", "aborted by operator");
+	assert_int_equal(fake_hv_get_tuning(host_uri(0), "vmab", &t), 0);
+	assert_true(t.aborted);
+	/* The policy set the initial max downtime on the first sample. */
+	assert_int_equal(t.max_downtime_ms, 100);
+	assert_true(running_on(host_uri(0), "vmab"));
+	assert_false(fake_hv_has_domain(host_uri(1), "vmab"));
+}
+
+static void
+test_libvirt_failure(void **state)
+{
+	struct cluster *cl = *state;
+	int64_t id;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmf", NULL, 0), 0);
+	script("vmf", 3, -1, "Unable to read from monitor: Connection reset");
+	id = start_job(cl, "vmf", "h2", 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "rolled_back", "Connection reset");
+	assert_true(running_on(host_uri(0), "vmf"));
+}
+
+static void
+test_both_running_is_failed(void **state)
+{
+	struct cluster *cl = *state;
+	int64_t id, arg[2];
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmb", NULL, 0), 0);
+	script("vmb", 6, -1, "migration failed");
+	id = start_job(cl, "vmb", "h2", 0);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+	/* Something outside Ferry starts a copy on the destination. */
+	assert_int_equal(fake_hv_add_running(host_uri(1), "vmb", NULL, 0), 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "failed", "BOTH");
+}
+
+static void
+test_recovery_after_restart(void **state)
+{
+	struct cluster *cl = *state;
+	char states[256];
+	int64_t id, arg[2];
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmr", NULL, 0), 0);
+	script("vmr", 12, 0, NULL);
+	id = start_job(cl, "vmr", "h2", 0);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+	/* The coordinator goes away mid-flight; hostd carries on. */
+	coord_stop(cl);
+	for (int k = 0; k < 300; k++)
+		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(5000);
+	coord_start(cl);
+	assert_non_null(job_find(&cl->co, id));
+	wait_final(cl, id, 20000);
+	expect_job(cl, id, "succeeded", NULL);
+	journal_states(cl, id, states, sizeof(states));
+	assert_string_equal(states,
+	    "pending checking migrating verifying succeeded");
+	assert_true(running_on(host_uri(1), "vmr"));
+	assert_false(fake_hv_has_domain(host_uri(0), "vmr"));
+}
+
+static void
+test_picks_least_loaded(void **state)
+{
+	struct cluster *cl = *state;
+	struct store_job sj;
+	struct hv_domain big;
+	int64_t id;
+
+	/* h2 carries a 2 GiB guest: h3 has more room. */
+	memset(&big, 0, sizeof(big));
+	snprintf(big.name, sizeof(big.name), "big");
+	snprintf(big.uuid, sizeof(big.uuid), "5a1e0000-0000-0000-0000-0000000000b1");
+	big.state = HV_STATE_RUNNING;
+	big.mem_mib = 2048;
+	big.vcpus = 2;
+	big.persistent = 1;
+	assert_int_equal(fake_hv_add_domain(host_uri(1), &big), 0);
+	hostd_inventory_refresh(&cl->hd[1]);
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmp", NULL, 0), 0);
+	for (int k = 0; k < 200; k++)
+		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
+	id = start_job(cl, "vmp", NULL, 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "succeeded", NULL);
+	memset(&sj, 0, sizeof(sj));
+	assert_int_equal(store_job_get(cl->co.store, id, &sj), 1);
+	assert_string_equal(sj.destination, "h3");
+	store_job_clear(&sj);
+	assert_true(running_on(host_uri(2), "vmp"));
+}
+
+static void
+test_bad_requests(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
+	struct job *j;
+	char err[256];
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmx", NULL, 0), 0);
+	assert_true(run_until(cl, seen_on_h1, "vmx", 5000));
+	o.vm = "nosuch";
+	assert_int_equal(job_migrate(&cl->co, &o, &j, err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown VM 'nosuch'");
+	o.vm = "vmx";
+	o.to = "h1";
+	assert_int_equal(job_migrate(&cl->co, &o, &j, err, sizeof(err)), -1);
+	assert_string_equal(err, "vmx already runs on h1");
+	o.to = "h9";
+	assert_int_equal(job_migrate(&cl->co, &o, &j, err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown host 'h9'");
+	/* Nothing was recorded for refused requests. */
+	{
+		struct store_job *sj = NULL;
+		size_t n = 0;
+
+		assert_int_equal(store_jobs_list(cl->co.store, 0, 0, &sj, &n), 0);
+		assert_int_equal(n, 0);
+		store_job_list_free(sj, n);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_success, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_local_disk, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_refused_cpu, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_libvirt_failure, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_both_running_is_failed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_after_restart, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_picks_least_loaded, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+	};
+
+	log_init("test_job", 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
