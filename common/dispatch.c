@@ -81,6 +81,10 @@ msg_type_name(uint16_t type)
 	case MSG_CTL_ABORT:	return "ctl-abort";
 	case MSG_CTL_WATCH:	return "ctl-watch";
 	case MSG_CTL_JOB_EVENT:	return "ctl-job-event";
+	case MSG_CTL_MAINT_ENTER: return "ctl-maintenance-enter";
+	case MSG_CTL_MAINT_CANCEL: return "ctl-maintenance-cancel";
+	case MSG_CTL_MAINT_EXIT: return "ctl-maintenance-exit";
+	case MSG_CTL_DRAIN_EVENT: return "ctl-drain-event";
 	default:		return "unknown";
 	}
 }

@@ -40,6 +40,10 @@ enum msg_type {
 	MSG_CTL_ABORT = 106,	/* JobRequest -> JobInfo */
 	MSG_CTL_WATCH = 107,	/* JobRequest -> JobInfo, then JOB_EVENTs */
 	MSG_CTL_JOB_EVENT = 108, /* EVENT JobEvent; serial = the MIGRATE/WATCH call's */
+	MSG_CTL_MAINT_ENTER = 109, /* MaintenanceRequest -> DrainInfo (the plan), then DRAIN_EVENTs if wait */
+	MSG_CTL_MAINT_CANCEL = 110, /* MaintenanceRequest -> DrainInfo */
+	MSG_CTL_MAINT_EXIT = 111, /* MaintenanceRequest -> DrainInfo (restore: then DRAIN_EVENTs if wait) */
+	MSG_CTL_DRAIN_EVENT = 112, /* EVENT DrainEvent; serial = the ENTER/EXIT call's */
 	MSG_CTL_MAX,
 };
 
