@@ -17,6 +17,7 @@ static const struct ctl_cmd *ctl_cmds[] = {
 	&cmd_abort,
 	&cmd_jobs,
 	&cmd_job,
+	&cmd_maintenance,
 };
 #define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 

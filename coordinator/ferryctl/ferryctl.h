@@ -63,5 +63,6 @@ extern const struct ctl_cmd cmd_watch;
 extern const struct ctl_cmd cmd_abort;
 extern const struct ctl_cmd cmd_jobs;
 extern const struct ctl_cmd cmd_job;
+extern const struct ctl_cmd cmd_maintenance;
 
 #endif
