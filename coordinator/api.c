@@ -202,7 +202,7 @@ api_migrate(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
 	struct job *j;
 
-	if (job_migrate(control_coord(c), o, &j, err, errlen) < 0)
+	if (job_migrate(control_coord(c), o, 0, &j, err, errlen) < 0)
 		return -1;
 	job_info(j, &ji);
 	if (control_reply(c, hdr->type, hdr->serial, &ji.base) < 0) {
@@ -412,6 +412,38 @@ api_watch(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	return rc;
 }
 
+static int
+api_maint_enter(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+
+	/* The plan is the reply, sent when the pre-checks are in. */
+	return drain_enter(control_coord(c), (Ferry__MaintenanceRequest *)m, c,
+	    hdr->type, hdr->serial, err, errlen);
+}
+
+static int
+api_maint_cancel(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+
+	return drain_cancel(control_coord(c),
+	    ((Ferry__MaintenanceRequest *)m)->host, c, hdr->type, hdr->serial,
+	    err, errlen);
+}
+
+static int
+api_maint_exit(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+
+	return drain_exit(control_coord(c), (Ferry__MaintenanceRequest *)m, c,
+	    hdr->type, hdr->serial, err, errlen);
+}
+
 /* Rows indexed by message type (common/msg.h); the socket's permissions
  * (0660, root and socket_group) are the authentication. */
 const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
@@ -427,6 +459,15 @@ const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
 	    api_abort, DISPATCH_AUTH },
 	[MSG_CTL_WATCH] = { "watch", &ferry__job_request__descriptor,
 	    api_watch, DISPATCH_AUTH },
+	[MSG_CTL_MAINT_ENTER] = { "maintenance-enter",
+	    &ferry__maintenance_request__descriptor, api_maint_enter,
+	    DISPATCH_AUTH },
+	[MSG_CTL_MAINT_CANCEL] = { "maintenance-cancel",
+	    &ferry__maintenance_request__descriptor, api_maint_cancel,
+	    DISPATCH_AUTH },
+	[MSG_CTL_MAINT_EXIT] = { "maintenance-exit",
+	    &ferry__maintenance_request__descriptor, api_maint_exit,
+	    DISPATCH_AUTH },
 	[MSG_CTL_HOSTS] = { "hosts", &ferry__hosts_request__descriptor,
 	    api_hosts, DISPATCH_AUTH },
 	[MSG_CTL_VMS] = { "vms", &ferry__vms_request__descriptor, api_vms,

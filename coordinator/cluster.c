@@ -107,6 +107,7 @@ cluster_host_up(struct host *h, Ferry__Inventory *inv)
 	    h->conf.name, inv->host->hostname, inv->host->cpus,
 	    (unsigned long long)inv->host->mem_mib, inv->n_domains);
 	job_host_up(h);
+	drain_host_up(h);
 }
 
 void

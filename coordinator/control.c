@@ -54,6 +54,7 @@ control_client_close(struct ctl_client *c)
 	c->closing = 1;
 	TAILQ_REMOVE(&c->co->clients, c, entry);
 	job_client_gone(c->co, c);
+	drain_client_gone(c->co, c);
 	uv_close((uv_handle_t *)&c->pipe, control_client_closed);
 }
 

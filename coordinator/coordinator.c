@@ -58,6 +58,7 @@ sweep_cb(uv_timer_t *t)
 			peer_heartbeat(&co->hosts[i], now);
 	}
 	job_tick(co, now);
+	drain_tick(co);
 }
 
 static void
@@ -82,6 +83,7 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 	conf->nhosts = 0;
 	TAILQ_INIT(&co->clients);
 	TAILQ_INIT(&co->jobs);
+	TAILQ_INIT(&co->drains);
 	if (store_open(co->conf.database, &co->store, err, errlen) < 0)
 		return -1;
 	if ((co->hosts = calloc(co->conf.nhosts, sizeof(*co->hosts))) == NULL) {
@@ -109,7 +111,8 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 			snprintf(h->admin_state, sizeof(h->admin_state), "%s",
 			    sh.admin_state);
 	}
-	if (job_recover(co, err, errlen) < 0)
+	if (job_recover(co, err, errlen) < 0 ||
+	    drain_recover(co, err, errlen) < 0)
 		return -1;
 	if (control_listen(co, err, errlen) < 0)
 		return -1;
@@ -154,6 +157,7 @@ coord_free(struct coord *co)
 {
 	size_t i;
 
+	drain_free_all(co);
 	job_free_all(co);
 	for (i = 0; i < co->nhosts; i++)
 		if (co->hosts[i].inv)

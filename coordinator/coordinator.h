@@ -35,6 +35,7 @@ struct coord_conf {
 	int		 call_timeout_ms;
 	int		 backoff_min_ms;
 	int		 backoff_max_ms;
+	int		 per_destination;	/* drains: arriving at once */
 	struct coord_host_conf *hosts;		/* owned */
 	size_t		 nhosts;
 };
@@ -73,6 +74,8 @@ struct host {
 
 struct ctl_client;
 TAILQ_HEAD(ctl_client_list, ctl_client);
+struct drain;
+TAILQ_HEAD(drain_list, drain);
 
 struct coord {
 	uv_loop_t		*loop;
@@ -84,6 +87,8 @@ struct coord {
 	int			 ctl_open;
 	struct ctl_client_list	 clients;
 	struct job_list		 jobs;
+	struct drain_list	 drains;
+	int			 drain_kick;	/* a drain has work to start */
 	uv_timer_t		 sweep_timer;
 	uv_signal_t		 sigterm, sigint;
 	int			 handles_open;
@@ -130,6 +135,21 @@ int	 control_event(struct ctl_client *, uint16_t type, uint32_t serial,
 int	 control_error(struct ctl_client *, uint16_t type, uint32_t serial,
 	    int code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 struct coord *control_coord(struct ctl_client *);
+
+/* drain.c */
+int	 drain_enter(struct coord *, const Ferry__MaintenanceRequest *,
+	    struct ctl_client *, uint16_t type, uint32_t serial, char *, size_t);
+int	 drain_cancel(struct coord *, const char *host, struct ctl_client *,
+	    uint16_t type, uint32_t serial, char *, size_t);
+int	 drain_exit(struct coord *, const Ferry__MaintenanceRequest *,
+	    struct ctl_client *, uint16_t type, uint32_t serial, char *, size_t);
+int	 drain_recover(struct coord *, char *, size_t);
+void	 drain_host_up(struct host *);
+void	 drain_job_done(struct coord *, const struct job *, enum job_state);
+void	 drain_job_progress(struct coord *, const struct job *, double);
+void	 drain_tick(struct coord *);
+void	 drain_client_gone(struct coord *, struct ctl_client *);
+void	 drain_free_all(struct coord *);
 
 /* api.c */
 extern const struct dispatch_entry api_dispatch[];

@@ -79,7 +79,7 @@ job_find(struct coord *co, int64_t id)
 	return NULL;
 }
 
-static struct job *
+struct job *
 job_find_vm(struct coord *co, const char *vm)
 {
 	struct job *j;
@@ -173,7 +173,8 @@ job_emit_state(struct job *j, const char *msg)
 }
 
 int
-job_watch(struct job *j, struct ctl_client *c, uint32_t serial)
+job_watch_list_add(struct job_watcher_list *l, struct ctl_client *c,
+    uint32_t serial)
 {
 	struct job_watcher *w;
 
@@ -181,8 +182,14 @@ job_watch(struct job *j, struct ctl_client *c, uint32_t serial)
 		return -1;
 	w->client = c;
 	w->serial = serial;
-	TAILQ_INSERT_TAIL(&j->watchers, w, entry);
+	TAILQ_INSERT_TAIL(l, w, entry);
 	return 0;
+}
+
+int
+job_watch(struct job *j, struct ctl_client *c, uint32_t serial)
+{
+	return job_watch_list_add(&j->watchers, c, serial);
 }
 
 void
@@ -339,7 +346,7 @@ job_host_free_mib(const struct host *h)
 }
 
 /* Memory on dst promised to migrations already heading there. */
-static uint64_t
+uint64_t
 job_incoming_mib(struct coord *co, const char *dst, const struct job *self)
 {
 	struct job *j;
@@ -786,8 +793,8 @@ job_validate_target(struct coord *co, struct job *j, const char *to,
 }
 
 int
-job_migrate(struct coord *co, const Ferry__MigrateOptions *o, struct job **out,
-    char *err, size_t errlen)
+job_migrate(struct coord *co, const Ferry__MigrateOptions *o, int64_t parent,
+    struct job **out, char *err, size_t errlen)
 {
 	struct store_job sj;
 	struct job *j, *other;
@@ -821,6 +828,8 @@ job_migrate(struct coord *co, const Ferry__MigrateOptions *o, struct job **out,
 	snprintf(sj.source, sizeof(sj.source), "%s", j->source);
 	snprintf(sj.destination, sizeof(sj.destination), "%s", j->destination);
 	snprintf(sj.state, sizeof(sj.state), "pending");
+	sj.parent = parent;
+	j->parent = parent;
 	sj.params = params = job_params_json(j);
 	if (store_job_create(co->store, &sj, j->started_ms) < 0) {
 		snprintf(err, errlen, "cannot record the job: %s",
@@ -1014,6 +1023,8 @@ job_on_progress(struct host *h, const Ferry__JobStats *s)
 	ev.eta_s = bps > 0 ? remaining / bps : 0;
 	ev.message = s->action;
 	job_emit(j, &ev);
+	if (j->parent)
+		drain_job_progress(j->co, j, pct);
 
 	if (s->action || now - j->last_recorded_ms >= RECORD_PROGRESS_MS) {
 		j->last_recorded_ms = now;
@@ -1502,6 +1513,8 @@ job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 		ev.error = msg;
 	ev.message = msg;
 	job_emit(j, &ev);
+	if (j->parent)
+		drain_job_done(j->co, j, s);
 	TAILQ_REMOVE(&j->co->jobs, j, entry);
 	job_free(j);
 }
@@ -1612,6 +1625,7 @@ job_recover(struct coord *co, char *err, size_t errlen)
 		if ((j = job_new(co, sj[i].vm)) == NULL)
 			continue;
 		j->id = sj[i].id;
+		j->parent = sj[i].parent;
 		j->recovered = 1;
 		j->started_ms = sj[i].started_ms;
 		snprintf(j->source, sizeof(j->source), "%s", sj[i].source);

@@ -58,6 +58,7 @@ struct job {
 	int			 abort_requested;
 	char			 abort_reason[128];
 	int			 recovered;	/* picked up after a restart */
+	int64_t			 parent;	/* the drain that started it, or 0 */
 
 	/* checking */
 	int			 check_only;	/* ferryctl check: reply, no record */
@@ -103,7 +104,9 @@ TAILQ_HEAD(job_list, job);
 const char *job_state_name(enum job_state);
 int	 job_state_final(enum job_state);
 int	 job_migrate(struct coord *, const Ferry__MigrateOptions *,
-	    struct job **, char *err, size_t errlen);
+	    int64_t parent, struct job **, char *err, size_t errlen);
+uint64_t job_incoming_mib(struct coord *, const char *dst, const struct job *);
+struct job *job_find_vm(struct coord *, const char *vm);
 void	 job_run(struct job *);
 int	 job_check(struct coord *, const Ferry__CheckRequest *,
 	    struct ctl_client *, uint32_t serial, char *err, size_t errlen);
@@ -111,6 +114,8 @@ int	 job_abort(struct coord *, int64_t id, const char *why, char *err,
 	    size_t errlen);
 struct job *job_find(struct coord *, int64_t id);
 int	 job_watch(struct job *, struct ctl_client *, uint32_t serial);
+int	 job_watch_list_add(struct job_watcher_list *, struct ctl_client *,
+	    uint32_t serial);
 void	 job_client_gone(struct coord *, struct ctl_client *);
 void	 job_on_progress(struct host *, const Ferry__JobStats *);
 void	 job_on_done(struct host *, const Ferry__MigrateResult *);

@@ -24,6 +24,7 @@ static const struct conf_key coord_keys[] = {
 	{ "call_timeout_ms", CONF_INT, 0, OFF(call_timeout_ms), 0, 100, 600000 },
 	{ "backoff_min_ms", CONF_INT, 0, OFF(backoff_min_ms), 0, 10, 600000 },
 	{ "backoff_max_ms", CONF_INT, 0, OFF(backoff_max_ms), 0, 10, 3600000 },
+	{ "per_destination", CONF_INT, 0, OFF(per_destination), 0, 1, 64 },
 	{ "hosts", CONF_CUSTOM, 1, 0, 0, 0, 0 },
 };
 
@@ -40,6 +41,7 @@ parse_coord_defaults(struct coord_conf *c)
 	c->call_timeout_ms = 30000;
 	c->backoff_min_ms = 200;
 	c->backoff_max_ms = 10000;
+	c->per_destination = 1;
 }
 
 void

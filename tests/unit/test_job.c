@@ -251,7 +251,7 @@ start_job(struct cluster *cl, const char *vm, const char *to,
 		o.has_bandwidth_mibs = 1;
 		o.bandwidth_mibs = bandwidth;
 	}
-	if (job_migrate(&cl->co, &o, &j, err, sizeof(err)) < 0)
+	if (job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)) < 0)
 		fail_msg("job_migrate: %s", err);
 	job_run(j);
 	return j->id;
@@ -446,7 +446,7 @@ test_abort(void **state)
 
 		o.vm = "vmab";
 		o.to = "h3";
-		assert_int_equal(job_migrate(&cl->co, &o, &j2, err,
+		assert_int_equal(job_migrate(&cl->co, &o, 0, &j2, err,
 		    sizeof(err)), -1);
 		assert_non_null(strstr(err, "in flight"));
 	}
@@ -565,14 +565,14 @@ test_bad_requests(void **state)
 	assert_int_equal(fake_hv_add_running(host_uri(0), "vmx", NULL, 0), 0);
 	assert_true(run_until(cl, seen_on_h1, "vmx", 5000));
 	o.vm = "nosuch";
-	assert_int_equal(job_migrate(&cl->co, &o, &j, err, sizeof(err)), -1);
+	assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown VM 'nosuch'");
 	o.vm = "vmx";
 	o.to = "h1";
-	assert_int_equal(job_migrate(&cl->co, &o, &j, err, sizeof(err)), -1);
+	assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)), -1);
 	assert_string_equal(err, "vmx already runs on h1");
 	o.to = "h9";
-	assert_int_equal(job_migrate(&cl->co, &o, &j, err, sizeof(err)), -1);
+	assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown host 'h9'");
 	/* Nothing was recorded for refused requests. */
 	{
@@ -583,6 +583,215 @@ test_bad_requests(void **state)
 		assert_int_equal(n, 0);
 		store_job_list_free(sj, n);
 	}
+}
+
+/* ---- maintenance drains ------------------------------------------------ */
+
+static int
+no_drain(struct cluster *cl, void *arg)
+{
+	(void)arg;
+	return TAILQ_EMPTY(&cl->co.drains);
+}
+
+static int64_t
+last_drain_id(struct cluster *cl, char *state, size_t len)
+{
+	struct store_job *sj = NULL;
+	size_t n = 0, i;
+	int64_t id = 0;
+
+	assert_int_equal(store_jobs_list(cl->co.store, 0, 0, &sj, &n), 0);
+	for (i = 0; i < n; i++)
+		if (strcmp(sj[i].kind, "drain") == 0) {
+			id = sj[i].id;
+			snprintf(state, len, "%s", sj[i].state);
+		}
+	store_job_list_free(sj, n);
+	return id;
+}
+
+/* Largest number of the drain's migrations whose [started, ended]
+ * intervals overlap, from the recorded times. */
+static int
+max_overlap(struct cluster *cl, int64_t drain)
+{
+	struct store_job *sj = NULL;
+	size_t n = 0, i, k;
+	int best = 0, c;
+
+	assert_int_equal(store_jobs_list(cl->co.store, 0, 0, &sj, &n), 0);
+	for (i = 0; i < n; i++) {
+		if (sj[i].parent != drain)
+			continue;
+		c = 0;
+		for (k = 0; k < n; k++)
+			if (sj[k].parent == drain &&
+			    sj[k].started_ms <= sj[i].started_ms &&
+			    sj[k].ended_ms > sj[i].started_ms)
+				c++;
+		if (c > best)
+			best = c;
+	}
+	store_job_list_free(sj, n);
+	return best;
+}
+
+static void
+add_guests(struct cluster *cl, int n, size_t samples)
+{
+	char name[16];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		assert_int_equal(fake_hv_add_running(host_uri(0), name, NULL, 0),
+		    0);
+		if (samples)
+			script(name, samples, 0, NULL);
+	}
+	hostd_inventory_refresh(&cl->hd[0]);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		assert_true(run_until(cl, seen_on_h1, name, 5000));
+	}
+}
+
+static void
+test_drain_parallel(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	char err[256], st[32], name[16];
+	uint64_t load[NHOSTS] = { 0 };
+	int64_t id;
+	int i, k;
+
+	add_guests(cl, 6, 3);
+	req.host = "h1";
+	req.has_max_parallel = 1;
+	req.max_parallel = 2;
+	if (drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER, 1, err,
+	    sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_true(run_until(cl, no_drain, NULL, 60000));
+	id = last_drain_id(cl, st, sizeof(st));
+	assert_string_equal(st, "completed");
+	assert_string_equal(cl->co.hosts[0].admin_state, "maintenance");
+	assert_string_equal(coord_host_state(&cl->co.hosts[0]), "maintenance");
+	for (i = 0; i < 6; i++) {
+		int where = 0;
+
+		snprintf(name, sizeof(name), "g%d", i);
+		assert_false(fake_hv_has_domain(host_uri(0), name));
+		for (k = 1; k < NHOSTS; k++)
+			if (running_on(host_uri(k), name)) {
+				where++;
+				load[k] += 256;
+			}
+		assert_int_equal(where, 1);
+	}
+	/* 2 at once at most (per destination 1, two destinations). */
+	k = max_overlap(cl, id);
+	assert_true(k >= 1 && k <= 2);
+	/* Within capacity: 4096 - 512 reserve on each. */
+	for (k = 1; k < NHOSTS; k++)
+		assert_true(load[k] <= 4096 - 512);
+	/* A host in maintenance is never a destination. */
+	assert_int_equal(fake_hv_add_running(host_uri(1), "late", NULL, 0), 0);
+	{
+		Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
+		struct job *j;
+		int64_t jid;
+
+		hostd_inventory_refresh(&cl->hd[1]);
+		for (int t = 0; t < 200; t++)
+			uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
+		o.vm = "late";
+		o.to = "h1";
+		assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err,
+		    sizeof(err)), 0);
+		jid = j->id;
+		job_run(j);
+		wait_final(cl, jid, 10000);
+		expect_job(cl, jid, "refused", "maintenance");
+	}
+}
+
+static void
+test_drain_unmovable(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	struct hv_disk d;
+	char err[256], st[32], path[128];
+
+	add_guests(cl, 2, 0);
+	memset(&d, 0, sizeof(d));
+	snprintf(path, sizeof(path), "%s/local.qcow2", cl->dir);
+	sh(": > %s", path);
+	snprintf(d.target, sizeof(d.target), "vda");
+	snprintf(d.type, sizeof(d.type), "file");
+	snprintf(d.device, sizeof(d.device), "disk");
+	snprintf(d.source, sizeof(d.source), "%s", path);
+	assert_int_equal(fake_hv_add_running(host_uri(0), "pinned", &d, 1), 0);
+	hostd_inventory_refresh(&cl->hd[0]);
+	assert_true(run_until(cl, seen_on_h1, "pinned", 5000));
+
+	/* Without --force nothing starts. */
+	req.host = "h1";
+	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
+	    1, err, sizeof(err)), 0);
+	assert_true(run_until(cl, no_drain, NULL, 10000));
+	assert_int_equal(last_drain_id(cl, st, sizeof(st)), 0);
+	assert_string_equal(cl->co.hosts[0].admin_state, "active");
+	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
+
+	/* With --force the others move and it keeps running. */
+	req.has_force = 1;
+	req.force = 1;
+	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
+	    2, err, sizeof(err)), 0);
+	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(last_drain_id(cl, st, sizeof(st)) > 0);
+	assert_string_equal(st, "incomplete");
+	assert_true(running_on(host_uri(0), "pinned"));
+	assert_false(fake_hv_has_domain(host_uri(0), "g0"));
+	assert_false(fake_hv_has_domain(host_uri(0), "g1"));
+	/* Not empty: the host stays draining, visibly. */
+	assert_string_equal(cl->co.hosts[0].admin_state, "draining");
+}
+
+static void
+test_drain_cancel(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	char err[256], st[32], name[16];
+	int i, k, where;
+
+	add_guests(cl, 4, 6);
+	req.host = "h1";
+	req.has_max_parallel = 1;
+	req.max_parallel = 1;
+	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
+	    1, err, sizeof(err)), 0);
+	run_until(cl, no_drain, NULL, 1500);
+	assert_int_equal(drain_cancel(&cl->co, "h1", NULL, MSG_CTL_MAINT_CANCEL,
+	    2, err, sizeof(err)), 0);
+	assert_string_equal(coord_host_state(&cl->co.hosts[0]), "up");
+	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(last_drain_id(cl, st, sizeof(st)) > 0);
+	assert_string_equal(st, "cancelled");
+	assert_string_equal(cl->co.hosts[0].admin_state, "active");
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		for (k = 0, where = 0; k < NHOSTS; k++)
+			where += running_on(host_uri(k), name);
+		assert_int_equal(where, 1);
+	}
+	/* Not everything moved: the cancel stopped the rest. */
+	assert_true(running_on(host_uri(0), "g3") || running_on(host_uri(0), "g2"));
 }
 
 int
@@ -603,6 +812,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_picks_least_loaded, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain_parallel, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_drain_unmovable, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_drain_cancel, setup,
+		    teardown),
 	};
 
 	log_init("test_job", 0);

@@ -1,0 +1,1092 @@
+/* drain.c: maintenance mode, evacuating a host as an explicit state machine.
+ *
+ *   planning -> draining -> completed   (host empty: becomes maintenance)
+ *      |            |-----> incomplete  (some VM could not move: it keeps
+ *      |            |                    running there; host stays draining)
+ *      |            +-----> cancelled   (no new migrations; host back to up)
+ *      +-> refused (a VM cannot move and no --force) / dry run: nothing starts
+ *
+ * Planning asks the source's hostd about every VM (PRECHECK_SOURCE: storage
+ * that cannot move makes a VM unmovable), then planner_evacuate places all of
+ * them at once. Draining starts migration jobs (job.c) in plan order, at most
+ * max_parallel at once and at most per_dest arriving at any one destination;
+ * a failed migration is retried on another destination, at most
+ * DRAIN_ATTEMPTS times; a VM that still cannot move is never stopped.
+ *
+ * The drain is a job of kind "drain" in the store; its migrations carry it as
+ * parent. The host's administrative state (draining, maintenance) is written
+ * before migrations start and survives restarts: a drain interrupted by a
+ * coordinator restart is planned again from what the host still runs.
+ *
+ * Ownership: drains live on co->drains until final. Watchers point at
+ * control clients; drain_client_gone removes them before a client is freed.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "coordinator.h"
+#include "log.h"
+#include "planner.h"
+
+#define DRAIN_ATTEMPTS		3
+#define DRAIN_MAX_PARALLEL	2
+#define DRAIN_PER_DEST		1
+#define DRAIN_CHECK_TIMEOUT_MS	30000
+#define DRAIN_MAX_ITEMS		512
+
+enum item_state {
+	ITEM_PLANNED, ITEM_UNMOVABLE, ITEM_MIGRATING, ITEM_MOVED, ITEM_FAILED,
+	ITEM_CANCELLED,
+};
+
+static const char *item_state_names[] = {
+	"planned", "unmovable", "migrating", "moved", "failed", "cancelled",
+};
+
+struct drain_item {
+	char		 vm[256];
+	char		 from[64];		/* restore: where it is now */
+	uint64_t	 mem_mib;
+	uint32_t	 vcpus;
+	char		 dest[64];
+	enum item_state	 state;
+	char		 reason[512];
+	int64_t		 job_id;
+	uint32_t	 attempts;
+	char		 tried[DRAIN_ATTEMPTS + 1][64];
+	uint32_t	 ntried;
+	double		 percent;
+	uint32_t	 order;
+	int		 checked;		/* PRECHECK_SOURCE answered */
+	Ferry__Nonce	**nonces;		/* to remove; owned via src reply */
+	Ferry__SourceCheckReply *src;		/* owned */
+};
+
+struct drain {
+	TAILQ_ENTRY(drain)	 entry;
+	struct coord		*co;
+	int64_t			 id;		/* 0 until recorded */
+	char			 host[64];
+	char			 state[16];
+	int			 restore;	/* bringing VMs back to host */
+	int			 dry_run, force, resumed;
+	uint32_t		 max_parallel, per_dest;
+	struct drain_item	*items;
+	size_t			 nitems;
+	int			 calls;
+	int			 cancel;
+	uint64_t		 last_emit_ms;
+	struct ctl_client	*reply_client;	/* who waits for the plan */
+	uint32_t		 reply_serial;
+	uint16_t		 reply_type;
+	int			 reply_wait;
+	struct job_watcher_list	 watchers;
+};
+
+static void	drain_tick_one(struct drain *);
+
+static struct drain *
+drain_find_host(struct coord *co, const char *host)
+{
+	struct drain *d;
+
+	TAILQ_FOREACH(d, &co->drains, entry)
+		if (strcmp(d->host, host) == 0)
+			return d;
+	return NULL;
+}
+
+static void
+drain_free(struct drain *d)
+{
+	struct job_watcher *w;
+	size_t i;
+
+	if (d == NULL)
+		return;
+	while ((w = TAILQ_FIRST(&d->watchers)) != NULL) {
+		TAILQ_REMOVE(&d->watchers, w, entry);
+		free(w);
+	}
+	for (i = 0; i < d->nitems; i++)
+		if (d->items[i].src)
+			ferry__source_check_reply__free_unpacked(d->items[i].src,
+			    NULL);
+	free(d->items);
+	free(d);
+}
+
+void
+drain_free_all(struct coord *co)
+{
+	struct drain *d;
+
+	while ((d = TAILQ_FIRST(&co->drains)) != NULL) {
+		TAILQ_REMOVE(&co->drains, d, entry);
+		drain_free(d);
+	}
+}
+
+static void
+drain_set_admin(struct coord *co, const char *hostname, const char *state)
+{
+	struct host *h = coord_host_find(co, hostname);
+
+	if (h == NULL)
+		return;
+	snprintf(h->admin_state, sizeof(h->admin_state), "%s", state);
+	if (store_host_set_admin(co->store, hostname, state) < 0)
+		log_warnx("host %s: %s", hostname, store_error(co->store));
+	log_info("host %s is now %s", hostname, coord_host_state(h));
+}
+
+/* ---- what ferryctl sees ------------------------------------------------- */
+
+struct drain_view {
+	Ferry__DrainInfo	 info;
+	Ferry__DrainItem	*items;
+	Ferry__DrainItem	**v;
+};
+
+static int
+drain_view(const struct drain *d, struct drain_view *dv, const char *msg)
+{
+	struct host *h = coord_host_find(d->co, d->host);
+	size_t i;
+
+	ferry__drain_info__init(&dv->info);
+	dv->items = NULL;
+	dv->v = NULL;
+	if (d->nitems && ((dv->items = calloc(d->nitems, sizeof(*dv->items))) ==
+	    NULL || (dv->v = calloc(d->nitems, sizeof(*dv->v))) == NULL)) {
+		free(dv->items);
+		return -1;
+	}
+	for (i = 0; i < d->nitems; i++) {
+		const struct drain_item *it = &d->items[i];
+		Ferry__DrainItem *pi = &dv->items[i];
+
+		ferry__drain_item__init(pi);
+		pi->vm = (char *)it->vm;
+		pi->mem_mib = it->mem_mib;
+		pi->destination = it->dest[0] ? (char *)it->dest : NULL;
+		pi->state = (char *)item_state_names[it->state];
+		pi->reason = it->reason[0] ? (char *)it->reason : NULL;
+		pi->has_job_id = it->job_id != 0;
+		pi->job_id = it->job_id;
+		pi->has_attempts = 1;
+		pi->attempts = it->attempts;
+		pi->has_percent = it->state == ITEM_MIGRATING;
+		pi->percent = it->percent;
+		pi->has_order = 1;
+		pi->order = it->order;
+		dv->v[i] = pi;
+	}
+	/* Plan order, which is also the order of the work. */
+	for (i = 1; i < d->nitems; i++)
+		for (size_t k = i; k > 0 && dv->v[k]->order < dv->v[k - 1]->order;
+		    k--) {
+			Ferry__DrainItem *t = dv->v[k];
+
+			dv->v[k] = dv->v[k - 1];
+			dv->v[k - 1] = t;
+		}
+	dv->info.id = d->id;
+	dv->info.host = (char *)d->host;
+	dv->info.state = (char *)d->state;
+	dv->info.items = dv->v;
+	dv->info.n_items = d->nitems;
+	dv->info.message = (char *)msg;
+	dv->info.has_max_parallel = dv->info.has_per_destination = 1;
+	dv->info.max_parallel = d->max_parallel;
+	dv->info.per_destination = d->per_dest;
+	dv->info.host_state = h ? (char *)coord_host_state(h) : NULL;
+	return 0;
+}
+
+static void
+drain_view_clear(struct drain_view *dv)
+{
+	free(dv->items);
+	free(dv->v);
+}
+
+static void
+drain_emit(struct drain *d, const char *event, const char *msg)
+{
+	Ferry__DrainEvent ev = FERRY__DRAIN_EVENT__INIT;
+	struct job_watcher *w;
+	struct drain_view dv;
+
+	if (TAILQ_EMPTY(&d->watchers) || drain_view(d, &dv, msg) < 0)
+		return;
+	ev.event = (char *)event;
+	ev.drain = &dv.info;
+	TAILQ_FOREACH(w, &d->watchers, entry)
+		(void)control_event(w->client, MSG_CTL_DRAIN_EVENT, w->serial,
+		    &ev.base);
+	drain_view_clear(&dv);
+	d->last_emit_ms = coord_now_ms();
+}
+
+static void
+drain_reply(struct drain *d, const char *msg)
+{
+	struct drain_view dv;
+
+	if (d->reply_client == NULL)
+		return;
+	if (drain_view(d, &dv, msg) == 0) {
+		(void)control_reply(d->reply_client, d->reply_type,
+		    d->reply_serial, &dv.info.base);
+		drain_view_clear(&dv);
+	}
+	if (d->reply_wait && job_watch_list_add(&d->watchers, d->reply_client,
+	    d->reply_serial) < 0)
+		log_warnx("drain of %s: cannot add a watcher", d->host);
+	d->reply_client = NULL;
+}
+
+void
+drain_client_gone(struct coord *co, struct ctl_client *c)
+{
+	struct job_watcher *w, *next;
+	struct drain *d;
+
+	TAILQ_FOREACH(d, &co->drains, entry) {
+		for (w = TAILQ_FIRST(&d->watchers); w; w = next) {
+			next = TAILQ_NEXT(w, entry);
+			if (w->client == c) {
+				TAILQ_REMOVE(&d->watchers, w, entry);
+				free(w);
+			}
+		}
+		if (d->reply_client == c)
+			d->reply_client = NULL;
+	}
+}
+
+/* ---- journal ------------------------------------------------------------- */
+
+static char *
+drain_json(const struct drain *d)
+{
+	struct json_object *o = json_object_new_object(), *arr, *it;
+	char *s;
+	size_t i;
+
+	json_object_object_add(o, "host", json_object_new_string(d->host));
+	json_object_object_add(o, "restore", json_object_new_boolean(d->restore));
+	json_object_object_add(o, "max_parallel",
+	    json_object_new_int(d->max_parallel));
+	json_object_object_add(o, "per_destination",
+	    json_object_new_int(d->per_dest));
+	arr = json_object_new_array();
+	for (i = 0; i < d->nitems; i++) {
+		const struct drain_item *x = &d->items[i];
+
+		it = json_object_new_object();
+		json_object_object_add(it, "vm", json_object_new_string(x->vm));
+		json_object_object_add(it, "mem_mib",
+		    json_object_new_int64(x->mem_mib));
+		json_object_object_add(it, "order", json_object_new_int(x->order));
+		json_object_object_add(it, "destination", x->dest[0] ?
+		    json_object_new_string(x->dest) : NULL);
+		json_object_object_add(it, "state",
+		    json_object_new_string(item_state_names[x->state]));
+		if (x->reason[0])
+			json_object_object_add(it, "reason",
+			    json_object_new_string(x->reason));
+		if (x->job_id)
+			json_object_object_add(it, "job",
+			    json_object_new_int64(x->job_id));
+		json_object_array_add(arr, it);
+	}
+	json_object_object_add(o, "items", arr);
+	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return s;
+}
+
+static void
+drain_journal(struct drain *d, const char *type)
+{
+	char *s;
+
+	if (d->id == 0 || (s = drain_json(d)) == NULL)
+		return;
+	if (store_job_event(d->co->store, d->id, type, s, coord_now_ms()) < 0)
+		log_warnx("drain %lld: %s", (long long)d->id,
+		    store_error(d->co->store));
+	free(s);
+}
+
+/* ---- the end -------------------------------------------------------------- */
+
+static void
+drain_finish(struct drain *d)
+{
+	size_t i, moved = 0, failed = 0, unmovable = 0;
+	char msg[512], *s;
+
+	for (i = 0; i < d->nitems; i++) {
+		if (d->items[i].state == ITEM_MOVED)
+			moved++;
+		else if (d->items[i].state == ITEM_FAILED)
+			failed++;
+		else if (d->items[i].state == ITEM_UNMOVABLE)
+			unmovable++;
+	}
+	if (d->cancel) {
+		snprintf(d->state, sizeof(d->state), "cancelled");
+		snprintf(msg, sizeof(msg), "cancelled: %zu moved, %zu not",
+		    moved, d->nitems - moved);
+	} else if (failed == 0 && unmovable == 0) {
+		snprintf(d->state, sizeof(d->state), "completed");
+		snprintf(msg, sizeof(msg), "%s: all %zu VMs moved", d->restore ?
+		    "restored" : "host is empty", moved);
+		if (!d->restore)
+			drain_set_admin(d->co, d->host, "maintenance");
+	} else {
+		snprintf(d->state, sizeof(d->state), "incomplete");
+		snprintf(msg, sizeof(msg), "%zu moved, %zu failed, %zu unmovable; "
+		    "%s", moved, failed, unmovable, d->restore ? "the rest stay "
+		    "where they run" : "they keep running here and the host "
+		    "stays draining");
+	}
+	log_info("drain %lld of %s: %s: %s", (long long)d->id, d->host,
+	    d->state, msg);
+	if (d->id && (s = drain_json(d)) != NULL) {
+		if (store_job_finish(d->co->store, d->id, d->state,
+		    strcmp(d->state, "completed") ? msg : NULL, s,
+		    coord_now_ms()) < 0)
+			log_warnx("drain %lld: %s", (long long)d->id,
+			    store_error(d->co->store));
+		free(s);
+	}
+	drain_emit(d, "done", msg);
+	TAILQ_REMOVE(&d->co->drains, d, entry);
+	drain_free(d);
+}
+
+/* ---- running the plan ------------------------------------------------------ */
+
+static size_t
+drain_running(const struct drain *d, const char *dest)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < d->nitems; i++)
+		if (d->items[i].state == ITEM_MIGRATING &&
+		    (dest == NULL || strcmp(d->items[i].dest, dest) == 0))
+			n++;
+	return n;
+}
+
+/* A new destination for an item whose migration failed, among hosts it has
+ * not tried, by the same rule as the plan (most free memory that fits). */
+static int
+drain_replan_item(struct drain *d, struct drain_item *it)
+{
+	struct coord *co = d->co;
+	struct host *best = NULL;
+	uint64_t bestfree = 0, f, used;
+	size_t i, k;
+
+	for (i = 0; i < co->nhosts; i++) {
+		struct host *h = &co->hosts[i];
+		int tried = 0;
+
+		if (!h->up || strcmp(h->admin_state, "active") != 0 ||
+		    h->inv == NULL || strcmp(h->conf.name, d->host) == 0)
+			continue;
+		for (k = 0; k < it->ntried; k++)
+			if (strcmp(it->tried[k], h->conf.name) == 0)
+				tried = 1;
+		if (tried)
+			continue;
+		used = cluster_host_mem_used(h) + h->inv->host->reserve_mib +
+		    job_incoming_mib(co, h->conf.name, NULL);
+		f = h->inv->host->mem_mib > used ? h->inv->host->mem_mib - used : 0;
+		if (f >= it->mem_mib && (best == NULL || f > bestfree)) {
+			best = h;
+			bestfree = f;
+		}
+	}
+	if (best == NULL)
+		return -1;
+	snprintf(it->dest, sizeof(it->dest), "%s", best->conf.name);
+	return 0;
+}
+
+static void
+drain_start_item(struct drain *d, struct drain_item *it)
+{
+	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
+	struct job *j;
+	char err[512];
+
+	o.vm = it->vm;
+	o.to = it->dest;
+	it->attempts++;
+	if (it->ntried < DRAIN_ATTEMPTS + 1)
+		snprintf(it->tried[it->ntried++], sizeof(it->tried[0]), "%s",
+		    it->dest);
+	if (job_migrate(d->co, &o, d->id, &j, err, sizeof(err)) < 0) {
+		snprintf(it->reason, sizeof(it->reason), "%s", err);
+		it->state = ITEM_FAILED;
+		log_warnx("drain %lld: %s: %s", (long long)d->id, it->vm, err);
+		drain_emit(d, "item", NULL);
+		return;
+	}
+	it->job_id = j->id;
+	it->state = ITEM_MIGRATING;
+	it->percent = 0;
+	it->reason[0] = '\0';
+	drain_emit(d, "item", NULL);
+	job_run(j);	/* may finish at once and call drain_job_done */
+}
+
+static void
+drain_tick_one(struct drain *d)
+{
+	size_t i, active = 0;
+
+	if (strcmp(d->state, "draining") != 0)
+		return;
+	for (i = 0; i < d->nitems; i++) {
+		struct drain_item *it = &d->items[i];
+
+		if (it->state != ITEM_PLANNED)
+			continue;
+		if (d->cancel) {
+			it->state = ITEM_CANCELLED;
+			continue;
+		}
+	}
+	/* Start in plan order while the limits allow. */
+	for (uint32_t ord = 1; ord <= d->nitems && !d->cancel; ord++) {
+		struct drain_item *it = NULL;
+
+		for (i = 0; i < d->nitems; i++)
+			if (d->items[i].order == ord)
+				it = &d->items[i];
+		if (it == NULL || it->state != ITEM_PLANNED)
+			continue;
+		if (drain_running(d, NULL) >= d->max_parallel)
+			break;
+		if (drain_running(d, it->dest) >= d->per_dest)
+			continue;	/* a later VM may go elsewhere */
+		drain_start_item(d, it);
+		/* drain_start_item may have ended the drain. */
+		return;
+	}
+	for (i = 0; i < d->nitems; i++)
+		if (d->items[i].state == ITEM_PLANNED ||
+		    d->items[i].state == ITEM_MIGRATING)
+			active++;
+	if (active == 0)
+		drain_finish(d);
+}
+
+/* Called by job.c when a job with a parent ends, before it is freed. */
+void
+drain_job_done(struct coord *co, const struct job *j, enum job_state s)
+{
+	struct drain_item *it = NULL;
+	struct drain *d;
+	size_t i;
+
+	TAILQ_FOREACH(d, &co->drains, entry) {
+		for (i = 0; i < d->nitems; i++)
+			if (d->items[i].job_id == j->id)
+				it = &d->items[i];
+		if (it)
+			break;
+	}
+	if (it == NULL)
+		return;
+	if (s == JOB_SUCCEEDED) {
+		it->state = ITEM_MOVED;
+		it->percent = 100;
+	} else {
+		snprintf(it->reason, sizeof(it->reason), "%s: %s",
+		    job_state_name(s), j->error);
+		/* Retry elsewhere, unless the VM is not on the source any more
+		 * or nothing else can take it; it is never stopped. */
+		if (s == JOB_FAILED || d->cancel || it->attempts >= DRAIN_ATTEMPTS ||
+		    drain_replan_item(d, it) < 0)
+			it->state = d->cancel ? ITEM_CANCELLED : ITEM_FAILED;
+		else {
+			log_info("drain %lld: %s: retrying on %s (%s)",
+			    (long long)d->id, it->vm, it->dest, it->reason);
+			it->state = ITEM_PLANNED;
+		}
+	}
+	drain_journal(d, "item");
+	drain_emit(d, "item", NULL);
+	/* Start the next from the loop, not from inside job_finish. */
+	d->co->drain_kick = 1;
+}
+
+void
+drain_job_progress(struct coord *co, const struct job *j, double pct)
+{
+	struct drain *d;
+	size_t i;
+
+	TAILQ_FOREACH(d, &co->drains, entry)
+		for (i = 0; i < d->nitems; i++)
+			if (d->items[i].job_id == j->id &&
+			    d->items[i].state == ITEM_MIGRATING) {
+				d->items[i].percent = pct;
+				if (coord_now_ms() - d->last_emit_ms >= 1000)
+					drain_emit(d, "item", NULL);
+				return;
+			}
+}
+
+void
+drain_tick(struct coord *co)
+{
+	struct drain *d, *next;
+
+	co->drain_kick = 0;
+	for (d = TAILQ_FIRST(&co->drains); d; d = next) {
+		next = TAILQ_NEXT(d, entry);
+		drain_tick_one(d);
+	}
+}
+
+/* ---- planning --------------------------------------------------------------- */
+
+static void
+drain_cleanup_cb(struct host *h, const struct frame *f, const char *err,
+    void *arg)
+{
+	(void)arg;
+	if (f == NULL)
+		log_warnx("host %s: removing nonce files: %s", h->conf.name, err);
+}
+
+static void
+drain_plan(struct drain *d)
+{
+	struct coord *co = d->co;
+	struct plan_host *ph = NULL;
+	struct plan_vm *pv = NULL;
+	size_t i, src = 0, unmovable;
+	char msg[256];
+	char *params;
+	int n;
+
+	if ((ph = calloc(co->nhosts, sizeof(*ph))) == NULL ||
+	    (d->nitems && (pv = calloc(d->nitems, sizeof(*pv))) == NULL))
+		goto oom;
+	for (i = 0; i < co->nhosts; i++) {
+		struct host *h = &co->hosts[i];
+
+		snprintf(ph[i].name, sizeof(ph[i].name), "%s", h->conf.name);
+		ph[i].usable = h->up && h->inv &&
+		    strcmp(h->admin_state, "active") == 0;
+		if (h->inv) {
+			ph[i].mem_mib = h->inv->host->mem_mib;
+			ph[i].reserve_mib = h->inv->host->reserve_mib;
+			ph[i].used_mib = cluster_host_mem_used(h) +
+			    job_incoming_mib(co, h->conf.name, NULL);
+			ph[i].cpus = h->inv->host->cpus;
+		}
+		if (strcmp(h->conf.name, d->host) == 0)
+			src = i;
+	}
+	for (i = 0; i < d->nitems; i++) {
+		struct drain_item *it = &d->items[i];
+
+		snprintf(pv[i].name, sizeof(pv[i].name), "%s", it->vm);
+		pv[i].mem_mib = it->mem_mib;
+		pv[i].vcpus = it->vcpus;
+		pv[i].movable = it->state != ITEM_UNMOVABLE;
+		snprintf(pv[i].why, sizeof(pv[i].why), "%s", it->reason);
+	}
+	if ((n = planner_evacuate(ph, co->nhosts, src, pv, d->nitems)) < 0)
+		goto oom;
+	for (i = 0, unmovable = 0; i < d->nitems; i++) {
+		struct drain_item *it = &d->items[i];
+
+		it->order = pv[i].order;
+		if (pv[i].dest >= 0) {
+			snprintf(it->dest, sizeof(it->dest), "%s",
+			    ph[pv[i].dest].name);
+			it->state = ITEM_PLANNED;
+		} else {
+			it->state = ITEM_UNMOVABLE;
+			snprintf(it->reason, sizeof(it->reason), "%s",
+			    pv[i].reason);
+			unmovable++;
+		}
+	}
+	free(ph);
+	free(pv);
+	ph = NULL;
+	pv = NULL;
+
+	if (d->dry_run) {
+		snprintf(d->state, sizeof(d->state), "planning");
+		snprintf(msg, sizeof(msg), "dry run: %zu of %zu VMs can move",
+		    d->nitems - unmovable, d->nitems);
+		drain_reply(d, msg);
+		TAILQ_REMOVE(&co->drains, d, entry);
+		drain_free(d);
+		return;
+	}
+	if (unmovable > 0 && !d->force && !d->resumed) {
+		snprintf(d->state, sizeof(d->state), "refused");
+		snprintf(msg, sizeof(msg), "%zu VM%s cannot move (see reasons); "
+		    "nothing was started; --force moves the others", unmovable,
+		    unmovable == 1 ? "" : "s");
+		drain_reply(d, msg);
+		TAILQ_REMOVE(&co->drains, d, entry);
+		drain_free(d);
+		return;
+	}
+	/* Recorded, and the host marked, before any migration starts. */
+	snprintf(d->state, sizeof(d->state), "draining");
+	if (d->id == 0) {
+		struct store_job sj;
+
+		memset(&sj, 0, sizeof(sj));
+		snprintf(sj.kind, sizeof(sj.kind), "%s", d->restore ? "restore" :
+		    "drain");
+		snprintf(sj.vm, sizeof(sj.vm), "%s", d->host);
+		snprintf(sj.source, sizeof(sj.source), "%s", d->restore ? "" :
+		    d->host);
+		snprintf(sj.destination, sizeof(sj.destination), "%s",
+		    d->restore ? d->host : "");
+		snprintf(sj.state, sizeof(sj.state), "draining");
+		sj.params = params = drain_json(d);
+		if (store_job_create(co->store, &sj, coord_now_ms()) < 0) {
+			snprintf(msg, sizeof(msg), "cannot record the drain: %s",
+			    store_error(co->store));
+			free(params);
+			snprintf(d->state, sizeof(d->state), "refused");
+			drain_reply(d, msg);
+			TAILQ_REMOVE(&co->drains, d, entry);
+			drain_free(d);
+			return;
+		}
+		free(params);
+		d->id = sj.id;
+	} else
+		drain_journal(d, "plan");
+	if (!d->restore)
+		drain_set_admin(co, d->host, "draining");
+	snprintf(msg, sizeof(msg), "drain %lld: %zu VMs to move, %zu unmovable",
+	    (long long)d->id, d->nitems - unmovable, unmovable);
+	log_info("%s of %s", msg, d->host);
+	drain_reply(d, msg);
+	drain_emit(d, "plan", msg);
+	d->co->drain_kick = 1;
+	return;
+oom:
+	free(ph);
+	free(pv);
+	snprintf(d->state, sizeof(d->state), "refused");
+	drain_reply(d, "out of memory");
+	TAILQ_REMOVE(&co->drains, d, entry);
+	drain_free(d);
+}
+
+static void
+drain_check_cb(struct host *h, const struct frame *f, const char *err,
+    void *arg)
+{
+	struct drain *d = arg;
+	Ferry__SourceCheckReply *r;
+	Ferry__StorageCleanup sc = FERRY__STORAGE_CLEANUP__INIT;
+	struct drain_item *it = NULL;
+	size_t i, k;
+
+	d->calls--;
+	if (f != NULL && (r = (Ferry__SourceCheckReply *)frame_unpack(f,
+	    &ferry__source_check_reply__descriptor)) != NULL && r->domain) {
+		for (i = 0; i < d->nitems; i++)
+			if (strcmp(d->items[i].vm, r->domain->name) == 0)
+				it = &d->items[i];
+		if (it != NULL) {
+			it->checked = 1;
+			for (k = 0; k < r->n_checks; k++)
+				if (!r->checks[k]->ok) {
+					it->state = ITEM_UNMOVABLE;
+					snprintf(it->reason, sizeof(it->reason),
+					    "%s: %s", r->checks[k]->name,
+					    r->checks[k]->reason);
+					break;
+				}
+		}
+		if (r->n_nonces) {
+			sc.nonces = r->nonces;
+			sc.n_nonces = r->n_nonces;
+			(void)peer_call(h, MSG_STORAGE_CLEANUP, &sc.base,
+			    DRAIN_CHECK_TIMEOUT_MS, drain_cleanup_cb, NULL);
+		}
+		ferry__source_check_reply__free_unpacked(r, NULL);
+	} else
+		log_warnx("drain of %s: a pre-check failed: %s", d->host,
+		    err ? err : "malformed reply");
+	if (d->calls > 0)
+		return;
+	/* Anything not answered cannot be vouched for. */
+	for (i = 0; i < d->nitems; i++)
+		if (!d->items[i].checked && d->items[i].state != ITEM_UNMOVABLE) {
+			d->items[i].state = ITEM_UNMOVABLE;
+			snprintf(d->items[i].reason, sizeof(d->items[i].reason),
+			    "its host did not answer the pre-check");
+		}
+	drain_plan(d);
+}
+
+/* Builds the items from what the host runs and asks its hostd about each. */
+static int
+drain_start_planning(struct drain *d, char *err, size_t errlen)
+{
+	Ferry__SourceCheckRequest req = FERRY__SOURCE_CHECK_REQUEST__INIT;
+	struct host *h = coord_host_find(d->co, d->host);
+	size_t i, n = 0;
+
+	if (h == NULL || !h->up || h->inv == NULL) {
+		snprintf(err, errlen, "host %s is down: Ferry cannot drain what "
+		    "it cannot see", d->host);
+		return -1;
+	}
+	for (i = 0; i < h->inv->n_domains; i++) {
+		const Ferry__Domain *dom = h->inv->domains[i];
+
+		if (strcmp(dom->state, "running") != 0 &&
+		    strcmp(dom->state, "paused") != 0)
+			continue;	/* not running: nothing to move live */
+		n++;
+	}
+	if (n > DRAIN_MAX_ITEMS) {
+		snprintf(err, errlen, "%zu VMs: more than a drain takes (%d)", n,
+		    DRAIN_MAX_ITEMS);
+		return -1;
+	}
+	if (n && (d->items = calloc(n, sizeof(*d->items))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < h->inv->n_domains; i++) {
+		const Ferry__Domain *dom = h->inv->domains[i];
+		struct drain_item *it;
+		struct job *j;
+
+		if (strcmp(dom->state, "running") != 0 &&
+		    strcmp(dom->state, "paused") != 0)
+			continue;
+		it = &d->items[d->nitems++];
+		snprintf(it->vm, sizeof(it->vm), "%s", dom->name);
+		it->mem_mib = dom->mem_mib;
+		it->vcpus = dom->vcpus;
+		it->state = ITEM_PLANNED;
+		if ((j = job_find_vm(d->co, dom->name)) != NULL) {
+			/* A migration already in flight (e.g. after a
+			 * restart): follow it instead of planning another. */
+			it->state = ITEM_MIGRATING;
+			it->job_id = j->id;
+			it->checked = 1;
+			snprintf(it->dest, sizeof(it->dest), "%s", j->destination);
+			continue;
+		}
+		req.name = (char *)dom->name;
+		req.has_timeout_ms = 1;
+		req.timeout_ms = 10000;
+		if (peer_call(h, MSG_PRECHECK_SOURCE, &req.base,
+		    DRAIN_CHECK_TIMEOUT_MS, drain_check_cb, d) == 0)
+			d->calls++;
+	}
+	if (d->calls == 0)
+		drain_plan(d);
+	return 0;
+}
+
+static struct drain *
+drain_new(struct coord *co, const char *host)
+{
+	struct drain *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->co = co;
+	snprintf(d->host, sizeof(d->host), "%s", host);
+	snprintf(d->state, sizeof(d->state), "planning");
+	d->max_parallel = DRAIN_MAX_PARALLEL;
+	d->per_dest = co->conf.per_destination ? co->conf.per_destination :
+	    DRAIN_PER_DEST;
+	TAILQ_INIT(&d->watchers);
+	return d;
+}
+
+/* ---- commands --------------------------------------------------------------- */
+
+int
+drain_enter(struct coord *co, const Ferry__MaintenanceRequest *req,
+    struct ctl_client *c, uint16_t type, uint32_t serial, char *err,
+    size_t errlen)
+{
+	struct host *h = coord_host_find(co, req->host);
+	struct drain *d;
+
+	if (h == NULL) {
+		snprintf(err, errlen, "unknown host '%s'", req->host);
+		return -1;
+	}
+	if (drain_find_host(co, req->host) != NULL) {
+		snprintf(err, errlen, "host %s is already being drained",
+		    req->host);
+		return -1;
+	}
+	if (strcmp(h->admin_state, "maintenance") == 0 && !req->dry_run) {
+		snprintf(err, errlen, "host %s is already in maintenance",
+		    req->host);
+		return -1;
+	}
+	if ((d = drain_new(co, req->host)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (req->has_max_parallel && req->max_parallel > 0)
+		d->max_parallel = req->max_parallel;
+	d->dry_run = req->has_dry_run && req->dry_run;
+	d->force = req->has_force && req->force;
+	d->reply_client = c;
+	d->reply_serial = serial;
+	d->reply_type = type;
+	d->reply_wait = req->has_wait && req->wait;
+	TAILQ_INSERT_TAIL(&co->drains, d, entry);
+	if (drain_start_planning(d, err, errlen) < 0) {
+		TAILQ_REMOVE(&co->drains, d, entry);
+		drain_free(d);
+		return -1;
+	}
+	return 0;
+}
+
+int
+drain_cancel(struct coord *co, const char *host, struct ctl_client *c,
+    uint16_t type, uint32_t serial, char *err, size_t errlen)
+{
+	struct host *h = coord_host_find(co, host);
+	struct drain *d = drain_find_host(co, host);
+	struct drain_view dv;
+	char msg[256];
+
+	if (h == NULL) {
+		snprintf(err, errlen, "unknown host '%s'", host);
+		return -1;
+	}
+	if (d == NULL) {
+		snprintf(err, errlen, "host %s is not being drained (it is %s)",
+		    host, coord_host_state(h));
+		return -1;
+	}
+	d->cancel = 1;
+	if (!d->restore)
+		drain_set_admin(co, host, "active");
+	snprintf(msg, sizeof(msg), "drain cancelled; %zu migration%s finishing; "
+	    "host %s", drain_running(d, NULL), drain_running(d, NULL) == 1 ? "" :
+	    "s", coord_host_state(h));
+	log_info("drain %lld of %s: %s", (long long)d->id, host, msg);
+	drain_journal(d, "cancel");
+	drain_emit(d, "item", msg);
+	if (c != NULL && drain_view(d, &dv, msg) == 0) {
+		dv.info.state = "cancelled";
+		(void)control_reply(c, type, serial, &dv.info.base);
+		drain_view_clear(&dv);
+	}
+	co->drain_kick = 1;
+	return 0;
+}
+
+/* Back to up; with restore, bring back the VMs the last drain moved. */
+int
+drain_exit(struct coord *co, const Ferry__MaintenanceRequest *req,
+    struct ctl_client *c, uint16_t type, uint32_t serial, char *err,
+    size_t errlen)
+{
+	struct host *h = coord_host_find(co, req->host);
+	struct store_job *jobs = NULL;
+	struct drain *d;
+	int64_t last = 0;
+	size_t n = 0, i, k;
+	struct drain_view dv;
+	char msg[256];
+
+	if (h == NULL) {
+		snprintf(err, errlen, "unknown host '%s'", req->host);
+		return -1;
+	}
+	if (drain_find_host(co, req->host) != NULL) {
+		snprintf(err, errlen, "host %s is being drained: cancel it first",
+		    req->host);
+		return -1;
+	}
+	drain_set_admin(co, req->host, "active");
+	if ((d = drain_new(co, req->host)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	d->restore = 1;
+	if (!(req->has_restore && req->restore)) {
+		snprintf(d->state, sizeof(d->state), "completed");
+		snprintf(msg, sizeof(msg), "host %s is %s", req->host,
+		    coord_host_state(h));
+		if (c != NULL && drain_view(d, &dv, msg) == 0) {
+			(void)control_reply(c, type, serial, &dv.info.base);
+			drain_view_clear(&dv);
+		}
+		drain_free(d);
+		return 0;
+	}
+	/* The VMs the last drain of this host moved and that still run. */
+	if (store_jobs_list(co->store, 0, 0, &jobs, &n) < 0) {
+		snprintf(err, errlen, "%s", store_error(co->store));
+		drain_free(d);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(jobs[i].kind, "drain") == 0 &&
+		    strcmp(jobs[i].vm, req->host) == 0 && jobs[i].id > last)
+			last = jobs[i].id;
+	if (last && (d->items = calloc(n, sizeof(*d->items))) != NULL) {
+		for (i = 0; i < n; i++) {
+			struct drain_item *it;
+			const Ferry__Domain *dom = NULL;
+
+			if (jobs[i].parent != last ||
+			    strcmp(jobs[i].state, "succeeded") != 0)
+				continue;
+			for (k = 0; k < co->nhosts && dom == NULL; k++) {
+				struct host *o = &co->hosts[k];
+
+				if (!o->up || o->inv == NULL)
+					continue;
+				for (size_t m = 0; m < o->inv->n_domains; m++)
+					if (strcmp(o->inv->domains[m]->name,
+					    jobs[i].vm) == 0 && strcmp(
+					    o->inv->domains[m]->state,
+					    "running") == 0 && o != h)
+						dom = o->inv->domains[m];
+			}
+			if (dom == NULL)
+				continue;
+			it = &d->items[d->nitems++];
+			snprintf(it->vm, sizeof(it->vm), "%s", dom->name);
+			it->mem_mib = dom->mem_mib;
+			it->vcpus = dom->vcpus;
+			snprintf(it->dest, sizeof(it->dest), "%s", req->host);
+			it->state = ITEM_PLANNED;
+			it->order = d->nitems;
+		}
+	}
+	store_job_list_free(jobs, n);
+	d->reply_client = c;
+	d->reply_serial = serial;
+	d->reply_type = type;
+	d->reply_wait = req->has_wait && req->wait;
+	d->force = 1;
+	TAILQ_INSERT_TAIL(&co->drains, d, entry);
+	if (d->nitems == 0) {
+		snprintf(d->state, sizeof(d->state), "completed");
+		drain_reply(d, "host up; nothing to restore");
+		TAILQ_REMOVE(&co->drains, d, entry);
+		drain_free(d);
+		return 0;
+	}
+	d->max_parallel = req->has_max_parallel && req->max_parallel ?
+	    req->max_parallel : DRAIN_MAX_PARALLEL;
+	/* A restore is a plan with fixed destinations: record and run it. */
+	{
+		struct store_job sj;
+		char *params;
+
+		memset(&sj, 0, sizeof(sj));
+		snprintf(sj.kind, sizeof(sj.kind), "restore");
+		snprintf(sj.vm, sizeof(sj.vm), "%s", d->host);
+		snprintf(sj.destination, sizeof(sj.destination), "%s", d->host);
+		snprintf(sj.state, sizeof(sj.state), "draining");
+		sj.params = params = drain_json(d);
+		if (store_job_create(co->store, &sj, coord_now_ms()) < 0) {
+			snprintf(err, errlen, "%s", store_error(co->store));
+			free(params);
+			TAILQ_REMOVE(&co->drains, d, entry);
+			drain_free(d);
+			return -1;
+		}
+		free(params);
+		d->id = sj.id;
+	}
+	snprintf(d->state, sizeof(d->state), "draining");
+	snprintf(msg, sizeof(msg), "restore %lld: %zu VMs return to %s",
+	    (long long)d->id, d->nitems, d->host);
+	drain_reply(d, msg);
+	drain_emit(d, "plan", msg);
+	co->drain_kick = 1;
+	return 0;
+}
+
+/* After a restart: a drain the journal says was under way is planned again
+ * from what its host still runs, once that host is back. */
+int
+drain_recover(struct coord *co, char *err, size_t errlen)
+{
+	struct store_job *jobs = NULL;
+	struct drain *d;
+	size_t n = 0, i;
+
+	if (store_jobs_list(co->store, 1, 0, &jobs, &n) < 0) {
+		snprintf(err, errlen, "%s", store_error(co->store));
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (strcmp(jobs[i].kind, "drain") != 0 &&
+		    strcmp(jobs[i].kind, "restore") != 0)
+			continue;
+		if (strcmp(jobs[i].kind, "restore") == 0) {
+			/* Its migrations are recovered on their own. */
+			(void)store_job_finish(co->store, jobs[i].id, "incomplete",
+			    "the coordinator restarted during the restore",
+			    NULL, coord_now_ms());
+			continue;
+		}
+		if ((d = drain_new(co, jobs[i].vm)) == NULL)
+			continue;
+		d->id = jobs[i].id;
+		d->resumed = 1;
+		d->force = 1;
+		log_info("drain %lld of %s: resuming after a restart",
+		    (long long)d->id, d->host);
+		(void)store_job_event(co->store, d->id, "info", "coordinator "
+		    "restarted; planning again from what the host runs",
+		    coord_now_ms());
+		TAILQ_INSERT_TAIL(&co->drains, d, entry);
+	}
+	store_job_list_free(jobs, n);
+	return 0;
+}
+
+/* A resumed drain plans once its host is up. */
+void
+drain_host_up(struct host *h)
+{
+	struct drain *d = drain_find_host(h->co, h->conf.name);
+	char err[256];
+
+	if (d == NULL || !d->resumed || d->nitems || d->calls)
+		return;
+	if (drain_start_planning(d, err, sizeof(err)) < 0)
+		log_warnx("drain %lld: %s", (long long)d->id, err);
+}
