@@ -186,6 +186,17 @@ widen(struct maint *m, const Ferry__DrainInfo *d)
 	}
 }
 
+/* Trailing blanks of padded columns are noise in a pipe. */
+static char *
+rtrim(char *line)
+{
+	size_t n = strlen(line);
+
+	while (n > 0 && line[n - 1] == ' ')
+		line[--n] = '\0';
+	return line;
+}
+
 static void
 print_summary(const Ferry__DrainInfo *d)
 {
@@ -205,7 +216,7 @@ print_summary(const Ferry__DrainInfo *d)
 static void
 print_plan(struct maint *m, const Ferry__DrainInfo *d)
 {
-	char order[16];
+	char order[16], line[512];
 	size_t i;
 
 	widen(m, d);
@@ -218,10 +229,11 @@ print_plan(struct maint *m, const Ferry__DrainInfo *d)
 			snprintf(order, sizeof(order), "%u", it->order);
 		else
 			snprintf(order, sizeof(order), "-");
-		printf("%-5s %-*s %8" PRIu64 " %-*s %-9s %s\n", order, m->wvm,
-		    or_dash(it->vm), it->mem_mib, m->wdst,
-		    or_dash(it->destination), or_dash(it->state),
+		snprintf(line, sizeof(line), "%-5s %-*s %8" PRIu64 " %-*s "
+		    "%-9s %s", order, m->wvm, or_dash(it->vm), it->mem_mib,
+		    m->wdst, or_dash(it->destination), or_dash(it->state),
 		    it->reason ? it->reason : "");
+		printf("%s\n", rtrim(line));
 	}
 	print_summary(d);
 }
@@ -247,10 +259,7 @@ item_line(const struct maint *m, const Ferry__DrainItem *it, char *line,
 	if (it->reason && it->reason[0])
 		APPEND("  %s", it->reason);
 #undef APPEND
-	/* Trailing blanks of the padded columns are noise in a pipe. */
-	off = strlen(line);
-	while (off > 0 && line[off - 1] == ' ')
-		line[--off] = '\0';
+	rtrim(line);
 }
 
 /* Ends the live block before anything else is printed below it. */
