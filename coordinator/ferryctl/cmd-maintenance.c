@@ -542,6 +542,9 @@ on_reply(struct maint *m, Ferry__DrainInfo *d, int following)
 		}
 	} else {
 		show_reply_text(m, d, follow);
+		/* On a terminal the live block starts with the plan. */
+		if (follow && m->mode == MODE_TTY)
+			draw_block(m, d);
 		fflush(stdout);
 	}
 	if (m->snap)
