@@ -18,6 +18,7 @@ static const struct ctl_cmd *ctl_cmds[] = {
 	&cmd_jobs,
 	&cmd_job,
 	&cmd_maintenance,
+	&cmd_plan,
 };
 #define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 

@@ -64,5 +64,6 @@ extern const struct ctl_cmd cmd_abort;
 extern const struct ctl_cmd cmd_jobs;
 extern const struct ctl_cmd cmd_job;
 extern const struct ctl_cmd cmd_maintenance;
+extern const struct ctl_cmd cmd_plan;
 
 #endif
