@@ -888,9 +888,28 @@ drain_cancel(struct coord *co, const char *host, struct ctl_client *c,
 		snprintf(err, errlen, "unknown host '%s'", host);
 		return -1;
 	}
+	if (d == NULL && strcmp(h->admin_state, "draining") == 0) {
+		/* A drain that ended incomplete left the host draining: the
+		 * way back is the same command. */
+		drain_set_admin(co, host, "active");
+		if (c != NULL && (d = drain_new(co, host)) != NULL) {
+			snprintf(d->state, sizeof(d->state), "cancelled");
+			snprintf(msg, sizeof(msg), "no drain was running; host %s",
+			    coord_host_state(h));
+			if (drain_view(d, &dv, msg) == 0) {
+				(void)control_reply(c, type, serial,
+				    &dv.info.base);
+				drain_view_clear(&dv);
+			}
+			drain_free(d);
+		}
+		return 0;
+	}
 	if (d == NULL) {
-		snprintf(err, errlen, "host %s is not being drained (it is %s)",
-		    host, coord_host_state(h));
+		snprintf(err, errlen, "host %s is not being drained (it is %s%s)",
+		    host, coord_host_state(h), strcmp(h->admin_state,
+		    "maintenance") == 0 ? "; maintenance exit brings it back" :
+		    "");
 		return -1;
 	}
 	d->cancel = 1;
