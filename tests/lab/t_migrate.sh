@@ -16,13 +16,8 @@ migrating_with_data() { # JOB: migrating and data has moved
 	in_state "$1" migrating && [ "$(ferryctl job "$1" --json | jq '[.history[] | select(.type == "progress")] | length')" -ge 1 ]
 }
 
-# Under TCG, QEMU 7.2 can miss pages a guest dirties during a multi-pass
-# pre-copy (plain virsh migrate does the same: see docs/lab.md); guests that
-# must stay healthy across bandwidth-capped moves therefore dirty lightly.
-# Heavy dirtying is exercised by the convergence policy's tests and bench/.
-
 # --- 1. a guest dirtying memory moves h1 -> h2 ---------------------------------
-lab vm create mg1 --host h1 --mem 256 --dirty-mib 4 --dirty-rate 2 > /dev/null
+lab vm create mg1 --host h1 --mem 256 --dirty-mib 64 --dirty-rate 16 > /dev/null
 wait_until 10 exactly_one mg1 h1
 sleep 3
 ferryctl migrate mg1 --to h2 --bandwidth 50 --json > "$tmp/m1.json"; rc=$?
@@ -63,9 +58,9 @@ check "an unknown VM is refused with exit 1" [ $rc = 1 ]
 lab vm destroy mloc > /dev/null
 
 # --- 3. abort mid-flight at 5 MiB/s ----------------------------------------------
-# Dirtying slowly enough to converge at 5-10 MiB/s: these tests are about
-# faults, not convergence (that is the policy's unit tests and bench/).
-lab vm create mab --host h1 --mem 128 --dirty-mib 4 --dirty-rate 1 > /dev/null
+# Dirtying slower than 5 MiB/s, so that the capped migrations converge:
+# these are about faults, not convergence.
+lab vm create mab --host h1 --mem 128 --dirty-mib 16 --dirty-rate 2 > /dev/null
 wait_until 10 exactly_one mab h1
 job=$(ferryctl migrate mab --to h2 --bandwidth 5 --no-wait)
 check "migrate --no-wait prints the job id ($job)" is_number "$job"
