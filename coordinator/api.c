@@ -7,6 +7,7 @@
 
 #include "coordinator.h"
 #include "log.h"
+#include "validate.h"
 
 /* Strings a HostEntry borrows while the reply is packed. */
 struct api_host_buf {
@@ -202,6 +203,9 @@ api_migrate(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
 	struct job *j;
 
+	if (validate_domain_name(o->vm, err, errlen) < 0 ||
+	    (o->to && o->to[0] && validate_host_name(o->to, err, errlen) < 0))
+		return -1;
 	if (job_migrate(control_coord(c), o, 0, &j, err, errlen) < 0)
 		return -1;
 	job_info(j, &ji);
@@ -231,7 +235,12 @@ api_check(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
     char *err, size_t errlen)
 {
 	struct ctl_client *c = ctx;
+	Ferry__CheckRequest *req = (Ferry__CheckRequest *)m;
 
+	if (validate_domain_name(req->vm, err, errlen) < 0 ||
+	    (req->to && req->to[0] && validate_host_name(req->to, err,
+	    errlen) < 0))
+		return -1;
 	/* The reply is sent when the checks are in (job.c). */
 	return job_check(control_coord(c), (Ferry__CheckRequest *)m, c,
 	    hdr->serial, err, errlen);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@
 #include "log.h"
 
 #define CTL_MAX_PAYLOAD	(1024 * 1024)
+#define CTL_MAX_RATE	500	/* frames per second before a client is cut */
+#define CTL_FRAME_MS	10000	/* a started frame must finish in this time */
+#define CTL_MAX_CLIENTS	256
 
 struct ctl_client {
 	TAILQ_ENTRY(ctl_client)	 entry;
@@ -23,6 +27,11 @@ struct ctl_client {
 	uv_pipe_t		 pipe;
 	struct frame_reader	 rd;
 	int			 closing;
+	uid_t			 uid;
+	pid_t			 pid;
+	uint64_t		 frame_started_ms;	/* 0: between frames */
+	uint64_t		 rate_second;
+	uint32_t		 rate_frames;
 };
 
 struct ctl_write {
@@ -158,6 +167,8 @@ control_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		control_client_close(c);
 		goto done;
 	}
+	if (left > 0 && !frame_reader_pending(&c->rd))
+		c->frame_started_ms = coord_now_ms();
 	while (left > 0 && !c->closing) {
 		rc = frame_reader_feed(&c->rd, p, left, &used, &f);
 		p += used;
@@ -170,6 +181,20 @@ control_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		}
 		if (rc == 0)
 			continue;
+		c->frame_started_ms = frame_reader_pending(&c->rd) ?
+		    coord_now_ms() : 0;
+		if (coord_now_ms() / 1000 != c->rate_second) {
+			c->rate_second = coord_now_ms() / 1000;
+			c->rate_frames = 0;
+		}
+		if (++c->rate_frames > CTL_MAX_RATE) {
+			log_warnx("control: client pid %d (uid %d) sent more "
+			    "than %d requests in a second: dropped", (int)c->pid,
+			    (int)c->uid, CTL_MAX_RATE);
+			frame_free(f);
+			control_client_close(c);
+			break;
+		}
 		if (f->hdr.kind != FRAME_CALL) {
 			frame_free(f);
 			continue;
@@ -184,16 +209,71 @@ done:
 	free(buf->base);
 }
 
+/* Only root, the coordinator's own user and members of socket_group may
+ * use the socket. Its 0660 mode says the same; checking the peer's
+ * credentials as well keeps a mistaken chmod from opening it. */
+static int
+control_peer_allowed(struct coord *co, int fd, uid_t *uid, pid_t *pid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct group *gr;
+	struct passwd *pw;
+	gid_t groups[256];
+	int ngroups = 256, i;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return 0;
+	*uid = cred.uid;
+	*pid = cred.pid;
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return 1;
+	if (co->conf.socket_group[0] == '\0' ||
+	    (gr = getgrnam(co->conf.socket_group)) == NULL)
+		return 0;
+	if (cred.gid == gr->gr_gid)
+		return 1;
+	if ((pw = getpwuid(cred.uid)) == NULL ||
+	    getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups) == -1)
+		return 0;
+	for (i = 0; i < ngroups; i++)
+		if (groups[i] == gr->gr_gid)
+			return 1;
+	return 0;
+}
+
+/* Cuts clients that started a frame and never finished it (slow loris). */
+void
+control_sweep(struct coord *co, uint64_t now_ms)
+{
+	struct ctl_client *c, *next;
+
+	for (c = TAILQ_FIRST(&co->clients); c; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->frame_started_ms && frame_reader_pending(&c->rd) &&
+		    now_ms - c->frame_started_ms > CTL_FRAME_MS) {
+			log_warnx("control: client pid %d (uid %d) left a frame "
+			    "unfinished for %d ms: dropped", (int)c->pid,
+			    (int)c->uid, CTL_FRAME_MS);
+			control_client_close(c);
+		}
+	}
+}
+
 static void
 control_accept_cb(uv_stream_t *server, int status)
 {
 	struct coord *co = server->data;
-	struct ctl_client *c;
+	struct ctl_client *c, *o;
+	uv_os_fd_t fd;
+	size_t n = 0;
 
 	if (status < 0) {
 		log_warnx("control: accept: %s", uv_strerror(status));
 		return;
 	}
+	TAILQ_FOREACH(o, &co->clients, entry)
+		n++;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("control");
 		return;
@@ -203,8 +283,24 @@ control_accept_cb(uv_stream_t *server, int status)
 	uv_pipe_init(co->loop, &c->pipe, 0);
 	c->pipe.data = c;
 	TAILQ_INSERT_TAIL(&co->clients, c, entry);
-	if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0 ||
-	    uv_read_start((uv_stream_t *)&c->pipe, control_alloc_cb,
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+		control_client_close(c);
+		return;
+	}
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
+	    !control_peer_allowed(co, fd, &c->uid, &c->pid)) {
+		log_warnx("control: refused a client (pid %d, uid %d): not root "
+		    "nor in socket_group", (int)c->pid, (int)c->uid);
+		control_client_close(c);
+		return;
+	}
+	if (n >= CTL_MAX_CLIENTS) {
+		log_warnx("control: %d clients already: refused pid %d",
+		    CTL_MAX_CLIENTS, (int)c->pid);
+		control_client_close(c);
+		return;
+	}
+	if (uv_read_start((uv_stream_t *)&c->pipe, control_alloc_cb,
 	    control_read_cb) != 0)
 		control_client_close(c);
 }

@@ -59,6 +59,7 @@ sweep_cb(uv_timer_t *t)
 	}
 	job_tick(co, now);
 	drain_tick(co);
+	control_sweep(co, now);
 }
 
 static void

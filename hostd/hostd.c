@@ -146,6 +146,8 @@ hostd_call_after(uv_work_t *req, int status)
 	uint8_t *buf;
 	size_t len;
 
+	if (s != NULL)
+		s->calls_in_flight--;
 	if (status == UV_ECANCELED && c->rc == 0)
 		snprintf(c->err, sizeof(c->err), "cancelled");
 	if (s != NULL) {
@@ -187,6 +189,7 @@ hostd_call_start(struct session *s, const struct frame_hdr *h,
 		free(c);
 		return -1;
 	}
+	s->calls_in_flight++;
 	return 1;
 }
 

@@ -40,6 +40,9 @@ struct session {
 	struct tr_conn		*conn;
 	uint64_t		 id;
 	int			 hello;		/* said HELLO; gets events */
+	int			 calls_in_flight;	/* worker calls */
+	uint64_t		 rate_second;	/* flood accounting */
+	uint32_t		 rate_frames;
 	char			 coordinator[64];
 };
 TAILQ_HEAD(session_list, session);

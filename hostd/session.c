@@ -8,6 +8,7 @@
 
 #include "hostd.h"
 #include "log.h"
+#include "validate.h"
 
 static int
 session_inventory_wait(struct session *s, uint16_t type, uint32_t serial)
@@ -56,16 +57,65 @@ handle_inventory(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
 }
 
 /* Calls answered from a worker thread (precheck.c). */
+#define SESSION_MAX_CALLS	64	/* worker calls in flight per session */
+#define SESSION_MAX_RATE	2000	/* frames per second before a kick */
+
+static int	session_worker(struct session *, const struct frame_hdr *,
+		    ProtobufCMessage *, hostd_work_fn, char *, size_t);
+
 #define WORKER_HANDLER(name, fn)					\
 static int								\
 name(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,	\
     char *err, size_t errlen)						\
 {									\
-	if (hostd_call_start(ctx, h, m, fn) < 0) {			\
-		snprintf(err, errlen, "cannot queue the call");		\
-		return -1;						\
-	}								\
-	return 1;							\
+	return session_worker(ctx, h, m, fn, err, errlen);		\
+}
+
+/* The name every domain-level call carries, checked before it goes
+ * anywhere near libvirt or a worker. */
+static const char *
+session_domain_of(uint16_t type, const ProtobufCMessage *m)
+{
+	switch (type) {
+	case MSG_DOMAIN_STATE:
+		return ((const Ferry__DomainRef *)m)->name;
+	case MSG_PRECHECK_SOURCE:
+		return ((const Ferry__SourceCheckRequest *)m)->name;
+	case MSG_PRECHECK_DEST:
+		return ((const Ferry__DestCheckRequest *)m)->domain ?
+		    ((const Ferry__DestCheckRequest *)m)->domain->name : NULL;
+	case MSG_DIRTY_RATE:
+		return ((const Ferry__DirtyRateRequest *)m)->name;
+	case MSG_DESTROY_LEFTOVER:
+		return ((const Ferry__DestroyRequest *)m)->name;
+	default:
+		return "";
+	}
+}
+
+static int
+session_worker(struct session *s, const struct frame_hdr *h,
+    ProtobufCMessage *m, hostd_work_fn fn, char *err, size_t errlen)
+{
+	const char *name = session_domain_of(h->type, m);
+
+	if (name != NULL && name[0] && validate_domain_name(name, err,
+	    errlen) < 0)
+		return -1;
+	if (name == NULL) {
+		snprintf(err, errlen, "missing domain");
+		return -1;
+	}
+	if (s->calls_in_flight >= SESSION_MAX_CALLS) {
+		snprintf(err, errlen, "too many calls in flight (%d)",
+		    SESSION_MAX_CALLS);
+		return -1;
+	}
+	if (hostd_call_start(s, h, m, fn) < 0) {
+		snprintf(err, errlen, "cannot queue the call");
+		return -1;
+	}
+	return 1;
 }
 
 WORKER_HANDLER(handle_domain_state, precheck_domain_state)
@@ -88,8 +138,17 @@ handle_migrate(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
     char *err, size_t errlen)
 {
 	struct session *s = ctx;
+	Ferry__MigrateRequest *r = (Ferry__MigrateRequest *)m;
 
-	if (migrate_start(s->hd, (Ferry__MigrateRequest *)m, err, errlen) < 0)
+	if (validate_domain_name(r->name, err, errlen) < 0 ||
+	    validate_libvirt_uri(r->dest_uri, err, errlen) < 0 ||
+	    (r->migrate_uri && validate_migrate_uri(r->migrate_uri, err,
+	    errlen) < 0) || r->policy == NULL) {
+		if (r->policy == NULL)
+			snprintf(err, errlen, "migrate without a policy");
+		return -1;
+	}
+	if (migrate_start(s->hd, r, err, errlen) < 0)
 		return -1;
 	/* Started: a lost reply is the coordinator's to notice (JOB_QUERY). */
 	(void)session_reply_empty(s, h);
@@ -181,11 +240,23 @@ session_on_frame(struct tr_conn *c, struct frame *f, void *arg)
 	struct session *s = tr_conn_get_data(c);
 	char err[512];
 	uint8_t *buf;
+	uint64_t now;
 	size_t len;
 
 	(void)arg;
 	if (s == NULL)
 		goto done;
+	now = hostd_now_ms() / 1000;
+	if (now != s->rate_second) {
+		s->rate_second = now;
+		s->rate_frames = 0;
+	}
+	if (++s->rate_frames > SESSION_MAX_RATE) {
+		log_warnx("%s: more than %d frames in a second: dropping the "
+		    "session", tr_conn_peer(c), SESSION_MAX_RATE);
+		tr_conn_kick(c, "flooding");
+		goto done;
+	}
 	if (f->hdr.kind == FRAME_EVENT && f->hdr.type == MSG_HEARTBEAT)
 		goto done;	/* keepalive: receiving it was the point */
 	if (f->hdr.kind != FRAME_CALL) {

@@ -65,6 +65,21 @@ check "ferryctl vms --host of an unknown host fails clearly" unknown_host
 ferryctl frobnicate > /dev/null 2>&1; rc=$?
 check "an unknown command is a usage error" [ $rc = 2 ]
 
+# The control socket: only root and socket_group, even if its mode is opened.
+out=$(su -s /bin/sh nobody -c "ferryctl --socket $FERRY_SOCKET hosts" 2>&1); rc=$?
+check "a user outside socket_group cannot use ferryctl (exit $rc)" [ $rc -ne 0 ]
+chmod 666 "$FERRY_SOCKET"
+out=$(su -s /bin/sh nobody -c "ferryctl --socket $FERRY_SOCKET hosts" 2>&1); rc=$?
+chmod 660 "$FERRY_SOCKET"
+check "... not even when the socket's mode lets it connect (exit $rc)" [ $rc -ne 0 ]
+check "the coordinator logs the refused client" \
+	grep -q "refused a client" "/var/lib/ferry-lab/$LAB_ID/coordinator/coordinator.log"
+
+# Names that must not reach libvirt are refused at the door.
+out=$(ferryctl migrate '../etc/x' --to h2 2>&1); rc=$?
+badname() { [ "$rc" = 1 ] && grep -q "must not start with" <<< "$out"; }
+check "a VM name like ../etc/x is refused" badname
+
 lab vm destroy fa > /dev/null
 lab vm destroy fb > /dev/null
 finish

@@ -38,8 +38,8 @@ struct cluster {
 static const char *
 host_uri(int i)
 {
-	static const char *uris[NHOSTS] = { "fake://h1", "fake://h2",
-	    "fake://h3" };
+	static const char *uris[NHOSTS] = { "qemu+tcp://h1/system", "qemu+tcp://h2/system",
+	    "qemu+tcp://h3/system" };
 
 	return uris[i];
 }

@@ -1,0 +1,15 @@
+/* validate.h: checks on names and URIs that reach libvirt. Nothing Ferry
+ * receives is passed to a shell; these keep what reaches libvirt to what a
+ * domain name or a migration URI can legitimately be. */
+#ifndef FERRY_VALIDATE_H
+#define FERRY_VALIDATE_H
+
+#include <stddef.h>
+
+/* validate.c */
+int	validate_domain_name(const char *, char *err, size_t errlen);
+int	validate_host_name(const char *, char *err, size_t errlen);
+int	validate_libvirt_uri(const char *, char *err, size_t errlen);
+int	validate_migrate_uri(const char *, char *err, size_t errlen);
+
+#endif
