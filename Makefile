@@ -110,3 +110,10 @@ clean:
 
 .PHONY: all deps unit check demo clean
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# Fuzzing: libFuzzer harnesses under ASan+UBSan (tests/fuzz/, built in
+# build-fuzz/); FUZZ_SECONDS per harness.
+FUZZ_SECONDS ?= 300
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
+.PHONY: fuzz
