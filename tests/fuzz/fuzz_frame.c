@@ -16,6 +16,38 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+/* libprotobuf-c 1.4 keeps an unknown field numbered 0 (a non-minimal tag
+ * like 80 00) but refuses its own packing of it (tag byte 00): not ours. */
+static int
+has_tag0(const ProtobufCMessage *m)
+{
+	const ProtobufCFieldDescriptor *fd;
+	ProtobufCMessage *const *v;
+	const char *p;
+	size_t i, k, n;
+
+	for (i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0)
+			return 1;
+	for (i = 0; i < m->descriptor->n_fields; i++) {
+		fd = &m->descriptor->fields[i];
+		p = (const char *)m + fd->offset;
+		if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *)((const char *)m +
+			    fd->quantifier_offset);
+			v = *(ProtobufCMessage *const *const *)p;
+			for (k = 0; k < n; k++)
+				if (has_tag0(v[k]))
+					return 1;
+		} else if (*(ProtobufCMessage *const *)p != NULL &&
+		    has_tag0(*(ProtobufCMessage *const *)p))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 unpack_all(const struct frame *f)
 {
@@ -34,12 +66,14 @@ unpack_all(const struct frame *f)
 			if (frame_hdr_decode(buf, &g.hdr, 0) != 0)
 				abort();
 			g.payload = g.hdr.len ? buf + FRAME_HDR_LEN : NULL;
-			if ((m2 = frame_unpack(&g, fuzz_descs[i])) == NULL) {
+			m2 = frame_unpack(&g, fuzz_descs[i]);
+			if (m2 == NULL && !has_tag0(m)) {
 				fprintf(stderr, "%s: repacked message does "
 				    "not parse\n", fuzz_descs[i]->name);
 				abort();
 			}
-			protobuf_c_message_free_unpacked(m2, NULL);
+			if (m2 != NULL)
+				protobuf_c_message_free_unpacked(m2, NULL);
 			free(buf);
 		}
 		protobuf_c_message_free_unpacked(m, NULL);
