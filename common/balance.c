@@ -335,9 +335,10 @@ balance_opts_defaults(struct balance_opts *o)
 	o->policy = BALANCE_POLICY_BALANCE;
 	/* hbal has no limit either; min_gain ends the plan. */
 	o->max_moves = 0;
-	/* A migration costs minutes of copying: a tenth of a point of
-	 * standard deviation is the least worth one. */
-	o->min_gain = 0.001;
+	/* One move on a cluster of n hosts shifts a standard deviation by
+	 * about 1/n of a host's share: on 1,000 hosts good moves gain 1e-4,
+	 * on 16 hosts a move gaining that little is not worth its copy. */
+	o->min_gain = 0.0001;
 	/* A point of spread over both resources together is noise. */
 	o->threshold = 0.01;
 	/* Past 4 vCPUs a CPU, guests of a busy host see steal time. */
