@@ -43,7 +43,8 @@ planner_evacuate(const struct plan_host *hosts, size_t nhosts, size_t src,
 	}
 	for (i = 0; i < nvms; i++)
 		order[i] = &vms[i];
-	qsort(order, nvms, sizeof(*order), planner_cmp);
+	if (nvms > 1)	/* order is NULL for an empty host */
+		qsort(order, nvms, sizeof(*order), planner_cmp);
 
 	for (i = 0; i < nvms; i++) {
 		struct plan_vm *v = order[i];
