@@ -291,6 +291,21 @@ balance_vm_group(struct balance_model *m, size_t vm,
 }
 
 int
+balance_vm_restrict(struct balance_model *m, size_t vm)
+{
+	struct balance_vm *v;
+
+	if (vm >= m->nvms)
+		return -1;
+	v = &m->vms[vm];
+	if (v->allowed == NULL && (v->allowed = calloc(1, 1)) == NULL)
+		return -1;
+	if (v->nallowed > 0)
+		memset(v->allowed, 0, v->nallowed);
+	return 0;
+}
+
+int
 balance_vm_allow(struct balance_model *m, size_t vm, size_t host)
 {
 	struct balance_vm *v;
@@ -1286,9 +1301,9 @@ balance_parse_vm(struct balance_model *m, struct json_object *o, size_t i,
 		if (balance_vm_allow(m, (size_t)v, (size_t)a) == -1)
 			goto nomem;
 	}
-	/* An empty list allows nothing: the mask must exist. */
-	if (allowed && m->vms[v].allowed == NULL &&
-	    (m->vms[v].allowed = calloc(1, 1)) == NULL)
+	/* An empty list allows nothing. */
+	if (allowed && json_object_array_length(allowed) == 0 &&
+	    balance_vm_restrict(m, (size_t)v) == -1)
 		goto nomem;
 	return 0;
  nomem:

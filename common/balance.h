@@ -12,6 +12,11 @@
  * Defaults: reserved_mib 0, state "up", vcpus 1, pinned false, groups [],
  * allowed absent (every host). Only hosts whose state is "up" are usable.
  *
+ * Policy consolidate empties hosts, the one with the least guest memory
+ * first, placing its VMs (largest first) on the fullest other occupied
+ * host that stays within util_ceiling; a host that cannot be emptied whole
+ * is left as it is.
+ *
  * Affinity groups: members that share a host move together, as a unit: the
  * planner proposes the unit's moves back to back to one destination (one per
  * member, each counted against max_moves, capacity checked after each). A
@@ -69,11 +74,17 @@ enum balance_policy {
 	BALANCE_POLICY_CONSOLIDATE,
 };
 
+/* Stopping rules (balance): no more than max_moves migrations; each step
+ * must gain at least min_gain per migration it takes (an affinity unit of
+ * k VMs: its gain / k); a score at or below threshold counts as balanced,
+ * so planning stops there (and proposes nothing if it starts there).
+ * Consolidate stops at max_moves or when no further host can be emptied
+ * whole; it ignores min_gain and threshold. */
 struct balance_opts {
 	enum balance_policy	policy;
 	size_t			max_moves;	/* 0: no limit */
-	double			min_gain;	/* per move; balance only */
-	double			threshold;	/* balanced below; balance only */
+	double			min_gain;
+	double			threshold;
 	double			vcpu_ratio_max;	/* vCPUs per CPU on a destination */
 	double			util_ceiling;	/* consolidate: memory utilisation */
 };
@@ -104,7 +115,9 @@ long	 balance_add_vm(struct balance_model *, const char *name, size_t host,
 	    uint64_t mem_mib, uint32_t vcpus, int pinned);
 int	 balance_vm_group(struct balance_model *, size_t vm,
 	    enum balance_group_kind, const char *group);
-/* The first call restricts the VM to the hosts allowed so far. */
+/* Allowed destinations: restrict makes the set empty (the VM may go
+ * nowhere), allow adds a host; the first allow restricts too. */
+int	 balance_vm_restrict(struct balance_model *, size_t vm);
 int	 balance_vm_allow(struct balance_model *, size_t vm, size_t host);
 long	 balance_find_host(const struct balance_model *, const char *name);
 long	 balance_find_vm(const struct balance_model *, const char *name);

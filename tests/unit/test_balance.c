@@ -419,8 +419,8 @@ test_allowed_destinations(void **state)
 	assert_int_equal(p->nmoves, 1);
 	assert_int_equal(p->moves[0].to, 2);
 	balance_plan_free(p);
-	/* Allowed nowhere else: nothing moves. */
-	m->vms[1].allowed[2] = 0;
+	/* Allowed nowhere: nothing moves. */
+	assert_int_equal(balance_vm_restrict(m, 1), 0);
 	p = plan_ok(m, &o);
 	assert_int_equal(p->nmoves, 0);
 	assert_true(p->score_after == p->score_before);
