@@ -102,13 +102,22 @@ check: deps
 	$(MAKE) all
 	@if [ "$(SAN)" = 1 ]; then tests/run --unit --build $(B); else tests/run --build $(B); fi
 
+# The fault matrix, several runs a fault; writes tests/faults/RESULTS.md.
+check-faults: deps all
+	FAULT_RUNS=$${FAULT_RUNS:-3} FAULT_RESULTS=$(CURDIR)/tests/faults/RESULTS.md \
+	    tests/run --faults --build $(B)
+
+# Benchmarks (bench/run): figures printed and appended to bench/RESULTS.md.
+bench: deps all
+	FERRY_BUILD=$(CURDIR)/$(B) bench/run
+
 demo: deps all
 	deploy/lab/demo
 
 clean:
 	rm -rf build build-san $(PROTO_C) $(PROTO_H)
 
-.PHONY: all deps unit check demo clean
+.PHONY: all deps unit check check-faults bench demo clean
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
 # Fuzzing: libFuzzer harnesses under ASan+UBSan (tests/fuzz/, built in

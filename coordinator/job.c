@@ -33,6 +33,7 @@
 #define VERIFY_DEADLINE_MS	180000	/* hosts may take this long to return */
 #define MIGRATE_QUIET_MS	20000	/* no news from the source: ask it */
 #define RECORD_PROGRESS_MS	2000	/* sampling of progress into history */
+#define STUCK_GRACE_MS		300000	/* past the completion timeout: give up waiting */
 
 static const char *job_state_names[JOB_NSTATES] = {
 	"pending", "checking", "migrating", "verifying", "succeeded",
@@ -1521,6 +1522,18 @@ job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 
 /* ---- hosts coming and going, time, recovery ------------------------------ */
 
+/* The completion timeout the source's policy applies to this job. */
+static uint64_t
+job_timeout_ms(const struct job *j)
+{
+	struct converge_policy pol;
+
+	converge_policy_defaults(&pol);
+	if (j->opts.timeout_s)
+		pol.timeout_s = j->opts.timeout_s;
+	return converge_timeout_ms(&pol, j->mem_mib ? j->mem_mib : 1);
+}
+
 void
 job_host_up(struct host *h)
 {
@@ -1563,6 +1576,17 @@ job_tick(struct coord *co, uint64_t now)
 		    j->verify_next_ms && now >= j->verify_next_ms)
 			job_verify(j);
 		else if (j->state == JOB_MIGRATING && j->calls == 0 &&
+		    j->migrate_sent_ms && now > j->migrate_sent_ms +
+		    job_timeout_ms(j) + STUCK_GRACE_MS) {
+			/* libvirt's job outlived its own deadline by minutes
+			 * (e.g. QEMU stuck on a dead NFS server): stop waiting
+			 * and report what each host says. */
+			snprintf(j->error, sizeof(j->error), "the migration did not "
+			    "end %llu s after its deadline; libvirt may still "
+			    "hold it", (unsigned long long)(STUCK_GRACE_MS / 1000));
+			if (job_set_state(j, JOB_VERIFYING, j->error) == 0)
+				job_verify(j);
+		} else if (j->state == JOB_MIGRATING && j->calls == 0 &&
 		    now - j->last_event_ms > MIGRATE_QUIET_MS)
 			job_query(j);
 		else if (j->state == JOB_MIGRATING && j->abort_requested &&
@@ -1644,6 +1668,7 @@ job_recover(struct coord *co, char *err, size_t errlen)
 			(void)job_set_state(j, JOB_VERIFYING, j->error);
 		} else if (st == JOB_MIGRATING) {
 			j->last_event_ms = coord_now_ms();
+			j->migrate_sent_ms = sj[i].started_ms;
 			(void)store_job_event(co->store, j->id, "info",
 			    "coordinator restarted; asking the source's hostd",
 			    coord_now_ms());
