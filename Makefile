@@ -107,6 +107,10 @@ check-faults: deps all
 	FAULT_RUNS=$${FAULT_RUNS:-3} FAULT_RESULTS=$(CURDIR)/tests/faults/RESULTS.md \
 	    tests/run --faults --build $(B)
 
+# Soak: 200 back-and-forth migrations, fds and memory sampled (~15 min).
+soak: deps all
+	tests/run --soak --build $(B)
+
 # Benchmarks (bench/run): figures printed and appended to bench/RESULTS.md.
 bench: deps all
 	FERRY_BUILD=$(CURDIR)/$(B) bench/run
@@ -117,7 +121,7 @@ demo: deps all
 clean:
 	rm -rf build build-san $(PROTO_C) $(PROTO_H)
 
-.PHONY: all deps unit check check-faults bench demo clean
+.PHONY: all deps unit check check-faults soak bench demo clean
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
 # Fuzzing: libFuzzer harnesses under ASan+UBSan (tests/fuzz/, built in
