@@ -966,6 +966,45 @@ job_start_migration(struct job *j)
 	j->calls++;
 }
 
+/* POSTCOPY_RESUME of a failed post-copy: back to migrating, journaled. */
+static void
+job_start_migration_resume(struct job *j)
+{
+	Ferry__MigrateRequest req = FERRY__MIGRATE_REQUEST__INIT;
+	Ferry__Policy pol = FERRY__POLICY__INIT;
+	struct host *sh = coord_host_find(j->co, j->source);
+	struct host *dh = coord_host_find(j->co, j->destination);
+	char muri[300];
+
+	j->resumes++;
+	if (sh == NULL || dh == NULL || dh->inv == NULL || !sh->up || !dh->up) {
+		j->verify_next_ms = coord_now_ms() + VERIFY_RETRY_MS;
+		return;
+	}
+	if (job_set_state(j, JOB_MIGRATING, "resuming the failed post-copy") < 0)
+		return;
+	snprintf(muri, sizeof(muri), "tcp://%s",
+	    dh->inv->host->migration_address);
+	pol.has_bandwidth_mibs = 1;
+	pol.bandwidth_mibs = j->opts.bandwidth_mibs;
+	pol.has_allow_postcopy = 1;
+	pol.allow_postcopy = 1;
+	req.job_id = j->id;
+	req.name = j->vm;
+	req.dest_uri = dh->inv->host->libvirt_uri;
+	req.migrate_uri = muri;
+	req.policy = &pol;
+	req.has_mem_mib = 1;
+	req.mem_mib = j->mem_mib;
+	req.has_postcopy_resume = 1;
+	req.postcopy_resume = 1;
+	j->have_result = 0;
+	j->migrate_sent_ms = j->last_event_ms = coord_now_ms();
+	if (peer_call(sh, MSG_MIGRATE, &req.base, HOSTD_TIMEOUT_MS,
+	    job_migrate_cb, j) == 0)
+		j->calls++;
+}
+
 static struct job *
 job_of_host_event(struct host *h, uint64_t job_id)
 {
@@ -1260,6 +1299,8 @@ job_destroy_leftover(struct job *j, const char *host)
 	return 0;
 }
 
+static void	job_start_migration_resume(struct job *);
+
 /* Both answers are in: the VM must run on exactly one host. */
 static void
 job_judge(struct job *j)
@@ -1292,6 +1333,21 @@ job_judge(struct job *j)
 	if (job_is(d, "running") && job_absent(s)) {
 		job_finish(j, JOB_SUCCEEDED, "%s runs on %s", j->vm,
 		    j->destination);
+		return;
+	}
+	/* A failed post-copy: the guest runs on the destination but some of
+	 * its memory is still on the paused source. Resume it while both
+	 * hosts answer; only they together hold the whole guest. */
+	if (s->exists && d->exists && s->reason && d->reason &&
+	    strstr(s->reason, "postcopy") && strstr(d->reason, "postcopy") &&
+	    !job_is(s, "running")) {
+		if (j->resumes < 3 && now < j->deadline_ms) {
+			job_start_migration_resume(j);
+			return;
+		}
+		job_finish(j, JOB_FAILED, "post-copy of %s failed and could not "
+		    "be resumed: %s reports %s, %s reports %s", j->vm, j->source,
+		    sd, j->destination, dd);
 		return;
 	}
 	if (job_is(s, "running") && job_absent(d)) {

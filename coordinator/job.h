@@ -94,6 +94,7 @@ struct job {
 	Ferry__DomainState	*src_state, *dst_state;	/* owned */
 	char			 src_err[256], dst_err[256];
 	int			 cleanup_sent;
+	int			 resumes;	/* post-copy resume attempts */
 
 	char			 error[1024];	/* why it failed / was refused */
 	struct job_watcher_list	 watchers;

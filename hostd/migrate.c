@@ -181,6 +181,12 @@ mig_done_cb(uv_async_t *a)
 		log_warnx("job %llu: migration of %s failed: %s%s%s",
 		    (unsigned long long)r->job_id, r->name, r->error,
 		    r->action[0] ? "; policy: " : "", r->action);
+	if ((old = mig_result_find(hd, r->job_id)) != NULL) {
+		/* A post-copy resume ran under the same job: keep the last. */
+		TAILQ_REMOVE(&hd->mig_results, old, entry);
+		free(old);
+		hd->nmig_results--;
+	}
 	TAILQ_INSERT_HEAD(&hd->mig_results, r, entry);
 	if (++hd->nmig_results > MIG_RESULTS_KEPT) {
 		old = TAILQ_LAST(&hd->mig_results, mig_result_list);
@@ -362,7 +368,8 @@ migrate_start(struct hostd *hd, const Ferry__MigrateRequest *req, char *err,
 		    req->name);
 		return -1;
 	}
-	if (mig_result_find(hd, req->job_id) != NULL) {
+	if (mig_result_find(hd, req->job_id) != NULL &&
+	    !(req->has_postcopy_resume && req->postcopy_resume)) {
 		snprintf(err, errlen, "job %llu already ran here",
 		    (unsigned long long)req->job_id);
 		return -1;

@@ -585,6 +585,55 @@ test_bad_requests(void **state)
 	}
 }
 
+/* A stalled pre-copy switches to post-copy (allowed), the post-copy fails
+ * (network cut), and the coordinator resumes it: the VM ends on h2 only. */
+static void
+test_postcopy_resume(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
+	struct fake_hv_migrate_rec rec;
+	struct fake_hv_tuning t;
+	struct hv_job_stats smp[12];
+	struct job *j;
+	char err[256], states[256];
+	int64_t id;
+	size_t i;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmpc", NULL, 0), 0);
+	memset(smp, 0, sizeof(smp));
+	for (i = 0; i < 12; i++) {
+		smp[i].active = 1;
+		smp[i].time_elapsed = 500 * (i + 1);
+		smp[i].data_total = 256 * MIB;
+		smp[i].data_remaining = 100 * MIB;	/* never falls */
+		smp[i].data_processed = (156 + 10 * i) * MIB;
+		smp[i].memory_iteration = i + 1;
+		smp[i].memory_bps = 10 * MIB;
+		smp[i].memory_page_size = 4096;
+	}
+	assert_int_equal(fake_hv_script_migration(host_uri(0), "vmpc", smp, 12,
+	    -1, "post-copy: connection reset by peer"), 0);
+	assert_true(run_until(cl, seen_on_h1, "vmpc", 5000));
+	o.vm = "vmpc";
+	o.to = "h2";
+	o.has_postcopy = 1;
+	o.postcopy = 1;
+	assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)), 0);
+	id = j->id;
+	job_run(j);
+	wait_final(cl, id, 30000);
+	assert_int_equal(fake_hv_get_tuning(host_uri(0), "vmpc", &t), -ENOENT);
+	expect_job(cl, id, "succeeded", NULL);
+	journal_states(cl, id, states, sizeof(states));
+	assert_string_equal(states, "pending checking migrating verifying "
+	    "migrating verifying succeeded");
+	assert_int_equal(fake_hv_last_migrate(host_uri(0), &rec), 0);
+	assert_true(rec.postcopy_resume);
+	assert_true(running_on(host_uri(1), "vmpc"));
+	assert_false(fake_hv_has_domain(host_uri(0), "vmpc"));
+}
+
 /* ---- maintenance drains ------------------------------------------------ */
 
 static int
@@ -812,6 +861,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_picks_least_loaded, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_postcopy_resume, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_parallel, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_unmovable, setup,
