@@ -73,7 +73,7 @@ vm_create() {
 	shift 2
 	lab vm create "$n" --host "$h" "$@" > /dev/null || die "vm create $n failed"
 	wait_until 30 ferry_sees "$n" "$h" || die "$n not seen running on $h by Ferry"
-	lab heartbeat "$n" --wait 30 > /dev/null || die "$n does not beat"
+	lab heartbeat "$n" --wait "${VM_WAIT:-30}" > /dev/null || die "$n does not beat"
 }
 
 # ferry_sees VM HOST: Ferry's inventory has VM running on HOST only, and
@@ -96,11 +96,11 @@ where_libvirt() {
 }
 running_on() { where_libvirt "$1" | tr ' ' '\n' | awk -F: '$2 == "running" { print $1 }' | paste -sd, -; }
 
-# heartbeat_verdict VM [options]: one line, "ok: ..." or "FAIL: ...".
+# heartbeat_verdict VM [options]: one line, "ok, N beats, largest gap G s" or "FAIL: ...".
 heartbeat_verdict() {
 	local out
 	if out=$(lab heartbeat "$@" 2>&1); then
-		echo "ok (${out#*: ok: })" | sed 's/(seq [^)]*), //'
+		echo "$out" | sed -n 's/.*: ok: \([0-9]*\) beats.*largest gap \([0-9]*\) s host time.*/ok, \1 beats, largest gap \2 s/p'
 	else
 		echo "FAIL: $(echo "$out" | tail -1)"
 	fi
