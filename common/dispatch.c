@@ -85,6 +85,8 @@ msg_type_name(uint16_t type)
 	case MSG_CTL_MAINT_CANCEL: return "ctl-maintenance-cancel";
 	case MSG_CTL_MAINT_EXIT: return "ctl-maintenance-exit";
 	case MSG_CTL_DRAIN_EVENT: return "ctl-drain-event";
+	case MSG_CTL_REBALANCE:	return "ctl-rebalance";
+	case MSG_CTL_SNAPSHOT:	return "ctl-snapshot";
 	default:		return "unknown";
 	}
 }

@@ -44,6 +44,8 @@ enum msg_type {
 	MSG_CTL_MAINT_CANCEL = 110, /* MaintenanceRequest -> DrainInfo */
 	MSG_CTL_MAINT_EXIT = 111, /* MaintenanceRequest -> DrainInfo (restore: then DRAIN_EVENTs if wait) */
 	MSG_CTL_DRAIN_EVENT = 112, /* EVENT DrainEvent; serial = the ENTER/EXIT call's */
+	MSG_CTL_REBALANCE = 113, /* RebalanceRequest -> RebalanceReply, then DRAIN_EVENTs if apply+wait */
+	MSG_CTL_SNAPSHOT = 114,	/* Empty -> SnapshotReply */
 	MSG_CTL_MAX,
 };
 

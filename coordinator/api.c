@@ -453,6 +453,34 @@ api_maint_exit(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	    hdr->type, hdr->serial, err, errlen);
 }
 
+static int
+api_rebalance(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+
+	return rebalance_request(control_coord(c), (Ferry__RebalanceRequest *)m,
+	    c, hdr->type, hdr->serial, err, errlen);
+}
+
+static int
+api_snapshot(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+	Ferry__SnapshotReply r = FERRY__SNAPSHOT_REPLY__INIT;
+	char *json;
+	int rc;
+
+	(void)m;
+	if (rebalance_snapshot(control_coord(c), &json, err, errlen) < 0)
+		return -1;
+	r.json = json;
+	rc = control_reply(c, hdr->type, hdr->serial, &r.base);
+	free(json);
+	return rc;
+}
+
 /* Rows indexed by message type (common/msg.h); the socket's permissions
  * (0660, root and socket_group) are the authentication. */
 const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
@@ -477,6 +505,10 @@ const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
 	[MSG_CTL_MAINT_EXIT] = { "maintenance-exit",
 	    &ferry__maintenance_request__descriptor, api_maint_exit,
 	    DISPATCH_AUTH },
+	[MSG_CTL_REBALANCE] = { "rebalance", &ferry__rebalance_request__descriptor,
+	    api_rebalance, DISPATCH_AUTH },
+	[MSG_CTL_SNAPSHOT] = { "snapshot", &ferry__empty__descriptor,
+	    api_snapshot, DISPATCH_AUTH },
 	[MSG_CTL_HOSTS] = { "hosts", &ferry__hosts_request__descriptor,
 	    api_hosts, DISPATCH_AUTH },
 	[MSG_CTL_VMS] = { "vms", &ferry__vms_request__descriptor, api_vms,

@@ -59,6 +59,7 @@ sweep_cb(uv_timer_t *t)
 	}
 	job_tick(co, now);
 	drain_tick(co);
+	rebalance_tick(co, now);
 	control_sweep(co, now);
 }
 
@@ -82,6 +83,10 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 	co->conf = *conf;
 	conf->hosts = NULL;
 	conf->nhosts = 0;
+	conf->pinned = NULL;
+	conf->npinned = 0;
+	conf->groups = NULL;
+	conf->ngroups = 0;
 	TAILQ_INIT(&co->clients);
 	TAILQ_INIT(&co->jobs);
 	TAILQ_INIT(&co->drains);

@@ -23,6 +23,23 @@ struct coord_host_conf {
 	int		port;
 };
 
+/* A placement group from the configuration (rebalancing honours it). */
+struct coord_group {
+	char		  name[64];
+	int		  anti;		/* 1 anti-affinity, 0 affinity */
+	char		**vms;		/* owned */
+	size_t		  nvms;
+};
+
+struct coord_rebalance_conf {
+	int		enabled;	/* periodic mode; off by default */
+	int		interval_s;
+	int		max_moves;	/* per round */
+	int		quiet_period_s;	/* a VM moved this recently stays */
+	char		policy[16];
+	char		threshold[32];	/* score above which a round acts */
+};
+
 struct coord_conf {
 	char		 name[64];		/* this coordinator, for hostd logs */
 	char		 database[PATH_MAX];
@@ -38,6 +55,11 @@ struct coord_conf {
 	int		 per_destination;	/* drains: arriving at once */
 	struct coord_host_conf *hosts;		/* owned */
 	size_t		 nhosts;
+	char		**pinned;		/* VMs never moved by rebalancing; owned */
+	size_t		 npinned;
+	struct coord_group *groups;		/* owned */
+	size_t		 ngroups;
+	struct coord_rebalance_conf rebalance;
 };
 
 struct coord;
@@ -89,6 +111,7 @@ struct coord {
 	struct job_list		 jobs;
 	struct drain_list	 drains;
 	int			 drain_kick;	/* a drain has work to start */
+	uint64_t		 rebalance_next_ms;	/* periodic mode */
 	uv_timer_t		 sweep_timer;
 	uv_signal_t		 sigterm, sigint;
 	int			 handles_open;
@@ -137,7 +160,21 @@ int	 control_error(struct ctl_client *, uint16_t type, uint32_t serial,
 	    int code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 struct coord *control_coord(struct ctl_client *);
 
+/* A move with a fixed destination (rebalancing). Strings are borrowed. */
+struct drain_move {
+	const char	*vm;
+	const char	*from;
+	const char	*to;
+	uint64_t	 mem_mib;
+};
+
 /* drain.c */
+int	 drain_start_moves(struct coord *, const char *kind, const char *label,
+	    const struct drain_move *, size_t, uint32_t max_parallel,
+	    struct ctl_client *, uint32_t serial, int64_t *id, char *, size_t);
+int	 drain_running_kind(struct coord *, const char *kind);
+void	 drain_watch(struct coord *, int64_t id, struct ctl_client *,
+	    uint32_t serial);
 int	 drain_enter(struct coord *, const Ferry__MaintenanceRequest *,
 	    struct ctl_client *, uint16_t type, uint32_t serial, char *, size_t);
 int	 drain_cancel(struct coord *, const char *host, struct ctl_client *,
@@ -151,6 +188,12 @@ void	 drain_job_progress(struct coord *, const struct job *, double);
 void	 drain_tick(struct coord *);
 void	 drain_client_gone(struct coord *, struct ctl_client *);
 void	 drain_free_all(struct coord *);
+
+/* rebalance.c */
+int	 rebalance_request(struct coord *, const Ferry__RebalanceRequest *,
+	    struct ctl_client *, uint16_t type, uint32_t serial, char *, size_t);
+int	 rebalance_snapshot(struct coord *, char **json, char *, size_t);
+void	 rebalance_tick(struct coord *, uint64_t now_ms);
 
 /* api.c */
 extern const struct dispatch_entry api_dispatch[];

@@ -72,7 +72,9 @@ struct drain {
 	int64_t			 id;		/* 0 until recorded */
 	char			 host[64];
 	char			 state[16];
-	int			 restore;	/* bringing VMs back to host */
+	int			 restore;	/* fixed destinations (restore, rebalance) */
+	int			 no_retry;	/* a refused move is not re-planned */
+	char			 kind[16];	/* drain, restore, rebalance */
 	int			 dry_run, force, resumed;
 	uint32_t		 max_parallel, per_dest;
 	struct drain_item	*items;
@@ -518,7 +520,8 @@ drain_job_done(struct coord *co, const struct job *j, enum job_state s)
 		    job_state_name(s), j->error);
 		/* Retry elsewhere, unless the VM is not on the source any more
 		 * or nothing else can take it; it is never stopped. */
-		if (s == JOB_FAILED || d->cancel || it->attempts >= DRAIN_ATTEMPTS ||
+		if (s == JOB_FAILED || d->cancel || d->no_retry ||
+		    it->attempts >= DRAIN_ATTEMPTS ||
 		    drain_replan_item(d, it) < 0)
 			it->state = d->cancel ? ITEM_CANCELLED : ITEM_FAILED;
 		else {
@@ -826,8 +829,104 @@ drain_new(struct coord *co, const char *host)
 	d->max_parallel = DRAIN_MAX_PARALLEL;
 	d->per_dest = co->conf.per_destination ? co->conf.per_destination :
 	    DRAIN_PER_DEST;
+	snprintf(d->kind, sizeof(d->kind), "drain");
 	TAILQ_INIT(&d->watchers);
 	return d;
+}
+
+/*
+ * Runs a list of moves with fixed destinations (a rebalancing plan) through
+ * the same executor as a drain: its parallel and per-destination limits, its
+ * journal and its events. A refused move is reported, not re-planned: the
+ * plan was chosen as a whole. *id gets the run's job id.
+ */
+int
+drain_start_moves(struct coord *co, const char *kind, const char *label,
+    const struct drain_move *moves, size_t n, uint32_t max_parallel,
+    struct ctl_client *c, uint32_t serial, int64_t *id, char *err,
+    size_t errlen)
+{
+	struct store_job sj;
+	struct drain *d;
+	char *params;
+	size_t i;
+
+	*id = 0;
+	if (drain_find_host(co, label) != NULL) {
+		snprintf(err, errlen, "a %s is already running", kind);
+		return -1;
+	}
+	if ((d = drain_new(co, label)) == NULL ||
+	    (n && (d->items = calloc(n, sizeof(*d->items))) == NULL)) {
+		drain_free(d);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	d->restore = 1;
+	d->no_retry = 1;
+	snprintf(d->kind, sizeof(d->kind), "%s", kind);
+	d->max_parallel = max_parallel ? max_parallel : DRAIN_MAX_PARALLEL;
+	for (i = 0; i < n; i++) {
+		struct drain_item *it = &d->items[d->nitems++];
+
+		snprintf(it->vm, sizeof(it->vm), "%s", moves[i].vm);
+		snprintf(it->from, sizeof(it->from), "%s", moves[i].from);
+		snprintf(it->dest, sizeof(it->dest), "%s", moves[i].to);
+		it->mem_mib = moves[i].mem_mib;
+		it->state = ITEM_PLANNED;
+		it->order = i + 1;
+	}
+	memset(&sj, 0, sizeof(sj));
+	snprintf(sj.kind, sizeof(sj.kind), "%s", kind);
+	snprintf(sj.vm, sizeof(sj.vm), "%s", label);
+	snprintf(sj.state, sizeof(sj.state), "draining");
+	sj.params = params = drain_json(d);
+	if (store_job_create(co->store, &sj, coord_now_ms()) < 0) {
+		snprintf(err, errlen, "%s", store_error(co->store));
+		free(params);
+		drain_free(d);
+		return -1;
+	}
+	free(params);
+	d->id = sj.id;
+	*id = d->id;
+	snprintf(d->state, sizeof(d->state), "draining");
+	TAILQ_INSERT_TAIL(&co->drains, d, entry);
+	if (c != NULL && job_watch_list_add(&d->watchers, c, serial) < 0)
+		log_warnx("%s %lld: cannot add a watcher", kind, (long long)d->id);
+	log_info("%s %lld: %zu moves", kind, (long long)d->id, n);
+	drain_emit(d, "plan", NULL);
+	co->drain_kick = 1;
+	return 0;
+}
+
+/* Adds a watcher to the run with this id (events on serial). */
+void
+drain_watch(struct coord *co, int64_t id, struct ctl_client *c,
+    uint32_t serial)
+{
+	struct drain *d;
+
+	TAILQ_FOREACH(d, &co->drains, entry)
+		if (d->id == id) {
+			if (job_watch_list_add(&d->watchers, c, serial) < 0)
+				log_warnx("run %lld: cannot add a watcher",
+				    (long long)id);
+			drain_emit(d, "plan", NULL);
+			return;
+		}
+}
+
+/* A run of this kind is under way. */
+int
+drain_running_kind(struct coord *co, const char *kind)
+{
+	struct drain *d;
+
+	TAILQ_FOREACH(d, &co->drains, entry)
+		if (strcmp(d->kind, kind) == 0)
+			return 1;
+	return 0;
 }
 
 /* ---- commands --------------------------------------------------------------- */
@@ -1072,13 +1171,15 @@ drain_recover(struct coord *co, char *err, size_t errlen)
 	}
 	for (i = 0; i < n; i++) {
 		if (strcmp(jobs[i].kind, "drain") != 0 &&
-		    strcmp(jobs[i].kind, "restore") != 0)
+		    strcmp(jobs[i].kind, "restore") != 0 &&
+		    strcmp(jobs[i].kind, "rebalance") != 0)
 			continue;
-		if (strcmp(jobs[i].kind, "restore") == 0) {
+		if (strcmp(jobs[i].kind, "drain") != 0) {
 			/* Its migrations are recovered on their own. */
 			(void)store_job_finish(co->store, jobs[i].id, "incomplete",
-			    "the coordinator restarted during the restore",
-			    NULL, coord_now_ms());
+			    "the coordinator restarted during the run; its "
+			    "migrations were recovered on their own", NULL,
+			    coord_now_ms());
 			continue;
 		}
 		if ((d = drain_new(co, jobs[i].vm)) == NULL)

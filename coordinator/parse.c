@@ -26,6 +26,9 @@ static const struct conf_key coord_keys[] = {
 	{ "backoff_max_ms", CONF_INT, 0, OFF(backoff_max_ms), 0, 10, 3600000 },
 	{ "per_destination", CONF_INT, 0, OFF(per_destination), 0, 1, 64 },
 	{ "hosts", CONF_CUSTOM, 1, 0, 0, 0, 0 },
+	{ "pinned", CONF_CUSTOM, 0, 0, 0, 0, 0 },
+	{ "groups", CONF_CUSTOM, 0, 0, 0, 0, 0 },
+	{ "rebalance", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 };
 
 void
@@ -42,15 +45,143 @@ parse_coord_defaults(struct coord_conf *c)
 	c->backoff_min_ms = 200;
 	c->backoff_max_ms = 10000;
 	c->per_destination = 1;
+	c->rebalance.interval_s = 300;
+	c->rebalance.max_moves = 2;
+	c->rebalance.quiet_period_s = 1800;
+	snprintf(c->rebalance.policy, sizeof(c->rebalance.policy), "balance");
+	snprintf(c->rebalance.threshold, sizeof(c->rebalance.threshold), "0.1");
+}
+
+static void
+parse_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 void
 parse_coord_conf_clear(struct coord_conf *c)
 {
+	size_t i;
+
 	free(c->hosts);
 	c->hosts = NULL;
 	c->nhosts = 0;
+	parse_strv_free(c->pinned, c->npinned);
+	c->pinned = NULL;
+	c->npinned = 0;
+	for (i = 0; i < c->ngroups; i++)
+		parse_strv_free(c->groups[i].vms, c->groups[i].nvms);
+	free(c->groups);
+	c->groups = NULL;
+	c->ngroups = 0;
 }
+
+/* A list or array of strings: VM names. */
+static int
+parse_strv(const config_setting_t *s, char ***out, size_t *n,
+    const char *path, char *err, size_t errlen)
+{
+	int i, len;
+	const char *v;
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		snprintf(err, errlen, "%s:%d: %s must be a list of VM names",
+		    path, config_setting_source_line(s), config_setting_name(s));
+		return -1;
+	}
+	len = config_setting_length(s);
+	if (len && (*out = calloc(len, sizeof(**out))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < len; i++) {
+		if ((v = config_setting_get_string_elem(s, i)) == NULL ||
+		    v[0] == '\0' || strlen(v) > 255) {
+			snprintf(err, errlen, "%s:%d: %s: element %d is not a VM "
+			    "name", path, config_setting_source_line(s),
+			    config_setting_name(s), i + 1);
+			return -1;
+		}
+		if (((*out)[i] = strdup(v)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
+static int
+parse_groups(const config_setting_t *list, struct coord_conf *c,
+    const char *path, char *err, size_t errlen)
+{
+	const config_setting_t *g, *vms;
+	char type[16];
+	int i, n;
+
+	if (!config_setting_is_list(list)) {
+		snprintf(err, errlen, "%s:%d: groups must be a list ( { name = ...; "
+		    "type = \"anti\"|\"affinity\"; vms = [...]; }, ... )", path,
+		    config_setting_source_line(list));
+		return -1;
+	}
+	n = config_setting_length(list);
+	if (n && (c->groups = calloc(n, sizeof(*c->groups))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct coord_group *cg = &c->groups[i];
+
+		g = config_setting_get_elem(list, i);
+		c->ngroups++;
+		if (!config_setting_is_group(g) ||
+		    conf_get_str(g, "name", cg->name, sizeof(cg->name), 1, path,
+		    err, errlen) < 0 ||
+		    conf_get_str(g, "type", type, sizeof(type), 1, path, err,
+		    errlen) < 0) {
+			if (!config_setting_is_group(g))
+				snprintf(err, errlen, "%s:%d: each group must be "
+				    "{ name; type; vms; }", path,
+				    config_setting_source_line(g));
+			return -1;
+		}
+		if (strcmp(type, "anti") == 0)
+			cg->anti = 1;
+		else if (strcmp(type, "affinity") != 0) {
+			snprintf(err, errlen, "%s:%d: group type must be \"anti\" "
+			    "or \"affinity\"", path, config_setting_source_line(g));
+			return -1;
+		}
+		if ((vms = config_setting_get_member(g, "vms")) == NULL) {
+			snprintf(err, errlen, "%s:%d: group %s has no vms", path,
+			    config_setting_source_line(g), cg->name);
+			return -1;
+		}
+		if (parse_strv(vms, &cg->vms, &cg->nvms, path, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static const struct conf_key rebalance_keys[] = {
+	{ "enabled", CONF_BOOL, 0,
+	    offsetof(struct coord_rebalance_conf, enabled), 0, 0, 0 },
+	{ "interval_s", CONF_INT, 0,
+	    offsetof(struct coord_rebalance_conf, interval_s), 0, 10, 86400 },
+	{ "max_moves", CONF_INT, 0,
+	    offsetof(struct coord_rebalance_conf, max_moves), 0, 1, 1000 },
+	{ "quiet_period_s", CONF_INT, 0,
+	    offsetof(struct coord_rebalance_conf, quiet_period_s), 0, 0, 604800 },
+	{ "policy", CONF_STR, 0, offsetof(struct coord_rebalance_conf, policy),
+	    16, 0, 0 },
+	{ "threshold", CONF_STR, 0,
+	    offsetof(struct coord_rebalance_conf, threshold), 32, 0, 0 },
+};
 
 static int
 parse_valid_name(const char *s)
@@ -149,6 +280,7 @@ parse_coord_config(const char *path, struct coord_conf *out, char *err,
     size_t errlen)
 {
 	struct coord_conf c;
+	config_setting_t *s;
 	config_t cf;
 	int rc = -1;
 
@@ -162,6 +294,37 @@ parse_coord_config(const char *path, struct coord_conf *out, char *err,
 		goto done;
 	if (parse_hosts(config_lookup(&cf, "hosts"), &c, path, err, errlen) < 0)
 		goto done;
+	if ((s = config_lookup(&cf, "pinned")) != NULL &&
+	    parse_strv(s, &c.pinned, &c.npinned, path, err, errlen) < 0)
+		goto done;
+	if ((s = config_lookup(&cf, "groups")) != NULL &&
+	    parse_groups(s, &c, path, err, errlen) < 0)
+		goto done;
+	if ((s = config_lookup(&cf, "rebalance")) != NULL) {
+		char *end;
+
+		if (!config_setting_is_group(s)) {
+			snprintf(err, errlen, "%s:%d: rebalance must be a group "
+			    "{ ... }", path, config_setting_source_line(s));
+			goto done;
+		}
+		if (conf_apply(s, rebalance_keys, sizeof(rebalance_keys) /
+		    sizeof(rebalance_keys[0]), &c.rebalance, path, err,
+		    errlen) < 0)
+			goto done;
+		if (strcmp(c.rebalance.policy, "balance") != 0 &&
+		    strcmp(c.rebalance.policy, "consolidate") != 0) {
+			snprintf(err, errlen, "%s:%d: rebalance policy must be "
+			    "\"balance\" or \"consolidate\"", path,
+			    config_setting_source_line(s));
+			goto done;
+		}
+		if (strtod(c.rebalance.threshold, &end) < 0 || *end != '\0') {
+			snprintf(err, errlen, "%s:%d: rebalance threshold must be "
+			    "a number", path, config_setting_source_line(s));
+			goto done;
+		}
+	}
 	if (c.backoff_min_ms > c.backoff_max_ms) {
 		snprintf(err, errlen, "%s: backoff_min_ms is above backoff_max_ms",
 		    path);
@@ -169,6 +332,10 @@ parse_coord_config(const char *path, struct coord_conf *out, char *err,
 	}
 	*out = c;
 	c.hosts = NULL;
+	c.pinned = NULL;
+	c.npinned = 0;
+	c.groups = NULL;
+	c.ngroups = 0;
 	rc = 0;
 done:
 	parse_coord_conf_clear(&c);

@@ -1,0 +1,265 @@
+/* rebalance.c: policy-driven rebalancing of the live cluster. The planner
+ * is common/balance.c (pure, also used offline by ferryctl plan); this file
+ * builds its model from what the hosts report, applies a plan through the
+ * drain executor (drain_start_moves) and runs the periodic mode.
+ *
+ * What the model knows: usable hosts are up and active (not draining, in
+ * maintenance or down); capacity and reserve as the hosts report them;
+ * every running VM, pinned when the configuration pins it, when it has a
+ * migration in flight, or when it moved within the quiet period (no
+ * ping-pong); the configured groups. Storage and CPU checks are not run for
+ * every VM and host at planning time: each move's own pre-checks run when it
+ * is applied, and a refused move is reported, never forced.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "balance.h"
+#include "coordinator.h"
+#include "log.h"
+
+#define REBALANCE_LABEL	"cluster"
+
+static int
+rebalance_pinned_by_conf(const struct coord *co, const char *vm)
+{
+	size_t i;
+
+	for (i = 0; i < co->conf.npinned; i++)
+		if (strcmp(co->conf.pinned[i], vm) == 0)
+			return 1;
+	return 0;
+}
+
+/* VMs that a migration job ended for within the quiet period. */
+static int
+rebalance_moved_recently(const struct store_job *jobs, size_t n,
+    const char *vm, uint64_t since_ms)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(jobs[i].kind, "migrate") == 0 &&
+		    strcmp(jobs[i].vm, vm) == 0 &&
+		    strcmp(jobs[i].state, "succeeded") == 0 &&
+		    jobs[i].ended_ms >= since_ms)
+			return 1;
+	return 0;
+}
+
+/* The live cluster as a planning model; *out is the caller's. */
+static int
+rebalance_model(struct coord *co, uint64_t quiet_ms, struct balance_model **out,
+    char *err, size_t errlen)
+{
+	struct balance_model *m;
+	struct store_job *jobs = NULL;
+	size_t njobs = 0, i, k, g;
+	uint64_t since = coord_now_ms() - quiet_ms;
+	long hi, vi;
+
+	*out = NULL;
+	if ((m = balance_model_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (quiet_ms && store_jobs_list(co->store, 0, 0, &jobs, &njobs) < 0) {
+		snprintf(err, errlen, "%s", store_error(co->store));
+		goto fail;
+	}
+	for (i = 0; i < co->nhosts; i++) {
+		struct host *h = &co->hosts[i];
+		const Ferry__HostInfo *hi_ = h->inv ? h->inv->host : NULL;
+		int usable = h->up && hi_ && strcmp(h->admin_state, "active") == 0;
+
+		hi = balance_add_host(m, h->conf.name, hi_ ? hi_->mem_mib : 0,
+		    hi_ ? hi_->reserve_mib : 0, hi_ ? hi_->cpus : 1, usable);
+		if (hi < 0 || balance_host_state(m, (size_t)hi,
+		    coord_host_state(h)) < 0) {
+			snprintf(err, errlen, "cannot model host %s", h->conf.name);
+			goto fail;
+		}
+	}
+	for (i = 0; i < co->nhosts; i++) {
+		struct host *h = &co->hosts[i];
+
+		if (!h->up || h->inv == NULL)
+			continue;
+		for (k = 0; k < h->inv->n_domains; k++) {
+			const Ferry__Domain *d = h->inv->domains[k];
+			int pinned;
+
+			if (strcmp(d->state, "running") != 0)
+				continue;
+			pinned = rebalance_pinned_by_conf(co, d->name) ||
+			    job_find_vm(co, d->name) != NULL ||
+			    (quiet_ms && rebalance_moved_recently(jobs, njobs,
+			    d->name, since));
+			vi = balance_add_vm(m, d->name, i, d->mem_mib, d->vcpus,
+			    pinned);
+			if (vi < 0)
+				continue;	/* reported on two hosts: leave it */
+			for (g = 0; g < co->conf.ngroups; g++) {
+				const struct coord_group *cg = &co->conf.groups[g];
+
+				for (size_t x = 0; x < cg->nvms; x++)
+					if (strcmp(cg->vms[x], d->name) == 0 &&
+					    balance_vm_group(m, (size_t)vi,
+					    cg->anti ? BALANCE_ANTI :
+					    BALANCE_AFFINITY, cg->name) < 0) {
+						snprintf(err, errlen, "out of memory");
+						goto fail;
+					}
+			}
+		}
+	}
+	store_job_list_free(jobs, njobs);
+	*out = m;
+	return 0;
+fail:
+	store_job_list_free(jobs, njobs);
+	balance_model_free(m);
+	return -1;
+}
+
+int
+rebalance_snapshot(struct coord *co, char **json, char *err, size_t errlen)
+{
+	struct balance_model *m;
+
+	if (rebalance_model(co, 0, &m, err, errlen) < 0)
+		return -1;
+	if ((*json = balance_write(m)) == NULL) {
+		snprintf(err, errlen, "cannot write the snapshot");
+		balance_model_free(m);
+		return -1;
+	}
+	balance_model_free(m);
+	return 0;
+}
+
+/* Plans, and with apply runs the plan. The reply carries the plan; with
+ * apply and a client, the run's events follow on the call's serial. */
+static int
+rebalance_do(struct coord *co, enum balance_policy policy, size_t max_moves,
+    double threshold, uint64_t quiet_ms, int apply, struct ctl_client *c,
+    uint16_t type, uint32_t serial, char *err, size_t errlen)
+{
+	Ferry__RebalanceReply r = FERRY__REBALANCE_REPLY__INIT;
+	struct balance_model *m = NULL;
+	struct balance_plan *plan = NULL;
+	struct balance_opts o;
+	struct drain_move *moves = NULL;
+	struct timespec t0, t1;
+	char *json = NULL, msg[256];
+	int64_t id = 0;
+	size_t i;
+	int rc = -1;
+
+	if (apply && drain_running_kind(co, "rebalance")) {
+		snprintf(err, errlen, "a rebalance is already running");
+		return -1;
+	}
+	if (rebalance_model(co, quiet_ms, &m, err, errlen) < 0)
+		return -1;
+	balance_opts_defaults(&o);
+	o.policy = policy;
+	if (max_moves)
+		o.max_moves = max_moves;
+	if (threshold >= 0)
+		o.threshold = threshold;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (balance_plan(m, &o, &plan, err, errlen) < 0)
+		goto done;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if ((json = balance_plan_json(m, plan, (t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1e6)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	snprintf(msg, sizeof(msg), "%s: %zu move%s, score %.4f -> %.4f",
+	    balance_policy_name(policy), plan->nmoves,
+	    plan->nmoves == 1 ? "" : "s", plan->score_before, plan->score_after);
+	if (apply && plan->nmoves > 0) {
+		if ((moves = calloc(plan->nmoves, sizeof(*moves))) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto done;
+		}
+		for (i = 0; i < plan->nmoves; i++) {
+			moves[i].vm = m->vms[plan->moves[i].vm].name;
+			moves[i].from = m->hosts[plan->moves[i].from].name;
+			moves[i].to = m->hosts[plan->moves[i].to].name;
+			moves[i].mem_mib = plan->moves[i].mem_mib;
+		}
+		/* Reply first, so the run's events come after the plan. */
+		r.plan_json = json;
+		r.message = msg;
+		if (drain_start_moves(co, "rebalance", REBALANCE_LABEL, moves,
+		    plan->nmoves, 0, NULL, 0, &id, err, errlen) < 0)
+			goto done;
+		r.has_drain_id = 1;
+		r.drain_id = id;
+		if (c != NULL) {
+			(void)control_reply(c, type, serial, &r.base);
+			drain_watch(co, id, c, serial);
+		}
+		log_info("rebalance %lld: %s", (long long)id, msg);
+	} else if (c != NULL) {
+		r.plan_json = json;
+		r.message = msg;
+		(void)control_reply(c, type, serial, &r.base);
+	}
+	rc = 0;
+done:
+	free(moves);
+	free(json);
+	balance_plan_free(plan);
+	balance_model_free(m);
+	return rc;
+}
+
+int
+rebalance_request(struct coord *co, const Ferry__RebalanceRequest *req,
+    struct ctl_client *c, uint16_t type, uint32_t serial, char *err,
+    size_t errlen)
+{
+	enum balance_policy p = BALANCE_POLICY_BALANCE;
+
+	if (req->policy && balance_policy_parse(req->policy, &p) < 0) {
+		snprintf(err, errlen, "unknown policy '%s' (balance, consolidate)",
+		    req->policy);
+		return -1;
+	}
+	/* An operator's rebalance ignores the quiet period: they asked. */
+	return rebalance_do(co, p, req->has_max_moves ? req->max_moves : 0, -1,
+	    0, req->has_apply && req->apply, c, type, serial, err, errlen);
+}
+
+/* The periodic mode: every interval, if the score passes the threshold,
+ * plan and apply at most max_moves, leaving alone VMs moved within the quiet
+ * period. Never while a drain or another rebalance runs. */
+void
+rebalance_tick(struct coord *co, uint64_t now_ms)
+{
+	const struct coord_rebalance_conf *rc = &co->conf.rebalance;
+	enum balance_policy p = BALANCE_POLICY_BALANCE;
+	char err[256];
+
+	if (!rc->enabled || now_ms < co->rebalance_next_ms)
+		return;
+	if (co->rebalance_next_ms == 0) {
+		/* Not at start-up: hosts are still connecting. */
+		co->rebalance_next_ms = now_ms + (uint64_t)rc->interval_s * 1000;
+		return;
+	}
+	co->rebalance_next_ms = now_ms + (uint64_t)rc->interval_s * 1000;
+	if (!TAILQ_EMPTY(&co->drains))
+		return;
+	(void)balance_policy_parse(rc->policy, &p);
+	if (rebalance_do(co, p, rc->max_moves, strtod(rc->threshold, NULL),
+	    (uint64_t)rc->quiet_period_s * 1000, 1, NULL, 0, 0, err,
+	    sizeof(err)) < 0)
+		log_warnx("periodic rebalance: %s", err);
+}
