@@ -701,7 +701,13 @@ job_start_checks(struct job *j)
 		return;
 	}
 	j->calls++;
-	if (j->dirty_mibs < 0) {
+	/* The prediction needs a bandwidth to predict against; QEMU's
+	 * shortest measurement (1 s) would otherwise be most of an uncapped
+	 * migration's set-up. ferryctl check always measures. */
+	if (j->dirty_mibs < 0 && !j->check_only && j->opts.bandwidth_mibs == 0)
+		job_add_check(j, "convergence", 1, 0, "dirty rate not measured: "
+		    "no bandwidth cap (ferryctl check measures it)");
+	else if (j->dirty_mibs < 0) {
 		dreq.name = j->vm;
 		dreq.seconds = DIRTY_RATE_SECONDS;
 		if (peer_call(sh, MSG_DIRTY_RATE, &dreq.base, CHECK_TIMEOUT_MS,

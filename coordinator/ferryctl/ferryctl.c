@@ -19,6 +19,8 @@ static const struct ctl_cmd *ctl_cmds[] = {
 	&cmd_job,
 	&cmd_maintenance,
 	&cmd_plan,
+	&cmd_rebalance,
+	&cmd_snapshot,
 };
 #define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 

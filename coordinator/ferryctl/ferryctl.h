@@ -65,5 +65,7 @@ extern const struct ctl_cmd cmd_jobs;
 extern const struct ctl_cmd cmd_job;
 extern const struct ctl_cmd cmd_maintenance;
 extern const struct ctl_cmd cmd_plan;
+extern const struct ctl_cmd cmd_rebalance;
+extern const struct ctl_cmd cmd_snapshot;
 
 #endif

@@ -1,0 +1,258 @@
+/* cmd-rebalance.c: ferryctl rebalance [--policy balance|consolidate]
+ * [--max-moves N] [--apply] [--json], and ferryctl snapshot. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferryctl.h"
+
+static void
+rebalance_print_plan(const char *plan_json)
+{
+	struct json_object *o, *moves, *mv, *v;
+	size_t i, n;
+
+	if ((o = json_tokener_parse(plan_json)) == NULL) {
+		printf("%s\n", plan_json);
+		return;
+	}
+	moves = json_object_object_get_ex(o, "moves", &moves) ? moves : NULL;
+	n = moves ? json_object_array_length(moves) : 0;
+	printf("score %.4f -> %.4f, %zu move%s (planned in %.1f ms)\n",
+	    json_object_object_get_ex(o, "score_before", &v) ?
+	    json_object_get_double(v) : 0,
+	    json_object_object_get_ex(o, "score_after", &v) ?
+	    json_object_get_double(v) : 0, n, n == 1 ? "" : "s",
+	    json_object_object_get_ex(o, "elapsed_ms", &v) ?
+	    json_object_get_double(v) : 0);
+	if (n)
+		printf("%-4s %-24s %-12s %-12s %9s %12s\n", "#", "VM", "FROM",
+		    "TO", "MEM(MiB)", "SCORE AFTER");
+	for (i = 0; i < n; i++) {
+		struct json_object *vm, *from, *to, *mem, *sa;
+
+		mv = json_object_array_get_idx(moves, i);
+		json_object_object_get_ex(mv, "vm", &vm);
+		json_object_object_get_ex(mv, "from", &from);
+		json_object_object_get_ex(mv, "to", &to);
+		json_object_object_get_ex(mv, "mem_mib", &mem);
+		json_object_object_get_ex(mv, "score_after", &sa);
+		printf("%-4zu %-24s %-12s %-12s %9lld %12.4f\n", i + 1,
+		    json_object_get_string(vm), json_object_get_string(from),
+		    json_object_get_string(to),
+		    (long long)json_object_get_int64(mem),
+		    json_object_get_double(sa));
+	}
+	json_object_put(o);
+}
+
+/* Follows the run's events to its end; 0 when every move succeeded. */
+static int
+rebalance_follow(struct ctl *c, uint32_t serial, uint64_t id, int json)
+{
+	Ferry__DrainEvent *ev;
+	struct frame *f;
+	char seen[512][24];
+	size_t i, k;
+	int rc;
+
+	memset(seen, 0, sizeof(seen));
+	for (;;) {
+		if ((rc = ctl_read(c, -1, &f)) <= 0) {
+			out_fail("lost the coordinator; the rebalance continues "
+			    "(ferryctl jobs shows it)");
+			return CTL_EXIT_FAIL;
+		}
+		if (f->hdr.type != MSG_CTL_DRAIN_EVENT || f->hdr.serial != serial ||
+		    (ev = (Ferry__DrainEvent *)frame_unpack(f,
+		    &ferry__drain_event__descriptor)) == NULL) {
+			frame_free(f);
+			continue;
+		}
+		frame_free(f);
+		for (i = 0; i < ev->drain->n_items && i < 512; i++) {
+			Ferry__DrainItem *it = ev->drain->items[i];
+
+			if (strcmp(seen[i], it->state) == 0)
+				continue;
+			snprintf(seen[i], sizeof(seen[i]), "%s", it->state);
+			if (json) {
+				struct json_object *o = json_object_new_object();
+
+				json_object_object_add(o, "event",
+				    json_object_new_string("item"));
+				json_object_object_add(o, "run",
+				    json_object_new_int64(id));
+				json_object_object_add(o, "vm", out_str(it->vm));
+				json_object_object_add(o, "to",
+				    out_str(it->destination));
+				json_object_object_add(o, "state",
+				    out_str(it->state));
+				json_object_object_add(o, "reason",
+				    out_str(it->reason));
+				json_object_object_add(o, "job", it->has_job_id ?
+				    json_object_new_int64(it->job_id) : NULL);
+				out_json(o);
+			} else
+				printf("%s -> %s: %s%s%s\n", it->vm,
+				    it->destination ? it->destination : "?",
+				    it->state, it->reason ? ": " : "",
+				    it->reason ? it->reason : "");
+			fflush(stdout);
+		}
+		if (strcmp(ev->event, "done") == 0) {
+			size_t moved = 0, n = ev->drain->n_items;
+
+			for (k = 0; k < n; k++)
+				if (strcmp(ev->drain->items[k]->state, "moved") == 0)
+					moved++;
+			rc = strcmp(ev->drain->state, "completed") == 0 ?
+			    CTL_EXIT_OK : CTL_EXIT_FAIL;
+			if (json) {
+				struct json_object *o = json_object_new_object();
+
+				json_object_object_add(o, "event",
+				    json_object_new_string("done"));
+				json_object_object_add(o, "run",
+				    json_object_new_int64(id));
+				json_object_object_add(o, "state",
+				    out_str(ev->drain->state));
+				json_object_object_add(o, "moved",
+				    json_object_new_int64(moved));
+				json_object_object_add(o, "planned",
+				    json_object_new_int64(n));
+				out_json(o);
+			} else
+				printf("rebalance %llu %s: %zu of %zu moves done\n",
+				    (unsigned long long)id, ev->drain->state, moved,
+				    n);
+			ferry__drain_event__free_unpacked(ev, NULL);
+			return rc;
+		}
+		ferry__drain_event__free_unpacked(ev, NULL);
+	}
+}
+
+static int
+cmd_rebalance_exec(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "max-moves", required_argument, NULL, 'm' },
+		{ "apply", no_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Ferry__RebalanceRequest req = FERRY__REBALANCE_REQUEST__INIT;
+	Ferry__RebalanceReply *r;
+	uint32_t serial;
+	struct frame *f;
+	char *end;
+	long v;
+	int ch, json = 0, rc;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+			if (strcmp(optarg, "balance") != 0 &&
+			    strcmp(optarg, "consolidate") != 0) {
+				out_fail("--policy is balance or consolidate");
+				return CTL_EXIT_USAGE;
+			}
+			req.policy = optarg;
+			break;
+		case 'm':
+			v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 100000) {
+				out_fail("--max-moves takes a positive integer");
+				return CTL_EXIT_USAGE;
+			}
+			req.has_max_moves = 1;
+			req.max_moves = v;
+			break;
+		case 'a':
+			req.has_apply = req.has_wait = 1;
+			req.apply = req.wait = 1;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			return out_usage(&cmd_rebalance);
+		}
+	}
+	if (optind != argc)
+		return out_usage(&cmd_rebalance);
+	if (ctl_connect(c) < 0)
+		return CTL_EXIT_UNREACHABLE;
+	if (ctl_send(c, MSG_CTL_REBALANCE, &req.base, &serial) < 0)
+		return CTL_EXIT_FAIL;
+	for (;;) {
+		if (ctl_read(c, 120000, &f) <= 0) {
+			out_fail("the coordinator did not answer");
+			return CTL_EXIT_FAIL;
+		}
+		if (f->hdr.kind == FRAME_REPLY && f->hdr.serial == serial)
+			break;
+		frame_free(f);
+	}
+	if (f->hdr.status == FRAME_ERROR) {
+		ctl_print_frame_error(f);
+		frame_free(f);
+		return CTL_EXIT_FAIL;
+	}
+	r = (Ferry__RebalanceReply *)frame_unpack(f,
+	    &ferry__rebalance_reply__descriptor);
+	frame_free(f);
+	if (r == NULL) {
+		out_fail("malformed reply from the coordinator");
+		return CTL_EXIT_FAIL;
+	}
+	if (json)
+		printf("%s\n", r->plan_json);
+	else
+		rebalance_print_plan(r->plan_json);
+	fflush(stdout);
+	rc = CTL_EXIT_OK;
+	if (req.apply && r->has_drain_id) {
+		if (!json)
+			printf("applying as rebalance %llu\n",
+			    (unsigned long long)r->drain_id);
+		rc = rebalance_follow(c, serial, r->drain_id, json);
+	} else if (req.apply && !json)
+		printf("nothing to apply\n");
+	ferry__rebalance_reply__free_unpacked(r, NULL);
+	return rc;
+}
+
+static int
+cmd_snapshot_exec(struct ctl *c, int argc, char **argv)
+{
+	Ferry__Empty req = FERRY__EMPTY__INIT;
+	Ferry__SnapshotReply *r;
+
+	(void)argv;
+	if (argc != 1)
+		return out_usage(&cmd_snapshot);
+	if (ctl_connect(c) < 0)
+		return CTL_EXIT_UNREACHABLE;
+	if (ctl_call(c, MSG_CTL_SNAPSHOT, &req.base,
+	    &ferry__snapshot_reply__descriptor, (ProtobufCMessage **)&r) < 0)
+		return CTL_EXIT_FAIL;
+	printf("%s\n", r->json);
+	ferry__snapshot_reply__free_unpacked(r, NULL);
+	return CTL_EXIT_OK;
+}
+
+const struct ctl_cmd cmd_rebalance = {
+	"rebalance", "[--policy balance|consolidate] [--max-moves N] [--apply] "
+	"[--json]", "plan (and with --apply, run) migrations that rebalance "
+	"the cluster", cmd_rebalance_exec,
+};
+
+const struct ctl_cmd cmd_snapshot = {
+	"snapshot", "", "write the live cluster as a snapshot (for ferryctl plan)",
+	cmd_snapshot_exec,
+};
