@@ -116,7 +116,7 @@ coord_start(struct cluster *cl)
 	if (coord_init(&cl->co, &cl->loop, &cc, err, sizeof(err)) < 0)
 		fail_msg("coord_init: %s", err);
 	cl->co_running = 1;
-	assert_true(run_until(cl, all_up, NULL, 10000));
+	assert_true(run_until(cl, all_up, NULL, 30000));
 }
 
 static void
@@ -244,7 +244,9 @@ start_job(struct cluster *cl, const char *vm, const char *to,
 	struct job *j;
 	char err[512];
 
-	assert_true(run_until(cl, seen_on_h1, (void *)vm, 5000));
+	/* Don't wait for hostd's slow poll; under load give it time. */
+	hostd_inventory_refresh(&cl->hd[0]);
+	assert_true(run_until(cl, seen_on_h1, (void *)vm, 20000));
 	o.vm = (char *)vm;
 	o.to = (char *)to;
 	if (bandwidth) {
@@ -563,7 +565,8 @@ test_bad_requests(void **state)
 	char err[256];
 
 	assert_int_equal(fake_hv_add_running(host_uri(0), "vmx", NULL, 0), 0);
-	assert_true(run_until(cl, seen_on_h1, "vmx", 5000));
+	hostd_inventory_refresh(&cl->hd[0]);
+	assert_true(run_until(cl, seen_on_h1, "vmx", 20000));
 	o.vm = "nosuch";
 	assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown VM 'nosuch'");
@@ -614,7 +617,8 @@ test_postcopy_resume(void **state)
 	}
 	assert_int_equal(fake_hv_script_migration(host_uri(0), "vmpc", smp, 12,
 	    -1, "post-copy: connection reset by peer"), 0);
-	assert_true(run_until(cl, seen_on_h1, "vmpc", 5000));
+	hostd_inventory_refresh(&cl->hd[0]);
+	assert_true(run_until(cl, seen_on_h1, "vmpc", 20000));
 	o.vm = "vmpc";
 	o.to = "h2";
 	o.has_postcopy = 1;
@@ -702,7 +706,7 @@ add_guests(struct cluster *cl, int n, size_t samples)
 	hostd_inventory_refresh(&cl->hd[0]);
 	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "g%d", i);
-		assert_true(run_until(cl, seen_on_h1, name, 5000));
+		assert_true(run_until(cl, seen_on_h1, name, 20000));
 	}
 }
 
@@ -785,7 +789,7 @@ test_drain_unmovable(void **state)
 	snprintf(d.source, sizeof(d.source), "%s", path);
 	assert_int_equal(fake_hv_add_running(host_uri(0), "pinned", &d, 1), 0);
 	hostd_inventory_refresh(&cl->hd[0]);
-	assert_true(run_until(cl, seen_on_h1, "pinned", 5000));
+	assert_true(run_until(cl, seen_on_h1, "pinned", 20000));
 
 	/* Without --force nothing starts. */
 	req.host = "h1";
