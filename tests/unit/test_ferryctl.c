@@ -1,14 +1,11 @@
-/* test_ferryctl.c: the built ferryctl binary against a fake coordinator:
- * the test binds the Unix socket, runs ferryctl with --socket, checks the
- * call it sends, answers with scripted frames and checks what ferryctl
- * prints and its exit status. The binary comes from $FERRYCTL, else
- * build/ferryctl (tests run from the top of the tree). */
-#include <sys/socket.h>
-#include <sys/un.h>
+/* test_ferryctl.c: the built ferryctl binary against a fake coordinator
+ * (fake_ctl.h): the test binds the Unix socket, runs ferryctl with
+ * --socket, checks the call it sends, answers with scripted frames and
+ * checks what ferryctl prints and its exit status. The binary comes from
+ * $FERRYCTL, else build/ferryctl (tests run from the top of the tree). */
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -18,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -26,218 +22,17 @@
 
 #include "frame.h"
 #include "msg.h"
-
-#define WAIT_MS		5000
-#define MAX_LINES	32
-
-struct session {
-	char		 dir[64];
-	char		 path[128];
-	int		 lfd;		/* the fake coordinator's socket */
-	int		 cfd;		/* ferryctl's connection */
-	uint8_t		 in[8192];	/* bytes read from ferryctl, unparsed */
-	size_t		 inlen;
-	pid_t		 pid;
-	int		 out, err;	/* ferryctl's stdout and stderr */
-	char		 obuf[65536];
-	size_t		 olen, ooff;	/* ooff: next unread line */
-	char		 ebuf[8192];
-	size_t		 elen;
-	int		 status;	/* exit status once reaped */
-	char		*lines[MAX_LINES];
-	int		 nlines;
-};
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "fake_ctl.h"
 
 static int
 setup(void **state)
 {
-	struct session *s;
-	struct sockaddr_un sun;
-
-	s = calloc(1, sizeof(*s));
-	assert_non_null(s);
-	s->lfd = s->cfd = s->out = s->err = -1;
-	s->pid = -1;
-	snprintf(s->dir, sizeof(s->dir), "/tmp/ferryctl-test.XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
-	snprintf(s->path, sizeof(s->path), "%s/ferry.sock", s->dir);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", s->path);
-	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(s->lfd >= 0);
-	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	assert_int_equal(listen(s->lfd, 4), 0);
-	*state = s;
-	return 0;
-}
-
-/* Also the cleanup after a failed assertion: no ferryctl outlives it. */
-static int
-teardown(void **state)
-{
-	struct session *s = *state;
-	int i;
-
-	if (s->pid > 0) {
-		kill(s->pid, SIGKILL);
-		waitpid(s->pid, NULL, 0);
-	}
-	if (s->lfd != -1)
-		close(s->lfd);
-	if (s->cfd != -1)
-		close(s->cfd);
-	if (s->out != -1)
-		close(s->out);
-	if (s->err != -1)
-		close(s->err);
-	for (i = 0; i < s->nlines; i++)
-		json_object_put((struct json_object *)s->lines[i]);
-	unlink(s->path);
-	rmdir(s->dir);
-	free(s);
-	return 0;
-}
-
-/* Runs ferryctl --socket PATH args... with stdout and stderr on pipes. */
-static void
-spawn(struct session *s, const char *socket, ...)
-{
-	const char *bin = getenv("FERRYCTL");
-	const char *argv[32];
-	int po[2], pe[2], n = 0;
-	va_list ap;
-
-	if (bin == NULL || bin[0] == '\0')
-		bin = "build/ferryctl";
-	if (access(bin, X_OK) != 0)
-		fail_msg("ferryctl binary %s is missing (%s): build it with "
-		    "make, or point FERRYCTL at it", bin, strerror(errno));
-	argv[n++] = bin;
-	argv[n++] = "--socket";
-	argv[n++] = socket ? socket : s->path;
-	va_start(ap, socket);
-	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-
-	assert_int_equal(pipe2(po, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(pe, O_CLOEXEC), 0);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		/* No controlling terminal: ferryctl must never ask one. */
-		setsid();
-		dup2(po[1], STDOUT_FILENO);
-		dup2(pe[1], STDERR_FILENO);
-		signal(SIGPIPE, SIG_DFL);
-		execv(bin, (char **)argv);
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	s->out = po[0];
-	s->err = pe[0];
+	return fctl_setup(state, "/tmp/ferryctl-test.XXXXXX");
 }
 
 static void
-fake_accept(struct session *s)
-{
-	struct pollfd pfd = { .fd = s->lfd, .events = POLLIN };
-
-	if (poll(&pfd, 1, WAIT_MS) != 1)
-		fail_msg("ferryctl did not connect within %d ms", WAIT_MS);
-	s->cfd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
-	assert_true(s->cfd >= 0);
-}
-
-static struct frame *
-fake_read_frame(struct session *s)
-{
-	struct frame_reader rd;
-	struct frame *f = NULL;
-	struct pollfd pfd = { .fd = s->cfd, .events = POLLIN };
-	uint64_t deadline = now_ms() + WAIT_MS;
-	size_t used;
-	ssize_t n;
-	int rc;
-
-	frame_reader_init(&rd, FRAME_MAX_PAYLOAD);
-	for (;;) {
-		while (s->inlen > 0) {
-			rc = frame_reader_feed(&rd, s->in, s->inlen, &used, &f);
-			assert_true(rc >= 0);
-			memmove(s->in, s->in + used, s->inlen - used);
-			s->inlen -= used;
-			if (rc == 1)
-				return f;
-		}
-		if (now_ms() >= deadline ||
-		    poll(&pfd, 1, (int)(deadline - now_ms())) != 1)
-			fail_msg("no frame from ferryctl within %d ms", WAIT_MS);
-		n = read(s->cfd, s->in, sizeof(s->in));
-		if (n <= 0)
-			fail_msg("ferryctl closed the connection");
-		s->inlen = n;
-	}
-}
-
-/* The next CALL, which must be of the given type; returns its payload. */
-static void *
-fake_call(struct session *s, uint16_t type,
-    const ProtobufCMessageDescriptor *desc, uint32_t *serial)
-{
-	struct frame *f = fake_read_frame(s);
-	void *m;
-
-	assert_int_equal(f->hdr.kind, FRAME_CALL);
-	assert_int_equal(f->hdr.type, type);
-	*serial = f->hdr.serial;
-	m = frame_unpack(f, desc);
-	assert_non_null(m);
-	frame_free(f);
-	return m;
-}
-
-static void
-fake_write(struct session *s, uint8_t *buf, size_t len)
-{
-	size_t off = 0;
-	ssize_t n;
-
-	while (off < len) {
-		n = write(s->cfd, buf + off, len - off);
-		assert_true(n > 0);
-		off += n;
-	}
-	free(buf);
-}
-
-static void
-fake_send(struct session *s, uint16_t type, uint16_t kind, uint32_t serial,
-    const ProtobufCMessage *m)
-{
-	uint8_t *buf;
-	size_t len;
-
-	assert_int_equal(frame_pack(type, kind, FRAME_OK, serial, m, &buf,
-	    &len), 0);
-	fake_write(s, buf, len);
-}
-
-static void
-fake_reply_job(struct session *s, uint16_t type, uint32_t serial, uint64_t id,
-    const char *state, const char *source, const char *dest)
+fake_reply_job(struct fctl_session *s, uint16_t type, uint32_t serial,
+    uint64_t id, const char *state, const char *source, const char *dest)
 {
 	Ferry__JobInfo ji = FERRY__JOB_INFO__INIT;
 
@@ -247,18 +42,18 @@ fake_reply_job(struct session *s, uint16_t type, uint32_t serial, uint64_t id,
 	ji.state = (char *)state;
 	ji.source = (char *)source;
 	ji.destination = (char *)dest;
-	fake_send(s, type, FRAME_REPLY, serial, &ji.base);
+	fctl_send(s, type, FRAME_REPLY, serial, &ji.base);
 }
 
 static void
-fake_event(struct session *s, uint32_t serial, Ferry__JobEvent *e)
+fake_event(struct fctl_session *s, uint32_t serial, Ferry__JobEvent *e)
 {
-	fake_send(s, MSG_CTL_JOB_EVENT, FRAME_EVENT, serial, &e->base);
+	fctl_send(s, MSG_CTL_JOB_EVENT, FRAME_EVENT, serial, &e->base);
 }
 
 static void
-fake_state(struct session *s, uint32_t serial, uint64_t id, const char *state,
-    const char *message)
+fake_state(struct fctl_session *s, uint32_t serial, uint64_t id,
+    const char *state, const char *message)
 {
 	Ferry__JobEvent e = FERRY__JOB_EVENT__INIT;
 
@@ -270,7 +65,7 @@ fake_state(struct session *s, uint32_t serial, uint64_t id, const char *state,
 }
 
 static void
-fake_progress(struct session *s, uint32_t serial, uint64_t id, double pct)
+fake_progress(struct fctl_session *s, uint32_t serial, uint64_t id, double pct)
 {
 	Ferry__JobEvent e = FERRY__JOB_EVENT__INIT;
 
@@ -292,8 +87,8 @@ fake_progress(struct session *s, uint32_t serial, uint64_t id, double pct)
 }
 
 static void
-fake_done(struct session *s, uint32_t serial, uint64_t id, const char *state,
-    const char *running_on, const char *error)
+fake_done(struct fctl_session *s, uint32_t serial, uint64_t id,
+    const char *state, const char *running_on, const char *error)
 {
 	Ferry__JobEvent e = FERRY__JOB_EVENT__INIT;
 
@@ -312,160 +107,6 @@ fake_done(struct session *s, uint32_t serial, uint64_t id, const char *state,
 	fake_event(s, serial, &e);
 }
 
-static int
-drain(struct session *s, int fd, int timeout)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char *buf = fd == s->out ? s->obuf : s->ebuf;
-	size_t *len = fd == s->out ? &s->olen : &s->elen;
-	size_t cap = (fd == s->out ? sizeof(s->obuf) : sizeof(s->ebuf)) - 1;
-	ssize_t n;
-
-	if (poll(&pfd, 1, timeout) != 1)
-		return 0;
-	n = read(fd, buf + *len, cap - *len);
-	if (n <= 0)
-		return -1;
-	*len += n;
-	buf[*len] = '\0';
-	return 1;
-}
-
-/* The next line ferryctl printed, waiting for it. */
-static const char *
-next_line(struct session *s)
-{
-	uint64_t deadline = now_ms() + WAIT_MS;
-	char *nl, *line;
-
-	for (;;) {
-		if ((nl = memchr(s->obuf + s->ooff, '\n', s->olen - s->ooff))) {
-			*nl = '\0';
-			line = s->obuf + s->ooff;
-			s->ooff = nl + 1 - s->obuf;
-			return line;
-		}
-		if (now_ms() >= deadline ||
-		    drain(s, s->out, (int)(deadline - now_ms())) <= 0)
-			fail_msg("ferryctl printed no full line; stdout: %s "
-			    "stderr: %s", s->obuf + s->ooff, s->ebuf);
-	}
-}
-
-/* Reads both pipes to EOF and reaps ferryctl; returns its exit status. */
-static int
-finish(struct session *s)
-{
-	uint64_t deadline = now_ms() + WAIT_MS;
-	int out_open = 1, err_open = 1;
-
-	while ((out_open || err_open) && now_ms() < deadline) {
-		if (out_open && drain(s, s->out, 10) < 0)
-			out_open = 0;
-		if (err_open && drain(s, s->err, 10) < 0)
-			err_open = 0;
-	}
-	if (out_open || err_open)
-		fail_msg("ferryctl did not exit within %d ms; stdout: %s",
-		    WAIT_MS, s->obuf);
-	close(s->out);
-	close(s->err);
-	s->out = s->err = -1;
-	assert_int_equal(waitpid(s->pid, &s->status, 0), s->pid);
-	s->pid = -1;
-	assert_true(WIFEXITED(s->status));
-	return WEXITSTATUS(s->status);
-}
-
-/* The next stdout line, which must be JSON. */
-static struct json_object *
-json_next(struct session *s)
-{
-	struct json_object *o;
-	const char *l;
-
-	assert_true(s->nlines < MAX_LINES);
-	l = next_line(s);
-	if ((o = json_tokener_parse(l)) == NULL)
-		fail_msg("not JSON: %s", l);
-	s->lines[s->nlines++] = (char *)o;
-	return o;
-}
-
-/* Every remaining stdout line as JSON. */
-static void
-json_lines(struct session *s)
-{
-	while (s->ooff < s->olen)
-		(void)json_next(s);
-}
-
-static struct json_object *
-line(struct session *s, int i)
-{
-	assert_true(i < s->nlines);
-	return (struct json_object *)s->lines[i];
-}
-
-static struct json_object *
-get(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v))
-		fail_msg("no \"%s\" in %s", key, json_object_to_json_string(o));
-	return v;
-}
-
-static void
-assert_str(struct json_object *o, const char *key, const char *want)
-{
-	struct json_object *v = get(o, key);
-
-	if (want == NULL) {
-		if (v != NULL)
-			fail_msg("\"%s\" is %s, not null", key,
-			    json_object_to_json_string(v));
-		return;
-	}
-	assert_true(json_object_is_type(v, json_type_string));
-	assert_string_equal(json_object_get_string(v), want);
-}
-
-static void
-assert_int(struct json_object *o, const char *key, int64_t want)
-{
-	struct json_object *v = get(o, key);
-
-	assert_true(json_object_is_type(v, json_type_int));
-	assert_int_equal(json_object_get_int64(v), want);
-}
-
-static void
-assert_num(struct json_object *o, const char *key, double want)
-{
-	struct json_object *v = get(o, key);
-
-	assert_true(json_object_is_type(v, json_type_double) ||
-	    json_object_is_type(v, json_type_int));
-	if (json_object_get_double(v) < want - 1e-9 ||
-	    json_object_get_double(v) > want + 1e-9)
-		fail_msg("\"%s\" is %s, not %g", key,
-		    json_object_to_json_string(v), want);
-}
-
-/* The object has exactly these keys, in any order. */
-static void
-assert_keys(struct json_object *o, const char *const *keys)
-{
-	int n;
-
-	for (n = 0; keys[n]; n++)
-		(void)get(o, keys[n]);
-	if (json_object_object_length(o) != n)
-		fail_msg("unexpected keys in %s", json_object_to_json_string(o));
-}
-
 static const char *const started_keys[] = { "event", "job", "vm", "source",
 	"destination", NULL };
 static const char *const progress_keys[] = { "event", "job", "percent",
@@ -482,17 +123,17 @@ static const char *const done_keys[] = { "event", "job", "vm", "state",
 static void
 test_migrate_json_succeeded(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__MigrateOptions *m;
 	Ferry__JobEvent started = FERRY__JOB_EVENT__INIT;
 	struct json_object *o;
 	uint32_t serial;
 
-	spawn(s, NULL, "migrate", "vm1", "--to", "h2", "--bandwidth", "5",
+	fctl_spawn(s, NULL, "migrate", "vm1", "--to", "h2", "--bandwidth", "5",
 	    "--max-downtime", "300", "--timeout", "60", "--postcopy",
 	    "--auto-converge", "--json", NULL);
-	fake_accept(s);
-	m = fake_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
+	fctl_accept(s);
+	m = fctl_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
 	    &serial);
 	assert_string_equal(m->vm, "vm1");
 	assert_string_equal(m->to, "h2");
@@ -521,70 +162,70 @@ test_migrate_json_succeeded(void **state)
 	fake_progress(s, serial, 7, 80);
 	fake_state(s, serial, 7, "verifying", NULL);
 	fake_done(s, serial, 7, "succeeded", "h2", NULL);
-	assert_int_equal(finish(s), 0);
-	json_lines(s);
+	assert_int_equal(fctl_finish(s), 0);
+	fctl_json_lines(s);
 	assert_int_equal(s->nlines, 7);
 
-	o = line(s, 0);
-	assert_keys(o, started_keys);
-	assert_str(o, "event", "started");
-	assert_int(o, "job", 7);
-	assert_str(o, "vm", "vm1");
-	assert_str(o, "source", "h1");
-	assert_str(o, "destination", "h2");
+	o = fctl_line(s, 0);
+	fctl_assert_keys(o, started_keys);
+	fctl_assert_str(o, "event", "started");
+	fctl_assert_int(o, "job", 7);
+	fctl_assert_str(o, "vm", "vm1");
+	fctl_assert_str(o, "source", "h1");
+	fctl_assert_str(o, "destination", "h2");
 
-	o = line(s, 1);
-	assert_keys(o, state_keys);
-	assert_str(o, "event", "state");
-	assert_int(o, "job", 7);
-	assert_str(o, "state", "checking");
-	assert_str(o, "message", "storage, cpu, capacity");
-	assert_str(line(s, 2), "state", "migrating");
-	assert_str(line(s, 2), "message", NULL);
+	o = fctl_line(s, 1);
+	fctl_assert_keys(o, state_keys);
+	fctl_assert_str(o, "event", "state");
+	fctl_assert_int(o, "job", 7);
+	fctl_assert_str(o, "state", "checking");
+	fctl_assert_str(o, "message", "storage, cpu, capacity");
+	fctl_assert_str(fctl_line(s, 2), "state", "migrating");
+	fctl_assert_str(fctl_line(s, 2), "message", NULL);
 
-	o = line(s, 3);
-	assert_keys(o, progress_keys);
-	assert_str(o, "event", "progress");
-	assert_int(o, "job", 7);
-	assert_num(o, "percent", 25.0);
-	assert_num(o, "data_processed_mib", 15.1);
-	assert_num(o, "data_remaining_mib", 45.1);
-	assert_num(o, "data_total_mib", 60.2);
-	assert_num(o, "mib_per_s", 30.0);
-	assert_num(o, "dirty_mib_per_s", 2.0);
-	assert_int(o, "iteration", 2);
-	assert_int(o, "expected_downtime_ms", 41);
-	assert_num(o, "eta_s", 1.5);
-	assert_num(line(s, 4), "percent", 80.0);
-	assert_str(line(s, 5), "state", "verifying");
+	o = fctl_line(s, 3);
+	fctl_assert_keys(o, progress_keys);
+	fctl_assert_str(o, "event", "progress");
+	fctl_assert_int(o, "job", 7);
+	fctl_assert_num(o, "percent", 25.0);
+	fctl_assert_num(o, "data_processed_mib", 15.1);
+	fctl_assert_num(o, "data_remaining_mib", 45.1);
+	fctl_assert_num(o, "data_total_mib", 60.2);
+	fctl_assert_num(o, "mib_per_s", 30.0);
+	fctl_assert_num(o, "dirty_mib_per_s", 2.0);
+	fctl_assert_int(o, "iteration", 2);
+	fctl_assert_int(o, "expected_downtime_ms", 41);
+	fctl_assert_num(o, "eta_s", 1.5);
+	fctl_assert_num(fctl_line(s, 4), "percent", 80.0);
+	fctl_assert_str(fctl_line(s, 5), "state", "verifying");
 
-	o = line(s, 6);
-	assert_keys(o, done_keys);
-	assert_str(o, "event", "done");
-	assert_int(o, "job", 7);
-	assert_str(o, "vm", "vm1");
-	assert_str(o, "state", "succeeded");
-	assert_str(o, "source", "h1");
-	assert_str(o, "destination", "h2");
-	assert_str(o, "running_on", "h2");
-	assert_int(o, "elapsed_ms", 1900);
-	assert_int(o, "downtime_ms", 41);
-	assert_num(o, "data_mib", 60.2);
-	assert_str(o, "error", NULL);
+	o = fctl_line(s, 6);
+	fctl_assert_keys(o, done_keys);
+	fctl_assert_str(o, "event", "done");
+	fctl_assert_int(o, "job", 7);
+	fctl_assert_str(o, "vm", "vm1");
+	fctl_assert_str(o, "state", "succeeded");
+	fctl_assert_str(o, "source", "h1");
+	fctl_assert_str(o, "destination", "h2");
+	fctl_assert_str(o, "running_on", "h2");
+	fctl_assert_int(o, "elapsed_ms", 1900);
+	fctl_assert_int(o, "downtime_ms", 41);
+	fctl_assert_num(o, "data_mib", 60.2);
+	fctl_assert_str(o, "error", NULL);
 }
 
 static void
 test_migrate_json_refused(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__MigrateOptions *m;
 	Ferry__JobEvent e = FERRY__JOB_EVENT__INIT;
 	Ferry__CheckResult ck = FERRY__CHECK_RESULT__INIT, *cks[1] = { &ck };
 	uint32_t serial;
 
-	spawn(s, NULL, "migrate", "vm1", "--no-postcopy", "--json", NULL);
-	fake_accept(s);
-	m = fake_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
+	fctl_spawn(s, NULL, "migrate", "vm1", "--no-postcopy", "--json", NULL);
+	fctl_accept(s);
+	m = fctl_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
 	    &serial);
 	assert_null(m->to);
 	assert_false(m->has_bandwidth_mibs);
@@ -607,39 +248,39 @@ test_migrate_json_refused(void **state)
 	e.checks = cks;
 	fake_event(s, serial, &e);
 	fake_done(s, serial, 8, "refused", "h1", e.message);
-	assert_int_equal(finish(s), 3);
-	json_lines(s);
+	assert_int_equal(fctl_finish(s), 3);
+	fctl_json_lines(s);
 	assert_int_equal(s->nlines, 3);
-	assert_str(line(s, 0), "event", "started");
-	assert_str(line(s, 0), "destination", "h3");
-	assert_str(line(s, 1), "state", "refused");
-	assert_str(line(s, 1), "message", e.message);
-	assert_keys(line(s, 2), done_keys);
-	assert_str(line(s, 2), "state", "refused");
-	assert_str(line(s, 2), "running_on", "h1");
-	assert_str(line(s, 2), "error", e.message);
-	assert_str(line(s, 2), "downtime_ms", NULL);
+	fctl_assert_str(fctl_line(s, 0), "event", "started");
+	fctl_assert_str(fctl_line(s, 0), "destination", "h3");
+	fctl_assert_str(fctl_line(s, 1), "state", "refused");
+	fctl_assert_str(fctl_line(s, 1), "message", e.message);
+	fctl_assert_keys(fctl_line(s, 2), done_keys);
+	fctl_assert_str(fctl_line(s, 2), "state", "refused");
+	fctl_assert_str(fctl_line(s, 2), "running_on", "h1");
+	fctl_assert_str(fctl_line(s, 2), "error", e.message);
+	fctl_assert_str(fctl_line(s, 2), "downtime_ms", NULL);
 }
 
 static void
 test_migrate_error_reply(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__MigrateOptions *m;
 	uint32_t serial;
 	uint8_t *buf;
 	size_t len;
 
-	spawn(s, NULL, "migrate", "vm9", "--json", NULL);
-	fake_accept(s);
-	m = fake_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
+	fctl_spawn(s, NULL, "migrate", "vm9", "--json", NULL);
+	fctl_accept(s);
+	m = fctl_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
 	    &serial);
 	assert_string_equal(m->vm, "vm9");
 	ferry__migrate_options__free_unpacked(m, NULL);
 	assert_int_equal(frame_pack_error(MSG_CTL_MIGRATE, serial, ENOENT,
 	    "unknown VM vm9", &buf, &len), 0);
-	fake_write(s, buf, len);
-	assert_int_equal(finish(s), 1);
+	fctl_write(s, buf, len);
+	assert_int_equal(fctl_finish(s), 1);
 	assert_int_equal(s->olen, 0);
 	assert_non_null(strstr(s->ebuf, "unknown VM vm9"));
 }
@@ -647,19 +288,19 @@ test_migrate_error_reply(void **state)
 static void
 test_migrate_no_wait(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__MigrateOptions *m;
 	uint32_t serial;
 
-	spawn(s, NULL, "migrate", "vm1", "--no-wait", NULL);
-	fake_accept(s);
-	m = fake_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
+	fctl_spawn(s, NULL, "migrate", "vm1", "--no-wait", NULL);
+	fctl_accept(s);
+	m = fctl_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
 	    &serial);
 	assert_true(m->has_wait);
 	assert_false(m->wait);
 	ferry__migrate_options__free_unpacked(m, NULL);
 	fake_reply_job(s, MSG_CTL_MIGRATE, serial, 12, "pending", "h1", NULL);
-	assert_int_equal(finish(s), 0);
+	assert_int_equal(fctl_finish(s), 0);
 	assert_string_equal(s->obuf, "12\n");
 }
 
@@ -667,13 +308,13 @@ test_migrate_no_wait(void **state)
 static void
 test_migrate_plain(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__MigrateOptions *m;
 	uint32_t serial;
 
-	spawn(s, NULL, "migrate", "vm1", "--to", "h2", NULL);
-	fake_accept(s);
-	m = fake_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
+	fctl_spawn(s, NULL, "migrate", "vm1", "--to", "h2", NULL);
+	fctl_accept(s);
+	m = fctl_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
 	    &serial);
 	ferry__migrate_options__free_unpacked(m, NULL);
 	fake_reply_job(s, MSG_CTL_MIGRATE, serial, 7, "pending", "h1", "h2");
@@ -682,12 +323,15 @@ test_migrate_plain(void **state)
 	fake_progress(s, serial, 7, 50);
 	fake_progress(s, serial, 7, 90);
 	fake_done(s, serial, 7, "succeeded", "h2", NULL);
-	assert_int_equal(finish(s), 0);
-	assert_string_equal(next_line(s), "job 7: migrate vm1 from h1 to h2");
-	assert_string_equal(next_line(s), "checking: storage, cpu, capacity");
-	assert_string_equal(next_line(s), " 10.0%  6.0/60.2 MiB  30.0 MiB/s  "
+	assert_int_equal(fctl_finish(s), 0);
+	assert_string_equal(fctl_next_line(s),
+	    "job 7: migrate vm1 from h1 to h2");
+	assert_string_equal(fctl_next_line(s),
+	    "checking: storage, cpu, capacity");
+	assert_string_equal(fctl_next_line(s),
+	    " 10.0%  6.0/60.2 MiB  30.0 MiB/s  "
 	    "dirty 2.0 MiB/s  iter 2  downtime ~41 ms  ETA 2s");
-	assert_string_equal(next_line(s), "succeeded: vm1 now runs on h2 "
+	assert_string_equal(fctl_next_line(s), "succeeded: vm1 now runs on h2 "
 	    "(1.9 s, downtime 41 ms, 60.2 MiB sent)");
 	assert_int_equal(s->ooff, s->olen);
 	assert_null(strchr(s->obuf, '\r'));
@@ -696,37 +340,39 @@ test_migrate_plain(void **state)
 static void
 test_watch_plain_rolled_back(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__JobRequest *r;
 	uint32_t serial;
 
-	spawn(s, NULL, "watch", "7", NULL);
-	fake_accept(s);
-	r = fake_call(s, MSG_CTL_WATCH, &ferry__job_request__descriptor,
+	fctl_spawn(s, NULL, "watch", "7", NULL);
+	fctl_accept(s);
+	r = fctl_call(s, MSG_CTL_WATCH, &ferry__job_request__descriptor,
 	    &serial);
 	assert_int_equal(r->id, 7);
 	ferry__job_request__free_unpacked(r, NULL);
 	fake_reply_job(s, MSG_CTL_WATCH, serial, 7, "migrating", "h1", "h2");
 	fake_state(s, serial, 7, "rolled_back", "aborted by operator");
 	fake_done(s, serial, 7, "rolled_back", "h1", "aborted by operator");
-	assert_int_equal(finish(s), 1);
-	assert_string_equal(next_line(s), "job 7: migrate vm1 from h1 to h2");
-	assert_string_equal(next_line(s), "rolled back: aborted by operator");
-	assert_string_equal(next_line(s),
+	assert_int_equal(fctl_finish(s), 1);
+	assert_string_equal(fctl_next_line(s),
+	    "job 7: migrate vm1 from h1 to h2");
+	assert_string_equal(fctl_next_line(s),
+	    "rolled back: aborted by operator");
+	assert_string_equal(fctl_next_line(s),
 	    "rolled back: vm1 runs on h1: aborted by operator");
 }
 
 static void
 test_watch_json(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__JobEvent e = FERRY__JOB_EVENT__INIT;
 	Ferry__JobRequest *r;
 	uint32_t serial;
 
-	spawn(s, NULL, "watch", "7", "--json", NULL);
-	fake_accept(s);
-	r = fake_call(s, MSG_CTL_WATCH, &ferry__job_request__descriptor,
+	fctl_spawn(s, NULL, "watch", "7", "--json", NULL);
+	fctl_accept(s);
+	r = fctl_call(s, MSG_CTL_WATCH, &ferry__job_request__descriptor,
 	    &serial);
 	assert_int_equal(r->id, 7);
 	ferry__job_request__free_unpacked(r, NULL);
@@ -739,40 +385,40 @@ test_watch_json(void **state)
 	fake_event(s, serial, &e);
 	fake_event(s, serial, &e);
 	fake_done(s, serial, 7, "succeeded", "h2", NULL);
-	assert_int_equal(finish(s), 0);
-	json_lines(s);
+	assert_int_equal(fctl_finish(s), 0);
+	fctl_json_lines(s);
 	assert_int_equal(s->nlines, 6);
-	assert_keys(line(s, 0), started_keys);
-	assert_int(line(s, 0), "job", 7);
-	assert_keys(line(s, 1), progress_keys);
-	assert_num(line(s, 1), "percent", 60.0);
-	assert_keys(line(s, 2), info_keys);
-	assert_str(line(s, 2), "event", "info");
-	assert_str(line(s, 2), "message", "switched to postcopy");
-	assert_keys(line(s, 3), progress_keys);
-	assert_str(line(s, 3), "percent", NULL);
-	assert_keys(line(s, 4), progress_keys);
-	assert_keys(line(s, 5), done_keys);
-	assert_str(line(s, 5), "state", "succeeded");
+	fctl_assert_keys(fctl_line(s, 0), started_keys);
+	fctl_assert_int(fctl_line(s, 0), "job", 7);
+	fctl_assert_keys(fctl_line(s, 1), progress_keys);
+	fctl_assert_num(fctl_line(s, 1), "percent", 60.0);
+	fctl_assert_keys(fctl_line(s, 2), info_keys);
+	fctl_assert_str(fctl_line(s, 2), "event", "info");
+	fctl_assert_str(fctl_line(s, 2), "message", "switched to postcopy");
+	fctl_assert_keys(fctl_line(s, 3), progress_keys);
+	fctl_assert_str(fctl_line(s, 3), "percent", NULL);
+	fctl_assert_keys(fctl_line(s, 4), progress_keys);
+	fctl_assert_keys(fctl_line(s, 5), done_keys);
+	fctl_assert_str(fctl_line(s, 5), "state", "succeeded");
 }
 
 static void
 test_watch_lost_coordinator(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__JobRequest *r;
 	uint32_t serial;
 
-	spawn(s, NULL, "watch", "7", "--json", NULL);
-	fake_accept(s);
-	r = fake_call(s, MSG_CTL_WATCH, &ferry__job_request__descriptor,
+	fctl_spawn(s, NULL, "watch", "7", "--json", NULL);
+	fctl_accept(s);
+	r = fctl_call(s, MSG_CTL_WATCH, &ferry__job_request__descriptor,
 	    &serial);
 	ferry__job_request__free_unpacked(r, NULL);
 	fake_reply_job(s, MSG_CTL_WATCH, serial, 7, "migrating", "h1", "h2");
 	fake_progress(s, serial, 7, 60);
 	close(s->cfd);
 	s->cfd = -1;
-	assert_int_equal(finish(s), 1);
+	assert_int_equal(fctl_finish(s), 1);
 	assert_non_null(strstr(s->ebuf,
 	    "lost the coordinator; the job continues: ferryctl watch 7"));
 }
@@ -782,24 +428,24 @@ test_watch_lost_coordinator(void **state)
 static void
 test_migrate_sigint_aborts(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__MigrateOptions *m;
 	Ferry__JobRequest *r;
 	struct json_object *o;
 	uint32_t serial, aserial;
 
-	spawn(s, NULL, "migrate", "vm1", "--to", "h2", "--json", NULL);
-	fake_accept(s);
-	m = fake_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
+	fctl_spawn(s, NULL, "migrate", "vm1", "--to", "h2", "--json", NULL);
+	fctl_accept(s);
+	m = fctl_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
 	    &serial);
 	ferry__migrate_options__free_unpacked(m, NULL);
 	fake_reply_job(s, MSG_CTL_MIGRATE, serial, 7, "pending", "h1", "h2");
 	fake_progress(s, serial, 7, 30);
-	assert_str(json_next(s), "event", "started");
-	assert_str(json_next(s), "event", "progress");
+	fctl_assert_str(fctl_json_next(s), "event", "started");
+	fctl_assert_str(fctl_json_next(s), "event", "progress");
 
 	assert_int_equal(kill(s->pid, SIGINT), 0);
-	r = fake_call(s, MSG_CTL_ABORT, &ferry__job_request__descriptor,
+	r = fctl_call(s, MSG_CTL_ABORT, &ferry__job_request__descriptor,
 	    &aserial);
 	assert_int_equal(r->id, 7);
 	assert_int_not_equal(aserial, serial);
@@ -807,26 +453,26 @@ test_migrate_sigint_aborts(void **state)
 	fake_reply_job(s, MSG_CTL_ABORT, aserial, 7, "migrating", "h1", "h2");
 	fake_state(s, serial, 7, "rolled_back", "aborted by operator");
 	fake_done(s, serial, 7, "rolled_back", "h1", "aborted by operator");
-	assert_int_equal(finish(s), 1);
-	json_lines(s);
+	assert_int_equal(fctl_finish(s), 1);
+	fctl_json_lines(s);
 	assert_int_equal(s->nlines, 4);
-	assert_str(line(s, 2), "state", "rolled_back");
-	o = line(s, 3);
-	assert_keys(o, done_keys);
-	assert_str(o, "state", "rolled_back");
-	assert_str(o, "running_on", "h1");
-	assert_str(o, "error", "aborted by operator");
+	fctl_assert_str(fctl_line(s, 2), "state", "rolled_back");
+	o = fctl_line(s, 3);
+	fctl_assert_keys(o, done_keys);
+	fctl_assert_str(o, "state", "rolled_back");
+	fctl_assert_str(o, "running_on", "h1");
+	fctl_assert_str(o, "error", "aborted by operator");
 }
 
 static void
 test_unreachable(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	char path[160];
 
 	snprintf(path, sizeof(path), "%s/nobody.sock", s->dir);
-	spawn(s, path, "jobs", NULL);
-	assert_int_equal(finish(s), 4);
+	fctl_spawn(s, path, "jobs", NULL);
+	assert_int_equal(fctl_finish(s), 4);
 	assert_non_null(strstr(s->ebuf, "cannot reach the coordinator"));
 }
 
@@ -848,32 +494,14 @@ test_bad_arguments(void **state)
 		{ "abort", "-1" },
 		{ "abort" },
 	};
-	struct session *s = *state;
-	struct pollfd pfd = { .fd = s->lfd, .events = POLLIN };
-	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		s->olen = s->elen = 0;
-		s->ebuf[0] = '\0';
-		spawn(s, NULL, cases[i][0], cases[i][1], cases[i][2],
-		    cases[i][3], cases[i][4], NULL);
-		if (finish(s) != 2)
-			fail_msg("ferryctl %s %s %s %s: exit %d, not 2",
-			    cases[i][0], cases[i][1] ? cases[i][1] : "",
-			    cases[i][2] ? cases[i][2] : "",
-			    cases[i][3] ? cases[i][3] : "",
-			    WEXITSTATUS(s->status));
-		assert_int_equal(s->olen, 0);
-		assert_true(s->elen > 0);
-	}
-	/* None of them got as far as connecting. */
-	assert_int_equal(poll(&pfd, 1, 0), 0);
+	fctl_bad_args(*state, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void
 test_check_json_blocked(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__CheckRequest *r;
 	Ferry__CheckReply rep = FERRY__CHECK_REPLY__INIT;
 	Ferry__CheckResult c1 = FERRY__CHECK_RESULT__INIT,
@@ -886,10 +514,10 @@ test_check_json_blocked(void **state)
 	struct json_object *o, *arr, *c;
 	uint32_t serial;
 
-	spawn(s, NULL, "check", "vm1", "--to", "h2", "--bandwidth", "100",
+	fctl_spawn(s, NULL, "check", "vm1", "--to", "h2", "--bandwidth", "100",
 	    "--json", NULL);
-	fake_accept(s);
-	r = fake_call(s, MSG_CTL_CHECK, &ferry__check_request__descriptor,
+	fctl_accept(s);
+	r = fctl_call(s, MSG_CTL_CHECK, &ferry__check_request__descriptor,
 	    &serial);
 	assert_string_equal(r->vm, "vm1");
 	assert_string_equal(r->to, "h2");
@@ -913,43 +541,43 @@ test_check_json_blocked(void **state)
 	rep.n_checks = 3;
 	rep.checks = cks;
 	rep.ok = 0;
-	fake_send(s, MSG_CTL_CHECK, FRAME_REPLY, serial, &rep.base);
-	assert_int_equal(finish(s), 3);
-	json_lines(s);
+	fctl_send(s, MSG_CTL_CHECK, FRAME_REPLY, serial, &rep.base);
+	assert_int_equal(fctl_finish(s), 3);
+	fctl_json_lines(s);
 	assert_int_equal(s->nlines, 1);
-	o = line(s, 0);
-	assert_keys(o, keys);
-	assert_str(o, "vm", "vm1");
-	assert_str(o, "source", "h1");
-	assert_str(o, "destination", "h2");
-	assert_false(json_object_get_boolean(get(o, "ok")));
-	arr = get(o, "checks");
+	o = fctl_line(s, 0);
+	fctl_assert_keys(o, keys);
+	fctl_assert_str(o, "vm", "vm1");
+	fctl_assert_str(o, "source", "h1");
+	fctl_assert_str(o, "destination", "h2");
+	assert_false(json_object_get_boolean(fctl_get(o, "ok")));
+	arr = fctl_get(o, "checks");
 	assert_int_equal(json_object_array_length(arr), 3);
 	c = json_object_array_get_idx(arr, 1);
-	assert_keys(c, ckeys);
-	assert_str(c, "name", "cpu");
-	assert_true(json_object_is_type(get(c, "ok"), json_type_boolean));
-	assert_false(json_object_get_boolean(get(c, "ok")));
-	assert_str(c, "reason", "h2 lacks avx512f");
-	assert_false(json_object_get_boolean(get(c, "warning")));
+	fctl_assert_keys(c, ckeys);
+	fctl_assert_str(c, "name", "cpu");
+	assert_true(json_object_is_type(fctl_get(c, "ok"), json_type_boolean));
+	assert_false(json_object_get_boolean(fctl_get(c, "ok")));
+	fctl_assert_str(c, "reason", "h2 lacks avx512f");
+	assert_false(json_object_get_boolean(fctl_get(c, "warning")));
 	c = json_object_array_get_idx(arr, 2);
-	assert_true(json_object_get_boolean(get(c, "ok")));
-	assert_true(json_object_get_boolean(get(c, "warning")));
+	assert_true(json_object_get_boolean(fctl_get(c, "ok")));
+	assert_true(json_object_get_boolean(fctl_get(c, "warning")));
 }
 
 static void
 test_check_table_ok(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__CheckRequest *r;
 	Ferry__CheckReply rep = FERRY__CHECK_REPLY__INIT;
 	Ferry__CheckResult c1 = FERRY__CHECK_RESULT__INIT,
 	    c2 = FERRY__CHECK_RESULT__INIT, *cks[2] = { &c1, &c2 };
 	uint32_t serial;
 
-	spawn(s, NULL, "check", "vm1", NULL);
-	fake_accept(s);
-	r = fake_call(s, MSG_CTL_CHECK, &ferry__check_request__descriptor,
+	fctl_spawn(s, NULL, "check", "vm1", NULL);
+	fctl_accept(s);
+	r = fctl_call(s, MSG_CTL_CHECK, &ferry__check_request__descriptor,
 	    &serial);
 	assert_null(r->to);
 	assert_false(r->has_bandwidth_mibs);
@@ -967,18 +595,18 @@ test_check_table_ok(void **state)
 	rep.n_checks = 2;
 	rep.checks = cks;
 	rep.ok = 1;
-	fake_send(s, MSG_CTL_CHECK, FRAME_REPLY, serial, &rep.base);
-	assert_int_equal(finish(s), 0);
-	assert_string_equal(next_line(s), "vm1 on h1 -> h2: ok");
-	assert_string_equal(next_line(s), "CHECK        VERDICT  REASON");
-	assert_string_equal(next_line(s), "storage:vda  ok       shared");
-	assert_string_equal(next_line(s), "capacity     warning  tight");
+	fctl_send(s, MSG_CTL_CHECK, FRAME_REPLY, serial, &rep.base);
+	assert_int_equal(fctl_finish(s), 0);
+	assert_string_equal(fctl_next_line(s), "vm1 on h1 -> h2: ok");
+	assert_string_equal(fctl_next_line(s), "CHECK        VERDICT  REASON");
+	assert_string_equal(fctl_next_line(s), "storage:vda  ok       shared");
+	assert_string_equal(fctl_next_line(s), "capacity     warning  tight");
 }
 
 static void
 test_jobs_json(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__JobsRequest *r;
 	Ferry__JobsReply rep = FERRY__JOBS_REPLY__INIT;
 	Ferry__JobInfo j1 = FERRY__JOB_INFO__INIT, j2 = FERRY__JOB_INFO__INIT;
@@ -989,9 +617,9 @@ test_jobs_json(void **state)
 	struct json_object *arr, *o;
 	uint32_t serial;
 
-	spawn(s, NULL, "jobs", "--all", "--limit", "5", "--json", NULL);
-	fake_accept(s);
-	r = fake_call(s, MSG_CTL_JOBS, &ferry__jobs_request__descriptor,
+	fctl_spawn(s, NULL, "jobs", "--all", "--limit", "5", "--json", NULL);
+	fctl_accept(s);
+	r = fctl_call(s, MSG_CTL_JOBS, &ferry__jobs_request__descriptor,
 	    &serial);
 	assert_true(r->has_all && r->all);
 	assert_true(r->has_limit);
@@ -1017,34 +645,34 @@ test_jobs_json(void **state)
 	j2.error = "destination h2 went away";
 	rep.n_jobs = 2;
 	rep.jobs = jobs;
-	fake_send(s, MSG_CTL_JOBS, FRAME_REPLY, serial, &rep.base);
-	assert_int_equal(finish(s), 0);
-	arr = json_next(s);
+	fctl_send(s, MSG_CTL_JOBS, FRAME_REPLY, serial, &rep.base);
+	assert_int_equal(fctl_finish(s), 0);
+	arr = fctl_json_next(s);
 	assert_true(json_object_is_type(arr, json_type_array));
 	assert_int_equal(json_object_array_length(arr), 2);
 	o = json_object_array_get_idx(arr, 0);
-	assert_keys(o, keys);
-	assert_int(o, "id", 9);
-	assert_str(o, "state", "migrating");
-	assert_str(o, "destination", "h3");
-	assert_int(o, "started_ms", 1700000005000LL);
-	assert_str(o, "ended_ms", NULL);
-	assert_str(o, "error", NULL);
+	fctl_assert_keys(o, keys);
+	fctl_assert_int(o, "id", 9);
+	fctl_assert_str(o, "state", "migrating");
+	fctl_assert_str(o, "destination", "h3");
+	fctl_assert_int(o, "started_ms", 1700000005000LL);
+	fctl_assert_str(o, "ended_ms", NULL);
+	fctl_assert_str(o, "error", NULL);
 	o = json_object_array_get_idx(arr, 1);
-	assert_keys(o, keys);
-	assert_int(o, "id", 7);
-	assert_str(o, "kind", "migrate");
-	assert_str(o, "vm", "vm1");
-	assert_str(o, "source", "h1");
-	assert_str(o, "destination", NULL);
-	assert_int(o, "ended_ms", 1700000001900LL);
-	assert_str(o, "error", "destination h2 went away");
+	fctl_assert_keys(o, keys);
+	fctl_assert_int(o, "id", 7);
+	fctl_assert_str(o, "kind", "migrate");
+	fctl_assert_str(o, "vm", "vm1");
+	fctl_assert_str(o, "source", "h1");
+	fctl_assert_str(o, "destination", NULL);
+	fctl_assert_int(o, "ended_ms", 1700000001900LL);
+	fctl_assert_str(o, "error", "destination h2 went away");
 }
 
 static void
 test_job_json_history(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__JobRequest *r;
 	Ferry__JobReply rep = FERRY__JOB_REPLY__INIT;
 	Ferry__JobInfo j = FERRY__JOB_INFO__INIT;
@@ -1053,9 +681,9 @@ test_job_json_history(void **state)
 	uint32_t serial;
 	int i;
 
-	spawn(s, NULL, "job", "7", "--json", NULL);
-	fake_accept(s);
-	r = fake_call(s, MSG_CTL_JOB, &ferry__job_request__descriptor, &serial);
+	fctl_spawn(s, NULL, "job", "7", "--json", NULL);
+	fctl_accept(s);
+	r = fctl_call(s, MSG_CTL_JOB, &ferry__job_request__descriptor, &serial);
 	assert_int_equal(r->id, 7);
 	ferry__job_request__free_unpacked(r, NULL);
 
@@ -1085,48 +713,48 @@ test_job_json_history(void **state)
 	rep.job = &j;
 	rep.n_history = 4;
 	rep.history = hs;
-	fake_send(s, MSG_CTL_JOB, FRAME_REPLY, serial, &rep.base);
-	assert_int_equal(finish(s), 0);
-	json_lines(s);
+	fctl_send(s, MSG_CTL_JOB, FRAME_REPLY, serial, &rep.base);
+	assert_int_equal(fctl_finish(s), 0);
+	fctl_json_lines(s);
 	assert_int_equal(s->nlines, 1);
-	o = line(s, 0);
+	o = fctl_line(s, 0);
 	assert_int_equal(json_object_object_length(o), 2);
-	assert_int(get(o, "job"), "id", 7);
-	assert_str(get(o, "job"), "state", "rolled_back");
-	assert_str(get(o, "job"), "running_on", "h1");
-	assert_str(get(o, "job"), "error", "aborted by operator");
-	arr = get(o, "history");
+	fctl_assert_int(fctl_get(o, "job"), "id", 7);
+	fctl_assert_str(fctl_get(o, "job"), "state", "rolled_back");
+	fctl_assert_str(fctl_get(o, "job"), "running_on", "h1");
+	fctl_assert_str(fctl_get(o, "job"), "error", "aborted by operator");
+	arr = fctl_get(o, "history");
 	assert_int_equal(json_object_array_length(arr), 4);
 	o = json_object_array_get_idx(arr, 0);
-	assert_int(o, "seq", 1);
-	assert_int(o, "time_ms", 1700000000000LL);
-	assert_str(o, "type", "state");
-	assert_str(o, "state", "checking");
-	d = get(o, "data");
+	fctl_assert_int(o, "seq", 1);
+	fctl_assert_int(o, "time_ms", 1700000000000LL);
+	fctl_assert_str(o, "type", "state");
+	fctl_assert_str(o, "state", "checking");
+	d = fctl_get(o, "data");
 	assert_true(json_object_is_type(d, json_type_object));
-	assert_int(d, "n", 2);
-	assert_int_equal(json_object_array_length(get(d, "checks")), 2);
-	assert_str(json_object_array_get_idx(arr, 1), "data",
+	fctl_assert_int(d, "n", 2);
+	assert_int_equal(json_object_array_length(fctl_get(d, "checks")), 2);
+	fctl_assert_str(json_object_array_get_idx(arr, 1), "data",
 	    "aborted by operator");
-	assert_str(json_object_array_get_idx(arr, 2), "data", NULL);
-	assert_str(json_object_array_get_idx(arr, 3), "data", "12 disks");
+	fctl_assert_str(json_object_array_get_idx(arr, 2), "data", NULL);
+	fctl_assert_str(json_object_array_get_idx(arr, 3), "data", "12 disks");
 }
 
 static void
 test_abort(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__JobRequest *r;
 	uint32_t serial;
 
-	spawn(s, NULL, "abort", "7", NULL);
-	fake_accept(s);
-	r = fake_call(s, MSG_CTL_ABORT, &ferry__job_request__descriptor,
+	fctl_spawn(s, NULL, "abort", "7", NULL);
+	fctl_accept(s);
+	r = fctl_call(s, MSG_CTL_ABORT, &ferry__job_request__descriptor,
 	    &serial);
 	assert_int_equal(r->id, 7);
 	ferry__job_request__free_unpacked(r, NULL);
 	fake_reply_job(s, MSG_CTL_ABORT, serial, 7, "migrating", "h1", "h2");
-	assert_int_equal(finish(s), 0);
+	assert_int_equal(fctl_finish(s), 0);
 	assert_string_equal(s->obuf,
 	    "abort requested for job 7 (state migrating)\n");
 }
@@ -1134,27 +762,27 @@ test_abort(void **state)
 static void
 test_abort_refused(void **state)
 {
-	struct session *s = *state;
+	struct fctl_session *s = *state;
 	Ferry__JobRequest *r;
 	uint32_t serial;
 	uint8_t *buf;
 	size_t len;
 
-	spawn(s, NULL, "abort", "8", NULL);
-	fake_accept(s);
-	r = fake_call(s, MSG_CTL_ABORT, &ferry__job_request__descriptor,
+	fctl_spawn(s, NULL, "abort", "8", NULL);
+	fctl_accept(s);
+	r = fctl_call(s, MSG_CTL_ABORT, &ferry__job_request__descriptor,
 	    &serial);
 	assert_int_equal(r->id, 8);
 	ferry__job_request__free_unpacked(r, NULL);
 	assert_int_equal(frame_pack_error(MSG_CTL_ABORT, serial, EALREADY,
 	    "job 8 already ended (succeeded)", &buf, &len), 0);
-	fake_write(s, buf, len);
-	assert_int_equal(finish(s), 1);
+	fctl_write(s, buf, len);
+	assert_int_equal(fctl_finish(s), 1);
 	assert_int_equal(s->olen, 0);
 	assert_non_null(strstr(s->ebuf, "job 8 already ended (succeeded)"));
 }
 
-#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, fctl_teardown)
 
 int
 main(void)
