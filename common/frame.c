@@ -157,6 +157,16 @@ frame_reader_init(struct frame_reader *r, uint32_t max_payload)
 	r->max_payload = max_payload;
 }
 
+/* Bytes that complete the header or the current frame: a blocking reader
+ * can read exactly this much and never take bytes of the next frame. */
+size_t
+frame_reader_want(const struct frame_reader *r)
+{
+	if (r->cur == NULL)
+		return FRAME_HDR_LEN - r->hlen;
+	return r->cur->hdr.len - r->plen;
+}
+
 void
 frame_reader_reset(struct frame_reader *r)
 {

@@ -71,6 +71,7 @@ void	 frame_reader_init(struct frame_reader *, uint32_t max_payload);
 int	 frame_reader_feed(struct frame_reader *, const uint8_t *, size_t,
 	    size_t *consumed, struct frame **out);
 int	 frame_reader_pending(const struct frame_reader *);
+size_t	 frame_reader_want(const struct frame_reader *);
 void	 frame_reader_reset(struct frame_reader *);
 void	 frame_free(struct frame *);
 const char *frame_strerror(int);

@@ -91,6 +91,7 @@ struct host {
 	char			 last_error[256];
 	uint32_t		 next_serial;
 	uint64_t		 hb_seq;
+	uint64_t		 last_down_write_ms;
 	struct peer_call_list	 calls;
 };
 

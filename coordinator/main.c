@@ -1,5 +1,6 @@
 /* ferry-coordinator: keeps the cluster's picture and runs Ferry's jobs. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,9 @@ main(int argc, char *argv[])
 		return 0;
 	}
 
+	/* A peer that goes away mid-write must cost an EPIPE, not the
+	 * daemon (a ferryctl closing before its reply killed it). */
+	signal(SIGPIPE, SIG_IGN);
 	if (uv_loop_init(&loop) != 0)
 		fatalx("uv_loop_init");
 	if (coord_init(&co, &loop, &conf, err, sizeof(err)) < 0) {

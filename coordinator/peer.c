@@ -8,6 +8,8 @@
 #include "coordinator.h"
 #include "log.h"
 
+#define DOWN_WRITE_MS	10000
+
 static void	peer_fail_calls(struct host *, const char *);
 
 static void
@@ -147,10 +149,15 @@ peer_on_down(struct tr_conn *c, const char *reason, void *arg)
 	peer_fail_calls(h, reason);
 	if (h->up)
 		cluster_host_down(h, reason);
-	else if (strcmp(h->last_error, reason) != 0) {
+	else if (strcmp(h->last_error, reason) != 0 &&
+	    coord_now_ms() - h->last_down_write_ms >= DOWN_WRITE_MS) {
+		/* A host that keeps failing to connect is logged and recorded
+		 * at most every DOWN_WRITE_MS: with thousands of hosts, a
+		 * synchronous write per failed attempt starved the loop. */
 		log_warnx("host %s (%s:%d): %s", h->conf.name, h->conf.address,
 		    h->conf.port, reason);
 		snprintf(h->last_error, sizeof(h->last_error), "%s", reason);
+		h->last_down_write_ms = coord_now_ms();
 		if (store_host_set_conn(h->co->store, h->conf.name, "down",
 		    reason, coord_now_ms()) < 0)
 			log_warnx("%s", store_error(h->co->store));

@@ -1,5 +1,6 @@
 /* ferry-hostd: the Ferry agent on a KVM host. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,9 @@ main(int argc, char *argv[])
 		return 0;
 	}
 
+	/* A peer that goes away mid-write must cost an EPIPE, not the
+	 * daemon (a ferryctl closing before its reply killed it). */
+	signal(SIGPIPE, SIG_IGN);
 	if (uv_loop_init(&loop) != 0)
 		fatalx("uv_loop_init");
 	if (hostd_init(&hd, &loop, &conf, &hv_libvirt_ops, err,

@@ -104,14 +104,14 @@ ctl_read(struct ctl *c, int timeout_ms, struct frame **out)
 {
 	struct frame_reader rd;
 	struct pollfd pfd;
-	uint8_t buf[1];
+	uint8_t buf[65536];
 	uint64_t deadline = timeout_ms >= 0 ? ctl_mono_ms() + timeout_ms : 0;
-	size_t used;
+	size_t used, want;
 	ssize_t n;
 	int rc, wait;
 
-	/* Byte by byte keeps no state between calls; frames are small and
-	 * ferryctl reads few of them. */
+	/* Reads exactly what the current frame still needs, so nothing of
+	 * the next frame is taken and no state is kept between calls. */
 	frame_reader_init(&rd, FRAME_MAX_PAYLOAD);
 	*out = NULL;
 	for (;;) {
@@ -138,7 +138,12 @@ ctl_read(struct ctl *c, int timeout_ms, struct frame **out)
 		}
 		if (rc == 0 && !frame_reader_pending(&rd))
 			return 0;
-		if ((n = read(c->fd, buf, sizeof(buf))) <= 0) {
+		want = frame_reader_want(&rd);
+		if (want > sizeof(buf))
+			want = sizeof(buf);
+		if (want == 0)
+			want = 1;
+		if ((n = read(c->fd, buf, want)) <= 0) {
 			if (n == -1 && errno == EINTR)
 				continue;
 			out_fail("the coordinator closed the connection");
