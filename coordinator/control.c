@@ -64,6 +64,7 @@ control_client_close(struct ctl_client *c)
 	TAILQ_REMOVE(&c->co->clients, c, entry);
 	job_client_gone(c->co, c);
 	drain_client_gone(c->co, c);
+	rebalance_client_gone(c->co, c);
 	uv_close((uv_handle_t *)&c->pipe, control_client_closed);
 }
 

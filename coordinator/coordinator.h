@@ -195,6 +195,7 @@ int	 rebalance_request(struct coord *, const Ferry__RebalanceRequest *,
 	    struct ctl_client *, uint16_t type, uint32_t serial, char *, size_t);
 int	 rebalance_snapshot(struct coord *, char **json, char *, size_t);
 void	 rebalance_tick(struct coord *, uint64_t now_ms);
+void	 rebalance_client_gone(struct coord *, struct ctl_client *);
 
 /* api.c */
 extern const struct dispatch_entry api_dispatch[];

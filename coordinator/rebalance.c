@@ -5,11 +5,12 @@
  *
  * What the model knows: usable hosts are up and active (not draining, in
  * maintenance or down); capacity and reserve as the hosts report them;
- * every running VM, pinned when the configuration pins it, when it has a
- * migration in flight, or when it moved within the quiet period (no
- * ping-pong); the configured groups. Storage and CPU checks are not run for
- * every VM and host at planning time: each move's own pre-checks run when it
- * is applied, and a refused move is reported, never forced.
+ * every running VM, pinned when the configuration pins it, when its source
+ * says its storage cannot move (PRECHECK_SOURCE, asked before planning),
+ * when it has a migration in flight, or when it moved within the quiet
+ * period (no ping-pong); the configured groups. Per-destination CPU checks
+ * are not run at planning time: each move's own pre-checks run when it is
+ * applied, and a refused move is reported, never forced.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,10 +50,40 @@ rebalance_moved_recently(const struct store_job *jobs, size_t n,
 	return 0;
 }
 
+/* Pre-check verdicts gathered before planning: VMs whose storage cannot
+ * move, by name. */
+struct rb_blocked {
+	char	**names;
+	size_t	  n, cap;
+};
+
+static int
+rebalance_is_blocked(const struct rb_blocked *b, const char *vm)
+{
+	size_t i;
+
+	for (i = 0; b != NULL && i < b->n; i++)
+		if (strcmp(b->names[i], vm) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+rebalance_blocked_clear(struct rb_blocked *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		free(b->names[i]);
+	free(b->names);
+	memset(b, 0, sizeof(*b));
+}
+
 /* The live cluster as a planning model; *out is the caller's. */
 static int
-rebalance_model(struct coord *co, uint64_t quiet_ms, struct balance_model **out,
-    char *err, size_t errlen)
+rebalance_model(struct coord *co, uint64_t quiet_ms,
+    const struct rb_blocked *blocked, struct balance_model **out, char *err,
+    size_t errlen)
 {
 	struct balance_model *m;
 	struct store_job *jobs = NULL;
@@ -94,6 +125,7 @@ rebalance_model(struct coord *co, uint64_t quiet_ms, struct balance_model **out,
 			if (strcmp(d->state, "running") != 0)
 				continue;
 			pinned = rebalance_pinned_by_conf(co, d->name) ||
+			    rebalance_is_blocked(blocked, d->name) ||
 			    job_find_vm(co, d->name) != NULL ||
 			    (quiet_ms && rebalance_moved_recently(jobs, njobs,
 			    d->name, since));
@@ -129,7 +161,7 @@ rebalance_snapshot(struct coord *co, char **json, char *err, size_t errlen)
 {
 	struct balance_model *m;
 
-	if (rebalance_model(co, 0, &m, err, errlen) < 0)
+	if (rebalance_model(co, 0, NULL, &m, err, errlen) < 0)
 		return -1;
 	if ((*json = balance_write(m)) == NULL) {
 		snprintf(err, errlen, "cannot write the snapshot");
@@ -144,8 +176,9 @@ rebalance_snapshot(struct coord *co, char **json, char *err, size_t errlen)
  * apply and a client, the run's events follow on the call's serial. */
 static int
 rebalance_do(struct coord *co, enum balance_policy policy, size_t max_moves,
-    double threshold, uint64_t quiet_ms, int apply, struct ctl_client *c,
-    uint16_t type, uint32_t serial, char *err, size_t errlen)
+    double threshold, uint64_t quiet_ms, const struct rb_blocked *blocked,
+    int apply, struct ctl_client *c, uint16_t type, uint32_t serial, char *err,
+    size_t errlen)
 {
 	Ferry__RebalanceReply r = FERRY__REBALANCE_REPLY__INIT;
 	struct balance_model *m = NULL;
@@ -162,7 +195,7 @@ rebalance_do(struct coord *co, enum balance_policy policy, size_t max_moves,
 		snprintf(err, errlen, "a rebalance is already running");
 		return -1;
 	}
-	if (rebalance_model(co, quiet_ms, &m, err, errlen) < 0)
+	if (rebalance_model(co, quiet_ms, blocked, &m, err, errlen) < 0)
 		return -1;
 	balance_opts_defaults(&o);
 	o.policy = policy;
@@ -220,6 +253,167 @@ done:
 	return rc;
 }
 
+/* A rebalance waiting for the sources' storage verdicts. */
+struct rb_pending {
+	struct coord		*co;
+	enum balance_policy	 policy;
+	size_t			 max_moves;
+	double			 threshold;
+	uint64_t		 quiet_ms;
+	int			 apply;
+	struct ctl_client	*client;	/* NULL: periodic, or gone */
+	uint16_t		 type;
+	uint32_t		 serial;
+	int			 calls;
+	struct rb_blocked	 blocked;
+};
+
+static struct rb_pending *rb_current;	/* at most one at a time */
+
+static void
+rebalance_cleanup_cb(struct host *h, const struct frame *f, const char *err,
+    void *arg)
+{
+	(void)arg;
+	if (f == NULL)
+		log_warnx("host %s: removing nonce files: %s", h->conf.name, err);
+}
+
+static void
+rebalance_finish_pending(struct rb_pending *rp)
+{
+	char err[512];
+
+	rb_current = NULL;
+	if (rp->co->stopping) {
+		/* Calls failed because the coordinator is going away. */
+		rebalance_blocked_clear(&rp->blocked);
+		free(rp);
+		return;
+	}
+	if (rebalance_do(rp->co, rp->policy, rp->max_moves, rp->threshold,
+	    rp->quiet_ms, &rp->blocked, rp->apply, rp->client, rp->type,
+	    rp->serial, err, sizeof(err)) < 0) {
+		if (rp->client != NULL)
+			(void)control_error(rp->client, rp->type, rp->serial, 0,
+			    "%s", err);
+		else
+			log_warnx("periodic rebalance: %s", err);
+	}
+	rebalance_blocked_clear(&rp->blocked);
+	free(rp);
+}
+
+static void
+rebalance_check_cb(struct host *h, const struct frame *f, const char *err,
+    void *arg)
+{
+	struct rb_pending *rp = arg;
+	Ferry__SourceCheckReply *r;
+	Ferry__StorageCleanup sc = FERRY__STORAGE_CLEANUP__INIT;
+	char **nn;
+	size_t k;
+
+	rp->calls--;
+	if (f != NULL && (r = (Ferry__SourceCheckReply *)frame_unpack(f,
+	    &ferry__source_check_reply__descriptor)) != NULL) {
+		for (k = 0; r->domain && k < r->n_checks; k++) {
+			/* Only storage verdicts pin a VM: its state may
+			 * change, its disks do not. */
+			if (r->checks[k]->ok ||
+			    strncmp(r->checks[k]->name, "storage", 7) != 0)
+				continue;
+			if (rp->blocked.n == rp->blocked.cap) {
+				size_t cap = rp->blocked.cap ? 2 * rp->blocked.cap :
+				    16;
+
+				if ((nn = realloc(rp->blocked.names,
+				    cap * sizeof(*nn))) == NULL)
+					break;
+				rp->blocked.names = nn;
+				rp->blocked.cap = cap;
+			}
+			if ((rp->blocked.names[rp->blocked.n] =
+			    strdup(r->domain->name)) != NULL)
+				rp->blocked.n++;
+			log_info("rebalance: %s stays where it is: %s",
+			    r->domain->name, r->checks[k]->reason);
+			break;
+		}
+		if (r->n_nonces) {
+			sc.nonces = r->nonces;
+			sc.n_nonces = r->n_nonces;
+			(void)peer_call(h, MSG_STORAGE_CLEANUP, &sc.base, 30000,
+			    rebalance_cleanup_cb, NULL);
+		}
+		ferry__source_check_reply__free_unpacked(r, NULL);
+	} else
+		log_warnx("rebalance: a storage check on %s failed: %s",
+		    h->conf.name, err ? err : "malformed reply");
+	if (rp->calls == 0)
+		rebalance_finish_pending(rp);
+}
+
+/* Asks every source about its VMs' storage, then plans (rebalance_do). */
+static int
+rebalance_start(struct coord *co, enum balance_policy policy, size_t max_moves,
+    double threshold, uint64_t quiet_ms, int apply, struct ctl_client *c,
+    uint16_t type, uint32_t serial, char *err, size_t errlen)
+{
+	Ferry__SourceCheckRequest req = FERRY__SOURCE_CHECK_REQUEST__INIT;
+	struct rb_pending *rp;
+	size_t i, k;
+
+	if (rb_current != NULL) {
+		snprintf(err, errlen, "a rebalance is being planned already");
+		return -1;
+	}
+	if ((rp = calloc(1, sizeof(*rp))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rp->co = co;
+	rp->policy = policy;
+	rp->max_moves = max_moves;
+	rp->threshold = threshold;
+	rp->quiet_ms = quiet_ms;
+	rp->apply = apply;
+	rp->client = c;
+	rp->type = type;
+	rp->serial = serial;
+	rb_current = rp;
+	for (i = 0; i < co->nhosts; i++) {
+		struct host *h = &co->hosts[i];
+
+		if (!h->up || h->inv == NULL)
+			continue;
+		for (k = 0; k < h->inv->n_domains; k++) {
+			const Ferry__Domain *d = h->inv->domains[k];
+
+			if (strcmp(d->state, "running") != 0 ||
+			    rebalance_pinned_by_conf(co, d->name))
+				continue;
+			req.name = d->name;
+			req.has_timeout_ms = 1;
+			req.timeout_ms = 10000;
+			if (peer_call(h, MSG_PRECHECK_SOURCE, &req.base, 30000,
+			    rebalance_check_cb, rp) == 0)
+				rp->calls++;
+		}
+	}
+	if (rp->calls == 0)
+		rebalance_finish_pending(rp);
+	return 0;
+}
+
+void
+rebalance_client_gone(struct coord *co, struct ctl_client *c)
+{
+	(void)co;
+	if (rb_current != NULL && rb_current->client == c)
+		rb_current->client = NULL;
+}
+
 int
 rebalance_request(struct coord *co, const Ferry__RebalanceRequest *req,
     struct ctl_client *c, uint16_t type, uint32_t serial, char *err,
@@ -233,8 +427,8 @@ rebalance_request(struct coord *co, const Ferry__RebalanceRequest *req,
 		return -1;
 	}
 	/* An operator's rebalance ignores the quiet period: they asked. */
-	return rebalance_do(co, p, req->has_max_moves ? req->max_moves : 0, -1,
-	    0, req->has_apply && req->apply, c, type, serial, err, errlen);
+	return rebalance_start(co, p, req->has_max_moves ? req->max_moves : 0,
+	    -1, 0, req->has_apply && req->apply, c, type, serial, err, errlen);
 }
 
 /* The periodic mode: every interval, if the score passes the threshold,
@@ -255,10 +449,10 @@ rebalance_tick(struct coord *co, uint64_t now_ms)
 		return;
 	}
 	co->rebalance_next_ms = now_ms + (uint64_t)rc->interval_s * 1000;
-	if (!TAILQ_EMPTY(&co->drains))
+	if (!TAILQ_EMPTY(&co->drains) || rb_current != NULL)
 		return;
 	(void)balance_policy_parse(rc->policy, &p);
-	if (rebalance_do(co, p, rc->max_moves, strtod(rc->threshold, NULL),
+	if (rebalance_start(co, p, rc->max_moves, strtod(rc->threshold, NULL),
 	    (uint64_t)rc->quiet_period_s * 1000, 1, NULL, 0, 0, err,
 	    sizeof(err)) < 0)
 		log_warnx("periodic rebalance: %s", err);

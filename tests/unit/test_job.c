@@ -26,6 +26,9 @@
 #define NHOSTS		3
 #define MIB		(1024ULL * 1024)
 
+/* Set by a test before setup() restarts the coordinator with it. */
+static int periodic_rebalance;
+
 struct cluster {
 	char		 dir[64];
 	uv_loop_t	 loop;
@@ -105,6 +108,14 @@ coord_start(struct cluster *cl)
 	    cl->dir);
 	cc.backoff_min_ms = 50;
 	cc.backoff_max_ms = 200;
+	if (periodic_rebalance) {
+		cc.rebalance.enabled = 1;
+		cc.rebalance.interval_s = 1;
+		cc.rebalance.max_moves = 1;
+		cc.rebalance.quiet_period_s = 3600;
+		snprintf(cc.rebalance.threshold, sizeof(cc.rebalance.threshold),
+		    "0.01");
+	}
 	assert_non_null(cc.hosts = calloc(NHOSTS, sizeof(*cc.hosts)));
 	cc.nhosts = NHOSTS;
 	for (i = 0; i < NHOSTS; i++) {
@@ -847,6 +858,67 @@ test_drain_cancel(void **state)
 	assert_true(running_on(host_uri(0), "g3") || running_on(host_uri(0), "g2"));
 }
 
+/* The periodic mode moves at most max_moves VMs a round, and never one
+ * that moved within the quiet period. */
+static int
+runs_of(struct cluster *cl, const char *kind, const char *state)
+{
+	struct store_job *sj = NULL;
+	size_t n = 0, i;
+	int c = 0;
+
+	assert_int_equal(store_jobs_list(cl->co.store, 0, 0, &sj, &n), 0);
+	for (i = 0; i < n; i++)
+		if (strcmp(sj[i].kind, kind) == 0 &&
+		    (state == NULL || strcmp(sj[i].state, state) == 0))
+			c++;
+	store_job_list_free(sj, n);
+	return c;
+}
+
+static int
+two_rounds(struct cluster *cl, void *arg)
+{
+	(void)arg;
+	return runs_of(cl, "rebalance", "completed") >= 2;
+}
+
+static void
+test_periodic_rebalance(void **state)
+{
+	struct cluster *cl = *state;
+	char name[16];
+	int i, on_h1 = 0, moved;
+
+	add_guests(cl, 4, 0);
+	/* Rounds every second, one move each; the quiet period keeps a moved
+	 * VM from going back. */
+	assert_true(run_until(cl, two_rounds, NULL, 30000));
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		on_h1 += running_on(host_uri(0), name);
+	}
+	moved = runs_of(cl, "migrate", "succeeded");
+	assert_true(moved >= 2);
+	assert_int_equal(on_h1, 4 - moved);
+	/* Each round moved exactly one VM (max_moves 1), none of them twice. */
+	assert_int_equal(runs_of(cl, "migrate", NULL), moved);
+}
+
+static int
+setup_periodic(void **state)
+{
+	periodic_rebalance = 1;
+	return setup(state);
+}
+
+static int
+teardown_periodic(void **state)
+{
+	periodic_rebalance = 0;
+	return teardown(state);
+}
+
 int
 main(void)
 {
@@ -873,6 +945,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_cancel, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_periodic_rebalance,
+		    setup_periodic, teardown_periodic),
 	};
 
 	log_init("test_job", 0);
