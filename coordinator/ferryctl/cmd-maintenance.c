@@ -558,40 +558,15 @@ on_reply(struct maint *m, Ferry__DrainInfo *d, int following)
 static int
 ask_cancel(struct maint *m)
 {
-	char prompt[256], ch;
-	int fd, yes = 0, first = 1;
-	ssize_t n;
+	char prompt[256];
 
-	if (m->mode == MODE_JSON ||
-	    (fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)) == -1)
+	if (m->mode == MODE_JSON || !out_have_tty())
 		return 1;
 	block_close(m);
 	fflush(stdout);
 	snprintf(prompt, sizeof(prompt), "cancel the %s %s %s? [y/N] ",
 	    what(m), m->sub == SUB_EXIT ? "to" : "of", m->host);
-	if (write(fd, prompt, strlen(prompt)) < 0)
-		yes = 1;
-	got_sigint = 0;
-	for (;;) {
-		n = read(fd, &ch, 1);
-		if (n == -1 && errno == EINTR) {
-			if (got_sigint) {
-				got_sigint = 0;
-				if (write(fd, "\n", 1) < 0)
-					break;
-				yes = 1;
-				break;
-			}
-			continue;
-		}
-		if (n <= 0 || ch == '\n')
-			break;
-		if (first)
-			yes = ch == 'y' || ch == 'Y';
-		first = 0;
-	}
-	close(fd);
-	return yes;
+	return out_confirm(prompt, &got_sigint);
 }
 
 static int

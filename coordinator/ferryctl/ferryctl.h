@@ -3,6 +3,7 @@
 #ifndef FERRY_FERRYCTL_H
 #define FERRY_FERRYCTL_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
@@ -43,6 +44,8 @@ void	 out_json(struct json_object *);	/* prints one line; takes the object */
 struct json_object *out_str(const char *);	/* JSON null for NULL */
 void	 out_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int	 out_usage(const struct ctl_cmd *);
+int	 out_have_tty(void);
+int	 out_confirm(const char *prompt, volatile sig_atomic_t *sigint);
 
 /* progress.c: a job's events as migrate and watch show them, and the
  * argument and time formats the job commands share */

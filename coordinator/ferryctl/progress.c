@@ -397,40 +397,15 @@ take_info(struct follow *f, const Ferry__JobInfo *ji)
 static int
 ask_abort(struct follow *f)
 {
-	char prompt[64], ch;
-	int fd, yes = 0, first = 1;
-	ssize_t n;
+	char prompt[64];
 
-	if (f->mode == MODE_JSON ||
-	    (fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)) == -1)
+	if (f->mode == MODE_JSON || !out_have_tty())
 		return 1;
 	line_close(f);
 	fflush(stdout);
 	snprintf(prompt, sizeof(prompt), "abort job %" PRIu64 "? [y/N] ",
 	    f->job);
-	if (write(fd, prompt, strlen(prompt)) < 0)
-		yes = 1;
-	got_sigint = 0;
-	for (;;) {
-		n = read(fd, &ch, 1);
-		if (n == -1 && errno == EINTR) {
-			if (got_sigint) {
-				got_sigint = 0;
-				if (write(fd, "\n", 1) < 0)
-					break;
-				yes = 1;
-				break;
-			}
-			continue;
-		}
-		if (n <= 0 || ch == '\n')
-			break;
-		if (first)
-			yes = ch == 'y' || ch == 'Y';
-		first = 0;
-	}
-	close(fd);
-	return yes;
+	return out_confirm(prompt, &got_sigint);
 }
 
 static int
