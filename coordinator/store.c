@@ -1004,21 +1004,21 @@ store_job_why(struct store *s, const char *fn, int64_t id)
 	sqlite3_reset(st);
 }
 
-int
-store_job_transition(struct store *s, int64_t id, const char *state,
-    const char *data, uint64_t now_ms)
+/* A job row update bound as (?1 id, ?2 value, ?3 now) and the event that
+ * records it, in one transaction: the journal entry exists before anyone
+ * acts on the change. */
+static int
+store_job_update(struct store *s, const char *fn, int q, int64_t id,
+    const char *value, uint64_t now_ms, const char *evtype,
+    const char *evdata)
 {
-	const char *fn = "store_job_transition";
-	struct store_job j;
 	sqlite3_stmt *st;
 
-	if (store_check_len(s, fn, "state", state, sizeof(j.state)) == -1)
-		return -1;
 	if (store_begin(s, fn) == -1)
 		return -1;
-	st = store_stmt(s, Q_JOB_SET_STATE);
+	st = store_stmt(s, q);
 	sqlite3_bind_int64(st, 1, id);
-	store_bind_text(st, 2, state);
+	store_bind_text(st, 2, value);
 	store_bind_u64(st, 3, now_ms);
 	if (store_run(s, st, fn) == -1)
 		goto fail;
@@ -1026,12 +1026,25 @@ store_job_transition(struct store *s, int64_t id, const char *state,
 		store_job_why(s, fn, id);
 		goto fail;
 	}
-	if (store_event_append(s, fn, id, "state", data, now_ms) == -1)
+	if (store_event_append(s, fn, id, evtype, evdata, now_ms) == -1)
 		goto fail;
 	return store_commit(s, fn);
  fail:
 	store_rollback(s);
 	return -1;
+}
+
+int
+store_job_transition(struct store *s, int64_t id, const char *state,
+    const char *data, uint64_t now_ms)
+{
+	const char *fn = "store_job_transition";
+	struct store_job j;
+
+	if (store_check_len(s, fn, "state", state, sizeof(j.state)) == -1)
+		return -1;
+	return store_job_update(s, fn, Q_JOB_SET_STATE, id, state, now_ms,
+	    "state", data);
 }
 
 /* The destination chosen for a job that was created without one (or
@@ -1042,31 +1055,14 @@ store_job_set_destination(struct store *s, int64_t id, const char *dest,
 {
 	const char *fn = "store_job_set_destination";
 	struct store_job j;
-	sqlite3_stmt *st;
 	char msg[128];
 
 	if (store_check_len(s, fn, "destination", dest,
 	    sizeof(j.destination)) == -1)
 		return -1;
-	if (store_begin(s, fn) == -1)
-		return -1;
-	st = store_stmt(s, Q_JOB_SET_DEST);
-	sqlite3_bind_int64(st, 1, id);
-	store_bind_text(st, 2, dest);
-	store_bind_u64(st, 3, now_ms);
-	if (store_run(s, st, fn) == -1)
-		goto fail;
-	if (sqlite3_changes(s->db) == 0) {
-		store_job_why(s, fn, id);
-		goto fail;
-	}
 	snprintf(msg, sizeof(msg), "destination %s", dest);
-	if (store_event_append(s, fn, id, "info", msg, now_ms) == -1)
-		goto fail;
-	return store_commit(s, fn);
- fail:
-	store_rollback(s);
-	return -1;
+	return store_job_update(s, fn, Q_JOB_SET_DEST, id, dest, now_ms, "info",
+	    msg);
 }
 
 /* The final event carries data, or the error when there is no data. */
