@@ -21,7 +21,6 @@ api_host_entry(struct coord *co, struct host *h, Ferry__HostEntry *e,
     struct api_host_buf *b)
 {
 	struct store_host sh;
-	uint64_t used, avail;
 
 	ferry__host_entry__init(e);
 	e->name = h->conf.name;
@@ -43,9 +42,7 @@ api_host_entry(struct coord *co, struct host *h, Ferry__HostEntry *e,
 		e->cpus = hi->cpus;
 		e->mem_mib = hi->mem_mib;
 		e->reserve_mib = hi->reserve_mib;
-		used = cluster_host_mem_used(h) + hi->reserve_mib;
-		avail = hi->mem_mib > used ? hi->mem_mib - used : 0;
-		e->mem_free_mib = avail;
+		e->mem_free_mib = cluster_host_free_mib(h);
 		e->vms = h->inv->n_domains;
 	} else if (store_host_get(co->store, h->conf.name, &sh) == 1 &&
 	    sh.mem_mib > 0) {

@@ -27,6 +27,19 @@ cluster_host_mem_used(const struct host *h)
 	return used;
 }
 
+/* Memory a host can still give guests: capacity less its reserve and the
+ * guests that hold memory there. 0 while its inventory is unknown. */
+uint64_t
+cluster_host_free_mib(const struct host *h)
+{
+	uint64_t used;
+
+	if (h->inv == NULL)
+		return 0;
+	used = cluster_host_mem_used(h) + h->inv->host->reserve_mib;
+	return h->inv->host->mem_mib > used ? h->inv->host->mem_mib - used : 0;
+}
+
 static void
 cluster_persist(struct host *h)
 {

@@ -148,6 +148,7 @@ void	 cluster_host_up(struct host *, Ferry__Inventory *);
 void	 cluster_host_down(struct host *, const char *reason);
 void	 cluster_inventory(struct host *, Ferry__Inventory *);
 uint64_t cluster_host_mem_used(const struct host *);
+uint64_t cluster_host_free_mib(const struct host *);
 
 /* control.c */
 int	 control_listen(struct coord *, char *err, size_t errlen);

@@ -396,7 +396,7 @@ drain_replan_item(struct drain *d, struct drain_item *it)
 {
 	struct coord *co = d->co;
 	struct host *best = NULL;
-	uint64_t bestfree = 0, f, used;
+	uint64_t bestfree = 0, f, incoming;
 	size_t i, k;
 
 	for (i = 0; i < co->nhosts; i++) {
@@ -411,9 +411,9 @@ drain_replan_item(struct drain *d, struct drain_item *it)
 				tried = 1;
 		if (tried)
 			continue;
-		used = cluster_host_mem_used(h) + h->inv->host->reserve_mib +
-		    job_incoming_mib(co, h->conf.name, NULL);
-		f = h->inv->host->mem_mib > used ? h->inv->host->mem_mib - used : 0;
+		f = cluster_host_free_mib(h);
+		incoming = job_incoming_mib(co, h->conf.name, NULL);
+		f = f > incoming ? f - incoming : 0;
 		if (f >= it->mem_mib && (best == NULL || f > bestfree)) {
 			best = h;
 			bestfree = f;

@@ -335,17 +335,6 @@ job_domain_on(const struct host *h, const char *vm)
 	return NULL;
 }
 
-static uint64_t
-job_host_free_mib(const struct host *h)
-{
-	uint64_t used;
-
-	if (h->inv == NULL)
-		return 0;
-	used = cluster_host_mem_used(h) + h->inv->host->reserve_mib;
-	return h->inv->host->mem_mib > used ? h->inv->host->mem_mib - used : 0;
-}
-
 /* Memory on dst promised to migrations already heading there. */
 uint64_t
 job_incoming_mib(struct coord *co, const char *dst, const struct job *self)
@@ -385,16 +374,20 @@ job_check_destination(struct job *j, const struct host *dh, int record)
 			    "has a domain named %s", dh->conf.name, j->vm);
 		return -1;
 	}
-	freem = job_host_free_mib(dh);
+	freem = cluster_host_free_mib(dh);
 	incoming = job_incoming_mib(j->co, dh->conf.name, j);
 	if (freem < incoming + j->mem_mib) {
-		if (record)
+		if (record && incoming)
 			job_add_check(j, "capacity", 0, 0, "%s has %llu MiB free "
-			    "after its reserve%s%llu MiB; the VM needs %llu MiB",
+			    "after its reserve, %llu of them promised to "
+			    "migrations already on their way; the VM needs %llu "
+			    "MiB", dh->conf.name, (unsigned long long)freem,
+			    (unsigned long long)incoming,
+			    (unsigned long long)j->mem_mib);
+		else if (record)
+			job_add_check(j, "capacity", 0, 0, "%s has %llu MiB free "
+			    "after its reserve; the VM needs %llu MiB",
 			    dh->conf.name, (unsigned long long)freem,
-			    incoming ? " and migrations already coming: " :
-			    ", ", (unsigned long long)(incoming ? freem -
-			    (incoming < freem ? incoming : freem) : freem),
 			    (unsigned long long)j->mem_mib);
 		return -1;
 	}
@@ -427,8 +420,8 @@ job_pick_candidates(struct job *j)
 	/* Insertion sort by free memory, descending: least loaded wins. */
 	for (i = 1; i < n; i++)
 		for (k = i; k > 0; k--) {
-			fi = job_host_free_mib(coord_host_find(co, j->candidates[k]));
-			fk = job_host_free_mib(coord_host_find(co,
+			fi = cluster_host_free_mib(coord_host_find(co, j->candidates[k]));
+			fk = cluster_host_free_mib(coord_host_find(co,
 			    j->candidates[k - 1]));
 			if (fi <= fk)
 				break;
