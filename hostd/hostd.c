@@ -251,15 +251,20 @@ inv_after_cb(uv_work_t *req, int status)
 	}
 	lasterr[0] = '\0';
 	hd->mem_free_mib = w->host.mem_free_mib;
-	/* Compare with generation 0 so only real changes make a new one. */
+	/* Compare with generation 0 so only real changes make a new one;
+	 * the numbered copy is packed only for those. */
 	if (inventory_pack(&hd->conf, &w->host, w->doms, w->ndoms, 0, &cmp,
-	    &cmplen) < 0 || inventory_pack(&hd->conf, &w->host, w->doms,
-	    w->ndoms, hd->inv_generation + 1, &payload, &len) < 0) {
+	    &cmplen) < 0) {
 		inv_answer_waiters(hd, "cannot pack inventory");
 		goto done;
 	}
 	if (hd->inv_payload == NULL || hd->inv_cmp_len != cmplen ||
 	    memcmp(hd->inv_cmp, cmp, cmplen) != 0) {
+		if (inventory_pack(&hd->conf, &w->host, w->doms, w->ndoms,
+		    hd->inv_generation + 1, &payload, &len) < 0) {
+			inv_answer_waiters(hd, "cannot pack inventory");
+			goto done;
+		}
 		hd->inv_generation++;
 		free(hd->inv_payload);
 		free(hd->inv_cmp);
