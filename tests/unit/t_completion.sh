@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Bash completion of ferryctl (deploy/completion/ferryctl), static words:
+# sources it in this bash, sets COMP_WORDS/COMP_CWORD as readline would,
+# calls the function and compares COMPREPLY. Live names come from a fake
+# ferryctl on PATH (with jq, and without it), and a coordinator that is not
+# there must cost nothing: empty, silent and fast. tests/lab/t_completion.sh
+# checks live names against a real coordinator.
+set -uo pipefail
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+fails=0
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; fails=$((fails + 1)); }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# shellcheck disable=SC1091
+. "$REPO/deploy/completion/ferryctl"
+complete -p ferryctl >/dev/null 2>&1 && ok "the completion registers _ferryctl for ferryctl" ||
+	notok "no complete -F for ferryctl after sourcing"
+
+# comp "LINE" : COMPREPLY, sorted, space-separated, for the cursor at the end
+# of LINE (a trailing space means a new, empty word). Splits on spaces and
+# '=' as readline does with the default COMP_WORDBREAKS.
+comp() {
+	local line=$1
+	line=${line//=/ = }
+	read -r -a COMP_WORDS <<<"$line"
+	[[ "$1" == *" " || "$1" == *"=" ]] && COMP_WORDS+=("")
+	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+	COMP_LINE=$1 COMP_POINT=${#1}
+	COMPREPLY=()
+	_ferryctl ferryctl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+	printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' ' | sed 's/ $//'
+}
+expect() { # desc line expected
+	local got
+	got=$(comp "$2" 2>"$tmp/err")
+	if [ "$got" = "$3" ] && [ ! -s "$tmp/err" ]; then ok "$1"
+	else notok "$1: '$2' gave [$got], expected [$3]$([ -s "$tmp/err" ] && echo "; stderr: $(head -c 200 "$tmp/err")")"; fi
+}
+
+# No coordinator for the static words; the real ferryctl when built.
+export FERRY_SOCKET=$tmp/none.sock
+build=${FERRY_BUILD:-$REPO/build}
+[ -x "$build/ferryctl" ] && PATH=$build:$PATH
+expect "commands" "ferryctl " "abort check hosts job jobs maintenance migrate plan rebalance snapshot vms watch"
+expect "a command's prefix" "ferryctl ma" "maintenance"
+expect "global options" "ferryctl --" "--help --socket"
+expect "migrate's options" "ferryctl migrate web1 --" \
+	"--auto-converge --bandwidth --json --max-downtime --no-postcopy --no-wait --postcopy --timeout --to"
+expect "options before the VM" "ferryctl migrate --no-" "--no-postcopy --no-wait"
+expect "jobs' options" "ferryctl jobs --" "--all --json --limit"
+expect "maintenance subcommands" "ferryctl maintenance " "cancel enter exit"
+expect "maintenance exit's options only" "ferryctl maintenance exit h1 --" "--json --restore --wait"
+expect "maintenance enter's options" "ferryctl maintenance enter h1 --" "--dry-run --force --json --max-parallel --wait"
+expect "--policy values" "ferryctl plan --snapshot x --policy " "balance consolidate"
+expect "--policy=VALUE" "ferryctl rebalance --policy=c" "consolidate"
+expect "a numeric value is not completed" "ferryctl migrate web1 --bandwidth " ""
+expect "after a valued option, options again" "ferryctl migrate web1 --bandwidth 50 --no-w" "--no-wait"
+expect "--socket before the command is skipped" "ferryctl --socket /tmp/x hosts --" "--json"
+expect "snapshot takes nothing" "ferryctl snapshot --" ""
+t0=$(date +%s%N)
+expect "no coordinator: VM names empty and silent" "ferryctl migrate " ""
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ $ms -lt 1500 ] && ok "no coordinator: answered in $ms ms" || notok "no coordinator: took $ms ms"
+
+# A fake ferryctl answering --json like the real one.
+mkdir -p "$tmp/bin"
+cat >"$tmp/bin/ferryctl" <<'FAKE'
+#!/bin/sh
+[ "$1" = --socket ] && { echo "$2" >>"$FAKE_LOG"; shift 2; }
+case "$1 $2" in
+"hosts --json") echo '[ { "name": "kvm1", "state": "up" }, { "name": "kvm2", "state": "down" } ]' ;;
+"vms --json") echo '[ { "name": "web1", "host": "kvm1" }, { "name": "db1", "host": "kvm2" } ]' ;;
+"jobs --json") echo '[ { "id": 7, "vm": "web1", "state": "migrating" }, { "id": 6, "vm": "db1", "state": "succeeded" } ]' ;;
+"slow --json") ;;
+*) exit 2 ;;
+esac
+FAKE
+chmod +x "$tmp/bin/ferryctl"
+export FAKE_LOG=$tmp/sockets
+PATH_SAVED=$PATH
+live() {
+	expect "$1: VM names" "ferryctl migrate " "db1 web1"
+	expect "$1: VM prefix" "ferryctl check w" "web1"
+	expect "$1: --to host names" "ferryctl migrate web1 --to " "kvm1 kvm2"
+	expect "$1: --to=host" "ferryctl check web1 --to=kvm2" "kvm2"
+	expect "$1: --host names" "ferryctl vms --host " "kvm1 kvm2"
+	expect "$1: maintenance HOST" "ferryctl maintenance enter " "kvm1 kvm2"
+	expect "$1: nothing after HOST" "ferryctl maintenance enter kvm1 " ""
+	expect "$1: job ids" "ferryctl watch " "6 7"
+	expect "$1: abort offers only unfinished jobs" "ferryctl abort " "7"
+	expect "$1: only one VM" "ferryctl migrate web1 " ""
+}
+PATH=$tmp/bin:$PATH_SAVED
+live "with jq"
+# Without jq: a PATH holding only what the fallback needs.
+mkdir -p "$tmp/nojq"
+for t in timeout grep sed sort tr cat; do ln -s "$(type -P $t)" "$tmp/nojq/$t"; done
+PATH=$tmp/bin:$tmp/nojq
+type -P jq >/dev/null && notok "jq still on the restricted PATH"
+live "without jq"
+PATH=$tmp/bin:$PATH_SAVED
+# A coordinator that hangs costs the 2 s timeout, not more.
+printf '#!/bin/sh\nexec sleep 30\n' >"$tmp/bin/ferryctl.slow"
+mv "$tmp/bin/ferryctl" "$tmp/bin/ferryctl.fake"
+mv "$tmp/bin/ferryctl.slow" "$tmp/bin/ferryctl"
+chmod +x "$tmp/bin/ferryctl"
+t0=$(date +%s%N)
+expect "a hung coordinator: nothing offered" "ferryctl migrate " ""
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ $ms -lt 3000 ] && ok "a hung coordinator: answered in $ms ms" || notok "a hung coordinator: took $ms ms"
+mv "$tmp/bin/ferryctl.fake" "$tmp/bin/ferryctl"
+: >"$FAKE_LOG"
+comp "ferryctl --socket /run/other.sock migrate " >/dev/null
+[ "$(cat "$FAKE_LOG")" = /run/other.sock ] && ok "live lookups use the command line's --socket" ||
+	notok "live lookups asked [$(cat "$FAKE_LOG")], not /run/other.sock"
+[ $fails = 0 ]
