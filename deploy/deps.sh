@@ -9,6 +9,7 @@ qemu-system-x86 qemu-utils qemu-block-extra
 nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libnfs-dev
 libssh-dev openssh-client libprotobuf-c-dev protobuf-c-compiler libuv1-dev
 libcmocka-dev libsqlite3-dev sqlite3 libconfig-dev libjson-c-dev libxml2-dev jq python3
+mandoc groff-base man-db
 iproute2 cpio busybox-static procps psmisc util-linux kmod"
 
 missing=""
