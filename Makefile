@@ -130,3 +130,65 @@ FUZZ_SECONDS ?= 300
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
 .PHONY: fuzz
+
+# ---------------------------------------------------------------- install
+# make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=$(PREFIX)/etc] ...
+# Packaging uses PREFIX=/usr SYSCONFDIR=/etc (debian/rules). The units and
+# the example configs name /usr/sbin and /etc/ferry; they are rewritten here
+# for the prefix, so what is installed runs from where it was installed.
+PREFIX		?= /usr/local
+SYSCONFDIR	?= $(PREFIX)/etc
+BINDIR		?= $(PREFIX)/bin
+SBINDIR		?= $(PREFIX)/sbin
+DATADIR		?= $(PREFIX)/share
+MANDIR		?= $(DATADIR)/man
+UNITDIR		?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR	?= $(DATADIR)/bash-completion/completions
+INSTALL		?= install
+
+MAN1	:= man/ferryctl.1
+MAN5	:= man/ferry-hostd.conf.5 man/ferry-coordinator.conf.5
+MAN8	:= man/ferry-hostd.8 man/ferry-coordinator.8
+SYSTEMD_UNITS	:= ferry-hostd.service ferry-coordinator.service
+EXAMPLE_CONFS	:= hostd coordinator
+INSTALL_SED	= sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/ferry/|$(SYSCONFDIR)/ferry/|g'
+
+programs: $(BINS)
+
+install: $(BINS)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSCONFDIR)/ferry
+	$(INSTALL) -m 0755 $(B)/ferry-hostd $(B)/ferry-coordinator $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0755 $(B)/ferryctl $(DESTDIR)$(BINDIR)/
+	for u in $(SYSTEMD_UNITS); do \
+	    $(INSTALL_SED) deploy/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+	    mv -f $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	$(INSTALL) -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 deploy/completion/ferryctl $(DESTDIR)$(BASHCOMPDIR)/ferryctl
+	@# An existing configuration is the operator's: never replaced.
+	for c in $(EXAMPLE_CONFS); do \
+	    f=$(DESTDIR)$(SYSCONFDIR)/ferry/$$c.conf; \
+	    if [ -e $$f ]; then echo "install: $$f exists, left alone"; continue; fi; \
+	    $(INSTALL_SED) deploy/etc/$$c.conf.example > $$f.tmp && chmod 0644 $$f.tmp && \
+	    mv $$f.tmp $$f || exit 1; done
+
+# Removes what install put there; a configuration that differs from the
+# example an install writes has been edited, and stays.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/ferry-hostd $(DESTDIR)$(SBINDIR)/ferry-coordinator \
+	    $(DESTDIR)$(BINDIR)/ferryctl $(DESTDIR)$(BASHCOMPDIR)/ferryctl \
+	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(SYSTEMD_UNITS)) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+	for c in $(EXAMPLE_CONFS); do \
+	    f=$(DESTDIR)$(SYSCONFDIR)/ferry/$$c.conf; [ -e $$f ] || continue; \
+	    if $(INSTALL_SED) deploy/etc/$$c.conf.example | cmp -s - $$f; then rm -f $$f; \
+	    else echo "uninstall: $$f was edited, left alone"; fi; done
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/ferry 2>/dev/null
+
+.PHONY: programs install uninstall
