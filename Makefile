@@ -27,12 +27,14 @@ PKGS	:= libvirt libssh libnfs libuv libprotobuf-c sqlite3 libconfig json-c libxm
 # flags of packages that were not there yet. Each is asked once (the eval
 # replaces the variable by its value); a missing package stops the build
 # with pkg-config's own words.
-pkg_query = $(if $(shell pkg-config --exists $(PKGS) && echo y),$(shell pkg-config $(1) $(PKGS)),$(error 	$(shell pkg-config --print-errors --errors-to-stdout --exists $(PKGS) | head -3); run 'make deps' as root))
+pkg_query = $(if $(shell pkg-config --exists $(PKGS) && echo y),$(shell pkg-config $(1) $(PKGS)),$(error 	pkg-config: $(shell pkg-config --print-errors --errors-to-stdout --exists $(PKGS) 2>&1 | head -3); run 'make deps' as root))
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(call pkg_query,--cflags))$(PKG_CFLAGS)
 PKG_LIBS = $(eval PKG_LIBS := $$(call pkg_query,--libs))$(PKG_LIBS)
 
-WARNFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
-	   -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
+# -Wformat-truncation is gcc's; clang (make CC=clang) rejects its name.
+CC_WARN = $(eval CC_WARN := $$(if $$(findstring clang,$$(shell $$(CC) --version 2>/dev/null | head -1)),,-Wno-format-truncation))$(CC_WARN)
+WARNFLAGS = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+	   -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral $(CC_WARN)
 FERRY_CPPFLAGS := -D_GNU_SOURCE -Icommon -Iproto -Istorage -Ihostd -Icoordinator
 ALL_CFLAGS = $(WARNFLAGS) $(FERRY_CPPFLAGS) $(PKG_CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
@@ -67,7 +69,8 @@ all: deps
 
 build: $(BINS) $(UNITS) $(B)/guest/ferry-guest
 
-$(PROTO_C) $(PROTO_H): proto/ferry.proto
+# One protoc-c run makes both (&:), even under -j.
+$(PROTO_C) $(PROTO_H) &: proto/ferry.proto
 	cd proto && protoc-c --c_out=. ferry.proto
 
 # Everything includes the generated header through msg.h.
