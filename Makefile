@@ -1,9 +1,13 @@
 # Ferry: live-migration orchestration for KVM hosts.
 #
-#   make            build the daemons, ferryctl and the unit tests
+#   make            deps + build the daemons, ferryctl and the unit tests
+#   make build      the same build without the package check (deps already there)
 #   make deps       install every Debian package the build, tests and lab need
 #   make check      deps + build + every test (unit and lab); SAN=1: unit tests under ASan+UBSan
 #   make demo       deps + build + start the lab + a real live migration
+#
+# CFLAGS, CPPFLAGS, LDFLAGS, LDLIBS and CC are the user's: they go beside the
+# project's own include paths, warnings and libraries, never instead of them.
 
 SAN	?= 0
 ifeq ($(SAN),1)
@@ -15,17 +19,26 @@ SANFLAGS :=
 endif
 
 CC	?= cc
-PKGS	:= libvirt libssh libnfs libuv libprotobuf-c sqlite3 libconfig json-c libxml-2.0
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
-	   -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation \
-	   -D_GNU_SOURCE -Icommon -Iproto -Istorage -Ihostd -Icoordinator \
-	   $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
-LDFLAGS	+= $(SANFLAGS)
-LDLIBS	:= $(PKG_LIBS) -lpthread -lm
+PKGS	:= libvirt libssh libnfs libuv libprotobuf-c sqlite3 libconfig json-c libxml-2.0
+
+# pkg-config runs when a compile or link first needs it, not when make reads
+# this file: targets that run deps first would otherwise build with the
+# flags of packages that were not there yet. Each is asked once (the eval
+# replaces the variable by its value); a missing package stops the build
+# with pkg-config's own words.
+pkg_query = $(if $(shell pkg-config --exists $(PKGS) && echo y),$(shell pkg-config $(1) $(PKGS)),$(error 	pkg-config: $(shell pkg-config --print-errors --errors-to-stdout --exists $(PKGS) 2>&1 | head -3); run 'make deps' as root))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(call pkg_query,--cflags))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $$(call pkg_query,--libs))$(PKG_LIBS)
+
+# -Wformat-truncation is gcc's; clang (make CC=clang) rejects its name.
+CC_WARN = $(eval CC_WARN := $$(if $$(findstring clang,$$(shell $$(CC) --version 2>/dev/null | head -1)),,-Wno-format-truncation))$(CC_WARN)
+WARNFLAGS = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+	   -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral $(CC_WARN)
+FERRY_CPPFLAGS := -D_GNU_SOURCE -Icommon -Iproto -Istorage -Ihostd -Icoordinator
+ALL_CFLAGS = $(WARNFLAGS) $(FERRY_CPPFLAGS) $(PKG_CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+ALL_LDLIBS = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
 
 PROTO_C	:= proto/ferry.pb-c.c
 PROTO_H	:= proto/ferry.pb-c.h
@@ -49,9 +62,15 @@ LIBCOORD	:= $(B)/libferry-coord.a
 BINS	:= $(B)/ferry-hostd $(B)/ferry-coordinator $(B)/ferryctl
 UNITS	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-all: $(BINS) $(UNITS) $(B)/guest/ferry-guest
+# Every target that needs packages runs deps first and builds in a fresh
+# make, which reads the pkg-config flags of what deps has just installed.
+all: deps
+	+$(MAKE) build
 
-$(PROTO_C) $(PROTO_H): proto/ferry.proto
+build: $(BINS) $(UNITS) $(B)/guest/ferry-guest
+
+# One protoc-c run makes both (&:), even under -j.
+$(PROTO_C) $(PROTO_H) &: proto/ferry.proto
 	cd proto && protoc-c --c_out=. ferry.proto
 
 # Everything includes the generated header through msg.h.
@@ -60,11 +79,11 @@ $(call obj,$(COMMON_SRC) $(STORAGE_SRC) $(HOSTD_SRC) $(COORD_SRC) $(CTL_SRC) \
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/obj/proto/ferry.pb-c.o: proto/ferry.pb-c.c
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -Werror -Wmissing-prototypes -Wstrict-prototypes,$(CFLAGS)) -c -o $@ $<
+	$(CC) $(filter-out -Werror -Wmissing-prototypes -Wstrict-prototypes,$(ALL_CFLAGS)) -c -o $@ $<
 
 $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 $(LIBSTORAGE): $(call obj,$(STORAGE_SRC))
@@ -77,15 +96,15 @@ $(B)/lib%.a:
 ALLLIBS := $(LIBHOSTD) $(LIBCOORD) $(LIBSTORAGE) $(LIBCOMMON)
 
 $(B)/ferry-hostd: $(call obj,hostd/main.c) $(LIBHOSTD) $(LIBSTORAGE) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 $(B)/ferry-coordinator: $(call obj,coordinator/main.c) $(LIBCOORD) $(LIBSTORAGE) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 $(B)/ferryctl: $(call obj,$(CTL_SRC)) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(call obj,$(UNIT_HELPERS)) $(ALLLIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(call obj,$(UNIT_HELPERS)) $(ALLLIBS) $(LDLIBS) -lcmocka
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(call obj,$(UNIT_HELPERS)) $(ALLLIBS) $(ALL_LDLIBS) -lcmocka
 
 # The lab guest's program: static, no sanitizers, it runs inside the guest.
 $(B)/guest/ferry-guest: deploy/lab/guest/ferry-guest.c
@@ -98,36 +117,35 @@ deps:
 unit: all
 	tests/run --unit --build $(B)
 
-check: deps
-	$(MAKE) all
+check: all
 	@if [ "$(SAN)" = 1 ]; then tests/run --unit --build $(B); else tests/run --build $(B); fi
 
 # The fault matrix, several runs a fault; writes tests/faults/RESULTS.md.
-check-faults: deps all
+check-faults: all
 	FAULT_RUNS=$${FAULT_RUNS:-3} FAULT_RESULTS=$(CURDIR)/tests/faults/RESULTS.md \
 	    tests/run --faults --build $(B)
 
 # Soak: 200 back-and-forth migrations, fds and memory sampled (~15 min).
-soak: deps all
+soak: all
 	tests/run --soak --build $(B)
 
 # Benchmarks (bench/run): figures printed and appended to bench/RESULTS.md.
-bench: deps all
+bench: all
 	FERRY_BUILD=$(CURDIR)/$(B) bench/run
 
-demo: deps all
+demo: all
 	deploy/lab/demo
 
 clean:
 	rm -rf build build-san $(PROTO_C) $(PROTO_H)
 
-.PHONY: all deps unit check check-faults soak bench demo clean
+.PHONY: all build deps unit check check-faults soak bench demo clean
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
 # Fuzzing: libFuzzer harnesses under ASan+UBSan (tests/fuzz/, built in
 # build-fuzz/); FUZZ_SECONDS per harness.
 FUZZ_SECONDS ?= 300
-fuzz:
+fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
 .PHONY: fuzz
 

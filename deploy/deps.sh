@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install every Debian 12 package Ferry's build, tests and lab need.
-# Idempotent: asks apt only for what is missing.
+# Idempotent: asks apt only for what is missing. clang and libclang-rt-dev
+# (libFuzzer, only recommended by clang) are for tests/fuzz.
 set -eu
 
 PKGS="build-essential pkg-config gcc make
@@ -9,14 +10,25 @@ qemu-system-x86 qemu-utils qemu-block-extra
 nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libnfs-dev
 libssh-dev openssh-client libprotobuf-c-dev protobuf-c-compiler libuv1-dev
 libcmocka-dev libsqlite3-dev sqlite3 libconfig-dev libjson-c-dev libxml2-dev jq python3
+clang libclang-rt-dev
 mandoc groff-base man-db
 iproute2 cpio busybox-static procps psmisc util-linux kmod"
+# deps.sh --packaging: also what building and checking the .debs needs
+# (make check-packages).
+if [ "${1:-}" = --packaging ]; then
+	PKGS="$PKGS dpkg-dev debhelper fakeroot lintian"
+fi
 
+# One dpkg-query for all: every plain `make` runs this.
+# shellcheck disable=SC2086
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' $PKGS 2>/dev/null |
+	awk '$NF == "installed" { printf " %s", $1 } END { print " " }')
 missing=""
 for p in $PKGS; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-		missing="$missing $p"
-	fi
+	case "$installed" in
+	*" $p "*) ;;
+	*) missing="$missing $p" ;;
+	esac
 done
 if [ -z "$missing" ]; then
 	echo "deps: all packages present"

@@ -51,7 +51,9 @@ ctl_write_all(int fd, const uint8_t *p, size_t len)
 	ssize_t n;
 
 	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
+		/* MSG_NOSIGNAL: a coordinator that cut us off (a refused
+		 * client) is an error to report, not a SIGPIPE death. */
+		if ((n = send(fd, p, len, MSG_NOSIGNAL)) == -1) {
 			if (errno == EINTR)
 				continue;
 			return -1;
@@ -79,6 +81,10 @@ ctl_send(struct ctl *c, uint16_t type, const ProtobufCMessage *m,
 	}
 	rc = ctl_write_all(c->fd, buf, len);
 	free(buf);
+	if (rc < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+		out_fail("the coordinator closed the connection");
+		return -1;
+	}
 	if (rc < 0) {
 		out_fail("lost the coordinator: %s", strerror(errno));
 		return -1;

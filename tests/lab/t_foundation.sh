@@ -66,14 +66,34 @@ ferryctl frobnicate > /dev/null 2>&1; rc=$?
 check "an unknown command is a usage error" [ $rc = 2 ]
 
 # The control socket: only root and socket_group, even if its mode is opened.
-out=$(su -s /bin/sh nobody -c "ferryctl --socket $FERRY_SOCKET hosts" 2>&1); rc=$?
-check "a user outside socket_group cannot use ferryctl (exit $rc)" [ $rc -ne 0 ]
+# ferryctl runs from a root-owned 0755 copy: the clone's own directory may be
+# one nobody cannot enter (mktemp -d), and a ferryctl that never ran (exit
+# 127) must not pass for a refused one.
+ctldir=$(mktemp -d /tmp/ferry-ctl.XXXXXX)
+chmod 755 "$ctldir"
+install -m 755 "$(command -v ferryctl)" "$ctldir/ferryctl"
+nobody_uid=$(id -u nobody)
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$ctldir/ferryctl" "$@"; }
+out=$(as_nobody --help 2>&1); rc=$?
+runs() { [ "$rc" = 0 ] && grep -q '^usage: ferryctl' <<< "$out"; }
+check "ferryctl runs as nobody (--help exit $rc)" runs
+out=$(as_nobody --socket "$FERRY_SOCKET" hosts 2>&1); rc=$?
+note "as nobody, socket mode 0660: exit $rc: $out"
+denied() { [ "$rc" = 4 ] && grep -q "cannot reach the coordinator at $FERRY_SOCKET: Permission denied" <<< "$out"; }
+check "a user outside socket_group cannot connect to the 0660 socket (exit 4, EACCES)" denied
+clog=/var/lib/ferry-lab/$LAB_ID/coordinator/coordinator.log
+refusals() { grep -c "control: refused a client (pid [0-9]*, uid $nobody_uid): not root nor in socket_group" "$clog"; }
+before=$(refusals)
 chmod 666 "$FERRY_SOCKET"
-out=$(su -s /bin/sh nobody -c "ferryctl --socket $FERRY_SOCKET hosts" 2>&1); rc=$?
+out=$(as_nobody --socket "$FERRY_SOCKET" hosts 2>&1); rc=$?
 chmod 660 "$FERRY_SOCKET"
-check "... not even when the socket's mode lets it connect (exit $rc)" [ $rc -ne 0 ]
-check "the coordinator logs the refused client" \
-	grep -q "refused a client" "/var/lib/ferry-lab/$LAB_ID/coordinator/coordinator.log"
+note "as nobody, socket mode 0666: exit $rc: $out"
+cut() { [ "$rc" = 1 ] && grep -q "the coordinator closed the connection" <<< "$out" &&
+	! grep -q '"name"\|^NAME' <<< "$out"; }
+check "... nor use it when the socket's mode lets it connect (exit 1, cut off)" cut
+check "the coordinator logs the refused client with nobody's uid $nobody_uid" \
+	wait_until 5 bash -c "[ \$(grep -c 'control: refused a client (pid [0-9]*, uid $nobody_uid): not root nor in socket_group' '$clog') -gt $before ]"
+rm -rf "$ctldir"
 
 # Names that must not reach libvirt are refused at the door.
 out=$(ferryctl migrate '../etc/x' --to h2 2>&1); rc=$?
