@@ -210,3 +210,9 @@ uninstall:
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/ferry 2>/dev/null
 
 .PHONY: programs install uninstall
+
+# Build the .debs, install them, run a lab on them (lab up --installed,
+# LAB_ID, default 8) with one real migration, then purge them.
+check-packages:
+	LAB_ID=$${LAB_ID:-8} tests/packages/check.sh
+.PHONY: check-packages
