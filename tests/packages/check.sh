@@ -119,6 +119,9 @@ check "the job's final state is succeeded" test "$(ferryctl jobs --json | jq -r 
 check "libvirt: $vm runs on h2 and not on h1; ferry agrees" exactly_one "$vm" h2
 check "$vm's guest kept beating" heartbeat_ok "$vm" --since-ms "$(now_ms)" --wait 20
 lab vm destroy "$vm" >/dev/null 2>&1
+# The lab stays in its mode: a daemon restarted is the installed one again.
+lab stop h2 hostd >/dev/null 2>&1 && lab start h2 hostd >/dev/null 2>&1
+check "lab start h2 hostd starts /usr/sbin/ferry-hostd again" test "$(exe_of h2-hostd)" = /usr/sbin/ferry-hostd
 
 # 4. Down and purge: nothing left behind.
 "$LAB" down --id "$LAB_ID" >/dev/null 2>&1 && labup=0

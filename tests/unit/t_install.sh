@@ -11,7 +11,10 @@ notok() { echo "not ok - $*"; fails=$((fails + 1)); }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 [ -x "$B/ferryctl" ] || { notok "no $B/ferryctl: build first"; exit 1; }
-mk() { make -s -C "$REPO" B="$B" "$@"; }
+# The build tests/run tests; under SAN=1 that is build-san, and make must
+# know it (it would otherwise rebuild objects there without sanitizers).
+if [ "$(basename "$B")" = build-san ]; then mk() { make -s -C "$REPO" SAN=1 "$@"; }
+else mk() { make -s -C "$REPO" B="$B" "$@"; }; fi
 
 # 1. The defaults: PREFIX=/usr/local, SYSCONFDIR=$PREFIX/etc.
 D=$tmp/d1
