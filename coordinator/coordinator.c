@@ -7,6 +7,7 @@
 
 #include "coordinator.h"
 #include "log.h"
+#include "notify.h"
 
 #define SWEEP_MS	250
 #define HEARTBEAT_MS	1000
@@ -147,6 +148,7 @@ coord_shutdown(struct coord *co)
 	if (co->stopping)
 		return;
 	co->stopping = 1;
+	notify_stopping();
 	for (i = 0; i < co->nhosts; i++)
 		peer_stop(&co->hosts[i]);
 	control_close(co);

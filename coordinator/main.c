@@ -9,6 +9,7 @@
 #include "conf.h"
 #include "coordinator.h"
 #include "log.h"
+#include "notify.h"
 
 #define DEFAULT_CONFIG	"/etc/ferry/coordinator.conf"
 
@@ -29,8 +30,10 @@ main(int argc, char *argv[])
 	struct coord_conf conf;
 	struct coord co;
 	uv_loop_t loop;
+	uv_timer_t watchdog;
+	uint64_t wd_usec;
 	char err[1024];
-	int ch, checkonly = 0, verbose = 0, rc = 0;
+	int ch, checkonly = 0, verbose = 0, rc = 0, wd = 0;
 
 	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
 		switch (ch) {
@@ -76,8 +79,17 @@ main(int argc, char *argv[])
 		log_warnx("%s", err);
 		coord_shutdown(&co);
 		rc = 1;
+	} else {
+		/* The store is open and the control socket listening. */
+		notify_ready("coordinating %zu hosts; control socket %s",
+		    co.nhosts, co.conf.socket);
+		wd = notify_watchdog_start(&loop, &watchdog, &wd_usec) == 1;
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
+	if (wd) {
+		notify_watchdog_stop(&watchdog);
+		uv_run(&loop, UV_RUN_NOWAIT);
+	}
 	coord_free(&co);
 	if (uv_loop_close(&loop) != 0)
 		log_warnx("loop closed with handles open");

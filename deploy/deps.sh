@@ -9,10 +9,10 @@ libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
 qemu-system-x86 qemu-utils qemu-block-extra
 nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libnfs-dev
 libssh-dev openssh-client libprotobuf-c-dev protobuf-c-compiler libuv1-dev
-libcmocka-dev libsqlite3-dev sqlite3 libconfig-dev libjson-c-dev libxml2-dev jq python3
+libcmocka-dev libsqlite3-dev sqlite3 libconfig-dev libjson-c-dev libxml2-dev libsystemd-dev jq python3
 clang libclang-rt-dev
 mandoc groff-base man-db
-iproute2 cpio busybox-static procps psmisc util-linux kmod"
+iproute2 cpio busybox-static procps psmisc util-linux kmod systemd"
 # deps.sh --packaging: also what building and checking the .debs needs
 # (make check-packages).
 if [ "${1:-}" = --packaging ]; then

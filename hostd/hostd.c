@@ -10,6 +10,7 @@
 
 #include "hostd.h"
 #include "log.h"
+#include "notify.h"
 
 #define DEBOUNCE_MS	100
 
@@ -243,12 +244,22 @@ inv_after_cb(uv_work_t *req, int status)
 	if (status == UV_ECANCELED)
 		goto done;
 	if (w->rc < 0) {
-		if (strcmp(lasterr, w->err) != 0)
+		if (strcmp(lasterr, w->err) != 0) {
 			log_warnx("inventory: %s", w->err);
+			notify_status("%s libvirt %s: %s", hd->ready ?
+			    "serving; inventory from" : "waiting for",
+			    hd->conf.libvirt_uri, w->err);
+		}
 		snprintf(lasterr, sizeof(lasterr), "%s", w->err);
 		inv_answer_waiters(hd, w->err);
 		goto done;
 	}
+	if (lasterr[0] != '\0' || !hd->ready)
+		notify_ready("listening on %s:%d; libvirt %s: %zu domains",
+		    hd->conf.listen, hd->conf.port, hd->conf.libvirt_uri,
+		    w->ndoms);
+	/* Ready: listening since hostd_init, and libvirt has answered. */
+	hd->ready = 1;
 	lasterr[0] = '\0';
 	hd->mem_free_mib = w->host.mem_free_mib;
 	/* Compare with generation 0 so only real changes make a new one;
@@ -345,9 +356,12 @@ ev_async_cb(uv_async_t *a)
 {
 	struct hostd *hd = a->data;
 
-	if (__atomic_exchange_n(&hd->hv_lost, 0, __ATOMIC_SEQ_CST))
+	if (__atomic_exchange_n(&hd->hv_lost, 0, __ATOMIC_SEQ_CST)) {
 		log_warnx("libvirt connection %s lost; reconnecting on next use",
 		    hd->conf.libvirt_uri);
+		notify_status("serving; libvirt connection %s lost, "
+		    "reconnecting", hd->conf.libvirt_uri);
+	}
 	if (__atomic_exchange_n(&hd->ev_pending, 0, __ATOMIC_SEQ_CST) &&
 	    !hd->stopping)
 		uv_timer_start(&hd->debounce_timer, debounce_cb, DEBOUNCE_MS, 0);
@@ -447,6 +461,7 @@ hostd_shutdown(struct hostd *hd)
 	if (hd->stopping)
 		return;
 	hd->stopping = 1;
+	notify_stopping();
 	if (migrate_running(hd) > 0)
 		log_info("waiting for %d migrations to end (libvirtd carries "
 		    "them on regardless)", migrate_running(hd));

@@ -86,6 +86,7 @@ struct hostd {
 	int			 ev_pending;	/* set by libvirt's thread */
 	int			 hv_lost;	/* set by libvirt's thread */
 	int			 stopping;
+	int			 ready;		/* READY=1 sent (notify.h) */
 	uint64_t		 inv_generation;
 	struct inv_waiter_list	 inv_waiters;
 	struct mig_list		 migs;

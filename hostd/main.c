@@ -9,6 +9,7 @@
 #include "conf.h"
 #include "hostd.h"
 #include "log.h"
+#include "notify.h"
 
 #define DEFAULT_CONFIG	"/etc/ferry/hostd.conf"
 
@@ -29,8 +30,10 @@ main(int argc, char *argv[])
 	struct hostd_conf conf;
 	struct hostd hd;
 	uv_loop_t loop;
+	uv_timer_t watchdog;
+	uint64_t wd_usec;
 	char err[1024];
-	int ch, checkonly = 0, verbose = 0, rc;
+	int ch, checkonly = 0, verbose = 0, rc, wd;
 
 	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
 		switch (ch) {
@@ -78,7 +81,13 @@ main(int argc, char *argv[])
 		uv_loop_close(&loop);
 		return 1;
 	}
+	/* READY=1 comes from hostd.c once libvirt has answered. */
+	wd = notify_watchdog_start(&loop, &watchdog, &wd_usec) == 1;
 	uv_run(&loop, UV_RUN_DEFAULT);
+	if (wd) {
+		notify_watchdog_stop(&watchdog);
+		uv_run(&loop, UV_RUN_NOWAIT);
+	}
 	hostd_free(&hd);
 	rc = uv_loop_close(&loop);
 	if (rc != 0)
