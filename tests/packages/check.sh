@@ -67,6 +67,14 @@ check "lintian: no errors" bash -c "! grep -q '^E: ' '$work/lintian.log'"
 check "ferry-hostd depends on libvirt-daemon and its libraries" \
 	bash -c "dpkg-deb -f '${debs[0]}' Depends | grep -q 'libvirt-daemon.*libvirt0'"
 
+# Enabled the Debian way, not started before the operator configures them;
+# an upgrade restarts a running one.
+for d in "${debs[0]}" "${debs[1]}"; do
+	pi=$(dpkg-deb --ctrl-tarfile "$d" | tar -xO ./postinst)
+	check "$(basename "${d%%_*}"): postinst enables the unit, try-restarts on upgrade, never starts it" \
+		bash -c '[[ "$1" == *"deb-systemd-helper enable"* && "$1" == *"deb-systemd-invoke try-restart"* && "$1" != *"deb-systemd-invoke start"* ]]' _ "$pi"
+done
+
 # 2. Install, and what the install did.
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${debs[@]}" >"$work/install.log" 2>&1
 rc=$?
