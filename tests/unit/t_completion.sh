@@ -3,7 +3,7 @@
 # sources it in this bash, sets COMP_WORDS/COMP_CWORD as readline would,
 # calls the function and compares COMPREPLY. Live names come from a fake
 # ferryctl on PATH (with jq, and without it), and a coordinator that is not
-# there must cost nothing: empty, silent and fast. tests/lab/t_completion.sh
+# there must cost nothing: empty, silent and fast. tests/lab/t_completion_live.sh
 # checks live names against a real coordinator.
 set -uo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
