@@ -249,7 +249,7 @@ drain_reply(struct drain *d, const char *msg)
 	}
 	if (d->reply_wait && job_watch_list_add(&d->watchers, d->reply_client,
 	    d->reply_serial) < 0)
-		log_warnx("drain of %s: cannot add a watcher", d->host);
+		log_drain_warnx(d->id, d->host, "cannot add a watcher");
 	d->reply_client = NULL;
 }
 
@@ -322,7 +322,7 @@ drain_journal(struct drain *d, const char *type)
 	if (d->id == 0 || (s = drain_json(d)) == NULL)
 		return;
 	if (store_job_event(d->co->store, d->id, type, s, coord_now_ms()) < 0)
-		log_warnx("drain %lld: %s", (long long)d->id,
+		log_drain_warnx(d->id, d->host, "%s",
 		    store_error(d->co->store));
 	free(s);
 }
@@ -360,13 +360,12 @@ drain_finish(struct drain *d)
 		    "where they run" : "they keep running here and the host "
 		    "stays draining");
 	}
-	log_info("drain %lld of %s: %s: %s", (long long)d->id, d->host,
-	    d->state, msg);
+	log_drain_info(d->id, d->host, "%s: %s", d->state, msg);
 	if (d->id && (s = drain_json(d)) != NULL) {
 		if (store_job_finish(d->co->store, d->id, d->state,
 		    strcmp(d->state, "completed") ? msg : NULL, s,
 		    coord_now_ms()) < 0)
-			log_warnx("drain %lld: %s", (long long)d->id,
+			log_drain_warnx(d->id, d->host, "%s",
 			    store_error(d->co->store));
 		free(s);
 	}
@@ -441,7 +440,8 @@ drain_start_item(struct drain *d, struct drain_item *it)
 	if (job_migrate(d->co, &o, d->id, &j, err, sizeof(err)) < 0) {
 		snprintf(it->reason, sizeof(it->reason), "%s", err);
 		it->state = ITEM_FAILED;
-		log_warnx("drain %lld: %s: %s", (long long)d->id, it->vm, err);
+		log_ctx_warnx(&(struct log_ctx){ .drain = d->id, .vm = it->vm,
+		    .host = d->host }, "%s", err);
 		drain_emit(d, "item", NULL);
 		return;
 	}
@@ -525,8 +525,9 @@ drain_job_done(struct coord *co, const struct job *j, enum job_state s)
 		    drain_replan_item(d, it) < 0)
 			it->state = d->cancel ? ITEM_CANCELLED : ITEM_FAILED;
 		else {
-			log_info("drain %lld: %s: retrying on %s (%s)",
-			    (long long)d->id, it->vm, it->dest, it->reason);
+			log_ctx_info(&(struct log_ctx){ .drain = d->id,
+			    .vm = it->vm, .host = d->host }, "retrying on %s (%s)",
+			    it->dest, it->reason);
 			it->state = ITEM_PLANNED;
 		}
 	}
@@ -689,7 +690,7 @@ drain_plan(struct drain *d)
 		drain_set_admin(co, d->host, "draining");
 	snprintf(msg, sizeof(msg), "drain %lld: %zu VMs to move, %zu unmovable",
 	    (long long)d->id, d->nitems - unmovable, unmovable);
-	log_info("%s of %s", msg, d->host);
+	log_drain_info(d->id, d->host, "%s", msg);
 	drain_reply(d, msg);
 	drain_emit(d, "plan", msg);
 	d->co->drain_kick = 1;
@@ -738,7 +739,7 @@ drain_check_cb(struct host *h, const struct frame *f, const char *err,
 		}
 		ferry__source_check_reply__free_unpacked(r, NULL);
 	} else
-		log_warnx("drain of %s: a pre-check failed: %s", d->host,
+		log_drain_warnx(d->id, d->host, "a pre-check failed: %s",
 		    err ? err : "malformed reply");
 	if (d->calls > 0)
 		return;
@@ -893,8 +894,9 @@ drain_start_moves(struct coord *co, const char *kind, const char *label,
 	snprintf(d->state, sizeof(d->state), "draining");
 	TAILQ_INSERT_TAIL(&co->drains, d, entry);
 	if (c != NULL && job_watch_list_add(&d->watchers, c, serial) < 0)
-		log_warnx("%s %lld: cannot add a watcher", kind, (long long)d->id);
-	log_info("%s %lld: %zu moves", kind, (long long)d->id, n);
+		log_drain_warnx(d->id, d->host, "%s: cannot add a watcher",
+		    kind);
+	log_drain_info(d->id, d->host, "%s: %zu moves", kind, n);
 	drain_emit(d, "plan", NULL);
 	co->drain_kick = 1;
 	return 0;
@@ -910,8 +912,8 @@ drain_watch(struct coord *co, int64_t id, struct ctl_client *c,
 	TAILQ_FOREACH(d, &co->drains, entry)
 		if (d->id == id) {
 			if (job_watch_list_add(&d->watchers, c, serial) < 0)
-				log_warnx("run %lld: cannot add a watcher",
-				    (long long)id);
+				log_drain_warnx(id, d->host,
+				    "cannot add a watcher");
 			drain_emit(d, "plan", NULL);
 			return;
 		}
@@ -1017,7 +1019,7 @@ drain_cancel(struct coord *co, const char *host, struct ctl_client *c,
 	snprintf(msg, sizeof(msg), "drain cancelled; %zu migration%s finishing; "
 	    "host %s", drain_running(d, NULL), drain_running(d, NULL) == 1 ? "" :
 	    "s", coord_host_state(h));
-	log_info("drain %lld of %s: %s", (long long)d->id, host, msg);
+	log_drain_info(d->id, host, "%s", msg);
 	drain_journal(d, "cancel");
 	drain_emit(d, "item", msg);
 	if (c != NULL && drain_view(d, &dv, msg) == 0) {
@@ -1187,8 +1189,7 @@ drain_recover(struct coord *co, char *err, size_t errlen)
 		d->id = jobs[i].id;
 		d->resumed = 1;
 		d->force = 1;
-		log_info("drain %lld of %s: resuming after a restart",
-		    (long long)d->id, d->host);
+		log_drain_info(d->id, d->host, "resuming after a restart");
 		(void)store_job_event(co->store, d->id, "info", "coordinator "
 		    "restarted; planning again from what the host runs",
 		    coord_now_ms());
@@ -1208,5 +1209,5 @@ drain_host_up(struct host *h)
 	if (d == NULL || !d->resumed || d->nitems || d->calls)
 		return;
 	if (drain_start_planning(d, err, sizeof(err)) < 0)
-		log_warnx("drain %lld: %s", (long long)d->id, err);
+		log_drain_warnx(d->id, d->host, "%s", err);
 }

@@ -251,12 +251,12 @@ job_set_state(struct job *j, enum job_state s, const char *msg)
 		snprintf(data, sizeof(data), "%s", msg ? msg : "");
 		if (store_job_transition(st, j->id, job_state_name(s), data,
 		    coord_now_ms()) < 0) {
-			log_warnx("job %lld: cannot journal %s: %s",
-			    (long long)j->id, job_state_name(s), store_error(st));
+			log_job_warnx(j->id, j->vm, "cannot journal %s: %s",
+			    job_state_name(s), store_error(st));
 			return -1;
 		}
 	}
-	log_info("job %lld: %s -> %s%s%s", (long long)j->id,
+	log_job_info(j->id, j->vm, "%s -> %s%s%s",
 	    job_state_name(j->state), job_state_name(s), msg ? ": " : "",
 	    msg ? msg : "");
 	j->state = s;
@@ -270,7 +270,7 @@ job_record(struct job *j, const char *type, struct json_object *o)
 	if (!j->check_only && store_job_event(j->co->store, j->id, type,
 	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
 	    coord_now_ms()) < 0)
-		log_warnx("job %lld: %s", (long long)j->id,
+		log_job_warnx(j->id, j->vm, "%s",
 		    store_error(j->co->store));
 	json_object_put(o);
 }
@@ -498,8 +498,8 @@ job_checks_done(struct job *j)
 	if (j->blocked) {
 		/* Without --to, another destination may pass. */
 		if (j->ncandidates > j->candidate + 1) {
-			log_info("job %lld: %s refused (%s); trying the next "
-			    "destination", (long long)j->id, j->destination,
+			log_job_info(j->id, j->vm, "%s refused (%s); trying "
+			    "the next destination", j->destination,
 			    j->error);
 			j->candidate++;
 			j->blocked = 0;
@@ -666,7 +666,7 @@ job_start_checks(struct job *j)
 		/* Recorded before the checks: recovery must know both ends. */
 		if (!j->check_only && store_job_set_destination(j->co->store,
 		    j->id, j->destination, coord_now_ms()) < 0)
-			log_warnx("job %lld: %s", (long long)j->id,
+			log_job_warnx(j->id, j->vm, "%s",
 			    store_error(j->co->store));
 	}
 	if (j->destination[0] == '\0') {
@@ -1145,7 +1145,7 @@ job_query_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 	    &ferry__migrate_result__descriptor)) == NULL) {
 		/* hostd lost its record (it restarted): the hosts' libvirtds
 		 * still know; verification waits out any running job. */
-		log_warnx("job %lld: source has no record: %s", (long long)j->id,
+		log_job_warnx(j->id, j->vm, "source has no record: %s",
 		    err ? err : "malformed reply");
 		snprintf(j->error, sizeof(j->error), "the source's hostd lost "
 		    "track of the migration (%s)", err ? err : "malformed reply");
@@ -1154,7 +1154,7 @@ job_query_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 		return;
 	}
 	if (r->has_running && r->running) {
-		log_info("job %lld: still migrating on %s", (long long)j->id,
+		log_job_info(j->id, j->vm, "still migrating on %s",
 		    j->source);
 		ferry__migrate_result__free_unpacked(r, NULL);
 		return;
@@ -1190,7 +1190,7 @@ job_abort_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 	(void)h;
 	j->calls--;
 	if (f == NULL) {
-		log_warnx("job %lld: abort: %s", (long long)j->id, err);
+		log_job_warnx(j->id, j->vm, "abort: %s", err);
 		job_emit_state(j, err);
 	}
 }
@@ -1221,8 +1221,8 @@ job_abort(struct coord *co, int64_t id, const char *why, char *err,
 	j->abort_requested = 1;
 	snprintf(j->abort_reason, sizeof(j->abort_reason), "%s", why);
 	if (store_job_event(co->store, j->id, "info", why, coord_now_ms()) < 0)
-		log_warnx("%s", store_error(co->store));
-	log_info("job %lld: abort requested: %s", (long long)id, why);
+		log_job_warnx(j->id, j->vm, "%s", store_error(co->store));
+	log_job_info(j->id, j->vm, "abort requested: %s", why);
 	if (j->state != JOB_MIGRATING)
 		return 0;	/* checks finish, then nothing starts */
 	snprintf(j->error, sizeof(j->error), "%s", why);
@@ -1275,8 +1275,8 @@ job_destroy_cb(struct host *h, const struct frame *f, const char *err,
 
 	j->calls--;
 	if (f == NULL)
-		log_warnx("job %lld: removing the leftover on %s: %s",
-		    (long long)j->id, h->conf.name, err);
+		log_job_warnx(j->id, j->vm, "removing the leftover on %s: %s",
+		    h->conf.name, err);
 	j->verify_next_ms = coord_now_ms();	/* look again */
 	job_verify(j);
 }
@@ -1310,7 +1310,7 @@ job_judge(struct job *j)
 
 	job_describe(s, j->src_err, sd, sizeof(sd));
 	job_describe(d, j->dst_err, dd, sizeof(dd));
-	log_info("job %lld: %s reports %s; %s reports %s", (long long)j->id,
+	log_job_info(j->id, j->vm, "%s reports %s; %s reports %s",
 	    j->source, sd, j->destination, dd);
 
 	/* libvirt still has the migration job: wait for it to end. */
@@ -1550,10 +1550,10 @@ job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 	if (!j->check_only && store_job_finish(j->co->store, j->id,
 	    job_state_name(s), s == JOB_SUCCEEDED ? NULL : msg,
 	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), now) < 0)
-		log_warnx("job %lld: cannot journal its end: %s",
-		    (long long)j->id, store_error(j->co->store));
+		log_job_warnx(j->id, j->vm, "cannot journal its end: %s",
+		    store_error(j->co->store));
 	json_object_put(o);
-	log_info("job %lld: %s: %s", (long long)j->id, job_state_name(s), msg);
+	log_job_info(j->id, j->vm, "%s: %s", job_state_name(s), msg);
 	j->state = s;
 
 	ev.event = "done";
@@ -1615,9 +1615,9 @@ job_host_down(struct host *h)
 	TAILQ_FOREACH(j, &h->co->jobs, entry)
 		if (j->state == JOB_MIGRATING &&
 		    strcmp(j->source, h->conf.name) == 0)
-			log_warnx("job %lld: source %s went down; the migration "
-			    "goes on in libvirtd; asking again when it returns",
-			    (long long)j->id, h->conf.name);
+			log_job_warnx(j->id, j->vm, "source %s went down; the "
+			    "migration goes on in libvirtd; asking again when "
+			    "it returns", h->conf.name);
 }
 
 void
@@ -1713,8 +1713,8 @@ job_recover(struct coord *co, char *err, size_t errlen)
 		job_parse_params(j, sj[i].params);
 		j->state = st;
 		TAILQ_INSERT_TAIL(&co->jobs, j, entry);
-		log_info("job %lld: recovering %s of %s (%s -> %s)",
-		    (long long)j->id, sj[i].state, j->vm, j->source,
+		log_job_info(j->id, j->vm, "recovering %s of %s (%s -> %s)",
+		    sj[i].state, j->vm, j->source,
 		    j->destination);
 		if (st == JOB_PENDING || st == JOB_CHECKING) {
 			snprintf(j->error, sizeof(j->error), "the coordinator "
