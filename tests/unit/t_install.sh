@@ -35,14 +35,28 @@ cmp -s "$B/ferryctl" "$D/usr/local/bin/ferryctl" && [ -x "$D/usr/local/sbin/ferr
 u=$D/usr/local/lib/systemd/system/ferry-hostd.service
 grep -q '^ExecStart=/usr/local/sbin/ferry-hostd -f /usr/local/etc/ferry/hostd.conf' "$u" &&
 	! grep -qE '(^|[= "])(/usr/sbin/|/etc/ferry)' "$u" && ok "hostd unit: ExecStart from /usr/local/sbin, config in /usr/local/etc/ferry" ||
-	notok "hostd unit paths: $(grep Exec "$u" | tr '\n' ' ')"
+	notok "hostd unit paths: $(grep "^Exec" "$u" | tr '\n' ' ')"
 u=$D/usr/local/lib/systemd/system/ferry-coordinator.service
 grep -q '^ExecStart=/usr/local/sbin/ferry-coordinator -f /usr/local/etc/ferry/coordinator.conf' "$u" &&
-	ok "coordinator unit: ExecStart matches the prefix" || notok "coordinator unit: $(grep Exec "$u" | tr '\n' ' ')"
+	ok "coordinator unit: ExecStart matches the prefix" || notok "coordinator unit: $(grep "^Exec" "$u" | tr '\n' ' ')"
 grep -q '"/usr/local/etc/ferry/id_ed25519"' "$D/usr/local/etc/ferry/coordinator.conf" &&
 	ok "the example config names files under SYSCONFDIR" || notok "coordinator.conf paths not rewritten"
 stat -c %a "$D/usr/local/share/man/man1/ferryctl.1" "$D/usr/local/etc/ferry/hostd.conf" | sort -u | grep -qx 644 &&
 	ok "pages and configs mode 0644" || notok "modes: $(stat -c '%a %n' "$D"/usr/local/share/man/man1/* "$D"/usr/local/etc/ferry/*)"
+
+# The rewritten units are valid where they were installed: systemd-analyze
+# on the DESTDIR as a root, with this machine's own units beside them.
+mkdir -p "$D/usr/lib/systemd" "$D/etc/systemd/system"
+cp -a /lib/systemd/system "$D/usr/lib/systemd/"
+for u in ferry-hostd ferry-coordinator; do
+	cp "$D/usr/local/lib/systemd/system/$u.service" "$D/etc/systemd/system/"
+	out=$(systemd-analyze verify --man=no --root="$D" "$u.service" 2>&1)
+	rc=$?
+	[ $rc = 0 ] && [ -z "$out" ] && ok "systemd-analyze verify of the installed $u.service is clean" ||
+		notok "systemd-analyze verify $u.service (exit $rc): $out"
+	rm -f "$D/etc/systemd/system/$u.service"
+done
+rm -rf "$D/usr/lib/systemd" "$D/etc/systemd"
 
 # 2. Packaging's layout, and an existing config left alone.
 D=$tmp/d2
