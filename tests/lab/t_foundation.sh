@@ -9,6 +9,10 @@ check "three hosts up within 15 s" wait_until 15 all_up
 check "hosts --json has the documented fields" \
 	bash -c 'ferryctl hosts --json | jq -e ".[0] | has(\"name\") and has(\"state\") and has(\"address\") and has(\"libvirt_uri\") and has(\"cpus\") and has(\"mem_mib\") and has(\"mem_free_mib\") and has(\"vms\")" > /dev/null'
 
+# lab env puts both ferryctl and lab itself on PATH (README's examples say "lab vm create ...").
+envpath() { (unset -f lab; eval "$("$LAB" --id "$LAB_ID" env)"; [ "$(command -v lab)" = "$(readlink -f "$LAB")" ] && [ -x "$(command -v ferryctl)" ]); }
+check "lab env puts lab and ferryctl on PATH" envpath
+
 lab vm create fa --host h1 --mem 128 --dirty-mib 8 > /dev/null
 lab vm create fb --host h2 --mem 128 --disk none > /dev/null
 seen() { [ "$(ferryctl vms --json | jq -r --arg v "$1" '.[] | select(.name == $v) | .host + ":" + .state')" = "$2:running" ]; }
