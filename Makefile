@@ -27,7 +27,9 @@ PKGS	:= libvirt libssh libnfs libuv libprotobuf-c sqlite3 libconfig json-c libxm
 # flags of packages that were not there yet. Each is asked once (the eval
 # replaces the variable by its value); a missing package stops the build
 # with pkg-config's own words.
-pkg_query = $(if $(shell pkg-config --exists $(PKGS) && echo y),$(shell pkg-config $(1) $(PKGS)),$(error 	pkg-config: $(shell pkg-config --print-errors --errors-to-stdout --exists $(PKGS) 2>&1 | head -3); run 'make deps' as root))
+pkg_missing = $(shell pkg-config --print-errors --errors-to-stdout --exists $(PKGS) 2>&1 | head -3)
+pkg_query = $(if $(shell pkg-config --exists $(PKGS) && echo y),$(shell pkg-config $(1) $(PKGS)),\
+	$(error pkg-config: $(pkg_missing); run 'make deps' as root))
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(call pkg_query,--cflags))$(PKG_CFLAGS)
 PKG_LIBS = $(eval PKG_LIBS := $$(call pkg_query,--libs))$(PKG_LIBS)
 

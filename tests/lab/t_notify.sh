@@ -5,8 +5,8 @@
 # only once the daemon serves (the coordinator: store open and control
 # socket listening; hostd: listening and libvirt answered), never from a
 # hostd whose libvirt does not answer; watchdog pings come periodically;
-# SIGTERM brings STOPPING=1. hostd runs in a network namespace of its own
-# (loopback only); libvirt is its test driver.
+# SIGTERM brings STOPPING=1. Both run in a network namespace of their own
+# (loopback only); hostd's libvirt is its test driver.
 . "$(dirname "$0")/lib.sh"
 
 listen="$REPO/tests/lab/notify-listen.py"
@@ -21,7 +21,10 @@ pings_periodic() {
 	awk -v max="$2" "/'WATCHDOG=1'/ { if (n++ && \$1 - last > max) bad = 1; last = \$1 } END { exit !(n >= 3 && !bad) }" "$1"
 }
 
-# ---- coordinator
+# A network namespace of the test's own: loopback only, its ports ours.
+in_netns() { unshare -n bash -c 'ip link set lo up && exec "$@"' in_netns "$@"; }
+
+# ---- coordinator (its one host is on a closed loopback port)
 ssh-keygen -q -t ed25519 -N '' -f "$w/id" > /dev/null
 : > "$w/known_hosts"
 cat > "$w/coordinator.conf" <<CONF
@@ -31,8 +34,8 @@ identity = "$w/id";
 known_hosts = "$w/known_hosts";
 hosts = ( { name = "h1"; address = "127.0.0.1"; port = 9; } );
 CONF
-"$listen" --probe "unix:$w/ferry.sock" --seconds 3 --watchdog-usec 400000 -- \
-	ferry-coordinator -f "$w/coordinator.conf" > "$w/c.out" 2> "$w/c.log"
+in_netns "$listen" --probe "unix:$w/ferry.sock" --seconds 3 --watchdog-usec 400000 -- \
+	"$(command -v ferry-coordinator)" -f "$w/coordinator.conf" > "$w/c.out" 2> "$w/c.log"
 sed 's/^/# coordinator: /' "$w/c.out" | grep -v WATCHDOG
 ready=$(first_ms "$w/c.out" "'READY=1")
 check "the coordinator sends READY=1" [ -n "$ready" ]
@@ -44,7 +47,7 @@ check "watchdog pings from the coordinator every 200 ms or so ($(pings "$w/c.out
 check "SIGTERM: STOPPING=1, then a clean exit" \
 	bash -c "grep -q \"'STOPPING=1\" '$w/c.out' && grep -q '^exit 0$' '$w/c.out'"
 
-# ---- hostd, in a network namespace of its own (its port is then ours)
+# ---- hostd
 ssh-keygen -q -t ed25519 -N '' -f "$w/host_key" > /dev/null
 cp "$w/id.pub" "$w/authorized_keys"
 chmod 600 "$w/authorized_keys"
@@ -61,7 +64,6 @@ CONF
 }
 hostd_conf "$w/hostd.conf" "test:///default"
 hostd_conf "$w/hostd-nolibvirt.conf" "test://$w/no-such-driver-file.xml"
-in_netns() { unshare -n bash -c 'ip link set lo up && exec "$@"' in_netns "$@"; }
 
 in_netns "$listen" --probe tcp:127.0.0.1:7220 --seconds 3 --watchdog-usec 400000 -- \
 	"$(command -v ferry-hostd)" -f "$w/hostd.conf" > "$w/h.out" 2> "$w/h.log"
