@@ -86,6 +86,86 @@ log_level_name(int prio)
 	}
 }
 
+/* The length of the UTF-8 character at s, 0 if it is not one (overlong
+ * forms and surrogates included). */
+static size_t
+log_utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (*s >= 0xc2 && *s <= 0xdf)
+		n = 2;
+	else if (*s >= 0xe0 && *s <= 0xef) {
+		n = 3;
+		if (*s == 0xe0)
+			lo = 0xa0;
+		else if (*s == 0xed)
+			hi = 0x9f;
+	} else if (*s >= 0xf0 && *s <= 0xf4) {
+		n = 4;
+		if (*s == 0xf0)
+			lo = 0x90;
+		else if (*s == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * Copies src to dst with every control character escaped in the manner
+ * of vis(3) (\n, \r, \t, \\, \xHH; C1 controls and bytes that are not
+ * UTF-8 as \xHH too): hosts' strings reach the logs, and one log call must
+ * stay one line with no terminal escapes. Never cuts an escape or a
+ * character in two. Returns the length.
+ */
+static size_t
+log_escape(char *dst, size_t len, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)src;
+	char e[8];
+	size_t n = 0, k, used, i;
+
+	while (*s) {
+		used = 1;
+		k = 0;
+		if (*s == '\\' || *s == '\n' || *s == '\r' || *s == '\t') {
+			e[k++] = '\\';
+			e[k++] = *s == '\n' ? 'n' : *s == '\r' ? 'r' :
+			    *s == '\t' ? 't' : '\\';
+		} else if (*s >= 0x20 && *s < 0x7f)
+			e[k++] = *s;
+		else if (*s >= 0x80 && (used = log_utf8_len(s)) != 0 &&
+		    !(s[0] == 0xc2 && s[1] < 0xa0))
+			memcpy(e, s, k = used);
+		else {
+			/* C0, DEL, C1 (both bytes), or not UTF-8 (one). */
+			used = used ? used : 1;
+			for (i = 0; i < used; i++) {
+				e[k++] = '\\';
+				e[k++] = 'x';
+				e[k++] = hex[s[i] >> 4];
+				e[k++] = hex[s[i] & 0xf];
+			}
+		}
+		if (n + k >= len)
+			break;
+		memcpy(dst + n, e, k);
+		n += k;
+		s += used;
+	}
+	if (len > 0)
+		dst[n] = '\0';
+	return n;
+}
+
 /* "job=42 vm=g1: ", as the text line shows the context. */
 static void
 log_ctx_text(const struct log_ctx *ctx, char *buf, size_t len)
@@ -140,18 +220,33 @@ static void
 vlog(int prio, const struct log_ctx *ctx, int errnum, const char *fmt,
     va_list ap)
 {
-	char msg[LOG_LINE], ctxtext[512], line[LOG_LINE + 640], ts[32];
+	char raw[LOG_LINE], msg[LOG_LINE], ctxtext[1024], line[LOG_LINE + 1100];
+	char ts[32], vm[320], host[320];
+	struct log_ctx ec;
 	struct timespec now;
 	struct tm tm;
 	int n;
 
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
 	if (n < 0)
-		msg[n = 0] = '\0';
-	if ((size_t)n >= sizeof(msg))
-		n = sizeof(msg) - 1;
+		raw[n = 0] = '\0';
+	if ((size_t)n >= sizeof(raw))
+		n = sizeof(raw) - 1;
 	if (errnum)
-		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(errnum));
+		snprintf(raw + n, sizeof(raw) - n, ": %s", strerror(errnum));
+	log_escape(msg, sizeof(msg), raw);
+	if (ctx != NULL) {
+		ec = *ctx;
+		if (ec.vm != NULL) {
+			log_escape(vm, sizeof(vm), ec.vm);
+			ec.vm = vm;
+		}
+		if (ec.host != NULL) {
+			log_escape(host, sizeof(host), ec.host);
+			ec.host = host;
+		}
+		ctx = &ec;
+	}
 	log_ctx_text(ctx, ctxtext, sizeof(ctxtext));
 
 	if (log_journal) {

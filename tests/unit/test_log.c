@@ -35,6 +35,9 @@ struct capture {
 	off_t	 off;
 };
 
+/* The real stderr while one is captured, for failure messages. */
+static int cap_saved = -1;
+
 static void
 cap_start(struct capture *c)
 {
@@ -42,6 +45,7 @@ cap_start(struct capture *c)
 	assert_true((c->fd = mkstemp(c->path)) >= 0);
 	assert_true((c->saved = dup(STDERR_FILENO)) >= 0);
 	assert_true(dup2(c->fd, STDERR_FILENO) >= 0);
+	cap_saved = c->saved;
 	c->off = 0;
 }
 
@@ -63,9 +67,24 @@ cap_stop(struct capture *c)
 {
 	dup2(c->saved, STDERR_FILENO);
 	close(c->saved);
+	cap_saved = -1;
 	close(c->fd);
 	unlink(c->path);
 	unsetenv("JOURNAL_STREAM");
+}
+
+/* After a failed assertion skipped cap_stop: the real stderr back. */
+static int
+cap_teardown(void **state)
+{
+	(void)state;
+	if (cap_saved != -1) {
+		dup2(cap_saved, STDERR_FILENO);
+		close(cap_saved);
+		cap_saved = -1;
+	}
+	unsetenv("JOURNAL_STREAM");
+	return 0;
 }
 
 /* JOURNAL_STREAM naming the capture file: stderr "is" the journal. */
@@ -90,8 +109,11 @@ assert_match(const char *s, const char *re)
 	assert_int_equal(regcomp(&r, re, REG_EXTENDED | REG_NOSUB), 0);
 	rc = regexec(&r, s, 0, NULL, 0);
 	regfree(&r);
-	if (rc != 0)
+	if (rc != 0) {
+		if (cap_saved != -1)
+			dprintf(cap_saved, "'%s' does not match /%s/\n", s, re);
 		fail_msg("'%s' does not match /%s/", s, re);
+	}
 }
 
 #define TS	"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
@@ -132,6 +154,45 @@ test_text(void **state)
 	setenv("JOURNAL_STREAM", "1:1", 1);
 	log_init("test-log", 0);
 	assert_false(log_to_journal());
+	cap_stop(&c);
+}
+
+/* What a host sends reaches the logs (errors, names, URIs): one call must
+ * stay one line, and no terminal escape may reach whoever reads it. */
+static void
+test_escape(void **state)
+{
+	struct capture c;
+
+	(void)state;
+	unsetenv("JOURNAL_STREAM");
+	cap_start(&c);
+	log_init("test-log", 0);
+	log_warnx("hostd says: %s", "ok\n2026-01-01T00:00:00.000Z ferry[1] "
+	    "info: job 7: succeeded");
+	assert_match(cap_read(&c), TS "test-log\\[[0-9]+\\] warning: hostd "
+	    "says: ok\\\\n2026-01-01T00:00:00\\.000Z ferry\\[1\\] info: job 7: "
+	    "succeeded\n$");
+	log_info("%s", "red\x1b[31m bell\a cr\r tab\t del\x7f nul-less \\ end");
+	assert_match(cap_read(&c), "info: red\\\\x1b\\[31m bell\\\\x07 "
+	    "cr\\\\r tab\\\\t del\\\\x7f nul-less \\\\\\\\ end\n$");
+	/* UTF-8 stays; C1 controls (U+009B is a CSI) and bytes that are not
+	 * UTF-8 do not. */
+	log_info("%s", "caf\xc3\xa9 csi\xc2\x9b[2J bad\xff\xc3(");
+	assert_match(cap_read(&c), "info: caf\xc3\xa9 csi\\\\xc2\\\\x9b\\[2J "
+	    "bad\\\\xff\\\\xc3\\(\n$");
+	/* The context too: a VM's name comes from a host's inventory. */
+	log_job_info(3, "g1\nforged", "moved");
+	assert_match(cap_read(&c), "info: job=3 vm=g1\\\\nforged: moved\n$");
+	/* strerror's text and an over-long line: still one line. */
+	{
+		char big[4096];
+
+		memset(big, '\n', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		log_info("%s", big);
+		assert_match(cap_read(&c), "^[^\n]*\n$");
+	}
 	cap_stop(&c);
 }
 
@@ -178,6 +239,13 @@ journal_child(struct capture *c, int out)
 		_exit(5);
 	if (write(out, buf, n) != n)
 		_exit(6);
+	/* A newline in a field would make journald read the rest as a
+	 * field of its own choosing. */
+	log_job_warnx(43, "g2\nFERRY_JOB=1", "lie\nPRIORITY=0");
+	if ((n = recv(fd, buf, sizeof(buf), 0)) <= 0)
+		_exit(7);
+	if (write(out, buf, n) != n)
+		_exit(8);
 	_exit(0);
 }
 
@@ -188,7 +256,7 @@ test_journal(void **state)
 	char got[8192], *text;
 	int p[2], status;
 	pid_t pid;
-	ssize_t n;
+	ssize_t n, r;
 
 	(void)state;
 	cap_start(&c);
@@ -199,7 +267,10 @@ test_journal(void **state)
 		journal_child(&c, p[1]);
 	}
 	close(p[1]);
-	n = read(p[0], got, sizeof(got) - 1);
+	/* Both datagrams, whatever the reads return. */
+	for (n = 0; n < (ssize_t)sizeof(got) - 1; n += r)
+		if ((r = read(p[0], got + n, sizeof(got) - 1 - n)) <= 0)
+			break;
 	close(p[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
@@ -226,15 +297,21 @@ test_journal(void **state)
 	    "SYSLOG_IDENTIFIER=test-log\n"
 	    "FERRY_JOB=42\n"
 	    "FERRY_VM=g1\n"
-	    "FERRY_HOST=h2\n");
+	    "FERRY_HOST=h2\n"
+	    "MESSAGE=job=43 vm=g2\\nFERRY_JOB=1: lie\\nPRIORITY=0\n"
+	    "PRIORITY=4\n"
+	    "SYSLOG_IDENTIFIER=test-log\n"
+	    "FERRY_JOB=43\n"
+	    "FERRY_VM=g2\\nFERRY_JOB=1\n");
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_text),
-		cmocka_unit_test(test_journal),
+		cmocka_unit_test_teardown(test_text, cap_teardown),
+		cmocka_unit_test_teardown(test_escape, cap_teardown),
+		cmocka_unit_test_teardown(test_journal, cap_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
