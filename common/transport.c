@@ -42,6 +42,7 @@
 #define TR_WRITE_CHUNK		(256 * 1024)
 #define TR_READ_BUDGET		(4 * 1024 * 1024)	/* per loop turn */
 #define TR_ACCEPT_TICK_MS	200			/* watchdog tick */
+#define TR_ACCEPT_BATCH		64			/* accepts a wakeup */
 #define TR_MAX_AUTH_TRIES	6
 #define TR_HOSTKEYS		"ssh-ed25519,ecdsa-sha2-nistp256," \
 				"ecdsa-sha2-nistp384,ecdsa-sha2-nistp521," \
@@ -122,7 +123,11 @@ struct tr_conn {
 	ssh_channel		 ch;
 	struct frame_reader	 rd;
 
-	struct tr_conn		*next;		/* server's list, srv->mu */
+	/* Server only, under srv->mu. */
+	struct tr_conn		*next;		/* server's list */
+	struct sockaddr_storage	 src;		/* the peer's address */
+	int			 authed;	/* counted in nauth, not nunauth */
+	int			 done;		/* thread finished: not counted */
 };
 
 struct tr_server {
@@ -136,6 +141,8 @@ struct tr_server {
 	int			 frame_timeout;
 	uint32_t		 max_payload;
 	int			 max_sessions;
+	int			 startups_begin, startups_rate, startups_full;
+	int			 per_source;
 	ssh_bind		 bind;
 	pthread_t		 acceptor;
 	int			 acceptor_started;
@@ -144,8 +151,11 @@ struct tr_server {
 
 	pthread_mutex_t		 mu;		/* guards the fields below */
 	int			 stop;
-	int			 nactive;	/* threads not yet finished */
+	int			 nunauth;	/* threads before authentication */
+	int			 nauth;		/* authenticated sessions */
 	struct tr_conn		*conns;
+	uint64_t		 refused_log_ms;	/* refusals: one log a second */
+	unsigned		 refused;	/* not logged yet */
 };
 
 static pthread_once_t tr_once = PTHREAD_ONCE_INIT;
@@ -905,6 +915,26 @@ tr_refuse_msg(ssh_session s, ssh_message msg, void *arg)
 	return 1;	/* libssh replies with a failure */
 }
 
+/* Server connection thread, the client just proved its key: it leaves
+ * the unauthenticated count for an authenticated slot, which only other
+ * authenticated sessions can take. -1: none free. */
+static int
+tr_server_promote(struct tr_conn *c)
+{
+	struct tr_server *srv = c->srv;
+	int rc = -1;
+
+	pthread_mutex_lock(&srv->mu);
+	if (srv->nauth < srv->max_sessions) {
+		srv->nunauth--;
+		srv->nauth++;
+		c->authed = 1;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&srv->mu);
+	return rc;
+}
+
 /* Server connection thread: key exchange, publickey auth against the
  * authorized keys, one session channel with the "ferry" subsystem. */
 static int
@@ -915,6 +945,7 @@ tr_srv_handshake(struct tr_conn *c, char *reason, size_t rlen)
 	ssh_key *keys = NULL, pk;
 	uint64_t deadline;
 	int nkeys = -1, authed = 0, done = 0, tries = 0, type, sub, i, rc = -1;
+	int full = 0;
 	const char *name;
 
 	pthread_mutex_lock(&c->mu);
@@ -988,6 +1019,7 @@ tr_srv_handshake(struct tr_conn *c, char *reason, size_t rlen)
 			case SSH_PUBLICKEY_STATE_VALID:
 				ssh_message_auth_reply_success(msg, 0);
 				authed = 1;
+				full = tr_server_promote(c) == -1;
 				break;
 			default:			/* bad signature */
 				ssh_message_auth_set_methods(msg,
@@ -996,6 +1028,15 @@ tr_srv_handshake(struct tr_conn *c, char *reason, size_t rlen)
 				break;
 			}
 		} else if (c->ch == NULL) {
+			if (full) {
+				/* Logged in, but every session slot is taken
+				 * by other authenticated sessions. */
+				ssh_message_reply_default(msg);
+				ssh_message_free(msg);
+				snprintf(reason, rlen, "refused: already %d "
+				    "authenticated sessions", srv->max_sessions);
+				goto done;
+			}
 			if (type == SSH_REQUEST_CHANNEL_OPEN &&
 			    sub == SSH_CHANNEL_SESSION) {
 				c->ch =
@@ -1057,7 +1098,11 @@ tr_srv_main(void *arg)
 	tr_session_end(c);
 	tr_sink_push(c, TR_EV_DOWN, NULL, reason);
 	pthread_mutex_lock(&srv->mu);
-	srv->nactive--;
+	if (c->authed)
+		srv->nauth--;
+	else
+		srv->nunauth--;
+	c->done = 1;
 	pthread_mutex_unlock(&srv->mu);
 	tr_sink_push(c, TR_EV_EXIT, NULL, NULL);
 	return NULL;
@@ -1082,16 +1127,89 @@ tr_format_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
-/* Acceptor thread: one connection from the listening socket. */
+/* Same source: the IPv4 address, or the IPv6 /64 (one machine's worth). */
+static int
+tr_same_source(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)a)->
+		    sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)(const void *)b)->
+		    sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->
+		    sin6_addr, &((const struct sockaddr_in6 *)(const void *)b)->
+		    sin6_addr, 8) == 0;
+	return 0;
+}
+
+/*
+ * Acceptor thread, srv->mu held: may one more unauthenticated connection
+ * from ss start its handshake? NULL when it may, else why not. Authenticated
+ * sessions are not counted: no number of strangers displaces them, and the
+ * real coordinator's next attempt competes only with other strangers.
+ */
+static const char *
+tr_server_admit(struct tr_server *srv, const struct sockaddr_storage *ss)
+{
+	struct tr_conn *c;
+	int n = srv->nunauth, same = 0, p;
+
+	if (n >= srv->startups_full)
+		return "too many unauthenticated connections";
+	for (c = srv->conns; c != NULL; c = c->next)
+		if (!c->authed && !c->done && tr_same_source(&c->src, ss))
+			same++;
+	if (same >= srv->per_source)
+		return "too many unauthenticated connections from this "
+		    "address";
+	if (n >= srv->startups_begin) {
+		/* Random early drop, as sshd's MaxStartups. */
+		p = srv->startups_rate + (100 - srv->startups_rate) *
+		    (n - srv->startups_begin) /
+		    (srv->startups_full - srv->startups_begin);
+		if ((int)arc4random_uniform(100) < p)
+			return "random early drop";
+	}
+	return NULL;
+}
+
+/* Acceptor thread: a refusal, logged at most once a second (a flood must
+ * not flood the log as well). */
 static void
+tr_server_refuse(struct tr_server *srv, const char *peer, const char *why)
+{
+	uint64_t now = tr_now_ms();
+
+	if (now - srv->refused_log_ms < 1000) {
+		srv->refused++;
+		return;
+	}
+	if (srv->refused > 0)
+		log_warnx("%s: refused: %s (and %u more refused in the last "
+		    "%llu ms)", peer, why, srv->refused,
+		    (unsigned long long)(now - srv->refused_log_ms));
+	else
+		log_warnx("%s: refused: %s", peer, why);
+	srv->refused = 0;
+	srv->refused_log_ms = now;
+}
+
+/* Acceptor thread: one connection from the listening socket. 0 when one
+ * was taken (accepted or refused), -1 when none was waiting. */
+static int
 tr_server_accept(struct tr_server *srv, int lfd)
 {
 	struct sockaddr_storage ss;
 	socklen_t slen = sizeof(ss);
 	struct tr_conn *c = NULL;
 	ssh_session s = NULL;
+	const char *why;
 	char peer[80];
-	int fd, full;
+	int fd;
 
 	if ((fd = accept4(lfd, (struct sockaddr *)&ss, &slen,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
@@ -1100,20 +1218,19 @@ tr_server_accept(struct tr_server *srv, int lfd)
 			log_warn("accept");
 		if (errno == EMFILE || errno == ENFILE)
 			poll(NULL, 0, 100);	/* do not spin */
-		return;
+		return errno == ECONNABORTED || errno == EINTR ? 0 : -1;
 	}
 	tr_format_peer(&ss, peer, sizeof(peer));
-	tr_nodelay(fd);
 	pthread_mutex_lock(&srv->mu);
-	if (!(full = srv->nactive >= srv->max_sessions))
-		srv->nactive++;
+	if ((why = tr_server_admit(srv, &ss)) == NULL)
+		srv->nunauth++;
 	pthread_mutex_unlock(&srv->mu);
-	if (full) {
-		log_warnx("%s: refused: already %d sessions", peer,
-		    srv->max_sessions);
+	if (why != NULL) {
+		tr_server_refuse(srv, peer, why);
 		close(fd);
-		return;
+		return 0;
 	}
+	tr_nodelay(fd);
 	if ((c = tr_conn_new()) == NULL || (s = ssh_new()) == NULL) {
 		log_warn("%s: new session", peer);
 		close(fd);
@@ -1135,6 +1252,7 @@ tr_server_accept(struct tr_server *srv, int lfd)
 	c->max_payload = srv->max_payload;
 	c->ssh = s;
 	c->sockfd = fd;
+	c->src = ss;
 	c->hs_deadline = tr_now_ms() + (uint64_t)srv->hs_timeout;
 	pthread_mutex_lock(&srv->mu);
 	c->next = srv->conns;
@@ -1146,15 +1264,16 @@ tr_server_accept(struct tr_server *srv, int lfd)
 		goto fail;
 	}
 	log_debug("%s: connection accepted", peer);
-	return;
+	return 0;
  fail:
 	ssh_free(s);
 	if (c != NULL)
 		c->ssh = NULL;
 	tr_conn_free(c);
 	pthread_mutex_lock(&srv->mu);
-	srv->nactive--;
+	srv->nunauth--;
 	pthread_mutex_unlock(&srv->mu);
+	return 0;
 }
 
 /* Handshakes blocked in libssh past their deadline: break their socket. */
@@ -1185,10 +1304,13 @@ tr_acceptor_main(void *arg)
 {
 	struct tr_server *srv = arg;
 	struct pollfd pfd[2];
-	int stop;
+	int stop, i;
 
 	tr_thread_init();
 	pfd[0].fd = ssh_bind_get_fd(srv->bind);
+	/* Accepts are batched until EAGAIN. */
+	if ((i = fcntl(pfd[0].fd, F_GETFL)) != -1)
+		(void)fcntl(pfd[0].fd, F_SETFL, i | O_NONBLOCK);
 	pfd[0].events = POLLIN;
 	pfd[1].fd = srv->wakefd;
 	pfd[1].events = POLLIN;
@@ -1203,8 +1325,12 @@ tr_acceptor_main(void *arg)
 		if (stop)
 			break;
 		tr_server_watchdog(srv);
+		/* Empty the backlog: a full one drops SYNs, and the real
+		 * client's would then wait a second for its retransmit. */
 		if (pfd[0].revents & POLLIN)
-			tr_server_accept(srv, pfd[0].fd);
+			for (i = 0; i < TR_ACCEPT_BATCH &&
+			    tr_server_accept(srv, pfd[0].fd) == 0; i++)
+				;
 	}
 	return NULL;
 }
@@ -1243,6 +1369,18 @@ tr_server_start(uv_loop_t *loop, const struct tr_server_config *cf,
 	srv->max_payload = cf->max_payload;
 	srv->max_sessions = cf->max_sessions > 0 ? cf->max_sessions :
 	    TR_MAX_SESSIONS;
+	srv->startups_full = cf->startups_full > 0 ? cf->startups_full :
+	    TR_STARTUPS_FULL;
+	srv->startups_begin = cf->startups_begin > 0 ? cf->startups_begin :
+	    TR_STARTUPS_BEGIN;
+	if (srv->startups_begin > srv->startups_full)
+		srv->startups_begin = srv->startups_full;
+	srv->startups_rate = cf->startups_rate > 0 ? cf->startups_rate :
+	    TR_STARTUPS_RATE;
+	if (srv->startups_rate > 100)
+		srv->startups_rate = 100;
+	srv->per_source = cf->per_source_startups > 0 ?
+	    cf->per_source_startups : TR_PER_SOURCE_STARTUPS;
 	if ((srv->authorized_keys = strdup(cf->authorized_keys)) == NULL ||
 	    pthread_mutex_init(&srv->mu, NULL) != 0) {
 		snprintf(err, errlen, "%s", strerror(errno));
@@ -1273,6 +1411,9 @@ tr_server_start(uv_loop_t *loop, const struct tr_server_config *cf,
 		    ssh_get_error(srv->bind));
 		goto fail;
 	}
+	/* libssh listens with a backlog of 10: a flood of connections
+	 * would fill it and drop the real client's SYN (a second's retry). */
+	(void)listen(ssh_bind_get_fd(srv->bind), SOMAXCONN);
 	if ((srv->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		goto fail;

@@ -57,8 +57,21 @@ struct tr_server_config {
 	int		 idle_timeout_ms;	/* no byte at all for this long: drop */
 	int		 frame_timeout_ms;	/* a started frame not finished: drop */
 	uint32_t	 max_payload;		/* 0: FRAME_MAX_PAYLOAD */
-	int		 max_sessions;		/* concurrent sessions; 0: 16 */
+	int		 max_sessions;		/* authenticated sessions; 0: 16 */
+	/* Connections not yet authenticated, as sshd's MaxStartups
+	 * begin:rate:full: from begin on, a new one is dropped with
+	 * probability rate% rising linearly to 100% at full. 0: defaults. */
+	int		 startups_begin;
+	int		 startups_rate;
+	int		 startups_full;
+	int		 per_source_startups;	/* unauthenticated, per address */
 };
+
+/* The defaults of the pre-authentication limits (sshd's 10:30:60). */
+#define TR_STARTUPS_BEGIN	10
+#define TR_STARTUPS_RATE	30
+#define TR_STARTUPS_FULL	60
+#define TR_PER_SOURCE_STARTUPS	4
 
 struct tr_client_config {
 	const char	*name;			/* for logs: the host's name */

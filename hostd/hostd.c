@@ -438,6 +438,10 @@ hostd_init(struct hostd *hd, uv_loop_t *loop, const struct hostd_conf *conf,
 	sc.idle_timeout_ms = hd->conf.idle_timeout_ms;
 	sc.frame_timeout_ms = hd->conf.handshake_timeout_ms;
 	sc.max_sessions = hd->conf.max_sessions;
+	sc.startups_begin = hd->conf.startups_begin;
+	sc.startups_rate = hd->conf.startups_rate;
+	sc.startups_full = hd->conf.startups_full;
+	sc.per_source_startups = hd->conf.per_source_max_startups;
 	if ((hd->server = tr_server_start(loop, &sc, &cbs, hd, err,
 	    errlen)) == NULL) {
 		hostd_shutdown(hd);

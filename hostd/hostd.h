@@ -28,9 +28,14 @@ struct hostd_conf {
 	uint64_t	capacity_mib;		/* 0: what the host has */
 	int		heartbeat_interval_ms;
 	int		refresh_interval_ms;	/* full inventory poll, besides events */
-	int		handshake_timeout_ms;
+	int		handshake_timeout_ms;	/* the login grace time */
 	int		idle_timeout_ms;
-	int		max_sessions;
+	int		max_sessions;		/* authenticated sessions */
+	char		max_startups[32];	/* "begin:rate:full" or "n" */
+	int		startups_begin;		/* ... parsed */
+	int		startups_rate;
+	int		startups_full;
+	int		per_source_max_startups;
 };
 
 /* A coordinator's session. Freed when its transport connection goes down. */

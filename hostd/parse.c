@@ -32,7 +32,47 @@ static const struct conf_key hostd_keys[] = {
 	{ "idle_timeout_ms", CONF_INT, 0, OFF(idle_timeout_ms), 0, 1000,
 	    600000 },
 	{ "max_sessions", CONF_INT, 0, OFF(max_sessions), 0, 1, 1024 },
+	{ "max_startups", CONF_STR, 0, OFF(max_startups), SZ(max_startups), 0,
+	    0 },
+	{ "per_source_max_startups", CONF_INT, 0, OFF(per_source_max_startups),
+	    0, 1, 4096 },
 };
+
+#define STARTUPS_MAX	4096
+
+/* sshd's MaxStartups syntax: "begin:rate:full", or "n" for n:100:n. */
+static int
+parse_startups(struct hostd_conf *c, const config_t *cf, const char *path,
+    char *err, size_t errlen)
+{
+	const config_setting_t *st = config_lookup(cf, "max_startups");
+	int line = st ? config_setting_source_line(st) : 0;
+	int b, r, f, n = -1;
+
+	if (sscanf(c->max_startups, "%d:%d:%d%n", &b, &r, &f, &n) == 3 &&
+	    n == (int)strlen(c->max_startups))
+		;
+	else if (n = -1, sscanf(c->max_startups, "%d%n", &b, &n) == 1 &&
+	    n == (int)strlen(c->max_startups)) {
+		r = 100;
+		f = b;
+	} else {
+		snprintf(err, errlen, "%s:%d: max_startups '%s' is not "
+		    "begin:rate:full (e.g. \"10:30:60\") or a number", path,
+		    line, c->max_startups);
+		return -1;
+	}
+	if (b < 1 || f > STARTUPS_MAX || b > f || r < 1 || r > 100) {
+		snprintf(err, errlen, "%s:%d: max_startups '%s': need "
+		    "1 <= begin <= full <= %d and 1 <= rate <= 100", path, line,
+		    c->max_startups, STARTUPS_MAX);
+		return -1;
+	}
+	c->startups_begin = b;
+	c->startups_rate = r;
+	c->startups_full = f;
+	return 0;
+}
 
 void
 parse_hostd_defaults(struct hostd_conf *c)
@@ -51,6 +91,12 @@ parse_hostd_defaults(struct hostd_conf *c)
 	c->handshake_timeout_ms = 10000;
 	c->idle_timeout_ms = 15000;
 	c->max_sessions = 8;
+	snprintf(c->max_startups, sizeof(c->max_startups), "%d:%d:%d",
+	    TR_STARTUPS_BEGIN, TR_STARTUPS_RATE, TR_STARTUPS_FULL);
+	c->startups_begin = TR_STARTUPS_BEGIN;
+	c->startups_rate = TR_STARTUPS_RATE;
+	c->startups_full = TR_STARTUPS_FULL;
+	c->per_source_max_startups = TR_PER_SOURCE_STARTUPS;
 }
 
 /*
@@ -72,6 +118,8 @@ parse_hostd_config(const char *path, struct hostd_conf *out, char *err,
 	if (conf_apply(config_root_setting(&cf), hostd_keys,
 	    sizeof(hostd_keys) / sizeof(hostd_keys[0]), &c, path, err,
 	    errlen) < 0)
+		goto done;
+	if (parse_startups(&c, &cf, path, err, errlen) < 0)
 		goto done;
 	if (strncmp(c.advertise_uri, "qemu", 4) != 0 ||
 	    strstr(c.advertise_uri, "://") == NULL) {

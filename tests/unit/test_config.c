@@ -78,6 +78,21 @@ test_hostd_ok(void **state)
 	assert_int_equal(c.memory_reserve_mib, 256);
 	assert_int_equal(c.capacity_mib, 4096);
 	assert_int_equal(c.heartbeat_interval_ms, 1000);	/* default */
+	assert_int_equal(c.startups_begin, 10);			/* defaults */
+	assert_int_equal(c.startups_rate, 30);
+	assert_int_equal(c.startups_full, 60);
+	assert_int_equal(c.per_source_max_startups, 4);
+	assert_int_equal(parse_hostd_config(write_file("h.conf", HOSTD_OK
+	    "max_startups = \"5:50:20\";\nper_source_max_startups = 2;\n",
+	    0644), &c, err, sizeof(err)), 0);
+	assert_int_equal(c.startups_begin, 5);
+	assert_int_equal(c.startups_rate, 50);
+	assert_int_equal(c.startups_full, 20);
+	assert_int_equal(c.per_source_max_startups, 2);
+	assert_int_equal(parse_hostd_config(write_file("h.conf", HOSTD_OK
+	    "max_startups = \"12\";\n", 0644), &c, err, sizeof(err)), 0);
+	assert_int_equal(c.startups_begin, 12);
+	assert_int_equal(c.startups_full, 12);
 }
 
 static void
@@ -123,6 +138,20 @@ test_hostd_errors(void **state)
 	    "memory_reserve_mib = 5000;\n", "must be below capacity_mib");
 	expect_hostd_error(HOSTD_REQ "host_key = \"\";\n",
 	    "bad.conf:3: host_key must not be empty");
+	expect_hostd_error(HOSTD_REQ "max_startups = \"10:30\";\n",
+	    "bad.conf:3: max_startups '10:30' is not begin:rate:full");
+	expect_hostd_error(HOSTD_REQ "max_startups = \"10:30:60x\";\n",
+	    "bad.conf:3: max_startups '10:30:60x' is not");
+	expect_hostd_error(HOSTD_REQ "max_startups = \"60:30:10\";\n",
+	    "bad.conf:3: max_startups '60:30:10': need 1 <= begin <= full");
+	expect_hostd_error(HOSTD_REQ "max_startups = \"10:0:60\";\n",
+	    "1 <= rate <= 100");
+	expect_hostd_error(HOSTD_REQ "max_startups = \"0\";\n",
+	    "bad.conf:3: max_startups '0': need");
+	expect_hostd_error(HOSTD_REQ "max_startups = 10;\n",
+	    "bad.conf:3: max_startups must be a string");
+	expect_hostd_error(HOSTD_REQ "per_source_max_startups = 0;\n",
+	    "bad.conf:3: per_source_max_startups = 0 is out of range");
 }
 
 static void

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -777,7 +778,7 @@ ms_until_eof(int fd, int ms)
 }
 
 static void
-test_handshake_timeout_and_max_sessions(void **state)
+test_handshake_timeout_and_per_source(void **state)
 {
 	struct tr_server_config sc = server_config();
 	struct tr_server *srv;
@@ -785,7 +786,7 @@ test_handshake_timeout_and_max_sessions(void **state)
 
 	(void)state;
 	sc.handshake_timeout_ms = 600;
-	sc.max_sessions = 1;
+	sc.per_source_startups = 1;
 	srv = start_server(&sc);
 	fd1 = tcp_connect();		/* says nothing at all */
 	run_for(100);
@@ -797,6 +798,244 @@ test_handshake_timeout_and_max_sessions(void **state)
 	close(fd1);
 	close(fd2);
 	assert_int_equal(S.up + S.down, 0);
+	tr_server_stop(srv);
+}
+
+/* ---- pre-authentication limits (sshd's MaxStartups) ---- */
+
+#define FLOOD_MAX	128
+
+/* Idle TCP peers that say nothing, each reopened as soon as the server
+ * closes it, as the audit's attacker did. */
+struct flood {
+	int	 fd[FLOOD_MAX];
+	char	 src[FLOOD_MAX][16];
+	int	 n;
+	int	 closed;	/* times the server closed one */
+};
+
+/* A plain TCP connection from a chosen loopback address (127/8 is all
+ * local on Linux), so "another machine" can be played on one. */
+static int
+tcp_connect_from(const char *src)
+{
+	struct sockaddr_in sin;
+	int fd;
+
+	assert_true((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK,
+	    0)) >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, src, &sin.sin_addr), 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 ||
+	    errno == EINPROGRESS);
+	return fd;
+}
+
+/* n peers; nsrc distinct source addresses 127.0.0.2, .3, ... */
+static void
+flood_start(struct flood *fl, int n, int nsrc)
+{
+	int i;
+
+	assert_true(n <= FLOOD_MAX);
+	memset(fl, 0, sizeof(*fl));
+	fl->n = n;
+	for (i = 0; i < n; i++) {
+		snprintf(fl->src[i], sizeof(fl->src[i]), "127.0.0.%d",
+		    2 + i % nsrc);
+		fl->fd[i] = tcp_connect_from(fl->src[i]);
+	}
+}
+
+/* Reopens whatever the server closed. */
+static void
+flood_pump(struct flood *fl)
+{
+	char buf[256];
+	ssize_t r;
+	int i;
+
+	for (i = 0; i < fl->n; i++) {
+		r = read(fl->fd[i], buf, sizeof(buf));
+		if (r > 0 || (r == -1 && (errno == EAGAIN ||
+		    errno == ENOTCONN)))
+			continue;
+		close(fl->fd[i]);
+		fl->closed++;
+		fl->fd[i] = tcp_connect_from(fl->src[i]);
+	}
+}
+
+/* How many of the peers the server holds: connected, and not closed by
+ * the server (a SYN dropped from a full backlog is not held). */
+static int
+flood_held(struct flood *fl)
+{
+	struct tcp_info ti;
+	socklen_t len;
+	char c;
+	ssize_t r;
+	int i, held = 0;
+
+	for (i = 0; i < fl->n; i++) {
+		len = sizeof(ti);
+		r = recv(fl->fd[i], &c, 1, MSG_PEEK | MSG_DONTWAIT);
+		if ((r > 0 || (r == -1 && errno == EAGAIN)) &&
+		    getsockopt(fl->fd[i], IPPROTO_TCP, TCP_INFO, &ti,
+		    &len) == 0 && ti.tcpi_state == TCP_ESTABLISHED)
+			held++;
+	}
+	return held;
+}
+
+static void
+flood_stop(struct flood *fl)
+{
+	int i;
+
+	for (i = 0; i < fl->n; i++)
+		close(fl->fd[i]);
+	fl->n = 0;
+}
+
+/* Runs the loop and the flood until *var reaches target or ms pass. */
+static int
+flood_until(struct flood *fl, int *var, int target, int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+
+	while (*var < target) {
+		if (now_ms() >= end)
+			return -1;
+		uv_run(&loop, UV_RUN_NOWAIT);
+		flood_pump(fl);
+		poll(NULL, 0, 5);
+	}
+	return 0;
+}
+
+static void
+flood_for(struct flood *fl, int ms)
+{
+	int never = 0;
+
+	assert_int_equal(flood_until(fl, &never, 1, ms), -1);
+}
+
+/* Finding 3: 30 idle connections from one address, reopened as soon as
+ * closed, kept the coordinator out (max_sessions = 8 counted them). The
+ * per-source cap keeps that address to a few; the real client logs in
+ * within its deadline and stays. */
+static void
+test_preauth_flood_one_source(void **state)
+{
+	struct tr_server_config sc = server_config();
+	struct tr_client_config cc = client_config();
+	struct tr_server *srv;
+	struct tr_conn *cli;
+	struct flood fl;
+	uint64_t t0;
+	int held, downs;
+
+	(void)state;
+	sc.max_sessions = 8;		/* hostd's default */
+	sc.idle_timeout_ms = cc.idle_timeout_ms = 20000;
+	srv = start_server(&sc);
+	flood_start(&fl, 30, 1);
+	flood_for(&fl, 500);		/* every slot taken that can be */
+	t0 = now_ms();
+	assert_non_null(cli = tr_client_start(&loop, &cc, &cbs, &C));
+	assert_int_equal(flood_until(&fl, &C.up, 1, 3000), 0);
+	assert_true(now_ms() - t0 < 3000);
+	assert_int_equal(flood_until(&fl, &S.up, 1, 3000), 0);
+	/* The session is never displaced while the flood goes on. */
+	downs = C.down;
+	flood_for(&fl, 1000);
+	assert_int_equal(C.down, downs);
+	assert_int_equal(S.down, 0);
+	assert_true(tr_conn_is_up(cli));
+	/* The rest were turned away at once, not left to the handshake
+	 * deadline; once the flood stops reopening, the one address holds
+	 * no more than its cap. */
+	assert_true(fl.closed > 26);
+	run_for(300);
+	held = flood_held(&fl);
+	assert_true(held >= 1 && held <= TR_PER_SOURCE_STARTUPS);
+	flood_stop(&fl);
+	tr_conn_close(cli);
+	tr_server_stop(srv);
+}
+
+/* The same from 30 addresses, one connection each: past "begin" new
+ * connections are dropped at random (30% rising to 100% at "full"), so
+ * the flood cannot hold every slot and the real client gets in on one of
+ * its retries. */
+static void
+test_preauth_flood_many_sources(void **state)
+{
+	struct tr_server_config sc = server_config();
+	struct tr_client_config cc = client_config();
+	struct tr_server *srv;
+	struct tr_conn *cli;
+	struct flood fl;
+	uint64_t t0;
+	int downs;
+
+	(void)state;
+	sc.max_sessions = 8;
+	sc.idle_timeout_ms = cc.idle_timeout_ms = 20000;
+	srv = start_server(&sc);
+	flood_start(&fl, 30, 30);
+	flood_for(&fl, 500);
+	t0 = now_ms();
+	assert_non_null(cli = tr_client_start(&loop, &cc, &cbs, &C));
+	assert_int_equal(flood_until(&fl, &C.up, 1, 5000), 0);
+	assert_true(now_ms() - t0 < 5000);
+	downs = C.down;		/* attempts dropped at random */
+	flood_for(&fl, 500);
+	assert_int_equal(C.down, downs);
+	assert_int_equal(S.down, 0);
+	flood_stop(&fl);
+	tr_conn_close(cli);
+	tr_server_stop(srv);
+}
+
+/* max_sessions counts authenticated sessions only: strangers still in
+ * their handshake neither take those slots nor are refused for them, and
+ * a second coordinator past the limit is turned away after its login. */
+static void
+test_max_sessions_authenticated(void **state)
+{
+	struct tr_server_config sc = server_config();
+	struct tr_client_config cc = client_config();
+	struct tr_server *srv;
+	struct tr_conn *cli, *cli2;
+	struct flood fl;
+
+	(void)state;
+	sc.max_sessions = 1;
+	sc.idle_timeout_ms = cc.idle_timeout_ms = 20000;
+	srv = start_server(&sc);
+	assert_non_null(cli = tr_client_start(&loop, &cc, &cbs, &C));
+	assert_int_equal(run_until(&S.up, 1, 5000), 0);
+	flood_start(&fl, 8, 8);
+	run_for(300);
+	assert_int_equal(flood_held(&fl), 8);
+	cc.backoff_min_ms = cc.backoff_max_ms = 5000;
+	assert_non_null(cli2 = tr_client_start(&loop, &cc, &cbs, &C2));
+	assert_int_equal(run_until(&C2.down, 1, 5000), 0);
+	assert_non_null(strstr(C2.reason, "channel open refused"));
+	assert_int_equal(C2.up, 0);
+	assert_int_equal(S.up, 1);
+	assert_int_equal(S.down + C.down, 0);
+	assert_true(tr_conn_is_up(cli));
+	flood_stop(&fl);
+	tr_conn_close(cli2);
+	tr_conn_close(cli);
 	tr_server_stop(srv);
 }
 
@@ -986,7 +1225,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_frame_timeout, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_handshake_timeout_and_max_sessions, setup, teardown),
+		    test_handshake_timeout_and_per_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_preauth_flood_one_source,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_preauth_flood_many_sources,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_sessions_authenticated,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_queue_bound, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_refused_requests, setup,
