@@ -38,6 +38,7 @@
 
 #define TR_OUTQ_MAX		(64u * 1024 * 1024)	/* queued for sending */
 #define TR_INQ_MAX		(16u * 1024 * 1024)	/* loop behind */
+#define TR_INQ_MAX_FRAMES	4096			/* ... in frames */
 #define TR_MAX_SESSIONS		16
 #define TR_WRITE_CHUNK		(256 * 1024)
 #define TR_READ_BUDGET		(4 * 1024 * 1024)	/* per loop turn */
@@ -68,6 +69,7 @@ struct tr_sink {
 	pthread_mutex_t	 mu;
 	struct tr_ev	*head, **tail;
 	size_t		 bytes;		/* frame payload bytes queued */
+	size_t		 frames;	/* frames queued: empty ones cost too */
 };
 
 struct tr_out {
@@ -90,6 +92,7 @@ struct tr_conn {
 	int			 idle_timeout;
 	int			 frame_timeout;
 	uint32_t		 max_payload;
+	int			 rate, burst;	/* frames/s from the peer; 0: any */
 
 	/* Client only; strings owned by the conn. */
 	char			*host, *user, *known_hosts;
@@ -122,6 +125,9 @@ struct tr_conn {
 	ssh_session		 ssh;
 	ssh_channel		 ch;
 	struct frame_reader	 rd;
+	uint64_t		 bucket;	/* milli-frames the peer may send */
+	uint64_t		 bucket_ms;	/* when it was last filled */
+	int			 flooded;	/* the last session ended so */
 
 	/* Server only, under srv->mu. */
 	struct tr_conn		*next;		/* server's list */
@@ -140,6 +146,7 @@ struct tr_server {
 	int			 idle_timeout;
 	int			 frame_timeout;
 	uint32_t		 max_payload;
+	int			 rate, burst;
 	int			 max_sessions;
 	int			 startups_begin, startups_rate, startups_full;
 	int			 per_source;
@@ -264,6 +271,7 @@ tr_sink_init(uv_loop_t *loop, struct tr_sink *s, uv_async_cb cb, void *data)
 	s->head = NULL;
 	s->tail = &s->head;
 	s->bytes = 0;
+	s->frames = 0;
 	if (uv_async_init(loop, &s->async, cb) != 0) {
 		pthread_mutex_destroy(&s->mu);
 		return -1;
@@ -292,21 +300,25 @@ tr_sink_push(struct tr_conn *c, enum tr_ev_kind kind, struct frame *f,
 	pthread_mutex_lock(&s->mu);
 	*s->tail = ev;
 	s->tail = &ev->next;
-	if (f != NULL)
+	if (f != NULL) {
 		s->bytes += f->hdr.len;
+		s->frames++;
+	}
 	pthread_mutex_unlock(&s->mu);
 	uv_async_send(&s->async);
 }
 
-static size_t
-tr_sink_bytes(struct tr_sink *s)
+/* The loop is behind: in bytes, or in frames (a flood of empty frames
+ * costs an event and a callback each). */
+static int
+tr_sink_full(struct tr_sink *s)
 {
-	size_t n;
+	int full;
 
 	pthread_mutex_lock(&s->mu);
-	n = s->bytes;
+	full = s->bytes > TR_INQ_MAX || s->frames > TR_INQ_MAX_FRAMES;
 	pthread_mutex_unlock(&s->mu);
-	return n;
+	return full;
 }
 
 static struct tr_ev *
@@ -319,6 +331,7 @@ tr_sink_take(struct tr_sink *s)
 	s->head = NULL;
 	s->tail = &s->head;
 	s->bytes = 0;
+	s->frames = 0;
 	pthread_mutex_unlock(&s->mu);
 	return list;
 }
@@ -520,6 +533,31 @@ tr_io_write(struct tr_conn *c, struct tr_out **out, struct tr_out ***outtail,
 	return 0;
 }
 
+/*
+ * Connection thread: one more frame from the peer. A token bucket of
+ * c->burst frames refilled at c->rate a second; -1 when it is empty. It
+ * runs here, before the frame is queued, so a flood costs the loop
+ * nothing and a legitimate burst (a drain's replies) passes.
+ */
+static int
+tr_bucket_take(struct tr_conn *c)
+{
+	uint64_t now, cap;
+
+	if (c->rate <= 0)
+		return 0;
+	now = tr_now_ms();
+	cap = (uint64_t)c->burst * 1000;
+	c->bucket += (now - c->bucket_ms) * (uint64_t)c->rate;
+	if (c->bucket > cap)
+		c->bucket = cap;
+	c->bucket_ms = now;
+	if (c->bucket < 1000)
+		return -1;
+	c->bucket -= 1000;
+	return 0;
+}
+
 static int
 tr_io_read(struct tr_conn *c, uint64_t *last_rx, uint64_t *started,
     char *reason, size_t rlen)
@@ -530,6 +568,8 @@ tr_io_read(struct tr_conn *c, uint64_t *last_rx, uint64_t *started,
 	int n, rc;
 
 	while (total < TR_READ_BUDGET) {
+		if (total > 0 && tr_sink_full(c->sink))
+			break;		/* the loop is behind: wait for it */
 		n = ssh_channel_poll(c->ch, 0);
 		if (n == SSH_EOF) {
 			snprintf(reason, rlen, "peer closed the channel");
@@ -562,6 +602,15 @@ tr_io_read(struct tr_conn *c, uint64_t *last_rx, uint64_t *started,
 			if (rc < 0) {
 				snprintf(reason, rlen, "bad frame: %s",
 				    frame_strerror(rc));
+				log_warnx("%s: %s", c->name, reason);
+				return -1;
+			}
+			if (rc == 1 && tr_bucket_take(c) == -1) {
+				frame_free(f);
+				c->flooded = 1;
+				snprintf(reason, rlen, TR_FLOOD_REASON ": more "
+				    "than %d frames a second (burst %d)",
+				    c->rate, c->burst);
 				log_warnx("%s: %s", c->name, reason);
 				return -1;
 			}
@@ -600,6 +649,9 @@ tr_io_loop(struct tr_conn *c, char *reason, size_t rlen)
 	ssh_set_blocking(c->ssh, 0);
 	frame_reader_init(&c->rd, c->max_payload);
 	last_rx = tr_now_ms();
+	c->bucket = (uint64_t)c->burst * 1000;	/* a session starts full */
+	c->bucket_ms = last_rx;
+	c->flooded = 0;
 	for (;;) {
 		if (tr_conn_check(c, reason, rlen) == -1)
 			break;
@@ -616,7 +668,7 @@ tr_io_loop(struct tr_conn *c, char *reason, size_t rlen)
 
 		/* Back-pressure: leave data in libssh (and so the SSH window
 		 * closes on the peer) while the loop is behind. */
-		throttled = tr_sink_bytes(c->sink) > TR_INQ_MAX;
+		throttled = tr_sink_full(c->sink);
 		now = tr_now_ms();
 		if (throttled) {
 			last_rx = now;
@@ -1250,6 +1302,8 @@ tr_server_accept(struct tr_server *srv, int lfd)
 	c->idle_timeout = srv->idle_timeout;
 	c->frame_timeout = srv->frame_timeout;
 	c->max_payload = srv->max_payload;
+	c->rate = srv->rate;
+	c->burst = srv->burst;
 	c->ssh = s;
 	c->sockfd = fd;
 	c->src = ss;
@@ -1367,6 +1421,8 @@ tr_server_start(uv_loop_t *loop, const struct tr_server_config *cf,
 	srv->idle_timeout = cf->idle_timeout_ms;
 	srv->frame_timeout = cf->frame_timeout_ms;
 	srv->max_payload = cf->max_payload;
+	srv->rate = cf->max_frame_rate > 0 ? cf->max_frame_rate : 0;
+	srv->burst = cf->frame_burst > 0 ? cf->frame_burst : 2 * srv->rate;
 	srv->max_sessions = cf->max_sessions > 0 ? cf->max_sessions :
 	    TR_MAX_SESSIONS;
 	srv->startups_full = cf->startups_full > 0 ? cf->startups_full :
@@ -1839,7 +1895,9 @@ tr_client_main(void *arg)
 		c->kick = 0;		/* a kick ends one session only */
 		pthread_mutex_unlock(&c->mu);
 		tr_client_session(c, reason, sizeof(reason), &wasup);
-		if (wasup)
+		if (c->flooded)		/* it would flood again at once */
+			delay = c->backoff_max;
+		else if (wasup)
 			delay = c->backoff_min;
 		/* Jitter of +-25% keeps many hosts from retrying in step. */
 		wait = delay - delay / 4 + (int)(tr_rand(c) %
@@ -1898,6 +1956,8 @@ tr_client_start(uv_loop_t *loop, const struct tr_client_config *cf,
 	    10000;
 	c->idle_timeout = cf->idle_timeout_ms;
 	c->max_payload = cf->max_payload;
+	c->rate = cf->max_frame_rate > 0 ? cf->max_frame_rate : 0;
+	c->burst = cf->frame_burst > 0 ? cf->frame_burst : 2 * c->rate;
 	c->backoff_min = cf->backoff_min_ms > 0 ? cf->backoff_min_ms : 1000;
 	c->backoff_max = cf->backoff_max_ms >= c->backoff_min ?
 	    cf->backoff_max_ms : c->backoff_min;

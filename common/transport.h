@@ -65,6 +65,8 @@ struct tr_server_config {
 	int		 startups_rate;
 	int		 startups_full;
 	int		 per_source_startups;	/* unauthenticated, per address */
+	int		 max_frame_rate;	/* frames/s a session may send */
+	int		 frame_burst;		/* ... in a burst; 0: 2 x rate */
 };
 
 /* The defaults of the pre-authentication limits (sshd's 10:30:60). */
@@ -72,6 +74,9 @@ struct tr_server_config {
 #define TR_STARTUPS_RATE	30
 #define TR_STARTUPS_FULL	60
 #define TR_PER_SOURCE_STARTUPS	4
+
+/* A session's reason for ending when its peer sent too many frames. */
+#define TR_FLOOD_REASON		"flooding"
 
 struct tr_client_config {
 	const char	*name;			/* for logs: the host's name */
@@ -85,6 +90,10 @@ struct tr_client_config {
 	int		 backoff_min_ms;	/* first retry delay, doubles ... */
 	int		 backoff_max_ms;	/* ... up to this */
 	uint32_t	 max_payload;
+	/* Frames/s the peer may send (token bucket, 0: no limit); a session
+	 * over it is cut, and the next attempt waits backoff_max_ms. */
+	int		 max_frame_rate;
+	int		 frame_burst;		/* 0: 2 x rate */
 };
 
 /* transport.c */

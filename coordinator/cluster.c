@@ -1,5 +1,13 @@
 /* cluster.c: the coordinator's picture of the cluster (hosts and the VMs
- * they report), kept in memory and written through to the store. */
+ * they report), kept in memory and written to the store.
+ *
+ * Every decision (placement, capacity, drains, jobs) reads the in-memory
+ * inventory, which is replaced as each one arrives. The stored copy only
+ * says what a host last reported while it cannot be asked (listings of
+ * down hosts, after a restart), so it is written at most every
+ * CLUSTER_INV_WRITE_MS per host, the latest one, and at once when a host
+ * comes up or goes down and at shutdown: a host sending inventories fast
+ * no longer costs two fsynced writes each on the loop. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +15,8 @@
 
 #include "coordinator.h"
 #include "log.h"
+
+#define CLUSTER_INV_WRITE_MS	1000
 
 /* Memory promised to guests that hold it: every domain that is not off. */
 uint64_t
@@ -97,12 +107,42 @@ fail:
 }
 
 static void
-cluster_set_inventory(struct host *h, Ferry__Inventory *inv)
+cluster_write(struct host *h)
+{
+	if (h->inv == NULL || !h->inv_dirty)
+		return;
+	cluster_persist(h);
+	h->inv_dirty = 0;
+	h->inv_written_ms = uv_now(h->co->loop);
+}
+
+/* now: write it at once rather than when due. */
+static void
+cluster_set_inventory(struct host *h, Ferry__Inventory *inv, int now)
 {
 	if (h->inv)
 		ferry__inventory__free_unpacked(h->inv, NULL);
 	h->inv = inv;
-	cluster_persist(h);
+	h->inv_dirty = 1;
+	if (now || uv_now(h->co->loop) - h->inv_written_ms >=
+	    CLUSTER_INV_WRITE_MS)
+		cluster_write(h);
+}
+
+/* The sweep: inventories whose write is due (all: every one, shutdown). */
+void
+cluster_flush(struct coord *co, int all)
+{
+	uint64_t now = uv_now(co->loop);
+	size_t i;
+
+	for (i = 0; i < co->nhosts; i++) {
+		struct host *h = &co->hosts[i];
+
+		if (h->inv_dirty && (all || now - h->inv_written_ms >=
+		    CLUSTER_INV_WRITE_MS))
+			cluster_write(h);
+	}
 }
 
 /* The session said hello and sent its first inventory; takes inv. */
@@ -112,7 +152,7 @@ cluster_host_up(struct host *h, Ferry__Inventory *inv)
 	h->up = 1;
 	h->last_error[0] = '\0';
 	h->last_seen_ms = coord_now_ms();
-	cluster_set_inventory(h, inv);
+	cluster_set_inventory(h, inv, 1);
 	if (store_host_set_conn(h->co->store, h->conf.name, "up", "",
 	    h->last_seen_ms) < 0)
 		log_warnx("%s", store_error(h->co->store));
@@ -127,6 +167,7 @@ void
 cluster_host_down(struct host *h, const char *reason)
 {
 	h->up = 0;
+	cluster_write(h);	/* the last inventory it sent */
 	snprintf(h->last_error, sizeof(h->last_error), "%s", reason);
 	if (store_host_set_conn(h->co->store, h->conf.name, "down", reason,
 	    coord_now_ms()) < 0)
@@ -141,5 +182,5 @@ cluster_inventory(struct host *h, Ferry__Inventory *inv)
 {
 	log_debug("host %s: inventory generation %llu, %zu domains",
 	    h->conf.name, (unsigned long long)inv->generation, inv->n_domains);
-	cluster_set_inventory(h, inv);
+	cluster_set_inventory(h, inv, 0);
 }

@@ -58,6 +58,7 @@ sweep_cb(uv_timer_t *t)
 		for (i = 0; i < co->nhosts; i++)
 			peer_heartbeat(&co->hosts[i], now);
 	}
+	cluster_flush(co, 0);
 	job_tick(co, now);
 	drain_tick(co);
 	rebalance_tick(co, now);
@@ -149,6 +150,7 @@ coord_shutdown(struct coord *co)
 		return;
 	co->stopping = 1;
 	notify_stopping();
+	cluster_flush(co, 1);
 	for (i = 0; i < co->nhosts; i++)
 		peer_stop(&co->hosts[i]);
 	control_close(co);

@@ -53,6 +53,7 @@ struct coord_conf {
 	int		 backoff_min_ms;
 	int		 backoff_max_ms;
 	int		 per_destination;	/* drains: arriving at once */
+	int		 host_max_frame_rate;	/* from one hostd, per second */
 	struct coord_host_conf *hosts;		/* owned */
 	size_t		 nhosts;
 	char		**pinned;		/* VMs never moved by rebalancing; owned */
@@ -87,6 +88,8 @@ struct host {
 	int			 up;		/* hello answered: inventory known */
 	char			 admin_state[16];	/* active draining maintenance */
 	Ferry__Inventory	*inv;		/* last inventory; owned; may be NULL */
+	int			 inv_dirty;	/* inv not yet in the store */
+	uint64_t		 inv_written_ms;	/* uv_now of the last write */
 	uint64_t		 last_seen_ms;
 	char			 last_error[256];
 	uint32_t		 next_serial;
@@ -147,6 +150,7 @@ void	 peer_heartbeat(struct host *, uint64_t now_ms);
 void	 cluster_host_up(struct host *, Ferry__Inventory *);
 void	 cluster_host_down(struct host *, const char *reason);
 void	 cluster_inventory(struct host *, Ferry__Inventory *);
+void	 cluster_flush(struct coord *, int all);
 uint64_t cluster_host_mem_used(const struct host *);
 uint64_t cluster_host_free_mib(const struct host *);
 

@@ -25,6 +25,8 @@ static const struct conf_key coord_keys[] = {
 	{ "backoff_min_ms", CONF_INT, 0, OFF(backoff_min_ms), 0, 10, 600000 },
 	{ "backoff_max_ms", CONF_INT, 0, OFF(backoff_max_ms), 0, 10, 3600000 },
 	{ "per_destination", CONF_INT, 0, OFF(per_destination), 0, 1, 64 },
+	{ "host_max_frame_rate", CONF_INT, 0, OFF(host_max_frame_rate), 0, 10,
+	    1000000 },
 	{ "hosts", CONF_CUSTOM, 1, 0, 0, 0, 0 },
 	{ "pinned", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 	{ "groups", CONF_CUSTOM, 0, 0, 0, 0, 0 },
@@ -45,6 +47,7 @@ parse_coord_defaults(struct coord_conf *c)
 	c->backoff_min_ms = 200;
 	c->backoff_max_ms = 10000;
 	c->per_destination = 1;
+	c->host_max_frame_rate = 500;
 	c->rebalance.interval_s = 300;
 	c->rebalance.max_moves = 2;
 	c->rebalance.quiet_period_s = 1800;

@@ -184,6 +184,11 @@ peer_start(struct host *h)
 	tc.idle_timeout_ms = cc->idle_timeout_ms;
 	tc.backoff_min_ms = cc->backoff_min_ms;
 	tc.backoff_max_ms = cc->backoff_max_ms;
+	/* Legitimate traffic is a heartbeat a second, inventories (10 a
+	 * second at most, debounced), 2 progress events a second per
+	 * migration and the replies to our own calls; a host over the
+	 * limit is cut, and reconnected after backoff_max_ms. */
+	tc.max_frame_rate = cc->host_max_frame_rate;
 	if ((h->conn = tr_client_start(h->co->loop, &tc, &cbs, h)) == NULL)
 		log_warnx("host %s: cannot start its connection", h->conf.name);
 }

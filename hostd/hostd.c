@@ -442,6 +442,7 @@ hostd_init(struct hostd *hd, uv_loop_t *loop, const struct hostd_conf *conf,
 	sc.startups_rate = hd->conf.startups_rate;
 	sc.startups_full = hd->conf.startups_full;
 	sc.per_source_startups = hd->conf.per_source_max_startups;
+	sc.max_frame_rate = hd->conf.max_frame_rate;
 	if ((hd->server = tr_server_start(loop, &sc, &cbs, hd, err,
 	    errlen)) == NULL) {
 		hostd_shutdown(hd);

@@ -36,6 +36,7 @@ struct hostd_conf {
 	int		startups_rate;
 	int		startups_full;
 	int		per_source_max_startups;
+	int		max_frame_rate;		/* from a coordinator, per second */
 };
 
 /* A coordinator's session. Freed when its transport connection goes down. */
@@ -46,8 +47,6 @@ struct session {
 	uint64_t		 id;
 	int			 hello;		/* said HELLO; gets events */
 	int			 calls_in_flight;	/* worker calls */
-	uint64_t		 rate_second;	/* flood accounting */
-	uint32_t		 rate_frames;
 	char			 coordinator[64];
 };
 TAILQ_HEAD(session_list, session);

@@ -36,6 +36,7 @@ static const struct conf_key hostd_keys[] = {
 	    0 },
 	{ "per_source_max_startups", CONF_INT, 0, OFF(per_source_max_startups),
 	    0, 1, 4096 },
+	{ "max_frame_rate", CONF_INT, 0, OFF(max_frame_rate), 0, 10, 1000000 },
 };
 
 #define STARTUPS_MAX	4096
@@ -97,6 +98,7 @@ parse_hostd_defaults(struct hostd_conf *c)
 	c->startups_rate = TR_STARTUPS_RATE;
 	c->startups_full = TR_STARTUPS_FULL;
 	c->per_source_max_startups = TR_PER_SOURCE_STARTUPS;
+	c->max_frame_rate = 2000;
 }
 
 /*

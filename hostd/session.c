@@ -58,7 +58,6 @@ handle_inventory(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
 
 /* Calls answered from a worker thread (precheck.c). */
 #define SESSION_MAX_CALLS	64	/* worker calls in flight per session */
-#define SESSION_MAX_RATE	2000	/* frames per second before a kick */
 
 static int	session_worker(struct session *, const struct frame_hdr *,
 		    ProtobufCMessage *, hostd_work_fn, char *, size_t);
@@ -240,23 +239,12 @@ session_on_frame(struct tr_conn *c, struct frame *f, void *arg)
 	struct session *s = tr_conn_get_data(c);
 	char err[512];
 	uint8_t *buf;
-	uint64_t now;
 	size_t len;
 
+	/* The frame rate is limited by the transport (max_frame_rate). */
 	(void)arg;
 	if (s == NULL)
 		goto done;
-	now = hostd_now_ms() / 1000;
-	if (now != s->rate_second) {
-		s->rate_second = now;
-		s->rate_frames = 0;
-	}
-	if (++s->rate_frames > SESSION_MAX_RATE) {
-		log_warnx("%s: more than %d frames in a second: dropping the "
-		    "session", tr_conn_peer(c), SESSION_MAX_RATE);
-		tr_conn_kick(c, "flooding");
-		goto done;
-	}
 	if (f->hdr.kind == FRAME_EVENT && f->hdr.type == MSG_HEARTBEAT)
 		goto done;	/* keepalive: receiving it was the point */
 	if (f->hdr.kind != FRAME_CALL) {

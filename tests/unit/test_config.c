@@ -82,6 +82,7 @@ test_hostd_ok(void **state)
 	assert_int_equal(c.startups_rate, 30);
 	assert_int_equal(c.startups_full, 60);
 	assert_int_equal(c.per_source_max_startups, 4);
+	assert_int_equal(c.max_frame_rate, 2000);
 	assert_int_equal(parse_hostd_config(write_file("h.conf", HOSTD_OK
 	    "max_startups = \"5:50:20\";\nper_source_max_startups = 2;\n",
 	    0644), &c, err, sizeof(err)), 0);
@@ -152,6 +153,8 @@ test_hostd_errors(void **state)
 	    "bad.conf:3: max_startups must be a string");
 	expect_hostd_error(HOSTD_REQ "per_source_max_startups = 0;\n",
 	    "bad.conf:3: per_source_max_startups = 0 is out of range");
+	expect_hostd_error(HOSTD_REQ "max_frame_rate = 5;\n",
+	    "bad.conf:3: max_frame_rate = 5 is out of range [10, 1000000]");
 }
 
 static void
@@ -191,6 +194,7 @@ test_coord_ok(void **state)
 	assert_int_equal(c.hosts[0].port, 7220);
 	assert_string_equal(c.hosts[1].address, "198.18.1.12");
 	assert_int_equal(c.hosts[1].port, 7300);
+	assert_int_equal(c.host_max_frame_rate, 500);		/* default */
 	parse_coord_conf_clear(&c);
 	parse_coord_conf_clear(&c);	/* twice is harmless */
 }
@@ -232,6 +236,8 @@ test_coord_errors(void **state)
 	    "port must be an integer in [1, 65535]");
 	expect_coord_error(COORD_OK "backoff_min_ms = 5000;\n"
 	    "backoff_max_ms = 100;\n", "backoff_min_ms is above");
+	expect_coord_error(COORD_OK "host_max_frame_rate = 0;\n",
+	    "host_max_frame_rate = 0 is out of range [10, 1000000]");
 	expect_coord_error(COORD_OK "hosts2 = 1;\n",
 	    "bad.conf:8: unknown setting 'hosts2'");
 }

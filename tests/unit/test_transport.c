@@ -35,6 +35,7 @@
 
 struct side {
 	int		 up, down, nframes;
+	int		 nseen;		/* frames delivered, kept or not */
 	struct tr_conn	*conn;		/* the last conn that came up */
 	char		 reason[256];	/* of the last on_down */
 	struct frame	*frames[MAXFRAMES];
@@ -79,6 +80,7 @@ on_frame(struct tr_conn *c, struct frame *f, void *arg)
 	struct side *s = arg;
 
 	(void)c;
+	s->nseen++;
 	if (s->nframes < MAXFRAMES)
 		s->frames[s->nframes++] = f;
 	else
@@ -1039,6 +1041,108 @@ test_max_sessions_authenticated(void **state)
 	tr_server_stop(srv);
 }
 
+/* ---- frame rate limits ---- */
+
+/* A coordinator's session may send max_frame_rate frames a second, and a
+ * burst of twice that; past it the session is cut, with the reason. A
+ * peer within the limit is never cut. */
+static void
+test_frame_rate_server(void **state)
+{
+	struct tr_server_config sc = server_config();
+	struct tr_client_config cc = client_config();
+	struct tr_server *srv;
+	struct tr_conn *cli;
+	uint64_t t0;
+	uint32_t v;
+	int i;
+
+	(void)state;
+	sc.max_frame_rate = 100;		/* burst 200 */
+	srv = start_server(&sc);
+	cc.backoff_min_ms = cc.backoff_max_ms = 5000;
+	assert_non_null(cli = tr_client_start(&loop, &cc, &cbs, &C));
+	assert_int_equal(run_until(&S.up, 1, 5000), 0);
+	/* 150 at once, then 50 a second for 1.5 s: within the bucket. */
+	for (v = 0; v < 150; v++)
+		send_bytes(cli, v, &v, sizeof(v));
+	t0 = now_ms();
+	while (now_ms() - t0 < 1500) {
+		send_bytes(cli, v, &v, sizeof(v));
+		v++;
+		run_for(20);
+	}
+	assert_int_equal(run_until(&S.nseen, (int)v, 5000), 0);
+	assert_int_equal(S.down, 0);
+	/* 1,000 at once: cut, once the bucket is empty. */
+	for (i = 0; i < 1000; i++, v++)
+		send_bytes(cli, v, &v, sizeof(v));
+	assert_int_equal(run_until(&S.down, 1, 5000), 0);
+	assert_non_null(strstr(S.reason, "flooding: more than 100 frames a "
+	    "second (burst 200)"));
+	assert_true(S.nseen < (int)v);
+	tr_conn_close(cli);
+	tr_server_stop(srv);
+}
+
+/* The client side (the coordinator): a server flooding it is cut, and
+ * the next attempt waits backoff_max_ms rather than backoff_min_ms. */
+static void
+test_frame_rate_client_backoff(void **state)
+{
+	struct tr_server_config sc = server_config();
+	struct tr_client_config cc = client_config();
+	struct tr_server *srv;
+	struct tr_conn *cli;
+	uint32_t v;
+
+	(void)state;
+	srv = start_server(&sc);
+	cc.max_frame_rate = 50;
+	cc.backoff_min_ms = 50;
+	cc.backoff_max_ms = 1500;
+	assert_non_null(cli = tr_client_start(&loop, &cc, &cbs, &C));
+	assert_int_equal(run_until(&S.up, 1, 5000), 0);
+	for (v = 0; v < 500; v++)
+		send_bytes(S.conn, v, &v, sizeof(v));
+	assert_int_equal(run_until(&C.down, 1, 5000), 0);
+	assert_non_null(strstr(C.reason, "flooding"));
+	assert_int_equal(run_until(&C.up, 2, 5000), 0);
+	/* Jitter is +-25% of 1500 ms. */
+	assert_true(C.up_at - C.down_at >= 1100);
+	tr_conn_close(cli);
+	tr_server_stop(srv);
+}
+
+/* The inbound queue is bounded in frames as well as bytes: empty frames
+ * while the loop is stalled pile up only to the bound, then the reader
+ * waits; none is lost once the loop runs. */
+static void
+test_inbound_frame_bound(void **state)
+{
+	struct tr_server_config sc = server_config();
+	struct tr_client_config cc = client_config();
+	struct tr_server *srv;
+	struct tr_conn *cli;
+	uint32_t v;
+
+	(void)state;
+	srv = start_server(&sc);
+	assert_non_null(cli = tr_client_start(&loop, &cc, &cbs, &C));
+	assert_int_equal(run_until(&C.up, 1, 5000), 0);
+	assert_int_equal(run_until(&S.up, 1, 5000), 0);
+	for (v = 0; v < 20000; v++)
+		send_bytes(cli, v, NULL, 0);
+	poll(NULL, 0, 1500);		/* the loop stalls */
+	uv_run(&loop, UV_RUN_NOWAIT);	/* one turn: what was queued */
+	assert_true(S.nseen > 1000);
+	assert_true(S.nseen <= 4096 + 2048 + 1);
+	assert_int_equal(run_until(&S.nseen, 20000, 10000), 0);
+	assert_int_equal(S.down + C.down, 0);
+	tr_conn_close(cli);
+	tr_server_stop(srv);
+}
+
 static void
 test_send_queue_bound(void **state)
 {
@@ -1231,6 +1335,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_preauth_flood_many_sources,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_sessions_authenticated,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frame_rate_server,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frame_rate_client_backoff,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inbound_frame_bound,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_queue_bound, setup,
 		    teardown),

@@ -1,0 +1,583 @@
+/* test_limits.c: peers that are merely rude. A hostd with a valid key that
+ * floods the coordinator with events, and ferryctl clients that never read
+ * their replies: each is cut, and every other host and client keeps
+ * working. Real hostd cores (fake hypervisor) and a real coordinator core
+ * over the real SSH transport on loopback, as in test_job.c; the control
+ * socket is spoken to from a thread with plain blocking sockets, so its
+ * latency is measured while the loop thread is busy. */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "coordinator.h"
+#include "fake_hv.h"
+#include "hostd.h"
+#include "log.h"
+
+#define NHOSTS		3
+#define NGUESTS		150
+
+/* h1's hostd runs on a loop and a thread of its own (as on its own
+ * machine), so it floods at full speed however busy the coordinator is. */
+struct cluster {
+	char		 dir[64];
+	uv_loop_t	 loop;		/* the coordinator, h2, h3 */
+	uv_loop_t	 loop1;		/* h1 */
+	pthread_t	 h1_thread;
+	volatile int	 h1_stop;
+	volatile int	 flood_rate;	/* INVENTORY events a second from h1 */
+	volatile uint64_t flood_sent;	/* in all */
+	struct hostd	 hd[NHOSTS];
+	struct coord	 co;
+	int		 co_running;
+	int		 port[NHOSTS];
+};
+
+static const char *
+host_uri(int i)
+{
+	static const char *uris[NHOSTS] = { "qemu+tcp://h1/system",
+	    "qemu+tcp://h2/system", "qemu+tcp://h3/system" };
+
+	return uris[i];
+}
+
+static void
+sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	assert_int_equal(system(cmd), 0);
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+all_up(struct cluster *cl)
+{
+	size_t i;
+
+	for (i = 0; i < cl->co.nhosts; i++)
+		if (!cl->co.hosts[i].up)
+			return 0;
+	return 1;
+}
+
+static void
+spin(struct cluster *cl)
+{
+	uv_run(&cl->loop, UV_RUN_NOWAIT);
+	usleep(1000);
+}
+
+static void *
+h1_main(void *arg)
+{
+	struct cluster *cl = arg;
+	struct hostd *hd = &cl->hd[0];
+	struct session *s;
+	uint64_t t0 = 0, now, due, sent = 0;
+	int k;
+
+	while (!cl->h1_stop) {
+		uv_run(&cl->loop1, UV_RUN_NOWAIT);
+		now = mono_ms();
+		s = TAILQ_FIRST(&hd->sessions);
+		if (cl->flood_rate == 0 || s == NULL || !s->hello ||
+		    hd->inv_payload == NULL) {
+			t0 = 0;		/* the rate counts from a session up */
+			usleep(1000);
+			continue;
+		}
+		if (t0 == 0) {
+			t0 = now;
+			sent = 0;
+		}
+		due = (now - t0) * (uint64_t)cl->flood_rate / 1000;
+		for (k = 0; sent < due && k < 100; k++, sent++) {
+			hostd_send_raw(s, MSG_INVENTORY, FRAME_EVENT, FRAME_OK,
+			    0, hd->inv_payload, hd->inv_len);
+			cl->flood_sent++;
+		}
+		usleep(100);
+	}
+	hostd_shutdown(hd);
+	for (k = 0; k < 500 && uv_run(&cl->loop1, UV_RUN_NOWAIT); k++)
+		usleep(1000);
+	return NULL;
+}
+
+static void
+coord_start(struct cluster *cl)
+{
+	struct coord_conf cc;
+	char err[512];
+	uint64_t end;
+	int i;
+
+	parse_coord_defaults(&cc);
+	snprintf(cc.name, sizeof(cc.name), "test");
+	snprintf(cc.database, sizeof(cc.database), "%s/ferry.db", cl->dir);
+	snprintf(cc.socket, sizeof(cc.socket), "%s/ferry.sock", cl->dir);
+	snprintf(cc.identity, sizeof(cc.identity), "%s/id", cl->dir);
+	snprintf(cc.known_hosts, sizeof(cc.known_hosts), "%s/known_hosts",
+	    cl->dir);
+	cc.backoff_min_ms = 50;
+	cc.backoff_max_ms = 2000;
+	assert_non_null(cc.hosts = calloc(NHOSTS, sizeof(*cc.hosts)));
+	cc.nhosts = NHOSTS;
+	for (i = 0; i < NHOSTS; i++) {
+		snprintf(cc.hosts[i].name, sizeof(cc.hosts[i].name), "h%d",
+		    i + 1);
+		snprintf(cc.hosts[i].address, sizeof(cc.hosts[i].address),
+		    "127.0.0.1");
+		cc.hosts[i].port = cl->port[i];
+	}
+	if (coord_init(&cl->co, &cl->loop, &cc, err, sizeof(err)) < 0)
+		fail_msg("coord_init: %s", err);
+	cl->co_running = 1;
+	end = mono_ms() + 30000;
+	while (!all_up(cl) && mono_ms() < end)
+		spin(cl);
+	assert_true(all_up(cl));
+}
+
+static int
+setup(void **state)
+{
+	struct cluster *cl;
+	struct hostd_conf hc;
+	struct hv_domain d;
+	char err[512];
+	int i, base;
+
+	assert_non_null(cl = calloc(1, sizeof(*cl)));
+	/* On disk, not tmpfs: the store's fsyncs cost what they cost. */
+	snprintf(cl->dir, sizeof(cl->dir), "/var/tmp/ferry-test-limits.XXXXXX");
+	assert_non_null(mkdtemp(cl->dir));
+	fake_hv_reset();
+	sh("ssh-keygen -q -t ed25519 -N '' -f %s/id", cl->dir);
+	sh("cp %s/id.pub %s/authorized_keys", cl->dir, cl->dir);
+	sh(": > %s/known_hosts", cl->dir);
+	base = 20000 + (getpid() * 11) % 30000;
+	assert_int_equal(uv_loop_init(&cl->loop), 0);
+	assert_int_equal(uv_loop_init(&cl->loop1), 0);
+	for (i = 0; i < NHOSTS; i++) {
+		cl->port[i] = base + i;
+		sh("ssh-keygen -q -t ed25519 -N '' -f %s/hk%d", cl->dir, i);
+		sh("echo \"[127.0.0.1]:%d $(cut -d' ' -f1,2 %s/hk%d.pub)\" >> "
+		    "%s/known_hosts", cl->port[i], cl->dir, i, cl->dir);
+		parse_hostd_defaults(&hc);
+		snprintf(hc.listen, sizeof(hc.listen), "127.0.0.1");
+		hc.port = cl->port[i];
+		snprintf(hc.host_key, sizeof(hc.host_key), "%s/hk%d", cl->dir,
+		    i);
+		snprintf(hc.authorized_keys, sizeof(hc.authorized_keys),
+		    "%s/authorized_keys", cl->dir);
+		snprintf(hc.libvirt_uri, sizeof(hc.libvirt_uri), "%s",
+		    host_uri(i));
+		snprintf(hc.advertise_uri, sizeof(hc.advertise_uri), "%s",
+		    host_uri(i));
+		snprintf(hc.migration_address, sizeof(hc.migration_address),
+		    "127.0.0.1");
+		hc.memory_reserve_mib = 512;
+		hc.capacity_mib = 65536;
+		if (hostd_init(&cl->hd[i], i == 0 ? &cl->loop1 : &cl->loop,
+		    &hc, &fake_hv_ops, err, sizeof(err)) < 0)
+			fail_msg("hostd_init: %s", err);
+	}
+	/* h1 is a busy host: 150 guests, an inventory of some 15 KB. */
+	for (i = 0; i < NGUESTS; i++) {
+		memset(&d, 0, sizeof(d));
+		snprintf(d.name, sizeof(d.name), "guest-%03d", i);
+		snprintf(d.uuid, sizeof(d.uuid),
+		    "00000000-0000-4000-8000-%012d", i);
+		d.state = HV_STATE_RUNNING;
+		d.mem_mib = 256;
+		d.vcpus = 1;
+		d.persistent = 1;
+		assert_int_equal(fake_hv_add_domain(host_uri(0), &d), 0);
+	}
+	assert_int_equal(pthread_create(&cl->h1_thread, NULL, h1_main, cl),
+	    0);
+	coord_start(cl);
+	*state = cl;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct cluster *cl = *state;
+	int i, k, rc;
+
+	if (cl->co_running) {
+		coord_shutdown(&cl->co);
+		for (k = 0; k < 200; k++)
+			spin(cl);
+		coord_free(&cl->co);
+	}
+	cl->flood_rate = 0;
+	cl->h1_stop = 1;
+	pthread_join(cl->h1_thread, NULL);
+	for (i = 1; i < NHOSTS; i++)
+		hostd_shutdown(&cl->hd[i]);
+	for (k = 0; k < 500 && uv_run(&cl->loop, UV_RUN_NOWAIT); k++)
+		usleep(1000);
+	for (i = 0; i < NHOSTS; i++)
+		hostd_free(&cl->hd[i]);
+	rc = uv_loop_close(&cl->loop);
+	if (uv_loop_close(&cl->loop1) != 0)
+		rc = -1;
+	sh("rm -rf %s", cl->dir);
+	free(cl);
+	assert_int_equal(rc, 0);
+	return 0;
+}
+
+/* ---- a ferryctl of our own, on a thread ---- */
+
+static int
+ctl_connect(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Reads exactly len bytes by deadline; 0, or -1 on EOF/error/timeout. */
+static int
+read_full(int fd, uint8_t *p, size_t len, uint64_t deadline)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	ssize_t n;
+	uint64_t now;
+
+	while (len > 0) {
+		if ((now = mono_ms()) >= deadline)
+			return -1;
+		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			continue;
+		if ((n = read(fd, p, len)) <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+write_full(int fd, const uint8_t *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One CALL and its REPLY: the payload (malloc'd) or NULL. */
+static uint8_t *
+ctl_call(int fd, uint16_t type, const ProtobufCMessage *m, uint32_t serial,
+    size_t *plen, int timeout_ms)
+{
+	uint8_t hb[FRAME_HDR_LEN], *buf, *payload;
+	struct frame_hdr h;
+	size_t len;
+	uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
+
+	if (frame_pack(type, FRAME_CALL, FRAME_OK, serial, m, &buf, &len) < 0)
+		return NULL;
+	if (write_full(fd, buf, len) < 0) {
+		free(buf);
+		return NULL;
+	}
+	free(buf);
+	for (;;) {
+		if (read_full(fd, hb, sizeof(hb), deadline) < 0 ||
+		    frame_hdr_decode(hb, &h, FRAME_MAX_PAYLOAD) < 0)
+			return NULL;
+		if ((payload = malloc(h.len ? h.len : 1)) == NULL ||
+		    read_full(fd, payload, h.len, deadline) < 0) {
+			free(payload);
+			return NULL;
+		}
+		if (h.kind == FRAME_REPLY && h.serial == serial &&
+		    h.status == FRAME_OK) {
+			*plen = h.len;
+			return payload;
+		}
+		free(payload);
+	}
+}
+
+/* Asks `hosts` every 100 ms until told to stop; keeps the worst latency
+ * and what it learnt of h1. */
+struct prober {
+	const char	*socket;
+	volatile int	 stop;
+	int		 calls, failed;
+	uint64_t	 worst_ms;
+	int		 saw_flood;	/* h1 down, last_error says flooding */
+	char		 h1_error[256];
+};
+
+static void *
+prober_main(void *arg)
+{
+	struct prober *p = arg;
+	Ferry__HostsRequest rq = FERRY__HOSTS_REQUEST__INIT;
+	Ferry__HostsReply *r;
+	uint8_t *payload;
+	size_t len, i;
+	uint64_t t0, dt;
+	uint32_t serial = 0;
+	int fd;
+
+	while (!p->stop) {
+		t0 = mono_ms();
+		payload = NULL;
+		if ((fd = ctl_connect(p->socket)) != -1) {
+			payload = ctl_call(fd, MSG_CTL_HOSTS, &rq.base,
+			    ++serial, &len, 10000);
+			close(fd);
+		}
+		dt = mono_ms() - t0;
+		p->calls++;
+		if (dt > p->worst_ms)
+			p->worst_ms = dt;
+		if (payload == NULL ||
+		    (r = ferry__hosts_reply__unpack(NULL, len, payload)) ==
+		    NULL) {
+			p->failed++;
+			free(payload);
+			continue;
+		}
+		for (i = 0; i < r->n_hosts; i++)
+			if (strcmp(r->hosts[i]->name, "h1") == 0 &&
+			    strcmp(r->hosts[i]->state, "down") == 0 &&
+			    r->hosts[i]->last_error != NULL &&
+			    strstr(r->hosts[i]->last_error, "flood")) {
+				p->saw_flood = 1;
+				snprintf(p->h1_error, sizeof(p->h1_error),
+				    "%s", r->hosts[i]->last_error);
+			}
+		ferry__hosts_reply__free_unpacked(r, NULL);
+		free(payload);
+		poll(NULL, 0, 100);
+	}
+	return NULL;
+}
+
+/* ---- tests ---- */
+
+/*
+ * Finding 4: a host with a valid key sending 5,000 INVENTORY events a
+ * second made `ferryctl hosts` take 13-46 s and flapped the honest hosts.
+ * Now the coordinator cuts that host (and backs its connection off),
+ * records why, and meanwhile every control request is answered within a
+ * second and the other hosts never go down.
+ */
+static void
+test_flooding_host(void **state)
+{
+	struct cluster *cl = *state;
+	struct host *h1 = &cl->co.hosts[0];
+	struct prober pr;
+	pthread_t th;
+	uint64_t t0;
+	int honest_down = 0, cut = 0, k;
+
+	memset(&pr, 0, sizeof(pr));
+	pr.socket = cl->co.conf.socket;
+	assert_int_equal(pthread_create(&th, NULL, prober_main, &pr), 0);
+	cl->flood_rate = 5000;
+	t0 = mono_ms();
+	while (mono_ms() - t0 < 5000) {
+		uv_run(&cl->loop, UV_RUN_NOWAIT);
+		if (!cl->co.hosts[1].up || !cl->co.hosts[2].up)
+			honest_down = 1;
+		if (!h1->up && strstr(h1->last_error, "flood") != NULL)
+			cut = 1;
+		usleep(200);
+	}
+	cl->flood_rate = 0;
+	pr.stop = 1;
+	/* The loop must keep running while the prober finishes its call. */
+	for (k = 0; k < 12000 && pr.stop != 2; k++) {
+		uv_run(&cl->loop, UV_RUN_NOWAIT);
+		usleep(1000);
+		if (pthread_tryjoin_np(th, NULL) == 0)
+			pr.stop = 2;
+	}
+	assert_int_equal(pr.stop, 2);
+	print_message("flood: %llu events sent, %d hosts calls, worst %llu ms, "
+	    "h1: %s\n", (unsigned long long)cl->flood_sent, pr.calls,
+	    (unsigned long long)pr.worst_ms, pr.h1_error);
+	assert_int_equal(honest_down, 0);
+	assert_int_equal(pr.failed, 0);
+	assert_true(pr.calls >= 10);
+	assert_true(pr.worst_ms < 1000);
+	assert_true(cut);
+	assert_true(pr.saw_flood);
+	assert_non_null(strstr(pr.h1_error, "flooding"));
+}
+
+/* The stored inventory's write time for h1 (0: none stored). */
+static uint64_t
+stored_at(struct cluster *cl, size_t *n)
+{
+	struct store_vm *v = NULL;
+	uint64_t at = 0;
+
+	*n = 0;
+	assert_int_equal(store_vms_list(cl->co.store, "h1", &v, n), 0);
+	if (*n > 0)
+		at = v[0].updated_ms;
+	store_vm_list_free(v, *n);
+	return at;
+}
+
+/*
+ * Inventories within the rate limit: the in-memory picture takes each
+ * one, the store gets the latest at most once a second (it had two
+ * fsynced writes per event), and it is complete when the host goes down.
+ */
+static void
+test_inventory_writes_coalesced(void **state)
+{
+	struct cluster *cl = *state;
+	struct host *h1 = &cl->co.hosts[0];
+	uint64_t t0, at, seen[64];
+	size_t n, nseen = 0, i;
+	int k;
+
+	cl->flood_rate = 100;
+	t0 = mono_ms();
+	while (mono_ms() - t0 < 3000) {
+		uv_run(&cl->loop, UV_RUN_NOWAIT);
+		assert_true(h1->up);
+		at = stored_at(cl, &n);
+		assert_int_equal(n, NGUESTS);
+		for (i = 0; i < nseen && seen[i] != at; i++)
+			;
+		if (i == nseen && nseen < 64)
+			seen[nseen++] = at;
+		usleep(20000);
+	}
+	cl->flood_rate = 0;
+	print_message("inventory: %llu events, %zu writes seen\n",
+	    (unsigned long long)cl->flood_sent, nseen);
+	assert_true(cl->flood_sent >= 250);
+	assert_true(h1->inv != NULL && h1->inv->n_domains == NGUESTS);
+	/* The first write at hello, then one a second: 3 or 4, not 300. */
+	assert_true(nseen >= 3 && nseen <= 5);
+	/* Down: the last one is in the store at once, not when due. */
+	cl->flood_rate = 100;
+	for (k = 0; k < 5000 && !h1->inv_dirty; k++)
+		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(1000);
+	assert_true(h1->inv_dirty);
+	cl->flood_rate = 0;
+	tr_conn_kick(h1->conn, "test");
+	while (h1->up)
+		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(1000);
+	assert_false(h1->inv_dirty);
+	(void)stored_at(cl, &n);
+	assert_int_equal(n, NGUESTS);
+}
+
+/* Heartbeats from the coordinator to h2 at a rate; for ms. */
+static void
+coordinator_floods(struct cluster *cl, int rate, int ms, int *down)
+{
+	Ferry__Heartbeat hb = FERRY__HEARTBEAT__INIT;
+	struct host *h2 = &cl->co.hosts[1];
+	uint64_t t0 = mono_ms(), sent = 0, due;
+	uint8_t *buf;
+	size_t len;
+
+	*down = 0;
+	while (mono_ms() - t0 < (uint64_t)ms) {
+		due = (mono_ms() - t0) * (uint64_t)rate / 1000;
+		for (; sent < due; sent++) {
+			hb.seq = sent;
+			assert_int_equal(frame_pack(MSG_HEARTBEAT, FRAME_EVENT,
+			    FRAME_OK, 0, &hb.base, &buf, &len), 0);
+			(void)tr_conn_send(h2->conn, buf, len);
+		}
+		uv_run(&cl->loop, UV_RUN_NOWAIT);
+		if (!h2->up)
+			*down = 1;
+		usleep(500);
+	}
+}
+
+/* hostd's side: a coordinator session within max_frame_rate (2,000 a
+ * second, bursts of 4,000) stays; one far over it is cut. */
+static void
+test_hostd_cuts_flooding_coordinator(void **state)
+{
+	struct cluster *cl = *state;
+	int down;
+
+	coordinator_floods(cl, 1000, 2000, &down);
+	assert_int_equal(down, 0);
+	coordinator_floods(cl, 20000, 2000, &down);
+	assert_int_equal(down, 1);
+	assert_true(cl->co.hosts[0].up && cl->co.hosts[2].up);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_flooding_host, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_inventory_writes_coalesced,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_hostd_cuts_flooding_coordinator, setup, teardown),
+	};
+
+	log_init("test_limits", 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
