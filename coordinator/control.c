@@ -20,6 +20,11 @@
 #define CTL_MAX_RATE	500	/* frames per second before a client is cut */
 #define CTL_FRAME_MS	10000	/* a started frame must finish in this time */
 #define CTL_MAX_CLIENTS	256
+/* Replies and events a client has not read yet, per client and in all:
+ * past either it is dropped, not our memory. A reply is at most 4 MiB
+ * (ferryctl's frame limit), so a client that reads is never near. */
+#define CTL_OUTQ_MAX	(8u * 1024 * 1024)
+#define CTL_OUTQ_TOTAL	(64u * 1024 * 1024)
 
 struct ctl_client {
 	TAILQ_ENTRY(ctl_client)	 entry;
@@ -27,6 +32,7 @@ struct ctl_client {
 	uv_pipe_t		 pipe;
 	struct frame_reader	 rd;
 	int			 closing;
+	int			 dropping;	/* closed by the next sweep */
 	uid_t			 uid;
 	pid_t			 pid;
 	uint64_t		 frame_started_ms;	/* 0: between frames */
@@ -78,6 +84,77 @@ control_write_cb(uv_write_t *req, int status)
 	free(w);
 }
 
+static size_t
+control_client_queued(struct ctl_client *c)
+{
+	return uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
+}
+
+/* Bytes queued for every client, unsent (the kernel's buffer is full). */
+size_t
+control_queued(struct coord *co)
+{
+	struct ctl_client *c;
+	size_t n = 0;
+
+	TAILQ_FOREACH(c, &co->clients, entry)
+		n += control_client_queued(c);
+	return n;
+}
+
+/*
+ * Writes can come from inside a loop over a job's or a drain's watchers,
+ * so a client is never closed from there (that would free the watcher
+ * being walked): it stops being read and written, and the next sweep
+ * closes it.
+ */
+static void
+control_client_drop(struct ctl_client *c)
+{
+	if (c->closing || c->dropping)
+		return;
+	c->dropping = 1;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+}
+
+/*
+ * Room for len more bytes to c? A client over its own bound is dropped;
+ * over the total, the client with most queued is (which may be another:
+ * the one that does not read, not the one that asked last). 0 when c may
+ * queue, -1 when c itself was dropped.
+ */
+static int
+control_room(struct ctl_client *c, size_t len)
+{
+	struct ctl_client *o, *worst = NULL;
+	size_t q = control_client_queued(c), total = 0, n, most = 0;
+
+	if (q > 0 && q + len > CTL_OUTQ_MAX) {
+		log_warnx("control: client pid %d (uid %d) does not read its "
+		    "replies (%zu bytes unsent, bound %u): dropped",
+		    (int)c->pid, (int)c->uid, q, CTL_OUTQ_MAX);
+		control_client_drop(c);
+		return -1;
+	}
+	TAILQ_FOREACH(o, &c->co->clients, entry) {
+		if (o->dropping)
+			continue;	/* freed at the next sweep */
+		n = control_client_queued(o);
+		total += n;
+		if (n > most) {
+			most = n;
+			worst = o;
+		}
+	}
+	if (total + len <= CTL_OUTQ_TOTAL || worst == NULL)
+		return 0;
+	log_warnx("control: %zu bytes unsent to all clients (bound %u): "
+	    "dropping client pid %d (uid %d), %zu of them", total,
+	    CTL_OUTQ_TOTAL, (int)worst->pid, (int)worst->uid, most);
+	control_client_drop(worst);
+	return worst == c ? -1 : 0;
+}
+
 /* Queues buf (takes it) on the client's socket. */
 static int
 control_write(struct ctl_client *c, uint8_t *buf, size_t len)
@@ -85,7 +162,8 @@ control_write(struct ctl_client *c, uint8_t *buf, size_t len)
 	struct ctl_write *w;
 	uv_buf_t b;
 
-	if (c->closing || (w = calloc(1, sizeof(*w))) == NULL) {
+	if (c->closing || c->dropping || control_room(c, len) == -1 ||
+	    (w = calloc(1, sizeof(*w))) == NULL) {
 		free(buf);
 		return -1;
 	}
@@ -96,7 +174,7 @@ control_write(struct ctl_client *c, uint8_t *buf, size_t len)
 	    control_write_cb) != 0) {
 		free(buf);
 		free(w);
-		control_client_close(c);
+		control_client_drop(c);
 		return -1;
 	}
 	return 0;
@@ -170,7 +248,7 @@ control_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (left > 0 && !frame_reader_pending(&c->rd))
 		c->frame_started_ms = coord_now_ms();
-	while (left > 0 && !c->closing) {
+	while (left > 0 && !c->closing && !c->dropping) {
 		rc = frame_reader_feed(&c->rd, p, left, &used, &f);
 		p += used;
 		left -= used;
@@ -243,7 +321,8 @@ control_peer_allowed(struct coord *co, int fd, uid_t *uid, pid_t *pid)
 	return 0;
 }
 
-/* Cuts clients that started a frame and never finished it (slow loris). */
+/* Cuts clients that started a frame and never finished it (slow loris),
+ * and closes those dropped since the last sweep. */
 void
 control_sweep(struct coord *co, uint64_t now_ms)
 {
@@ -251,7 +330,9 @@ control_sweep(struct coord *co, uint64_t now_ms)
 
 	for (c = TAILQ_FIRST(&co->clients); c; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->frame_started_ms && frame_reader_pending(&c->rd) &&
+		if (c->dropping)
+			control_client_close(c);
+		else if (c->frame_started_ms && frame_reader_pending(&c->rd) &&
 		    now_ms - c->frame_started_ms > CTL_FRAME_MS) {
 			log_warnx("control: client pid %d (uid %d) left a frame "
 			    "unfinished for %d ms: dropped", (int)c->pid,

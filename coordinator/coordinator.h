@@ -158,6 +158,7 @@ uint64_t cluster_host_free_mib(const struct host *);
 int	 control_listen(struct coord *, char *err, size_t errlen);
 void	 control_close(struct coord *);
 void	 control_sweep(struct coord *, uint64_t now_ms);
+size_t	 control_queued(struct coord *);
 int	 control_reply(struct ctl_client *, uint16_t type, uint32_t serial,
 	    const ProtobufCMessage *);
 int	 control_event(struct ctl_client *, uint16_t type, uint32_t serial,

@@ -566,6 +566,114 @@ test_hostd_cuts_flooding_coordinator(void **state)
 	assert_true(cl->co.hosts[0].up && cl->co.hosts[2].up);
 }
 
+/* A ferryctl that asks `vms` 400 times a second (under the request rate
+ * limit) and never reads a reply. */
+struct rude {
+	const char	*socket;
+	int		 sent;
+	int		 cut;		/* the coordinator closed it */
+	uint64_t	 cut_ms;	/* after how long */
+};
+
+static void *
+rude_main(void *arg)
+{
+	struct rude *r = arg;
+	Ferry__VmsRequest rq = FERRY__VMS_REQUEST__INIT;
+	uint64_t t0 = mono_ms();
+	uint8_t *buf;
+	size_t len;
+	int fd;
+
+	if ((fd = ctl_connect(r->socket)) == -1)
+		return NULL;
+	while (mono_ms() - t0 < 15000) {
+		if (frame_pack(MSG_CTL_VMS, FRAME_CALL, FRAME_OK,
+		    (uint32_t)++r->sent, &rq.base, &buf, &len) < 0)
+			break;
+		if (send(fd, buf, len, MSG_NOSIGNAL) != (ssize_t)len) {
+			free(buf);
+			r->cut = 1;
+			r->cut_ms = mono_ms() - t0;
+			break;
+		}
+		free(buf);
+		usleep(2500);
+	}
+	close(fd);
+	return NULL;
+}
+
+static long
+rss_kib(void)
+{
+	long pages = 0, rss = 0;
+	FILE *fp;
+
+	if ((fp = fopen("/proc/self/statm", "r")) == NULL)
+		return -1;
+	if (fscanf(fp, "%ld %ld", &pages, &rss) != 2)
+		rss = -1;
+	fclose(fp);
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/*
+ * Finding 8: clients that never read grew the coordinator from 48 to
+ * 172 MB in 20 s. A client's unsent replies are bounded; past the bound
+ * it is dropped (and logged), and other clients are served meanwhile.
+ */
+static void
+test_control_client_never_reads(void **state)
+{
+	struct cluster *cl = *state;
+	struct rude r;
+	struct prober pr;
+	pthread_t th, tp;
+	long rss0, rss, rss_max = 0;
+	size_t q, q_max = 0;
+	int k;
+
+	memset(&r, 0, sizeof(r));
+	memset(&pr, 0, sizeof(pr));
+	r.socket = pr.socket = cl->co.conf.socket;
+	rss0 = rss_kib();
+	assert_int_equal(pthread_create(&th, NULL, rude_main, &r), 0);
+	assert_int_equal(pthread_create(&tp, NULL, prober_main, &pr), 0);
+	for (k = 0; k < 20000; k++) {
+		uv_run(&cl->loop, UV_RUN_NOWAIT);
+		usleep(1000);
+		if ((rss = rss_kib()) > rss_max)
+			rss_max = rss;
+		if ((q = control_queued(&cl->co)) > q_max)
+			q_max = q;
+		if (pthread_tryjoin_np(th, NULL) == 0)
+			break;
+	}
+	assert_true(k < 20000);
+	pr.stop = 1;
+	for (k = 0; k < 12000 && pr.stop != 2; k++) {
+		uv_run(&cl->loop, UV_RUN_NOWAIT);
+		usleep(1000);
+		if (pthread_tryjoin_np(tp, NULL) == 0)
+			pr.stop = 2;
+	}
+	assert_int_equal(pr.stop, 2);
+	print_message("rude client: %d requests, cut %d after %llu ms; rss "
+	    "%ld -> max %ld KiB; at most %zu bytes queued; hosts calls %d, "
+	    "worst %llu ms\n", r.sent, r.cut, (unsigned long long)r.cut_ms,
+	    rss0, rss_max, q_max, pr.calls, (unsigned long long)pr.worst_ms);
+	assert_true(r.cut);
+	/* The bound (8 MiB) plus one reply, never more. */
+	assert_true(q_max > 4 * 1024 * 1024);
+	assert_true(q_max <= 8 * 1024 * 1024 + 64 * 1024);
+	assert_int_equal(control_queued(&cl->co), 0);
+	assert_true(r.cut_ms < 10000);
+	assert_true(rss_max - rss0 < 48 * 1024);
+	assert_int_equal(pr.failed, 0);
+	assert_true(pr.worst_ms < 1000);
+}
+
 int
 main(void)
 {
@@ -576,6 +684,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_hostd_cuts_flooding_coordinator, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_control_client_never_reads, setup, teardown),
 	};
 
 	log_init("test_limits", 0);
