@@ -39,6 +39,7 @@
 #define TR_OUTQ_MAX		(64u * 1024 * 1024)	/* queued for sending */
 #define TR_INQ_MAX		(16u * 1024 * 1024)	/* loop behind */
 #define TR_INQ_MAX_FRAMES	4096			/* ... in frames */
+#define TR_DISPATCH_BATCH	128			/* events a loop turn */
 #define TR_MAX_SESSIONS		16
 #define TR_WRITE_CHUNK		(256 * 1024)
 #define TR_READ_BUDGET		(4 * 1024 * 1024)	/* per loop turn */
@@ -334,6 +335,33 @@ tr_sink_take(struct tr_sink *s)
 	s->frames = 0;
 	pthread_mutex_unlock(&s->mu);
 	return list;
+}
+
+/* At most max events, oldest first; *more says whether some are left. */
+static struct tr_ev *
+tr_sink_take_some(struct tr_sink *s, int max, int *more)
+{
+	struct tr_ev *list, *ev, *last = NULL;
+	int n = 0;
+
+	pthread_mutex_lock(&s->mu);
+	list = s->head;
+	for (ev = list; ev != NULL && n < max; ev = ev->next, n++) {
+		if (ev->frame != NULL) {
+			s->bytes -= ev->frame->hdr.len;
+			s->frames--;
+		}
+		last = ev;
+	}
+	if (last != NULL) {
+		s->head = last->next;
+		last->next = NULL;
+		if (s->head == NULL)
+			s->tail = &s->head;
+	}
+	*more = s->head != NULL;
+	pthread_mutex_unlock(&s->mu);
+	return last != NULL ? list : NULL;
 }
 
 static void
@@ -763,7 +791,20 @@ tr_conn_free_cb(uv_handle_t *h)
 	tr_conn_free(c);
 }
 
-/* Loop thread: deliver what the connection threads queued. */
+size_t
+tr_server_inq_frames(struct tr_server *srv)
+{
+	size_t n;
+
+	pthread_mutex_lock(&srv->sink.mu);
+	n = srv->sink.frames;
+	pthread_mutex_unlock(&srv->sink.mu);
+	return n;
+}
+
+/* Loop thread: deliver what the connection threads queued, a batch at a
+ * time: the rest waits for the next turn, so a burst from one peer does
+ * not keep the loop from every other handle (the control socket). */
 static void
 tr_dispatch(struct tr_sink *sink, struct tr_server *srv)
 {
@@ -771,8 +812,11 @@ tr_dispatch(struct tr_sink *sink, struct tr_server *srv)
 	struct tr_conn *c;
 	const struct tr_callbacks *cb;
 	void *arg;
+	int more;
 
-	list = tr_sink_take(sink);
+	list = tr_sink_take_some(sink, TR_DISPATCH_BATCH, &more);
+	if (more)
+		uv_async_send(&sink->async);
 	while ((ev = list) != NULL) {
 		list = ev->next;
 		c = ev->conn;

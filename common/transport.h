@@ -100,6 +100,8 @@ struct tr_client_config {
 struct tr_server *tr_server_start(uv_loop_t *, const struct tr_server_config *,
 	    const struct tr_callbacks *, void *arg, char *err, size_t errlen);
 void	 tr_server_stop(struct tr_server *);	/* closes every session; NULL ok */
+/* Frames received, not yet delivered to the loop (bounded). */
+size_t	 tr_server_inq_frames(struct tr_server *);
 
 struct tr_conn *tr_client_start(uv_loop_t *, const struct tr_client_config *,
 	    const struct tr_callbacks *, void *arg);
