@@ -570,6 +570,7 @@ test_hostd_cuts_flooding_coordinator(void **state)
  * limit) and never reads a reply. */
 struct rude {
 	const char	*socket;
+	uint64_t	 watch;		/* a job to watch first, or 0 */
 	int		 sent;
 	int		 cut;		/* the coordinator closed it */
 	uint64_t	 cut_ms;	/* after how long */
@@ -587,6 +588,17 @@ rude_main(void *arg)
 
 	if ((fd = ctl_connect(r->socket)) == -1)
 		return NULL;
+	if (r->watch) {
+		Ferry__JobRequest jr = FERRY__JOB_REQUEST__INIT;
+
+		jr.id = r->watch;
+		if (frame_pack(MSG_CTL_WATCH, FRAME_CALL, FRAME_OK, 1,
+		    &jr.base, &buf, &len) < 0 || write_full(fd, buf, len) < 0) {
+			close(fd);
+			return NULL;
+		}
+		free(buf);
+	}
 	while (mono_ms() - t0 < 15000) {
 		if (frame_pack(MSG_CTL_VMS, FRAME_CALL, FRAME_OK,
 		    (uint32_t)++r->sent, &rq.base, &buf, &len) < 0)
@@ -676,6 +688,84 @@ test_control_client_never_reads(void **state)
 	assert_true(pr.worst_ms < 1000);
 }
 
+/* A 20-sample (10 s) pre-copy of vm from h1, data remaining falling. */
+static void
+script(const char *vm)
+{
+	struct hv_job_stats st[20];
+	size_t i, n = 20;
+	uint64_t mib = 1024 * 1024;
+
+	memset(st, 0, sizeof(st));
+	for (i = 0; i < n; i++) {
+		st[i].active = 1;
+		st[i].time_elapsed = 500 * (i + 1);
+		st[i].data_total = 256 * mib;
+		st[i].data_processed = 256 * mib * (i + 1) / n;
+		st[i].data_remaining = st[i].data_total - st[i].data_processed;
+		st[i].memory_total = st[i].data_total;
+		st[i].memory_processed = st[i].data_processed;
+		st[i].memory_remaining = st[i].data_remaining;
+		st[i].memory_bps = 50 * mib;
+		st[i].memory_iteration = 1;
+		st[i].memory_page_size = 4096;
+		st[i].downtime = 40;
+	}
+	assert_int_equal(fake_hv_script_migration(host_uri(0), vm, st, n, 0,
+	    NULL), 0);
+}
+
+/* The same for a client watching a migration's events (ferryctl watch)
+ * that never reads: dropped while the job keeps emitting to its watchers,
+ * which then go on without it; the job ends as it would have. */
+static void
+test_watcher_never_reads(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
+	struct store_job sj;
+	struct job *j;
+	struct rude r;
+	pthread_t th;
+	char err[512];
+	int64_t id;
+	int k;
+
+	script("guest-007");
+	o.vm = "guest-007";
+	o.to = "h2";
+	if (job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)) < 0)
+		fail_msg("job_migrate: %s", err);
+	id = j->id;
+	job_run(j);
+	for (k = 0; k < 20000 && job_find(&cl->co, id) != NULL &&
+	    job_find(&cl->co, id)->state != JOB_MIGRATING; k++)
+		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(1000);
+	assert_non_null(job_find(&cl->co, id));
+	assert_int_equal(job_find(&cl->co, id)->state, JOB_MIGRATING);
+	memset(&r, 0, sizeof(r));
+	r.socket = cl->co.conf.socket;
+	r.watch = (uint64_t)id;
+	assert_int_equal(pthread_create(&th, NULL, rude_main, &r), 0);
+	for (k = 0; k < 20000; k++) {
+		uv_run(&cl->loop, UV_RUN_NOWAIT);
+		usleep(1000);
+		if (pthread_tryjoin_np(th, NULL) == 0)
+			break;
+	}
+	assert_true(k < 20000);
+	assert_true(r.cut);
+	assert_non_null(job_find(&cl->co, id));	/* still migrating */
+	for (k = 0; k < 30000 && job_find(&cl->co, id) != NULL; k++)
+		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(1000);
+	assert_null(job_find(&cl->co, id));
+	memset(&sj, 0, sizeof(sj));
+	assert_int_equal(store_job_get(cl->co.store, id, &sj), 1);
+	assert_string_equal(sj.state, "succeeded");
+	store_job_clear(&sj);
+	assert_int_equal(control_queued(&cl->co), 0);
+}
+
 int
 main(void)
 {
@@ -688,6 +778,8 @@ main(void)
 		    test_hostd_cuts_flooding_coordinator, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_control_client_never_reads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watcher_never_reads,
+		    setup, teardown),
 	};
 
 	log_init("test_limits", 0);
