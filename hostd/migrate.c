@@ -1,8 +1,10 @@
 /* migrate.c: live migrations run by this host as the source.
  *
  * Each migration has its own thread blocked in virDomainMigrateToURI3 (via
- * hv->ops->migrate); the loop polls job statistics on libuv's workers,
- * applies the convergence policy there (converge.c) and broadcasts progress.
+ * hv->ops->migrate); the loop polls job statistics on the migration class
+ * of workers (workq.c), applies the convergence policy there (converge.c)
+ * and broadcasts progress. Aborts go to the urgent class, so slow checks
+ * of other jobs never delay either.
  * The thread's end reaches the loop through the migration's uv_async_t.
  * A migration outlives any coordinator session: its result is kept for
  * JOB_QUERY so a restarted coordinator can learn what happened.
@@ -64,7 +66,7 @@ struct mig_result {
 };
 
 struct mig_work {
-	uv_work_t		 req;
+	struct workq_item	 item;
 	struct mig		*mg;
 	struct hv_job_stats	 st;
 	struct converge_decision dec;
@@ -204,9 +206,9 @@ mig_done_cb(uv_async_t *a)
 /* Worker: one statistics sample and the policy's decision on it, applied
  * at once. Poll work for one migration never overlaps (mg->busy). */
 static void
-mig_poll_work(uv_work_t *req)
+mig_poll_work(struct workq_item *it)
 {
-	struct mig_work *w = req->data;
+	struct mig_work *w = it->data;
 	struct mig *mg = w->mg;
 	struct hv *hv = mg->hd->hv;
 	int rc = 0;
@@ -248,16 +250,16 @@ mig_poll_work(uv_work_t *req)
 }
 
 static void
-mig_poll_after(uv_work_t *req, int status)
+mig_poll_after(struct workq_item *it, int cancelled)
 {
-	struct mig_work *w = req->data;
+	struct mig_work *w = it->data;
 	struct mig *mg = w->mg;
 	Ferry__JobStats js = FERRY__JOB_STATS__INIT;
 
 	mg->busy--;
-	if (status == 0 && w->rc < 0)
+	if (!cancelled && w->rc < 0)
 		log_debug("job %llu: %s", (unsigned long long)mg->job_id, w->err);
-	if (status == 0 && w->st.active) {
+	if (!cancelled && w->st.active) {
 		mg->last = w->st;
 		if (w->dec.action != CONV_CONTINUE) {
 			log_info("job %llu: policy: %s: %s",
@@ -315,10 +317,11 @@ mig_stats_cb(uv_timer_t *t)
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return;
 	w->mg = mg;
-	w->req.data = w;
+	w->item.data = w;
+	w->item.work = mig_poll_work;
+	w->item.done = mig_poll_after;
 	mg->busy++;
-	if (uv_queue_work(mg->hd->loop, &w->req, mig_poll_work,
-	    mig_poll_after) != 0) {
+	if (workq_submit(&mg->hd->wq[HOSTD_WQ_MIGRATE], &w->item) < 0) {
 		mg->busy--;
 		free(w);
 	}
@@ -432,9 +435,9 @@ migrate_start(struct hostd *hd, const Ferry__MigrateRequest *req, char *err,
 }
 
 static void
-mig_abort_work(uv_work_t *req)
+mig_abort_work(struct workq_item *it)
 {
-	struct mig_work *w = req->data;
+	struct mig_work *w = it->data;
 
 	if (w->mg->hd->hv->ops->abort_job(w->mg->hd->hv, w->mg->name, 0) < 0) {
 		w->rc = -1;
@@ -443,12 +446,12 @@ mig_abort_work(uv_work_t *req)
 }
 
 static void
-mig_abort_after(uv_work_t *req, int status)
+mig_abort_after(struct workq_item *it, int cancelled)
 {
-	struct mig_work *w = req->data;
+	struct mig_work *w = it->data;
 	struct mig *mg = w->mg;
 
-	(void)status;
+	(void)cancelled;
 	mg->busy--;
 	if (w->rc < 0)
 		log_warnx("job %llu: abort: %s", (unsigned long long)mg->job_id,
@@ -484,11 +487,12 @@ migrate_abort(struct hostd *hd, uint64_t job_id, char *err, size_t errlen)
 	/* Polling pauses while the abort is in flight (mig_stats_cb skips
 	 * a busy migration); libvirt allows the abort during a job. */
 	w->mg = mg;
-	w->req.data = w;
+	w->item.data = w;
+	w->item.work = mig_abort_work;
+	w->item.done = mig_abort_after;
 	mg->busy++;
 	snprintf(mg->action, sizeof(mg->action), "aborted on request");
-	if (uv_queue_work(hd->loop, &w->req, mig_abort_work,
-	    mig_abort_after) != 0) {
+	if (workq_submit(&hd->wq[HOSTD_WQ_URGENT], &w->item) < 0) {
 		mg->busy--;
 		free(w);
 		snprintf(err, errlen, "cannot queue the abort");

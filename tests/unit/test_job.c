@@ -193,6 +193,7 @@ teardown(void **state)
 	struct cluster *cl = *state;
 	int i, rc;
 
+	fake_hv_delay_none();	/* a failed test may have left some */
 	if (cl->co_running)
 		coord_stop(cl);
 	for (i = 0; i < NHOSTS; i++)
@@ -474,6 +475,139 @@ test_abort(void **state)
 	assert_int_equal(t.max_downtime_ms, 100);
 	assert_true(running_on(host_uri(0), "vmab"));
 	assert_false(fake_hv_has_domain(host_uri(1), "vmab"));
+}
+
+/* Replies to the slow calls of test_slow_checks_do_not_starve. */
+struct slow_calls {
+	int	replied, busy, other;
+};
+
+static void
+slow_cb(struct host *h, const struct frame *f, const char *err, void *arg)
+{
+	struct slow_calls *sc = arg;
+
+	(void)h;
+	if (f != NULL)
+		sc->replied++;
+	else if (err != NULL && strstr(err, "hostd busy") != NULL)
+		sc->busy++;
+	else
+		sc->other++;
+}
+
+static int
+slow_answered(struct cluster *cl, void *arg)
+{
+	struct slow_calls *sc = arg;
+
+	(void)cl;
+	return sc->replied + sc->busy + sc->other == 24;
+}
+
+static int
+slow_busy(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	return ((struct slow_calls *)arg)->busy;
+}
+
+static int
+dirty_rates_stuck(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	return fake_hv_delayed(host_uri(0), FAKE_OP_DIRTY_RATE) >=
+	    *(unsigned *)arg;
+}
+
+static int
+op_calls_reach(struct cluster *cl, void *arg)
+{
+	unsigned *a = arg;	/* op, count */
+
+	(void)cl;
+	return fake_hv_calls(host_uri(0), (enum fake_hv_op)a[0]) >= a[1];
+}
+
+static int
+hb_reaches(struct cluster *cl, void *arg)
+{
+	return cl->hd[0].hb_seq >= *(uint64_t *)arg;
+}
+
+/*
+ * Finding 5: slow checks must not freeze migrations. With 16 dirty-rate
+ * measurements stuck in a slow libvirt on the source (and more refused as
+ * busy rather than queued without bound), the running migration's polling
+ * and convergence go on, heartbeats flow, and an ABORT reaches libvirt
+ * within a second. On one shared pool of 4 workers, the abort waited
+ * behind the checks and polling stopped.
+ */
+static void
+test_slow_checks_do_not_starve(void **state)
+{
+	struct cluster *cl = *state;
+	struct host *h = &cl->co.hosts[0];
+	struct slow_calls sc = { 0, 0, 0 };
+	char err[256];
+	unsigned stuck = 4, poll[2], ab[2];
+	uint64_t hb, t0, abort_ms;
+	int64_t id, arg[2];
+	int i, polled, aborted;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmslow", NULL, 0), 0);
+	script("vmslow", 60, 0, NULL);
+	id = start_job(cl, "vmslow", "h2", 5);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+
+	fake_hv_delay(host_uri(0), FAKE_OP_DIRTY_RATE, 30000);
+	for (i = 0; i < 24; i++) {
+		Ferry__DirtyRateRequest r = FERRY__DIRTY_RATE_REQUEST__INIT;
+
+		r.name = "vmslow";
+		r.seconds = 1;
+		assert_int_equal(peer_call(h, MSG_DIRTY_RATE, &r.base, 60000,
+		    slow_cb, &sc), 0);
+	}
+	/* Every thread that runs checks is stuck in libvirt. */
+	assert_true(run_until(cl, dirty_rates_stuck, &stuck, 5000));
+
+	/* Polling and convergence go on meanwhile. */
+	poll[0] = FAKE_OP_JOB_STATS;
+	poll[1] = fake_hv_calls(host_uri(0), FAKE_OP_JOB_STATS) + 3;
+	polled = run_until(cl, op_calls_reach, poll, 3000);
+	hb = cl->hd[0].hb_seq + 1;
+
+	/* The abort reaches libvirt at once. */
+	ab[0] = FAKE_OP_ABORT_JOB;
+	ab[1] = 1;
+	t0 = mono_ms();
+	assert_int_equal(job_abort(&cl->co, id, "aborted by operator", err,
+	    sizeof(err)), 0);
+	aborted = run_until(cl, op_calls_reach, ab, 1000);
+	abort_ms = mono_ms() - t0;
+	print_message("polling went on: %s; abort reached libvirt after "
+	    "%llu ms\n", polled ? "yes" : "no", (unsigned long long)abort_ms);
+	assert_true(polled);
+	assert_true(aborted);
+	assert_true(run_until(cl, hb_reaches, &hb, 3000));
+
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "rolled_back", "aborted by operator");
+	assert_true(running_on(host_uri(0), "vmslow"));
+	assert_false(fake_hv_has_domain(host_uri(1), "vmslow"));
+
+	/* The checks class took 16 and refused the rest as busy at once. */
+	assert_true(run_until(cl, slow_busy, &sc, 1000));
+	assert_int_equal(sc.busy, 8);
+	assert_int_equal(sc.replied + sc.other, 0);
+	fake_hv_delay(host_uri(0), FAKE_OP_DIRTY_RATE, 0);
+	assert_true(run_until(cl, slow_answered, &sc, 10000));
+	assert_int_equal(sc.replied, 16);
+	assert_int_equal(sc.other, 0);
+	assert_true(cl->co.hosts[0].up);
 }
 
 static void
@@ -928,6 +1062,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_refused_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_checks_do_not_starve,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_libvirt_failure, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_both_running_is_failed, setup,
