@@ -189,7 +189,8 @@ int	 inventory_pack(const struct hostd_conf *, const struct hv_host *,
 /* migrate.c */
 int	 migrate_start(struct hostd *, const Ferry__MigrateRequest *, char *,
 	    size_t);
-int	 migrate_abort(struct hostd *, uint64_t job_id, char *, size_t);
+int	 migrate_abort(struct hostd *, struct session *, const struct frame_hdr *,
+	    uint64_t job_id, char *, size_t);
 int	 migrate_query(struct hostd *, uint64_t job_id, Ferry__MigrateResult *,
 	    char *, size_t);
 void	 migrate_free_results(struct hostd *);

@@ -167,16 +167,23 @@ handle_migrate(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
 	return 0;
 }
 
+/* ABORT: answered once libvirt has (migrate.c); refused at once, with the
+ * errno the coordinator acts on, when there is nothing to abort here. */
 static int
 handle_abort(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
     char *err, size_t errlen)
 {
 	struct session *s = ctx;
+	uint8_t *buf;
+	size_t len;
+	int rc;
 
-	if (migrate_abort(s->hd, ((Ferry__JobRef *)m)->job_id, err,
-	    errlen) < 0)
-		return -1;
-	(void)session_reply_empty(s, h);
+	if ((rc = migrate_abort(s->hd, s, h, ((Ferry__JobRef *)m)->job_id, err,
+	    errlen)) == 0)
+		return 0;
+	log_warnx("%s: abort: %s", tr_conn_peer(s->conn), err);
+	if (frame_pack_error(h->type, h->serial, -rc, err, &buf, &len) == 0)
+		(void)tr_conn_send(s->conn, buf, len);
 	return 0;
 }
 

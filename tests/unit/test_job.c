@@ -477,6 +477,136 @@ test_abort(void **state)
 	assert_false(fake_hv_has_domain(host_uri(1), "vmab"));
 }
 
+/* What an ABORT call got back (test_abort_reply). */
+struct abort_reply {
+	int	done, ok, code;
+	char	err[512];
+};
+
+static void
+abort_reply_cb(struct host *h, const struct frame *f, const char *err,
+    void *arg)
+{
+	struct abort_reply *ar = arg;
+
+	ar->done = 1;
+	ar->ok = f != NULL;
+	ar->code = h->reply_code;
+	snprintf(ar->err, sizeof(ar->err), "%s", err ? err : "");
+}
+
+static int
+abort_replied(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	return ((struct abort_reply *)arg)->done;
+}
+
+static void
+send_abort(struct cluster *cl, int64_t id, struct abort_reply *ar)
+{
+	Ferry__JobRef ref = FERRY__JOB_REF__INIT;
+
+	memset(ar, 0, sizeof(*ar));
+	ref.job_id = id;
+	ref.name = "x";
+	assert_int_equal(peer_call(&cl->co.hosts[0], MSG_ABORT, &ref.base,
+	    10000, abort_reply_cb, ar), 0);
+	assert_true(run_until(cl, abort_replied, ar, 10000));
+}
+
+/*
+ * Finding 6, hostd's side: ABORT is answered after libvirt has, and its
+ * refusal comes back as an ERROR with libvirt's message; a job that does
+ * not migrate there is ESRCH, not a failure. hostd used to answer OK as
+ * soon as the abort was queued and only log libvirt's refusal.
+ */
+static void
+test_abort_reply(void **state)
+{
+	struct cluster *cl = *state;
+	struct abort_reply ar;
+	int64_t id, arg[2];
+
+	send_abort(cl, 999, &ar);
+	assert_false(ar.ok);
+	assert_int_equal(ar.code, ESRCH);
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmar", NULL, 0), 0);
+	script("vmar", 60, 0, NULL);
+	id = start_job(cl, "vmar", "h2", 5);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+	fake_hv_fail(host_uri(0), FAKE_OP_ABORT_JOB, 1, -1, "abort job vmar: "
+	    "Timed out during operation: cannot acquire state change lock");
+	send_abort(cl, id, &ar);
+	assert_false(ar.ok);
+	assert_int_equal(ar.code, EIO);
+	assert_non_null(strstr(ar.err, "cannot acquire state change lock"));
+	assert_true(fake_hv_calls(host_uri(0), FAKE_OP_ABORT_JOB) == 1);
+
+	send_abort(cl, id, &ar);
+	assert_true(ar.ok);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "rolled_back", NULL);
+	assert_true(running_on(host_uri(0), "vmar"));
+}
+
+/* The job's history events of a type whose data contains part. */
+static size_t
+journal_count_with(struct cluster *cl, int64_t id, const char *type,
+    const char *part)
+{
+	struct store_event *ev = NULL;
+	size_t n = 0, i, c = 0;
+
+	assert_int_equal(store_job_events(cl->co.store, id, &ev, &n), 0);
+	for (i = 0; i < n; i++)
+		if (strcmp(ev[i].type, type) == 0 && ev[i].data != NULL &&
+		    strstr(ev[i].data, part) != NULL)
+			c++;
+	store_event_list_free(ev, n);
+	return c;
+}
+
+/*
+ * Finding 6: libvirt refuses the first abort. The coordinator keeps the
+ * abort pending, sends it again although progress events keep coming, and
+ * the job ends rolled_back with the VM on the source only; the history
+ * says what became of each attempt. Before, the refusal was only logged
+ * and the migration completed: the abort was lost.
+ */
+static void
+test_abort_refused_is_retried(void **state)
+{
+	struct cluster *cl = *state;
+	char err[256];
+	int64_t id, arg[2];
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmre", NULL, 0), 0);
+	script("vmre", 16, 0, NULL);	/* 8 s: completes unless aborted */
+	id = start_job(cl, "vmre", "h2", 5);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+	fake_hv_fail(host_uri(0), FAKE_OP_ABORT_JOB, 1, -1, "abort job vmre: "
+	    "Timed out during operation: cannot acquire state change lock");
+	assert_int_equal(job_abort(&cl->co, id, "aborted by operator", err,
+	    sizeof(err)), 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "rolled_back", "aborted by operator");
+	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_ABORT_JOB), 2);
+	assert_true(running_on(host_uri(0), "vmre"));
+	assert_false(fake_hv_has_domain(host_uri(1), "vmre"));
+	assert_int_equal(journal_count_with(cl, id, "abort",
+	    "cannot acquire state change lock; retrying"), 1);
+	assert_int_equal(journal_count_with(cl, id, "abort",
+	    "accepted it"), 1);
+	assert_int_equal(journal_count_with(cl, id, "abort",
+	    "the migration ended (not completed) after 2 abort call(s)"), 1);
+}
+
 /* Replies to the slow calls of test_slow_checks_do_not_starve. */
 struct slow_calls {
 	int	replied, busy, other;
@@ -1063,6 +1193,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refused_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_checks_do_not_starve,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_reply, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_abort_refused_is_retried,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_libvirt_failure, setup,
 		    teardown),
