@@ -204,5 +204,7 @@ void	 rebalance_client_gone(struct coord *, struct ctl_client *);
 /* api.c */
 extern const struct dispatch_entry api_dispatch[];
 extern const size_t api_ndispatch;
+void	 api_vm_entry_stored(const struct store_vm *, const char *host,
+	    Ferry__VmEntry *, Ferry__Domain **);
 
 #endif
