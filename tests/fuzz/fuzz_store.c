@@ -16,6 +16,7 @@
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct store *fz_store;
+static char fz_dir[64];
 
 static void
 fz_die(const char *what)
@@ -24,22 +25,42 @@ fz_die(const char *what)
 	abort();
 }
 
+/* At exit: the database and its directory go. */
+static void
+fz_cleanup(void)
+{
+	static const char *files[] = { "ferry.db", "ferry.db-wal",
+	    "ferry.db-shm" };
+	char path[128];
+	size_t i;
+
+	store_close(fz_store);
+	fz_store = NULL;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", fz_dir, files[i]);
+		unlink(path);
+	}
+	rmdir(fz_dir);
+}
+
 static void
 fz_init(void)
 {
-	char dir[] = "/dev/shm/ferry-fuzz-store.XXXXXX", path[128], err[512];
+	char path[128], err[512];
 
-	if (mkdtemp(dir) == NULL &&
-	    (snprintf(dir, sizeof(dir), "/tmp/ferry-fuzz-store.XXXXXX"),
-	    mkdtemp(dir) == NULL))
-		fz_die("mkdtemp");
-	snprintf(path, sizeof(path), "%s/ferry.db", dir);
+	/* tmpfs when there is one: every input is a synchronous commit. */
+	snprintf(fz_dir, sizeof(fz_dir), "/dev/shm/ferry-fuzz-store.XXXXXX");
+	if (mkdtemp(fz_dir) == NULL) {
+		snprintf(fz_dir, sizeof(fz_dir), "/tmp/ferry-fuzz-store.XXXXXX");
+		if (mkdtemp(fz_dir) == NULL)
+			fz_die("mkdtemp");
+	}
+	snprintf(path, sizeof(path), "%s/ferry.db", fz_dir);
 	if (store_open(path, &fz_store, err, sizeof(err)) < 0)
 		fz_die(err);
+	atexit(fz_cleanup);
 	if (store_host_configure(fz_store, "h1", "127.0.0.1", 7220) < 0)
 		fz_die(store_error(fz_store));
-	/* The database lives as long as the process; its files need not. */
-	unlink(path);
 }
 
 int
