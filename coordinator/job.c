@@ -1229,7 +1229,14 @@ job_abort_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 	j->calls--;
 	j->abort_inflight = 0;
 	if (j->state != JOB_MIGRATING) {
-		/* The migration ended meanwhile; verification waited for us. */
+		/* The migration ended before the reply came (libvirt need not
+		 * answer before QEMU has cancelled); verification waited. */
+		if (f != NULL)
+			job_abort_note(j, "abort %d: libvirt on %s accepted it",
+			    j->abort_attempts, j->source);
+		else
+			job_abort_note(j, "abort %d: %s: %s", j->abort_attempts,
+			    j->source, err);
 		if (j->state == JOB_VERIFYING && j->calls == 0)
 			job_verify(j);
 		return;
