@@ -93,6 +93,34 @@ done:
 	return rc;
 }
 
+/*
+ * A VM of a host that is down, as the store last knew it, into e (which
+ * points into v). Its disks come from the stored Ferry__Domain blob: *dp,
+ * for the caller to free with ferry__domain__free_unpacked, or NULL when
+ * the blob is missing or unreadable (the VM is listed without disks).
+ */
+void
+api_vm_entry_stored(const struct store_vm *v, const char *host,
+    Ferry__VmEntry *e, Ferry__Domain **dp)
+{
+	Ferry__Domain *d = NULL;
+
+	ferry__vm_entry__init(e);
+	e->name = (char *)v->name;
+	e->host = (char *)host;
+	e->state = "unknown";
+	e->mem_mib = v->mem_mib;
+	e->vcpus = v->vcpus;
+	e->uuid = (char *)v->uuid;
+	if (v->blob != NULL && v->bloblen > 0)
+		d = ferry__domain__unpack(NULL, v->bloblen, v->blob);
+	if (d != NULL) {
+		e->disks = d->disks;
+		e->n_disks = d->n_disks;
+	}
+	*dp = d;
+}
+
 /* VMs of up hosts as they report them; of hosts that are down, the last
  * known list with state "unknown": Ferry does not claim what it cannot see. */
 static int
@@ -157,20 +185,9 @@ api_vms(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 
 			if (strcmp(svms[j].host, h->conf.name) != 0)
 				continue;
-			ferry__vm_entry__init(e);
-			e->name = svms[j].name;
-			e->host = h->conf.name;
-			e->state = "unknown";
-			e->mem_mib = svms[j].mem_mib;
-			e->vcpus = svms[j].vcpus;
-			e->uuid = svms[j].uuid;
-			d = ferry__domain__unpack(NULL, svms[j].bloblen,
-			    svms[j].blob);
-			if (d != NULL) {
+			api_vm_entry_stored(&svms[j], h->conf.name, e, &d);
+			if (d != NULL)
 				stored[nstored++] = d;
-				e->disks = d->disks;
-				e->n_disks = d->n_disks;
-			}
 			entv[n] = e;
 			n++;
 		}

@@ -67,7 +67,8 @@ struct coord;
 struct host;
 
 /* A call to a hostd waiting for its reply. cb gets the reply frame (NULL on
- * error, with err set); it does not own the frame. */
+ * error, with err set, and the error reply's errno in host->reply_code, 0
+ * for a timeout or a lost session); it does not own the frame. */
 typedef void (*peer_reply_cb)(struct host *, const struct frame *,
     const char *err, void *arg);
 
@@ -96,6 +97,8 @@ struct host {
 	uint64_t		 hb_seq;
 	uint64_t		 last_down_write_ms;
 	struct peer_call_list	 calls;
+	int			 reply_code;	/* while a reply callback runs: its
+						 * Ferry.Error code, else 0 */
 };
 
 struct ctl_client;
@@ -206,5 +209,7 @@ void	 rebalance_client_gone(struct coord *, struct ctl_client *);
 /* api.c */
 extern const struct dispatch_entry api_dispatch[];
 extern const size_t api_ndispatch;
+void	 api_vm_entry_stored(const struct store_vm *, const char *host,
+	    Ferry__VmEntry *, Ferry__Domain **);
 
 #endif

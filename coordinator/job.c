@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -34,6 +35,8 @@
 #define MIGRATE_QUIET_MS	20000	/* no news from the source: ask it */
 #define RECORD_PROGRESS_MS	2000	/* sampling of progress into history */
 #define STUCK_GRACE_MS		300000	/* past the completion timeout: give up waiting */
+#define ABORT_RETRY_MS		1000	/* after a refused or lost abort */
+#define ABORT_CONFIRM_MS	10000	/* accepted, but the migration goes on: again */
 
 static const char *job_state_names[JOB_NSTATES] = {
 	"pending", "checking", "migrating", "verifying", "succeeded",
@@ -43,6 +46,8 @@ static const char *job_state_names[JOB_NSTATES] = {
 static void	job_start_checks(struct job *);
 static void	job_start_migration(struct job *);
 static void	job_verify(struct job *);
+static void	job_abort_note(struct job *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
 static void	job_finish(struct job *, enum job_state, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 
@@ -1113,6 +1118,11 @@ job_on_done(struct host *h, const Ferry__MigrateResult *r)
 	if (j == NULL || j->state != JOB_MIGRATING)
 		return;
 	job_take_result(j, r);
+	if (j->abort_requested)
+		job_abort_note(j, "abort: the migration ended (%s) after %d "
+		    "abort call(s); asking both hosts", r->ok ? "completed "
+		    "before the abort took effect" : "not completed",
+		    j->abort_attempts);
 	if (r->ok)
 		snprintf(msg, sizeof(msg), "libvirt reports the migration "
 		    "complete; asking both hosts");
@@ -1182,26 +1192,104 @@ job_query(struct job *j)
 
 /* ---- abort -------------------------------------------------------------- */
 
+/* Abort deadlines: the wall clock may be stepped under a migration. */
+static uint64_t
+job_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An entry of the abort's fate in the job's history, and to watchers. */
+static void __attribute__((format(printf, 2, 3)))
+job_abort_note(struct job *j, const char *fmt, ...)
+{
+	char msg[1400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_job_info(j->id, j->vm, "%s", msg);
+	if (store_job_event(j->co->store, j->id, "abort", msg,
+	    coord_now_ms()) < 0)
+		log_warnx("%s", store_error(j->co->store));
+	job_emit_state(j, msg);
+}
+
 static void
 job_abort_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 {
 	struct job *j = arg;
+	int code = f == NULL ? h->reply_code : 0;
+	uint64_t now = job_mono_ms();
 
-	(void)h;
 	j->calls--;
-	if (f == NULL) {
-		log_job_warnx(j->id, j->vm, "abort: %s", err);
-		job_emit_state(j, err);
+	j->abort_inflight = 0;
+	if (j->state != JOB_MIGRATING) {
+		/* The migration ended before the reply came (libvirt need not
+		 * answer before QEMU has cancelled); verification waited. */
+		if (f != NULL)
+			job_abort_note(j, "abort %d: libvirt on %s accepted it",
+			    j->abort_attempts, j->source);
+		else
+			job_abort_note(j, "abort %d: %s: %s", j->abort_attempts,
+			    j->source, err);
+		if (j->state == JOB_VERIFYING && j->calls == 0)
+			job_verify(j);
+		return;
 	}
+	if (f != NULL) {
+		job_abort_note(j, "abort %d: libvirt on %s accepted it; waiting "
+		    "for the migration to end", j->abort_attempts, j->source);
+		j->abort_next_ms = now + ABORT_CONFIRM_MS;
+	} else if (code == ESRCH) {
+		/* Ended on its own: its result is on its way, or asked for. */
+		job_abort_note(j, "abort %d: %s: %s; asking for its result",
+		    j->abort_attempts, j->source, err);
+		j->abort_next_ms = now + ABORT_CONFIRM_MS;
+		job_query(j);
+	} else if (code == EPERM) {
+		job_abort_note(j, "abort %d refused by %s: %s; not retried",
+		    j->abort_attempts, j->source, err);
+		j->abort_given_up = 1;
+	} else {
+		job_abort_note(j, "abort %d failed on %s: %s; retrying in %d s",
+		    j->abort_attempts, j->source, err, ABORT_RETRY_MS / 1000);
+		j->abort_next_ms = now + ABORT_RETRY_MS;
+	}
+}
+
+/* Sends the abort to the source unless one is in flight; a source that is
+ * not connected gets it again on the next tick after ABORT_RETRY_MS. */
+static int
+job_abort_send(struct job *j)
+{
+	Ferry__JobRef ref = FERRY__JOB_REF__INIT;
+	struct host *sh = coord_host_find(j->co, j->source);
+
+	if (j->abort_inflight || j->abort_given_up || j->postcopy ||
+	    j->state != JOB_MIGRATING)
+		return 0;
+	ref.job_id = j->id;
+	ref.name = j->vm;
+	j->abort_next_ms = job_mono_ms() + ABORT_RETRY_MS;
+	if (sh == NULL || peer_call(sh, MSG_ABORT, &ref.base, HOSTD_TIMEOUT_MS,
+	    job_abort_cb, j) < 0)
+		return -1;
+	j->calls++;
+	j->abort_inflight = 1;
+	j->abort_attempts++;
+	return 0;
 }
 
 int
 job_abort(struct coord *co, int64_t id, const char *why, char *err,
     size_t errlen)
 {
-	Ferry__JobRef ref = FERRY__JOB_REF__INIT;
 	struct job *j = job_find(co, id);
-	struct host *sh;
 
 	if (j == NULL || j->check_only) {
 		snprintf(err, errlen, "job %lld is not running", (long long)id);
@@ -1218,6 +1306,10 @@ job_abort(struct coord *co, int64_t id, const char *why, char *err,
 		    j->destination);
 		return -1;
 	}
+	if (j->abort_requested) {
+		/* Already pending: job_tick re-sends it as needed. */
+		return 0;
+	}
 	j->abort_requested = 1;
 	snprintf(j->abort_reason, sizeof(j->abort_reason), "%s", why);
 	if (store_job_event(co->store, j->id, "info", why, coord_now_ms()) < 0)
@@ -1226,16 +1318,11 @@ job_abort(struct coord *co, int64_t id, const char *why, char *err,
 	if (j->state != JOB_MIGRATING)
 		return 0;	/* checks finish, then nothing starts */
 	snprintf(j->error, sizeof(j->error), "%s", why);
-	sh = coord_host_find(co, j->source);
-	ref.job_id = j->id;
-	ref.name = j->vm;
-	if (sh == NULL || peer_call(sh, MSG_ABORT, &ref.base, HOSTD_TIMEOUT_MS,
-	    job_abort_cb, j) < 0) {
+	if (job_abort_send(j) < 0) {
 		snprintf(err, errlen, "source %s is not connected; the abort "
 		    "will be retried", j->source);
 		return 0;
 	}
-	j->calls++;
 	return 0;
 }
 
@@ -1627,7 +1714,13 @@ job_tick(struct coord *co, uint64_t now)
 
 	for (j = TAILQ_FIRST(&co->jobs); j; j = next) {
 		next = TAILQ_NEXT(j, entry);
-		if (j->state == JOB_VERIFYING && j->calls == 0 &&
+		/* An abort stays pending until the job is seen ending:
+		 * re-sent on its deadline whatever events keep coming. */
+		if (j->state == JOB_MIGRATING && j->abort_requested &&
+		    !j->abort_inflight && !j->abort_given_up && !j->postcopy &&
+		    job_mono_ms() >= j->abort_next_ms)
+			(void)job_abort_send(j);
+		else if (j->state == JOB_VERIFYING && j->calls == 0 &&
 		    j->verify_next_ms && now >= j->verify_next_ms)
 			job_verify(j);
 		else if (j->state == JOB_MIGRATING && j->calls == 0 &&
@@ -1644,15 +1737,6 @@ job_tick(struct coord *co, uint64_t now)
 		} else if (j->state == JOB_MIGRATING && j->calls == 0 &&
 		    now - j->last_event_ms > MIGRATE_QUIET_MS)
 			job_query(j);
-		else if (j->state == JOB_MIGRATING && j->abort_requested &&
-		    j->calls == 0 && !j->postcopy &&
-		    now - j->last_event_ms > 5000) {
-			char e[128];
-
-			/* Retry an abort that did not reach the source. */
-			j->last_event_ms = now;
-			(void)job_abort(co, j->id, j->abort_reason, e, sizeof(e));
-		}
 	}
 }
 

@@ -57,6 +57,13 @@ struct job {
 	int			 calls;		/* hostd calls in flight */
 	int			 abort_requested;
 	char			 abort_reason[128];
+	/* The abort stays pending until the job leaves migrating: re-sent on
+	 * a refusal, or when the migration has not ended by abort_next_ms
+	 * (monotonic clock). */
+	int			 abort_inflight;
+	int			 abort_attempts;
+	int			 abort_given_up;	/* post-copy: cannot abort */
+	uint64_t		 abort_next_ms;
 	int			 recovered;	/* picked up after a restart */
 	int64_t			 parent;	/* the drain that started it, or 0 */
 

@@ -70,9 +70,11 @@ peer_on_reply(struct host *h, const struct frame *f)
 		e = (Ferry__Error *)frame_unpack(f, &ferry__error__descriptor);
 		snprintf(msg, sizeof(msg), "%s", e ? e->message :
 		    "malformed error reply");
+		h->reply_code = e ? e->code : EPROTO;
 		if (e)
 			ferry__error__free_unpacked(e, NULL);
 		pc->cb(h, NULL, msg, pc->arg);
+		h->reply_code = 0;
 	} else
 		pc->cb(h, f, NULL, pc->arg);
 	free(pc);

@@ -1,6 +1,6 @@
 /* hostd.c: ferry-hostd's core: sessions, inventory, heartbeats, signals.
  * Everything here runs on the libuv loop thread; hypervisor calls go to
- * libuv's worker pool. */
+ * hostd's classes of worker threads (workq.c). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,8 +14,20 @@
 
 #define DEBOUNCE_MS	100
 
+/* Threads and queue bound of each class (enum hostd_wq). Slow checks may
+ * take seconds each (dirty rate, NFS probes in children with deadlines). */
+static const struct {
+	const char	*name;
+	int		 threads, max_pending;
+} hostd_wq_conf[HOSTD_NWQ] = {
+	[HOSTD_WQ_MIGRATE] = { "migration", 4, 256 },
+	[HOSTD_WQ_URGENT] = { "abort", 2, 64 },
+	[HOSTD_WQ_STATE] = { "state", 2, 64 },
+	[HOSTD_WQ_CHECK] = { "check", 4, 16 },
+};
+
 struct inv_work {
-	uv_work_t		 req;
+	struct workq_item	 item;
 	struct hostd		*hd;
 	struct hv_host		 host;
 	struct hv_domain	*doms;
@@ -112,7 +124,7 @@ hostd_pack(const ProtobufCMessage *m, uint8_t **payload, size_t *len)
 }
 
 struct hostd_call {
-	uv_work_t		 req;
+	struct workq_item	 item;
 	struct hostd		*hd;
 	uint64_t		 session_id;
 	uint16_t		 type;
@@ -126,9 +138,9 @@ struct hostd_call {
 };
 
 static void
-hostd_call_work(uv_work_t *req)
+hostd_call_work(struct workq_item *it)
 {
-	struct hostd_call *c = req->data;
+	struct hostd_call *c = it->data;
 
 	if (hostd_hv_ensure(c->hd) < 0) {
 		snprintf(c->err, sizeof(c->err), "libvirt: %s", hv_last_error());
@@ -140,19 +152,19 @@ hostd_call_work(uv_work_t *req)
 }
 
 static void
-hostd_call_after(uv_work_t *req, int status)
+hostd_call_after(struct workq_item *it, int cancelled)
 {
-	struct hostd_call *c = req->data;
+	struct hostd_call *c = it->data;
 	struct session *s = hostd_session_find(c->hd, c->session_id);
 	uint8_t *buf;
 	size_t len;
 
 	if (s != NULL)
 		s->calls_in_flight--;
-	if (status == UV_ECANCELED && c->rc == 0)
-		snprintf(c->err, sizeof(c->err), "cancelled");
+	if (cancelled)
+		snprintf(c->err, sizeof(c->err), "cancelled: hostd is stopping");
 	if (s != NULL) {
-		if (c->rc == 0 && status == 0)
+		if (c->rc == 0 && !cancelled)
 			hostd_send_raw(s, c->type, FRAME_REPLY, FRAME_OK, c->serial,
 			    c->payload, c->len);
 		else if (frame_pack_error(c->type, c->serial, EIO,
@@ -165,16 +177,18 @@ hostd_call_after(uv_work_t *req, int status)
 }
 
 /*
- * Answers a call from a worker thread: fn runs there with the request and
- * packs its reply; the reply (or an ERROR with fn's message) goes to the
- * session if it still exists. Takes m: returns 1, as dispatch expects of a
- * handler that keeps its message, or -1 (m untouched) on failure.
+ * Answers a call from a worker thread of class wq: fn runs there with the
+ * request and packs its reply; the reply (or an ERROR with fn's message)
+ * goes to the session if it still exists. Takes m: returns 1, as dispatch
+ * expects of a handler that keeps its message, or (m untouched) -EBUSY when
+ * the class is full, -1 on other failures.
  */
 int
 hostd_call_start(struct session *s, const struct frame_hdr *h,
-    ProtobufCMessage *m, hostd_work_fn fn)
+    ProtobufCMessage *m, hostd_work_fn fn, enum hostd_wq wq)
 {
 	struct hostd_call *c;
+	int rc;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
@@ -184,20 +198,21 @@ hostd_call_start(struct session *s, const struct frame_hdr *h,
 	c->serial = h->serial;
 	c->msg = m;
 	c->fn = fn;
-	c->req.data = c;
-	if (uv_queue_work(s->hd->loop, &c->req, hostd_call_work,
-	    hostd_call_after) != 0) {
+	c->item.data = c;
+	c->item.work = hostd_call_work;
+	c->item.done = hostd_call_after;
+	if ((rc = workq_submit(&s->hd->wq[wq], &c->item)) < 0) {
 		free(c);
-		return -1;
+		return rc == -EBUSY ? -EBUSY : -1;
 	}
 	s->calls_in_flight++;
 	return 1;
 }
 
 static void
-inv_work_cb(uv_work_t *req)
+inv_work_cb(struct workq_item *it)
 {
-	struct inv_work *w = req->data;
+	struct inv_work *w = it->data;
 
 	if (hostd_hv_ensure(w->hd) < 0) {
 		snprintf(w->err, sizeof(w->err), "libvirt: %s", hv_last_error());
@@ -231,9 +246,9 @@ inv_answer_waiters(struct hostd *hd, const char *err)
 }
 
 static void
-inv_after_cb(uv_work_t *req, int status)
+inv_after_cb(struct workq_item *it, int cancelled)
 {
-	struct inv_work *w = req->data;
+	struct inv_work *w = it->data;
 	struct hostd *hd = w->hd;
 	struct session *s;
 	uint8_t *cmp = NULL, *payload = NULL;
@@ -241,8 +256,10 @@ inv_after_cb(uv_work_t *req, int status)
 	static char lasterr[512];
 
 	hd->inv_running = 0;
-	if (status == UV_ECANCELED)
+	if (cancelled) {
+		inv_answer_waiters(hd, "cancelled: hostd is stopping");
 		goto done;
+	}
 	if (w->rc < 0) {
 		if (strcmp(lasterr, w->err) != 0) {
 			log_warnx("inventory: %s", w->err);
@@ -320,10 +337,13 @@ hostd_inventory_refresh(struct hostd *hd)
 		return;
 	}
 	w->hd = hd;
-	w->req.data = w;
+	w->item.data = w;
+	w->item.work = inv_work_cb;
+	w->item.done = inv_after_cb;
 	hd->inv_running = 1;
-	if (uv_queue_work(hd->loop, &w->req, inv_work_cb, inv_after_cb) != 0) {
+	if (workq_submit(&hd->wq[HOSTD_WQ_STATE], &w->item) < 0) {
 		hd->inv_running = 0;
+		inv_answer_waiters(hd, "hostd busy: cannot start an inventory");
 		free(w);
 	}
 }
@@ -401,6 +421,7 @@ hostd_init(struct hostd *hd, uv_loop_t *loop, const struct hostd_conf *conf,
 		session_on_up, session_on_frame, session_on_down,
 	};
 	struct tr_server_config sc;
+	int i;
 
 	memset(hd, 0, sizeof(*hd));
 	pthread_mutex_init(&hd->hv_open_mtx, NULL);
@@ -414,6 +435,9 @@ hostd_init(struct hostd *hd, uv_loop_t *loop, const struct hostd_conf *conf,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	for (i = 0; i < HOSTD_NWQ; i++)
+		workq_init(&hd->wq[i], loop, hostd_wq_conf[i].name,
+		    hostd_wq_conf[i].threads, hostd_wq_conf[i].max_pending);
 	uv_async_init(loop, &hd->ev_async, ev_async_cb);
 	hd->ev_async.data = hd;
 	uv_timer_init(loop, &hd->debounce_timer);
@@ -463,6 +487,8 @@ hostd_init(struct hostd *hd, uv_loop_t *loop, const struct hostd_conf *conf,
 void
 hostd_shutdown(struct hostd *hd)
 {
+	int i;
+
 	if (hd->stopping)
 		return;
 	hd->stopping = 1;
@@ -478,6 +504,10 @@ hostd_shutdown(struct hostd *hd)
 	uv_close((uv_handle_t *)&hd->heartbeat_timer, NULL);
 	uv_close((uv_handle_t *)&hd->sigterm, NULL);
 	uv_close((uv_handle_t *)&hd->sigint, NULL);
+	/* Calls not yet started are cancelled; the loop ends with the rest
+	 * (a migration's thread is waited for by its own handles). */
+	for (i = 0; i < HOSTD_NWQ; i++)
+		workq_stop(&hd->wq[i]);
 }
 
 /* After uv_run has returned. */
@@ -485,7 +515,10 @@ void
 hostd_free(struct hostd *hd)
 {
 	struct inv_waiter *iw;
+	int i;
 
+	for (i = 0; i < HOSTD_NWQ; i++)
+		workq_free(&hd->wq[i]);
 	while ((iw = TAILQ_FIRST(&hd->inv_waiters)) != NULL) {
 		TAILQ_REMOVE(&hd->inv_waiters, iw, entry);
 		free(iw);

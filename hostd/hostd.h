@@ -60,6 +60,58 @@ struct inv_waiter {
 };
 TAILQ_HEAD(inv_waiter_list, inv_waiter);
 
+/* A piece of work for a class of hostd's threads (workq.c): work runs on
+ * a worker thread, done on the loop thread (cancelled: at shutdown, before
+ * work ever ran). Owned by whoever submitted it. */
+struct workq_item;
+typedef void (*workq_fn)(struct workq_item *);
+typedef void (*workq_done_fn)(struct workq_item *, int cancelled);
+struct workq_item {
+	TAILQ_ENTRY(workq_item)	 entry;
+	workq_fn		 work;
+	workq_done_fn		 done;
+	void			*data;
+	int			 cancelled;
+};
+TAILQ_HEAD(workq_item_list, workq_item);
+
+#define WORKQ_MAX_THREADS	8
+
+struct workq {
+	const char		*name;
+	uv_loop_t		*loop;
+	pthread_mutex_t		 mtx;
+	pthread_cond_t		 cond;
+	pthread_t		 threads[WORKQ_MAX_THREADS];	/* nstarted */
+	int			 nthreads, nstarted;
+	int			 idle;		/* threads waiting; under mtx */
+	int			 nqueued;	/* in queue; under mtx */
+	int			 max_pending;
+	int			 pending;	/* submitted, done not yet run; loop only */
+	struct workq_item_list	 queue, done;	/* under mtx */
+	int			 stopping;
+	uv_async_t		 async;
+	int			 async_open;
+	int			 initialized;
+};
+
+/*
+ * hostd's classes of work, each with its own threads and queue bound, so
+ * that a slow class never delays another: migrations' statistics polling
+ * and convergence steps; aborts; domain state, inventory and leftover
+ * removal; and the slow checks (pre-checks with their storage probes, dirty
+ * rate, storage cleanup), which are refused as busy beyond their bound.
+ * Each migration's virDomainMigrateToURI3 has a thread of its own
+ * (migrate.c), and heartbeats are a loop timer.
+ */
+enum hostd_wq {
+	HOSTD_WQ_MIGRATE = 0,
+	HOSTD_WQ_URGENT,
+	HOSTD_WQ_STATE,
+	HOSTD_WQ_CHECK,
+	HOSTD_NWQ,
+};
+
 struct mig;
 struct mig_result;
 TAILQ_HEAD(mig_list, mig);
@@ -98,6 +150,7 @@ struct hostd {
 	size_t			 nmig_results;
 	uint64_t		 hb_seq;
 	uint64_t		 mem_free_mib;
+	struct workq		 wq[HOSTD_NWQ];
 };
 
 /* Work done on a worker thread for a call: packs the reply into *payload
@@ -122,7 +175,7 @@ void	 hostd_send_raw(struct session *, uint16_t type, uint16_t kind,
 	    uint16_t status, uint32_t serial, const uint8_t *, size_t);
 void	 hostd_broadcast(struct hostd *, uint16_t type, const ProtobufCMessage *);
 int	 hostd_call_start(struct session *, const struct frame_hdr *,
-	    ProtobufCMessage *, hostd_work_fn);
+	    ProtobufCMessage *, hostd_work_fn, enum hostd_wq);
 int	 hostd_pack(const ProtobufCMessage *, uint8_t **, size_t *);
 int	 hostd_hv_ensure(struct hostd *);
 struct session *hostd_session_find(struct hostd *, uint64_t id);
@@ -140,7 +193,8 @@ int	 inventory_pack(const struct hostd_conf *, const struct hv_host *,
 /* migrate.c */
 int	 migrate_start(struct hostd *, const Ferry__MigrateRequest *, char *,
 	    size_t);
-int	 migrate_abort(struct hostd *, uint64_t job_id, char *, size_t);
+int	 migrate_abort(struct hostd *, struct session *, const struct frame_hdr *,
+	    uint64_t job_id, char *, size_t);
 int	 migrate_query(struct hostd *, uint64_t job_id, Ferry__MigrateResult *,
 	    char *, size_t);
 void	 migrate_free_results(struct hostd *);
@@ -166,5 +220,13 @@ extern const size_t session_ndispatch;
 void	 session_on_up(struct tr_conn *, void *);
 void	 session_on_frame(struct tr_conn *, struct frame *, void *);
 void	 session_on_down(struct tr_conn *, const char *, void *);
+
+/* workq.c */
+void	 workq_init(struct workq *, uv_loop_t *, const char *name, int nthreads,
+	    int max_pending);
+int	 workq_submit(struct workq *, struct workq_item *);
+int	 workq_pending(const struct workq *);
+void	 workq_stop(struct workq *);
+void	 workq_free(struct workq *);
 
 #endif

@@ -851,47 +851,38 @@ hvl_domain_info(struct hv *hv, const char *name, struct hv_domain *d)
 	return rc;
 }
 
-static int
-hvl_domain_cpu(struct hv *hv, const char *name, char **cpu_xml,
-    char **emulator, char **arch, char **machine, char **virttype)
+/*
+ * The <cpu> element of a domain's XML, serialized, and what comparing it on
+ * another host needs: emulator, arch, machine, virttype. All malloc'd for
+ * the caller; on failure (-1, hv_last_error) all NULL.
+ */
+int
+hv_libvirt_parse_cpu(const char *xml, char **cpu_xml, char **emulator,
+    char **arch, char **machine, char **virttype)
 {
-	struct hvl_call c;
 	xmlDocPtr doc = NULL;
 	xmlXPathContextPtr ctx = NULL;
 	xmlXPathObjectPtr obj = NULL;
 	xmlBufferPtr buf = NULL;
-	char *xml = NULL;
-	int rc;
+	int rc = -1;
 
 	*cpu_xml = *emulator = *arch = *machine = *virttype = NULL;
-	if ((rc = hvl_begin(hv, name, "domain cpu", &c)) != 0)
-		return rc;
-	rc = -1;
-	/* Only the live XML has host-model expanded into features. */
-	if (virDomainIsActive(c.dom) != 1) {
-		hv_set_error("domain cpu %s: domain is not running", name);
-		goto done;
-	}
-	if ((xml = virDomainGetXMLDesc(c.dom, 0)) == NULL) {
-		rc = hvl_fail("domain cpu", name);
-		goto done;
-	}
 	if ((doc = hvl_xml_read(xml)) == NULL ||
 	    (ctx = xmlXPathNewContext(doc)) == NULL ||
 	    (obj = xmlXPathEvalExpression((const xmlChar *)"/domain/cpu",
 	    ctx)) == NULL) {
-		hv_set_error("domain cpu %s: cannot parse domain XML", name);
+		hv_set_error("cannot parse domain XML");
 		goto done;
 	}
 	if (obj->nodesetval == NULL || obj->nodesetval->nodeNr < 1) {
-		hv_set_error("domain cpu %s: no <cpu> element", name);
+		hv_set_error("no <cpu> element");
 		goto done;
 	}
 	if ((buf = xmlBufferCreate()) == NULL ||
 	    xmlNodeDump(buf, doc, obj->nodesetval->nodeTab[0], 0, 0) < 0 ||
 	    (*cpu_xml = strdup((const char *)xmlBufferContent(buf))) ==
 	    NULL) {
-		hv_set_error("domain cpu %s: cannot serialize <cpu>", name);
+		hv_set_error("cannot serialize <cpu>");
 		goto done;
 	}
 	*emulator = hvl_xpath_str(ctx,
@@ -901,8 +892,7 @@ hvl_domain_cpu(struct hv *hv, const char *name, char **cpu_xml,
 	*virttype = hvl_xpath_str(ctx, "string(/domain/@type)");
 	if (*emulator == NULL || *arch == NULL || *machine == NULL ||
 	    *virttype == NULL) {
-		hv_set_error("domain cpu %s: emulator, arch, machine or type "
-		    "missing", name);
+		hv_set_error("emulator, arch, machine or type missing");
 		goto done;
 	}
 	rc = 0;
@@ -920,6 +910,38 @@ hvl_domain_cpu(struct hv *hv, const char *name, char **cpu_xml,
 	xmlXPathFreeObject(obj);
 	xmlXPathFreeContext(ctx);
 	xmlFreeDoc(doc);
+	return rc;
+}
+
+static int
+hvl_domain_cpu(struct hv *hv, const char *name, char **cpu_xml,
+    char **emulator, char **arch, char **machine, char **virttype)
+{
+	struct hvl_call c;
+	char *xml = NULL, why[512];
+	int rc;
+
+	*cpu_xml = *emulator = *arch = *machine = *virttype = NULL;
+	if ((rc = hvl_begin(hv, name, "domain cpu", &c)) != 0)
+		return rc;
+	rc = -1;
+	/* Only the live XML has host-model expanded into features. */
+	if (virDomainIsActive(c.dom) != 1) {
+		hv_set_error("domain cpu %s: domain is not running", name);
+		goto done;
+	}
+	if ((xml = virDomainGetXMLDesc(c.dom, 0)) == NULL) {
+		rc = hvl_fail("domain cpu", name);
+		goto done;
+	}
+	if (hv_libvirt_parse_cpu(xml, cpu_xml, emulator, arch, machine,
+	    virttype) < 0) {
+		snprintf(why, sizeof(why), "%s", hv_last_error());
+		hv_set_error("domain cpu %s: %s", name, why);
+		goto done;
+	}
+	rc = 0;
+ done:
 	free(xml);
 	hvl_end(&c);
 	return rc;

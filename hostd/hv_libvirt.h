@@ -12,6 +12,12 @@
 int	 hv_libvirt_parse_disks(const char *xml, struct hv_disk **out,
 	    size_t *n);
 
+/* The serialized <cpu> of a domain's XML, and its emulator, arch, machine
+ * and virttype, each malloc'd for the caller. Returns 0, or -1 with
+ * hv_last_error() set and all five NULL. */
+int	 hv_libvirt_parse_cpu(const char *xml, char **cpu_xml, char **emulator,
+	    char **arch, char **machine, char **virttype);
+
 /* libvirt's state reason code as a word ("migrated", "user", ...), by
  * state; "unknown" for codes it does not know. */
 const char *hv_libvirt_reason_name(int state, int reason);

@@ -1,8 +1,10 @@
 /* migrate.c: live migrations run by this host as the source.
  *
  * Each migration has its own thread blocked in virDomainMigrateToURI3 (via
- * hv->ops->migrate); the loop polls job statistics on libuv's workers,
- * applies the convergence policy there (converge.c) and broadcasts progress.
+ * hv->ops->migrate); the loop polls job statistics on the migration class
+ * of workers (workq.c), applies the convergence policy there (converge.c)
+ * and broadcasts progress. Aborts go to the urgent class, so slow checks
+ * of other jobs never delay either.
  * The thread's end reaches the loop through the migration's uv_async_t.
  * A migration outlives any coordinator session: its result is kept for
  * JOB_QUERY so a restarted coordinator can learn what happened.
@@ -39,7 +41,9 @@ struct mig {
 	uv_timer_t		 stats_timer;
 	int			 open_handles;
 	int			 busy;		/* poll and abort works in flight */
+	int			 polling;	/* a poll work is in flight */
 	int			 finished;	/* thread joined */
+	int			 thread_done;	/* migrate returned (atomic) */
 	int			 downtime_set;
 	/* Written by the thread before done_async, read after the join. */
 	int			 rc;
@@ -64,7 +68,7 @@ struct mig_result {
 };
 
 struct mig_work {
-	uv_work_t		 req;
+	struct workq_item	 item;
 	struct mig		*mg;
 	struct hv_job_stats	 st;
 	struct converge_decision dec;
@@ -142,6 +146,7 @@ mig_thread(void *arg)
 	if (mg->rc < 0)
 		snprintf(mg->error, sizeof(mg->error), "%s", hv_last_error());
 	mg->ended_ms = hostd_now_ms();
+	__atomic_store_n(&mg->thread_done, 1, __ATOMIC_SEQ_CST);
 	uv_async_send(&mg->done_async);
 	return NULL;
 }
@@ -202,11 +207,11 @@ mig_done_cb(uv_async_t *a)
 }
 
 /* Worker: one statistics sample and the policy's decision on it, applied
- * at once. Poll work for one migration never overlaps (mg->busy). */
+ * at once. Poll work for one migration never overlaps (mg->polling). */
 static void
-mig_poll_work(uv_work_t *req)
+mig_poll_work(struct workq_item *it)
 {
-	struct mig_work *w = req->data;
+	struct mig_work *w = it->data;
 	struct mig *mg = w->mg;
 	struct hv *hv = mg->hd->hv;
 	int rc = 0;
@@ -248,16 +253,17 @@ mig_poll_work(uv_work_t *req)
 }
 
 static void
-mig_poll_after(uv_work_t *req, int status)
+mig_poll_after(struct workq_item *it, int cancelled)
 {
-	struct mig_work *w = req->data;
+	struct mig_work *w = it->data;
 	struct mig *mg = w->mg;
 	Ferry__JobStats js = FERRY__JOB_STATS__INIT;
 
 	mg->busy--;
-	if (status == 0 && w->rc < 0)
+	mg->polling = 0;
+	if (!cancelled && w->rc < 0)
 		log_debug("job %llu: %s", (unsigned long long)mg->job_id, w->err);
-	if (status == 0 && w->st.active) {
+	if (!cancelled && w->st.active) {
 		mg->last = w->st;
 		if (w->dec.action != CONV_CONTINUE) {
 			log_info("job %llu: policy: %s: %s",
@@ -310,16 +316,19 @@ mig_stats_cb(uv_timer_t *t)
 	struct mig *mg = t->data;
 	struct mig_work *w;
 
-	if (mg->busy || mg->finished)
+	if (mg->polling || mg->finished)
 		return;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return;
 	w->mg = mg;
-	w->req.data = w;
+	w->item.data = w;
+	w->item.work = mig_poll_work;
+	w->item.done = mig_poll_after;
 	mg->busy++;
-	if (uv_queue_work(mg->hd->loop, &w->req, mig_poll_work,
-	    mig_poll_after) != 0) {
+	mg->polling = 1;
+	if (workq_submit(&mg->hd->wq[HOSTD_WQ_MIGRATE], &w->item) < 0) {
 		mg->busy--;
+		mg->polling = 0;
 		free(w);
 	}
 }
@@ -431,68 +440,134 @@ migrate_start(struct hostd *hd, const Ferry__MigrateRequest *req, char *err,
 	return 0;
 }
 
-static void
-mig_abort_work(uv_work_t *req)
-{
-	struct mig_work *w = req->data;
+/* An ABORT call: answered from mig_abort_after once libvirt has. */
+struct mig_abort {
+	struct workq_item	 item;
+	struct mig		*mg;
+	uint64_t		 session_id;
+	uint16_t		 type;
+	uint32_t		 serial;
+	int			 code;		/* 0, or the errno of the ERROR reply */
+	char			 err[1024];
+};
 
-	if (w->mg->hd->hv->ops->abort_job(w->mg->hd->hv, w->mg->name, 0) < 0) {
-		w->rc = -1;
-		snprintf(w->err, sizeof(w->err), "%s", hv_last_error());
+/*
+ * Worker (urgent class). libvirt refuses an abort when there is no job:
+ * that is told apart from a real refusal by asking for the job, because it
+ * means the migration has ended (ESRCH: its result follows) or has not
+ * begun yet (EAGAIN: try again).
+ */
+static void
+mig_abort_work(struct workq_item *it)
+{
+	struct mig_abort *a = it->data;
+	struct hv *hv = a->mg->hd->hv;
+	struct hv_job_stats st;
+	char lverr[768];
+	int r;
+
+	if (hv->ops->abort_job(hv, a->mg->name, 0) == 0)
+		return;
+	snprintf(lverr, sizeof(lverr), "%s", hv_last_error());
+	r = hv->ops->job_stats(hv, a->mg->name, &st);
+	if (r == -ENOENT || (r == 0 && !st.active)) {
+		if (__atomic_load_n(&a->mg->thread_done, __ATOMIC_SEQ_CST)) {
+			a->code = ESRCH;
+			snprintf(a->err, sizeof(a->err), "no migration job on %s: "
+			    "the migration already ended (libvirt: %s)",
+			    a->mg->name, lverr);
+		} else {
+			a->code = EAGAIN;
+			snprintf(a->err, sizeof(a->err), "libvirt has no "
+			    "migration job on %s yet (libvirt: %s); try again",
+			    a->mg->name, lverr);
+		}
+		return;
 	}
+	a->code = EIO;
+	snprintf(a->err, sizeof(a->err), "libvirt refused the abort: %s",
+	    lverr);
 }
 
 static void
-mig_abort_after(uv_work_t *req, int status)
+mig_abort_after(struct workq_item *it, int cancelled)
 {
-	struct mig_work *w = req->data;
-	struct mig *mg = w->mg;
+	struct mig_abort *a = it->data;
+	struct mig *mg = a->mg;
+	struct session *s = hostd_session_find(mg->hd, a->session_id);
+	Ferry__Empty e = FERRY__EMPTY__INIT;
+	uint8_t *buf;
+	size_t len;
 
-	(void)status;
 	mg->busy--;
-	if (w->rc < 0)
+	if (cancelled) {
+		a->code = ESHUTDOWN;
+		snprintf(a->err, sizeof(a->err), "hostd is stopping");
+	}
+	if (a->code == 0)
+		log_info("job %llu: libvirt accepted the abort",
+		    (unsigned long long)mg->job_id);
+	else
 		log_warnx("job %llu: abort: %s", (unsigned long long)mg->job_id,
-		    w->err);
-	free(w);
+		    a->err);
+	if (s != NULL) {
+		if (a->code == 0)
+			(void)hostd_send(mg->hd, s, a->type, FRAME_REPLY,
+			    a->serial, &e.base);
+		else if (frame_pack_error(a->type, a->serial, a->code, a->err,
+		    &buf, &len) == 0)
+			(void)tr_conn_send(s->conn, buf, len);
+	}
+	free(a);
 	if (mg->finished)
 		mig_release(mg);
 }
 
-/* ABORT: cancel a running pre-copy migration; the outcome comes as the
- * usual MIGRATE_DONE. */
+/*
+ * ABORT: cancel a running pre-copy migration. The reply comes when libvirt
+ * has answered (mig_abort_after); the outcome comes as the usual
+ * MIGRATE_DONE. Returns 0, or a negative errno with err: -ESRCH when the
+ * job does not migrate here (any more), -EPERM in post-copy.
+ */
 int
-migrate_abort(struct hostd *hd, uint64_t job_id, char *err, size_t errlen)
+migrate_abort(struct hostd *hd, struct session *s, const struct frame_hdr *h,
+    uint64_t job_id, char *err, size_t errlen)
 {
 	struct mig *mg = mig_find(hd, job_id, NULL);
-	struct mig_work *w;
+	struct mig_abort *a;
+	int rc;
 
 	if (mg == NULL || mg->finished) {
-		snprintf(err, errlen, "job %llu is not migrating here",
-		    (unsigned long long)job_id);
-		return -1;
+		snprintf(err, errlen, "job %llu is not migrating here: it "
+		    "ended or never ran here", (unsigned long long)job_id);
+		return -ESRCH;
 	}
 	if (mg->postcopy) {
 		snprintf(err, errlen, "job %llu is in post-copy: the guest already "
 		    "runs on the destination and cannot be moved back",
 		    (unsigned long long)job_id);
-		return -1;
+		return -EPERM;
 	}
-	if ((w = calloc(1, sizeof(*w))) == NULL) {
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
-	/* Polling pauses while the abort is in flight (mig_stats_cb skips
-	 * a busy migration); libvirt allows the abort during a job. */
-	w->mg = mg;
-	w->req.data = w;
+	a->mg = mg;
+	a->session_id = s->id;
+	a->type = h->type;
+	a->serial = h->serial;
+	a->item.data = a;
+	a->item.work = mig_abort_work;
+	a->item.done = mig_abort_after;
+	/* Polling goes on meanwhile: libvirt allows the abort during a
+	 * job-stats call. */
 	mg->busy++;
 	snprintf(mg->action, sizeof(mg->action), "aborted on request");
-	if (uv_queue_work(hd->loop, &w->req, mig_abort_work,
-	    mig_abort_after) != 0) {
+	if ((rc = workq_submit(&hd->wq[HOSTD_WQ_URGENT], &a->item)) < 0) {
 		mg->busy--;
-		free(w);
+		free(a);
 		snprintf(err, errlen, "cannot queue the abort");
-		return -1;
+		return rc == -EBUSY ? -EBUSY : -EIO;
 	}
 	log_info("job %llu: abort requested", (unsigned long long)job_id);
 	return 0;

@@ -60,14 +60,16 @@ handle_inventory(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
 #define SESSION_MAX_CALLS	64	/* worker calls in flight per session */
 
 static int	session_worker(struct session *, const struct frame_hdr *,
-		    ProtobufCMessage *, hostd_work_fn, char *, size_t);
+		    ProtobufCMessage *, hostd_work_fn, enum hostd_wq, char *,
+		    size_t);
 
-#define WORKER_HANDLER(name, fn)					\
+/* Each call goes to the class of workers it belongs to (hostd.h). */
+#define WORKER_HANDLER(name, fn, wq)					\
 static int								\
 name(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,	\
     char *err, size_t errlen)						\
 {									\
-	return session_worker(ctx, h, m, fn, err, errlen);		\
+	return session_worker(ctx, h, m, fn, wq, err, errlen);		\
 }
 
 /* The name every domain-level call carries, checked before it goes
@@ -94,9 +96,11 @@ session_domain_of(uint16_t type, const ProtobufCMessage *m)
 
 static int
 session_worker(struct session *s, const struct frame_hdr *h,
-    ProtobufCMessage *m, hostd_work_fn fn, char *err, size_t errlen)
+    ProtobufCMessage *m, hostd_work_fn fn, enum hostd_wq wq, char *err,
+    size_t errlen)
 {
 	const char *name = session_domain_of(h->type, m);
+	int rc;
 
 	if (name != NULL && name[0] && validate_domain_name(name, err,
 	    errlen) < 0)
@@ -110,19 +114,27 @@ session_worker(struct session *s, const struct frame_hdr *h,
 		    SESSION_MAX_CALLS);
 		return -1;
 	}
-	if (hostd_call_start(s, h, m, fn) < 0) {
+	if ((rc = hostd_call_start(s, h, m, fn, wq)) == -EBUSY) {
+		/* Refused rather than queued without bound: the caller may
+		 * try again, and nothing else waits behind these. */
+		snprintf(err, errlen, "hostd busy: %d %s calls already queued "
+		    "or running; try again later",
+		    workq_pending(&s->hd->wq[wq]), s->hd->wq[wq].name);
+		return -1;
+	}
+	if (rc < 0) {
 		snprintf(err, errlen, "cannot queue the call");
 		return -1;
 	}
 	return 1;
 }
 
-WORKER_HANDLER(handle_domain_state, precheck_domain_state)
-WORKER_HANDLER(handle_precheck_source, precheck_source)
-WORKER_HANDLER(handle_precheck_dest, precheck_dest)
-WORKER_HANDLER(handle_storage_cleanup, precheck_cleanup)
-WORKER_HANDLER(handle_dirty_rate, precheck_dirty_rate)
-WORKER_HANDLER(handle_destroy_leftover, precheck_destroy)
+WORKER_HANDLER(handle_domain_state, precheck_domain_state, HOSTD_WQ_STATE)
+WORKER_HANDLER(handle_precheck_source, precheck_source, HOSTD_WQ_CHECK)
+WORKER_HANDLER(handle_precheck_dest, precheck_dest, HOSTD_WQ_CHECK)
+WORKER_HANDLER(handle_storage_cleanup, precheck_cleanup, HOSTD_WQ_CHECK)
+WORKER_HANDLER(handle_dirty_rate, precheck_dirty_rate, HOSTD_WQ_CHECK)
+WORKER_HANDLER(handle_destroy_leftover, precheck_destroy, HOSTD_WQ_STATE)
 
 static int
 session_reply_empty(struct session *s, const struct frame_hdr *h)
@@ -154,16 +166,23 @@ handle_migrate(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
 	return 0;
 }
 
+/* ABORT: answered once libvirt has (migrate.c); refused at once, with the
+ * errno the coordinator acts on, when there is nothing to abort here. */
 static int
 handle_abort(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
     char *err, size_t errlen)
 {
 	struct session *s = ctx;
+	uint8_t *buf;
+	size_t len;
+	int rc;
 
-	if (migrate_abort(s->hd, ((Ferry__JobRef *)m)->job_id, err,
-	    errlen) < 0)
-		return -1;
-	(void)session_reply_empty(s, h);
+	if ((rc = migrate_abort(s->hd, s, h, ((Ferry__JobRef *)m)->job_id, err,
+	    errlen)) == 0)
+		return 0;
+	log_warnx("%s: abort: %s", tr_conn_peer(s->conn), err);
+	if (frame_pack_error(h->type, h->serial, -rc, err, &buf, &len) == 0)
+		(void)tr_conn_send(s->conn, buf, len);
 	return 0;
 }
 

@@ -82,6 +82,18 @@ die(const char *what)
 	abort();
 }
 
+/* Calls hostd's own worker classes still hold (not libuv requests). */
+static int
+hostd_work_left(void)
+{
+	int i, k, n = 0;
+
+	for (i = 0; i < NHOSTS; i++)
+		for (k = 0; k < HOSTD_NWQ; k++)
+			n += workq_pending(&F.hd[i].wq[k]);
+	return n;
+}
+
 /* Runs the loop until no queued work, write or delivery is left. */
 static void
 settle(void)
@@ -91,7 +103,8 @@ settle(void)
 
 	for (;;) {
 		uv_run(&F.loop, UV_RUN_NOWAIT);
-		if (F.loop.active_reqs.count == 0 && !fake_tr_busy()) {
+		if (F.loop.active_reqs.count == 0 && !fake_tr_busy() &&
+		    hostd_work_left() == 0) {
 			if (++spins >= 2)
 				return;
 			continue;

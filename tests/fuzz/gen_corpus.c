@@ -1,7 +1,8 @@
 /* gen_corpus.c: writes the fuzzers' seed corpora: valid frames of every
  * message type, packed with frame_pack from representative messages.
  *
- *   gen_corpus DIR	writes DIR/fuzz_frame/ and DIR/fuzz_dispatch/ */
+ *   gen_corpus DIR	writes DIR/fuzz_frame/, DIR/fuzz_dispatch/,
+ *			DIR/fuzz_ctl/ and DIR/fuzz_store/ */
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -76,6 +77,28 @@ record(uint8_t *out, const struct seed *s, unsigned serial)
 	return 4 + plen;
 }
 
+/* A fuzz_ctl input: the command line's index, then the coordinator's
+ * frames (replies on serial 1, events on the call's serial too). */
+static void
+ctl_seed(const char *name, unsigned line, const struct seed *v, size_t n)
+{
+	uint8_t buf[65536], *f;
+	size_t i, len, off = 1;
+
+	buf[0] = (uint8_t)line;
+	for (i = 0; i < n; i++) {
+		f = pack(&v[i], 1, &len);
+		if (off + len > sizeof(buf)) {
+			fprintf(stderr, "%s: too long\n", name);
+			exit(1);
+		}
+		memcpy(buf + off, f, len);
+		off += len;
+		free(f);
+	}
+	put("fuzz_ctl", name, buf, off);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -117,6 +140,15 @@ main(int argc, char *argv[])
 	Ferry__DrainItem di = FERRY__DRAIN_ITEM__INIT, *div_[1] = { &di };
 	Ferry__DrainInfo dinf = FERRY__DRAIN_INFO__INIT;
 	Ferry__DrainEvent dev = FERRY__DRAIN_EVENT__INIT;
+	Ferry__HostEntry he = FERRY__HOST_ENTRY__INIT, *hev[1] = { &he };
+	Ferry__HostsReply hsp = FERRY__HOSTS_REPLY__INIT;
+	Ferry__VmEntry ve = FERRY__VM_ENTRY__INIT, *vev[1] = { &ve };
+	Ferry__VmsReply vsp = FERRY__VMS_REPLY__INIT;
+	Ferry__JobHistoryEntry jh = FERRY__JOB_HISTORY_ENTRY__INIT,
+	    *jhv[1] = { &jh };
+	Ferry__JobReply jrp = FERRY__JOB_REPLY__INIT;
+	Ferry__CheckReply crp = FERRY__CHECK_REPLY__INIT;
+	Ferry__JobEvent jprog = FERRY__JOB_EVENT__INIT, jdone = FERRY__JOB_EVENT__INIT;
 	static char npath[] = "/tmp/ferry-fuzz-none/.ferry-nonce-"
 	    "0123456789abcdef0123456789abcdef";
 	uint8_t buf[65536], *f;
@@ -376,5 +408,112 @@ main(int argc, char *argv[])
 	mtr.restore = 1;
 	n += record(buf + n, &ctl[10], 3);
 	put("fuzz_dispatch", "seq-drain", buf, n);
+
+	/* fuzz_ctl: each command's answer (line numbers: fuzz_ctl.c). */
+	he.name = "h1";
+	he.state = "up";
+	he.address = "127.0.0.1:7220";
+	he.libvirt_uri = "qemu+tcp://h1/system";
+	he.has_cpus = he.has_mem_mib = he.has_mem_free_mib = he.has_vms = 1;
+	he.cpus = 4;
+	he.mem_mib = 8192;
+	he.mem_free_mib = 4096;
+	he.vms = 1;
+	hsp.hosts = hev;
+	hsp.n_hosts = 1;
+	ve.name = "vm1";
+	ve.host = "h1";
+	ve.state = "running";
+	ve.mem_mib = 256;
+	ve.vcpus = 1;
+	ve.disks = diskv;
+	ve.n_disks = 1;
+	vsp.vms = vev;
+	vsp.n_vms = 1;
+	ji.id = 1;
+	ji.kind = "migrate";
+	ji.vm = "vm1";
+	ji.state = "migrating";
+	ji.source = "h1";
+	ji.destination = "h2";
+	jh.seq = 1;
+	jh.time_ms = 1700000000000ULL;
+	jh.type = "state";
+	jh.state = "pending";
+	jh.data = "{\"checks\":[]}";
+	jrp.job = &ji;
+	jrp.history = jhv;
+	jrp.n_history = 1;
+	ck.name = "cpu";
+	ck.ok = 1;
+	ck.reason = "identical";
+	crp.vm = "vm1";
+	crp.source = "h1";
+	crp.destination = "h2";
+	crp.checks = ckv;
+	crp.n_checks = 1;
+	crp.ok = 1;
+	jprog.job_id = 1;
+	jprog.event = "progress";
+	jprog.has_percent = 1;
+	jprog.percent = 42;
+	jdone.job_id = 1;
+	jdone.event = "done";
+	jdone.state = "succeeded";
+	jdone.vm = "vm1";
+	{
+		const struct seed s_hosts[] = {
+		    { "", 0, MSG_CTL_HOSTS, FRAME_REPLY, 0, &hsp.base } };
+		const struct seed s_vms[] = {
+		    { "", 0, MSG_CTL_VMS, FRAME_REPLY, 0, &vsp.base } };
+		const struct seed s_jobs[] = {
+		    { "", 0, MSG_CTL_JOBS, FRAME_REPLY, 0, &jsp.base } };
+		const struct seed s_job[] = {
+		    { "", 0, MSG_CTL_JOB, FRAME_REPLY, 0, &jrp.base } };
+		const struct seed s_watch[] = {
+		    { "", 0, MSG_CTL_WATCH, FRAME_REPLY, 0, &ji.base },
+		    { "", 0, MSG_CTL_JOB_EVENT, FRAME_EVENT, 0, &jprog.base },
+		    { "", 0, MSG_CTL_JOB_EVENT, FRAME_EVENT, 0, &jdone.base } };
+		const struct seed s_migrate[] = {
+		    { "", 0, MSG_CTL_MIGRATE, FRAME_REPLY, 0, &ji.base },
+		    { "", 0, MSG_CTL_JOB_EVENT, FRAME_EVENT, 0, &je.base },
+		    { "", 0, MSG_CTL_JOB_EVENT, FRAME_EVENT, 0, &jprog.base },
+		    { "", 0, MSG_CTL_JOB_EVENT, FRAME_EVENT, 0, &jdone.base } };
+		const struct seed s_abort[] = {
+		    { "", 0, MSG_CTL_ABORT, FRAME_REPLY, 0, &ji.base } };
+		const struct seed s_check[] = {
+		    { "", 0, MSG_CTL_CHECK, FRAME_REPLY, 0, &crp.base } };
+		const struct seed s_maint[] = {
+		    { "", 0, MSG_CTL_MAINT_ENTER, FRAME_REPLY, 0, &dinf.base },
+		    { "", 0, MSG_CTL_DRAIN_EVENT, FRAME_EVENT, 0, &dev.base } };
+		const struct seed s_err[] = {
+		    { "", 0, MSG_CTL_HOSTS, FRAME_REPLY, FRAME_ERROR, &er.base } };
+
+		ctl_seed("hosts", 0, s_hosts, 1);
+		ctl_seed("hosts-json", 1, s_hosts, 1);
+		ctl_seed("vms", 2, s_vms, 1);
+		ctl_seed("vms-json", 3, s_vms, 1);
+		ctl_seed("jobs", 4, s_jobs, 1);
+		ctl_seed("jobs-json", 5, s_jobs, 1);
+		ctl_seed("job", 6, s_job, 1);
+		ctl_seed("job-json", 7, s_job, 1);
+		ctl_seed("watch", 8, s_watch, 3);
+		ctl_seed("watch-json", 9, s_watch, 3);
+		ctl_seed("migrate", 10, s_migrate, 4);
+		ctl_seed("migrate-json", 11, s_migrate, 4);
+		ctl_seed("abort", 13, s_abort, 1);
+		ctl_seed("check", 14, s_check, 1);
+		ctl_seed("check-json", 15, s_check, 1);
+		ctl_seed("maint-enter", 16, s_maint, 2);
+		ctl_seed("maint-dry-json", 17, s_maint, 2);
+		ctl_seed("hosts-error", 0, s_err, 1);
+	}
+
+	/* fuzz_store: a stored domain blob, with and without disks. */
+	len = ferry__domain__pack(&dom, buf);
+	put("fuzz_store", "domain", buf, len);
+	dom.n_disks = 0;
+	len = ferry__domain__pack(&dom, buf);
+	put("fuzz_store", "domain-nodisk", buf, len);
 	return 0;
 }

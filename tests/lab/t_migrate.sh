@@ -71,6 +71,12 @@ check "a second migration of a VM in flight is refused" busy
 ferryctl abort "$job" > /dev/null
 check "aborted job ends within 30 s" wait_until 30 final "$job"
 check "... as rolled_back" in_state "$job" rolled_back
+abort_fate() {
+	ferryctl job "$1" --json | jq -e --arg p "$2" \
+	    '[.history[] | select(.type == "abort") | .data | tostring] | any(test($p))' > /dev/null
+}
+check "the history says libvirt accepted the abort" abort_fate "$job" "libvirt on h1 accepted it"
+check "... and how the migration ended" abort_fate "$job" "the migration ended \\(not completed\\)"
 check "mab runs on h1 only after the abort" wait_until 10 exactly_one mab h1
 check "mab's heartbeat is continuous" beats_after mab "$(now_ms)"
 

@@ -45,7 +45,9 @@ struct fake_host {
 	int			 cmp_result;
 	char			 cmp_reason[512];
 	struct fake_fail	 fail[FAKE_OP_COUNT];
+	int			 delay_ms[FAKE_OP_COUNT];
 	unsigned		 calls[FAKE_OP_COUNT];
+	unsigned		 active[FAKE_OP_COUNT];	/* delayed calls waiting */
 	struct hv		*open[FAKE_MAX_OPEN];
 	size_t			 nopen;
 	struct fake_hv_migrate_rec last;
@@ -237,14 +239,31 @@ fake_deliver(struct fake_events *q)
 	q->n = 0;
 }
 
-/* fake_mtx held: count the call and apply an injected failure. Returns 0
- * to go on, else the rc to return. */
+/* fake_mtx held: count the call, wait out an injected delay (the lock is
+ * released meanwhile; fake_hv_delay with 0 ends the wait early) and apply
+ * an injected failure. Returns 0 to go on, else the rc to return. */
 static int
 fake_enter(struct fake_host *h, enum fake_hv_op op)
 {
 	struct fake_fail *f = &h->fail[op];
+	struct timespec deadline;
+	int ms;
 
 	h->calls[op]++;
+	if ((ms = h->delay_ms[op]) > 0) {
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += ms / 1000;
+		deadline.tv_nsec += (long)(ms % 1000) * 1000000;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+		h->active[op]++;
+		while (h->delay_ms[op] > 0 && pthread_cond_timedwait(&fake_cond,
+		    &fake_mtx, &deadline) != ETIMEDOUT)
+			;
+		h->active[op]--;
+	}
 	if (f->times <= 0)
 		return 0;
 	f->times--;
@@ -505,6 +524,38 @@ fake_hv_script_migration(const char *uri, const char *name,
 	}
 	pthread_mutex_unlock(&fake_mtx);
 	return ret;
+}
+
+void
+fake_hv_delay(const char *uri, enum fake_hv_op op, int ms)
+{
+	pthread_mutex_lock(&fake_mtx);
+	fake_host(uri)->delay_ms[op] = ms;
+	pthread_cond_broadcast(&fake_cond);
+	pthread_mutex_unlock(&fake_mtx);
+}
+
+void
+fake_hv_delay_none(void)
+{
+	struct fake_host *h;
+
+	pthread_mutex_lock(&fake_mtx);
+	for (h = fake_hosts; h != NULL; h = h->nexthost)
+		memset(h->delay_ms, 0, sizeof(h->delay_ms));
+	pthread_cond_broadcast(&fake_cond);
+	pthread_mutex_unlock(&fake_mtx);
+}
+
+unsigned
+fake_hv_delayed(const char *uri, enum fake_hv_op op)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&fake_mtx);
+	n = fake_host(uri)->active[op];
+	pthread_mutex_unlock(&fake_mtx);
+	return n;
 }
 
 unsigned

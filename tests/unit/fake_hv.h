@@ -122,6 +122,15 @@ int	 fake_hv_script_migration(const char *uri, const char *name,
 	    const struct hv_job_stats *samples, size_t n, int rc,
 	    const char *msg);
 
+/* Every later call of op on the host takes ms longer (a slow libvirtd or
+ * NFS server), without holding up other calls; 0 ends the delay, also for
+ * calls already waiting. Never fake_hv_reset with a delayed call waiting. */
+void	 fake_hv_delay(const char *uri, enum fake_hv_op op, int ms);
+/* Ends every delay on every host (a test's teardown). */
+void	 fake_hv_delay_none(void);
+/* Calls of op waiting out their delay now. */
+unsigned fake_hv_delayed(const char *uri, enum fake_hv_op op);
+
 unsigned fake_hv_calls(const char *uri, enum fake_hv_op op);
 int	 fake_hv_last_migrate(const char *uri, struct fake_hv_migrate_rec *);
 int	 fake_hv_get_tuning(const char *uri, const char *name,

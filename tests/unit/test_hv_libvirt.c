@@ -157,6 +157,44 @@ test_parse_running_qemu(void **state)
 	free(d);
 }
 
+/* The <cpu> a destination compares, and what the comparison needs, from
+ * the live XML; missing pieces are an error, not empty strings. */
+static void
+test_parse_cpu(void **state)
+{
+	char *xml = read_data("running-qemu.xml");
+	char *cpu, *emu, *arch, *mach, *vt;
+
+	(void)state;
+	assert_int_equal(hv_libvirt_parse_cpu(xml, &cpu, &emu, &arch, &mach,
+	    &vt), 0);
+	assert_non_null(strstr(cpu, "<model fallback=\"forbid\">qemu64"));
+	assert_non_null(strstr(cpu, "lahf_lm"));
+	assert_string_equal(emu, "/usr/bin/qemu-system-x86_64");
+	assert_string_equal(arch, "x86_64");
+	assert_string_equal(mach, "pc-i440fx-7.2");
+	assert_string_equal(vt, "qemu");
+	free(cpu);
+	free(emu);
+	free(arch);
+	free(mach);
+	free(vt);
+	free(xml);
+
+	assert_int_equal(hv_libvirt_parse_cpu("<domain type='qemu'><os><type "
+	    "arch='x86_64' machine='pc'>hvm</type></os><cpu><model>qemu64"
+	    "</model></cpu></domain>", &cpu, &emu, &arch, &mach, &vt), -1);
+	assert_null(cpu);
+	assert_null(emu);
+	assert_non_null(strstr(hv_last_error(), "emulator"));
+	assert_int_equal(hv_libvirt_parse_cpu("<domain type='qemu'/>", &cpu,
+	    &emu, &arch, &mach, &vt), -1);
+	assert_non_null(strstr(hv_last_error(), "no <cpu>"));
+	assert_int_equal(hv_libvirt_parse_cpu("<domain", &cpu, &emu, &arch,
+	    &mach, &vt), -1);
+	assert_null(cpu);
+}
+
 static void
 test_parse_no_disks(void **state)
 {
@@ -450,6 +488,7 @@ main(void)
 		cmocka_unit_test(test_parse_running_qemu),
 		cmocka_unit_test(test_parse_no_disks),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_cpu),
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test_setup_teardown(test_td_open_host_info,
 		    setup_test_driver, teardown_test_driver),

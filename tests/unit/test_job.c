@@ -193,6 +193,7 @@ teardown(void **state)
 	struct cluster *cl = *state;
 	int i, rc;
 
+	fake_hv_delay_none();	/* a failed test may have left some */
 	if (cl->co_running)
 		coord_stop(cl);
 	for (i = 0; i < NHOSTS; i++)
@@ -474,6 +475,269 @@ test_abort(void **state)
 	assert_int_equal(t.max_downtime_ms, 100);
 	assert_true(running_on(host_uri(0), "vmab"));
 	assert_false(fake_hv_has_domain(host_uri(1), "vmab"));
+}
+
+/* What an ABORT call got back (test_abort_reply). */
+struct abort_reply {
+	int	done, ok, code;
+	char	err[512];
+};
+
+static void
+abort_reply_cb(struct host *h, const struct frame *f, const char *err,
+    void *arg)
+{
+	struct abort_reply *ar = arg;
+
+	ar->done = 1;
+	ar->ok = f != NULL;
+	ar->code = h->reply_code;
+	snprintf(ar->err, sizeof(ar->err), "%s", err ? err : "");
+}
+
+static int
+abort_replied(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	return ((struct abort_reply *)arg)->done;
+}
+
+static void
+send_abort(struct cluster *cl, int64_t id, struct abort_reply *ar)
+{
+	Ferry__JobRef ref = FERRY__JOB_REF__INIT;
+
+	memset(ar, 0, sizeof(*ar));
+	ref.job_id = id;
+	ref.name = "x";
+	assert_int_equal(peer_call(&cl->co.hosts[0], MSG_ABORT, &ref.base,
+	    10000, abort_reply_cb, ar), 0);
+	assert_true(run_until(cl, abort_replied, ar, 10000));
+}
+
+/*
+ * Finding 6, hostd's side: ABORT is answered after libvirt has, and its
+ * refusal comes back as an ERROR with libvirt's message; a job that does
+ * not migrate there is ESRCH, not a failure. hostd used to answer OK as
+ * soon as the abort was queued and only log libvirt's refusal.
+ */
+static void
+test_abort_reply(void **state)
+{
+	struct cluster *cl = *state;
+	struct abort_reply ar;
+	int64_t id, arg[2];
+
+	send_abort(cl, 999, &ar);
+	assert_false(ar.ok);
+	assert_int_equal(ar.code, ESRCH);
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmar", NULL, 0), 0);
+	script("vmar", 60, 0, NULL);
+	id = start_job(cl, "vmar", "h2", 5);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+	fake_hv_fail(host_uri(0), FAKE_OP_ABORT_JOB, 1, -1, "abort job vmar: "
+	    "Timed out during operation: cannot acquire state change lock");
+	send_abort(cl, id, &ar);
+	assert_false(ar.ok);
+	assert_int_equal(ar.code, EIO);
+	assert_non_null(strstr(ar.err, "cannot acquire state change lock"));
+	assert_true(fake_hv_calls(host_uri(0), FAKE_OP_ABORT_JOB) == 1);
+
+	send_abort(cl, id, &ar);
+	assert_true(ar.ok);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "rolled_back", NULL);
+	assert_true(running_on(host_uri(0), "vmar"));
+}
+
+/* The job's history events of a type whose data contains part. */
+static size_t
+journal_count_with(struct cluster *cl, int64_t id, const char *type,
+    const char *part)
+{
+	struct store_event *ev = NULL;
+	size_t n = 0, i, c = 0;
+
+	assert_int_equal(store_job_events(cl->co.store, id, &ev, &n), 0);
+	for (i = 0; i < n; i++)
+		if (strcmp(ev[i].type, type) == 0 && ev[i].data != NULL &&
+		    strstr(ev[i].data, part) != NULL)
+			c++;
+	store_event_list_free(ev, n);
+	return c;
+}
+
+/*
+ * Finding 6: libvirt refuses the first abort. The coordinator keeps the
+ * abort pending, sends it again although progress events keep coming, and
+ * the job ends rolled_back with the VM on the source only; the history
+ * says what became of each attempt. Before, the refusal was only logged
+ * and the migration completed: the abort was lost.
+ */
+static void
+test_abort_refused_is_retried(void **state)
+{
+	struct cluster *cl = *state;
+	char err[256];
+	int64_t id, arg[2];
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmre", NULL, 0), 0);
+	script("vmre", 16, 0, NULL);	/* 8 s: completes unless aborted */
+	id = start_job(cl, "vmre", "h2", 5);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+	fake_hv_fail(host_uri(0), FAKE_OP_ABORT_JOB, 1, -1, "abort job vmre: "
+	    "Timed out during operation: cannot acquire state change lock");
+	assert_int_equal(job_abort(&cl->co, id, "aborted by operator", err,
+	    sizeof(err)), 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "rolled_back", "aborted by operator");
+	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_ABORT_JOB), 2);
+	assert_true(running_on(host_uri(0), "vmre"));
+	assert_false(fake_hv_has_domain(host_uri(1), "vmre"));
+	assert_int_equal(journal_count_with(cl, id, "abort",
+	    "cannot acquire state change lock; retrying"), 1);
+	assert_int_equal(journal_count_with(cl, id, "abort",
+	    "accepted it"), 1);
+	assert_int_equal(journal_count_with(cl, id, "abort",
+	    "the migration ended (not completed) after 2 abort call(s)"), 1);
+}
+
+/* Replies to the slow calls of test_slow_checks_do_not_starve. */
+struct slow_calls {
+	int	replied, busy, other;
+};
+
+static void
+slow_cb(struct host *h, const struct frame *f, const char *err, void *arg)
+{
+	struct slow_calls *sc = arg;
+
+	(void)h;
+	if (f != NULL)
+		sc->replied++;
+	else if (err != NULL && strstr(err, "hostd busy") != NULL)
+		sc->busy++;
+	else
+		sc->other++;
+}
+
+static int
+slow_answered(struct cluster *cl, void *arg)
+{
+	struct slow_calls *sc = arg;
+
+	(void)cl;
+	return sc->replied + sc->busy + sc->other == 24;
+}
+
+static int
+slow_busy(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	return ((struct slow_calls *)arg)->busy;
+}
+
+static int
+dirty_rates_stuck(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	return fake_hv_delayed(host_uri(0), FAKE_OP_DIRTY_RATE) >=
+	    *(unsigned *)arg;
+}
+
+static int
+op_calls_reach(struct cluster *cl, void *arg)
+{
+	unsigned *a = arg;	/* op, count */
+
+	(void)cl;
+	return fake_hv_calls(host_uri(0), (enum fake_hv_op)a[0]) >= a[1];
+}
+
+static int
+hb_reaches(struct cluster *cl, void *arg)
+{
+	return cl->hd[0].hb_seq >= *(uint64_t *)arg;
+}
+
+/*
+ * Finding 5: slow checks must not freeze migrations. With 16 dirty-rate
+ * measurements stuck in a slow libvirt on the source (and more refused as
+ * busy rather than queued without bound), the running migration's polling
+ * and convergence go on, heartbeats flow, and an ABORT reaches libvirt
+ * within a second. On one shared pool of 4 workers, the abort waited
+ * behind the checks and polling stopped.
+ */
+static void
+test_slow_checks_do_not_starve(void **state)
+{
+	struct cluster *cl = *state;
+	struct host *h = &cl->co.hosts[0];
+	struct slow_calls sc = { 0, 0, 0 };
+	char err[256];
+	unsigned stuck = 4, poll[2], ab[2];
+	uint64_t hb, t0, abort_ms;
+	int64_t id, arg[2];
+	int i, polled, aborted;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmslow", NULL, 0), 0);
+	script("vmslow", 60, 0, NULL);
+	id = start_job(cl, "vmslow", "h2", 5);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+
+	fake_hv_delay(host_uri(0), FAKE_OP_DIRTY_RATE, 30000);
+	for (i = 0; i < 24; i++) {
+		Ferry__DirtyRateRequest r = FERRY__DIRTY_RATE_REQUEST__INIT;
+
+		r.name = "vmslow";
+		r.seconds = 1;
+		assert_int_equal(peer_call(h, MSG_DIRTY_RATE, &r.base, 60000,
+		    slow_cb, &sc), 0);
+	}
+	/* Every thread that runs checks is stuck in libvirt. */
+	assert_true(run_until(cl, dirty_rates_stuck, &stuck, 5000));
+
+	/* Polling and convergence go on meanwhile. */
+	poll[0] = FAKE_OP_JOB_STATS;
+	poll[1] = fake_hv_calls(host_uri(0), FAKE_OP_JOB_STATS) + 3;
+	polled = run_until(cl, op_calls_reach, poll, 3000);
+	hb = cl->hd[0].hb_seq + 1;
+
+	/* The abort reaches libvirt at once. */
+	ab[0] = FAKE_OP_ABORT_JOB;
+	ab[1] = 1;
+	t0 = mono_ms();
+	assert_int_equal(job_abort(&cl->co, id, "aborted by operator", err,
+	    sizeof(err)), 0);
+	aborted = run_until(cl, op_calls_reach, ab, 1000);
+	abort_ms = mono_ms() - t0;
+	print_message("polling went on: %s; abort reached libvirt after "
+	    "%llu ms\n", polled ? "yes" : "no", (unsigned long long)abort_ms);
+	assert_true(polled);
+	assert_true(aborted);
+	assert_true(run_until(cl, hb_reaches, &hb, 3000));
+
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "rolled_back", "aborted by operator");
+	assert_true(running_on(host_uri(0), "vmslow"));
+	assert_false(fake_hv_has_domain(host_uri(1), "vmslow"));
+
+	/* The checks class took 16 and refused the rest as busy at once. */
+	assert_true(run_until(cl, slow_busy, &sc, 1000));
+	assert_int_equal(sc.busy, 8);
+	assert_int_equal(sc.replied + sc.other, 0);
+	fake_hv_delay(host_uri(0), FAKE_OP_DIRTY_RATE, 0);
+	assert_true(run_until(cl, slow_answered, &sc, 10000));
+	assert_int_equal(sc.replied, 16);
+	assert_int_equal(sc.other, 0);
+	assert_true(cl->co.hosts[0].up);
 }
 
 static void
@@ -928,6 +1192,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_refused_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_checks_do_not_starve,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_reply, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_abort_refused_is_retried,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_libvirt_failure, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_both_running_is_failed, setup,
