@@ -24,6 +24,7 @@
 
 #include "coordinator.h"
 #include "log.h"
+#include "validate.h"
 
 #define MIB			(1024.0 * 1024.0)
 #define CHECK_TIMEOUT_MS	30000
@@ -230,6 +231,8 @@ job_params_json(const struct job *j)
 	json_object_object_add(o, "auto_converge",
 	    json_object_new_boolean(j->opts.auto_converge));
 	json_object_object_add(o, "mem_mib", json_object_new_int64(j->mem_mib));
+	if (j->uuid[0])
+		json_object_object_add(o, "uuid", json_object_new_string(j->uuid));
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return s;
@@ -366,6 +369,22 @@ job_check_destination(struct job *j, const struct host *dh, int record)
 		if (record)
 			job_add_check(j, "destination", 0, 0, "host %s is %s",
 			    dh->conf.name, dh->admin_state);
+		return -1;
+	}
+	/* Where it is reached is never the host's word (cluster.c). */
+	if (dh->flagged) {
+		if (record)
+			job_add_check(j, "destination", 0, 0, "host %s is flagged: "
+			    "%s; check it, then 'ferryctl hosts accept %s'",
+			    dh->conf.name, dh->flag_reason, dh->conf.name);
+		return -1;
+	}
+	if (cluster_host_libvirt_uri(dh) == NULL ||
+	    cluster_host_migration_address(dh) == NULL) {
+		if (record)
+			job_add_check(j, "destination", 0, 0, "host %s has no "
+			    "trusted libvirt URI and migration address",
+			    dh->conf.name);
 		return -1;
 	}
 	if (job_domain_on(dh, j->vm) != NULL) {
@@ -570,7 +589,8 @@ job_send_dest_check(struct job *j)
 	req.nonces = j->src->nonces;
 	req.n_nonces = j->src->n_nonces;
 	req.cpu_xml = j->src->cpu_xml;
-	req.emulator = j->src->emulator;
+	/* Not the source's <emulator>: the destination would run it. The
+	 * destination compares with its own default emulator. */
 	req.arch = j->src->arch;
 	req.machine = j->src->machine;
 	req.virttype = j->src->virttype;
@@ -714,11 +734,11 @@ job_start_checks(struct job *j)
 /* Where the VM runs now, by the hosts' own reports. */
 static int
 job_locate(struct coord *co, const char *vm, char *src, size_t srclen,
-    uint64_t *mem, char *err, size_t errlen)
+    char *uuid, size_t uuidlen, uint64_t *mem, char *err, size_t errlen)
 {
 	const Ferry__Domain *d;
 	size_t i, running = 0;
-	const char *down = NULL, *other = NULL, *otherstate = NULL;
+	const char *down = NULL, *other = NULL, *otherstate = NULL, *claim;
 
 	for (i = 0; i < co->nhosts; i++) {
 		struct host *h = &co->hosts[i];
@@ -732,12 +752,27 @@ job_locate(struct coord *co, const char *vm, char *src, size_t srclen,
 		if (strcmp(d->state, "running") == 0) {
 			if (running++ == 0) {
 				snprintf(src, srclen, "%s", h->conf.name);
+				snprintf(uuid, uuidlen, "%s", d->uuid);
 				*mem = d->mem_mib;
 			}
 		} else {
 			other = h->conf.name;
 			otherstate = d->state;
 		}
+	}
+	/* Claimed by another host too (by name or UUID, in any live state):
+	 * one of them lies, and neither's word is enough to move it. */
+	if (running == 1 && (claim = cluster_domain_claimed(co,
+	    coord_host_find(co, src), vm, uuid)) != NULL) {
+		struct host *sh = coord_host_find(co, src), *ch;
+
+		snprintf(err, errlen, "%s is reported by both %s and %s; Ferry "
+		    "moves neither copy until one host stops claiming it", vm,
+		    src, claim);
+		cluster_host_notice(sh, "%s", err);
+		if ((ch = coord_host_find(co, claim)) != NULL)
+			cluster_host_notice(ch, "%s", err);
+		return -1;
 	}
 	if (running == 1)
 		return 0;
@@ -810,8 +845,8 @@ job_migrate(struct coord *co, const Ferry__MigrateOptions *o, int64_t parent,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (job_locate(co, o->vm, j->source, sizeof(j->source), &j->mem_mib,
-	    err, errlen) < 0 || job_validate_target(co, j, o->to, err,
+	if (job_locate(co, o->vm, j->source, sizeof(j->source), j->uuid,
+	    sizeof(j->uuid), &j->mem_mib, err, errlen) < 0 || job_validate_target(co, j, o->to, err,
 	    errlen) < 0) {
 		job_free(j);
 		return -1;
@@ -872,8 +907,8 @@ job_check(struct coord *co, const Ferry__CheckRequest *req,
 	j->opts.bandwidth_mibs = req->has_bandwidth_mibs ? req->bandwidth_mibs : 0;
 	j->opts.max_downtime_ms = req->has_max_downtime_ms ?
 	    req->max_downtime_ms : 0;
-	if (job_locate(co, req->vm, j->source, sizeof(j->source), &j->mem_mib,
-	    err, errlen) < 0 || job_validate_target(co, j, req->to, err,
+	if (job_locate(co, req->vm, j->source, sizeof(j->source), j->uuid,
+	    sizeof(j->uuid), &j->mem_mib, err, errlen) < 0 || job_validate_target(co, j, req->to, err,
 	    errlen) < 0) {
 		job_free(j);
 		return -1;
@@ -908,6 +943,35 @@ job_migrate_cb(struct host *h, const struct frame *f, const char *err,
 		job_verify(j);
 }
 
+/* The destination's trusted libvirt URI and migration stream, checked
+ * again here: they go to another host's libvirtd. */
+static int
+job_dest_uris(const struct host *dh, char *muri, size_t mlen, char *err,
+    size_t errlen)
+{
+	const char *uri = cluster_host_libvirt_uri(dh);
+	const char *ma = cluster_host_migration_address(dh);
+	char e[256];
+
+	if (dh->flagged) {
+		snprintf(err, errlen, "host %s is flagged: %s", dh->conf.name,
+		    dh->flag_reason);
+		return -1;
+	}
+	if (uri == NULL || ma == NULL) {
+		snprintf(err, errlen, "host %s has no trusted libvirt URI and "
+		    "migration address", dh->conf.name);
+		return -1;
+	}
+	snprintf(muri, mlen, "tcp://%s", ma);
+	if (validate_libvirt_uri(uri, e, sizeof(e)) < 0 ||
+	    validate_migrate_uri(muri, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "host %s: %s", dh->conf.name, e);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 job_start_migration(struct job *j)
 {
@@ -915,17 +979,19 @@ job_start_migration(struct job *j)
 	Ferry__Policy pol = FERRY__POLICY__INIT;
 	struct host *sh = coord_host_find(j->co, j->source);
 	struct host *dh = coord_host_find(j->co, j->destination);
-	char muri[300], msg[600];
+	char muri[300], msg[600], e[300];
 
 	if (sh == NULL || dh == NULL || dh->inv == NULL || !sh->up) {
 		job_finish(j, JOB_REFUSED, "a host went away before the "
 		    "migration started");
 		return;
 	}
-	snprintf(muri, sizeof(muri), "tcp://%s",
-	    dh->inv->host->migration_address);
+	if (job_dest_uris(dh, muri, sizeof(muri), e, sizeof(e)) < 0) {
+		job_finish(j, JOB_REFUSED, "%s", e);
+		return;
+	}
 	snprintf(msg, sizeof(msg), "%s -> %s (%s)", j->source, j->destination,
-	    dh->inv->host->libvirt_uri);
+	    cluster_host_libvirt_uri(dh));
 	/* Journaled before MIGRATE leaves: after a crash, "migrating" means
 	 * it may have started and hostd must be asked. */
 	if (job_set_state(j, JOB_MIGRATING, msg) < 0) {
@@ -948,7 +1014,7 @@ job_start_migration(struct job *j)
 	pol.auto_converge = j->opts.auto_converge;
 	req.job_id = j->id;
 	req.name = j->vm;
-	req.dest_uri = dh->inv->host->libvirt_uri;
+	req.dest_uri = (char *)cluster_host_libvirt_uri(dh);
 	req.migrate_uri = muri;
 	req.policy = &pol;
 	req.has_mem_mib = 1;
@@ -973,24 +1039,23 @@ job_start_migration_resume(struct job *j)
 	Ferry__Policy pol = FERRY__POLICY__INIT;
 	struct host *sh = coord_host_find(j->co, j->source);
 	struct host *dh = coord_host_find(j->co, j->destination);
-	char muri[300];
+	char muri[300], e[300];
 
 	j->resumes++;
-	if (sh == NULL || dh == NULL || dh->inv == NULL || !sh->up || !dh->up) {
+	if (sh == NULL || dh == NULL || dh->inv == NULL || !sh->up || !dh->up ||
+	    job_dest_uris(dh, muri, sizeof(muri), e, sizeof(e)) < 0) {
 		j->verify_next_ms = coord_now_ms() + VERIFY_RETRY_MS;
 		return;
 	}
 	if (job_set_state(j, JOB_MIGRATING, "resuming the failed post-copy") < 0)
 		return;
-	snprintf(muri, sizeof(muri), "tcp://%s",
-	    dh->inv->host->migration_address);
 	pol.has_bandwidth_mibs = 1;
 	pol.bandwidth_mibs = j->opts.bandwidth_mibs;
 	pol.has_allow_postcopy = 1;
 	pol.allow_postcopy = 1;
 	req.job_id = j->id;
 	req.name = j->vm;
-	req.dest_uri = dh->inv->host->libvirt_uri;
+	req.dest_uri = (char *)cluster_host_libvirt_uri(dh);
 	req.migrate_uri = muri;
 	req.policy = &pol;
 	req.has_mem_mib = 1;
@@ -1004,20 +1069,28 @@ job_start_migration_resume(struct job *j)
 		j->calls++;
 }
 
+/* Only the job's source reports its progress and result; anyone else's
+ * word about it is ignored and recorded against the sender. */
 static struct job *
-job_of_host_event(struct host *h, uint64_t job_id)
+job_of_host_event(struct host *h, uint64_t job_id, const char *what)
 {
 	struct job *j = job_find(h->co, (int64_t)job_id);
 
-	if (j == NULL || strcmp(j->source, h->conf.name) != 0)
+	if (j == NULL)
+		return NULL;	/* a job already over: late news */
+	if (j->check_only || strcmp(j->source, h->conf.name) != 0) {
+		cluster_host_notice(h, "sent %s for job %lld, of which it is not "
+		    "the source (%s): ignored", what, (long long)j->id,
+		    j->source);
 		return NULL;
+	}
 	return j;
 }
 
 void
 job_on_progress(struct host *h, const Ferry__JobStats *s)
 {
-	struct job *j = job_of_host_event(h, s->job_id);
+	struct job *j = job_of_host_event(h, s->job_id, "progress");
 	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
 	struct json_object *o;
 	uint64_t now = coord_now_ms();
@@ -1107,7 +1180,7 @@ job_take_result(struct job *j, const Ferry__MigrateResult *r)
 void
 job_on_done(struct host *h, const Ferry__MigrateResult *r)
 {
-	struct job *j = job_of_host_event(h, r->job_id);
+	struct job *j = job_of_host_event(h, r->job_id, "a result");
 	char msg[1400];
 
 	if (j == NULL || j->state != JOB_MIGRATING)
@@ -1151,6 +1224,13 @@ job_query_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 		    "track of the migration (%s)", err ? err : "malformed reply");
 		if (job_set_state(j, JOB_VERIFYING, j->error) == 0)
 			job_verify(j);
+		return;
+	}
+	if (r->job_id != (uint64_t)j->id) {
+		cluster_host_notice(h, "answered the query of job %lld with "
+		    "job %llu: ignored", (long long)j->id,
+		    (unsigned long long)r->job_id);
+		ferry__migrate_result__free_unpacked(r, NULL);
 		return;
 	}
 	if (r->has_running && r->running) {
@@ -1675,6 +1755,8 @@ job_parse_params(struct job *j, const char *params)
 		j->opts.auto_converge = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "mem_mib", &v))
 		j->mem_mib = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "uuid", &v))
+		snprintf(j->uuid, sizeof(j->uuid), "%s", json_object_get_string(v));
 	json_object_put(o);
 }
 
