@@ -1361,13 +1361,43 @@ job_destroy_cb(struct host *h, const struct frame *f, const char *err,
 	job_verify(j);
 }
 
+/* Whether the destination's copy d is this migration's leftover, by what
+ * both hosts say: the same UUID on both (and the job's, when known), paused
+ * for the incoming migration or still starting up, no libvirt job on it. */
 static int
-job_destroy_leftover(struct job *j, const char *host)
+job_leftover(const struct job *j, const Ferry__DomainState *s,
+    const Ferry__DomainState *d, char *why, size_t len)
+{
+	if (d->uuid == NULL || s->uuid == NULL || d->uuid[0] == '\0' ||
+	    strcmp(d->uuid, s->uuid) != 0 ||
+	    (j->uuid[0] && strcmp(d->uuid, j->uuid) != 0)) {
+		snprintf(why, len, "its UUID %.40s is not the source's %.40s",
+		    d->uuid ? d->uuid : "(none)", s->uuid ? s->uuid : "(none)");
+		return -1;
+	}
+	if (!job_is(d, "paused") || d->reason == NULL ||
+	    (strcmp(d->reason, "migration") != 0 &&
+	    strcmp(d->reason, "starting-up") != 0)) {
+		snprintf(why, len, "it is %s (%s), not what a failed incoming "
+		    "migration leaves", d->state ? d->state : "?",
+		    d->reason ? d->reason : "no reason");
+		return -1;
+	}
+	if (d->has_job_active && d->job_active) {
+		snprintf(why, len, "libvirt still has a job on it");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+job_destroy_leftover(struct job *j, const char *host, const char *uuid)
 {
 	Ferry__DestroyRequest req = FERRY__DESTROY_REQUEST__INIT;
 	struct host *h = coord_host_find(j->co, host);
 
 	req.name = j->vm;
+	req.uuid = (char *)uuid;
 	req.has_only_if_not_running = 1;
 	req.only_if_not_running = 1;
 	if (h == NULL || peer_call(h, MSG_DESTROY_LEFTOVER, &req.base,
@@ -1385,7 +1415,7 @@ static void
 job_judge(struct job *j)
 {
 	const Ferry__DomainState *s = j->src_state, *d = j->dst_state;
-	char sd[160], dd[160];
+	char sd[160], dd[160], why[300];
 	uint64_t now = coord_now_ms();
 
 	job_describe(s, j->src_err, sd, sizeof(sd));
@@ -1410,6 +1440,13 @@ job_judge(struct job *j)
 		return;
 	}
 	if (job_is(d, "running") && job_absent(s)) {
+		if (j->uuid[0] && d->uuid && strcmp(d->uuid, j->uuid) != 0) {
+			job_finish(j, JOB_FAILED, "%s reports a running %s with "
+			    "UUID %.40s, not the migrated VM's %s: %s reports %s",
+			    j->destination, j->vm, d->uuid, j->uuid, j->source,
+			    sd);
+			return;
+		}
 		job_finish(j, JOB_SUCCEEDED, "%s runs on %s", j->vm,
 		    j->destination);
 		return;
@@ -1439,19 +1476,33 @@ job_judge(struct job *j)
 		return;
 	}
 	/* A paused or half-born copy on the destination while the source
-	 * runs: what a failed incoming migration can leave. */
-	if (job_is(s, "running") && d->exists && !job_is(d, "running") &&
-	    j->cleanup_sent < 3 && now < j->deadline_ms) {
-		if (job_destroy_leftover(j, j->destination) == 0)
+	 * runs: what a failed incoming migration can leave. Removed only when
+	 * both hosts agree it is that VM (UUID) and it is in a leftover's
+	 * state; hostd checks the same again. */
+	if (job_is(s, "running") && d->exists && !job_is(d, "running")) {
+		if (job_leftover(j, s, d, why, sizeof(why)) < 0) {
+			job_finish(j, JOB_FAILED, "%s runs on %s; %s holds a copy "
+			    "Ferry does not destroy (%s): %s reports %s, %s "
+			    "reports %s", j->vm, j->source, j->destination, why,
+			    j->source, sd, j->destination, dd);
+			return;
+		}
+		if (j->cleanup_sent < 3 && now < j->deadline_ms &&
+		    job_destroy_leftover(j, j->destination, d->uuid) == 0)
 			return;
 	}
 	/* The destination runs and the source holds a paused copy (libvirt's
-	 * "a third party must check" case), unless post-copy failed. */
+	 * "a third party must check" case). Only the destination says its
+	 * copy is complete: one host's word destroys nothing. */
 	if (job_is(d, "running") && s->exists && !job_is(s, "running") &&
-	    !(d->reason && strstr(d->reason, "postcopy")) &&
-	    j->cleanup_sent < 3 && now < j->deadline_ms) {
-		if (job_destroy_leftover(j, j->source) == 0)
-			return;
+	    !(d->reason && strstr(d->reason, "postcopy"))) {
+		job_finish(j, JOB_FAILED, "%s reports %s running (%s) while %s "
+		    "still holds a copy (%s); Ferry destroys nothing on one "
+		    "host's word: check the guest on %s, then remove the copy "
+		    "on %s (virsh destroy, undefine)", j->destination, j->vm,
+		    d->reason ? d->reason : "no reason", j->source, sd,
+		    j->destination, j->source);
+		return;
 	}
 	if (job_is(s, "running") && job_is(d, "running")) {
 		job_finish(j, JOB_FAILED, "%s runs on BOTH %s and %s: stop one "

@@ -519,9 +519,22 @@ precheck_destroy(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 		goto done;
 	}
 	if (r == 0 && d.state != HV_STATE_SHUTOFF) {
-		if (d.state == HV_STATE_RUNNING && req->only_if_not_running) {
-			snprintf(err, errlen, "refusing to destroy %s: it is "
-			    "running here", req->name);
+		/* Only what a failed incoming migration leaves, named by its
+		 * UUID: the coordinator's word is checked against libvirt's.
+		 * The session refused already if this host migrates it out. */
+		if (req->uuid == NULL || strcmp(req->uuid, d.uuid) != 0) {
+			snprintf(err, errlen, "refusing to destroy %s: the request "
+			    "names UUID %.40s, the domain here is %s", req->name,
+			    req->uuid ? req->uuid : "(none)", d.uuid);
+			goto done;
+		}
+		if (d.state != HV_STATE_PAUSED ||
+		    (strcmp(d.reason_str, "migration") != 0 &&
+		    strcmp(d.reason_str, "starting-up") != 0) || d.job_active) {
+			snprintf(err, errlen, "refusing to destroy %s: it is %s "
+			    "(%s)%s here, not a migration's leftover", req->name,
+			    hv_state_name(d.state), d.reason_str,
+			    d.job_active ? " with a job" : "");
 			goto done;
 		}
 		log_warnx("destroying leftover domain %s (%s)", req->name,

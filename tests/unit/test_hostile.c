@@ -88,7 +88,7 @@ run_until(struct cluster *cl, int (*pred)(struct cluster *, void *),
 	return pred(cl, arg);
 }
 
-static void __attribute__((unused))
+static void
 pump(struct cluster *cl, int ms)
 {
 	uint64_t end = mono_ms() + ms;
@@ -234,7 +234,7 @@ job_gone(struct cluster *cl, void *arg)
 	return job_find(&cl->co, *(int64_t *)arg) == NULL;
 }
 
-static int __attribute__((unused))
+static int
 job_in(struct cluster *cl, void *arg)
 {
 	int64_t *a = arg;
@@ -326,7 +326,7 @@ expect_job(struct cluster *cl, int64_t id, const char *state,
 	store_job_clear(&sj);
 }
 
-static int __attribute__((unused))
+static int
 dom_state(const char *uri, const char *vm, int *state, int *reason)
 {
 	struct hv_domain d;
@@ -616,6 +616,229 @@ test_emulator_not_forwarded(void **state)
 	assert_string_equal(emu, "");	/* h2's own default emulator */
 }
 
+/* ---- inventory --------------------------------------------------------- */
+
+/* ---- jobs ------------------------------------------------------------- */
+
+static void
+script(const char *vm, size_t n, int rc, const char *msg)
+{
+	struct hv_job_stats s[64];
+	size_t i;
+
+	assert_true(n <= 64);
+	memset(s, 0, sizeof(s));
+	for (i = 0; i < n; i++) {
+		s[i].active = 1;
+		s[i].time_elapsed = 500 * (i + 1);
+		s[i].data_total = 256 * MIB;
+		s[i].data_processed = 256 * MIB * (i + 1) / n;
+		s[i].data_remaining = s[i].data_total - s[i].data_processed;
+		s[i].memory_total = s[i].data_total;
+		s[i].memory_processed = s[i].data_processed;
+		s[i].memory_remaining = s[i].data_remaining;
+		s[i].memory_bps = 50 * MIB;
+		s[i].memory_iteration = 1;
+		s[i].memory_page_size = 4096;
+	}
+	assert_int_equal(fake_hv_script_migration(host_uri(0), vm, s, n, rc,
+	    msg), 0);
+}
+
+/* Finding 7: the source is left paused by a failed confirm, and the
+ * destination says the guest runs there. One host's word: nothing is
+ * destroyed, the job fails with what each host said. */
+static void
+test_paused_source_not_destroyed(void **state)
+{
+	struct cluster *cl = *state;
+	struct hv_domain d;
+	int64_t id, arg[2];
+	int st, r;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmp", NULL, 0), 0);
+	script("vmp", 6, -1, "Finish: the destination's QEMU did not confirm");
+	assert_int_equal(fake_hv_script_after(host_uri(0), "vmp",
+	    VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION), 0);
+	id = start_job(cl, "vmp", "h2");
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+	/* h2 says the guest runs there, migrated. */
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(fake_hv_get_domain(host_uri(0), "vmp", &d), 0);
+	assert_int_equal(fake_hv_add_domain(host_uri(1), &d), 0);
+	hv_domain_clear(&d);
+	assert_int_equal(fake_hv_set_state(host_uri(1), "vmp",
+	    VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_MIGRATED), 0);
+	wait_final(cl, id, 20000);
+	expect_job(cl, id, "failed", "paused");
+	expect_job(cl, id, "failed", "h2");
+	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_DESTROY), 0);
+	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_DESTROY), 0);
+	assert_int_equal(dom_state(host_uri(0), "vmp", &st, &r), 0);
+	assert_int_equal(st, HV_STATE_PAUSED);
+}
+
+/* A paused domain of the same name but another UUID on the destination is
+ * not the migration's leftover: not destroyed. */
+static void
+test_foreign_leftover_not_destroyed(void **state)
+{
+	struct cluster *cl = *state;
+	struct hv_domain d;
+	int64_t id, arg[2];
+	int st, r;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vml", NULL, 0), 0);
+	script("vml", 6, -1, "migration failed");
+	id = start_job(cl, "vml", "h2");
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+	memset(&d, 0, sizeof(d));
+	snprintf(d.name, sizeof(d.name), "vml");
+	snprintf(d.uuid, sizeof(d.uuid), "0badc0de-0000-4000-8000-000000000001");
+	d.state = HV_STATE_PAUSED;
+	d.reason = VIR_DOMAIN_PAUSED_MIGRATION;
+	snprintf(d.state_str, sizeof(d.state_str), "paused");
+	snprintf(d.reason_str, sizeof(d.reason_str), "migration");
+	d.mem_mib = 256;
+	d.vcpus = 1;
+	d.persistent = 1;
+	assert_int_equal(fake_hv_add_domain(host_uri(1), &d), 0);
+	wait_final(cl, id, 20000);
+	expect_job(cl, id, "failed", "UUID");
+	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_DESTROY), 0);
+	assert_int_equal(dom_state(host_uri(1), "vml", &st, &r), 0);
+	assert_int_equal(st, HV_STATE_PAUSED);
+	assert_true(running_on(host_uri(0), "vml"));
+}
+
+/* The genuine leftover (same UUID, paused for the incoming migration) is
+ * still removed: the job rolls back with the VM on the source only. */
+static void
+test_true_leftover_destroyed(void **state)
+{
+	struct cluster *cl = *state;
+	struct hv_domain d;
+	int64_t id, arg[2];
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmt", NULL, 0), 0);
+	script("vmt", 6, -1, "migration failed");
+	id = start_job(cl, "vmt", "h2");
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(fake_hv_get_domain(host_uri(0), "vmt", &d), 0);
+	d.persistent = 0;
+	assert_int_equal(fake_hv_add_domain(host_uri(1), &d), 0);
+	hv_domain_clear(&d);
+	assert_int_equal(fake_hv_set_state(host_uri(1), "vmt",
+	    VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION), 0);
+	wait_final(cl, id, 20000);
+	expect_job(cl, id, "rolled_back", NULL);
+	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_DESTROY), 1);
+	assert_false(fake_hv_has_domain(host_uri(1), "vmt"));
+	assert_true(running_on(host_uri(0), "vmt"));
+}
+
+struct destroy_reply {
+	int	 done;
+	int	 ok;
+	char	 err[512];
+};
+
+static void
+destroy_cb(struct host *h, const struct frame *f, const char *err, void *arg)
+{
+	struct destroy_reply *r = arg;
+
+	(void)h;
+	r->done = 1;
+	r->ok = f != NULL;
+	snprintf(r->err, sizeof(r->err), "%s", err ? err : "");
+}
+
+static int
+destroy_done(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	return ((struct destroy_reply *)arg)->done;
+}
+
+/* hostd's own rules for DESTROY_LEFTOVER, whoever asks. */
+static void
+destroy_call(struct cluster *cl, int host, const char *vm, const char *uuid,
+    struct destroy_reply *r)
+{
+	Ferry__DestroyRequest req = FERRY__DESTROY_REQUEST__INIT;
+
+	memset(r, 0, sizeof(*r));
+	req.name = (char *)vm;
+	req.has_only_if_not_running = 1;
+	req.only_if_not_running = 1;
+#ifndef OLD_MAIN
+	req.uuid = (char *)uuid;
+#else
+	(void)uuid;
+#endif
+	assert_int_equal(peer_call(&cl->co.hosts[host], MSG_DESTROY_LEFTOVER,
+	    &req.base, 10000, destroy_cb, r), 0);
+	assert_true(run_until(cl, destroy_done, r, 15000));
+}
+
+static void
+test_hostd_destroy_rules(void **state)
+{
+	struct cluster *cl = *state;
+	struct destroy_reply r;
+	struct hv_domain d;
+	char uuid[40];
+	int64_t id, arg[2];
+
+	assert_int_equal(fake_hv_add_running(host_uri(1), "vmd", NULL, 0), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(fake_hv_get_domain(host_uri(1), "vmd", &d), 0);
+	snprintf(uuid, sizeof(uuid), "%s", d.uuid);
+	hv_domain_clear(&d);
+	/* Paused by a user, not by a migration. */
+	assert_int_equal(fake_hv_set_state(host_uri(1), "vmd",
+	    VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER), 0);
+	destroy_call(cl, 1, "vmd", uuid, &r);
+	assert_false(r.ok);
+	assert_non_null(strstr(r.err, "refus"));
+	/* Paused for a migration, but no UUID, or the wrong one. */
+	assert_int_equal(fake_hv_set_state(host_uri(1), "vmd",
+	    VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION), 0);
+	destroy_call(cl, 1, "vmd", NULL, &r);
+	assert_false(r.ok);
+	destroy_call(cl, 1, "vmd", "0badc0de-0000-4000-8000-000000000001", &r);
+	assert_false(r.ok);
+	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_DESTROY), 0);
+	/* The source of an unfinished migration of h1's. */
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmo", NULL, 0), 0);
+	script("vmo", 20, 0, NULL);
+	id = start_job(cl, "vmo", "h3");
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(fake_hv_get_domain(host_uri(0), "vmo", &d), 0);
+	destroy_call(cl, 0, "vmo", d.uuid, &r);
+	hv_domain_clear(&d);
+	assert_false(r.ok);
+	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_DESTROY), 0);
+	wait_final(cl, id, 20000);
+	expect_job(cl, id, "succeeded", NULL);
+	/* And the real leftover goes. */
+	destroy_call(cl, 1, "vmd", uuid, &r);
+	if (!r.ok)
+		fail_msg("leftover not destroyed: %s", r.err);
+	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_DESTROY), 1);
+}
+
 int
 main(void)
 {
@@ -629,6 +852,14 @@ main(void)
 		    setup_configured, teardown),
 #endif
 		cmocka_unit_test_setup_teardown(test_emulator_not_forwarded, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_paused_source_not_destroyed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_leftover_not_destroyed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_true_leftover_destroyed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hostd_destroy_rules, setup,
 		    teardown),
 	};
 
