@@ -618,6 +618,65 @@ test_emulator_not_forwarded(void **state)
 
 /* ---- inventory --------------------------------------------------------- */
 
+/* h3 claims h1's VM (same name and UUID, paused): the coordinator does not
+ * believe it is on h3, moves neither copy, says so on both hosts, and other
+ * VMs still move. */
+static void
+test_vm_claimed_twice(void **state)
+{
+	struct cluster *cl = *state;
+	struct hv_domain d;
+	char err[512];
+	int64_t id;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vm1", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vm2", NULL, 0), 0);
+	wait_seen(cl, 0, "vm1");
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(fake_hv_get_domain(host_uri(0), "vm1", &d), 0);
+	assert_int_equal(fake_hv_add_domain(host_uri(2), &d), 0);
+	hv_domain_clear(&d);
+	assert_int_equal(fake_hv_set_state(host_uri(2), "vm1",
+	    VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER), 0);
+	wait_seen(cl, 2, "vm1");
+	expect_host_field(cl, "h3", "notice", "vm1");
+	expect_host_field(cl, "h1", "notice", "vm1");
+	assert_int_equal(try_job(cl, "vm1", "h2", err, sizeof(err)), -1);
+	if (strstr(err, "both") == NULL)
+		fail_msg("refusal '%s' does not say two hosts claim it", err);
+	assert_true(running_on(host_uri(0), "vm1"));
+	assert_false(fake_hv_has_domain(host_uri(1), "vm1"));
+	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
+	/* The liar cannot be the source of it either. */
+	assert_int_equal(fake_hv_calls(host_uri(2), FAKE_OP_MIGRATE), 0);
+	id = start_job(cl, "vm2", "h2");
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "succeeded", NULL);
+}
+
+/* A VM name with control characters is recorded escaped, and nothing
+ * else on that host stops working. */
+static void
+test_control_characters(void **state)
+{
+	struct cluster *cl = *state;
+	static const char evil[] = "vm\x1b]0;owned\x07\x1b[2J";
+	char notice[1024];
+	int64_t id;
+
+	assert_int_equal(fake_hv_add_running(host_uri(1), evil, NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vm1", NULL, 0), 0);
+	wait_seen(cl, 1, evil);
+	host_field(cl, "h2", "notice", notice, sizeof(notice));
+	if (strstr(notice, "\\x1b") == NULL)
+		fail_msg("h2's notice '%s' does not name the escaped VM", notice);
+	assert_null(strchr(notice, '\x1b'));
+	assert_null(strchr(notice, '\x07'));
+	id = start_job(cl, "vm1", "h2");
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "succeeded", NULL);
+}
+
 /* ---- jobs ------------------------------------------------------------- */
 
 static void
@@ -643,6 +702,50 @@ script(const char *vm, size_t n, int rc, const char *msg)
 	}
 	assert_int_equal(fake_hv_script_migration(host_uri(0), vm, s, n, rc,
 	    msg), 0);
+}
+
+/* h3 (not in the job) and h2 (its destination) send results for a job
+ * h1 runs: both are ignored and recorded; the job ends as h1 and both
+ * hosts' libvirt say. */
+static void
+test_forged_results(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MigrateResult mr = FERRY__MIGRATE_RESULT__INIT;
+	Ferry__JobStats js = FERRY__JOB_STATS__INIT;
+	int64_t id, arg[2];
+	struct job *j;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmf", NULL, 0), 0);
+	script("vmf", 10, 0, NULL);
+	id = start_job(cl, "vmf", "h2");
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+	mr.job_id = id;
+	mr.name = "vmf";
+	mr.ok = 0;
+	mr.error = "forged by h3";
+	hostd_broadcast(&cl->hd[2], MSG_MIGRATE_DONE, &mr.base);
+	mr.error = "forged by h2";
+	hostd_broadcast(&cl->hd[1], MSG_MIGRATE_DONE, &mr.base);
+	js.job_id = id;
+	js.name = "vmf";
+	js.time_elapsed_ms = 1;
+	js.data_total = 100;
+	js.data_processed = 99;
+	js.data_remaining = 1;
+	hostd_broadcast(&cl->hd[2], MSG_MIGRATE_PROGRESS, &js.base);
+	pump(cl, 300);
+	assert_non_null(j = job_find(&cl->co, id));
+	assert_int_equal(j->state, JOB_MIGRATING);
+	assert_false(j->have_result);
+	wait_final(cl, id, 20000);
+	expect_job(cl, id, "succeeded", NULL);
+	assert_true(running_on(host_uri(1), "vmf"));
+	expect_host_field(cl, "h3", "notice", "not the source");
+	expect_host_field(cl, "h2", "notice", "not the source");
+	host_field(cl, "h1", "notice", (char[512]){0}, 512);
 }
 
 /* Finding 7: the source is left paused by a failed confirm, and the
@@ -852,6 +955,12 @@ main(void)
 		    setup_configured, teardown),
 #endif
 		cmocka_unit_test_setup_teardown(test_emulator_not_forwarded, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_vm_claimed_twice, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_control_characters, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_forged_results, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_paused_source_not_destroyed,
 		    setup, teardown),
