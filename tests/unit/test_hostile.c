@@ -280,13 +280,16 @@ try_job(struct cluster *cl, const char *vm, const char *to, char *err,
 {
 	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
 	struct job *j;
+	int64_t id;
 
 	o.vm = (char *)vm;
 	o.to = (char *)to;
+
 	if (job_migrate(&cl->co, &o, 0, &j, err, errlen) < 0)
 		return -1;
-	job_run(j);
-	return j->id;
+	id = j->id;
+	job_run(j);	/* a refusal may end (and free) the job at once */
+	return id;
 }
 
 static int64_t
