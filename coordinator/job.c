@@ -1363,7 +1363,8 @@ job_destroy_cb(struct host *h, const struct frame *f, const char *err,
 
 /* Whether the destination's copy d is this migration's leftover, by what
  * both hosts say: the same UUID on both (and the job's, when known), paused
- * for the incoming migration or still starting up, no libvirt job on it. */
+ * for the incoming migration or still starting up, no libvirt job on it.
+ * 0 yes, -1 no (why says it), 1 not yet (a libvirt job is on it). */
 static int
 job_leftover(const struct job *j, const Ferry__DomainState *s,
     const Ferry__DomainState *d, char *why, size_t len)
@@ -1385,7 +1386,7 @@ job_leftover(const struct job *j, const Ferry__DomainState *s,
 	}
 	if (d->has_job_active && d->job_active) {
 		snprintf(why, len, "libvirt still has a job on it");
-		return -1;
+		return 1;	/* libvirt may still be cleaning it up: wait */
 	}
 	return 0;
 }
@@ -1480,7 +1481,13 @@ job_judge(struct job *j)
 	 * both hosts agree it is that VM (UUID) and it is in a leftover's
 	 * state; hostd checks the same again. */
 	if (job_is(s, "running") && d->exists && !job_is(d, "running")) {
-		if (job_leftover(j, s, d, why, sizeof(why)) < 0) {
+		int r = job_leftover(j, s, d, why, sizeof(why));
+
+		if (r == 1 && now < j->deadline_ms) {
+			j->verify_next_ms = now + VERIFY_RETRY_MS;
+			return;
+		}
+		if (r != 0) {
 			job_finish(j, JOB_FAILED, "%s runs on %s; %s holds a copy "
 			    "Ferry does not destroy (%s): %s reports %s, %s "
 			    "reports %s", j->vm, j->source, j->destination, why,
