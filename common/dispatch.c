@@ -87,6 +87,7 @@ msg_type_name(uint16_t type)
 	case MSG_CTL_DRAIN_EVENT: return "ctl-drain-event";
 	case MSG_CTL_REBALANCE:	return "ctl-rebalance";
 	case MSG_CTL_SNAPSHOT:	return "ctl-snapshot";
+	case MSG_CTL_HOST_ACCEPT: return "ctl-host-accept";
 	default:		return "unknown";
 	}
 }

@@ -10,6 +10,7 @@
 int	validate_domain_name(const char *, char *err, size_t errlen);
 int	validate_host_name(const char *, char *err, size_t errlen);
 int	validate_libvirt_uri(const char *, char *err, size_t errlen);
+int	validate_migration_address(const char *, char *err, size_t errlen);
 int	validate_migrate_uri(const char *, char *err, size_t errlen);
 
 #endif

@@ -12,7 +12,6 @@
 /* Strings a HostEntry borrows while the reply is packed. */
 struct api_host_buf {
 	char	addr[300];
-	char	uri[512];
 	char	uuid[40];
 };
 
@@ -35,7 +34,11 @@ api_host_entry(struct coord *co, struct host *h, Ferry__HostEntry *e,
 	if (h->inv != NULL) {
 		const Ferry__HostInfo *hi = h->inv->host;
 
-		e->libvirt_uri = hi->libvirt_uri;
+		/* The URI Ferry uses, never merely what the host said. */
+		e->libvirt_uri = (char *)cluster_host_libvirt_uri(h);
+		if (e->libvirt_uri == NULL ||
+		    strcmp(hi->libvirt_uri, e->libvirt_uri) != 0)
+			e->reported_libvirt_uri = hi->libvirt_uri;
 		e->host_uuid = hi->host_uuid;
 		e->has_cpus = e->has_mem_mib = e->has_mem_free_mib = 1;
 		e->has_vms = e->has_reserve_mib = 1;
@@ -47,15 +50,21 @@ api_host_entry(struct coord *co, struct host *h, Ferry__HostEntry *e,
 	} else if (store_host_get(co->store, h->conf.name, &sh) == 1 &&
 	    sh.mem_mib > 0) {
 		/* Not heard from since start: the last thing we knew. */
-		snprintf(b->uri, sizeof(b->uri), "%s", sh.libvirt_uri);
 		snprintf(b->uuid, sizeof(b->uuid), "%s", sh.host_uuid);
-		e->libvirt_uri = b->uri;
 		e->host_uuid = b->uuid;
 		e->has_cpus = e->has_mem_mib = e->has_reserve_mib = 1;
 		e->cpus = sh.cpus;
 		e->mem_mib = sh.mem_mib;
 		e->reserve_mib = sh.reserve_mib;
+		e->libvirt_uri = (char *)cluster_host_libvirt_uri(h);
 	}
+	e->migration_address = (char *)cluster_host_migration_address(h);
+	e->trust = h->flagged ? "flagged" : h->trust_source ?
+	    (char *)h->trust_source : "unpinned";
+	if (h->flagged)
+		e->flag_reason = h->flag_reason;
+	if (h->notice[0])
+		e->notice = h->notice;
 }
 
 static int
@@ -119,6 +128,30 @@ api_vm_entry_stored(const struct store_vm *v, const char *host,
 		e->n_disks = d->n_disks;
 	}
 	*dp = d;
+}
+
+/* ferryctl hosts accept HOST: replies with the host's entry. */
+static int
+api_host_accept(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	const Ferry__HostAcceptRequest *req = (const Ferry__HostAcceptRequest *)m;
+	struct ctl_client *c = ctx;
+	struct coord *co = control_coord(c);
+	Ferry__HostsReply r = FERRY__HOSTS_REPLY__INIT;
+	Ferry__HostEntry e, *ep = &e;
+	struct api_host_buf b;
+
+	if (cluster_trust_accept(co, req->host, err, errlen) < 0)
+		return -1;
+	api_host_entry(co, coord_host_find(co, req->host), &e, &b);
+	r.hosts = &ep;
+	r.n_hosts = 1;
+	if (control_reply(c, hdr->type, hdr->serial, &r.base) < 0) {
+		snprintf(err, errlen, "cannot send reply");
+		return -1;
+	}
+	return 0;
 }
 
 /* VMs of up hosts as they report them; of hosts that are down, the last
@@ -525,6 +558,9 @@ const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
 	    api_snapshot, DISPATCH_AUTH },
 	[MSG_CTL_HOSTS] = { "hosts", &ferry__hosts_request__descriptor,
 	    api_hosts, DISPATCH_AUTH },
+	[MSG_CTL_HOST_ACCEPT] = { "host-accept",
+	    &ferry__host_accept_request__descriptor, api_host_accept,
+	    DISPATCH_AUTH },
 	[MSG_CTL_VMS] = { "vms", &ferry__vms_request__descriptor, api_vms,
 	    DISPATCH_AUTH },
 };

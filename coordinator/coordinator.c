@@ -113,6 +113,8 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 			snprintf(err, errlen, "%s", store_error(co->store));
 			return -1;
 		}
+		if (cluster_trust_load(h, err, errlen) < 0)
+			return -1;
 		/* The administrative state survives restarts. */
 		if (store_host_get(co->store, h->conf.name, &sh) == 1 &&
 		    sh.admin_state[0])

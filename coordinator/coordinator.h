@@ -21,6 +21,9 @@ struct coord_host_conf {
 	char		name[64];
 	char		address[256];
 	int		port;
+	/* Where other hosts reach this one; "" = pinned at first contact. */
+	char		libvirt_uri[512];
+	char		migration_address[256];
 };
 
 /* A placement group from the configuration (rebalancing honours it). */
@@ -99,6 +102,18 @@ struct host {
 	struct peer_call_list	 calls;
 	int			 reply_code;	/* while a reply callback runs: its
 						 * Ferry.Error code, else 0 */
+
+	/* Trust (cluster.c): where this host is reached comes from the
+	 * configuration or was pinned at first contact, never from its
+	 * later reports. A host whose reports contradict it is flagged and
+	 * not used as a destination until the operator accepts it. */
+	char			 trust_uri[512];	/* "" until pinned */
+	char			 trust_maddr[256];
+	const char		*trust_source;	/* configured, pinned, or NULL */
+	int			 flagged;
+	char			 flag_reason[512];
+	char			 notice[512];	/* the latest distrust of its word */
+	uint64_t		 notice_ms;
 };
 
 struct ctl_client;
@@ -156,6 +171,15 @@ void	 cluster_inventory(struct host *, Ferry__Inventory *);
 void	 cluster_flush(struct coord *, int all);
 uint64_t cluster_host_mem_used(const struct host *);
 uint64_t cluster_host_free_mib(const struct host *);
+int	 cluster_trust_load(struct host *, char *err, size_t errlen);
+const char *cluster_host_libvirt_uri(const struct host *);
+const char *cluster_host_migration_address(const struct host *);
+void	 cluster_host_notice(struct host *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 cluster_trust_accept(struct coord *, const char *host, char *err,
+	    size_t errlen);
+const char *cluster_domain_claimed(struct coord *, const struct host *,
+	    const char *vm, const char *uuid);
 
 /* control.c */
 int	 control_listen(struct coord *, char *err, size_t errlen);

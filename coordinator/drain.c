@@ -595,7 +595,7 @@ drain_plan(struct drain *d)
 		struct host *h = &co->hosts[i];
 
 		snprintf(ph[i].name, sizeof(ph[i].name), "%s", h->conf.name);
-		ph[i].usable = h->up && h->inv &&
+		ph[i].usable = h->up && h->inv && !h->flagged &&
 		    strcmp(h->admin_state, "active") == 0;
 		if (h->inv) {
 			ph[i].mem_mib = h->inv->host->mem_mib;

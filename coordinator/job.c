@@ -25,6 +25,7 @@
 
 #include "coordinator.h"
 #include "log.h"
+#include "validate.h"
 
 #define MIB			(1024.0 * 1024.0)
 #define CHECK_TIMEOUT_MS	30000
@@ -235,6 +236,8 @@ job_params_json(const struct job *j)
 	json_object_object_add(o, "auto_converge",
 	    json_object_new_boolean(j->opts.auto_converge));
 	json_object_object_add(o, "mem_mib", json_object_new_int64(j->mem_mib));
+	if (j->uuid[0])
+		json_object_object_add(o, "uuid", json_object_new_string(j->uuid));
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return s;
@@ -371,6 +374,22 @@ job_check_destination(struct job *j, const struct host *dh, int record)
 		if (record)
 			job_add_check(j, "destination", 0, 0, "host %s is %s",
 			    dh->conf.name, dh->admin_state);
+		return -1;
+	}
+	/* Where it is reached is never the host's word (cluster.c). */
+	if (dh->flagged) {
+		if (record)
+			job_add_check(j, "destination", 0, 0, "host %s is flagged: "
+			    "%s; check it, then 'ferryctl hosts accept %s'",
+			    dh->conf.name, dh->flag_reason, dh->conf.name);
+		return -1;
+	}
+	if (cluster_host_libvirt_uri(dh) == NULL ||
+	    cluster_host_migration_address(dh) == NULL) {
+		if (record)
+			job_add_check(j, "destination", 0, 0, "host %s has no "
+			    "trusted libvirt URI and migration address",
+			    dh->conf.name);
 		return -1;
 	}
 	if (job_domain_on(dh, j->vm) != NULL) {
@@ -575,7 +594,8 @@ job_send_dest_check(struct job *j)
 	req.nonces = j->src->nonces;
 	req.n_nonces = j->src->n_nonces;
 	req.cpu_xml = j->src->cpu_xml;
-	req.emulator = j->src->emulator;
+	/* Not the source's <emulator>: the destination would run it. The
+	 * destination compares with its own default emulator. */
 	req.arch = j->src->arch;
 	req.machine = j->src->machine;
 	req.virttype = j->src->virttype;
@@ -719,11 +739,11 @@ job_start_checks(struct job *j)
 /* Where the VM runs now, by the hosts' own reports. */
 static int
 job_locate(struct coord *co, const char *vm, char *src, size_t srclen,
-    uint64_t *mem, char *err, size_t errlen)
+    char *uuid, size_t uuidlen, uint64_t *mem, char *err, size_t errlen)
 {
 	const Ferry__Domain *d;
 	size_t i, running = 0;
-	const char *down = NULL, *other = NULL, *otherstate = NULL;
+	const char *down = NULL, *other = NULL, *otherstate = NULL, *claim;
 
 	for (i = 0; i < co->nhosts; i++) {
 		struct host *h = &co->hosts[i];
@@ -737,12 +757,27 @@ job_locate(struct coord *co, const char *vm, char *src, size_t srclen,
 		if (strcmp(d->state, "running") == 0) {
 			if (running++ == 0) {
 				snprintf(src, srclen, "%s", h->conf.name);
+				snprintf(uuid, uuidlen, "%s", d->uuid);
 				*mem = d->mem_mib;
 			}
 		} else {
 			other = h->conf.name;
 			otherstate = d->state;
 		}
+	}
+	/* Claimed by another host too (by name or UUID, in any live state):
+	 * one of them lies, and neither's word is enough to move it. */
+	if (running == 1 && (claim = cluster_domain_claimed(co,
+	    coord_host_find(co, src), vm, uuid)) != NULL) {
+		struct host *sh = coord_host_find(co, src), *ch;
+
+		snprintf(err, errlen, "%s is reported by both %s and %s; Ferry "
+		    "moves neither copy until one host stops claiming it", vm,
+		    src, claim);
+		cluster_host_notice(sh, "%s", err);
+		if ((ch = coord_host_find(co, claim)) != NULL)
+			cluster_host_notice(ch, "%s", err);
+		return -1;
 	}
 	if (running == 1)
 		return 0;
@@ -815,8 +850,8 @@ job_migrate(struct coord *co, const Ferry__MigrateOptions *o, int64_t parent,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (job_locate(co, o->vm, j->source, sizeof(j->source), &j->mem_mib,
-	    err, errlen) < 0 || job_validate_target(co, j, o->to, err,
+	if (job_locate(co, o->vm, j->source, sizeof(j->source), j->uuid,
+	    sizeof(j->uuid), &j->mem_mib, err, errlen) < 0 || job_validate_target(co, j, o->to, err,
 	    errlen) < 0) {
 		job_free(j);
 		return -1;
@@ -877,8 +912,8 @@ job_check(struct coord *co, const Ferry__CheckRequest *req,
 	j->opts.bandwidth_mibs = req->has_bandwidth_mibs ? req->bandwidth_mibs : 0;
 	j->opts.max_downtime_ms = req->has_max_downtime_ms ?
 	    req->max_downtime_ms : 0;
-	if (job_locate(co, req->vm, j->source, sizeof(j->source), &j->mem_mib,
-	    err, errlen) < 0 || job_validate_target(co, j, req->to, err,
+	if (job_locate(co, req->vm, j->source, sizeof(j->source), j->uuid,
+	    sizeof(j->uuid), &j->mem_mib, err, errlen) < 0 || job_validate_target(co, j, req->to, err,
 	    errlen) < 0) {
 		job_free(j);
 		return -1;
@@ -913,6 +948,35 @@ job_migrate_cb(struct host *h, const struct frame *f, const char *err,
 		job_verify(j);
 }
 
+/* The destination's trusted libvirt URI and migration stream, checked
+ * again here: they go to another host's libvirtd. */
+static int
+job_dest_uris(const struct host *dh, char *muri, size_t mlen, char *err,
+    size_t errlen)
+{
+	const char *uri = cluster_host_libvirt_uri(dh);
+	const char *ma = cluster_host_migration_address(dh);
+	char e[256];
+
+	if (dh->flagged) {
+		snprintf(err, errlen, "host %s is flagged: %s", dh->conf.name,
+		    dh->flag_reason);
+		return -1;
+	}
+	if (uri == NULL || ma == NULL) {
+		snprintf(err, errlen, "host %s has no trusted libvirt URI and "
+		    "migration address", dh->conf.name);
+		return -1;
+	}
+	snprintf(muri, mlen, "tcp://%s", ma);
+	if (validate_libvirt_uri(uri, e, sizeof(e)) < 0 ||
+	    validate_migrate_uri(muri, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "host %s: %s", dh->conf.name, e);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 job_start_migration(struct job *j)
 {
@@ -920,17 +984,19 @@ job_start_migration(struct job *j)
 	Ferry__Policy pol = FERRY__POLICY__INIT;
 	struct host *sh = coord_host_find(j->co, j->source);
 	struct host *dh = coord_host_find(j->co, j->destination);
-	char muri[300], msg[600];
+	char muri[300], msg[600], e[300];
 
 	if (sh == NULL || dh == NULL || dh->inv == NULL || !sh->up) {
 		job_finish(j, JOB_REFUSED, "a host went away before the "
 		    "migration started");
 		return;
 	}
-	snprintf(muri, sizeof(muri), "tcp://%s",
-	    dh->inv->host->migration_address);
+	if (job_dest_uris(dh, muri, sizeof(muri), e, sizeof(e)) < 0) {
+		job_finish(j, JOB_REFUSED, "%s", e);
+		return;
+	}
 	snprintf(msg, sizeof(msg), "%s -> %s (%s)", j->source, j->destination,
-	    dh->inv->host->libvirt_uri);
+	    cluster_host_libvirt_uri(dh));
 	/* Journaled before MIGRATE leaves: after a crash, "migrating" means
 	 * it may have started and hostd must be asked. */
 	if (job_set_state(j, JOB_MIGRATING, msg) < 0) {
@@ -953,7 +1019,7 @@ job_start_migration(struct job *j)
 	pol.auto_converge = j->opts.auto_converge;
 	req.job_id = j->id;
 	req.name = j->vm;
-	req.dest_uri = dh->inv->host->libvirt_uri;
+	req.dest_uri = (char *)cluster_host_libvirt_uri(dh);
 	req.migrate_uri = muri;
 	req.policy = &pol;
 	req.has_mem_mib = 1;
@@ -978,24 +1044,23 @@ job_start_migration_resume(struct job *j)
 	Ferry__Policy pol = FERRY__POLICY__INIT;
 	struct host *sh = coord_host_find(j->co, j->source);
 	struct host *dh = coord_host_find(j->co, j->destination);
-	char muri[300];
+	char muri[300], e[300];
 
 	j->resumes++;
-	if (sh == NULL || dh == NULL || dh->inv == NULL || !sh->up || !dh->up) {
+	if (sh == NULL || dh == NULL || dh->inv == NULL || !sh->up || !dh->up ||
+	    job_dest_uris(dh, muri, sizeof(muri), e, sizeof(e)) < 0) {
 		j->verify_next_ms = coord_now_ms() + VERIFY_RETRY_MS;
 		return;
 	}
 	if (job_set_state(j, JOB_MIGRATING, "resuming the failed post-copy") < 0)
 		return;
-	snprintf(muri, sizeof(muri), "tcp://%s",
-	    dh->inv->host->migration_address);
 	pol.has_bandwidth_mibs = 1;
 	pol.bandwidth_mibs = j->opts.bandwidth_mibs;
 	pol.has_allow_postcopy = 1;
 	pol.allow_postcopy = 1;
 	req.job_id = j->id;
 	req.name = j->vm;
-	req.dest_uri = dh->inv->host->libvirt_uri;
+	req.dest_uri = (char *)cluster_host_libvirt_uri(dh);
 	req.migrate_uri = muri;
 	req.policy = &pol;
 	req.has_mem_mib = 1;
@@ -1009,20 +1074,28 @@ job_start_migration_resume(struct job *j)
 		j->calls++;
 }
 
+/* Only the job's source reports its progress and result; anyone else's
+ * word about it is ignored and recorded against the sender. */
 static struct job *
-job_of_host_event(struct host *h, uint64_t job_id)
+job_of_host_event(struct host *h, uint64_t job_id, const char *what)
 {
 	struct job *j = job_find(h->co, (int64_t)job_id);
 
-	if (j == NULL || strcmp(j->source, h->conf.name) != 0)
+	if (j == NULL)
+		return NULL;	/* a job already over: late news */
+	if (j->check_only || strcmp(j->source, h->conf.name) != 0) {
+		cluster_host_notice(h, "sent %s for job %lld, of which it is not "
+		    "the source (%s): ignored", what, (long long)j->id,
+		    j->source);
 		return NULL;
+	}
 	return j;
 }
 
 void
 job_on_progress(struct host *h, const Ferry__JobStats *s)
 {
-	struct job *j = job_of_host_event(h, s->job_id);
+	struct job *j = job_of_host_event(h, s->job_id, "progress");
 	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
 	struct json_object *o;
 	uint64_t now = coord_now_ms();
@@ -1112,7 +1185,7 @@ job_take_result(struct job *j, const Ferry__MigrateResult *r)
 void
 job_on_done(struct host *h, const Ferry__MigrateResult *r)
 {
-	struct job *j = job_of_host_event(h, r->job_id);
+	struct job *j = job_of_host_event(h, r->job_id, "a result");
 	char msg[1400];
 
 	if (j == NULL || j->state != JOB_MIGRATING)
@@ -1161,6 +1234,13 @@ job_query_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 		    "track of the migration (%s)", err ? err : "malformed reply");
 		if (job_set_state(j, JOB_VERIFYING, j->error) == 0)
 			job_verify(j);
+		return;
+	}
+	if (r->job_id != (uint64_t)j->id) {
+		cluster_host_notice(h, "answered the query of job %lld with "
+		    "job %llu: ignored", (long long)j->id,
+		    (unsigned long long)r->job_id);
+		ferry__migrate_result__free_unpacked(r, NULL);
 		return;
 	}
 	if (r->has_running && r->running) {
@@ -1368,13 +1448,44 @@ job_destroy_cb(struct host *h, const struct frame *f, const char *err,
 	job_verify(j);
 }
 
+/* Whether the destination's copy d is this migration's leftover, by what
+ * both hosts say: the same UUID on both (and the job's, when known), paused
+ * for the incoming migration or still starting up, no libvirt job on it.
+ * 0 yes, -1 no (why says it), 1 not yet (a libvirt job is on it). */
 static int
-job_destroy_leftover(struct job *j, const char *host)
+job_leftover(const struct job *j, const Ferry__DomainState *s,
+    const Ferry__DomainState *d, char *why, size_t len)
+{
+	if (d->uuid == NULL || s->uuid == NULL || d->uuid[0] == '\0' ||
+	    strcmp(d->uuid, s->uuid) != 0 ||
+	    (j->uuid[0] && strcmp(d->uuid, j->uuid) != 0)) {
+		snprintf(why, len, "its UUID %.40s is not the source's %.40s",
+		    d->uuid ? d->uuid : "(none)", s->uuid ? s->uuid : "(none)");
+		return -1;
+	}
+	if (!job_is(d, "paused") || d->reason == NULL ||
+	    (strcmp(d->reason, "migration") != 0 &&
+	    strcmp(d->reason, "starting-up") != 0)) {
+		snprintf(why, len, "it is %s (%s), not what a failed incoming "
+		    "migration leaves", d->state ? d->state : "?",
+		    d->reason ? d->reason : "no reason");
+		return -1;
+	}
+	if (d->has_job_active && d->job_active) {
+		snprintf(why, len, "libvirt still has a job on it");
+		return 1;	/* libvirt may still be cleaning it up: wait */
+	}
+	return 0;
+}
+
+static int
+job_destroy_leftover(struct job *j, const char *host, const char *uuid)
 {
 	Ferry__DestroyRequest req = FERRY__DESTROY_REQUEST__INIT;
 	struct host *h = coord_host_find(j->co, host);
 
 	req.name = j->vm;
+	req.uuid = (char *)uuid;
 	req.has_only_if_not_running = 1;
 	req.only_if_not_running = 1;
 	if (h == NULL || peer_call(h, MSG_DESTROY_LEFTOVER, &req.base,
@@ -1392,7 +1503,7 @@ static void
 job_judge(struct job *j)
 {
 	const Ferry__DomainState *s = j->src_state, *d = j->dst_state;
-	char sd[160], dd[160];
+	char sd[160], dd[160], why[300];
 	uint64_t now = coord_now_ms();
 
 	job_describe(s, j->src_err, sd, sizeof(sd));
@@ -1417,6 +1528,13 @@ job_judge(struct job *j)
 		return;
 	}
 	if (job_is(d, "running") && job_absent(s)) {
+		if (j->uuid[0] && d->uuid && strcmp(d->uuid, j->uuid) != 0) {
+			job_finish(j, JOB_FAILED, "%s reports a running %s with "
+			    "UUID %.40s, not the migrated VM's %s: %s reports %s",
+			    j->destination, j->vm, d->uuid, j->uuid, j->source,
+			    sd);
+			return;
+		}
 		job_finish(j, JOB_SUCCEEDED, "%s runs on %s", j->vm,
 		    j->destination);
 		return;
@@ -1446,19 +1564,39 @@ job_judge(struct job *j)
 		return;
 	}
 	/* A paused or half-born copy on the destination while the source
-	 * runs: what a failed incoming migration can leave. */
-	if (job_is(s, "running") && d->exists && !job_is(d, "running") &&
-	    j->cleanup_sent < 3 && now < j->deadline_ms) {
-		if (job_destroy_leftover(j, j->destination) == 0)
+	 * runs: what a failed incoming migration can leave. Removed only when
+	 * both hosts agree it is that VM (UUID) and it is in a leftover's
+	 * state; hostd checks the same again. */
+	if (job_is(s, "running") && d->exists && !job_is(d, "running")) {
+		int r = job_leftover(j, s, d, why, sizeof(why));
+
+		if (r == 1 && now < j->deadline_ms) {
+			j->verify_next_ms = now + VERIFY_RETRY_MS;
+			return;
+		}
+		if (r != 0) {
+			job_finish(j, JOB_FAILED, "%s runs on %s; %s holds a copy "
+			    "Ferry does not destroy (%s): %s reports %s, %s "
+			    "reports %s", j->vm, j->source, j->destination, why,
+			    j->source, sd, j->destination, dd);
+			return;
+		}
+		if (j->cleanup_sent < 3 && now < j->deadline_ms &&
+		    job_destroy_leftover(j, j->destination, d->uuid) == 0)
 			return;
 	}
 	/* The destination runs and the source holds a paused copy (libvirt's
-	 * "a third party must check" case), unless post-copy failed. */
+	 * "a third party must check" case). Only the destination says its
+	 * copy is complete: one host's word destroys nothing. */
 	if (job_is(d, "running") && s->exists && !job_is(s, "running") &&
-	    !(d->reason && strstr(d->reason, "postcopy")) &&
-	    j->cleanup_sent < 3 && now < j->deadline_ms) {
-		if (job_destroy_leftover(j, j->source) == 0)
-			return;
+	    !(d->reason && strstr(d->reason, "postcopy"))) {
+		job_finish(j, JOB_FAILED, "%s reports %s running (%s) while %s "
+		    "still holds a copy (%s); Ferry destroys nothing on one "
+		    "host's word: check the guest on %s, then remove the copy "
+		    "on %s (virsh destroy, undefine)", j->destination, j->vm,
+		    d->reason ? d->reason : "no reason", j->source, sd,
+		    j->destination, j->source);
+		return;
 	}
 	if (job_is(s, "running") && job_is(d, "running")) {
 		job_finish(j, JOB_FAILED, "%s runs on BOTH %s and %s: stop one "
@@ -1759,6 +1897,8 @@ job_parse_params(struct job *j, const char *params)
 		j->opts.auto_converge = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "mem_mib", &v))
 		j->mem_mib = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "uuid", &v))
+		snprintf(j->uuid, sizeof(j->uuid), "%s", json_object_get_string(v));
 	json_object_put(o);
 }
 

@@ -48,6 +48,7 @@ struct job {
 	int64_t			 id;		/* 0 for a check-only job */
 	enum job_state		 state;
 	char			 vm[256];
+	char			 uuid[40];	/* as the source reported it; "" unknown */
 	char			 source[64];
 	char			 destination[64];
 	struct job_opts		 opts;

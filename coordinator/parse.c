@@ -7,6 +7,7 @@
 
 #include "conf.h"
 #include "coordinator.h"
+#include "validate.h"
 
 #define OFF(f)	offsetof(struct coord_conf, f)
 #define SZ(f)	sizeof(((struct coord_conf *)0)->f)
@@ -224,6 +225,7 @@ parse_hosts(const config_setting_t *list, struct coord_conf *c,
 	for (i = 0; i < n; i++) {
 		struct coord_host_conf *hc = &c->hosts[i];
 		const config_setting_t *m;
+		char e[300];
 		int k, line;
 
 		h = config_setting_get_elem(list, i);
@@ -237,6 +239,8 @@ parse_hosts(const config_setting_t *list, struct coord_conf *c,
 			m = config_setting_get_elem(h, k);
 			if (strcmp(config_setting_name(m), "name") &&
 			    strcmp(config_setting_name(m), "address") &&
+			    strcmp(config_setting_name(m), "libvirt_uri") &&
+			    strcmp(config_setting_name(m), "migration_address") &&
 			    strcmp(config_setting_name(m), "port")) {
 				snprintf(err, errlen, "%s:%d: unknown host setting "
 				    "'%s'", path, config_setting_source_line(m),
@@ -246,8 +250,22 @@ parse_hosts(const config_setting_t *list, struct coord_conf *c,
 		}
 		if (conf_get_str(h, "name", hc->name, sizeof(hc->name), 1, path,
 		    err, errlen) < 0 || conf_get_str(h, "address", hc->address,
-		    sizeof(hc->address), 1, path, err, errlen) < 0)
+		    sizeof(hc->address), 1, path, err, errlen) < 0 ||
+		    conf_get_str(h, "libvirt_uri", hc->libvirt_uri,
+		    sizeof(hc->libvirt_uri), 0, path, err, errlen) < 0 ||
+		    conf_get_str(h, "migration_address", hc->migration_address,
+		    sizeof(hc->migration_address), 0, path, err, errlen) < 0)
 			return -1;
+		/* Where other hosts reach this one is the operator's word, so
+		 * it is held to the same rules as what hostd would report. */
+		if ((hc->libvirt_uri[0] && validate_libvirt_uri(hc->libvirt_uri,
+		    e, sizeof(e)) < 0) || (hc->migration_address[0] &&
+		    validate_migration_address(hc->migration_address, e,
+		    sizeof(e)) < 0)) {
+			snprintf(err, errlen, "%s:%d: host %s: %s", path, line,
+			    hc->name, e);
+			return -1;
+		}
 		if (!parse_valid_name(hc->name)) {
 			snprintf(err, errlen, "%s:%d: host name '%s' may only use "
 			    "letters, digits, '-', '_' and '.'", path, line,

@@ -103,7 +103,8 @@ rebalance_model(struct coord *co, uint64_t quiet_ms,
 	for (i = 0; i < co->nhosts; i++) {
 		struct host *h = &co->hosts[i];
 		const Ferry__HostInfo *hi_ = h->inv ? h->inv->host : NULL;
-		int usable = h->up && hi_ && strcmp(h->admin_state, "active") == 0;
+		int usable = h->up && hi_ && !h->flagged &&
+		    strcmp(h->admin_state, "active") == 0;
 
 		hi = balance_add_host(m, h->conf.name, hi_ ? hi_->mem_mib : 0,
 		    hi_ ? hi_->reserve_mib : 0, hi_ ? hi_->cpus : 1, usable);

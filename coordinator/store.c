@@ -21,7 +21,7 @@
 #include "log.h"
 #include "store.h"
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 #define STORE_BUSY_TIMEOUT_MS	5000
 
 /* migrations[v] takes the schema from version v to v + 1; each script
@@ -91,6 +91,17 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"  PRIMARY KEY (job_id, seq)"
 	") WITHOUT ROWID;"
 	"PRAGMA user_version = 1;",
+	/* 1 -> 2: where each host is reached, pinned at first contact and
+	 * changed only by the operator (issue 11, finding 1). */
+	"CREATE TABLE host_trust ("
+	"  name TEXT PRIMARY KEY NOT NULL REFERENCES hosts(name) ON DELETE CASCADE,"
+	"  libvirt_uri TEXT NOT NULL DEFAULT '',"
+	"  migration_address TEXT NOT NULL DEFAULT '',"
+	"  flagged INTEGER NOT NULL DEFAULT 0,"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  updated_ms INTEGER NOT NULL DEFAULT 0"
+	");"
+	"PRAGMA user_version = 2;",
 };
 
 enum store_q {
@@ -101,6 +112,8 @@ enum store_q {
 	Q_HOST_SET_ADMIN,
 	Q_HOST_SET_INFO,
 	Q_HOST_SEEN,
+	Q_TRUST_GET,
+	Q_TRUST_SET,
 	Q_VMS_DELETE,
 	Q_VM_INSERT,
 	Q_VMS_LIST,
@@ -143,6 +156,16 @@ static const char *const store_sql[Q_MAX] = {
 	    "migration_address = ?4, arch = ?5, cpus = ?6, mem_mib = ?7, "
 	    "mem_free_mib = ?8, reserve_mib = ?9 WHERE name = ?1",
 	[Q_HOST_SEEN] = "UPDATE hosts SET last_seen_ms = ?2 WHERE name = ?1",
+	[Q_TRUST_GET] =
+	    "SELECT name, libvirt_uri, migration_address, flagged, reason, "
+	    "updated_ms FROM host_trust WHERE name = ?1",
+	[Q_TRUST_SET] =
+	    "INSERT INTO host_trust (name, libvirt_uri, migration_address, "
+	    "flagged, reason, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	    "ON CONFLICT (name) DO UPDATE SET libvirt_uri = excluded.libvirt_uri, "
+	    "migration_address = excluded.migration_address, "
+	    "flagged = excluded.flagged, reason = excluded.reason, "
+	    "updated_ms = excluded.updated_ms",
 	[Q_VMS_DELETE] = "DELETE FROM vms WHERE host = ?1",
 	[Q_VM_INSERT] =
 	    "INSERT INTO vms (host, name, uuid, state, reason, mem_mib, vcpus, "
@@ -783,6 +806,52 @@ store_host_seen(struct store *s, const char *name, uint64_t now_ms)
 	if (store_run(s, st, fn) == -1)
 		return -1;
 	return store_changed(s, fn, "host", name);
+}
+
+int
+store_trust_get(struct store *s, const char *name, struct store_trust *t)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_TRUST_GET);
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	store_bind_text(st, 1, name);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		store_col_text(st, 0, t->name, sizeof(t->name));
+		store_col_text(st, 1, t->libvirt_uri, sizeof(t->libvirt_uri));
+		store_col_text(st, 2, t->migration_address,
+		    sizeof(t->migration_address));
+		t->flagged = sqlite3_column_int(st, 3) != 0;
+		store_col_text(st, 4, t->reason, sizeof(t->reason));
+		t->updated_ms = store_col_u64(st, 5);
+		rc = 1;
+		break;
+	case SQLITE_DONE:
+		rc = 0;
+		break;
+	default:
+		store_dberr(s, "store_trust_get");
+		rc = -1;
+		break;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+int
+store_trust_set(struct store *s, const struct store_trust *t)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_TRUST_SET);
+
+	store_bind_text(st, 1, t->name);
+	store_bind_text(st, 2, t->libvirt_uri);
+	store_bind_text(st, 3, t->migration_address);
+	sqlite3_bind_int(st, 4, t->flagged != 0);
+	store_bind_text(st, 5, t->reason);
+	store_bind_u64(st, 6, t->updated_ms);
+	return store_run(s, st, "store_trust_set");
 }
 
 /* VMs */

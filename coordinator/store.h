@@ -31,6 +31,17 @@ struct store_host {
 	char		last_error[256];
 };
 
+/* Where a host is reached, as pinned at first contact (or accepted by the
+ * operator), and whether its reports have contradicted it. */
+struct store_trust {
+	char		name[64];
+	char		libvirt_uri[512];
+	char		migration_address[256];
+	int		flagged;
+	char		reason[512];
+	uint64_t	updated_ms;
+};
+
 struct store_vm {
 	char		 name[256];
 	char		 uuid[40];
@@ -85,6 +96,8 @@ int	 store_host_set_conn(struct store *, const char *name,
 int	 store_host_set_admin(struct store *, const char *name, const char *admin_state);
 int	 store_host_set_info(struct store *, const struct store_host *);	/* identity+capacity fields */
 int	 store_host_seen(struct store *, const char *name, uint64_t now_ms);
+int	 store_trust_get(struct store *, const char *name, struct store_trust *);	/* 1 found, 0 not, -1 */
+int	 store_trust_set(struct store *, const struct store_trust *);
 
 /* The last known inventory of one host, replaced as a whole in one
  * transaction. */

@@ -199,6 +199,7 @@ int	 migrate_query(struct hostd *, uint64_t job_id, Ferry__MigrateResult *,
 	    char *, size_t);
 void	 migrate_free_results(struct hostd *);
 int	 migrate_running(struct hostd *);
+int	 migrate_outgoing(struct hostd *, const char *name);
 
 /* precheck.c (worker threads) */
 int	 precheck_source(struct hostd *, const ProtobufCMessage *, uint8_t **,

@@ -625,3 +625,12 @@ migrate_running(struct hostd *hd)
 			n++;
 	return n;
 }
+
+/* Whether this host is the source of an unfinished migration of name. */
+int
+migrate_outgoing(struct hostd *hd, const char *name)
+{
+	struct mig *mg = mig_find(hd, 0, name);
+
+	return mg != NULL && !mg->finished;
+}

@@ -312,6 +312,25 @@ precheck_dest_file(struct checks *c, const char *cname,
 	    "and on the server", what);
 }
 
+/* An arch, machine type or virt type: what libvirt looks up in its own
+ * capabilities, never a path. NULL is fine (libvirt's default). */
+static int
+precheck_token(const char *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return 1;
+	if (s[0] == '\0' || strlen(s) > 64)
+		return 0;
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' ||
+		    s[i] == '.'))
+			return 0;
+	return 1;
+}
+
 /* PRECHECK_DEST: can this host take the VM the source described? */
 int
 precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
@@ -351,8 +370,15 @@ precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 	if (req->cpu_xml == NULL)
 		checks_add(c, "cpu", 1, 1, "the source sent no CPU definition; "
 		    "not compared");
+	else if (!precheck_token(req->arch) || !precheck_token(req->machine) ||
+	    !precheck_token(req->virttype))
+		checks_add(c, "cpu", 0, 0, "the source sent a bad arch, machine "
+		    "or virt type");
 	else {
-		r = hd->hv->ops->compare_cpu(hd->hv, req->cpu_xml, req->emulator,
+		/* Never the source's <emulator>: libvirt would run that path
+		 * here. NULL is this host's own default emulator for the
+		 * arch and virt type (its domain capabilities). */
+		r = hd->hv->ops->compare_cpu(hd->hv, req->cpu_xml, NULL,
 		    req->arch, req->machine, req->virttype, &reason);
 		if (r == HV_CPU_INCOMPATIBLE)
 			checks_add(c, "cpu", 0, 0, "this host cannot run the "
@@ -432,6 +458,8 @@ static void
 precheck_state_of(const struct hv_domain *d, Ferry__DomainState *st)
 {
 	st->exists = 1;
+	if (d->uuid[0])
+		st->uuid = (char *)d->uuid;
 	st->state = (char *)(d->state_str[0] ? d->state_str :
 	    hv_state_name(d->state));
 	if (d->reason_str[0])
@@ -491,9 +519,22 @@ precheck_destroy(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 		goto done;
 	}
 	if (r == 0 && d.state != HV_STATE_SHUTOFF) {
-		if (d.state == HV_STATE_RUNNING && req->only_if_not_running) {
-			snprintf(err, errlen, "refusing to destroy %s: it is "
-			    "running here", req->name);
+		/* Only what a failed incoming migration leaves, named by its
+		 * UUID: the coordinator's word is checked against libvirt's.
+		 * The session refused already if this host migrates it out. */
+		if (req->uuid == NULL || strcmp(req->uuid, d.uuid) != 0) {
+			snprintf(err, errlen, "refusing to destroy %s: the request "
+			    "names UUID %.40s, the domain here is %s", req->name,
+			    req->uuid ? req->uuid : "(none)", d.uuid);
+			goto done;
+		}
+		if (d.state != HV_STATE_PAUSED ||
+		    (strcmp(d.reason_str, "migration") != 0 &&
+		    strcmp(d.reason_str, "starting-up") != 0) || d.job_active) {
+			snprintf(err, errlen, "refusing to destroy %s: it is %s "
+			    "(%s)%s here, not a migration's leftover", req->name,
+			    hv_state_name(d.state), d.reason_str,
+			    d.job_active ? " with a job" : "");
 			goto done;
 		}
 		log_warnx("destroying leftover domain %s (%s)", req->name,

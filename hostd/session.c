@@ -134,7 +134,23 @@ WORKER_HANDLER(handle_precheck_source, precheck_source, HOSTD_WQ_CHECK)
 WORKER_HANDLER(handle_precheck_dest, precheck_dest, HOSTD_WQ_CHECK)
 WORKER_HANDLER(handle_storage_cleanup, precheck_cleanup, HOSTD_WQ_CHECK)
 WORKER_HANDLER(handle_dirty_rate, precheck_dirty_rate, HOSTD_WQ_CHECK)
-WORKER_HANDLER(handle_destroy_leftover, precheck_destroy, HOSTD_WQ_STATE)
+/* Never the source of a migration still running here: whatever the
+ * coordinator believes, that domain is the one complete copy. */
+static int
+handle_destroy_leftover(void *ctx, const struct frame_hdr *h,
+    ProtobufCMessage *m, char *err, size_t errlen)
+{
+	struct session *s = ctx;
+	const Ferry__DestroyRequest *req = (const Ferry__DestroyRequest *)m;
+
+	if (migrate_outgoing(s->hd, req->name)) {
+		snprintf(err, errlen, "refusing to destroy %s: this host is "
+		    "migrating it out", req->name);
+		return -1;
+	}
+	return session_worker(s, h, m, precheck_destroy, HOSTD_WQ_STATE, err,
+	    errlen);
+}
 
 static int
 session_reply_empty(struct session *s, const struct frame_hdr *h)

@@ -1,9 +1,97 @@
-/* cmd-hosts.c: ferryctl hosts [--json] */
+/* cmd-hosts.c: ferryctl hosts [--json], ferryctl hosts accept HOST [--json] */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ferryctl.h"
+
+static struct json_object *
+cmd_hosts_json(const Ferry__HostEntry *e)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", out_str(e->name));
+	json_object_object_add(o, "state", out_str(e->state));
+	json_object_object_add(o, "address", out_str(e->address));
+	json_object_object_add(o, "libvirt_uri", out_str(e->libvirt_uri));
+	json_object_object_add(o, "migration_address",
+	    out_str(e->migration_address));
+	json_object_object_add(o, "reported_libvirt_uri",
+	    out_str(e->reported_libvirt_uri));
+	json_object_object_add(o, "trust", out_str(e->trust));
+	json_object_object_add(o, "flag_reason", out_str(e->flag_reason));
+	json_object_object_add(o, "notice", out_str(e->notice));
+	json_object_object_add(o, "cpus", e->has_cpus ?
+	    json_object_new_int64(e->cpus) : NULL);
+	json_object_object_add(o, "mem_mib", e->has_mem_mib ?
+	    json_object_new_int64(e->mem_mib) : NULL);
+	json_object_object_add(o, "mem_free_mib", e->has_mem_free_mib ?
+	    json_object_new_int64(e->mem_free_mib) : NULL);
+	json_object_object_add(o, "reserve_mib", e->has_reserve_mib ?
+	    json_object_new_int64(e->reserve_mib) : NULL);
+	json_object_object_add(o, "vms", e->has_vms ?
+	    json_object_new_int64(e->vms) : NULL);
+	json_object_object_add(o, "last_seen_ms", e->has_last_seen_ms ?
+	    json_object_new_int64(e->last_seen_ms) : NULL);
+	json_object_object_add(o, "error", out_str(e->last_error));
+	return o;
+}
+
+/* What a host's strings may hold reaches the terminal escaped. */
+static void
+cmd_hosts_print_safe(const char *prefix, const char *s)
+{
+	fputs(prefix, stdout);
+	for (; *s; s++) {
+		unsigned char ch = *s;
+
+		if (ch < 0x20 || ch == 0x7f)
+			printf("\\x%02x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('\n');
+}
+
+static int
+cmd_hosts_accept(struct ctl *c, int argc, char **argv)
+{
+	Ferry__HostAcceptRequest req = FERRY__HOST_ACCEPT_REQUEST__INIT;
+	Ferry__HostsReply *r;
+	int json = 0, i;
+	const char *host = NULL;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (argv[i][0] == '-' || host != NULL)
+			return out_usage(&cmd_hosts);
+		else
+			host = argv[i];
+	}
+	if (host == NULL)
+		return out_usage(&cmd_hosts);
+	req.host = (char *)host;
+	if (ctl_connect(c) < 0)
+		return CTL_EXIT_UNREACHABLE;
+	if (ctl_call(c, MSG_CTL_HOST_ACCEPT, &req.base,
+	    &ferry__hosts_reply__descriptor, (ProtobufCMessage **)&r) < 0)
+		return CTL_EXIT_FAIL;
+	if (r->n_hosts != 1) {
+		ferry__hosts_reply__free_unpacked(r, NULL);
+		fprintf(stderr, "ferryctl: malformed reply\n");
+		return CTL_EXIT_FAIL;
+	}
+	if (json)
+		out_json(cmd_hosts_json(r->hosts[0]));
+	else
+		printf("%s accepted: libvirt URI %s, migration address %s\n",
+		    r->hosts[0]->name, r->hosts[0]->libvirt_uri ?
+		    r->hosts[0]->libvirt_uri : "-", r->hosts[0]->migration_address ?
+		    r->hosts[0]->migration_address : "-");
+	ferry__hosts_reply__free_unpacked(r, NULL);
+	return CTL_EXIT_OK;
+}
 
 static int
 cmd_hosts_exec(struct ctl *c, int argc, char **argv)
@@ -18,6 +106,8 @@ cmd_hosts_exec(struct ctl *c, int argc, char **argv)
 	int ch, json = 0;
 	size_t i;
 
+	if (argc >= 2 && strcmp(argv[1], "accept") == 0)
+		return cmd_hosts_accept(c, argc, argv);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
 		if (ch != 'j')
@@ -35,30 +125,7 @@ cmd_hosts_exec(struct ctl *c, int argc, char **argv)
 	if (json) {
 		arr = json_object_new_array();
 		for (i = 0; i < r->n_hosts; i++) {
-			Ferry__HostEntry *e = r->hosts[i];
-
-			o = json_object_new_object();
-			json_object_object_add(o, "name", out_str(e->name));
-			json_object_object_add(o, "state", out_str(e->state));
-			json_object_object_add(o, "address", out_str(e->address));
-			json_object_object_add(o, "libvirt_uri",
-			    out_str(e->libvirt_uri));
-			json_object_object_add(o, "cpus", e->has_cpus ?
-			    json_object_new_int64(e->cpus) : NULL);
-			json_object_object_add(o, "mem_mib", e->has_mem_mib ?
-			    json_object_new_int64(e->mem_mib) : NULL);
-			json_object_object_add(o, "mem_free_mib",
-			    e->has_mem_free_mib ?
-			    json_object_new_int64(e->mem_free_mib) : NULL);
-			json_object_object_add(o, "reserve_mib",
-			    e->has_reserve_mib ?
-			    json_object_new_int64(e->reserve_mib) : NULL);
-			json_object_object_add(o, "vms", e->has_vms ?
-			    json_object_new_int64(e->vms) : NULL);
-			json_object_object_add(o, "last_seen_ms",
-			    e->has_last_seen_ms ?
-			    json_object_new_int64(e->last_seen_ms) : NULL);
-			json_object_object_add(o, "error", out_str(e->last_error));
+			o = cmd_hosts_json(r->hosts[i]);
 			json_object_array_add(arr, o);
 		}
 		out_json(arr);
@@ -84,6 +151,10 @@ cmd_hosts_exec(struct ctl *c, int argc, char **argv)
 			    e->libvirt_uri ? e->libvirt_uri : "-");
 			if (e->last_error)
 				printf("    %s: %s\n", e->name, e->last_error);
+			if (e->flag_reason)
+				cmd_hosts_print_safe("    flagged: ", e->flag_reason);
+			if (e->notice)
+				cmd_hosts_print_safe("    notice: ", e->notice);
 		}
 	}
 	ferry__hosts_reply__free_unpacked(r, NULL);
@@ -91,6 +162,7 @@ cmd_hosts_exec(struct ctl *c, int argc, char **argv)
 }
 
 const struct ctl_cmd cmd_hosts = {
-	"hosts", "[--json]", "list hosts and their state",
+	"hosts", "[--json] | accept HOST [--json]",
+	"list hosts and their state; accept a flagged host's current addresses",
 	cmd_hosts_exec,
 };

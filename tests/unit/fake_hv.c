@@ -28,6 +28,7 @@ struct fake_dom {
 	int			 script_rc;
 	char			 script_msg[256];
 	int			 allow_postcopy;	/* of the running migrate */
+	int			 after_set, after_state, after_reason;
 	int			 destroyed;		/* while migrating */
 	struct fake_dom		*nextdom;
 };
@@ -44,6 +45,8 @@ struct fake_host {
 	struct fake_dom		*doms;
 	int			 cmp_result;
 	char			 cmp_reason[512];
+	char			 cmp_emulator[HV_PATH_MAX];	/* last asked; "" NULL */
+	unsigned		 cmp_calls;
 	struct fake_fail	 fail[FAKE_OP_COUNT];
 	int			 delay_ms[FAKE_OP_COUNT];
 	unsigned		 calls[FAKE_OP_COUNT];
@@ -558,6 +561,22 @@ fake_hv_delayed(const char *uri, enum fake_hv_op op)
 	return n;
 }
 
+int
+fake_hv_script_after(const char *uri, const char *name, int state, int reason)
+{
+	struct fake_dom *fd;
+	int rc;
+
+	pthread_mutex_lock(&fake_mtx);
+	if ((rc = fake_need(fake_host(uri), name, &fd)) == 0) {
+		fd->after_set = 1;
+		fd->after_state = state;
+		fd->after_reason = reason;
+	}
+	pthread_mutex_unlock(&fake_mtx);
+	return rc;
+}
+
 unsigned
 fake_hv_calls(const char *uri, enum fake_hv_op op)
 {
@@ -569,6 +588,20 @@ fake_hv_calls(const char *uri, enum fake_hv_op op)
 	n = fake_host(uri)->calls[op];
 	pthread_mutex_unlock(&fake_mtx);
 	return n;
+}
+
+int
+fake_hv_last_compare(const char *uri, char *emulator, size_t len)
+{
+	struct fake_host *h;
+	int rc;
+
+	pthread_mutex_lock(&fake_mtx);
+	h = fake_host(uri);
+	rc = h->cmp_calls ? 0 : -ENOENT;
+	snprintf(emulator, len, "%s", h->cmp_emulator);
+	pthread_mutex_unlock(&fake_mtx);
+	return rc;
 }
 
 int
@@ -760,13 +793,15 @@ fake_compare_cpu(struct hv *hv, const char *cpu_xml, const char *emulator,
 	struct fake_host *h;
 	int rc;
 
-	(void)emulator;
 	(void)arch;
 	(void)machine;
 	(void)virttype;
 	*reason = NULL;
 	pthread_mutex_lock(&fake_mtx);
 	h = fake_host(hv->uri);
+	snprintf(h->cmp_emulator, sizeof(h->cmp_emulator), "%s",
+	    emulator ? emulator : "");
+	h->cmp_calls++;
 	if (fake_enter(h, FAKE_OP_COMPARE_CPU) != 0)
 		rc = HV_CPU_ERROR;
 	else if (cpu_xml == NULL || cpu_xml[0] == '\0') {
@@ -845,6 +880,9 @@ fake_migrate_finish(struct fake_host *h, struct fake_dom *fd,
 			nd->nextdom = dst->doms;
 			dst->doms = nd;
 		}
+	} else if (rc != 0 && fd->after_set) {
+		fake_state(&fd->d, fd->after_state, fd->after_reason);
+		fd->after_set = 0;
 	} else if (rc != 0) {
 		fake_state(&fd->d, VIR_DOMAIN_RUNNING,
 		    VIR_DOMAIN_RUNNING_MIGRATION_CANCELED);

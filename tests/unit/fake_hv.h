@@ -130,9 +130,17 @@ void	 fake_hv_delay(const char *uri, enum fake_hv_op op, int ms);
 void	 fake_hv_delay_none(void);
 /* Calls of op waiting out their delay now. */
 unsigned fake_hv_delayed(const char *uri, enum fake_hv_op op);
+/* After the next scripted migration of name fails, leave the source in
+ * state/reason instead of RUNNING/MIGRATION_CANCELED (e.g. PAUSED/MIGRATION:
+ * a failed confirm phase). */
+int	 fake_hv_script_after(const char *uri, const char *name, int state,
+	    int reason);
 
 unsigned fake_hv_calls(const char *uri, enum fake_hv_op op);
 int	 fake_hv_last_migrate(const char *uri, struct fake_hv_migrate_rec *);
+/* The emulator the last compare_cpu on uri was given ("" for NULL);
+ * -ENOENT when compare_cpu was never called there. */
+int	 fake_hv_last_compare(const char *uri, char *emulator, size_t len);
 int	 fake_hv_get_tuning(const char *uri, const char *name,
 	    struct fake_hv_tuning *);
 

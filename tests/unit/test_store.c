@@ -206,10 +206,10 @@ test_open_creates_private_wal_file(void **state)
 	umask(old);
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name IN "
-	    "('hosts', 'vms', 'jobs', 'job_events')"), 4);
+	    "('hosts', 'vms', 'jobs', 'job_events', 'host_trust')"), 5);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'index' AND name = 'jobs_by_state'"), 1);
 	/* WAL is persistent in the file; -wal and -shm get its mode. */
