@@ -207,6 +207,8 @@ int	 drain_start_moves(struct coord *, const char *kind, const char *label,
 	    const struct drain_move *, size_t, uint32_t max_parallel,
 	    struct ctl_client *, uint32_t serial, int64_t *id, char *, size_t);
 int	 drain_running_kind(struct coord *, const char *kind);
+int	 drain_host_busy(struct coord *, const char *host);
+int	 drain_vm_planned(struct coord *, const char *vm);
 void	 drain_watch(struct coord *, int64_t id, struct ctl_client *,
 	    uint32_t serial);
 int	 drain_enter(struct coord *, const Ferry__MaintenanceRequest *,

@@ -37,6 +37,7 @@
 #define DRAIN_PER_DEST		1
 #define DRAIN_CHECK_TIMEOUT_MS	30000
 #define DRAIN_MAX_ITEMS		512
+#define DRAIN_ROUNDS		3	/* plans again after the host's last word */
 
 enum item_state {
 	ITEM_PLANNED, ITEM_UNMOVABLE, ITEM_MIGRATING, ITEM_MOVED, ITEM_FAILED,
@@ -62,6 +63,7 @@ struct drain_item {
 	double		 percent;
 	uint32_t	 order;
 	int		 checked;		/* PRECHECK_SOURCE answered */
+	int		 fresh;			/* found this round: to be placed */
 	Ferry__Nonce	**nonces;		/* to remove; owned via src reply */
 	Ferry__SourceCheckReply *src;		/* owned */
 };
@@ -81,6 +83,9 @@ struct drain {
 	size_t			 nitems;
 	int			 calls;
 	int			 cancel;
+	int			 confirming;	/* INVENTORY asked before the end */
+	int			 confirmed;	/* hostd says it runs nothing */
+	uint32_t		 rounds;	/* plans made after a look again */
 	uint64_t		 last_emit_ms;
 	struct ctl_client	*reply_client;	/* who waits for the plan */
 	uint32_t		 reply_serial;
@@ -90,6 +95,8 @@ struct drain {
 };
 
 static void	drain_tick_one(struct drain *);
+static void	drain_finish(struct drain *);
+static int	drain_start_planning(struct drain *, char *, size_t);
 
 static struct drain *
 drain_find_host(struct coord *co, const char *host)
@@ -100,6 +107,50 @@ drain_find_host(struct coord *co, const char *host)
 		if (strcmp(d->host, host) == 0)
 			return d;
 	return NULL;
+}
+
+/* A drain of this host is under way (planning or draining, not cancelled):
+ * the host is no destination, from the moment the operator asked. */
+int
+drain_host_busy(struct coord *co, const char *host)
+{
+	struct drain *d;
+
+	TAILQ_FOREACH(d, &co->drains, entry)
+		if (!d->restore && !d->dry_run && !d->cancel &&
+		    strcmp(d->host, host) == 0)
+			return 1;
+	return 0;
+}
+
+/* A run has this VM planned or moving: nobody else plans it. */
+int
+drain_vm_planned(struct coord *co, const char *vm)
+{
+	struct drain *d;
+	size_t i;
+
+	TAILQ_FOREACH(d, &co->drains, entry)
+		for (i = 0; i < d->nitems; i++)
+			if ((d->items[i].state == ITEM_PLANNED ||
+			    d->items[i].state == ITEM_MIGRATING) &&
+			    strcmp(d->items[i].vm, vm) == 0)
+				return 1;
+	return 0;
+}
+
+/* Migrations not yet final that head to this host. */
+static size_t
+drain_incoming(struct coord *co, const char *host)
+{
+	struct job *j;
+	size_t n = 0;
+
+	TAILQ_FOREACH(j, &co->jobs, entry)
+		if (!j->check_only && !job_state_final(j->state) &&
+		    strcmp(j->destination, host) == 0)
+			n++;
+	return n;
 }
 
 static void
@@ -329,9 +380,98 @@ drain_journal(struct drain *d, const char *type)
 
 /* ---- the end -------------------------------------------------------------- */
 
+/* Ends the drain incomplete for a reason of its own (the host could not
+ * confirm it is empty); the host stays draining. */
+static void
+drain_finish_incomplete(struct drain *d, const char *why)
+{
+	char *s;
+
+	snprintf(d->state, sizeof(d->state), "incomplete");
+	log_warnx("drain %lld of %s: incomplete: %s", (long long)d->id, d->host,
+	    why);
+	if (d->id && (s = drain_json(d)) != NULL) {
+		if (store_job_finish(d->co->store, d->id, d->state, why, s,
+		    coord_now_ms()) < 0)
+			log_warnx("drain %lld: %s", (long long)d->id,
+			    store_error(d->co->store));
+		free(s);
+	}
+	drain_emit(d, "done", why);
+	TAILQ_REMOVE(&d->co->drains, d, entry);
+	drain_free(d);
+}
+
+/*
+ * The host's own fresh word (an INVENTORY call: hostd asks libvirt again)
+ * before it becomes maintenance: the cached picture may predate a VM that
+ * arrived. A host that still runs something is planned again, at most
+ * DRAIN_ROUNDS times; one that cannot answer is not marked empty.
+ */
+static void
+drain_confirm_cb(struct host *h, const struct frame *f, const char *err,
+    void *arg)
+{
+	struct drain *d = arg;
+	Ferry__Inventory *inv;
+	const char *busy = NULL, *busystate = NULL;
+	char why[512];
+	size_t i;
+
+	d->confirming = 0;
+	if (d->co->stopping)
+		return;		/* left to the next start's recovery */
+	if (d->cancel) {
+		drain_finish(d);
+		return;
+	}
+	if (f == NULL || (inv = (Ferry__Inventory *)frame_unpack(f,
+	    &ferry__inventory__descriptor)) == NULL || inv->host == NULL) {
+		snprintf(why, sizeof(why), "host %s could not confirm that it "
+		    "runs nothing (%s); it stays draining", d->host, f == NULL ?
+		    err : "malformed inventory");
+		drain_finish_incomplete(d, why);
+		return;
+	}
+	for (i = 0; i < inv->n_domains && busy == NULL; i++)
+		if (strcmp(inv->domains[i]->state, "shutoff") != 0) {
+			busy = inv->domains[i]->name;
+			busystate = inv->domains[i]->state;
+		}
+	if (busy != NULL)
+		snprintf(why, sizeof(why), "host %s still runs %s (%s)", d->host,
+		    busy, busystate);
+	cluster_inventory(h, inv);	/* takes inv; busy points into it */
+	if (busy == NULL && drain_incoming(d->co, d->host) == 0) {
+		d->confirmed = 1;
+		drain_finish(d);
+		return;
+	}
+	if (busy == NULL) {
+		/* A migration still heads here: wait for it, then look again. */
+		d->co->drain_kick = 1;
+		return;
+	}
+	if (d->rounds >= DRAIN_ROUNDS) {
+		strncat(why, " after planning again; it stays draining",
+		    sizeof(why) - strlen(why) - 1);
+		drain_finish_incomplete(d, why);
+		return;
+	}
+	d->rounds++;
+	log_info("drain %lld: %s: planning again (round %u)", (long long)d->id,
+	    why, d->rounds);
+	drain_journal(d, "replan");
+	snprintf(d->state, sizeof(d->state), "planning");
+	if (drain_start_planning(d, why, sizeof(why)) < 0)
+		drain_finish_incomplete(d, why);
+}
+
 static void
 drain_finish(struct drain *d)
 {
+	Ferry__Empty e = FERRY__EMPTY__INIT;
+	struct host *h;
 	size_t i, moved = 0, failed = 0, unmovable = 0;
 	char msg[512], *s;
 
@@ -342,6 +482,22 @@ drain_finish(struct drain *d)
 			failed++;
 		else if (d->items[i].state == ITEM_UNMOVABLE)
 			unmovable++;
+	}
+	if (!d->cancel && !d->restore && failed == 0 && unmovable == 0 &&
+	    !d->confirmed) {
+		if (d->confirming)
+			return;
+		h = coord_host_find(d->co, d->host);
+		if (h == NULL || peer_call(h, MSG_INVENTORY, &e.base,
+		    DRAIN_CHECK_TIMEOUT_MS, drain_confirm_cb, d) < 0) {
+			snprintf(msg, sizeof(msg), "host %s is not connected: "
+			    "Ferry cannot confirm that it runs nothing; it stays "
+			    "draining", d->host);
+			drain_finish_incomplete(d, msg);
+			return;
+		}
+		d->confirming = 1;
+		return;
 	}
 	if (d->cancel) {
 		snprintf(d->state, sizeof(d->state), "cancelled");
@@ -403,7 +559,8 @@ drain_replan_item(struct drain *d, struct drain_item *it)
 		int tried = 0;
 
 		if (!h->up || strcmp(h->admin_state, "active") != 0 ||
-		    h->inv == NULL || strcmp(h->conf.name, d->host) == 0)
+		    h->inv == NULL || strcmp(h->conf.name, d->host) == 0 ||
+		    drain_host_busy(co, h->conf.name))
 			continue;
 		for (k = 0; k < it->ntried; k++)
 			if (strcmp(it->tried[k], h->conf.name) == 0)
@@ -458,7 +615,7 @@ drain_tick_one(struct drain *d)
 {
 	size_t i, active = 0;
 
-	if (strcmp(d->state, "draining") != 0)
+	if (strcmp(d->state, "draining") != 0 || d->confirming)
 		return;
 	for (i = 0; i < d->nitems; i++) {
 		struct drain_item *it = &d->items[i];
@@ -491,27 +648,38 @@ drain_tick_one(struct drain *d)
 		if (d->items[i].state == ITEM_PLANNED ||
 		    d->items[i].state == ITEM_MIGRATING)
 			active++;
+	/* A migration heading here would leave a VM behind: wait for it
+	 * (new ones are refused while the drain runs), then look again. */
+	if (active == 0 && !d->cancel && !d->restore &&
+	    drain_incoming(d->co, d->host) > 0)
+		return;
 	if (active == 0)
 		drain_finish(d);
 }
 
-/* Called by job.c when a job with a parent ends, before it is freed. */
+static void	drain_item_done(struct drain *, struct drain_item *,
+		    const struct job *, enum job_state);
+
+/* Called by job.c when a migration ends, before it is freed. */
 void
 drain_job_done(struct coord *co, const struct job *j, enum job_state s)
 {
-	struct drain_item *it = NULL;
 	struct drain *d;
 	size_t i;
 
-	TAILQ_FOREACH(d, &co->drains, entry) {
+	/* Every run that follows it: its own parent, and a drain of the
+	 * source that found it in flight. */
+	TAILQ_FOREACH(d, &co->drains, entry)
 		for (i = 0; i < d->nitems; i++)
-			if (d->items[i].job_id == j->id)
-				it = &d->items[i];
-		if (it)
-			break;
-	}
-	if (it == NULL)
-		return;
+			if (d->items[i].job_id == j->id &&
+			    d->items[i].state == ITEM_MIGRATING)
+				drain_item_done(d, &d->items[i], j, s);
+}
+
+static void
+drain_item_done(struct drain *d, struct drain_item *it, const struct job *j,
+    enum job_state s)
+{
 	if (s == JOB_SUCCEEDED) {
 		it->state = ITEM_MOVED;
 		it->percent = 100;
@@ -583,20 +751,26 @@ drain_plan(struct drain *d)
 	struct coord *co = d->co;
 	struct plan_host *ph = NULL;
 	struct plan_vm *pv = NULL;
-	size_t i, src = 0, unmovable;
+	size_t *map = NULL;
+	size_t i, src = 0, unmovable, npv = 0;
+	uint32_t base = 0;
 	char msg[256];
 	char *params;
 	int n;
 
 	if ((ph = calloc(co->nhosts, sizeof(*ph))) == NULL ||
-	    (d->nitems && (pv = calloc(d->nitems, sizeof(*pv))) == NULL))
+	    (d->nitems && ((pv = calloc(d->nitems, sizeof(*pv))) == NULL ||
+	    (map = calloc(d->nitems, sizeof(*map))) == NULL)))
 		goto oom;
 	for (i = 0; i < co->nhosts; i++) {
 		struct host *h = &co->hosts[i];
 
 		snprintf(ph[i].name, sizeof(ph[i].name), "%s", h->conf.name);
+		/* A host another drain empties takes nothing, from the moment
+		 * that drain was asked for. */
 		ph[i].usable = h->up && h->inv && !h->flagged &&
-		    strcmp(h->admin_state, "active") == 0;
+		    strcmp(h->admin_state, "active") == 0 &&
+		    !drain_host_busy(co, h->conf.name);
 		if (h->inv) {
 			ph[i].mem_mib = h->inv->host->mem_mib;
 			ph[i].reserve_mib = h->inv->host->reserve_mib;
@@ -607,21 +781,35 @@ drain_plan(struct drain *d)
 		if (strcmp(h->conf.name, d->host) == 0)
 			src = i;
 	}
+	/* Only what this round found is placed: an item already planned,
+	 * moving or done keeps its state (replanning one in flight moved a
+	 * VM twice). Later rounds come after the earlier ones in order. */
 	for (i = 0; i < d->nitems; i++) {
 		struct drain_item *it = &d->items[i];
 
-		snprintf(pv[i].name, sizeof(pv[i].name), "%s", it->vm);
-		pv[i].mem_mib = it->mem_mib;
-		pv[i].vcpus = it->vcpus;
-		pv[i].movable = it->state != ITEM_UNMOVABLE;
-		snprintf(pv[i].why, sizeof(pv[i].why), "%s", it->reason);
+		if (!it->fresh) {
+			if (it->order > base)
+				base = it->order;
+			continue;
+		}
+		map[npv] = i;
+		snprintf(pv[npv].name, sizeof(pv[npv].name), "%s", it->vm);
+		pv[npv].mem_mib = it->mem_mib;
+		pv[npv].vcpus = it->vcpus;
+		pv[npv].movable = it->state != ITEM_UNMOVABLE;
+		snprintf(pv[npv].why, sizeof(pv[npv].why), "%s", it->reason);
+		npv++;
 	}
-	if ((n = planner_evacuate(ph, co->nhosts, src, pv, d->nitems)) < 0)
+	if ((n = planner_evacuate(ph, co->nhosts, src, pv, npv)) < 0)
 		goto oom;
-	for (i = 0, unmovable = 0; i < d->nitems; i++) {
-		struct drain_item *it = &d->items[i];
+	for (i = 0, unmovable = 0; i < d->nitems; i++)
+		if (d->items[i].state == ITEM_UNMOVABLE && !d->items[i].fresh)
+			unmovable++;
+	for (i = 0; i < npv; i++) {
+		struct drain_item *it = &d->items[map[i]];
 
-		it->order = pv[i].order;
+		it->fresh = 0;
+		it->order = base + pv[i].order;
 		if (pv[i].dest >= 0) {
 			snprintf(it->dest, sizeof(it->dest), "%s",
 			    ph[pv[i].dest].name);
@@ -635,8 +823,10 @@ drain_plan(struct drain *d)
 	}
 	free(ph);
 	free(pv);
+	free(map);
 	ph = NULL;
 	pv = NULL;
+	map = NULL;
 
 	if (d->dry_run) {
 		snprintf(d->state, sizeof(d->state), "planning");
@@ -647,7 +837,7 @@ drain_plan(struct drain *d)
 		drain_free(d);
 		return;
 	}
-	if (unmovable > 0 && !d->force && !d->resumed) {
+	if (unmovable > 0 && !d->force && !d->resumed && d->rounds == 0) {
 		snprintf(d->state, sizeof(d->state), "refused");
 		snprintf(msg, sizeof(msg), "%zu VM%s cannot move (see reasons); "
 		    "nothing was started; --force moves the others", unmovable,
@@ -698,6 +888,7 @@ drain_plan(struct drain *d)
 oom:
 	free(ph);
 	free(pv);
+	free(map);
 	snprintf(d->state, sizeof(d->state), "refused");
 	drain_reply(d, "out of memory");
 	TAILQ_REMOVE(&co->drains, d, entry);
@@ -715,10 +906,13 @@ drain_check_cb(struct host *h, const struct frame *f, const char *err,
 	size_t i, k;
 
 	d->calls--;
+	if (d->co->stopping)
+		return;		/* a shutdown plans nothing */
 	if (f != NULL && (r = (Ferry__SourceCheckReply *)frame_unpack(f,
 	    &ferry__source_check_reply__descriptor)) != NULL && r->domain) {
 		for (i = 0; i < d->nitems; i++)
-			if (strcmp(d->items[i].vm, r->domain->name) == 0)
+			if (d->items[i].fresh &&
+			    strcmp(d->items[i].vm, r->domain->name) == 0)
 				it = &d->items[i];
 		if (it != NULL) {
 			it->checked = 1;
@@ -745,7 +939,8 @@ drain_check_cb(struct host *h, const struct frame *f, const char *err,
 		return;
 	/* Anything not answered cannot be vouched for. */
 	for (i = 0; i < d->nitems; i++)
-		if (!d->items[i].checked && d->items[i].state != ITEM_UNMOVABLE) {
+		if (d->items[i].fresh && !d->items[i].checked &&
+		    d->items[i].state != ITEM_UNMOVABLE) {
 			d->items[i].state = ITEM_UNMOVABLE;
 			snprintf(d->items[i].reason, sizeof(d->items[i].reason),
 			    "its host did not answer the pre-check");
@@ -753,12 +948,39 @@ drain_check_cb(struct host *h, const struct frame *f, const char *err,
 	drain_plan(d);
 }
 
-/* Builds the items from what the host runs and asks its hostd about each. */
+/* The item for vm: an existing one that is over (the VM came back or
+ * arrived since), or a new one; NULL when one is already planned or moving
+ * (a VM already in the run is not planned again). */
+static struct drain_item *
+drain_item_for(struct drain *d, const char *vm)
+{
+	struct drain_item *it;
+	size_t i;
+
+	for (i = 0; i < d->nitems; i++) {
+		it = &d->items[i];
+		if (strcmp(it->vm, vm) != 0)
+			continue;
+		if (it->state == ITEM_PLANNED || it->state == ITEM_MIGRATING ||
+		    it->fresh)
+			return NULL;
+		goto reuse;
+	}
+	it = &d->items[d->nitems++];
+reuse:
+	memset(it, 0, sizeof(*it));
+	snprintf(it->vm, sizeof(it->vm), "%s", vm);
+	return it;
+}
+
+/* Builds items from what the host runs (first plan, or a look again that
+ * found more) and asks its hostd about each new one. */
 static int
 drain_start_planning(struct drain *d, char *err, size_t errlen)
 {
 	Ferry__SourceCheckRequest req = FERRY__SOURCE_CHECK_REQUEST__INIT;
 	struct host *h = coord_host_find(d->co, d->host);
+	struct drain_item *items;
 	size_t i, n = 0;
 
 	if (h == NULL || !h->up || h->inv == NULL) {
@@ -774,15 +996,18 @@ drain_start_planning(struct drain *d, char *err, size_t errlen)
 			continue;	/* not running: nothing to move live */
 		n++;
 	}
-	if (n > DRAIN_MAX_ITEMS) {
-		snprintf(err, errlen, "%zu VMs: more than a drain takes (%d)", n,
-		    DRAIN_MAX_ITEMS);
+	if (d->nitems + n > DRAIN_MAX_ITEMS) {
+		snprintf(err, errlen, "%zu VMs: more than a drain takes (%d)",
+		    d->nitems + n, DRAIN_MAX_ITEMS);
 		return -1;
 	}
-	if (n && (d->items = calloc(n, sizeof(*d->items))) == NULL) {
+	if (n && (items = realloc(d->items, (d->nitems + n) *
+	    sizeof(*d->items))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (n)
+		d->items = items;
 	for (i = 0; i < h->inv->n_domains; i++) {
 		const Ferry__Domain *dom = h->inv->domains[i];
 		struct drain_item *it;
@@ -791,12 +1016,15 @@ drain_start_planning(struct drain *d, char *err, size_t errlen)
 		if (strcmp(dom->state, "running") != 0 &&
 		    strcmp(dom->state, "paused") != 0)
 			continue;
-		it = &d->items[d->nitems++];
-		snprintf(it->vm, sizeof(it->vm), "%s", dom->name);
+		if ((j = job_find_vm(d->co, dom->name)) != NULL &&
+		    strcmp(j->destination, d->host) == 0)
+			continue;	/* arriving: waited for, then seen again */
+		if ((it = drain_item_for(d, dom->name)) == NULL)
+			continue;
 		it->mem_mib = dom->mem_mib;
 		it->vcpus = dom->vcpus;
 		it->state = ITEM_PLANNED;
-		if ((j = job_find_vm(d->co, dom->name)) != NULL) {
+		if (j != NULL) {
 			/* A migration already in flight (e.g. after a
 			 * restart): follow it instead of planning another. */
 			it->state = ITEM_MIGRATING;
@@ -805,6 +1033,7 @@ drain_start_planning(struct drain *d, char *err, size_t errlen)
 			snprintf(it->dest, sizeof(it->dest), "%s", j->destination);
 			continue;
 		}
+		it->fresh = 1;
 		req.name = (char *)dom->name;
 		req.has_timeout_ms = 1;
 		req.timeout_ms = 10000;

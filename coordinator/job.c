@@ -392,6 +392,12 @@ job_check_destination(struct job *j, const struct host *dh, int record)
 			    dh->conf.name);
 		return -1;
 	}
+	if (drain_host_busy(j->co, dh->conf.name)) {
+		if (record)
+			job_add_check(j, "destination", 0, 0, "host %s is being "
+			    "drained", dh->conf.name);
+		return -1;
+	}
 	if (job_domain_on(dh, j->vm) != NULL) {
 		if (record)
 			job_add_check(j, "destination", 0, 0, "host %s already "
@@ -989,6 +995,14 @@ job_start_migration(struct job *j)
 	if (sh == NULL || dh == NULL || dh->inv == NULL || !sh->up) {
 		job_finish(j, JOB_REFUSED, "a host went away before the "
 		    "migration started");
+		return;
+	}
+	/* A drain of the destination may have begun during the checks. */
+	if (strcmp(dh->admin_state, "active") != 0 ||
+	    drain_host_busy(j->co, dh->conf.name)) {
+		job_finish(j, JOB_REFUSED, "destination: host %s is %s",
+		    dh->conf.name, strcmp(dh->admin_state, "active") != 0 ?
+		    dh->admin_state : "being drained");
 		return;
 	}
 	if (job_dest_uris(dh, muri, sizeof(muri), e, sizeof(e)) < 0) {
@@ -1794,7 +1808,8 @@ job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 		ev.error = msg;
 	ev.message = msg;
 	job_emit(j, &ev);
-	if (j->parent)
+	/* Its parent, and any drain that follows it, learn the end. */
+	if (!j->check_only)
 		drain_job_done(j->co, j, s);
 	TAILQ_REMOVE(&j->co->jobs, j, entry);
 	job_free(j);

@@ -104,7 +104,8 @@ rebalance_model(struct coord *co, uint64_t quiet_ms,
 		struct host *h = &co->hosts[i];
 		const Ferry__HostInfo *hi_ = h->inv ? h->inv->host : NULL;
 		int usable = h->up && hi_ && !h->flagged &&
-		    strcmp(h->admin_state, "active") == 0;
+		    strcmp(h->admin_state, "active") == 0 &&
+		    !drain_host_busy(co, h->conf.name);
 
 		hi = balance_add_host(m, h->conf.name, hi_ ? hi_->mem_mib : 0,
 		    hi_ ? hi_->reserve_mib : 0, hi_ ? hi_->cpus : 1, usable);
@@ -128,6 +129,7 @@ rebalance_model(struct coord *co, uint64_t quiet_ms,
 			pinned = rebalance_pinned_by_conf(co, d->name) ||
 			    rebalance_is_blocked(blocked, d->name) ||
 			    job_find_vm(co, d->name) != NULL ||
+			    drain_vm_planned(co, d->name) ||
 			    (quiet_ms && rebalance_moved_recently(jobs, njobs,
 			    d->name, since));
 			vi = balance_add_vm(m, d->name, i, d->mem_mib, d->vcpus,
