@@ -255,6 +255,10 @@ job_set_state(struct job *j, enum job_state s, const char *msg)
 	struct store *st = j->co->store;
 	char data[1400];
 
+	/* A shutdown leaves the job where the journal has it, for the next
+	 * start's recovery: it never invents an outcome. */
+	if (j->co->stopping)
+		return -1;
 	if (!j->check_only) {
 		snprintf(data, sizeof(data), "%s", msg ? msg : "");
 		if (store_job_transition(st, j->id, job_state_name(s), data,
@@ -491,7 +495,7 @@ job_checks_done(struct job *j)
 	struct json_object *o, *arr, *c;
 	size_t i;
 
-	if (j->calls > 0)
+	if (j->calls > 0 || (j->co->stopping && !j->check_only))
 		return;
 	if (!j->check_only) {
 		o = json_object_new_object();
@@ -1760,6 +1764,13 @@ job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (j->co->stopping && !j->check_only) {
+		/* What failed is the coordinator going away (its calls fail
+		 * with "coordinator shutting down"), not the job. */
+		log_info("job %lld: left %s for recovery (%s)", (long long)j->id,
+		    job_state_name(j->state), msg);
+		return;
+	}
 	if (s != JOB_SUCCEEDED)
 		snprintf(j->error, sizeof(j->error), "%s", msg);
 	else

@@ -3,7 +3,7 @@
  * (fake_hv.c), and a real coordinator core with its SQLite store, as in
  * test_job.c. Each test sets up one interleaving (a migration heading to a
  * host that starts draining, two drains that are each other's destination,
- * a drain and a rebalance) and checks the invariants: every VM on
+ * a drain and a rebalance, a shutdown during the pre-checks) and checks the invariants: every VM on
  * exactly one host, no host in maintenance with a VM on it, and records
  * that say what the fake hypervisors say. */
 #include <sys/stat.h>
@@ -686,6 +686,44 @@ test_drain_vs_rebalance(void **state)
 		assert_false(running_on(host_uri(d), vms[i]));
 }
 
+/* ---- shutdown and recovery ------------------------------------------------ */
+
+/* A clean shutdown (SIGTERM) while the pre-checks are in flight leaves the
+ * job as the journal has it, for recovery: it recorded "refused: source:
+ * h1: coordinator shutting down". */
+static void
+test_shutdown_during_checks(void **state)
+{
+	struct cluster *cl = *state;
+	struct store_job sj;
+	struct store *st;
+	char path[128], err[256];
+	int64_t id;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vs", NULL, 0), 0);
+	id = start_job(cl, "vs", 0, "h2", 0);
+	assert_int_equal(job_find(&cl->co, id)->state, JOB_CHECKING);
+	coord_stop(cl);
+	snprintf(path, sizeof(path), "%s/ferry.db", cl->dir);
+	if (store_open(path, &st, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	memset(&sj, 0, sizeof(sj));
+	assert_int_equal(store_job_get(st, id, &sj), 1);
+	if (strcmp(sj.state, "checking") != 0)
+		fail_msg("after a clean shutdown job %lld is %s (%s)",
+		    (long long)id, sj.state, sj.error ? sj.error : "");
+	assert_int_equal(sj.ended_ms, 0);
+	store_job_clear(&sj);
+	store_close(st);
+	/* The next start takes it up: nothing was started, so it verifies
+	 * and rolls back. */
+	coord_start(cl);
+	wait_final(cl, id, 20000);
+	expect_job(cl, id, "rolled_back", "restarted during the pre-checks");
+	assert_true(running_on(host_uri(0), "vs"));
+	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
+}
+
 int
 main(void)
 {
@@ -703,6 +741,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_vs_rebalance, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown_during_checks,
+		    setup, teardown),
 	};
 
 	log_init("test_races", 0);
