@@ -154,6 +154,7 @@ void	 coord_shutdown(struct coord *);
 void	 coord_free(struct coord *);
 struct host *coord_host_find(struct coord *, const char *name);
 uint64_t coord_now_ms(void);
+extern uint64_t (*coord_clock_hook)(void);	/* tests only */
 const char *coord_host_state(const struct host *);
 
 /* peer.c */

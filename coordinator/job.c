@@ -271,6 +271,12 @@ job_set_state(struct job *j, enum job_state s, const char *msg)
 	log_job_info(j->id, j->vm, "%s -> %s%s%s",
 	    job_state_name(j->state), job_state_name(s), msg ? ": " : "",
 	    msg ? msg : "");
+	/* The verification's deadline starts when it does (also after a
+	 * recovery or a post-copy resume), never earlier. */
+	if (s == JOB_VERIFYING && j->state != JOB_VERIFYING) {
+		j->deadline_ms = 0;
+		j->verify_round = 0;
+	}
 	j->state = s;
 	job_emit_state(j, msg);
 	return 0;
@@ -1970,22 +1976,40 @@ job_recover(struct coord *co, char *err, size_t errlen)
 			snprintf(j->error, sizeof(j->error), "the coordinator "
 			    "restarted during the pre-checks; nothing was "
 			    "started");
-			(void)job_set_state(j, JOB_VERIFYING, j->error);
+			/* A recovery that cannot be journaled would leave the
+			 * job stuck in memory: the start fails instead, loudly
+			 * (the database must be writable to run jobs). */
+			if (job_set_state(j, JOB_VERIFYING, j->error) < 0) {
+				snprintf(err, errlen, "job %lld: cannot journal "
+				    "its recovery: %s", (long long)j->id,
+				    store_error(co->store));
+				goto fail;
+			}
 		} else if (st == JOB_MIGRATING) {
 			j->last_event_ms = coord_now_ms();
 			j->migrate_sent_ms = sj[i].started_ms;
-			(void)store_job_event(co->store, j->id, "info",
+			if (store_job_event(co->store, j->id, "info",
 			    "coordinator restarted; asking the source's hostd",
-			    coord_now_ms());
+			    coord_now_ms()) < 0) {
+				snprintf(err, errlen, "job %lld: cannot journal "
+				    "its recovery: %s", (long long)j->id,
+				    store_error(co->store));
+				goto fail;
+			}
+			continue;	/* verified when it ends, from then */
 		}
-		/* Hosts are not connected yet: job_host_up drives the rest,
-		 * and the verification deadline counts from now. */
+		/* Verifying: hosts are not connected yet; job_host_up drives
+		 * the rest, and the verification deadline counts from now. */
 		j->deadline_ms = coord_now_ms() + VERIFY_DEADLINE_MS;
 		j->verify_round = 1;
 		j->verify_next_ms = coord_now_ms() + VERIFY_RETRY_MS;
 	}
 	store_job_list_free(sj, n);
 	return 0;
+fail:
+	log_warnx("%s", err);
+	store_job_list_free(sj, n);
+	return -1;
 }
 
 /* For ferryctl watch of a job that already ended. */

@@ -3,7 +3,8 @@
  * (fake_hv.c), and a real coordinator core with its SQLite store, as in
  * test_job.c. Each test sets up one interleaving (a migration heading to a
  * host that starts draining, two drains that are each other's destination,
- * a drain and a rebalance, a shutdown during the pre-checks) and checks the invariants: every VM on
+ * a drain and a rebalance, a shutdown during the pre-checks, a recovery
+ * whose verification runs late) and checks the invariants: every VM on
  * exactly one host, no host in maintenance with a VM on it, and records
  * that say what the fake hypervisors say. */
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "coordinator.h"
 #include "fake_hv.h"
@@ -724,6 +726,117 @@ test_shutdown_during_checks(void **state)
 	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
 }
 
+/* The coordinator's clock, moved by the tests below. */
+static uint64_t clock_skew_ms;
+
+static uint64_t
+skewed_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	    clock_skew_ms;
+}
+
+static int
+job_quiet(struct cluster *cl, void *arg)
+{
+	struct job *j = job_find(&cl->co, *(int64_t *)arg);
+
+	return j != NULL && j->state == JOB_MIGRATING && j->calls == 0 &&
+	    !j->query_pending && cl->co.hosts[0].up;
+}
+
+/* A migration recovered after a restart that runs on for more than the
+ * verification's 180 s: its verification gets its own deadline when it
+ * starts (it had the one set at recovery, already past, and a destination
+ * that did not answer at once made it "failed"). */
+static void
+test_recovered_verify_deadline(void **state)
+{
+	struct cluster *cl = *state;
+	int64_t id, arg[2];
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vd", NULL, 0), 0);
+	script(0, "vd", 16, 0, NULL);
+	id = start_job(cl, "vd", 0, "h2", 0);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(run_until(cl, job_in, arg, 10000));
+	/* MIGRATE answered: the journal says migrating, hostd carries on. */
+	assert_true(run_until(cl, job_quiet, &id, 10000));
+	coord_stop(cl);
+	coord_clock_hook = skewed_now_ms;
+	coord_start(cl);
+	assert_non_null(job_find(&cl->co, id));
+	/* Once the source said it still migrates, 200 s pass. */
+	assert_true(run_until(cl, job_quiet, &id, 10000));
+	clock_skew_ms += 200000;
+	/* The destination's first answers fail; a retry must be allowed. */
+	fake_hv_fail(host_uri(1), FAKE_OP_DOMAIN_INFO, 2, -1,
+	    "injected: cannot get domain info");
+	wait_final(cl, id, 30000);
+	coord_clock_hook = NULL;
+	clock_skew_ms = 0;
+	expect_job(cl, id, "succeeded", NULL);
+	assert_true(running_on(host_uri(1), "vd"));
+	assert_false(fake_hv_has_domain(host_uri(0), "vd"));
+}
+
+/* A recovery whose journal write fails stops the start, loudly, instead of
+ * leaving the job stuck in memory in "checking". */
+static void
+test_recover_journal_failure(void **state)
+{
+	struct cluster *cl = *state;
+	struct coord_conf cc;
+	sqlite3 *db;
+	char path[128], err[512], *emsg = NULL;
+	int64_t id;
+	int i;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vj", NULL, 0), 0);
+	id = start_job(cl, "vj", 0, "h2", 0);
+	coord_stop(cl);
+	/* The job is journaled "checking"; every later update fails. */
+	snprintf(path, sizeof(path), "%s/ferry.db", cl->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, "CREATE TRIGGER no_updates BEFORE UPDATE ON jobs "
+	    "BEGIN SELECT RAISE(FAIL, 'injected: journal unwritable'); END;",
+	    NULL, NULL, &emsg) != SQLITE_OK)
+		fail_msg("trigger: %s", emsg);
+	sqlite3_close(db);
+
+	parse_coord_defaults(&cc);
+	snprintf(cc.name, sizeof(cc.name), "test");
+	snprintf(cc.database, sizeof(cc.database), "%s", path);
+	snprintf(cc.socket, sizeof(cc.socket), "%s/ferry.sock", cl->dir);
+	snprintf(cc.identity, sizeof(cc.identity), "%s/id", cl->dir);
+	snprintf(cc.known_hosts, sizeof(cc.known_hosts), "%s/known_hosts",
+	    cl->dir);
+	assert_non_null(cc.hosts = calloc(NHOSTS, sizeof(*cc.hosts)));
+	cc.nhosts = NHOSTS;
+	for (i = 0; i < NHOSTS; i++) {
+		snprintf(cc.hosts[i].name, sizeof(cc.hosts[i].name), "h%d", i + 1);
+		snprintf(cc.hosts[i].address, sizeof(cc.hosts[i].address),
+		    "127.0.0.1");
+		cc.hosts[i].port = cl->port[i];
+	}
+	err[0] = '\0';
+	i = coord_init(&cl->co, &cl->loop, &cc, err, sizeof(err));
+	coord_shutdown(&cl->co);
+	for (int k = 0; k < 100; k++)
+		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(1000);
+	coord_free(&cl->co);
+	if (i == 0)
+		fail_msg("the coordinator started with job %lld unjournaled",
+		    (long long)id);
+	print_message("start refused: %s\n", err);
+	assert_non_null(strstr(err, "cannot journal its recovery"));
+	assert_non_null(strstr(err, "injected: journal unwritable"));
+}
+
 int
 main(void)
 {
@@ -742,6 +855,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_drain_vs_rebalance, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_during_checks,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovered_verify_deadline,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_journal_failure,
 		    setup, teardown),
 	};
 
