@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -249,6 +250,62 @@ tr_check_private(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * sshd's StrictModes for the files that decide who gets in (authorized_keys)
+ * and whom we believe (known_hosts): a regular file owned by root or by us
+ * and writable by nobody else, in directories nobody else can write to (a
+ * root-owned sticky directory such as /tmp is fine: others cannot replace
+ * what is ours in it). Anything else would let a local user add a key.
+ */
+static int
+tr_check_trusted(const char *path, const char *what, char *err, size_t errlen)
+{
+	char real[PATH_MAX], *slash;
+	struct stat st;
+	uid_t me = geteuid();
+	int dir = 0;
+
+	if (path == NULL) {
+		snprintf(err, errlen, "no %s file given", what);
+		return -1;
+	}
+	if (realpath(path, real) == NULL || stat(real, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s is not a regular file", path, what);
+		return -1;
+	}
+	for (;;) {
+		if (st.st_uid != 0 && st.st_uid != me) {
+			snprintf(err, errlen, "%s: refusing %s: %s%s is owned by "
+			    "uid %u (only root or uid %u may own it)", path, what,
+			    dir ? "directory " : "", real, (unsigned)st.st_uid,
+			    (unsigned)me);
+			return -1;
+		}
+		if ((st.st_mode & 022) && !(dir && (st.st_mode & S_ISVTX) &&
+		    st.st_uid == 0)) {
+			snprintf(err, errlen, "%s: refusing %s: %s%s is writable "
+			    "by group/others (mode %04o)", path, what, dir ?
+			    "directory " : "", real, (unsigned)(st.st_mode & 07777));
+			return -1;
+		}
+		if (strcmp(real, "/") == 0)
+			return 0;
+		if ((slash = strrchr(real, '/')) == real)
+			real[1] = '\0';
+		else
+			*slash = '\0';
+		dir = 1;
+		if (stat(real, &st) == -1) {
+			snprintf(err, errlen, "%s: %s", real, strerror(errno));
+			return -1;
+		}
+	}
 }
 
 static void
@@ -1055,6 +1112,13 @@ tr_srv_handshake(struct tr_conn *c, char *reason, size_t rlen)
 			    ssh_get_error(c->ssh));
 		goto done;
 	}
+	/* Read at every login: a file made writable since start is refused
+	 * now, not at the next restart. */
+	if (tr_check_trusted(srv->authorized_keys, "authorized_keys", reason,
+	    rlen) == -1) {
+		log_warnx("%s", reason);
+		goto done;
+	}
 	if ((nkeys = tr_keys_load(srv->authorized_keys, &keys)) == -1) {
 		snprintf(reason, rlen, "cannot read %s", srv->authorized_keys);
 		goto done;
@@ -1452,6 +1516,9 @@ tr_server_start(uv_loop_t *loop, const struct tr_server_config *cf,
 		    cf->authorized_keys ? strerror(errno) : "not set");
 		return NULL;
 	}
+	if (tr_check_trusted(cf->authorized_keys, "authorized_keys", err,
+	    errlen) == -1)
+		return NULL;
 	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		return NULL;
@@ -1803,6 +1870,11 @@ tr_client_session(struct tr_conn *c, char *reason, size_t rlen, int *wasup)
 	}
 	slot = 1;
 	deadline = tr_now_ms() + (uint64_t)c->hs_timeout;
+	/* libssh reads known_hosts for every session: check it every time. */
+	if (tr_check_trusted(c->known_hosts, "known_hosts", reason, rlen) == -1) {
+		tr_hs_release();
+		return;
+	}
 	if ((c->ssh = ssh_new()) == NULL) {
 		snprintf(reason, rlen, "ssh_new failed");
 		tr_hs_release();
@@ -1976,7 +2048,9 @@ tr_client_start(uv_loop_t *loop, const struct tr_client_config *cf,
 		    cf->name ? cf->name : "client");
 		return NULL;
 	}
-	if (tr_check_private(cf->identity, err, sizeof(err)) == -1) {
+	if (tr_check_private(cf->identity, err, sizeof(err)) == -1 ||
+	    tr_check_trusted(cf->known_hosts, "known_hosts", err,
+	    sizeof(err)) == -1) {
 		log_warnx("%s: %s", cf->name ? cf->name : cf->host, err);
 		return NULL;
 	}

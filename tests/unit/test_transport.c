@@ -1309,10 +1309,82 @@ test_client_handshake_timeout(void **state)
 	close(lfd);
 }
 
+/* authorized_keys and known_hosts as sshd's StrictModes wants them: a file
+ * or directory others can write to, or a file another user owns, would
+ * let a local user add a key; it is refused with the reason, at start and
+ * at every login. */
+static void
+test_key_file_modes(void **state)
+{
+	struct tr_server_config sc = server_config();
+	struct tr_client_config cc = client_config();
+	struct tr_server *srv;
+	struct tr_conn *cli;
+	char err[512] = "", sub[128], subkeys[160];
+
+	(void)state;
+	/* Group-writable, world-writable, another user's. */
+	assert_int_equal(chmod(K.authkeys, 0664), 0);
+	assert_null(tr_server_start(&loop, &sc, &cbs, &S, err, sizeof(err)));
+	assert_non_null(strstr(err, "writable by group/others (mode 0664)"));
+	assert_int_equal(chmod(K.authkeys, 0646), 0);
+	assert_null(tr_server_start(&loop, &sc, &cbs, &S, err, sizeof(err)));
+	assert_non_null(strstr(err, "mode 0646"));
+	assert_int_equal(chmod(K.authkeys, 0644), 0);
+	assert_int_equal(chown(K.authkeys, 4242, 4242), 0);
+	assert_null(tr_server_start(&loop, &sc, &cbs, &S, err, sizeof(err)));
+	assert_non_null(strstr(err, "owned by uid 4242"));
+	assert_int_equal(chown(K.authkeys, 0, 0), 0);
+	/* In a directory others may write to (not sticky): refused. */
+	snprintf(sub, sizeof(sub), "%s/open", K.dir);
+	snprintf(subkeys, sizeof(subkeys), "%s/authorized_keys", sub);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(chmod(sub, 0777), 0);
+	write_file(subkeys, K.clientpub);
+	assert_int_equal(chmod(subkeys, 0644), 0);
+	sc.authorized_keys = subkeys;
+	assert_null(tr_server_start(&loop, &sc, &cbs, &S, err, sizeof(err)));
+	assert_non_null(strstr(err, "directory"));
+	assert_non_null(strstr(err, "mode 0777"));
+	/* A root-owned sticky directory (as /tmp) is fine. */
+	assert_int_equal(chmod(sub, 01777), 0);
+	srv = start_server(&sc);
+	tr_server_stop(srv);
+	sc.authorized_keys = K.authkeys;
+
+	/* known_hosts: refused at start ... */
+	assert_int_equal(chmod(K.known, 0620), 0);
+	assert_null(tr_client_start(&loop, &cc, &cbs, &C));
+	assert_int_equal(chmod(K.known, 0644), 0);
+	/* ... and for every session: a client whose file became writable
+	 * after it started does not believe it. */
+	srv = start_server(&sc);
+	cc.backoff_min_ms = cc.backoff_max_ms = 100;
+	assert_non_null(cli = tr_client_start(&loop, &cc, &cbs, &C));
+	assert_int_equal(run_until(&C.up, 1, 10000), 0);
+	assert_int_equal(chmod(K.known, 0666), 0);
+	tr_conn_kick(cli, "test: reconnect");
+	assert_int_equal(run_until(&C.down, 2, 10000), 0);
+	assert_non_null(strstr(C.reason, "refusing known_hosts"));
+	assert_int_equal(C.up, 1);
+	/* And a server whose authorized_keys became group-writable after it
+	 * started admits nobody. */
+	assert_int_equal(chmod(K.authkeys, 0660), 0);
+	assert_int_equal(chmod(K.known, 0644), 0);
+	assert_int_equal(run_until(&C.down, 4, 10000), 0);
+	assert_int_equal(C.up, 1);
+	assert_int_equal(S.up, 1);
+	tr_conn_close(cli);
+	tr_server_stop(srv);
+	assert_int_equal(chmod(K.authkeys, 0644), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_key_file_modes, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_client_key, setup,
