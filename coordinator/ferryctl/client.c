@@ -177,6 +177,7 @@ ctl_print_frame_error(const struct frame *f)
 	Ferry__Error *e;
 
 	e = (Ferry__Error *)frame_unpack(f, &ferry__error__descriptor);
+	out_sanitize(e ? &e->base : NULL);	/* stderr is a terminal too */
 	out_fail("%s", e ? e->message : "malformed error from the coordinator");
 	if (e)
 		ferry__error__free_unpacked(e, NULL);
@@ -209,7 +210,7 @@ ctl_call(struct ctl *c, uint16_t type, const ProtobufCMessage *m,
 		frame_free(f);
 		return -1;
 	}
-	if ((*reply = frame_unpack(f, reply_desc)) == NULL) {
+	if ((*reply = out_unpack(f, reply_desc)) == NULL) {
 		out_fail("malformed reply from the coordinator");
 		frame_free(f);
 		return -1;

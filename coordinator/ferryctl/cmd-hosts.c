@@ -113,6 +113,7 @@ cmd_hosts_exec(struct ctl *c, int argc, char **argv)
 		if (ch != 'j')
 			return out_usage(&cmd_hosts);
 		json = 1;
+		out_set_json(1);
 	}
 	if (optind != argc)
 		return out_usage(&cmd_hosts);

@@ -120,6 +120,7 @@ cmd_job_exec(struct ctl *c, int argc, char **argv)
 		if (ch != 'j')
 			return out_usage(&cmd_job);
 		json = 1;
+		out_set_json(1);
 	}
 	if (optind != argc - 1)
 		return out_usage(&cmd_job);

@@ -51,6 +51,7 @@ cmd_jobs_exec(struct ctl *c, int argc, char **argv)
 			break;
 		case 'j':
 			json = 1;
+			out_set_json(1);
 			break;
 		default:
 			return out_usage(&cmd_jobs);

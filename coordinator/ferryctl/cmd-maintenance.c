@@ -591,7 +591,7 @@ on_cancel_reply(struct maint *m, const struct frame *fr)
 	}
 	if (m->mode == MODE_JSON)
 		return;
-	d = (Ferry__DrainInfo *)frame_unpack(fr, &ferry__drain_info__descriptor);
+	d = (Ferry__DrainInfo *)out_unpack(fr, &ferry__drain_info__descriptor);
 	block_close(m);
 	printf("cancel requested: %s %s%s%s\n", what(m),
 	    d ? or_dash(d->state) : "unknown", d && d->message ? ": " : "",
@@ -702,7 +702,7 @@ maint_run(struct maint *m, uint16_t type, const Ferry__MaintenanceRequest *req,
 			if (fr->hdr.status == FRAME_ERROR) {
 				ctl_print_frame_error(fr);
 				rc = CTL_EXIT_FAIL;
-			} else if ((d = (Ferry__DrainInfo *)frame_unpack(fr,
+			} else if ((d = (Ferry__DrainInfo *)out_unpack(fr,
 			    &ferry__drain_info__descriptor)) == NULL) {
 				out_fail("malformed reply from the coordinator");
 				rc = CTL_EXIT_FAIL;
@@ -714,7 +714,7 @@ maint_run(struct maint *m, uint16_t type, const Ferry__MaintenanceRequest *req,
 		} else if (fr->hdr.kind == FRAME_EVENT &&
 		    fr->hdr.type == MSG_CTL_DRAIN_EVENT &&
 		    fr->hdr.serial == m->serial && following) {
-			e = (Ferry__DrainEvent *)frame_unpack(fr,
+			e = (Ferry__DrainEvent *)out_unpack(fr,
 			    &ferry__drain_event__descriptor);
 			if (e != NULL) {
 				rc = on_event(m, e);
@@ -863,6 +863,7 @@ cmd_maintenance_exec(struct ctl *c, int argc, char **argv)
 			break;
 		case 'j':
 			m.json = 1;
+			out_set_json(1);
 			break;
 		}
 	}

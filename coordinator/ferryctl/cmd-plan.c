@@ -50,7 +50,7 @@ plan_print(const struct balance_model *m, const struct balance_plan *p,
 	    " hosts in use" : "";
 
 	printf("%s: %zu hosts, %zu VMs (read in %.1f ms); policy %s, planned "
-	    "in %.1f ms\n", path, m->nhosts, m->nvms, read_ms,
+	    "in %.1f ms\n", out_cell(path), m->nhosts, m->nvms, read_ms,
 	    balance_policy_name(p->policy), plan_ms);
 	if (p->nmoves == 0) {
 		if (p->policy == BALANCE_POLICY_BALANCE &&
@@ -64,11 +64,11 @@ plan_print(const struct balance_model *m, const struct balance_plan *p,
 	}
 	for (i = 0; i < p->nmoves; i++) {
 		mv = &p->moves[i];
-		if ((n = strlen(m->vms[mv->vm].name)) > wvm)
+		if ((n = strlen(out_cell(m->vms[mv->vm].name))) > wvm)
 			wvm = n;
-		if ((n = strlen(m->hosts[mv->from].name)) > wh)
+		if ((n = strlen(out_cell(m->hosts[mv->from].name))) > wh)
 			wh = n;
-		if ((n = strlen(m->hosts[mv->to].name)) > wh)
+		if ((n = strlen(out_cell(m->hosts[mv->to].name))) > wh)
 			wh = n;
 	}
 	printf("score before %.4f%s\n", p->score_before, unit);
@@ -77,8 +77,9 @@ plan_print(const struct balance_model *m, const struct balance_plan *p,
 	for (i = 0; i < p->nmoves; i++) {
 		mv = &p->moves[i];
 		printf("%4zu  %-*s  %-*s  %-*s  %9llu  %.4f\n", i + 1,
-		    (int)wvm, m->vms[mv->vm].name, (int)wh,
-		    m->hosts[mv->from].name, (int)wh, m->hosts[mv->to].name,
+		    (int)wvm, out_cell(m->vms[mv->vm].name), (int)wh,
+		    out_cell(m->hosts[mv->from].name), (int)wh,
+		    out_cell(m->hosts[mv->to].name),
 		    (unsigned long long)mv->mem_mib, mv->score_after);
 	}
 	printf("score after %.4f%s (%zu move%s)\n", p->score_after, unit,
@@ -152,6 +153,7 @@ cmd_plan_exec(struct ctl *c, int argc, char **argv)
 			break;
 		case 'j':
 			json = 1;
+			out_set_json(1);
 			break;
 		default:
 			return out_usage(&cmd_plan);

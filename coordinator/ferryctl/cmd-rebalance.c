@@ -14,7 +14,7 @@ rebalance_print_plan(const char *plan_json)
 	size_t i, n;
 
 	if ((o = json_tokener_parse(plan_json)) == NULL) {
-		printf("%s\n", plan_json);
+		printf("%s\n", out_cell(plan_json));
 		return;
 	}
 	moves = json_object_object_get_ex(o, "moves", &moves) ? moves : NULL;
@@ -39,8 +39,9 @@ rebalance_print_plan(const char *plan_json)
 		json_object_object_get_ex(mv, "mem_mib", &mem);
 		json_object_object_get_ex(mv, "score_after", &sa);
 		printf("%-4zu %-24s %-12s %-12s %9lld %12.4f\n", i + 1,
-		    json_object_get_string(vm), json_object_get_string(from),
-		    json_object_get_string(to),
+		    out_cell(json_object_get_string(vm)),
+		    out_cell(json_object_get_string(from)),
+		    out_cell(json_object_get_string(to)),
 		    (long long)json_object_get_int64(mem),
 		    json_object_get_double(sa));
 	}
@@ -65,7 +66,7 @@ rebalance_follow(struct ctl *c, uint32_t serial, uint64_t id, int json)
 			return CTL_EXIT_FAIL;
 		}
 		if (f->hdr.type != MSG_CTL_DRAIN_EVENT || f->hdr.serial != serial ||
-		    (ev = (Ferry__DrainEvent *)frame_unpack(f,
+		    (ev = (Ferry__DrainEvent *)out_unpack(f,
 		    &ferry__drain_event__descriptor)) == NULL) {
 			frame_free(f);
 			continue;
@@ -178,6 +179,7 @@ cmd_rebalance_exec(struct ctl *c, int argc, char **argv)
 			break;
 		case 'j':
 			json = 1;
+			out_set_json(1);
 			break;
 		default:
 			return out_usage(&cmd_rebalance);
@@ -203,7 +205,7 @@ cmd_rebalance_exec(struct ctl *c, int argc, char **argv)
 		frame_free(f);
 		return CTL_EXIT_FAIL;
 	}
-	r = (Ferry__RebalanceReply *)frame_unpack(f,
+	r = (Ferry__RebalanceReply *)out_unpack(f,
 	    &ferry__rebalance_reply__descriptor);
 	frame_free(f);
 	if (r == NULL) {

@@ -24,6 +24,7 @@ cmd_vms_exec(struct ctl *c, int argc, char **argv)
 		switch (ch) {
 		case 'j':
 			json = 1;
+			out_set_json(1);
 			break;
 		case 'H':
 			req.host = optarg;

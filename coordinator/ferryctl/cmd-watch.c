@@ -21,6 +21,7 @@ cmd_watch_exec(struct ctl *c, int argc, char **argv)
 		if (ch != 'j')
 			return out_usage(&cmd_watch);
 		json = 1;
+		out_set_json(1);
 	}
 	if (optind != argc - 1)
 		return out_usage(&cmd_watch);

@@ -40,6 +40,10 @@ int	 ctl_read(struct ctl *, int timeout_ms, struct frame **);
 void	 ctl_print_frame_error(const struct frame *);
 
 /* output.c */
+void	 out_set_json(int);		/* --json: strings printed as sent */
+void	*out_unpack(const struct frame *, const ProtobufCMessageDescriptor *);
+void	 out_sanitize(ProtobufCMessage *);	/* control chars -> \xHH */
+const char *out_cell(const char *);	/* the same for one string */
 void	 out_json(struct json_object *);	/* prints one line; takes the object */
 struct json_object *out_str(const char *);	/* JSON null for NULL */
 void	 out_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -4,10 +4,156 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ferryctl.h"
+
+/* --json: strings are printed as sent (json-c escapes them). */
+static int out_raw;
+
+void
+out_set_json(int on)
+{
+	out_raw = on;
+}
+
+/* A byte a terminal may act on: C0, DEL, or the UTF-8 lead of a C1 control
+ * (U+0080..U+009F, e.g. CSI as 0xc2 0x9b). Returns the sequence's length. */
+static size_t
+out_control(const unsigned char *p)
+{
+	if (*p < 0x20 || *p == 0x7f)
+		return 1;
+	if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+		return 2;
+	return 0;
+}
+
+/* s with every control character written as \xHH (malloc'd), or NULL
+ * when there is none (or no memory: then the caller drops the string). */
+static char *
+out_escape(const char *s, int *oom)
+{
+	const unsigned char *p;
+	size_t n = 0, k, len = 0;
+	char *e, *q;
+
+	*oom = 0;
+	for (p = (const unsigned char *)s; *p; p++, len++)
+		if (out_control(p))
+			n++;
+	if (n == 0)
+		return NULL;
+	if ((e = malloc(len + n * 8 + 1)) == NULL) {
+		*oom = 1;
+		return NULL;
+	}
+	for (p = (const unsigned char *)s, q = e; *p; ) {
+		if ((k = out_control(p)) == 0) {
+			*q++ = (char)*p++;
+			continue;
+		}
+		while (k-- > 0)
+			q += sprintf(q, "\\x%02x", *p++);
+	}
+	*q = '\0';
+	return e;
+}
+
+/* A table cell from text ferryctl did not get as a message (a plan's
+ * JSON, a snapshot file): s itself when clean, else escaped into one of a
+ * few static buffers (enough for the cells of one printf). */
+const char *
+out_cell(const char *s)
+{
+	static char ring[8][768];
+	static unsigned next;
+	char *e, *slot;
+	int oom;
+
+	if (s == NULL)
+		return "";
+	if ((e = out_escape(s, &oom)) == NULL)
+		return oom ? "?" : s;
+	slot = ring[next++ % 8];
+	snprintf(slot, sizeof(ring[0]), "%s", e);
+	free(e);
+	return slot;
+}
+
+static void
+out_sanitize_str(char **sp)
+{
+	char *e;
+	int oom;
+
+	if (*sp == NULL)
+		return;
+	e = out_escape(*sp, &oom);
+	if (e == NULL && !oom)
+		return;
+	/* protobuf-c's default allocator: each string is its own malloc. */
+	free(*sp);
+	*sp = e != NULL ? e : strdup("?");
+}
+
+/*
+ * Every string a host may have put in a reply reaches the terminal escaped:
+ * walks m (as unpacked with the default allocator) and rewrites each
+ * string field, repeated and nested ones too, in place.
+ */
+void
+out_sanitize(ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d;
+	unsigned i;
+	size_t k, n;
+
+	if (m == NULL)
+		return;
+	d = m->descriptor;
+	for (i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		char *base = (char *)m + f->offset;
+
+		if (f->type != PROTOBUF_C_TYPE_STRING &&
+		    f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(uint32_t *)((char *)m + f->quantifier_offset) != f->id)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(size_t *)((char *)m + f->quantifier_offset);
+			for (k = 0; k < n; k++) {
+				void **v = &(*(void ***)base)[k];
+
+				if (f->type == PROTOBUF_C_TYPE_STRING)
+					out_sanitize_str((char **)v);
+				else
+					out_sanitize(*v);
+			}
+		} else if (f->type == PROTOBUF_C_TYPE_STRING) {
+			/* A default value is shared, static: never rewritten
+			 * (none of ours has control characters). */
+			if (*(char **)base != (const char *)f->default_value)
+				out_sanitize_str((char **)base);
+		} else
+			out_sanitize(*(ProtobufCMessage **)base);
+	}
+}
+
+/* Unpacks a coordinator frame; for the tables, with strings escaped. */
+void *
+out_unpack(const struct frame *f, const ProtobufCMessageDescriptor *desc)
+{
+	ProtobufCMessage *m = frame_unpack(f, desc);
+
+	if (m != NULL && !out_raw)
+		out_sanitize(m);
+	return m;
+}
 
 void
 out_json(struct json_object *o)

@@ -428,7 +428,7 @@ on_abort_reply(struct follow *f, const struct frame *fr)
 	}
 	if (f->mode == MODE_JSON)
 		return;
-	ji = (Ferry__JobInfo *)frame_unpack(fr, &ferry__job_info__descriptor);
+	ji = (Ferry__JobInfo *)out_unpack(fr, &ferry__job_info__descriptor);
 	line_close(f);
 	printf("abort requested (state %s)\n", ji ? ji->state : "unknown");
 	fflush(stdout);
@@ -564,7 +564,7 @@ progress_follow(struct ctl *c, uint16_t type, const ProtobufCMessage *m,
 				rc = CTL_EXIT_FAIL;
 				goto out;
 			}
-			ji = (Ferry__JobInfo *)frame_unpack(fr,
+			ji = (Ferry__JobInfo *)out_unpack(fr,
 			    &ferry__job_info__descriptor);
 			if (ji == NULL) {
 				out_fail("malformed reply from the coordinator");
@@ -592,7 +592,7 @@ progress_follow(struct ctl *c, uint16_t type, const ProtobufCMessage *m,
 		} else if (fr->hdr.kind == FRAME_EVENT &&
 		    fr->hdr.type == MSG_CTL_JOB_EVENT &&
 		    fr->hdr.serial == f.serial) {
-			e = (Ferry__JobEvent *)frame_unpack(fr,
+			e = (Ferry__JobEvent *)out_unpack(fr,
 			    &ferry__job_event__descriptor);
 			if (e != NULL) {
 				done = on_event(&f, e);

@@ -782,6 +782,101 @@ test_abort_refused(void **state)
 	assert_non_null(strstr(s->ebuf, "job 8 already ended (succeeded)"));
 }
 
+/* Strings from hosts reach the terminal escaped (a name with ESC ] 0 ;
+ * ... BEL would retitle the operator's terminal, a CSI move the cursor):
+ * in tables and error messages every control character is \xHH; --json
+ * keeps them as sent, json-c escapes them. */
+#define EVIL_NAME	"evil\033]0;owned\007\r\xc2\x9b" "2J"
+
+static void
+assert_no_controls(const char *buf, size_t len, int c1)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)buf[i];
+
+		if ((ch < 0x20 && ch != '\n') || ch == 0x7f ||
+		    (c1 && ch == 0xc2 && i + 1 < len &&
+		    (unsigned char)buf[i + 1] >= 0x80 &&
+		    (unsigned char)buf[i + 1] <= 0x9f))
+			fail_msg("control byte 0x%02x at %zu in \"%.*s\"", ch, i,
+			    (int)len, buf);
+	}
+}
+
+static void
+reply_evil_vms(struct fctl_session *s)
+{
+	Ferry__VmsReply r = FERRY__VMS_REPLY__INIT;
+	Ferry__VmEntry e = FERRY__VM_ENTRY__INIT, *v[1] = { &e };
+	uint32_t serial;
+	void *req;
+
+	fctl_accept(s);
+	req = fctl_call(s, MSG_CTL_VMS, &ferry__vms_request__descriptor,
+	    &serial);
+	protobuf_c_message_free_unpacked(req, NULL);
+	e.name = EVIL_NAME;
+	e.host = "h1\033[1A";
+	e.state = "running";
+	e.mem_mib = 128;
+	e.vcpus = 1;
+	r.vms = v;
+	r.n_vms = 1;
+	fctl_send(s, MSG_CTL_VMS, FRAME_REPLY, serial, &r.base);
+}
+
+static void
+test_table_escapes_controls(void **state)
+{
+	struct fctl_session *s = *state;
+	struct json_object *o, *arr;
+	uint32_t serial;
+	uint8_t *buf;
+	size_t len;
+	void *m;
+
+	fctl_spawn(s, NULL, "vms", NULL);
+	reply_evil_vms(s);
+	assert_int_equal(fctl_finish(s), 0);
+	assert_no_controls(s->obuf, s->olen, 1);
+	assert_non_null(strstr(s->obuf,
+	    "evil\\x1b]0;owned\\x07\\x0d\\xc2\\x9b2J"));
+	assert_non_null(strstr(s->obuf, "h1\\x1b[1A"));
+	fctl_teardown(state);
+
+	/* --json: the value as sent, escaped by json-c. */
+	assert_int_equal(setup(state), 0);
+	s = *state;
+	fctl_spawn(s, NULL, "vms", "--json", NULL);
+	reply_evil_vms(s);
+	assert_int_equal(fctl_finish(s), 0);
+	/* JSON escapes C0 and DEL; U+009B is valid JSON text. */
+	assert_no_controls(s->obuf, s->olen, 0);
+	fctl_json_lines(s);
+	arr = fctl_line(s, 0);
+	assert_true(json_object_is_type(arr, json_type_array));
+	o = json_object_array_get_idx(arr, 0);
+	fctl_assert_str(o, "name", EVIL_NAME);
+	fctl_teardown(state);
+
+	/* An error message, on stderr. */
+	assert_int_equal(setup(state), 0);
+	s = *state;
+	fctl_spawn(s, NULL, "migrate", "vm9", NULL);
+	fctl_accept(s);
+	m = fctl_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
+	    &serial);
+	protobuf_c_message_free_unpacked(m, NULL);
+	assert_int_equal(frame_pack_error(MSG_CTL_MIGRATE, serial, ENOENT,
+	    "source: " EVIL_NAME, &buf, &len), 0);
+	fctl_write(s, buf, len);
+	assert_int_equal(fctl_finish(s), 1);
+	assert_no_controls(s->ebuf, s->elen, 1);
+	assert_non_null(strstr(s->ebuf, "evil\\x1b]0;owned"));
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, fctl_teardown)
 
 int
@@ -805,6 +900,7 @@ main(void)
 		T(test_job_json_history),
 		T(test_abort),
 		T(test_abort_refused),
+		T(test_table_escapes_controls),
 	};
 
 	/* ferryctl may exit before reading all we send. */
