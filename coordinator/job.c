@@ -1530,6 +1530,8 @@ job_judge(struct job *j)
 	char sd[160], dd[160], why[300];
 	uint64_t now = coord_now_ms();
 
+	if (j->co->stopping)
+		return;		/* a shutdown neither judges nor destroys */
 	job_describe(s, j->src_err, sd, sizeof(sd));
 	job_describe(d, j->dst_err, dd, sizeof(dd));
 	log_job_info(j->id, j->vm, "%s reports %s; %s reports %s",
@@ -1696,7 +1698,7 @@ job_verify(struct job *j)
 {
 	uint64_t now = coord_now_ms();
 
-	if (j->state != JOB_VERIFYING || j->calls > 0)
+	if (j->state != JOB_VERIFYING || j->calls > 0 || j->co->stopping)
 		return;
 	if (j->deadline_ms == 0 || j->verify_round == 0)
 		j->deadline_ms = now + VERIFY_DEADLINE_MS;

@@ -205,7 +205,8 @@ cmd_rebalance_exec(struct ctl *c, int argc, char **argv)
 		frame_free(f);
 		return CTL_EXIT_FAIL;
 	}
-	r = (Ferry__RebalanceReply *)out_unpack(f,
+	/* The plan is JSON text: parsed, its cells escaped one by one. */
+	r = (Ferry__RebalanceReply *)frame_unpack(f,
 	    &ferry__rebalance_reply__descriptor);
 	frame_free(f);
 	if (r == NULL) {
@@ -240,6 +241,7 @@ cmd_snapshot_exec(struct ctl *c, int argc, char **argv)
 		return out_usage(&cmd_snapshot);
 	if (ctl_connect(c) < 0)
 		return CTL_EXIT_UNREACHABLE;
+	out_set_json(1);	/* a snapshot is JSON, escaped by json-c */
 	if (ctl_call(c, MSG_CTL_SNAPSHOT, &req.base,
 	    &ferry__snapshot_reply__descriptor, (ProtobufCMessage **)&r) < 0)
 		return CTL_EXIT_FAIL;
