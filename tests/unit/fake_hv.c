@@ -396,6 +396,19 @@ fake_hv_has_domain(const char *uri, const char *name)
 }
 
 int
+fake_hv_migrating(const char *uri, const char *name)
+{
+	struct fake_dom *fd;
+	int r;
+
+	pthread_mutex_lock(&fake_mtx);
+	fd = fake_dom(fake_host(uri), name);
+	r = fd != NULL && fd->tuning.migrating;
+	pthread_mutex_unlock(&fake_mtx);
+	return r;
+}
+
+int
 fake_hv_get_domain(const char *uri, const char *name, struct hv_domain *out)
 {
 	struct fake_dom *fd;

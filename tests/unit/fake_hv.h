@@ -95,6 +95,8 @@ int	 fake_hv_add_running(const char *uri, const char *name,
 	    const struct hv_disk *disks, size_t ndisks);
 int	 fake_hv_remove_domain(const char *uri, const char *name);
 int	 fake_hv_has_domain(const char *uri, const char *name);
+/* libvirt has a migration job on the domain now (its migrate call runs). */
+int	 fake_hv_migrating(const char *uri, const char *name);
 /* A copy of the domain (free with hv_domain_clear); -ENOENT if absent. */
 int	 fake_hv_get_domain(const char *uri, const char *name,
 	    struct hv_domain *out);

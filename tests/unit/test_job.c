@@ -515,6 +515,14 @@ send_abort(struct cluster *cl, int64_t id, struct abort_reply *ar)
 	assert_true(run_until(cl, abort_replied, ar, 10000));
 }
 
+/* The source's libvirt has the migration job: an abort now meets it. */
+static int
+src_migrating(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	return fake_hv_migrating(host_uri(0), arg);
+}
+
 /*
  * Finding 6, hostd's side: ABORT is answered after libvirt has, and its
  * refusal comes back as an ERROR with libvirt's message; a job that does
@@ -538,6 +546,7 @@ test_abort_reply(void **state)
 	arg[0] = id;
 	arg[1] = JOB_MIGRATING;
 	assert_true(run_until(cl, job_in, arg, 10000));
+	assert_true(run_until(cl, src_migrating, (void *)"vmar", 10000));
 	fake_hv_fail(host_uri(0), FAKE_OP_ABORT_JOB, 1, -1, "abort job vmar: "
 	    "Timed out during operation: cannot acquire state change lock");
 	send_abort(cl, id, &ar);
@@ -590,6 +599,7 @@ test_abort_refused_is_retried(void **state)
 	arg[0] = id;
 	arg[1] = JOB_MIGRATING;
 	assert_true(run_until(cl, job_in, arg, 10000));
+	assert_true(run_until(cl, src_migrating, (void *)"vmre", 10000));
 	fake_hv_fail(host_uri(0), FAKE_OP_ABORT_JOB, 1, -1, "abort job vmre: "
 	    "Timed out during operation: cannot acquire state change lock");
 	assert_int_equal(job_abort(&cl->co, id, "aborted by operator", err,
