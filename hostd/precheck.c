@@ -78,12 +78,24 @@ precheck_hv_disk(const struct hv_disk *d, struct storcheck_disk *sd)
 	sd->format = d->format;
 }
 
+/* What ferryctl check shows of a disk: filesystem, volume, mount path. */
 static void
 precheck_describe(const struct storcheck_result *r, char *buf, size_t len)
 {
 	if (r->kind == STORCHECK_NFS_FILE)
-		snprintf(buf, len, "%s on %s %s:%s (mounted at %s)", r->path,
-		    r->fstype, r->server, r->export, r->mountpoint);
+		snprintf(buf, len, "%s on NFS (%s) export %s:%s, mounted at %s",
+		    r->path, r->fstype, r->server, r->export, r->mountpoint);
+	else if (r->kind == STORCHECK_SHARED_FILE && r->server[0])
+		snprintf(buf, len, "%s on %s (%s) volume %s of %s, mounted at %s",
+		    r->path, r->fsname, r->fstype, r->volume, r->server,
+		    r->mountpoint);
+	else if (r->kind == STORCHECK_SHARED_FILE)
+		snprintf(buf, len, "%s on %s (%s) on %s, mounted at %s", r->path,
+		    r->fsname, r->fstype, r->volume, r->mountpoint);
+	else if (r->kind == STORCHECK_GLUSTER_NETWORK)
+		snprintf(buf, len, "QEMU GlusterFS image gluster://%s/%s/%s "
+		    "(volume %s), glusterd answering", r->server, r->volume,
+		    r->relpath, r->volume);
 	else if (r->kind == STORCHECK_NFS_NETWORK)
 		snprintf(buf, len, "QEMU NFS image %s:%s%s%s readable over NFS",
 		    r->server, r->export, r->relpath[0] ? "/" : "",
@@ -164,7 +176,7 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 		if (sr->kind == STORCHECK_IGNORED)
 			continue;
 		precheck_describe(sr, what, sizeof(what));
-		if (sr->kind != STORCHECK_NFS_FILE) {
+		if (!storcheck_is_file(sr)) {
 			checks_add(c, cname, 1, 0, "%s", what);
 			continue;
 		}
@@ -295,6 +307,15 @@ precheck_dest_file(struct checks *c, const char *cname,
 		    e);
 		return;
 	}
+	precheck_describe(sr, what, sizeof(what));
+	if (sr->kind == STORCHECK_SHARED_FILE) {
+		/* storcheck_disk probed the server (if the filesystem has one)
+		 * from here before we read the nonce. */
+		checks_add(c, cname, 1, 0, "%s; the source's nonce is visible "
+		    "here%s", what, sr->server[0] ? " and the server answers" :
+		    " (cluster filesystem: no server to probe)");
+		return;
+	}
 	/* The kernel mount agrees; ask the server itself, which catches a
 	 * stale or hung mount serving cached data. */
 	storcheck_target(sr, &t);
@@ -307,7 +328,6 @@ precheck_dest_file(struct checks *c, const char *cname,
 		    sr->export, e);
 		return;
 	}
-	precheck_describe(sr, what, sizeof(what));
 	checks_add(c, cname, 1, 0, "%s; the source's nonce is visible here "
 	    "and on the server", what);
 }
@@ -405,7 +425,7 @@ precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 		}
 		if (sr->kind == STORCHECK_IGNORED)
 			continue;
-		if (sr->kind == STORCHECK_NFS_FILE) {
+		if (storcheck_is_file(sr)) {
 			precheck_dest_file(c, cname, req, pd->target, sr, timeout);
 			continue;
 		}
