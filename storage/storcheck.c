@@ -438,6 +438,25 @@ storcheck_stat_op(void *arg, void *out, size_t outlen, char *err,
 	return 0;
 }
 
+/* " (on fuse.glusterfs 10.0.0.3:/vol mounted at /mnt)": which storage a
+ * failed path is on, for the message (reading mountinfo never blocks). */
+static void
+storcheck_where(const char *path, const struct mountinfo *mi, char *buf,
+    size_t len)
+{
+	struct mountinfo *own = NULL;
+	const struct mountinfo_entry *e;
+	char err[STORAGE_ERR_MAX];
+
+	buf[0] = '\0';
+	if (mi == NULL && mountinfo_read(NULL, &own, err, sizeof(err)) == 0)
+		mi = own;
+	if (mi != NULL && (e = mountinfo_find(mi, path)) != NULL)
+		snprintf(buf, len, " (on %s %s mounted at %s)", e->fstype,
+		    e->source, e->mountpoint);
+	mountinfo_free(own);
+}
+
 /* The server of a GlusterFS or CephFS disk answers from this host: the
  * mount (or QEMU) may still serve cached data, or fail only later. */
 static void
@@ -479,7 +498,7 @@ storcheck_disk(const struct storcheck_disk *d, const struct mountinfo *mi,
 	struct mountinfo *own = NULL;
 	const struct mountinfo_entry *e;
 	struct nfsprobe_target t;
-	char err[STORAGE_ERR_MAX];
+	char err[STORAGE_ERR_MAX], where[STORAGE_PATH_MAX + 300];
 	int rv;
 
 	if (r == NULL || d == NULL)
@@ -492,17 +511,19 @@ storcheck_disk(const struct storcheck_disk *d, const struct mountinfo *mi,
 		memset(&ss, 0, sizeof(ss));
 		rv = timed_call(timeout_ms, storcheck_stat_op,
 		    (void *)d->source, &ss, sizeof(ss), err, sizeof(err));
+		if (rv != 0)
+			storcheck_where(d->source, mi, where, sizeof(where));
 		if (rv == -ENOENT) {
-			storcheck_block(r, "%s: no such file", d->source);
+			storcheck_block(r, "%s: no such file%s", d->source, where);
 			goto done;
 		}
 		if (rv == -ETIMEDOUT) {
-			storcheck_block(r, "%s: %s (hung mount?)",
-			    d->source, err);
+			storcheck_block(r, "%s: %s (hung mount?)%s",
+			    d->source, err, where);
 			goto done;
 		}
 		if (rv != 0) {
-			storcheck_block(r, "%s", err);
+			storcheck_block(r, "%s%s", err, where);
 			goto done;
 		}
 		if (S_ISBLK(ss.mode)) {

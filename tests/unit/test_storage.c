@@ -723,7 +723,9 @@ test_disk_io(void **state)
 	snprintf(path, sizeof(path), "%s/missing.raw", dir);
 	d.source = path;
 	assert_int_equal(storcheck_disk(&d, mi, 2000, &r), -1);
-	snprintf(want, sizeof(want), "disk vda: %s: no such file", path);
+	/* the message names the storage the path is on */
+	snprintf(want, sizeof(want), "disk vda: %s: no such file (on nfs4 "
+	    "10.0.0.5:/export/vms mounted at %s)", path, dir);
 	assert_blocked(&r, want);
 
 	snprintf(path, sizeof(path), "%s/fifo", dir);
