@@ -96,6 +96,9 @@ precheck_describe(const struct storcheck_result *r, char *buf, size_t len)
 		snprintf(buf, len, "QEMU GlusterFS image gluster://%s/%s/%s "
 		    "(volume %s), glusterd answering", r->server, r->volume,
 		    r->relpath, r->volume);
+	else if (r->kind == STORCHECK_ISCSI_NETWORK)
+		snprintf(buf, len, "QEMU iSCSI LUN %d of target %s at portal %s "
+		    "answers (%s)", r->lun, r->volume, r->server, r->lunid);
 	else if (r->kind == STORCHECK_NFS_NETWORK)
 		snprintf(buf, len, "QEMU NFS image %s:%s%s%s readable over NFS",
 		    r->server, r->export, r->relpath[0] ? "/" : "",

@@ -146,6 +146,20 @@ int	nfsprobe_nonce(const struct nfsprobe_target *, const char *reldir,
 int	srvprobe_tcp(const char *server, int port, int timeout_ms, char *err,
 	    size_t errlen);
 
+/* iscsiprobe.c: log in to an iSCSI target and ask the LUN (libiscsi). */
+
+#define ISCSIPROBE_PORT	3260
+
+struct iscsiprobe_info {
+	uint64_t	bytes;		/* READ CAPACITY(16) */
+	char		serial[128];	/* INQUIRY VPD 0x80, "" if none */
+};
+
+/* portal "host[:port]"; the LUN answers within timeout_ms. */
+int	iscsiprobe_lun(const char *portal, const char *iqn, int lun,
+	    int timeout_ms, struct iscsiprobe_info *info, char *err,
+	    size_t errlen);
+
 /* storcheck.c: is one disk safe for a live migration on shared storage. */
 
 /* A disk as libvirt describes it (hostd copies its hv_disk here). Strings
@@ -168,6 +182,7 @@ enum storcheck_kind {
 	STORCHECK_SHARED_FILE,	/* file on another mounted shared filesystem:
 				 * GlusterFS (FUSE), CephFS, GFS2, OCFS2 */
 	STORCHECK_GLUSTER_NETWORK, /* QEMU opens it over gluster:// itself */
+	STORCHECK_ISCSI_NETWORK, /* QEMU logs in to the target itself */
 };
 
 struct storcheck_result {
@@ -185,6 +200,8 @@ struct storcheck_result {
 	char	relpath[STORAGE_PATH_MAX];	/* file below export, no "/" */
 	char	remote[STORAGE_PATH_MAX];	/* export/relpath, compare this */
 	int	nfsvers;			/* 3 or 4 */
+	int	lun;				/* iSCSI: LUN; volume: IQN */
+	char	lunid[192];			/* iSCSI: size and serial seen */
 	int	bind;				/* file: its mount is a bind */
 	char	reason[STORAGE_ERR_MAX];	/* why blocked, or a note */
 };

@@ -307,6 +307,44 @@ storcheck_gluster(const struct storcheck_disk *d, struct storcheck_result *r)
 	r->kind = STORCHECK_GLUSTER_NETWORK;
 }
 
+/* iscsi: name "IQN/LUN" (LUN 0 when absent), the first <host> the portal. */
+static void
+storcheck_iscsi(const struct storcheck_disk *d, struct storcheck_result *r)
+{
+	const char *slash = strrchr(d->source, '/');
+	char *end;
+	long lun = 0;
+	size_t n = strlen(d->source);
+
+	snprintf(r->fsname, sizeof(r->fsname), "iSCSI");
+	if (storcheck_empty(d->host)) {
+		storcheck_block(r, "iSCSI disk %s has no portal", d->source);
+		return;
+	}
+	if (slash != NULL) {
+		errno = 0;
+		lun = strtol(slash + 1, &end, 10);
+		if (slash[1] == '\0' || *end != '\0' || errno != 0 || lun < 0 ||
+		    lun > 16383) {
+			storcheck_block(r, "iSCSI disk name %s is not IQN/LUN",
+			    d->source);
+			return;
+		}
+		n = slash - d->source;
+	}
+	if (n == 0 || n >= sizeof(r->volume) ||
+	    storcheck_copy(r->server, sizeof(r->server), d->host) == -1 ||
+	    storcheck_copy(r->remote, sizeof(r->remote), d->source) == -1) {
+		storcheck_block(r, "iSCSI disk %s: name too long", d->source);
+		return;
+	}
+	memcpy(r->volume, d->source, n);
+	r->volume[n] = '\0';
+	r->lun = (int)lun;
+	snprintf(r->relpath, sizeof(r->relpath), "%d", r->lun);
+	r->kind = STORCHECK_ISCSI_NETWORK;
+}
+
 static void
 storcheck_network(const struct storcheck_disk *d, struct storcheck_result *r)
 {
@@ -327,11 +365,7 @@ storcheck_network(const struct storcheck_disk *d, struct storcheck_result *r)
 		return;
 	}
 	if (storcheck_is(d->protocol, "iscsi")) {
-		snprintf(r->fsname, sizeof(r->fsname), "iSCSI");
-		storcheck_block(r, "iSCSI LUN %s (portal %s) is recognised but "
-		    "not verified by Ferry (same target and LUN from both hosts, "
-		    "portal answering): not migrated", d->source,
-		    storcheck_empty(d->host) ? "none given" : d->host);
+		storcheck_iscsi(d, r);
 		return;
 	}
 	if (!storcheck_is(d->protocol, "nfs")) {
@@ -562,6 +596,22 @@ storcheck_disk(const struct storcheck_disk *d, const struct mountinfo *mi,
 			storcheck_block(r, "%s", err);
 	}
 	storcheck_probe_server(r, timeout_ms);
+	if (r->kind == STORCHECK_ISCSI_NETWORK) {
+		struct iscsiprobe_info info;
+		char portal[STORAGE_NAME_MAX + 16];
+
+		/* a bare IPv6 address needs brackets before the port */
+		snprintf(portal, sizeof(portal), strchr(r->server, ':') &&
+		    r->server[0] != '[' ? "[%s]:%d" : "%s:%d", r->server,
+		    ISCSIPROBE_PORT);
+		if (iscsiprobe_lun(portal, r->volume, r->lun, timeout_ms, &info,
+		    err, sizeof(err)) != 0)
+			storcheck_block(r, "%s", err);
+		else
+			snprintf(r->lunid, sizeof(r->lunid), "%llu MiB, serial "
+			    "%s", (unsigned long long)(info.bytes >> 20),
+			    info.serial[0] ? info.serial : "(none)");
+	}
  done:
 	mountinfo_free(own);
 	if (r->kind == STORCHECK_BLOCKED)
@@ -657,6 +707,8 @@ storcheck_kind_name(const struct storcheck_result *r)
 		return "QEMU NFS";
 	case STORCHECK_GLUSTER_NETWORK:
 		return "QEMU GlusterFS";
+	case STORCHECK_ISCSI_NETWORK:
+		return "QEMU iSCSI";
 	case STORCHECK_IGNORED:
 		return "empty";
 	default:

@@ -406,10 +406,24 @@ test_classify_network_kinds(void **state)
 	d.protocol = "iscsi";
 	d.host = "10.0.0.30";
 	d.source = "iqn.2026-12.test.ferry:lun/1";
+	assert_int_equal(storcheck_classify(&d, mi, &r), 0);
+	assert_int_equal(r.kind, STORCHECK_ISCSI_NETWORK);
+	assert_string_equal(r.volume, "iqn.2026-12.test.ferry:lun");
+	assert_int_equal(r.lun, 1);
+	assert_string_equal(r.server, "10.0.0.30");
+	d.source = "iqn.2026-12.test.ferry:lun";
+	assert_int_equal(storcheck_classify(&d, mi, &r), 0);
+	assert_int_equal(r.lun, 0);
+	d.source = "iqn.2026-12.test.ferry:lun/x1";
 	storcheck_classify(&d, mi, &r);
-	assert_blocked(&r, "disk vdb: iSCSI LUN iqn.2026-12.test.ferry:lun/1 "
-	    "(portal 10.0.0.30) is recognised but not verified by Ferry (same "
-	    "target and LUN from both hosts, portal answering): not migrated");
+	assert_blocked(&r, "disk vdb: iSCSI disk name "
+	    "iqn.2026-12.test.ferry:lun/x1 is not IQN/LUN");
+	d.source = "iqn.2026-12.test.ferry:lun/1";
+	d.host = NULL;
+	storcheck_classify(&d, mi, &r);
+	assert_blocked(&r, "disk vdb: iSCSI disk iqn.2026-12.test.ferry:lun/1 "
+	    "has no portal");
+	d.host = "10.0.0.30";
 	d.protocol = "sheepdog";
 	storcheck_classify(&d, mi, &r);
 	assert_blocked(&r, "disk vdb: protocol sheepdog is not supported by "
@@ -434,6 +448,16 @@ test_srvprobe(void **state)
 	assert_true(now_ms() - t0 < 2000);
 	assert_int_equal(srvprobe_tcp("", 24007, 2000, err, sizeof(err)),
 	    -EINVAL);
+	{
+		struct iscsiprobe_info info;
+
+		t0 = now_ms();
+		assert_int_not_equal(iscsiprobe_lun("127.0.0.1:1",
+		    "iqn.2026-12.test.ferry:none", 1, 3000, &info, err,
+		    sizeof(err)), 0);
+		assert_non_null(strstr(err, "iqn.2026-12.test.ferry:none"));
+		assert_true(now_ms() - t0 < 3500);
+	}
 }
 
 static void
