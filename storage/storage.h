@@ -189,7 +189,7 @@ struct storcheck_result {
 	enum storcheck_kind	kind;
 	char	target[32];
 	char	fsname[32];			/* NFS GlusterFS CephFS GFS2 OCFS2 */
-	char	volume[STORAGE_NAME_MAX];	/* GlusterFS volume, NFS export,
+	char	volume[STORAGE_PATH_MAX];	/* GlusterFS volume, NFS export,
 						 * CephFS path, GFS2/OCFS2 device */
 	char	path[STORAGE_PATH_MAX];		/* file: resolved local path */
 	char	fstype[32];			/* file: of its mount */

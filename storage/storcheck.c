@@ -293,7 +293,7 @@ storcheck_gluster(const struct storcheck_disk *d, struct storcheck_result *r)
 		    d->source);
 		return;
 	}
-	if ((size_t)(slash - name) >= sizeof(r->volume) ||
+	if ((size_t)(slash - name) + 2 > sizeof(r->export) ||
 	    storcheck_copy(r->server, sizeof(r->server), d->host) == -1 ||
 	    storcheck_copy(r->relpath, sizeof(r->relpath), slash + 1) == -1 ||
 	    snprintf(r->remote, sizeof(r->remote), "/%s", name) >=
@@ -303,7 +303,9 @@ storcheck_gluster(const struct storcheck_disk *d, struct storcheck_result *r)
 	}
 	memcpy(r->volume, name, slash - name);
 	r->volume[slash - name] = '\0';
-	snprintf(r->export, sizeof(r->export), "/%s", r->volume);
+	r->export[0] = '/';
+	memcpy(r->export + 1, name, slash - name);
+	r->export[slash - name + 1] = '\0';
 	r->kind = STORCHECK_GLUSTER_NETWORK;
 }
 
