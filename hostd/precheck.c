@@ -121,6 +121,8 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 	Ferry__Domain pd;
 	Ferry__Disk *pdisks = NULL, **pdiskv = NULL;
 	Ferry__Nonce nonces[PRECHECK_MAX], *noncev[PRECHECK_MAX];
+	Ferry__DiskIdentity ids[PRECHECK_MAX], *idv[PRECHECK_MAX];
+	char idstr[PRECHECK_MAX][sizeof(((struct storcheck_result *)0)->lunid)];
 	char npath[PRECHECK_MAX][STORAGE_PATH_MAX + 64];
 	char nrel[PRECHECK_MAX][STORAGE_PATH_MAX + 64];
 	struct nonce nv[PRECHECK_MAX];
@@ -133,7 +135,7 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 	char e[STORAGE_ERR_MAX];
 	int timeout = req->has_timeout_ms && req->timeout_ms ? (int)req->timeout_ms :
 	    PRECHECK_TIMEOUT_MS;
-	size_t i, nn = 0;
+	size_t i, nn = 0, ni = 0;
 	int rc = -1;
 
 	memset(&d, 0, sizeof(d));
@@ -179,6 +181,15 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 		if (sr->kind == STORCHECK_IGNORED)
 			continue;
 		precheck_describe(sr, what, sizeof(what));
+		if (sr->kind == STORCHECK_ISCSI_NETWORK && sr->lunid[0]) {
+			/* for the destination to compare with its own view */
+			ferry__disk_identity__init(&ids[ni]);
+			snprintf(idstr[ni], sizeof(idstr[ni]), "%s", sr->lunid);
+			ids[ni].target = d.disks[i].target;
+			ids[ni].identity = idstr[ni];
+			idv[ni] = &ids[ni];
+			ni++;
+		}
 		if (!storcheck_is_file(sr)) {
 			checks_add(c, cname, 1, 0, "%s", what);
 			continue;
@@ -217,6 +228,8 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 	rep.n_checks = c->n;
 	rep.nonces = noncev;
 	rep.n_nonces = nn;
+	rep.identities = idv;
+	rep.n_identities = ni;
 	rep.cpu_xml = cpu;
 	rep.emulator = emu;
 	rep.arch = arch;
@@ -354,6 +367,31 @@ precheck_token(const char *s)
 	return 1;
 }
 
+/* An iSCSI LUN: the same size and serial here as the source saw, so the
+ * same IQN does not name another LUN behind another portal. */
+static void
+precheck_dest_lun(struct checks *c, const char *cname,
+    const Ferry__DestCheckRequest *req, const char *target,
+    const struct storcheck_result *sr, const char *what)
+{
+	const char *theirs = NULL;
+	size_t i;
+
+	for (i = 0; i < req->n_identities; i++)
+		if (strcmp(req->identities[i]->target, target) == 0)
+			theirs = req->identities[i]->identity;
+	if (theirs == NULL)
+		checks_add(c, cname, 0, 0, "%s; but the source reported nothing "
+		    "of this LUN to compare with", what);
+	else if (strcmp(theirs, sr->lunid) != 0)
+		checks_add(c, cname, 0, 0, "iSCSI LUN %d of %s is %s here but %s "
+		    "on the source: not the same LUN", sr->lun, sr->volume,
+		    sr->lunid, theirs);
+	else
+		checks_add(c, cname, 1, 0, "%s; the same LUN (size and serial) as "
+		    "on the source", what);
+}
+
 /* PRECHECK_DEST: can this host take the VM the source described? */
 int
 precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
@@ -433,6 +471,10 @@ precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 			continue;
 		}
 		precheck_describe(sr, what, sizeof(what));
+		if (sr->kind == STORCHECK_ISCSI_NETWORK) {
+			precheck_dest_lun(c, cname, req, pd->target, sr, what);
+			continue;
+		}
 		checks_add(c, cname, 1, 0, "%s", what);
 	}
 	rep.checks = c->v;

@@ -2,7 +2,7 @@
 # iSCSI in the lab (tests/run brings it up with --storage ...,iscsi): a guest
 # whose disk QEMU opens over iscsi:// (libiscsi) from the lab's tgtd. Check
 # passes on both hosts (each logs in to the same target IQN and LUN and reads
-# its size and serial), migrate succeeds with the heartbeat unbroken, the VM
+# its size and serial; the destination compares them with the source's), migrate succeeds with the heartbeat unbroken, the VM
 # on the destination only; with the target stopped, check exits 3 within its
 # deadline naming the target and portal, and migrate starts nothing.
 . "$(dirname "$0")/lib.sh"
@@ -26,6 +26,8 @@ wait_until 20 exactly_one is1 h1
 out=$(ferryctl check is1 --to h2 2>&1); rc=$?
 both_login() { [ "$rc" = 0 ] && [ "$(grep -c "storage:vda@h[12] .*ok .*QEMU iSCSI LUN 1 of target $iqn at portal $portal answers (64 MiB, serial [^ )]" <<< "$out")" = 2 ]; }
 check "check is1 passes: both hosts log in to $iqn LUN 1 (size, serial)" both_login || echo "$out" | sed 's/^/# /'
+same_lun() { grep -q "storage:vda@h2 .*ok .*the same LUN (size and serial) as on the source" <<< "$out"; }
+check "... the destination sees the same LUN size and serial as the source" same_lun
 
 ferryctl migrate is1 --to h2 --json > "$tmp/m1.json"; rc=$?
 end=$(now_ms)
