@@ -609,6 +609,8 @@ job_send_dest_check(struct job *j)
 	req.domain = j->src->domain;
 	req.nonces = j->src->nonces;
 	req.n_nonces = j->src->n_nonces;
+	req.identities = j->src->identities;
+	req.n_identities = j->src->n_identities;
 	req.cpu_xml = j->src->cpu_xml;
 	/* Not the source's <emulator>: the destination would run it. The
 	 * destination compares with its own default emulator. */

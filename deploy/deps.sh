@@ -12,7 +12,8 @@ libssh-dev openssh-client libprotobuf-c-dev protobuf-c-compiler libuv1-dev
 libcmocka-dev libsqlite3-dev sqlite3 libconfig-dev libjson-c-dev libxml2-dev libsystemd-dev jq python3
 clang libclang-rt-dev
 mandoc groff-base man-db
-iproute2 cpio busybox-static procps psmisc util-linux kmod systemd"
+iproute2 cpio busybox-static procps psmisc util-linux kmod systemd
+glusterfs-server glusterfs-client nftables tgt libiscsi-dev"
 # deps.sh --packaging: also what building and checking the .debs needs
 # (make check-packages).
 if [ "${1:-}" = --packaging ]; then

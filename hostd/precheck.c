@@ -78,12 +78,27 @@ precheck_hv_disk(const struct hv_disk *d, struct storcheck_disk *sd)
 	sd->format = d->format;
 }
 
+/* What ferryctl check shows of a disk: filesystem, volume, mount path. */
 static void
 precheck_describe(const struct storcheck_result *r, char *buf, size_t len)
 {
 	if (r->kind == STORCHECK_NFS_FILE)
-		snprintf(buf, len, "%s on %s %s:%s (mounted at %s)", r->path,
-		    r->fstype, r->server, r->export, r->mountpoint);
+		snprintf(buf, len, "%s on NFS (%s) export %s:%s, mounted at %s",
+		    r->path, r->fstype, r->server, r->export, r->mountpoint);
+	else if (r->kind == STORCHECK_SHARED_FILE && r->server[0])
+		snprintf(buf, len, "%s on %s (%s) volume %s of %s, mounted at %s",
+		    r->path, r->fsname, r->fstype, r->volume, r->server,
+		    r->mountpoint);
+	else if (r->kind == STORCHECK_SHARED_FILE)
+		snprintf(buf, len, "%s on %s (%s) on %s, mounted at %s", r->path,
+		    r->fsname, r->fstype, r->volume, r->mountpoint);
+	else if (r->kind == STORCHECK_GLUSTER_NETWORK)
+		snprintf(buf, len, "QEMU GlusterFS image gluster://%s/%s/%s "
+		    "(volume %s), glusterd answering", r->server, r->volume,
+		    r->relpath, r->volume);
+	else if (r->kind == STORCHECK_ISCSI_NETWORK)
+		snprintf(buf, len, "QEMU iSCSI LUN %d of target %s at portal %s "
+		    "answers (%s)", r->lun, r->volume, r->server, r->lunid);
 	else if (r->kind == STORCHECK_NFS_NETWORK)
 		snprintf(buf, len, "QEMU NFS image %s:%s%s%s readable over NFS",
 		    r->server, r->export, r->relpath[0] ? "/" : "",
@@ -106,6 +121,8 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 	Ferry__Domain pd;
 	Ferry__Disk *pdisks = NULL, **pdiskv = NULL;
 	Ferry__Nonce nonces[PRECHECK_MAX], *noncev[PRECHECK_MAX];
+	Ferry__DiskIdentity ids[PRECHECK_MAX], *idv[PRECHECK_MAX];
+	char idstr[PRECHECK_MAX][sizeof(((struct storcheck_result *)0)->lunid)];
 	char npath[PRECHECK_MAX][STORAGE_PATH_MAX + 64];
 	char nrel[PRECHECK_MAX][STORAGE_PATH_MAX + 64];
 	struct nonce nv[PRECHECK_MAX];
@@ -118,7 +135,7 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 	char e[STORAGE_ERR_MAX];
 	int timeout = req->has_timeout_ms && req->timeout_ms ? (int)req->timeout_ms :
 	    PRECHECK_TIMEOUT_MS;
-	size_t i, nn = 0;
+	size_t i, nn = 0, ni = 0;
 	int rc = -1;
 
 	memset(&d, 0, sizeof(d));
@@ -164,7 +181,16 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 		if (sr->kind == STORCHECK_IGNORED)
 			continue;
 		precheck_describe(sr, what, sizeof(what));
-		if (sr->kind != STORCHECK_NFS_FILE) {
+		if (sr->kind == STORCHECK_ISCSI_NETWORK && sr->lunid[0]) {
+			/* for the destination to compare with its own view */
+			ferry__disk_identity__init(&ids[ni]);
+			snprintf(idstr[ni], sizeof(idstr[ni]), "%s", sr->lunid);
+			ids[ni].target = d.disks[i].target;
+			ids[ni].identity = idstr[ni];
+			idv[ni] = &ids[ni];
+			ni++;
+		}
+		if (!storcheck_is_file(sr)) {
 			checks_add(c, cname, 1, 0, "%s", what);
 			continue;
 		}
@@ -202,6 +228,8 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 	rep.n_checks = c->n;
 	rep.nonces = noncev;
 	rep.n_nonces = nn;
+	rep.identities = idv;
+	rep.n_identities = ni;
 	rep.cpu_xml = cpu;
 	rep.emulator = emu;
 	rep.arch = arch;
@@ -295,6 +323,15 @@ precheck_dest_file(struct checks *c, const char *cname,
 		    e);
 		return;
 	}
+	precheck_describe(sr, what, sizeof(what));
+	if (sr->kind == STORCHECK_SHARED_FILE) {
+		/* storcheck_disk probed the server (if the filesystem has one)
+		 * from here before we read the nonce. */
+		checks_add(c, cname, 1, 0, "%s; the source's nonce is visible "
+		    "here%s", what, sr->server[0] ? " and the server answers" :
+		    " (cluster filesystem: no server to probe)");
+		return;
+	}
 	/* The kernel mount agrees; ask the server itself, which catches a
 	 * stale or hung mount serving cached data. */
 	storcheck_target(sr, &t);
@@ -307,7 +344,6 @@ precheck_dest_file(struct checks *c, const char *cname,
 		    sr->export, e);
 		return;
 	}
-	precheck_describe(sr, what, sizeof(what));
 	checks_add(c, cname, 1, 0, "%s; the source's nonce is visible here "
 	    "and on the server", what);
 }
@@ -329,6 +365,31 @@ precheck_token(const char *s)
 		    s[i] == '.'))
 			return 0;
 	return 1;
+}
+
+/* An iSCSI LUN: the same size and serial here as the source saw, so the
+ * same IQN does not name another LUN behind another portal. */
+static void
+precheck_dest_lun(struct checks *c, const char *cname,
+    const Ferry__DestCheckRequest *req, const char *target,
+    const struct storcheck_result *sr, const char *what)
+{
+	const char *theirs = NULL;
+	size_t i;
+
+	for (i = 0; i < req->n_identities; i++)
+		if (strcmp(req->identities[i]->target, target) == 0)
+			theirs = req->identities[i]->identity;
+	if (theirs == NULL)
+		checks_add(c, cname, 0, 0, "%s; but the source reported nothing "
+		    "of this LUN to compare with", what);
+	else if (strcmp(theirs, sr->lunid) != 0)
+		checks_add(c, cname, 0, 0, "iSCSI LUN %d of %s is %s here but %s "
+		    "on the source: not the same LUN", sr->lun, sr->volume,
+		    sr->lunid, theirs);
+	else
+		checks_add(c, cname, 1, 0, "%s; the same LUN (size and serial) as "
+		    "on the source", what);
 }
 
 /* PRECHECK_DEST: can this host take the VM the source described? */
@@ -405,11 +466,15 @@ precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 		}
 		if (sr->kind == STORCHECK_IGNORED)
 			continue;
-		if (sr->kind == STORCHECK_NFS_FILE) {
+		if (storcheck_is_file(sr)) {
 			precheck_dest_file(c, cname, req, pd->target, sr, timeout);
 			continue;
 		}
 		precheck_describe(sr, what, sizeof(what));
+		if (sr->kind == STORCHECK_ISCSI_NETWORK) {
+			precheck_dest_lun(c, cname, req, pd->target, sr, what);
+			continue;
+		}
 		checks_add(c, cname, 1, 0, "%s", what);
 	}
 	rep.checks = c->v;

@@ -138,6 +138,28 @@ int	nfsprobe_file(const struct nfsprobe_target *, const char *relpath,
 int	nfsprobe_nonce(const struct nfsprobe_target *, const char *reldir,
 	    const struct nonce *, int timeout_ms, char *err, size_t errlen);
 
+/* srvprobe.c: a storage daemon answers (TCP connect, in a timed child). */
+
+#define SRVPROBE_GLUSTERD_PORT	24007
+#define SRVPROBE_CEPH_MON_PORT	6789
+
+int	srvprobe_tcp(const char *server, int port, int timeout_ms, char *err,
+	    size_t errlen);
+
+/* iscsiprobe.c: log in to an iSCSI target and ask the LUN (libiscsi). */
+
+#define ISCSIPROBE_PORT	3260
+
+struct iscsiprobe_info {
+	uint64_t	bytes;		/* READ CAPACITY(16) */
+	char		serial[128];	/* INQUIRY VPD 0x80, "" if none */
+};
+
+/* portal "host[:port]"; the LUN answers within timeout_ms. */
+int	iscsiprobe_lun(const char *portal, const char *iqn, int lun,
+	    int timeout_ms, struct iscsiprobe_info *info, char *err,
+	    size_t errlen);
+
 /* storcheck.c: is one disk safe for a live migration on shared storage. */
 
 /* A disk as libvirt describes it (hostd copies its hv_disk here). Strings
@@ -157,19 +179,29 @@ enum storcheck_kind {
 	STORCHECK_IGNORED,	/* nothing to check (empty cdrom) */
 	STORCHECK_NFS_FILE,	/* file on a kernel NFS mount */
 	STORCHECK_NFS_NETWORK,	/* QEMU opens it over NFS itself */
+	STORCHECK_SHARED_FILE,	/* file on another mounted shared filesystem:
+				 * GlusterFS (FUSE), CephFS, GFS2, OCFS2 */
+	STORCHECK_GLUSTER_NETWORK, /* QEMU opens it over gluster:// itself */
+	STORCHECK_ISCSI_NETWORK, /* QEMU logs in to the target itself */
 };
 
 struct storcheck_result {
 	enum storcheck_kind	kind;
 	char	target[32];
+	char	fsname[32];			/* NFS GlusterFS CephFS GFS2 OCFS2 */
+	char	volume[STORAGE_PATH_MAX];	/* GlusterFS volume, NFS export,
+						 * CephFS path, GFS2/OCFS2 device */
 	char	path[STORAGE_PATH_MAX];		/* file: resolved local path */
 	char	fstype[32];			/* file: of its mount */
 	char	mountpoint[STORAGE_PATH_MAX];	/* file: its mount point */
-	char	server[STORAGE_NAME_MAX];	/* NFS server */
+	char	server[STORAGE_NAME_MAX];	/* NFS/Gluster server, Ceph
+						 * monitors; "" for GFS2/OCFS2 */
 	char	export[STORAGE_PATH_MAX];	/* server path as mounted */
 	char	relpath[STORAGE_PATH_MAX];	/* file below export, no "/" */
 	char	remote[STORAGE_PATH_MAX];	/* export/relpath, compare this */
 	int	nfsvers;			/* 3 or 4 */
+	int	lun;				/* iSCSI: LUN; volume: IQN */
+	char	lunid[192];			/* iSCSI: size and serial seen */
 	int	bind;				/* file: its mount is a bind */
 	char	reason[STORAGE_ERR_MAX];	/* why blocked, or a note */
 };
@@ -194,9 +226,14 @@ int	storcheck_same(const struct storcheck_result *src,
 /* The nfsprobe target for an NFS result (points into r). */
 void	storcheck_target(const struct storcheck_result *r,
 	    struct nfsprobe_target *t);
-/* Where the nonce goes for an NFS result: the file's directory, locally
- * (dir, NFS_FILE only, else "") and below the export (reldir, "" for the
- * export's root). */
+/* Where the nonce goes for an NFS or shared-file result: the file's
+ * directory, locally (dir, NFS_FILE and SHARED_FILE only, else "") and below
+ * the export (reldir, "" for the export's root). */
+/* A file disk on a mounted filesystem whose directory both hosts share. */
+int	storcheck_is_file(const struct storcheck_result *r);
+/* "file on GlusterFS", "QEMU NFS", ...: for messages. */
+const char *
+	storcheck_kind_name(const struct storcheck_result *r);
 int	storcheck_dirs(const struct storcheck_result *r, char *dir,
 	    size_t dlen, char *reldir, size_t rlen);
 

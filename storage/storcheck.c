@@ -1,10 +1,13 @@
 /* storcheck.c: is one disk safe to migrate live on shared storage?
  *
- * Safe: a file on a kernel NFS mount (both hosts must then name the same
- * server and path, see storcheck_same, and pass the nonce check), or a
- * network disk QEMU opens over NFS itself (probed with libnfs). Everything
- * else is blocked with a reason naming the disk: Ferry cannot prove the
- * destination sees the same bytes.
+ * Safe: a file on a mounted shared filesystem (kernel NFS; GlusterFS over
+ * FUSE, CephFS, GFS2, OCFS2 by their mountinfo types; both hosts must then
+ * name the same server and path, see storcheck_same, and pass the nonce
+ * check), or a network disk QEMU opens itself over NFS (probed with libnfs)
+ * or gluster:// (glusterd probed). Ceph RBD and iSCSI disks are recognised
+ * and blocked with what Ferry does not verify. Everything else is blocked
+ * with a reason naming the disk: Ferry cannot prove the destination sees
+ * the same bytes.
  */
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -91,6 +94,78 @@ storcheck_nfsvers(const struct mountinfo_entry *e)
 	return 3;
 }
 
+/* The shared filesystems Ferry recognises beside NFS, by mountinfo type. */
+static const struct {
+	const char	*fstype;
+	const char	*name;
+	int		 server;	/* source is server:/path */
+} storcheck_shared[] = {
+	{ "fuse.glusterfs",	"GlusterFS",	1 },
+	{ "ceph",		"CephFS",	1 },
+	{ "fuse.ceph-fuse",	"CephFS",	0 },
+	{ "gfs2",		"GFS2",		0 },
+	{ "ocfs2",		"OCFS2",	0 },
+};
+
+/* A file on GlusterFS, CephFS, GFS2 or OCFS2: the same nonce check as NFS
+ * proves both hosts share the directory; the server (if any) is probed by
+ * storcheck_disk. */
+static void
+storcheck_shared_file(const struct storcheck_disk *d,
+    const struct mountinfo_entry *e, size_t which, const char *rel,
+    struct storcheck_result *r)
+{
+	const char *slash;
+	size_t n;
+
+	snprintf(r->fsname, sizeof(r->fsname), "%s",
+	    storcheck_shared[which].name);
+	if (storcheck_shared[which].server) {
+		/* "server:/volume[/subdir]"; CephFS "mon1,mon2:6789:/path" */
+		const char *c = strstr(e->source, ":/");
+
+		if (c == NULL || c == e->source ||
+		    (size_t)(c - e->source) >= sizeof(r->server)) {
+			storcheck_block(r, "file %s is on %s mounted at %s with "
+			    "source \"%s\", not server:/volume", d->source,
+			    e->fstype, e->mountpoint, e->source);
+			return;
+		}
+		memcpy(r->server, e->source, c - e->source);
+		r->server[c - e->source] = '\0';
+		if (storcheck_copy(r->export, sizeof(r->export), c + 1) == -1) {
+			storcheck_block(r, "file %s: path too long", d->source);
+			return;
+		}
+		if (strcmp(r->fsname, "GlusterFS") == 0) {
+			/* the volume is the first component */
+			slash = strchr(r->export + 1, '/');
+			n = slash ? (size_t)(slash - r->export - 1) :
+			    strlen(r->export + 1);
+			snprintf(r->volume, sizeof(r->volume), "%.*s", (int)n,
+			    r->export + 1);
+		} else
+			snprintf(r->volume, sizeof(r->volume), "%s", r->export);
+		if (storcheck_copy(r->relpath, sizeof(r->relpath), rel) == -1 ||
+		    storcheck_join(r->remote, sizeof(r->remote), r->export,
+		    r->relpath) == -1) {
+			storcheck_block(r, "file %s: path too long", d->source);
+			return;
+		}
+	} else {
+		/* A cluster filesystem on a shared block device (or ceph-fuse):
+		 * device names may differ between hosts; the path must not. */
+		snprintf(r->volume, sizeof(r->volume), "%s", e->source);
+		snprintf(r->export, sizeof(r->export), "%s", e->mountpoint);
+		if (storcheck_copy(r->relpath, sizeof(r->relpath), rel) == -1 ||
+		    storcheck_copy(r->remote, sizeof(r->remote), d->source) == -1) {
+			storcheck_block(r, "file %s: path too long", d->source);
+			return;
+		}
+	}
+	r->kind = STORCHECK_SHARED_FILE;
+}
+
 static void
 storcheck_file(const struct storcheck_disk *d, const struct mountinfo *mi,
     struct storcheck_result *r)
@@ -120,16 +195,34 @@ storcheck_file(const struct storcheck_disk *d, const struct mountinfo *mi,
 	r->bind = e->bind || origin != NULL;
 
 	if (strcmp(e->fstype, "nfs") != 0 && strcmp(e->fstype, "nfs4") != 0) {
+		size_t i;
+
+		for (i = 0; i < sizeof(storcheck_shared) /
+		    sizeof(storcheck_shared[0]); i++)
+			if (strcmp(e->fstype, storcheck_shared[i].fstype) == 0)
+				break;
+		if (i < sizeof(storcheck_shared) / sizeof(storcheck_shared[0]) &&
+		    !e->bind && origin == NULL) {
+			n = strcmp(e->mountpoint, "/") == 0 ? 0 :
+			    strlen(e->mountpoint);
+			rel = d->source + n;
+			while (*rel == '/')
+				rel++;
+			storcheck_shared_file(d, e, i, rel, r);
+			return;
+		}
 		if (e->bind)
 			storcheck_block(r, "file %s is on %s mounted at %s "
-			    "(bind mount of %s of %s), not on NFS", d->source,
-			    e->fstype, e->mountpoint, e->root, e->source);
+			    "(bind mount of %s of %s), not on shared storage",
+			    d->source, e->fstype, e->mountpoint, e->root,
+			    e->source);
 		else
 			storcheck_block(r, "file %s is on %s mounted at %s "
-			    "(%s), not on NFS", d->source, e->fstype,
+			    "(%s), not on shared storage", d->source, e->fstype,
 			    e->mountpoint, e->source);
 		return;
 	}
+	snprintf(r->fsname, sizeof(r->fsname), "NFS");
 	if (mountinfo_nfs_source(e->source, r->server, sizeof(r->server),
 	    r->export, sizeof(r->export)) != 0) {
 		storcheck_block(r, "file %s is on %s mounted at %s with "
@@ -168,6 +261,7 @@ storcheck_file(const struct storcheck_disk *d, const struct mountinfo *mi,
 		return;
 	}
 	r->nfsvers = storcheck_nfsvers(e);
+	snprintf(r->volume, sizeof(r->volume), "%s", r->export);
 	r->kind = STORCHECK_NFS_FILE;
 	if (origin != NULL)
 		snprintf(r->reason, sizeof(r->reason), "disk %s: %s is on a "
@@ -180,12 +274,102 @@ storcheck_file(const struct storcheck_disk *d, const struct mountinfo *mi,
 		    e->mountpoint, e->root, e->source);
 }
 
+/* gluster://: name "volume/path/in/volume", the first <host> its server. */
+static void
+storcheck_gluster(const struct storcheck_disk *d, struct storcheck_result *r)
+{
+	const char *name = d->source, *slash;
+
+	snprintf(r->fsname, sizeof(r->fsname), "GlusterFS");
+	if (storcheck_empty(d->host)) {
+		storcheck_block(r, "gluster disk %s has no host", d->source);
+		return;
+	}
+	while (*name == '/')
+		name++;
+	if ((slash = strchr(name, '/')) == NULL || slash == name ||
+	    slash[1] == '\0') {
+		storcheck_block(r, "gluster disk name %s is not volume/path",
+		    d->source);
+		return;
+	}
+	if ((size_t)(slash - name) + 2 > sizeof(r->export) ||
+	    storcheck_copy(r->server, sizeof(r->server), d->host) == -1 ||
+	    storcheck_copy(r->relpath, sizeof(r->relpath), slash + 1) == -1 ||
+	    snprintf(r->remote, sizeof(r->remote), "/%s", name) >=
+	    (int)sizeof(r->remote)) {
+		storcheck_block(r, "gluster disk %s: name too long", d->source);
+		return;
+	}
+	memcpy(r->volume, name, slash - name);
+	r->volume[slash - name] = '\0';
+	r->export[0] = '/';
+	memcpy(r->export + 1, name, slash - name);
+	r->export[slash - name + 1] = '\0';
+	r->kind = STORCHECK_GLUSTER_NETWORK;
+}
+
+/* iscsi: name "IQN/LUN" (LUN 0 when absent), the first <host> the portal. */
+static void
+storcheck_iscsi(const struct storcheck_disk *d, struct storcheck_result *r)
+{
+	const char *slash = strrchr(d->source, '/');
+	char *end;
+	long lun = 0;
+	size_t n = strlen(d->source);
+
+	snprintf(r->fsname, sizeof(r->fsname), "iSCSI");
+	if (storcheck_empty(d->host)) {
+		storcheck_block(r, "iSCSI disk %s has no portal", d->source);
+		return;
+	}
+	if (slash != NULL) {
+		errno = 0;
+		lun = strtol(slash + 1, &end, 10);
+		if (slash[1] == '\0' || *end != '\0' || errno != 0 || lun < 0 ||
+		    lun > 16383) {
+			storcheck_block(r, "iSCSI disk name %s is not IQN/LUN",
+			    d->source);
+			return;
+		}
+		n = slash - d->source;
+	}
+	if (n == 0 || n >= sizeof(r->volume) ||
+	    storcheck_copy(r->server, sizeof(r->server), d->host) == -1 ||
+	    storcheck_copy(r->remote, sizeof(r->remote), d->source) == -1) {
+		storcheck_block(r, "iSCSI disk %s: name too long", d->source);
+		return;
+	}
+	memcpy(r->volume, d->source, n);
+	r->volume[n] = '\0';
+	r->lun = (int)lun;
+	snprintf(r->relpath, sizeof(r->relpath), "%d", r->lun);
+	r->kind = STORCHECK_ISCSI_NETWORK;
+}
+
 static void
 storcheck_network(const struct storcheck_disk *d, struct storcheck_result *r)
 {
 	const char *slash;
 	size_t n;
 
+	if (storcheck_is(d->protocol, "gluster")) {
+		storcheck_gluster(d, r);
+		return;
+	}
+	/* Recognised, named, and refused with what is missing. */
+	if (storcheck_is(d->protocol, "rbd")) {
+		snprintf(r->fsname, sizeof(r->fsname), "Ceph RBD");
+		storcheck_block(r, "Ceph RBD image %s (monitor %s) is recognised "
+		    "but not verified by Ferry (same pool and image from both "
+		    "hosts, monitors answering): not migrated", d->source,
+		    storcheck_empty(d->host) ? "none given" : d->host);
+		return;
+	}
+	if (storcheck_is(d->protocol, "iscsi")) {
+		storcheck_iscsi(d, r);
+		return;
+	}
 	if (!storcheck_is(d->protocol, "nfs")) {
 		storcheck_block(r, "protocol %s is not supported by Ferry's "
 		    "checks", storcheck_empty(d->protocol) ? "(none)" :
@@ -213,6 +397,8 @@ storcheck_network(const struct storcheck_disk *d, struct storcheck_result *r)
 	}
 	memcpy(r->export, d->source, n);
 	r->export[n] = '\0';
+	snprintf(r->fsname, sizeof(r->fsname), "NFS");
+	snprintf(r->volume, sizeof(r->volume), "%s", r->export);
 	r->nfsvers = 3;		/* what QEMU's nfs driver speaks */
 	r->kind = STORCHECK_NFS_NETWORK;
 }
@@ -288,6 +474,57 @@ storcheck_stat_op(void *arg, void *out, size_t outlen, char *err,
 	return 0;
 }
 
+/* " (on fuse.glusterfs 10.0.0.3:/vol mounted at /mnt)": which storage a
+ * failed path is on, for the message (reading mountinfo never blocks). */
+static void
+storcheck_where(const char *path, const struct mountinfo *mi, char *buf,
+    size_t len)
+{
+	struct mountinfo *own = NULL;
+	const struct mountinfo_entry *e;
+	char err[STORAGE_ERR_MAX];
+
+	buf[0] = '\0';
+	if (mi == NULL && mountinfo_read(NULL, &own, err, sizeof(err)) == 0)
+		mi = own;
+	if (mi != NULL && (e = mountinfo_find(mi, path)) != NULL)
+		snprintf(buf, len, " (on %s %s mounted at %s)", e->fstype,
+		    e->source, e->mountpoint);
+	mountinfo_free(own);
+}
+
+/* The server of a GlusterFS or CephFS disk answers from this host: the
+ * mount (or QEMU) may still serve cached data, or fail only later. */
+static void
+storcheck_probe_server(struct storcheck_result *r, int timeout_ms)
+{
+	char err[STORAGE_ERR_MAX], server[STORAGE_NAME_MAX];
+	const char *port_s;
+	int port;
+
+	if (r->kind != STORCHECK_SHARED_FILE &&
+	    r->kind != STORCHECK_GLUSTER_NETWORK)
+		return;
+	if (strcmp(r->fsname, "GlusterFS") == 0) {
+		snprintf(server, sizeof(server), "%s", r->server);
+		port = SRVPROBE_GLUSTERD_PORT;
+	} else if (strcmp(r->fsname, "CephFS") == 0 && r->server[0]) {
+		/* the first monitor: "mon1[:port],mon2..." */
+		snprintf(server, sizeof(server), "%.*s",
+		    (int)strcspn(r->server, ","), r->server);
+		port = SRVPROBE_CEPH_MON_PORT;
+		if ((port_s = strrchr(server, ':')) != NULL &&
+		    strchr(server, ':') == port_s) {
+			port = atoi(port_s + 1);
+			server[port_s - server] = '\0';
+		}
+	} else
+		return;		/* GFS2, OCFS2: no server; the nonce decides */
+	if (srvprobe_tcp(server, port, timeout_ms, err, sizeof(err)) != 0)
+		storcheck_block(r, "the %s server does not answer from here: %s",
+		    r->fsname, err);
+}
+
 int
 storcheck_disk(const struct storcheck_disk *d, const struct mountinfo *mi,
     int timeout_ms, struct storcheck_result *r)
@@ -297,7 +534,7 @@ storcheck_disk(const struct storcheck_disk *d, const struct mountinfo *mi,
 	struct mountinfo *own = NULL;
 	const struct mountinfo_entry *e;
 	struct nfsprobe_target t;
-	char err[STORAGE_ERR_MAX];
+	char err[STORAGE_ERR_MAX], where[STORAGE_PATH_MAX + 300];
 	int rv;
 
 	if (r == NULL || d == NULL)
@@ -310,17 +547,19 @@ storcheck_disk(const struct storcheck_disk *d, const struct mountinfo *mi,
 		memset(&ss, 0, sizeof(ss));
 		rv = timed_call(timeout_ms, storcheck_stat_op,
 		    (void *)d->source, &ss, sizeof(ss), err, sizeof(err));
+		if (rv != 0)
+			storcheck_where(d->source, mi, where, sizeof(where));
 		if (rv == -ENOENT) {
-			storcheck_block(r, "%s: no such file", d->source);
+			storcheck_block(r, "%s: no such file%s", d->source, where);
 			goto done;
 		}
 		if (rv == -ETIMEDOUT) {
-			storcheck_block(r, "%s: %s (hung NFS mount?)",
-			    d->source, err);
+			storcheck_block(r, "%s: %s (hung mount?)%s",
+			    d->source, err, where);
 			goto done;
 		}
 		if (rv != 0) {
-			storcheck_block(r, "%s", err);
+			storcheck_block(r, "%s%s", err, where);
 			goto done;
 		}
 		if (S_ISBLK(ss.mode)) {
@@ -344,7 +583,7 @@ storcheck_disk(const struct storcheck_disk *d, const struct mountinfo *mi,
 		mi = own;
 	}
 	storcheck_classify(&rd, mi, r);
-	if (r->kind == STORCHECK_NFS_FILE) {
+	if (r->kind == STORCHECK_NFS_FILE || r->kind == STORCHECK_SHARED_FILE) {
 		/* The mount table and the file must agree on the device. */
 		e = mountinfo_find(mi, r->path);
 		if (e == NULL || e->major != major(ss.dev) ||
@@ -357,6 +596,23 @@ storcheck_disk(const struct storcheck_disk *d, const struct mountinfo *mi,
 		if (nfsprobe_file(&t, r->relpath, d->format, timeout_ms, err,
 		    sizeof(err)) != 0)
 			storcheck_block(r, "%s", err);
+	}
+	storcheck_probe_server(r, timeout_ms);
+	if (r->kind == STORCHECK_ISCSI_NETWORK) {
+		struct iscsiprobe_info info;
+		char portal[STORAGE_NAME_MAX + 16];
+
+		/* a bare IPv6 address needs brackets before the port */
+		snprintf(portal, sizeof(portal), strchr(r->server, ':') &&
+		    r->server[0] != '[' ? "[%s]:%d" : "%s:%d", r->server,
+		    ISCSIPROBE_PORT);
+		if (iscsiprobe_lun(portal, r->volume, r->lun, timeout_ms, &info,
+		    err, sizeof(err)) != 0)
+			storcheck_block(r, "%s", err);
+		else
+			snprintf(r->lunid, sizeof(r->lunid), "%llu MiB, serial "
+			    "%s", (unsigned long long)(info.bytes >> 20),
+			    info.serial[0] ? info.serial : "(none)");
 	}
  done:
 	mountinfo_free(own);
@@ -397,20 +653,24 @@ storcheck_same(const struct storcheck_result *src,
 	}
 	if (src->kind == STORCHECK_IGNORED && dst->kind == STORCHECK_IGNORED)
 		return 0;
-	if (src->kind != dst->kind) {
+	if (src->kind != dst->kind || strcmp(src->fsname, dst->fsname) != 0) {
 		snprintf(err, errlen, "disk %s: %s on the source, %s on the "
-		    "destination", src->target,
-		    src->kind == STORCHECK_NFS_FILE ? "file on NFS" :
-		    src->kind == STORCHECK_NFS_NETWORK ? "QEMU NFS" : "empty",
-		    dst->kind == STORCHECK_NFS_FILE ? "file on NFS" :
-		    dst->kind == STORCHECK_NFS_NETWORK ? "QEMU NFS" : "empty");
+		    "destination", src->target, storcheck_kind_name(src),
+		    storcheck_kind_name(dst));
 		return -1;
 	}
 	if (strcasecmp(src->server, dst->server) != 0 ||
 	    !storcheck_samepath(src->remote, dst->remote)) {
-		snprintf(err, errlen, "disk %s: %s:%s on the source, %s:%s on "
-		    "the destination", src->target, src->server, src->remote,
-		    dst->server, dst->remote);
+		if (src->kind == STORCHECK_SHARED_FILE ||
+		    src->kind == STORCHECK_GLUSTER_NETWORK)
+			snprintf(err, errlen, "disk %s: %s %s:%s on the source, "
+			    "%s %s:%s on the destination", src->target,
+			    src->fsname, src->server, src->remote, dst->fsname,
+			    dst->server, dst->remote);
+		else
+			snprintf(err, errlen, "disk %s: %s:%s on the source, "
+			    "%s:%s on the destination", src->target,
+			    src->server, src->remote, dst->server, dst->remote);
 		return -1;
 	}
 	return 0;
@@ -425,18 +685,53 @@ storcheck_target(const struct storcheck_result *r, struct nfsprobe_target *t)
 }
 
 int
+storcheck_is_file(const struct storcheck_result *r)
+{
+	return r->kind == STORCHECK_NFS_FILE || r->kind == STORCHECK_SHARED_FILE;
+}
+
+const char *
+storcheck_kind_name(const struct storcheck_result *r)
+{
+	static const char *const files[] = { "file on NFS", "file on GlusterFS",
+	    "file on CephFS", "file on GFS2", "file on OCFS2" };
+	size_t i;
+
+	switch (r->kind) {
+	case STORCHECK_NFS_FILE:
+		return files[0];
+	case STORCHECK_SHARED_FILE:
+		for (i = 1; i < sizeof(files) / sizeof(files[0]); i++)
+			if (strcmp(files[i] + 8, r->fsname) == 0)
+				return files[i];
+		return "file on a shared filesystem";
+	case STORCHECK_NFS_NETWORK:
+		return "QEMU NFS";
+	case STORCHECK_GLUSTER_NETWORK:
+		return "QEMU GlusterFS";
+	case STORCHECK_ISCSI_NETWORK:
+		return "QEMU iSCSI";
+	case STORCHECK_IGNORED:
+		return "empty";
+	default:
+		return "blocked";
+	}
+}
+
+int
 storcheck_dirs(const struct storcheck_result *r, char *dir, size_t dlen,
     char *reldir, size_t rlen)
 {
 	const char *s;
 	int n;
 
-	if (r->kind != STORCHECK_NFS_FILE && r->kind != STORCHECK_NFS_NETWORK)
+	if (r->kind != STORCHECK_NFS_FILE && r->kind != STORCHECK_NFS_NETWORK &&
+	    r->kind != STORCHECK_SHARED_FILE)
 		return -EINVAL;
 	if (dlen == 0 || rlen == 0)
 		return -EINVAL;
 	dir[0] = '\0';
-	if (r->kind == STORCHECK_NFS_FILE) {
+	if (storcheck_is_file(r)) {
 		if ((s = strrchr(r->path, '/')) == NULL)
 			return -EINVAL;
 		n = s == r->path ? 1 : (int)(s - r->path);

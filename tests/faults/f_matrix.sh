@@ -6,11 +6,18 @@
 # heartbeat never reset, the job's final state agrees with where it runs, no
 # copy is left on the other host, and no job is left unfinished. The table
 # goes to $FAULT_RESULTS (make check-faults: tests/faults/RESULTS.md).
+# The storage faults stop the server of the guest's disk: nfs (QEMU's own
+# NFS client) and gluster (a file on the hosts' GlusterFS FUSE mounts).
 . "$(dirname "$0")/../lab/lib.sh"
 
 RUNS=${FAULT_RUNS:-1}
 RESULTS=${FAULT_RESULTS:-$(mktemp /tmp/ferry-faults.XXXXXX.md)}
-FAULTS=${FAULTS:-"dest-libvirtd dest-hostd src-hostd coordinator link nfs"}
+# "gluster" (the GlusterFS server stopped under a guest whose disk is a file
+# on the hosts' FUSE mounts) when the lab has one (tests/run: it does).
+if [ -z "${FAULTS:-}" ]; then
+	FAULTS="dest-libvirtd dest-hostd src-hostd coordinator link nfs"
+	lab status | grep -q '^gluster ' && FAULTS="$FAULTS gluster"
+fi
 declare -A n_runs n_ok n_succ n_rb n_fail notes
 
 pidof_daemon() { cat "/run/ferry-lab/$LAB_ID/$1.pid" 2> /dev/null; }
@@ -29,6 +36,8 @@ inject() { # FAULT SRC DST: break something, then mend it
 		lab link "$3" down > /dev/null; sleep 12; lab link "$3" up > /dev/null ;;
 	nfs)
 		lab stop nfs > /dev/null; sleep 8; lab start nfs > /dev/null ;;
+	gluster)
+		lab stop gluster > /dev/null; sleep 8; lab start gluster > /dev/null ;;
 	esac
 }
 
@@ -51,8 +60,9 @@ record() { # FAULT OK STATE NOTE
 }
 
 one_run() { # FAULT RUN
-	local f=$1 r=$2 vm=fm$RANDOM src=h1 dst=h2 job delay st host good=1 why=""
-	lab vm create "$vm" --host "$src" --mem 128 --dirty-mib 16 --dirty-rate 2 > /dev/null
+	local f=$1 r=$2 vm=fm$RANDOM src=h1 dst=h2 job delay st host good=1 why="" disk=nfs
+	[ "$f" = gluster ] && disk=gluster-file
+	lab vm create "$vm" --host "$src" --mem 128 --dirty-mib 16 --dirty-rate 2 --disk "$disk" > /dev/null
 	wait_until 20 exactly_one "$vm" "$src"
 	sleep 2
 	job=$(ferryctl migrate "$vm" --to "$dst" --bandwidth 5 --no-wait)

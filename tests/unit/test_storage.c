@@ -177,35 +177,35 @@ test_classify_local(void **state)
 	(void)state;
 	file_disk("nfs3.mountinfo", "/mnt/nfs2/a.img", &r);
 	assert_blocked(&r, "disk vda: file /mnt/nfs2/a.img is on ext4 mounted "
-	    "at /mnt/nfs2 (/dev/sdb1), not on NFS");
+	    "at /mnt/nfs2 (/dev/sdb1), not on shared storage");
 	file_disk("nfs3.mountinfo", "/var/lib/libvirt/a.img", &r);
 	assert_blocked(&r, "disk vda: file /var/lib/libvirt/a.img is on ext4 "
-	    "mounted at / (/dev/sda2), not on NFS");
+	    "mounted at / (/dev/sda2), not on shared storage");
 	file_disk("bind-local.mountinfo", "/var/lib/libvirt/images/a.qcow2",
 	    &r);
 	assert_blocked(&r, "disk vda: file /var/lib/libvirt/images/a.qcow2 is "
 	    "on ext4 mounted at /var/lib/libvirt/images (bind mount of "
-	    "/images of /dev/sda3), not on NFS");
+	    "/images of /dev/sda3), not on shared storage");
 	assert_true(r.bind);
 	file_disk("bind-local.mountinfo", "/data/vm/a.raw", &r);
 	assert_blocked(&r, "disk vda: file /data/vm/a.raw is on xfs mounted "
-	    "at /data (/dev/mapper/vg0-data), not on NFS");
+	    "at /data (/dev/mapper/vg0-data), not on shared storage");
 	file_disk("bind-local.mountinfo", "/mnt/sshvms/a.raw", &r);
 	assert_blocked(&r, "disk vda: file /mnt/sshvms/a.raw is on fuse.sshfs "
-	    "mounted at /mnt/sshvms (admin@10.0.0.9:/vms), not on NFS");
+	    "mounted at /mnt/sshvms (admin@10.0.0.9:/vms), not on shared storage");
 	file_disk("bind-local.mountinfo", "/run/vms/a.raw", &r);
 	assert_blocked(&r, "disk vda: file /run/vms/a.raw is on tmpfs mounted "
-	    "at /run/vms (tmpfs), not on NFS");
+	    "at /run/vms (tmpfs), not on shared storage");
 	file_disk("bind-local.mountinfo", "/var/lib/containers/ovl/a", &r);
 	assert_blocked(&r, "disk vda: file /var/lib/containers/ovl/a is on "
-	    "overlay mounted at /var/lib/containers/ovl (overlay), not on NFS");
+	    "overlay mounted at /var/lib/containers/ovl (overlay), not on shared storage");
 	file_disk("nested.mountinfo", "/var/lib/nova/instances/_base/b", &r);
 	assert_blocked(&r, "disk vda: file /var/lib/nova/instances/_base/b is "
 	    "on tmpfs mounted at /var/lib/nova/instances/_base (tmpfs), not "
-	    "on NFS");
+	    "on shared storage");
 	file_disk("overmount.mountinfo", "/mnt/shared/sub/a", &r);
 	assert_blocked(&r, "disk vda: file /mnt/shared/sub/a is on tmpfs "
-	    "mounted at /mnt/shared (tmpfs), not on NFS");
+	    "mounted at /mnt/shared (tmpfs), not on shared storage");
 	file_disk("nfs3.mountinfo", "images/a.img", &r);
 	assert_blocked(&r, "disk vda: file images/a.img is not an absolute "
 	    "path");
@@ -246,11 +246,12 @@ test_classify_other(void **state)
 	    .device = "disk", .protocol = "rbd", .host = "mon1",
 	    .source = "pool/image" };
 	storcheck_classify(&d, mi, &r);
-	assert_blocked(&r, "disk vdb: protocol rbd is not supported by "
-	    "Ferry's checks");
-	d.protocol = "iscsi";
+	assert_blocked(&r, "disk vdb: Ceph RBD image pool/image (monitor mon1) "
+	    "is recognised but not verified by Ferry (same pool and image from "
+	    "both hosts, monitors answering): not migrated");
+	d.protocol = "http";
 	storcheck_classify(&d, mi, &r);
-	assert_blocked(&r, "disk vdb: protocol iscsi is not supported by "
+	assert_blocked(&r, "disk vdb: protocol http is not supported by "
 	    "Ferry's checks");
 
 	d = (struct storcheck_disk){ .target = "vdc", .type = "block",
@@ -282,7 +283,7 @@ test_classify_other(void **state)
 	d.source = "/var/lib/libvirt/iso/boot.iso";
 	storcheck_classify(&d, mi, &r);
 	assert_blocked(&r, "disk sda: file /var/lib/libvirt/iso/boot.iso is "
-	    "on ext4 mounted at / (/dev/sda2), not on NFS");
+	    "on ext4 mounted at / (/dev/sda2), not on shared storage");
 	d = (struct storcheck_disk){ .target = "vde", .type = "file",
 	    .device = "disk" };
 	storcheck_classify(&d, mi, &r);
@@ -291,6 +292,172 @@ test_classify_other(void **state)
 	assert_int_equal(storcheck_classify(&d, NULL, &r), -EINVAL);
 	assert_int_equal(storcheck_classify(&d, mi, NULL), -EINVAL);
 	mountinfo_free(mi);
+}
+
+static void
+assert_shared_file(const struct storcheck_result *r, const char *fsname,
+    const char *server, const char *volume, const char *remote)
+{
+	if (r->kind != STORCHECK_SHARED_FILE)
+		fail_msg("kind %d: %s", r->kind, r->reason);
+	assert_string_equal(r->fsname, fsname);
+	assert_string_equal(r->server, server);
+	assert_string_equal(r->volume, volume);
+	assert_string_equal(r->remote, remote);
+}
+
+/* GlusterFS (FUSE), CephFS, GFS2 and OCFS2 mounts, by their mountinfo types. */
+static void
+test_classify_shared(void **state)
+{
+	struct storcheck_result r, r2;
+	char err[STORAGE_ERR_MAX];
+
+	(void)state;
+	/* The lab's own mount, as recorded on a lab host. */
+	file_disk("shared.mountinfo", "/var/lib/ferry-lab/27/gluster-mnt/g1.qcow2",
+	    &r);
+	assert_shared_file(&r, "GlusterFS", "198.18.27.3", "ferry",
+	    "/ferry/g1.qcow2");
+	assert_string_equal(r.fstype, "fuse.glusterfs");
+	assert_string_equal(r.mountpoint, "/var/lib/ferry-lab/27/gluster-mnt");
+	assert_string_equal(r.relpath, "g1.qcow2");
+	assert_true(storcheck_is_file(&r));
+	assert_string_equal(storcheck_kind_name(&r), "file on GlusterFS");
+
+	/* A subdirectory of a volume mounted: the volume is its first part. */
+	file_disk("shared.mountinfo", "/var/lib/libvirt/images/vm1/d.qcow2", &r);
+	assert_shared_file(&r, "GlusterFS", "gl1.example.com", "vmstore",
+	    "/vmstore/images/vm1/d.qcow2");
+
+	file_disk("shared.mountinfo", "/mnt/cephfs/a/disk.raw", &r);
+	assert_shared_file(&r, "CephFS", "10.0.0.21,10.0.0.22:6789", "/vms",
+	    "/vms/a/disk.raw");
+
+	/* Cluster filesystems on shared block devices: no server; the nonce
+	 * decides (device names may differ between hosts). */
+	file_disk("shared.mountinfo", "/srv/gfs2/v/d.qcow2", &r);
+	assert_shared_file(&r, "GFS2", "", "/dev/mapper/cluster-vms",
+	    "/srv/gfs2/v/d.qcow2");
+	file_disk("shared.mountinfo", "/srv/ocfs2/d.qcow2", &r);
+	assert_shared_file(&r, "OCFS2", "", "/dev/sdc1", "/srv/ocfs2/d.qcow2");
+
+	file_disk("shared.mountinfo", "/mnt/glusterbad/x.img", &r);
+	assert_blocked(&r, "disk vda: file /mnt/glusterbad/x.img is on "
+	    "fuse.glusterfs mounted at /mnt/glusterbad with source \"nocolon\", "
+	    "not server:/volume");
+
+	/* Same volume on both hosts, or not. */
+	file_disk("shared.mountinfo", "/var/lib/ferry-lab/27/gluster-mnt/g1.qcow2",
+	    &r);
+	r2 = r;
+	assert_int_equal(storcheck_same(&r, &r2, err, sizeof(err)), 0);
+	snprintf(r2.server, sizeof(r2.server), "198.18.27.4");
+	assert_int_equal(storcheck_same(&r, &r2, err, sizeof(err)), -1);
+	assert_string_equal(err, "disk vda: GlusterFS 198.18.27.3:/ferry/g1.qcow2 "
+	    "on the source, GlusterFS 198.18.27.4:/ferry/g1.qcow2 on the destination");
+	file_disk("nfs3.mountinfo", "/var/lib/libvirt/images/vm1/disk.qcow2", &r2);
+	assert_int_equal(storcheck_same(&r, &r2, err, sizeof(err)), -1);
+	assert_string_equal(err, "disk vda: file on GlusterFS on the source, "
+	    "file on NFS on the destination");
+}
+
+/* gluster:// disks are checked; rbd and iscsi are recognised and blocked
+ * with what is not verified. */
+static void
+test_classify_network_kinds(void **state)
+{
+	struct mountinfo *mi = load("nfs3.mountinfo");
+	struct storcheck_result r;
+	struct storcheck_disk d;
+
+	(void)state;
+	d = (struct storcheck_disk){ .target = "vda", .type = "network",
+	    .device = "disk", .protocol = "gluster", .host = "198.18.27.3",
+	    .source = "ferry/g2.qcow2", .format = "qcow2" };
+	assert_int_equal(storcheck_classify(&d, mi, &r), 0);
+	assert_int_equal(r.kind, STORCHECK_GLUSTER_NETWORK);
+	assert_string_equal(r.fsname, "GlusterFS");
+	assert_string_equal(r.server, "198.18.27.3");
+	assert_string_equal(r.volume, "ferry");
+	assert_string_equal(r.relpath, "g2.qcow2");
+	assert_string_equal(r.remote, "/ferry/g2.qcow2");
+	assert_false(storcheck_is_file(&r));
+	d.source = "/ferry/sub/g2.qcow2";
+	assert_int_equal(storcheck_classify(&d, mi, &r), 0);
+	assert_string_equal(r.volume, "ferry");
+	assert_string_equal(r.relpath, "sub/g2.qcow2");
+	d.source = "ferry";
+	storcheck_classify(&d, mi, &r);
+	assert_blocked(&r, "disk vda: gluster disk name ferry is not "
+	    "volume/path");
+	d.source = "ferry/g2.qcow2";
+	d.host = NULL;
+	storcheck_classify(&d, mi, &r);
+	assert_blocked(&r, "disk vda: gluster disk ferry/g2.qcow2 has no host");
+
+	d = (struct storcheck_disk){ .target = "vdb", .type = "network",
+	    .device = "disk", .protocol = "rbd", .host = "mon1",
+	    .source = "rbdpool/vm1-disk", .format = "raw" };
+	storcheck_classify(&d, mi, &r);
+	assert_blocked(&r, "disk vdb: Ceph RBD image rbdpool/vm1-disk "
+	    "(monitor mon1) is recognised but not verified by Ferry (same pool "
+	    "and image from both hosts, monitors answering): not migrated");
+	d.protocol = "iscsi";
+	d.host = "10.0.0.30";
+	d.source = "iqn.2026-12.test.ferry:lun/1";
+	assert_int_equal(storcheck_classify(&d, mi, &r), 0);
+	assert_int_equal(r.kind, STORCHECK_ISCSI_NETWORK);
+	assert_string_equal(r.volume, "iqn.2026-12.test.ferry:lun");
+	assert_int_equal(r.lun, 1);
+	assert_string_equal(r.server, "10.0.0.30");
+	d.source = "iqn.2026-12.test.ferry:lun";
+	assert_int_equal(storcheck_classify(&d, mi, &r), 0);
+	assert_int_equal(r.lun, 0);
+	d.source = "iqn.2026-12.test.ferry:lun/x1";
+	storcheck_classify(&d, mi, &r);
+	assert_blocked(&r, "disk vdb: iSCSI disk name "
+	    "iqn.2026-12.test.ferry:lun/x1 is not IQN/LUN");
+	d.source = "iqn.2026-12.test.ferry:lun/1";
+	d.host = NULL;
+	storcheck_classify(&d, mi, &r);
+	assert_blocked(&r, "disk vdb: iSCSI disk iqn.2026-12.test.ferry:lun/1 "
+	    "has no portal");
+	d.host = "10.0.0.30";
+	d.protocol = "sheepdog";
+	storcheck_classify(&d, mi, &r);
+	assert_blocked(&r, "disk vdb: protocol sheepdog is not supported by "
+	    "Ferry's checks");
+	mountinfo_free(mi);
+}
+
+/* A server that does not listen: refused at once; one that drops SYNs
+ * (here: an address nobody answers on loopback is refused, so only the
+ * refusal is tested; the hang is a lab test). */
+static void
+test_srvprobe(void **state)
+{
+	char err[STORAGE_ERR_MAX];
+	int64_t t0 = now_ms();
+
+	(void)state;
+	/* port 1 on loopback: nothing listens there */
+	assert_int_equal(srvprobe_tcp("127.0.0.1", 1, 2000, err, sizeof(err)),
+	    -ECONNREFUSED);
+	assert_non_null(strstr(err, "127.0.0.1 port 1"));
+	assert_true(now_ms() - t0 < 2000);
+	assert_int_equal(srvprobe_tcp("", 24007, 2000, err, sizeof(err)),
+	    -EINVAL);
+	{
+		struct iscsiprobe_info info;
+
+		t0 = now_ms();
+		assert_int_not_equal(iscsiprobe_lun("127.0.0.1:1",
+		    "iqn.2026-12.test.ferry:none", 1, 3000, &info, err,
+		    sizeof(err)), 0);
+		assert_non_null(strstr(err, "iqn.2026-12.test.ferry:none"));
+		assert_true(now_ms() - t0 < 3500);
+	}
 }
 
 static void
@@ -580,7 +747,9 @@ test_disk_io(void **state)
 	snprintf(path, sizeof(path), "%s/missing.raw", dir);
 	d.source = path;
 	assert_int_equal(storcheck_disk(&d, mi, 2000, &r), -1);
-	snprintf(want, sizeof(want), "disk vda: %s: no such file", path);
+	/* the message names the storage the path is on */
+	snprintf(want, sizeof(want), "disk vda: %s: no such file (on nfs4 "
+	    "10.0.0.5:/export/vms mounted at %s)", path, dir);
 	assert_blocked(&r, want);
 
 	snprintf(path, sizeof(path), "%s/fifo", dir);
@@ -607,9 +776,9 @@ test_disk_io(void **state)
 	assert_blocked(&r, want);
 	mountinfo_free(mi);
 
-	/* This machine's own mount table: /tmp is not on NFS here. */
+	/* This machine's own mount table: /tmp is not on shared storage here. */
 	assert_int_equal(storcheck_disk(&d, NULL, 2000, &r), -1);
-	assert_non_null(strstr(r.reason, "not on NFS"));
+	assert_non_null(strstr(r.reason, "not on shared storage"));
 	assert_non_null(strstr(r.reason, path));
 }
 
@@ -656,6 +825,9 @@ main(void)
 		cmocka_unit_test(test_classify_bind_nfs),
 		cmocka_unit_test(test_classify_local),
 		cmocka_unit_test(test_classify_other),
+		cmocka_unit_test(test_classify_shared),
+		cmocka_unit_test(test_classify_network_kinds),
+		cmocka_unit_test(test_srvprobe),
 		cmocka_unit_test(test_same),
 		cmocka_unit_test_setup_teardown(test_nonce, tmpdir_setup,
 		    tmpdir_teardown),
