@@ -88,6 +88,7 @@ msg_type_name(uint16_t type)
 	case MSG_CTL_REBALANCE:	return "ctl-rebalance";
 	case MSG_CTL_SNAPSHOT:	return "ctl-snapshot";
 	case MSG_CTL_HOST_ACCEPT: return "ctl-host-accept";
+	case MSG_CTL_PLACE:	return "ctl-place";
 	default:		return "unknown";
 	}
 }

@@ -47,6 +47,7 @@ enum msg_type {
 	MSG_CTL_REBALANCE = 113, /* RebalanceRequest -> RebalanceReply, then DRAIN_EVENTs if apply+wait */
 	MSG_CTL_SNAPSHOT = 114,	/* Empty -> SnapshotReply */
 	MSG_CTL_HOST_ACCEPT = 115, /* HostAcceptRequest -> HostsReply (that host) */
+	MSG_CTL_PLACE = 116,	/* PlaceRequest -> PlaceReply */
 	MSG_CTL_MAX,
 };
 

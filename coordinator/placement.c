@@ -224,3 +224,78 @@ placement_choose(struct coord *co, const char *vm, char *why, size_t len)
 	placement_free(p);
 	return best;
 }
+
+void
+placement_reply_free(Ferry__PlaceReply *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->n_hosts; i++) {
+		free(r->hosts[i]->host);
+		free(r->hosts[i]->filter);
+		free(r->hosts[i]->reason);
+		free(r->hosts[i]);
+	}
+	free(r->hosts);
+	free(r->vm);
+	free(r->source);
+	free(r->best);
+	free(r);
+}
+
+int
+placement_reply(struct coord *co, const char *vm, Ferry__PlaceReply **out,
+    char *err, size_t errlen)
+{
+	struct placement *p = NULL;
+	struct place_verdict *vd = NULL;
+	Ferry__PlaceReply *r = NULL;
+	Ferry__PlaceVerdict *e;
+	size_t i, k, best;
+
+	*out = NULL;
+	if (placement_build(co, &p, err, errlen) < 0)
+		return -1;
+	if ((k = placement_find_vm(p, vm)) == PLACE_NONE) {
+		snprintf(err, errlen, "%s runs on no host that is up", vm);
+		goto fail;
+	}
+	if ((vd = calloc(p->m.nhosts + 1, sizeof(*vd))) == NULL ||
+	    (r = calloc(1, sizeof(*r))) == NULL)
+		goto oom;
+	ferry__place_reply__init(r);
+	best = place_evaluate(&p->m, k, vd);
+	if ((r->vm = strdup(vm)) == NULL || (r->source = strdup(
+	    p->m.hosts[p->m.vms[k].host].name)) == NULL ||
+	    (best != PLACE_NONE && (r->best = strdup(p->m.hosts[best].name)) ==
+	    NULL) ||
+	    (r->hosts = calloc(p->m.nhosts + 1, sizeof(*r->hosts))) == NULL)
+		goto oom;
+	for (i = 0; i < p->m.nhosts; i++) {
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			goto oom;
+		ferry__place_verdict__init(e);
+		r->hosts[r->n_hosts++] = e;
+		e->ok = vd[i].ok;
+		e->has_weight = vd[i].ok;
+		e->weight = vd[i].weight;
+		if ((e->host = strdup(p->m.hosts[i].name)) == NULL ||
+		    (e->reason = strdup(vd[i].reason)) == NULL ||
+		    (vd[i].filter && (e->filter = strdup(vd[i].filter)) ==
+		    NULL))
+			goto oom;
+	}
+	free(vd);
+	placement_free(p);
+	*out = r;
+	return 0;
+ oom:
+	snprintf(err, errlen, "out of memory");
+ fail:
+	free(vd);
+	placement_free(p);
+	placement_reply_free(r);
+	return -1;
+}

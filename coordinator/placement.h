@@ -4,6 +4,7 @@
 #ifndef FERRY_PLACEMENT_H
 #define FERRY_PLACEMENT_H
 
+#include "msg.h"
 #include "place.h"
 
 struct coord;
@@ -26,5 +27,11 @@ size_t	 placement_find_vm(const struct placement *, const char *name);
  * (place_summary) in why. */
 size_t	 placement_choose(struct coord *, const char *vm, char *why,
 	    size_t len);
+
+/* ferryctl place: every host's verdict for vm; the reply owns its strings
+ * (placement_reply_free). */
+int	 placement_reply(struct coord *, const char *vm, Ferry__PlaceReply **,
+	    char *err, size_t errlen);
+void	 placement_reply_free(Ferry__PlaceReply *);
 
 #endif

@@ -74,5 +74,6 @@ extern const struct ctl_cmd cmd_maintenance;
 extern const struct ctl_cmd cmd_plan;
 extern const struct ctl_cmd cmd_rebalance;
 extern const struct ctl_cmd cmd_snapshot;
+extern const struct ctl_cmd cmd_place;
 
 #endif

@@ -22,12 +22,14 @@
 #include "fake_hv.h"
 #include "hostd.h"
 #include "log.h"
+#include "placement.h"
 
 #define NHOSTS		3
 #define MIB		(1024ULL * 1024)
 
 /* Set by a test before setup() restarts the coordinator with it. */
 static int periodic_rebalance;
+static int placement_zones;	/* h1, h3 in zone a; h2 in zone b */
 
 struct cluster {
 	char		 dir[64];
@@ -123,6 +125,19 @@ coord_start(struct cluster *cl)
 		snprintf(cc.hosts[i].address, sizeof(cc.hosts[i].address),
 		    "127.0.0.1");
 		cc.hosts[i].port = cl->port[i];
+		if (placement_zones)
+			snprintf(cc.hosts[i].zone, sizeof(cc.hosts[i].zone),
+			    "%s", i == 1 ? "b" : "a");
+	}
+	if (placement_zones) {
+		/* "needy" requires a label no host has. */
+		assert_non_null(cc.vms = calloc(1, sizeof(*cc.vms)));
+		cc.nvms = 1;
+		snprintf(cc.vms[0].name, sizeof(cc.vms[0].name), "needy");
+		assert_non_null(cc.vms[0].requires_labels = calloc(1,
+		    sizeof(char *)));
+		assert_non_null(cc.vms[0].requires_labels[0] = strdup("gpu"));
+		cc.vms[0].nrequires = 1;
 	}
 	if (coord_init(&cl->co, &cl->loop, &cc, err, sizeof(err)) < 0)
 		fail_msg("coord_init: %s", err);
@@ -243,6 +258,13 @@ inventory_has(struct cluster *cl, const char *vm, int i)
 }
 
 static int
+inventory_has_big(struct cluster *cl, void *arg)
+{
+	(void)arg;
+	return inventory_has(cl, "big", 2);
+}
+
+static int
 seen_on_h1(struct cluster *cl, void *arg)
 {
 	return inventory_has(cl, arg, 0);
@@ -255,6 +277,7 @@ start_job(struct cluster *cl, const char *vm, const char *to,
 	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
 	struct job *j;
 	char err[512];
+	int64_t id;
 
 	/* Don't wait for hostd's slow poll; under load give it time. */
 	hostd_inventory_refresh(&cl->hd[0]);
@@ -267,8 +290,9 @@ start_job(struct cluster *cl, const char *vm, const char *to,
 	}
 	if (job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)) < 0)
 		fail_msg("job_migrate: %s", err);
-	job_run(j);
-	return j->id;
+	id = j->id;
+	job_run(j);	/* a refusal before any call frees j at once */
+	return id;
 }
 
 static void
@@ -1090,6 +1114,98 @@ test_drain_unmovable(void **state)
 	assert_string_equal(cl->co.hosts[0].admin_state, "draining");
 }
 
+static int
+setup_zones(void **state)
+{
+	placement_zones = 1;
+	return setup(state);
+}
+
+static int
+teardown_zones(void **state)
+{
+	placement_zones = 0;
+	return teardown(state);
+}
+
+/* Zones: h2 (zone b) has the most room, yet neither migrate without --to
+ * nor a drain of h1 (zone a) sends anything there; ferryctl place says
+ * why for every host. */
+static void
+test_zone_placement(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	Ferry__PlaceReply *r;
+	struct hv_domain big;
+	char err[256], st[32];
+	int64_t id;
+	size_t i;
+
+	memset(&big, 0, sizeof(big));
+	snprintf(big.name, sizeof(big.name), "big");
+	snprintf(big.uuid, sizeof(big.uuid), "5a1e0000-0000-0000-0000-0000000000b2");
+	big.state = HV_STATE_RUNNING;
+	big.mem_mib = 2048;
+	big.vcpus = 1;
+	big.persistent = 1;
+	assert_int_equal(fake_hv_add_domain(host_uri(2), &big), 0);
+	hostd_inventory_refresh(&cl->hd[2]);
+	add_guests(cl, 2, 0);
+	assert_true(run_until(cl, inventory_has_big, NULL, 20000));
+
+	assert_int_equal(placement_reply(&cl->co, "g0", &r, err, sizeof(err)),
+	    0);
+	assert_string_equal(r->source, "h1");
+	assert_string_equal(r->best, "h3");
+	assert_int_equal(r->n_hosts, 3);
+	assert_string_equal(r->hosts[0]->filter, "source");
+	assert_false(r->hosts[1]->ok);
+	assert_string_equal(r->hosts[1]->filter, "zone");
+	assert_string_equal(r->hosts[1]->reason,
+	    "h2: zone: zone b, VM must stay in zone a");
+	assert_true(r->hosts[2]->ok);
+	placement_reply_free(r);
+	assert_int_equal(placement_reply(&cl->co, "nosuch", &r, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "nosuch runs on no host that is up");
+
+	/* migrate without --to: h3, not the emptier h2. */
+	id = start_job(cl, "g0", NULL, 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "succeeded", NULL);
+	assert_true(running_on(host_uri(2), "g0"));
+
+	/* A drain of h1 keeps g1 in zone a. */
+	req.host = "h1";
+	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
+	    1, err, sizeof(err)), 0);
+	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(last_drain_id(cl, st, sizeof(st)) > 0);
+	assert_string_equal(st, "completed");
+	assert_true(running_on(host_uri(2), "g1"));
+	for (i = 0; i < 2; i++)
+		assert_false(fake_hv_has_domain(host_uri(1), i ? "g1" : "g0"));
+}
+
+/* A VM no host can take is refused before anything starts, with every
+ * host's reason in the refusal. */
+static void
+test_no_valid_host_reasons(void **state)
+{
+	struct cluster *cl = *state;
+	int64_t id;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "needy", NULL, 0), 0);
+	id = start_job(cl, "needy", NULL, 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "refused", "no host can take needy: h2: zone: zone "
+	    "b, VM must stay in zone a; h3: labels: VM requires label gpu, "
+	    "host lacks it");
+	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
+	assert_true(running_on(host_uri(0), "needy"));
+}
+
 static void
 test_drain_cancel(void **state)
 {
@@ -1215,6 +1331,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_cancel, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_zone_placement,
+		    setup_zones, teardown_zones),
+		cmocka_unit_test_setup_teardown(test_no_valid_host_reasons,
+		    setup_zones, teardown_zones),
 		cmocka_unit_test_setup_teardown(test_periodic_rebalance,
 		    setup_periodic, teardown_periodic),
 	};
