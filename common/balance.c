@@ -331,6 +331,24 @@ balance_policy_name(enum balance_policy p)
 	return p == BALANCE_POLICY_CONSOLIDATE ? "consolidate" : "balance";
 }
 
+const char *
+balance_objective_name(enum balance_objective o)
+{
+	return o == BALANCE_OBJ_MOVES ? "moves" : "memory";
+}
+
+int
+balance_objective_parse(const char *s, enum balance_objective *o)
+{
+	if (strcmp(s, "memory") == 0)
+		*o = BALANCE_OBJ_MEMORY;
+	else if (strcmp(s, "moves") == 0)
+		*o = BALANCE_OBJ_MOVES;
+	else
+		return -1;
+	return 0;
+}
+
 int
 balance_policy_parse(const char *s, enum balance_policy *p)
 {
@@ -525,6 +543,7 @@ balance_record(struct balance_state *st, size_t v, size_t from, size_t to)
 	mv->to = to;
 	mv->mem_mib = st->m->vms[v].mem_mib;
 	mv->score_after = balance_state_score(st);
+	p->memory_moved_mib += mv->mem_mib;
 	return 0;
 }
 
@@ -793,11 +812,14 @@ balance_state_init(struct balance_state *st, const struct balance_model *m,
 static void
 balance_search_class(const struct balance_state *st,
     const struct balance_stats *s, double score, const struct balance_unit *u,
-    const struct balance_class *k, double *best, size_t *dest)
+    const struct balance_class *k, double floor, double *best, size_t *dest)
 {
 	const struct balance_host *src = &st->m->hosts[u->host];
 	double as, ad, bs, bd, pm, qm, pc, qc, dm, dc, lb, sc, bestc;
 	double nu = (double)u->n;
+	/* The step's cost under the objective: migrations, or GiB moved. */
+	double cost = st->o->objective == BALANCE_OBJ_MOVES ? nu :
+	    fmax((double)u->mem_mib, 1) / 1024.0;
 	size_t i, d;
 
 	as = (double)u->mem_mib / (double)src->mem_mib;
@@ -819,7 +841,7 @@ balance_search_class(const struct balance_state *st,
 		d = k->hosts[i];
 		lb = sqrt(fmax(0, pm + qm * st->x[d])) +
 		    sqrt(fmax(0, pc + qc * k->minc[i]));
-		if ((score - lb) / nu <= *best)
+		if ((score - lb) / cost <= *best || (score - lb) / nu <= floor)
 			break;
 		/* A host with more of both than a feasible one seen. */
 		if (st->c[d] >= bestc || !balance_feasible(st, u, d, -1))
@@ -827,8 +849,8 @@ balance_search_class(const struct balance_state *st,
 		bestc = st->c[d];
 		sc = sqrt(fmax(0, pm + qm * st->x[d])) +
 		    sqrt(fmax(0, pc + qc * st->c[d]));
-		if ((score - sc) / nu > *best) {
-			*best = (score - sc) / nu;
+		if ((score - sc) / nu > floor && (score - sc) / cost > *best) {
+			*best = (score - sc) / cost;
 			*dest = d;
 		}
 	}
@@ -873,7 +895,7 @@ balance_run_balance(struct balance_state *st)
 		if (score <= o->threshold)
 			break;
 		balance_classes_sort(st);
-		best = floor;
+		best = o->objective == BALANCE_OBJ_MOVES ? floor : 0;
 		bu = dest = BALANCE_END;
 		for (i = 0; i < st->nunits; i++) {
 			u = &st->units[i];
@@ -883,7 +905,7 @@ balance_run_balance(struct balance_state *st)
 				size_t d = BALANCE_END;
 
 				balance_search_class(st, &s, score, u,
-				    &st->classes[j], &best, &d);
+				    &st->classes[j], floor, &best, &d);
 				if (d != BALANCE_END) {
 					bu = i;
 					dest = d;
@@ -993,6 +1015,7 @@ balance_run_consolidate(struct balance_state *st)
 		/* Put back what was placed of this host. */
 		while (st->plan->nmoves > mark) {
 			mv = &st->plan->moves[--st->plan->nmoves];
+			st->plan->memory_moved_mib -= mv->mem_mib;
 			balance_move_vm(st, mv->vm, mv->from);
 			st->units[st->unit_of[mv->vm]].host = mv->from;
 		}
@@ -1034,6 +1057,7 @@ balance_plan(const struct balance_model *m, const struct balance_opts *o,
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		goto nomem;
 	p->policy = o->policy;
+	p->objective = o->objective;
 	if (balance_state_init(&st, m, o) == -1)
 		goto nomem;
 	st.plan = p;
@@ -1538,10 +1562,14 @@ balance_plan_json(const struct balance_model *m, const struct balance_plan *p,
 		return NULL;
 	if (balance_put(root, "policy",
 	    json_object_new_string(balance_policy_name(p->policy))) ||
+	    balance_put(root, "objective",
+	    json_object_new_string(balance_objective_name(p->objective))) ||
 	    balance_put(root, "score_before",
 	    json_object_new_double(p->score_before)) ||
 	    balance_put(root, "score_after",
 	    json_object_new_double(p->score_after)) ||
+	    balance_put(root, "memory_moved_mib",
+	    json_object_new_int64((int64_t)p->memory_moved_mib)) ||
 	    balance_put(root, "moves", moves = json_object_new_array()))
 		goto fail;
 	for (i = 0; i < p->nmoves; i++) {
@@ -1554,6 +1582,8 @@ balance_plan_json(const struct balance_model *m, const struct balance_plan *p,
 		    balance_put(o, "to",
 		    json_object_new_string(m->hosts[mv->to].name)) ||
 		    balance_put(o, "mem_mib",
+		    json_object_new_int64((int64_t)mv->mem_mib)) ||
+		    balance_put(o, "memory_moved_mib",
 		    json_object_new_int64((int64_t)mv->mem_mib)) ||
 		    balance_put(o, "score_after",
 		    json_object_new_double(mv->score_after)))

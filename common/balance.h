@@ -74,6 +74,15 @@ enum balance_policy {
 	BALANCE_POLICY_CONSOLIDATE,
 };
 
+/* What a balance step maximises: its gain in score per migration (moves),
+ * or per GiB of guest memory it moves (memory, the default): a live
+ * migration's time and risk grow with the memory it copies, so of two
+ * steps that help, the one moving less memory for its gain goes first. */
+enum balance_objective {
+	BALANCE_OBJ_MEMORY = 0,
+	BALANCE_OBJ_MOVES,
+};
+
 /* Stopping rules (balance): no more than max_moves migrations; each step
  * must gain at least min_gain per migration it takes (an affinity unit of
  * k VMs: its gain / k); a score at or below threshold counts as balanced,
@@ -87,6 +96,7 @@ struct balance_opts {
 	double			threshold;
 	double			vcpu_ratio_max;	/* vCPUs per CPU on a destination */
 	double			util_ceiling;	/* consolidate: memory utilisation */
+	enum balance_objective	objective;	/* balance: how steps are ranked */
 };
 
 struct balance_move {
@@ -98,9 +108,11 @@ struct balance_move {
 
 struct balance_plan {
 	enum balance_policy	 policy;
+	enum balance_objective	 objective;
 	double			 score_before, score_after;
 	struct balance_move	*moves;
 	size_t			 nmoves;
+	uint64_t		 memory_moved_mib;	/* sum over the moves */
 };
 
 /* Building a model: add_* return the new index, or -1 (out of memory, or a
@@ -144,6 +156,8 @@ int	 balance_apply(struct balance_model *, const struct balance_plan *);
 char	*balance_plan_json(const struct balance_model *,
 	    const struct balance_plan *, double elapsed_ms);
 const char *balance_policy_name(enum balance_policy);
+const char *balance_objective_name(enum balance_objective);
+int	 balance_objective_parse(const char *, enum balance_objective *);
 int	 balance_policy_parse(const char *, enum balance_policy *);
 
 #endif

@@ -178,8 +178,8 @@ rebalance_snapshot(struct coord *co, char **json, char *err, size_t errlen)
 /* Plans, and with apply runs the plan. The reply carries the plan; with
  * apply and a client, the run's events follow on the call's serial. */
 static int
-rebalance_do(struct coord *co, enum balance_policy policy, size_t max_moves,
-    double threshold, uint64_t quiet_ms, const struct rb_blocked *blocked,
+rebalance_do(struct coord *co, enum balance_policy policy,
+    enum balance_objective objective, size_t max_moves, double threshold, uint64_t quiet_ms, const struct rb_blocked *blocked,
     int apply, struct ctl_client *c, uint16_t type, uint32_t serial, char *err,
     size_t errlen)
 {
@@ -202,6 +202,7 @@ rebalance_do(struct coord *co, enum balance_policy policy, size_t max_moves,
 		return -1;
 	balance_opts_defaults(&o);
 	o.policy = policy;
+	o.objective = objective;
 	if (max_moves)
 		o.max_moves = max_moves;
 	if (threshold >= 0)
@@ -260,6 +261,7 @@ done:
 struct rb_pending {
 	struct coord		*co;
 	enum balance_policy	 policy;
+	enum balance_objective	 objective;
 	size_t			 max_moves;
 	double			 threshold;
 	uint64_t		 quiet_ms;
@@ -294,7 +296,7 @@ rebalance_finish_pending(struct rb_pending *rp)
 		free(rp);
 		return;
 	}
-	if (rebalance_do(rp->co, rp->policy, rp->max_moves, rp->threshold,
+	if (rebalance_do(rp->co, rp->policy, rp->objective, rp->max_moves, rp->threshold,
 	    rp->quiet_ms, &rp->blocked, rp->apply, rp->client, rp->type,
 	    rp->serial, err, sizeof(err)) < 0) {
 		if (rp->client != NULL)
@@ -359,8 +361,8 @@ rebalance_check_cb(struct host *h, const struct frame *f, const char *err,
 
 /* Asks every source about its VMs' storage, then plans (rebalance_do). */
 static int
-rebalance_start(struct coord *co, enum balance_policy policy, size_t max_moves,
-    double threshold, uint64_t quiet_ms, int apply, struct ctl_client *c,
+rebalance_start(struct coord *co, enum balance_policy policy,
+    enum balance_objective objective, size_t max_moves, double threshold, uint64_t quiet_ms, int apply, struct ctl_client *c,
     uint16_t type, uint32_t serial, char *err, size_t errlen)
 {
 	Ferry__SourceCheckRequest req = FERRY__SOURCE_CHECK_REQUEST__INIT;
@@ -377,6 +379,7 @@ rebalance_start(struct coord *co, enum balance_policy policy, size_t max_moves,
 	}
 	rp->co = co;
 	rp->policy = policy;
+	rp->objective = objective;
 	rp->max_moves = max_moves;
 	rp->threshold = threshold;
 	rp->quiet_ms = quiet_ms;
@@ -423,14 +426,21 @@ rebalance_request(struct coord *co, const Ferry__RebalanceRequest *req,
     size_t errlen)
 {
 	enum balance_policy p = BALANCE_POLICY_BALANCE;
+	enum balance_objective ob = BALANCE_OBJ_MEMORY;
 
 	if (req->policy && balance_policy_parse(req->policy, &p) < 0) {
 		snprintf(err, errlen, "unknown policy '%s' (balance, consolidate)",
 		    req->policy);
 		return -1;
 	}
+	if (req->objective && balance_objective_parse(req->objective,
+	    &ob) < 0) {
+		snprintf(err, errlen, "unknown objective '%s' (memory, moves)",
+		    req->objective);
+		return -1;
+	}
 	/* An operator's rebalance ignores the quiet period: they asked. */
-	return rebalance_start(co, p, req->has_max_moves ? req->max_moves : 0,
+	return rebalance_start(co, p, ob, req->has_max_moves ? req->max_moves : 0,
 	    -1, 0, req->has_apply && req->apply, c, type, serial, err, errlen);
 }
 
@@ -455,7 +465,7 @@ rebalance_tick(struct coord *co, uint64_t now_ms)
 	if (!TAILQ_EMPTY(&co->drains) || rb_current != NULL)
 		return;
 	(void)balance_policy_parse(rc->policy, &p);
-	if (rebalance_start(co, p, rc->max_moves, strtod(rc->threshold, NULL),
+	if (rebalance_start(co, p, BALANCE_OBJ_MEMORY, rc->max_moves, strtod(rc->threshold, NULL),
 	    (uint64_t)rc->quiet_period_s * 1000, 1, NULL, 0, 0, err,
 	    sizeof(err)) < 0)
 		log_warnx("periodic rebalance: %s", err);

@@ -252,11 +252,14 @@ random_model(size_t nh, size_t nv, int constraints)
 	return m;
 }
 
-/* The best single move by trying them all, scoring each from scratch. */
+/* The best single move by trying them all, scoring each from scratch:
+ * the lowest score (objective moves), or the score after the move with the
+ * most gain per GiB moved (objective memory). */
 static double
 exhaustive_best(struct balance_model *m, const struct balance_opts *o)
 {
-	double best = balance_score(m, BALANCE_POLICY_BALANCE), s;
+	double s0 = balance_score(m, BALANCE_POLICY_BALANCE), best = s0, s;
+	double rate = 0, r;
 	uint64_t mem, vc;
 	size_t v, d, w, from;
 
@@ -278,8 +281,12 @@ exhaustive_best(struct balance_model *m, const struct balance_opts *o)
 			m->vms[v].host = d;
 			s = balance_score(m, BALANCE_POLICY_BALANCE);
 			m->vms[v].host = from;
-			if (s < best)
+			r = (s0 - s) / ((double)m->vms[v].mem_mib / 1024.0);
+			if (o->objective == BALANCE_OBJ_MOVES ? s < best :
+			    s < s0 - 1e-12 && r > rate) {
 				best = s;
+				rate = r;
+			}
 		}
 	}
 	return best;
@@ -299,15 +306,20 @@ test_greedy_matches_exhaustive(void **state)
 	o.max_moves = 1;
 	o.min_gain = 0;
 	o.threshold = 0;
-	rng_state = 42;
-	for (trial = 0; trial < 40; trial++) {
-		m = random_model(3 + trial % 7, 10 + trial * 2, 0);
-		p = plan_ok(m, &o);
-		assert_true(p->nmoves <= 1);
-		assert_true(fabs(p->score_after - exhaustive_best(m, &o)) <
-		    1e-9);
-		balance_plan_free(p);
-		balance_model_free(m);
+	for (o.objective = BALANCE_OBJ_MEMORY; o.objective <= BALANCE_OBJ_MOVES;
+	    o.objective++) {
+		rng_state = 42;
+		for (trial = 0; trial < 40; trial++) {
+			m = random_model(3 + trial % 7, 10 + trial * 2, 0);
+			p = plan_ok(m, &o);
+			assert_true(p->nmoves <= 1);
+			assert_true(fabs(p->score_after -
+			    exhaustive_best(m, &o)) < 1e-9);
+			assert_int_equal(p->memory_moved_mib, p->nmoves ?
+			    p->moves[0].mem_mib : 0);
+			balance_plan_free(p);
+			balance_model_free(m);
+		}
 	}
 }
 
