@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "balance.h"
+#include "place.h"
 
 /* What a snapshot file may weigh: a 100,000-VM cluster is about 15 MiB. */
 #define BALANCE_MAX_FILE	(256u << 20)
@@ -151,6 +152,71 @@ balance_model_new(void)
 	return &p->pub;
 }
 
+static void
+balance_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int
+balance_strv_add(char ***v, size_t *n, const char *s)
+{
+	char **a, *c;
+
+	if ((c = strdup(s)) == NULL)
+		return -1;
+	if ((a = realloc(*v, (*n + 1) * sizeof(*a))) == NULL) {
+		free(c);
+		return -1;
+	}
+	a[(*n)++] = c;
+	*v = a;
+	return 0;
+}
+
+static int
+balance_set_str(char **dst, const char *s)
+{
+	char *c = NULL;
+
+	if (s != NULL && s[0] != '\0' && (c = strdup(s)) == NULL)
+		return -1;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+int
+balance_host_zone(struct balance_model *m, size_t host, const char *zone)
+{
+	return host < m->nhosts ? balance_set_str(&m->hosts[host].zone, zone) :
+	    -1;
+}
+
+int
+balance_host_label(struct balance_model *m, size_t host, const char *label)
+{
+	return host < m->nhosts ? balance_strv_add(&m->hosts[host].labels,
+	    &m->hosts[host].nlabels, label) : -1;
+}
+
+int
+balance_vm_zone(struct balance_model *m, size_t vm, const char *zone)
+{
+	return vm < m->nvms ? balance_set_str(&m->vms[vm].zone, zone) : -1;
+}
+
+int
+balance_vm_requires(struct balance_model *m, size_t vm, const char *label)
+{
+	return vm < m->nvms ? balance_strv_add(&m->vms[vm].requires,
+	    &m->vms[vm].nrequires, label) : -1;
+}
+
 void
 balance_model_free(struct balance_model *m)
 {
@@ -163,11 +229,15 @@ balance_model_free(struct balance_model *m)
 	for (i = 0; i < m->nhosts; i++) {
 		free(m->hosts[i].name);
 		free(m->hosts[i].state);
+		free(m->hosts[i].zone);
+		balance_strv_free(m->hosts[i].labels, m->hosts[i].nlabels);
 	}
 	for (i = 0; i < m->nvms; i++) {
 		free(m->vms[i].name);
 		free(m->vms[i].groups);
 		free(m->vms[i].allowed);
+		free(m->vms[i].zone);
+		balance_strv_free(m->vms[i].requires, m->vms[i].nrequires);
 	}
 	for (i = 0; i < m->ngroups; i++)
 		free(m->groups[i].name);
@@ -568,6 +638,23 @@ balance_anti_conflict(const struct balance_state *st, size_t v, size_t h)
 	return 0;
 }
 
+/* The placement engine's model-only rules: zone and labels. A VM stays in
+ * the zone of the host it started the plan on. */
+static int
+balance_place_ok(const struct balance_model *m, const struct balance_vm *vm,
+    const struct balance_host *h)
+{
+	char why[8];
+
+	if ((vm->zone != NULL || m->zone_stay) &&
+	    !place_zone_ok(vm->zone, m->hosts[vm->host].zone, m->zone_stay,
+	    h->zone, why, sizeof(why)))
+		return 0;
+	return vm->nrequires == 0 || place_labels_ok(
+	    (const char *const *)vm->requires, vm->nrequires,
+	    (const char *const *)h->labels, h->nlabels, why, sizeof(why));
+}
+
 /* May the whole of unit u move to host d now? ceiling < 0: none. */
 static int
 balance_feasible(const struct balance_state *st, const struct balance_unit *u,
@@ -595,6 +682,8 @@ balance_feasible(const struct balance_state *st, const struct balance_unit *u,
 		vm = &st->m->vms[v];
 		if (vm->allowed != NULL &&
 		    (d >= vm->nallowed || !vm->allowed[d]))
+			return 0;
+		if (!balance_place_ok(st->m, vm, h))
 			return 0;
 		if (balance_anti_conflict(st, v, d))
 			return 0;
@@ -1206,6 +1295,45 @@ balance_missing(int r, const char *what, const char *key, char *err,
 	return r != 0;
 }
 
+/* "zone" and "labels" (hosts) or "requires_labels" (VMs). */
+static int
+balance_parse_place(struct balance_model *m, struct json_object *o, size_t i,
+    int host, const char *what, char *err, size_t errlen)
+{
+	const char *key = host ? "labels" : "requires_labels", *zone = NULL, *l;
+	struct json_object *arr = NULL, *e;
+	size_t j;
+
+	if (balance_get_str(o, "zone", &zone, what, err, errlen) == -1 ||
+	    balance_get_array(o, key, &arr, what, err, errlen) == -1)
+		return -1;
+	if (zone != NULL && !place_label_valid(zone)) {
+		snprintf(err, errlen, "%s: zone \"%.100s\" is not a zone name",
+		    what, zone);
+		return -1;
+	}
+	if (zone != NULL && (host ? balance_host_zone(m, i, zone) :
+	    balance_vm_zone(m, i, zone)) == -1)
+		goto nomem;
+	for (j = 0; arr && j < json_object_array_length(arr); j++) {
+		e = json_object_array_get_idx(arr, j);
+		l = json_object_is_type(e, json_type_string) ?
+		    json_object_get_string(e) : "";
+		if (!place_label_valid(l)) {
+			snprintf(err, errlen, "%s: %s[%zu] %.100s is not a label",
+			    what, key, j, json_object_to_json_string(e));
+			return -1;
+		}
+		if ((host ? balance_host_label(m, i, l) :
+		    balance_vm_requires(m, i, l)) == -1)
+			goto nomem;
+	}
+	return 0;
+ nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
 static int
 balance_parse_host(struct balance_model *m, struct json_object *o, size_t i,
     char *err, size_t errlen)
@@ -1243,7 +1371,7 @@ balance_parse_host(struct balance_model *m, struct json_object *o, size_t i,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	return 0;
+	return balance_parse_place(m, o, (size_t)h, 1, what, err, errlen);
 }
 
 static int
@@ -1329,7 +1457,7 @@ balance_parse_vm(struct balance_model *m, struct json_object *o, size_t i,
 	if (allowed && json_object_array_length(allowed) == 0 &&
 	    balance_vm_restrict(m, (size_t)v) == -1)
 		goto nomem;
-	return 0;
+	return balance_parse_place(m, o, (size_t)v, 0, what, err, errlen);
  nomem:
 	snprintf(err, errlen, "out of memory");
 	return -1;
@@ -1394,6 +1522,19 @@ balance_parse(const char *text, size_t len, struct balance_model **out,
 		if (balance_parse_vm(m, json_object_array_get_idx(vms, i), i,
 		    err, errlen) == -1)
 			goto out;
+	{
+		const char *zp = "any";
+
+		if (balance_get_str(root, "zone_policy", &zp, "snapshot", err,
+		    errlen) == -1)
+			goto out;
+		if (strcmp(zp, "stay") != 0 && strcmp(zp, "any") != 0) {
+			snprintf(err, errlen, "snapshot: zone_policy is \"stay\" "
+			    "or \"any\"");
+			goto out;
+		}
+		m->zone_stay = strcmp(zp, "stay") == 0;
+	}
 	*out = m;
 	m = NULL;
 	rc = 0;
@@ -1510,9 +1651,21 @@ balance_write(const struct balance_model *m)
 		    json_object_new_int64((int64_t)h->reserved_mib)) ||
 		    balance_put(o, "cpus", json_object_new_int64(h->cpus)) ||
 		    balance_put(o, "state", json_object_new_string(h->state ?
-		    h->state : h->usable ? "up" : "down")))
+		    h->state : h->usable ? "up" : "down")) ||
+		    (h->zone && balance_put(o, "zone",
+		    json_object_new_string(h->zone))))
 			goto fail;
+		if (h->nlabels && balance_put(o, "labels",
+		    a = json_object_new_array()))
+			goto fail;
+		for (j = 0; j < h->nlabels; j++)
+			if (balance_append(a, json_object_new_string(
+			    h->labels[j])))
+				goto fail;
 	}
+	if (m->zone_stay && balance_put(root, "zone_policy",
+	    json_object_new_string("stay")))
+		goto fail;
 	for (i = 0; i < m->nvms; i++) {
 		v = &m->vms[i];
 		if (balance_append(vms, o = json_object_new_object()) ||
@@ -1534,6 +1687,16 @@ balance_write(const struct balance_model *m)
 			if (balance_append(a, json_object_new_string(buf)))
 				goto fail;
 		}
+		if (v->zone && balance_put(o, "zone",
+		    json_object_new_string(v->zone)))
+			goto fail;
+		if (v->nrequires && balance_put(o, "requires_labels",
+		    a = json_object_new_array()))
+			goto fail;
+		for (j = 0; j < v->nrequires; j++)
+			if (balance_append(a, json_object_new_string(
+			    v->requires[j])))
+				goto fail;
 		if (v->allowed == NULL)
 			continue;
 		if (balance_put(o, "allowed", a = json_object_new_array()))

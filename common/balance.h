@@ -46,6 +46,9 @@ struct balance_host {
 	uint64_t	 mem_mib;
 	uint64_t	 reserved_mib;	/* the host's own use */
 	uint32_t	 cpus;
+	char		*zone;		/* NULL: none */
+	char		**labels;
+	size_t		 nlabels;
 };
 
 struct balance_vm {
@@ -58,6 +61,9 @@ struct balance_vm {
 	size_t		 ngroups;
 	uint8_t		*allowed;	/* NULL: any host; else one byte a host */
 	size_t		 nallowed;	/* hosts the mask covers; others: no */
+	char		*zone;		/* required zone; NULL: the policy's */
+	char		**requires;	/* labels a destination must carry */
+	size_t		 nrequires;
 };
 
 struct balance_model {
@@ -67,6 +73,7 @@ struct balance_model {
 	size_t			 nvms, vms_cap;
 	struct balance_group	*groups;
 	size_t			 ngroups, groups_cap;
+	int			 zone_stay;	/* VMs stay in their host's zone */
 };
 
 enum balance_policy {
@@ -131,6 +138,12 @@ int	 balance_vm_group(struct balance_model *, size_t vm,
  * nowhere), allow adds a host; the first allow restricts too. */
 int	 balance_vm_restrict(struct balance_model *, size_t vm);
 int	 balance_vm_allow(struct balance_model *, size_t vm, size_t host);
+/* Placement attributes (copied): a host's zone (NULL: none) and a label;
+ * a VM's required zone and a required label. */
+int	 balance_host_zone(struct balance_model *, size_t host, const char *);
+int	 balance_host_label(struct balance_model *, size_t host, const char *);
+int	 balance_vm_zone(struct balance_model *, size_t vm, const char *);
+int	 balance_vm_requires(struct balance_model *, size_t vm, const char *);
 long	 balance_find_host(const struct balance_model *, const char *name);
 long	 balance_find_vm(const struct balance_model *, const char *name);
 

@@ -79,6 +79,46 @@ rebalance_blocked_clear(struct rb_blocked *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Per-VM placement rules from coordinator.conf, as the placement engine
+ * reads them: required zone and labels; a same-host hint is an affinity
+ * group of the two, a different-host hint an anti-affinity group. */
+static int
+rebalance_model_vms(struct coord *co, struct balance_model *m)
+{
+	char name[300];
+	size_t i, k;
+	long v, w;
+
+	for (i = 0; i < co->conf.nvms; i++) {
+		const struct coord_vm_conf *vc = &co->conf.vms[i];
+
+		if ((v = balance_find_vm(m, vc->name)) < 0)
+			continue;
+		if (balance_vm_zone(m, (size_t)v, vc->zone) < 0)
+			return -1;
+		for (k = 0; k < vc->nrequires; k++)
+			if (balance_vm_requires(m, (size_t)v,
+			    vc->requires_labels[k]) < 0)
+				return -1;
+		for (k = 0; k < vc->nsame + vc->ndifferent; k++) {
+			int same = k < vc->nsame;
+			const char *o = same ? vc->same_host[k] :
+			    vc->different_host[k - vc->nsame];
+
+			if ((w = balance_find_vm(m, o)) < 0)
+				continue;
+			snprintf(name, sizeof(name), "%s-host:%s:%s", same ?
+			    "same" : "different", vc->name, o);
+			if (balance_vm_group(m, (size_t)v, same ?
+			    BALANCE_AFFINITY : BALANCE_ANTI, name) < 0 ||
+			    balance_vm_group(m, (size_t)w, same ?
+			    BALANCE_AFFINITY : BALANCE_ANTI, name) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 /* The live cluster as a planning model; *out is the caller's. */
 static int
 rebalance_model(struct coord *co, uint64_t quiet_ms,
@@ -110,11 +150,19 @@ rebalance_model(struct coord *co, uint64_t quiet_ms,
 		hi = balance_add_host(m, h->conf.name, hi_ ? hi_->mem_mib : 0,
 		    hi_ ? hi_->reserve_mib : 0, hi_ ? hi_->cpus : 1, usable);
 		if (hi < 0 || balance_host_state(m, (size_t)hi,
-		    coord_host_state(h)) < 0) {
+		    coord_host_state(h)) < 0 ||
+		    balance_host_zone(m, (size_t)hi, h->conf.zone) < 0) {
 			snprintf(err, errlen, "cannot model host %s", h->conf.name);
 			goto fail;
 		}
+		for (k = 0; k < h->conf.nlabels; k++)
+			if (balance_host_label(m, (size_t)hi,
+			    h->conf.labels[k]) < 0) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
 	}
+	m->zone_stay = co->conf.zone_stay;
 	for (i = 0; i < co->nhosts; i++) {
 		struct host *h = &co->hosts[i];
 
@@ -149,6 +197,10 @@ rebalance_model(struct coord *co, uint64_t quiet_ms,
 					}
 			}
 		}
+	}
+	if (rebalance_model_vms(co, m) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
 	}
 	store_job_list_free(jobs, njobs);
 	*out = m;
