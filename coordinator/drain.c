@@ -1246,6 +1246,36 @@ drain_cancel(struct coord *co, const char *host, struct ctl_client *c,
 	return 0;
 }
 
+/* A restore's destination is fixed, but the placement engine's rules hold
+ * all the same (zone, labels, groups, memory counting the VMs returning
+ * before): a VM the host may not take stays where it is, with the reason. */
+static void
+drain_restore_check(struct drain *d, struct host *h)
+{
+	struct placement *pl = NULL;
+	struct place_verdict vd;
+	size_t i, vm, hi = (size_t)(h - d->co->hosts);
+	char err[64];
+
+	if (d->nitems == 0 || placement_build(d->co, &pl, err,
+	    sizeof(err)) < 0)
+		return;		/* each move's own checks still run */
+	for (i = 0; i < d->nitems; i++) {
+		struct drain_item *it = &d->items[i];
+
+		if ((vm = placement_find_vm(pl, it->vm)) == PLACE_NONE)
+			continue;
+		place_host_verdict(&pl->m, vm, hi, &vd);
+		if (vd.ok) {
+			place_commit(&pl->m, vm, hi);
+			continue;
+		}
+		it->state = ITEM_UNMOVABLE;
+		snprintf(it->reason, sizeof(it->reason), "%s", vd.reason);
+	}
+	placement_free(pl);
+}
+
 /* Back to up; with restore, bring back the VMs the last drain moved. */
 int
 drain_exit(struct coord *co, const Ferry__MaintenanceRequest *req,
@@ -1328,6 +1358,7 @@ drain_exit(struct coord *co, const Ferry__MaintenanceRequest *req,
 		}
 	}
 	store_job_list_free(jobs, n);
+	drain_restore_check(d, h);
 	d->reply_client = c;
 	d->reply_serial = serial;
 	d->reply_type = type;

@@ -1188,6 +1188,62 @@ test_zone_placement(void **state)
 		assert_false(fake_hv_has_domain(host_uri(1), i ? "g1" : "g0"));
 }
 
+static int64_t
+last_of_kind(struct cluster *cl, const char *kind, char *state, size_t len,
+    char *params, size_t plen)
+{
+	struct store_job *sj = NULL;
+	size_t n = 0, i;
+	int64_t id = 0;
+
+	assert_int_equal(store_jobs_list(cl->co.store, 0, 0, &sj, &n), 0);
+	for (i = 0; i < n; i++)
+		if (strcmp(sj[i].kind, kind) == 0) {
+			id = sj[i].id;
+			snprintf(state, len, "%s", sj[i].state);
+			snprintf(params, plen, "%s", sj[i].params ?
+			    sj[i].params : "");
+		}
+	store_job_list_free(sj, n);
+	return id;
+}
+
+/* maintenance exit --restore goes through the placement rules too: once
+ * h1 is in another zone, its VMs (now on h3, zone a) stay where they are,
+ * with the reason, and nothing migrates. */
+static void
+test_restore_placement(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	char err[256], st[32], params[4096];
+	unsigned before;
+
+	add_guests(cl, 2, 0);
+	req.host = "h1";
+	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
+	    1, err, sizeof(err)), 0);
+	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(running_on(host_uri(2), "g0"));
+	assert_true(running_on(host_uri(2), "g1"));
+	snprintf(cl->co.hosts[0].conf.zone, sizeof(cl->co.hosts[0].conf.zone),
+	    "b");
+	before = fake_hv_calls(host_uri(2), FAKE_OP_MIGRATE);
+	req.has_restore = 1;
+	req.restore = 1;
+	assert_int_equal(drain_exit(&cl->co, &req, NULL, MSG_CTL_MAINT_EXIT, 2,
+	    err, sizeof(err)), 0);
+	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(last_of_kind(cl, "restore", st, sizeof(st), params,
+	    sizeof(params)) > 0);
+	assert_string_equal(st, "incomplete");
+	assert_non_null(strstr(params, "h1: zone: zone b, VM must stay in "
+	    "zone a"));
+	assert_int_equal(fake_hv_calls(host_uri(2), FAKE_OP_MIGRATE), before);
+	assert_true(running_on(host_uri(2), "g0"));
+	assert_true(running_on(host_uri(2), "g1"));
+}
+
 /* A VM no host can take is refused before anything starts, with every
  * host's reason in the refusal. */
 static void
@@ -1334,6 +1390,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_zone_placement,
 		    setup_zones, teardown_zones),
 		cmocka_unit_test_setup_teardown(test_no_valid_host_reasons,
+		    setup_zones, teardown_zones),
+		cmocka_unit_test_setup_teardown(test_restore_placement,
 		    setup_zones, teardown_zones),
 		cmocka_unit_test_setup_teardown(test_periodic_rebalance,
 		    setup_periodic, teardown_periodic),
