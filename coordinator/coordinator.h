@@ -137,6 +137,7 @@ struct host {
 
 struct ctl_client;
 TAILQ_HEAD(ctl_client_list, ctl_client);
+struct cpucache;
 struct drain;
 TAILQ_HEAD(drain_list, drain);
 
@@ -158,6 +159,7 @@ struct coord {
 	int			 handles_open;
 	uint64_t		 last_heartbeat_ms;
 	int			 stopping;
+	struct cpucache		*cpucache;	/* owned; cpucache.c */
 };
 
 /* parse.c */

@@ -30,6 +30,7 @@
 
 #include "coordinator.h"
 #include "log.h"
+#include "cpucache.h"
 #include "placement.h"
 #include "planner.h"
 
@@ -901,6 +902,7 @@ drain_check_cb(struct host *h, const struct frame *f, const char *err,
 			    strcmp(d->items[i].vm, r->domain->name) == 0)
 				it = &d->items[i];
 		if (it != NULL) {
+			cpucache_guest(d->co, it->vm, r);
 			it->checked = 1;
 			for (k = 0; k < r->n_checks; k++)
 				if (!r->checks[k]->ok) {

@@ -24,6 +24,7 @@
 #include <json-c/json.h>
 
 #include "coordinator.h"
+#include "cpucache.h"
 #include "log.h"
 #include "placement.h"
 #include "validate.h"
@@ -613,6 +614,7 @@ job_dest_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 		    h->conf.name);
 	else {
 		job_add_checks(j, where, r->checks, r->n_checks);
+		cpucache_verdict(j->co, j->vm, h, r);
 		ferry__dest_check_reply__free_unpacked(r, NULL);
 	}
 	job_storage_cleanup(j);
@@ -669,6 +671,7 @@ job_source_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 			ferry__source_check_reply__free_unpacked(j->src, NULL);
 		j->src = r;
 		j->mem_mib = r->domain->mem_mib;
+		cpucache_guest(j->co, j->vm, r);
 		job_add_checks(j, where, r->checks, r->n_checks);
 		/* The destination needs the source's findings (nonces, CPU);
 		 * a source that blocks still gets its nonces removed. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "coordinator.h"
+#include "cpucache.h"
 #include "log.h"
 #include "placement.h"
 
@@ -52,6 +53,8 @@ placement_free(struct placement *p)
 	if (p == NULL)
 		return;
 	for (i = 0; i < p->m.nvms; i++) {
+		free((void *)p->m.vms[i].cpu);
+		free((void *)p->m.vms[i].cpu_why);
 		free((void *)p->m.vms[i].groups);
 		free((void *)p->m.vms[i].same_host);
 		free((void *)p->m.vms[i].different_host);
@@ -192,6 +195,25 @@ placement_build(struct coord *co, struct placement **out, char *err,
 		    vc->ndifferent)
 			goto oom;
 		v->ndifferent = cnt;
+	}
+	/* CPU verdicts the cache holds (a host's own word on itself). */
+	for (i = 0; cpucache_size(co) > 0 && i < p->m.nvms; i++) {
+		signed char *cpu;
+		const char **why;
+
+		v = &p->m.vms[i];
+		if (!cpucache_known(co, v->name))
+			continue;
+		if ((cpu = calloc(p->m.nhosts + 1, 1)) == NULL ||
+		    (why = calloc(p->m.nhosts + 1, sizeof(*why))) == NULL) {
+			free(cpu);
+			goto oom;
+		}
+		for (k = 0; k < p->m.nhosts; k++)
+			cpu[k] = (signed char)cpucache_lookup(co, v->name, k,
+			    &why[k]);
+		v->cpu = cpu;
+		v->cpu_why = why;
 	}
 	*out = p;
 	return 0;

@@ -8,9 +8,10 @@
  * every running VM, pinned when the configuration pins it, when its source
  * says its storage cannot move (PRECHECK_SOURCE, asked before planning),
  * when it has a migration in flight, or when it moved within the quiet
- * period (no ping-pong); the configured groups. Per-destination CPU checks
- * are not run at planning time: each move's own pre-checks run when it is
- * applied, and a refused move is reported, never forced.
+ * period (no ping-pong); the configured groups, zones, labels and hints;
+ * hosts that said they cannot run a VM's CPU (cpucache.c) are not its
+ * destinations. Each move's own pre-checks still run when it is applied,
+ * and a refused move is reported, never forced.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 
 #include "balance.h"
 #include "coordinator.h"
+#include "cpucache.h"
+#include "place.h"
 #include "log.h"
 
 #define REBALANCE_LABEL	"cluster"
@@ -184,6 +187,18 @@ rebalance_model(struct coord *co, uint64_t quiet_ms,
 			    pinned);
 			if (vi < 0)
 				continue;	/* reported on two hosts: leave it */
+			/* Hosts that said they cannot run its CPU. */
+			if (cpucache_known(co, d->name)) {
+				size_t x;
+
+				if (balance_vm_restrict(m, (size_t)vi) < 0)
+					goto oom;
+				for (x = 0; x < co->nhosts; x++)
+					if (cpucache_lookup(co, d->name, x,
+					    NULL) != PLACE_NO &&
+					    balance_vm_allow(m, (size_t)vi, x) < 0)
+						goto oom;
+			}
 			for (g = 0; g < co->conf.ngroups; g++) {
 				const struct coord_group *cg = &co->conf.groups[g];
 
@@ -205,6 +220,8 @@ rebalance_model(struct coord *co, uint64_t quiet_ms,
 	store_job_list_free(jobs, njobs);
 	*out = m;
 	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
 fail:
 	store_job_list_free(jobs, njobs);
 	balance_model_free(m);

@@ -20,7 +20,7 @@ cmd_place_exec(struct ctl *c, int argc, char **argv)
 	int ch, json = 0, rc;
 	size_t i;
 
-	optind = 1;
+	optind = 0;	/* reinitialise: the VM may come before --json */
 	while ((ch = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
 		if (ch != 'j')
 			return out_usage(&cmd_place);

@@ -22,6 +22,7 @@
 #include "fake_hv.h"
 #include "hostd.h"
 #include "log.h"
+#include "cpucache.h"
 #include "placement.h"
 
 #define NHOSTS		3
@@ -1244,6 +1245,86 @@ test_restore_placement(void **state)
 	assert_true(running_on(host_uri(2), "g1"));
 }
 
+/* The CPU cache: a destination's "cannot run this CPU" is remembered per
+ * (guest CPU, host); placement then skips that host with the reason, and a
+ * drain goes elsewhere although the host has the most room. The verdicts
+ * go when the host's identity changes or it reconnects. */
+static void
+test_cpu_cache(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	Ferry__PlaceReply *r;
+	Ferry__Inventory a = FERRY__INVENTORY__INIT, b = FERRY__INVENTORY__INIT;
+	Ferry__HostInfo ha = FERRY__HOST_INFO__INIT, hb = FERRY__HOST_INFO__INIT;
+	struct hv_domain big;
+	const char *why = NULL;
+	char err[256], st[32];
+	unsigned before;
+	int64_t id;
+
+	/* h3 carries 1 GiB more: h2 would be the worst-fit choice. */
+	memset(&big, 0, sizeof(big));
+	snprintf(big.name, sizeof(big.name), "big");
+	snprintf(big.uuid, sizeof(big.uuid), "5a1e0000-0000-0000-0000-0000000000b3");
+	big.state = HV_STATE_RUNNING;
+	big.mem_mib = 1024;
+	big.vcpus = 1;
+	big.persistent = 1;
+	assert_int_equal(fake_hv_add_domain(host_uri(2), &big), 0);
+	hostd_inventory_refresh(&cl->hd[2]);
+	assert_true(run_until(cl, inventory_has_big, NULL, 20000));
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmcpu", NULL, 0), 0);
+	fake_hv_set_compare(host_uri(1), HV_CPU_INCOMPATIBLE,
+	    "Host CPU does not provide required features: avx512f");
+	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 1, NULL),
+	    PLACE_UNKNOWN);
+	id = start_job(cl, "vmcpu", "h2", 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "refused", "avx512f");
+	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 1, &why), PLACE_NO);
+	assert_string_equal(why, "guest CPU: Host CPU does not provide "
+	    "required features: avx512f");
+	assert_int_equal(placement_reply(&cl->co, "vmcpu", &r, err,
+	    sizeof(err)), 0);
+	assert_string_equal(r->hosts[1]->filter, "cpu");
+	assert_string_equal(r->hosts[1]->reason, "h2: cpu: guest CPU: Host CPU "
+	    "does not provide required features: avx512f");
+	assert_string_equal(r->best, "h3");
+	placement_reply_free(r);
+
+	/* The drain skips h2 for vmcpu: not even asked to compare again. */
+	before = fake_hv_calls(host_uri(1), FAKE_OP_COMPARE_CPU);
+	req.host = "h1";
+	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
+	    1, err, sizeof(err)), 0);
+	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(last_drain_id(cl, st, sizeof(st)) > 0);
+	assert_string_equal(st, "completed");
+	assert_true(running_on(host_uri(2), "vmcpu"));
+	assert_false(fake_hv_has_domain(host_uri(1), "vmcpu"));
+	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_COMPARE_CPU), before);
+
+	/* Invalidation: same identity keeps it; another one, or a new
+	 * session (no previous inventory), drops it. */
+	a.host = &ha;
+	b.host = &hb;
+	ha.cpus = hb.cpus = 4;
+	ha.arch = hb.arch = "x86_64";
+	ha.hostd_version = hb.hostd_version = "1";
+	cpucache_inventory(&cl->co, &cl->co.hosts[1], &a, &b);
+	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 1, NULL), PLACE_NO);
+	hb.hostd_version = "2";
+	cpucache_inventory(&cl->co, &cl->co.hosts[1], &a, &b);
+	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 1, NULL),
+	    PLACE_UNKNOWN);
+	/* h3's own "yes" from the drain's move is untouched. */
+	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 2, NULL), PLACE_YES);
+	assert_int_equal(cpucache_size(&cl->co), 1);
+	cpucache_inventory(&cl->co, &cl->co.hosts[2], NULL, &b);
+	assert_int_equal(cpucache_size(&cl->co), 0);
+}
+
 /* A VM no host can take is refused before anything starts, with every
  * host's reason in the refusal. */
 static void
@@ -1393,6 +1474,7 @@ main(void)
 		    setup_zones, teardown_zones),
 		cmocka_unit_test_setup_teardown(test_restore_placement,
 		    setup_zones, teardown_zones),
+		cmocka_unit_test_setup_teardown(test_cpu_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_periodic_rebalance,
 		    setup_periodic, teardown_periodic),
 	};

@@ -1,0 +1,41 @@
+/* cpucache.h: what virConnectCompareHypervisorCPU said, per (guest CPU,
+ * host), so placement skips a host that cannot run a guest's CPU without
+ * a round trip per candidate.
+ *
+ * Filled from what the hosts already answer: a source's PRECHECK_SOURCE
+ * reply gives the guest's live <cpu> (with arch, machine, virt type), a
+ * destination's PRECHECK_DEST reply the comparison on that host. A guest
+ * CPU is keyed by a hash of those four strings. Only the host's own verdict
+ * on itself is kept: a host can only exclude itself (a "yes" still gets the
+ * move's own check). A host's verdicts are dropped when it reconnects or
+ * its reported identity (CPUs, architecture, hostd version) changes, since
+ * a libvirt or CPU change comes with a new session or inventory. */
+#ifndef FERRY_CPUCACHE_H
+#define FERRY_CPUCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+struct coord;
+struct host;
+
+/* cpucache.c */
+void	 cpucache_guest(struct coord *, const char *vm,
+	    const Ferry__SourceCheckReply *);
+void	 cpucache_verdict(struct coord *, const char *vm, const struct host *,
+	    const Ferry__DestCheckReply *);
+void	 cpucache_forget_host(struct coord *, const struct host *);
+/* A host's new inventory: its verdicts go if its identity changed. */
+void	 cpucache_inventory(struct coord *, const struct host *,
+	    const Ferry__Inventory *old, const Ferry__Inventory *);
+/* enum place_tri for vm on host index h; why (borrowed) when PLACE_NO. */
+int	 cpucache_lookup(struct coord *, const char *vm, size_t h,
+	    const char **why);
+/* Whether any verdict for vm is cached (placement allocates only then). */
+int	 cpucache_known(struct coord *, const char *vm);
+size_t	 cpucache_size(struct coord *);
+void	 cpucache_free(struct coord *);
+
+#endif
