@@ -84,9 +84,14 @@ place_group_breaks(const struct place_model *m, size_t vm, size_t h,
 {
 	const struct place_vm *v = &m->vms[vm], *w;
 	const struct place_group *gr = &m->groups[g];
-	size_t i, elsewhere = PLACE_NONE;
+	size_t i, j, n, elsewhere = PLACE_NONE;
 
-	for (i = 0; i < m->nvms; i++) {
+	/* Members listed: only they are looked at (a big cluster). */
+	n = gr->members ? gr->nmembers : m->nvms;
+	for (j = 0; j < n; j++) {
+		i = gr->members ? gr->members[j] : j;
+		if (i >= m->nvms)
+			continue;
 		w = &m->vms[i];
 		if (i == vm || w->host == PLACE_NONE || !place_in_group(w, g))
 			continue;

@@ -56,6 +56,8 @@ struct place_group {
 	const char	*name;
 	int		 anti;		/* 1 anti-affinity, 0 affinity */
 	int		 hard;		/* 0: soft, a preference */
+	const size_t	*members;	/* into model->vms; NULL: scan them all */
+	size_t		 nmembers;
 };
 
 /* Per-host verdicts supplied by the caller for what the model cannot know by

@@ -59,6 +59,8 @@ placement_free(struct placement *p)
 		free((void *)p->m.vms[i].same_host);
 		free((void *)p->m.vms[i].different_host);
 	}
+	for (i = 0; p->m.groups && i < p->m.ngroups; i++)
+		free((void *)p->m.groups[i].members);
 	free(p->m.vms);
 	free(p->m.hosts);
 	free(p->m.groups);
@@ -176,6 +178,11 @@ placement_build(struct coord *co, struct placement **out, char *err,
 				goto oom;
 			a[v->ngroups++] = g;
 			v->groups = a;
+			if ((a = realloc((void *)p->m.groups[g].members,
+			    (p->m.groups[g].nmembers + 1) * sizeof(*a))) == NULL)
+				goto oom;
+			a[p->m.groups[g].nmembers++] = i;
+			p->m.groups[g].members = a;
 		}
 	for (k = 0; k < cf->nvms; k++) {
 		const struct coord_vm_conf *vc = &cf->vms[k];

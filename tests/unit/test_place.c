@@ -217,7 +217,8 @@ static void
 test_groups_hard_soft(void **state)
 {
 	struct cl c;
-	struct place_group g[2] = { { "web", 1, 1 }, { "db", 0, 1 } };
+	struct place_group g[2] = { { "web", 1, 1, NULL, 0 },
+	    { "db", 0, 1, NULL, 0 } };
 	size_t gw = 0, gd = 1;
 
 	(void)state;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -218,7 +219,8 @@ static void
 test_groups_in_plan(void **state)
 {
 	struct cl c;
-	struct place_group g[2] = { { "db", 0, 1 }, { "web", 1, 1 } };
+	struct place_group g[2] = { { "db", 0, 1, NULL, 0 },
+	    { "web", 1, 1, NULL, 0 } };
 	size_t gdb = 0, gweb = 1, i;
 
 	(void)state;
@@ -256,6 +258,93 @@ test_groups_in_plan(void **state)
 	    "group web: w"));
 }
 
+/* Scale: 1,000 hosts, 20,000 VMs, zones (stay), labels, hard anti groups of
+ * five, cpu verdicts on every VM; a drain of one host's 100 VMs. Prints the
+ * time (README, bench); asserts only a generous bound, the machine is
+ * shared. */
+static void
+test_scale(void **state)
+{
+	enum { H = 1000, V = 20000, D = 100 };
+	static struct place_host h[H];
+	static struct place_vm v[V];
+	static struct plan_vm p[D];
+	static size_t gidx[V], members[V];
+	static struct place_group g[V / 5];
+	static char names[V][12], hn[H][8];
+	static signed char cpu[H];
+	static const char *ssd[] = { "ssd" };
+	static const char *zones[] = { "z0", "z1", "z2", "z3" };
+	struct place_model m;
+	struct timespec t0, t1;
+	double ms;
+	size_t i, k;
+	int n;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	for (i = 0; i < H; i++) {
+		snprintf(hn[i], sizeof(hn[i]), "h%zu", i);
+		h[i] = (struct place_host){ .name = hn[i], .state = "up",
+		    .mem_mib = 262144, .reserve_mib = 4096, .cpus = 64,
+		    .zone = zones[i % 4], .labels = ssd, .nlabels = i % 3 == 0 };
+		cpu[i] = i % 7 == 0 ? PLACE_NO : PLACE_YES;
+	}
+	h[0].state = "draining";
+	for (i = 0; i < V; i++) {
+		size_t host = i < D ? 0 : 1 + (i * 7919) % (H - 1);
+
+		snprintf(names[i], sizeof(names[i]), "v%zu", i);
+		v[i] = (struct place_vm){ .name = names[i], .host = host,
+		    .mem_mib = 1024 + (i % 8) * 512, .vcpus = 1 + i % 4,
+		    .cpu = cpu };
+		h[host].used_mib += v[i].mem_mib;
+		h[host].vcpus_used += v[i].vcpus;
+		if (i % 20 == 0) {
+			v[i].requires_labels = ssd;
+			v[i].nrequires = 1;
+		}
+		/* Every tenth VM in a group of five. */
+		if (i % 10 == 0) {
+			k = (i / 10) / 5;
+			gidx[i] = k;
+			v[i].groups = &gidx[i];
+			v[i].ngroups = 1;
+			members[i / 10] = i;	/* group k: members[5k..] */
+			g[k] = (struct place_group){ "g", 1, 1, &members[5 * k],
+			    g[k].nmembers + 1 };
+		}
+	}
+	m.hosts = h;
+	m.nhosts = H;
+	m.vms = v;
+	m.nvms = V;
+	m.groups = g;
+	m.ngroups = (V / 10 + 4) / 5;
+	m.vcpu_ratio_max = 4;
+	m.zone_stay = 1;
+	for (i = 0; i < D; i++) {
+		memset(&p[i], 0, sizeof(p[i]));
+		p[i].vm = i;
+		p[i].movable = 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	n = planner_evacuate(&m, p, D);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	printf("# drain plan, %d hosts, %d VMs, full filter chain: %d of %d "
+	    "placed in %.1f ms\n", H, V, D - n, D, ms);
+	assert_int_equal(n, 0);
+	for (i = 0; i < D; i++) {
+		k = (size_t)p[i].dest;
+		assert_true(cpu[k] == PLACE_YES);
+		assert_string_equal(h[k].zone, "z0");
+		if (v[i].nrequires)
+			assert_int_equal(h[k].nlabels, 1);
+	}
+	assert_true(ms < 5000);
+}
+
 int
 main(void)
 {
@@ -266,6 +355,7 @@ main(void)
 		cmocka_unit_test(test_unmovable_and_unusable),
 		cmocka_unit_test(test_no_destination_reasons),
 		cmocka_unit_test(test_groups_in_plan),
+		cmocka_unit_test(test_scale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
