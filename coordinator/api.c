@@ -533,6 +533,17 @@ api_snapshot(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 }
 
 static int
+api_cpu_baseline(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+
+	(void)m;
+	return cpubaseline_request(control_coord(c), c, hdr->type, hdr->serial,
+	    err, errlen);
+}
+
+static int
 api_place(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
     char *err, size_t errlen)
 {
@@ -585,6 +596,8 @@ const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
 	[MSG_CTL_HOST_ACCEPT] = { "host-accept",
 	    &ferry__host_accept_request__descriptor, api_host_accept,
 	    DISPATCH_AUTH },
+	[MSG_CTL_CPU_BASELINE] = { "cpu-baseline", &ferry__empty__descriptor,
+	    api_cpu_baseline, DISPATCH_AUTH },
 	[MSG_CTL_PLACE] = { "place", &ferry__place_request__descriptor,
 	    api_place, DISPATCH_AUTH },
 	[MSG_CTL_VMS] = { "vms", &ferry__vms_request__descriptor, api_vms,

@@ -254,6 +254,11 @@ int	 rebalance_snapshot(struct coord *, char **json, char *, size_t);
 void	 rebalance_tick(struct coord *, uint64_t now_ms);
 void	 rebalance_client_gone(struct coord *, struct ctl_client *);
 
+/* cpubaseline.c */
+int	 cpubaseline_request(struct coord *, struct ctl_client *, uint16_t type,
+	    uint32_t serial, char *, size_t);
+void	 cpubaseline_client_gone(struct coord *, struct ctl_client *);
+
 /* api.c */
 extern const struct dispatch_entry api_dispatch[];
 extern const size_t api_ndispatch;

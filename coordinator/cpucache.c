@@ -212,6 +212,20 @@ cpucache_known(struct coord *co, const char *vm)
 	return 0;
 }
 
+void
+cpucache_blocks(struct coord *co, void (*fn)(const char *, size_t,
+    const char *, void *), void *arg)
+{
+	struct cpucache *c = co->cpucache;
+	size_t i, k;
+
+	for (i = 0; c != NULL && i < c->nvms; i++)
+		for (k = 0; k < c->npairs; k++)
+			if (c->pairs[k].cpu == c->vms[i].cpu && !c->pairs[k].ok)
+				fn(c->vms[i].name, c->pairs[k].host,
+				    c->pairs[k].why, arg);
+}
+
 size_t
 cpucache_size(struct coord *co)
 {

@@ -36,6 +36,9 @@ int	 cpucache_lookup(struct coord *, const char *vm, size_t h,
 /* Whether any verdict for vm is cached (placement allocates only then). */
 int	 cpucache_known(struct coord *, const char *vm);
 size_t	 cpucache_size(struct coord *);
+/* Every (VM, host index) a host said it cannot run, with its reason. */
+void	 cpucache_blocks(struct coord *, void (*)(const char *vm, size_t host,
+	    const char *why, void *), void *);
 void	 cpucache_free(struct coord *);
 
 #endif

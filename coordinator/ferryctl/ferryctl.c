@@ -13,6 +13,7 @@ static const struct ctl_cmd *ctl_cmds[] = {
 	&cmd_vms,
 	&cmd_check,
 	&cmd_place,
+	&cmd_cpu_baseline,
 	&cmd_migrate,
 	&cmd_watch,
 	&cmd_abort,

@@ -4,9 +4,12 @@
  * hypervisor (fake_hv.c), and a real coordinator core with its SQLite store.
  * Every test drives the libuv loop until the job is final and then checks
  * the journal and where the fake hypervisors say the VM is. */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1325,6 +1328,111 @@ test_cpu_cache(void **state)
 	assert_int_equal(cpucache_size(&cl->co), 0);
 }
 
+/* One control-socket call, the coordinator's loop running meanwhile;
+ * returns the reply frame (the caller frees it). */
+static struct frame *
+ctl_roundtrip(struct cluster *cl, uint16_t type, const ProtobufCMessage *m,
+    int ms)
+{
+	struct sockaddr_un sa;
+	struct frame_reader fr;
+	struct frame *f = NULL;
+	struct pollfd pfd;
+	uint8_t *buf, in[65536];
+	size_t len, used, off;
+	uint64_t end = mono_ms() + (uint64_t)ms;
+	ssize_t n;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cl->co.conf.socket);
+	assert_true((fd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(frame_pack(type, FRAME_CALL, FRAME_OK, 7, m, &buf,
+	    &len), 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	free(buf);
+	frame_reader_init(&fr, 1 << 20);
+	while (f == NULL && mono_ms() < end) {
+		uv_run(&cl->loop, UV_RUN_NOWAIT);
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 2) <= 0)
+			continue;
+		if ((n = read(fd, in, sizeof(in))) <= 0)
+			break;
+		for (off = 0; off < (size_t)n && f == NULL; off += used)
+			assert_true(frame_reader_feed(&fr, in + off,
+			    (size_t)n - off, &used, &f) >= 0);
+	}
+	frame_reader_reset(&fr);
+	close(fd);
+	return f;
+}
+
+/* ferryctl cpu-baseline: every host's CPU through HOST_CPU, one hostd's
+ * baseline over all of them (the fake's: the first model, the features
+ * common to all), and the VMs the CPU cache says a host blocks. */
+static void
+test_cpu_baseline(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__Empty e = FERRY__EMPTY__INIT;
+	Ferry__CpuBaselineInfo *r;
+	struct frame *f;
+	static const char *f1[] = { "avx512f", "sse4.2", "aes" };
+	static const char *f2[] = { "sse4.2", "aes" };
+	static const char *f3[] = { "aes", "sse4.2", "x2apic" };
+	int64_t id;
+
+	fake_hv_set_host_cpu(host_uri(0), "Skylake-Server", f1, 3);
+	fake_hv_set_host_cpu(host_uri(1), "Haswell", f2, 2);
+	fake_hv_set_host_cpu(host_uri(2), "Cascadelake-Server", f3, 3);
+	/* A refusal puts one block in the cache. */
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmcpu", NULL, 0), 0);
+	fake_hv_set_compare(host_uri(1), HV_CPU_INCOMPATIBLE,
+	    "Host CPU does not provide required features: avx512f");
+	id = start_job(cl, "vmcpu", "h2", 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "refused", "avx512f");
+
+	assert_non_null(f = ctl_roundtrip(cl, MSG_CTL_CPU_BASELINE, &e.base,
+	    15000));
+	assert_int_equal(f->hdr.status, FRAME_OK);
+	assert_non_null(r = (Ferry__CpuBaselineInfo *)frame_unpack(f,
+	    &ferry__cpu_baseline_info__descriptor));
+	frame_free(f);
+	assert_non_null(r->baseline_xml);
+	assert_string_equal(r->baseline_xml, "<cpu mode='custom' match='exact'>"
+	    "<model fallback='forbid'>Skylake-Server</model>"
+	    "<feature policy='require' name='sse4.2'/>"
+	    "<feature policy='require' name='aes'/></cpu>");
+	assert_string_equal(r->computed_on, "h1");
+	assert_int_equal(r->n_hosts, 3);
+	assert_non_null(strstr(r->hosts[1]->cpu_xml, "<model>Haswell</model>"));
+	assert_null(r->hosts[1]->error);
+	assert_int_equal(r->n_blocks, 1);
+	assert_string_equal(r->blocks[0]->vm, "vmcpu");
+	assert_string_equal(r->blocks[0]->host, "h2");
+	assert_string_equal(r->blocks[0]->reason, "guest CPU: Host CPU does "
+	    "not provide required features: avx512f");
+	ferry__cpu_baseline_info__free_unpacked(r, NULL);
+	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_BASELINE), 1);
+
+	/* A host whose libvirt fails: named, and the others still count. */
+	fake_hv_fail(host_uri(2), FAKE_OP_HOST_CPU, 1, -EIO, "no capabilities");
+	assert_non_null(f = ctl_roundtrip(cl, MSG_CTL_CPU_BASELINE, &e.base,
+	    15000));
+	assert_non_null(r = (Ferry__CpuBaselineInfo *)frame_unpack(f,
+	    &ferry__cpu_baseline_info__descriptor));
+	frame_free(f);
+	assert_non_null(r->hosts[2]->error);
+	assert_non_null(strstr(r->hosts[2]->error, "no capabilities"));
+	assert_non_null(r->baseline_xml);
+	ferry__cpu_baseline_info__free_unpacked(r, NULL);
+}
+
 /* A VM no host can take is refused before anything starts, with every
  * host's reason in the refusal. */
 static void
@@ -1475,6 +1583,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_restore_placement,
 		    setup_zones, teardown_zones),
 		cmocka_unit_test_setup_teardown(test_cpu_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cpu_baseline, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_periodic_rebalance,
 		    setup_periodic, teardown_periodic),
 	};
