@@ -74,6 +74,7 @@ msg_type_name(uint16_t type)
 	case MSG_DESTROY_LEFTOVER: return "destroy-leftover";
 	case MSG_HOST_CPU:	return "host-cpu";
 	case MSG_CPU_BASELINE:	return "cpu-baseline";
+	case MSG_CPU_COMPARE:	return "cpu-compare";
 	case MSG_CTL_HOSTS:	return "hosts";
 	case MSG_CTL_VMS:	return "vms";
 	case MSG_CTL_MIGRATE:	return "ctl-migrate";

@@ -30,6 +30,7 @@ enum msg_type {
 	MSG_DESTROY_LEFTOVER = 14, /* DestroyRequest -> DomainState */
 	MSG_HOST_CPU = 15,	/* Empty -> HostCpuReply */
 	MSG_CPU_BASELINE = 16,	/* CpuBaselineRequest -> CpuBaselineReply */
+	MSG_CPU_COMPARE = 17,	/* CpuCompareRequest -> CpuCompareReply */
 	MSG_HOST_MAX,
 
 	/* ferryctl -> coordinator */

@@ -14,10 +14,18 @@ struct cpucache_vm {
 	uint64_t	cpu;
 };
 
+/* A comparison asked of a host, waiting for its answer. */
+struct cpucache_ask {
+	struct coord	*co;
+	uint64_t	 cpu;
+	void		(*done)(void *);
+	void		*arg;
+};
+
 struct cpucache_pair {
 	uint64_t	cpu;
 	size_t		host;
-	int		ok;
+	int		ok;		/* -1: asked, no answer yet */
 	char		why[160];
 };
 
@@ -189,7 +197,8 @@ cpucache_lookup(struct coord *co, const char *vm, size_t h, const char **why)
 	if ((v = cpucache_vm(c, vm)) == NULL)
 		return PLACE_UNKNOWN;
 	for (i = 0; i < c->npairs; i++)
-		if (c->pairs[i].cpu == v->cpu && c->pairs[i].host == h) {
+		if (c->pairs[i].cpu == v->cpu && c->pairs[i].host == h &&
+		    c->pairs[i].ok >= 0) {
 			if (!c->pairs[i].ok && why != NULL)
 				*why = c->pairs[i].why;
 			return c->pairs[i].ok ? PLACE_YES : PLACE_NO;
@@ -207,7 +216,7 @@ cpucache_known(struct coord *co, const char *vm)
 	if ((v = cpucache_vm(c, vm)) == NULL)
 		return 0;
 	for (i = 0; i < c->npairs; i++)
-		if (c->pairs[i].cpu == v->cpu)
+		if (c->pairs[i].cpu == v->cpu && c->pairs[i].ok >= 0)
 			return 1;
 	return 0;
 }
@@ -221,7 +230,7 @@ cpucache_blocks(struct coord *co, void (*fn)(const char *, size_t,
 
 	for (i = 0; c != NULL && i < c->nvms; i++)
 		for (k = 0; k < c->npairs; k++)
-			if (c->pairs[k].cpu == c->vms[i].cpu && !c->pairs[k].ok)
+			if (c->pairs[k].cpu == c->vms[i].cpu && c->pairs[k].ok == 0)
 				fn(c->vms[i].name, c->pairs[k].host,
 				    c->pairs[k].why, arg);
 }
@@ -230,6 +239,104 @@ size_t
 cpucache_size(struct coord *co)
 {
 	return co->cpucache ? co->cpucache->npairs : 0;
+}
+
+static struct cpucache_pair *
+cpucache_pair(struct cpucache *c, uint64_t cpu, size_t host, int add)
+{
+	size_t i;
+
+	for (i = 0; i < c->npairs; i++)
+		if (c->pairs[i].cpu == cpu && c->pairs[i].host == host)
+			return &c->pairs[i];
+	if (!add || cpucache_grow((void **)&c->pairs, &c->pairs_cap,
+	    c->npairs, sizeof(*c->pairs)) < 0)
+		return NULL;
+	memset(&c->pairs[c->npairs], 0, sizeof(c->pairs[0]));
+	c->pairs[c->npairs].cpu = cpu;
+	c->pairs[c->npairs].host = host;
+	return &c->pairs[c->npairs++];
+}
+
+static void
+cpucache_compare_cb(struct host *h, const struct frame *f, const char *err,
+    void *arg)
+{
+	struct cpucache_ask *a = arg;
+	struct cpucache *c = a->co->cpucache;
+	struct cpucache_pair *p;
+	Ferry__CpuCompareReply *r = NULL;
+	size_t hi = (size_t)(h - a->co->hosts), i;
+
+	(void)err;
+	if (c != NULL && (p = cpucache_pair(c, a->cpu, hi, 0)) != NULL &&
+	    p->ok < 0) {
+		if (f != NULL && (r = (Ferry__CpuCompareReply *)frame_unpack(f,
+		    &ferry__cpu_compare_reply__descriptor)) != NULL &&
+		    r->n_verdicts == 1 && r->verdicts[0]->result >= 0) {
+			p->ok = r->verdicts[0]->result != 0;
+			snprintf(p->why, sizeof(p->why), "guest CPU: %s",
+			    r->verdicts[0]->reason ? r->verdicts[0]->reason :
+			    "incompatible");
+		} else {
+			/* No answer, or an error: unknown, as before. */
+			i = (size_t)(p - c->pairs);
+			c->pairs[i] = c->pairs[--c->npairs];
+		}
+	}
+	if (r)
+		ferry__cpu_compare_reply__free_unpacked(r, NULL);
+	if (a->done)
+		a->done(a->arg);
+	free(a);
+}
+
+int
+cpucache_prefetch(struct coord *co, const struct host *src, const char *vm,
+    const Ferry__SourceCheckReply *r, void (*done)(void *), void *arg)
+{
+	Ferry__CpuCompareRequest req = FERRY__CPU_COMPARE_REQUEST__INIT;
+	Ferry__CpuDef def = FERRY__CPU_DEF__INIT, *defs[1] = { &def };
+	struct cpucache *c = co->cpucache;
+	struct cpucache_vm *v;
+	struct cpucache_ask *a;
+	struct cpucache_pair *p;
+	size_t i;
+	int n = 0;
+
+	if (r == NULL || r->cpu_xml == NULL || (v = cpucache_vm(c, vm)) == NULL)
+		return 0;
+	def.cpu_xml = r->cpu_xml;
+	def.arch = r->arch;
+	def.machine = r->machine;
+	def.virttype = r->virttype;
+	req.cpus = defs;
+	req.n_cpus = 1;
+	for (i = 0; i < co->nhosts; i++) {
+		struct host *h = &co->hosts[i];
+
+		if (h == src || !h->up || strcmp(h->admin_state, "active") != 0 ||
+		    cpucache_pair(c, v->cpu, i, 0) != NULL)
+			continue;	/* known, or already asked */
+		if ((a = calloc(1, sizeof(*a))) == NULL ||
+		    (p = cpucache_pair(c, v->cpu, i, 1)) == NULL) {
+			free(a);
+			break;
+		}
+		p->ok = -1;
+		a->co = co;
+		a->cpu = v->cpu;
+		a->done = done;
+		a->arg = arg;
+		if (peer_call(h, MSG_CPU_COMPARE, &req.base, 15000,
+		    cpucache_compare_cb, a) < 0) {
+			c->npairs--;	/* the pair just added */
+			free(a);
+			continue;
+		}
+		n++;
+	}
+	return n;
 }
 
 void

@@ -2,9 +2,10 @@
  * host), so placement skips a host that cannot run a guest's CPU without
  * a round trip per candidate.
  *
- * Filled from what the hosts already answer: a source's PRECHECK_SOURCE
- * reply gives the guest's live <cpu> (with arch, machine, virt type), a
- * destination's PRECHECK_DEST reply the comparison on that host. A guest
+ * Filled from what the hosts answer: a source's PRECHECK_SOURCE reply gives
+ * the guest's live <cpu> (with arch, machine, virt type); a destination's
+ * PRECHECK_DEST reply, or a CPU_COMPARE asked of every other active host
+ * when a drain plans (cpucache_prefetch), the comparison on that host. A guest
  * CPU is keyed by a hash of those four strings. Only the host's own verdict
  * on itself is kept: a host can only exclude itself (a "yes" still gets the
  * move's own check). A host's verdicts are dropped when it reconnects or
@@ -27,6 +28,12 @@ void	 cpucache_guest(struct coord *, const char *vm,
 void	 cpucache_verdict(struct coord *, const char *vm, const struct host *,
 	    const Ferry__DestCheckReply *);
 void	 cpucache_forget_host(struct coord *, const struct host *);
+/* Asks every other active host that has not answered for this guest CPU
+ * (CPU_COMPARE); done(arg) runs once per call sent, when it ends. Returns
+ * the number of calls sent. Call after cpucache_guest. */
+int	 cpucache_prefetch(struct coord *, const struct host *src,
+	    const char *vm, const Ferry__SourceCheckReply *,
+	    void (*done)(void *), void *arg);
 /* A host's new inventory: its verdicts go if its identity changed. */
 void	 cpucache_inventory(struct coord *, const struct host *,
 	    const Ferry__Inventory *old, const Ferry__Inventory *);

@@ -882,6 +882,34 @@ oom:
 	drain_free(d);
 }
 
+/* Every pre-check and CPU comparison is in: plan. */
+static void
+drain_checks_done(struct drain *d)
+{
+	size_t i;
+
+	if (d->calls > 0)
+		return;
+	/* Anything not answered cannot be vouched for. */
+	for (i = 0; i < d->nitems; i++)
+		if (d->items[i].fresh && !d->items[i].checked &&
+		    d->items[i].state != ITEM_UNMOVABLE) {
+			d->items[i].state = ITEM_UNMOVABLE;
+			snprintf(d->items[i].reason, sizeof(d->items[i].reason),
+			    "its host did not answer the pre-check");
+		}
+	drain_plan(d);
+}
+
+static void
+drain_prefetch_done(void *arg)
+{
+	struct drain *d = arg;
+
+	d->calls--;
+	drain_checks_done(d);
+}
+
 static void
 drain_check_cb(struct host *h, const struct frame *f, const char *err,
     void *arg)
@@ -902,7 +930,10 @@ drain_check_cb(struct host *h, const struct frame *f, const char *err,
 			    strcmp(d->items[i].vm, r->domain->name) == 0)
 				it = &d->items[i];
 		if (it != NULL) {
+			/* The plan waits for the other hosts' CPU verdicts. */
 			cpucache_guest(d->co, it->vm, r);
+			d->calls += cpucache_prefetch(d->co, h, it->vm, r,
+			    drain_prefetch_done, d);
 			it->checked = 1;
 			for (k = 0; k < r->n_checks; k++)
 				if (!r->checks[k]->ok) {
@@ -923,17 +954,7 @@ drain_check_cb(struct host *h, const struct frame *f, const char *err,
 	} else
 		log_drain_warnx(d->id, d->host, "a pre-check failed: %s",
 		    err ? err : "malformed reply");
-	if (d->calls > 0)
-		return;
-	/* Anything not answered cannot be vouched for. */
-	for (i = 0; i < d->nitems; i++)
-		if (d->items[i].fresh && !d->items[i].checked &&
-		    d->items[i].state != ITEM_UNMOVABLE) {
-			d->items[i].state = ITEM_UNMOVABLE;
-			snprintf(d->items[i].reason, sizeof(d->items[i].reason),
-			    "its host did not answer the pre-check");
-		}
-	drain_plan(d);
+	drain_checks_done(d);
 }
 
 /* The item for vm: an existing one that is over (the VM came back or

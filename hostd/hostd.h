@@ -195,6 +195,8 @@ int	 cpu_host(struct hostd *, const ProtobufCMessage *, uint8_t **,
 	    size_t *, char *, size_t);
 int	 cpu_baseline(struct hostd *, const ProtobufCMessage *, uint8_t **,
 	    size_t *, char *, size_t);
+int	 cpu_compare(struct hostd *, const ProtobufCMessage *, uint8_t **,
+	    size_t *, char *, size_t);
 
 /* migrate.c */
 int	 migrate_start(struct hostd *, const Ferry__MigrateRequest *, char *,

@@ -1328,6 +1328,54 @@ test_cpu_cache(void **state)
 	assert_int_equal(cpucache_size(&cl->co), 0);
 }
 
+/* A drain asks every other host about its guests' CPUs before planning
+ * (CPU_COMPARE): the host that cannot run one is never the destination,
+ * not even tried, although it has the most room. */
+static void
+test_cpu_prefetch(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	struct store_job *sj = NULL;
+	struct hv_domain big;
+	const char *why = NULL;
+	char err[256], st[32];
+	size_t n = 0, i, to_h2 = 0;
+
+	memset(&big, 0, sizeof(big));
+	snprintf(big.name, sizeof(big.name), "big");
+	snprintf(big.uuid, sizeof(big.uuid), "5a1e0000-0000-0000-0000-0000000000b4");
+	big.state = HV_STATE_RUNNING;
+	big.mem_mib = 1024;
+	big.vcpus = 1;
+	big.persistent = 1;
+	assert_int_equal(fake_hv_add_domain(host_uri(2), &big), 0);
+	hostd_inventory_refresh(&cl->hd[2]);
+	assert_true(run_until(cl, inventory_has_big, NULL, 20000));
+	add_guests(cl, 2, 0);
+	fake_hv_set_compare(host_uri(1), HV_CPU_INCOMPATIBLE,
+	    "Host CPU does not provide required features: avx512f");
+	req.host = "h1";
+	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
+	    1, err, sizeof(err)), 0);
+	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(last_drain_id(cl, st, sizeof(st)) > 0);
+	assert_string_equal(st, "completed");
+	assert_true(running_on(host_uri(2), "g0"));
+	assert_true(running_on(host_uri(2), "g1"));
+	assert_int_equal(cpucache_lookup(&cl->co, "g0", 1, &why), PLACE_NO);
+	assert_string_equal(why, "guest CPU: Host CPU does not provide "
+	    "required features: avx512f");
+	/* One CPU_COMPARE for both (same guest CPU), none a move's check. */
+	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_COMPARE_CPU), 1);
+	assert_int_equal(store_jobs_list(cl->co.store, 0, 0, &sj, &n), 0);
+	for (i = 0; i < n; i++)
+		to_h2 += strcmp(sj[i].kind, "migrate") == 0 &&
+		    strcmp(sj[i].destination, "h2") == 0;
+	store_job_list_free(sj, n);
+	assert_int_equal(to_h2, 0);
+}
+
 /* One control-socket call, the coordinator's loop running meanwhile;
  * returns the reply frame (the caller frees it). */
 static struct frame *
@@ -1584,6 +1632,8 @@ main(void)
 		    setup_zones, teardown_zones),
 		cmocka_unit_test_setup_teardown(test_cpu_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cpu_baseline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_cpu_prefetch, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_periodic_rebalance,
 		    setup_periodic, teardown_periodic),
