@@ -41,6 +41,7 @@ cmd_cpu_baseline_exec(struct ctl *c, int argc, char **argv)
 		if (ch != 'j')
 			return out_usage(&cmd_cpu_baseline);
 		json = 1;
+		out_set_json(1);	/* strings as sent; JSON escapes */
 	}
 	if (optind != argc)
 		return out_usage(&cmd_cpu_baseline);

@@ -25,6 +25,7 @@ cmd_place_exec(struct ctl *c, int argc, char **argv)
 		if (ch != 'j')
 			return out_usage(&cmd_place);
 		json = 1;
+		out_set_json(1);	/* strings as sent; JSON escapes */
 	}
 	if (optind + 1 != argc)
 		return out_usage(&cmd_place);
