@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "balance.h"
+#include "place.h"
 
 /* What a snapshot file may weigh: a 100,000-VM cluster is about 15 MiB. */
 #define BALANCE_MAX_FILE	(256u << 20)
@@ -151,6 +152,71 @@ balance_model_new(void)
 	return &p->pub;
 }
 
+static void
+balance_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int
+balance_strv_add(char ***v, size_t *n, const char *s)
+{
+	char **a, *c;
+
+	if ((c = strdup(s)) == NULL)
+		return -1;
+	if ((a = realloc(*v, (*n + 1) * sizeof(*a))) == NULL) {
+		free(c);
+		return -1;
+	}
+	a[(*n)++] = c;
+	*v = a;
+	return 0;
+}
+
+static int
+balance_set_str(char **dst, const char *s)
+{
+	char *c = NULL;
+
+	if (s != NULL && s[0] != '\0' && (c = strdup(s)) == NULL)
+		return -1;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+int
+balance_host_zone(struct balance_model *m, size_t host, const char *zone)
+{
+	return host < m->nhosts ? balance_set_str(&m->hosts[host].zone, zone) :
+	    -1;
+}
+
+int
+balance_host_label(struct balance_model *m, size_t host, const char *label)
+{
+	return host < m->nhosts ? balance_strv_add(&m->hosts[host].labels,
+	    &m->hosts[host].nlabels, label) : -1;
+}
+
+int
+balance_vm_zone(struct balance_model *m, size_t vm, const char *zone)
+{
+	return vm < m->nvms ? balance_set_str(&m->vms[vm].zone, zone) : -1;
+}
+
+int
+balance_vm_requires(struct balance_model *m, size_t vm, const char *label)
+{
+	return vm < m->nvms ? balance_strv_add(&m->vms[vm].requires,
+	    &m->vms[vm].nrequires, label) : -1;
+}
+
 void
 balance_model_free(struct balance_model *m)
 {
@@ -163,11 +229,15 @@ balance_model_free(struct balance_model *m)
 	for (i = 0; i < m->nhosts; i++) {
 		free(m->hosts[i].name);
 		free(m->hosts[i].state);
+		free(m->hosts[i].zone);
+		balance_strv_free(m->hosts[i].labels, m->hosts[i].nlabels);
 	}
 	for (i = 0; i < m->nvms; i++) {
 		free(m->vms[i].name);
 		free(m->vms[i].groups);
 		free(m->vms[i].allowed);
+		free(m->vms[i].zone);
+		balance_strv_free(m->vms[i].requires, m->vms[i].nrequires);
 	}
 	for (i = 0; i < m->ngroups; i++)
 		free(m->groups[i].name);
@@ -329,6 +399,24 @@ const char *
 balance_policy_name(enum balance_policy p)
 {
 	return p == BALANCE_POLICY_CONSOLIDATE ? "consolidate" : "balance";
+}
+
+const char *
+balance_objective_name(enum balance_objective o)
+{
+	return o == BALANCE_OBJ_MOVES ? "moves" : "memory";
+}
+
+int
+balance_objective_parse(const char *s, enum balance_objective *o)
+{
+	if (strcmp(s, "memory") == 0)
+		*o = BALANCE_OBJ_MEMORY;
+	else if (strcmp(s, "moves") == 0)
+		*o = BALANCE_OBJ_MOVES;
+	else
+		return -1;
+	return 0;
 }
 
 int
@@ -525,6 +613,7 @@ balance_record(struct balance_state *st, size_t v, size_t from, size_t to)
 	mv->to = to;
 	mv->mem_mib = st->m->vms[v].mem_mib;
 	mv->score_after = balance_state_score(st);
+	p->memory_moved_mib += mv->mem_mib;
 	return 0;
 }
 
@@ -547,6 +636,23 @@ balance_anti_conflict(const struct balance_state *st, size_t v, size_t h)
 		}
 	}
 	return 0;
+}
+
+/* The placement engine's model-only rules: zone and labels. A VM stays in
+ * the zone of the host it started the plan on. */
+static int
+balance_place_ok(const struct balance_model *m, const struct balance_vm *vm,
+    const struct balance_host *h)
+{
+	char why[8];
+
+	if ((vm->zone != NULL || m->zone_stay) &&
+	    !place_zone_ok(vm->zone, m->hosts[vm->host].zone, m->zone_stay,
+	    h->zone, why, sizeof(why)))
+		return 0;
+	return vm->nrequires == 0 || place_labels_ok(
+	    (const char *const *)vm->requires, vm->nrequires,
+	    (const char *const *)h->labels, h->nlabels, why, sizeof(why));
 }
 
 /* May the whole of unit u move to host d now? ceiling < 0: none. */
@@ -576,6 +682,8 @@ balance_feasible(const struct balance_state *st, const struct balance_unit *u,
 		vm = &st->m->vms[v];
 		if (vm->allowed != NULL &&
 		    (d >= vm->nallowed || !vm->allowed[d]))
+			return 0;
+		if (!balance_place_ok(st->m, vm, h))
 			return 0;
 		if (balance_anti_conflict(st, v, d))
 			return 0;
@@ -793,11 +901,14 @@ balance_state_init(struct balance_state *st, const struct balance_model *m,
 static void
 balance_search_class(const struct balance_state *st,
     const struct balance_stats *s, double score, const struct balance_unit *u,
-    const struct balance_class *k, double *best, size_t *dest)
+    const struct balance_class *k, double floor, double *best, size_t *dest)
 {
 	const struct balance_host *src = &st->m->hosts[u->host];
 	double as, ad, bs, bd, pm, qm, pc, qc, dm, dc, lb, sc, bestc;
 	double nu = (double)u->n;
+	/* The step's cost under the objective: migrations, or GiB moved. */
+	double cost = st->o->objective == BALANCE_OBJ_MOVES ? nu :
+	    fmax((double)u->mem_mib, 1) / 1024.0;
 	size_t i, d;
 
 	as = (double)u->mem_mib / (double)src->mem_mib;
@@ -819,7 +930,7 @@ balance_search_class(const struct balance_state *st,
 		d = k->hosts[i];
 		lb = sqrt(fmax(0, pm + qm * st->x[d])) +
 		    sqrt(fmax(0, pc + qc * k->minc[i]));
-		if ((score - lb) / nu <= *best)
+		if ((score - lb) / cost <= *best || (score - lb) / nu <= floor)
 			break;
 		/* A host with more of both than a feasible one seen. */
 		if (st->c[d] >= bestc || !balance_feasible(st, u, d, -1))
@@ -827,8 +938,8 @@ balance_search_class(const struct balance_state *st,
 		bestc = st->c[d];
 		sc = sqrt(fmax(0, pm + qm * st->x[d])) +
 		    sqrt(fmax(0, pc + qc * st->c[d]));
-		if ((score - sc) / nu > *best) {
-			*best = (score - sc) / nu;
+		if ((score - sc) / nu > floor && (score - sc) / cost > *best) {
+			*best = (score - sc) / cost;
 			*dest = d;
 		}
 	}
@@ -873,7 +984,7 @@ balance_run_balance(struct balance_state *st)
 		if (score <= o->threshold)
 			break;
 		balance_classes_sort(st);
-		best = floor;
+		best = o->objective == BALANCE_OBJ_MOVES ? floor : 0;
 		bu = dest = BALANCE_END;
 		for (i = 0; i < st->nunits; i++) {
 			u = &st->units[i];
@@ -883,7 +994,7 @@ balance_run_balance(struct balance_state *st)
 				size_t d = BALANCE_END;
 
 				balance_search_class(st, &s, score, u,
-				    &st->classes[j], &best, &d);
+				    &st->classes[j], floor, &best, &d);
 				if (d != BALANCE_END) {
 					bu = i;
 					dest = d;
@@ -993,6 +1104,7 @@ balance_run_consolidate(struct balance_state *st)
 		/* Put back what was placed of this host. */
 		while (st->plan->nmoves > mark) {
 			mv = &st->plan->moves[--st->plan->nmoves];
+			st->plan->memory_moved_mib -= mv->mem_mib;
 			balance_move_vm(st, mv->vm, mv->from);
 			st->units[st->unit_of[mv->vm]].host = mv->from;
 		}
@@ -1034,6 +1146,7 @@ balance_plan(const struct balance_model *m, const struct balance_opts *o,
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		goto nomem;
 	p->policy = o->policy;
+	p->objective = o->objective;
 	if (balance_state_init(&st, m, o) == -1)
 		goto nomem;
 	st.plan = p;
@@ -1182,6 +1295,45 @@ balance_missing(int r, const char *what, const char *key, char *err,
 	return r != 0;
 }
 
+/* "zone" and "labels" (hosts) or "requires_labels" (VMs). */
+static int
+balance_parse_place(struct balance_model *m, struct json_object *o, size_t i,
+    int host, const char *what, char *err, size_t errlen)
+{
+	const char *key = host ? "labels" : "requires_labels", *zone = NULL, *l;
+	struct json_object *arr = NULL, *e;
+	size_t j;
+
+	if (balance_get_str(o, "zone", &zone, what, err, errlen) == -1 ||
+	    balance_get_array(o, key, &arr, what, err, errlen) == -1)
+		return -1;
+	if (zone != NULL && !place_label_valid(zone)) {
+		snprintf(err, errlen, "%s: zone \"%.100s\" is not a zone name",
+		    what, zone);
+		return -1;
+	}
+	if (zone != NULL && (host ? balance_host_zone(m, i, zone) :
+	    balance_vm_zone(m, i, zone)) == -1)
+		goto nomem;
+	for (j = 0; arr && j < json_object_array_length(arr); j++) {
+		e = json_object_array_get_idx(arr, j);
+		l = json_object_is_type(e, json_type_string) ?
+		    json_object_get_string(e) : "";
+		if (!place_label_valid(l)) {
+			snprintf(err, errlen, "%s: %s[%zu] %.100s is not a label",
+			    what, key, j, json_object_to_json_string(e));
+			return -1;
+		}
+		if ((host ? balance_host_label(m, i, l) :
+		    balance_vm_requires(m, i, l)) == -1)
+			goto nomem;
+	}
+	return 0;
+ nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
 static int
 balance_parse_host(struct balance_model *m, struct json_object *o, size_t i,
     char *err, size_t errlen)
@@ -1219,7 +1371,7 @@ balance_parse_host(struct balance_model *m, struct json_object *o, size_t i,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	return 0;
+	return balance_parse_place(m, o, (size_t)h, 1, what, err, errlen);
 }
 
 static int
@@ -1305,7 +1457,7 @@ balance_parse_vm(struct balance_model *m, struct json_object *o, size_t i,
 	if (allowed && json_object_array_length(allowed) == 0 &&
 	    balance_vm_restrict(m, (size_t)v) == -1)
 		goto nomem;
-	return 0;
+	return balance_parse_place(m, o, (size_t)v, 0, what, err, errlen);
  nomem:
 	snprintf(err, errlen, "out of memory");
 	return -1;
@@ -1370,6 +1522,19 @@ balance_parse(const char *text, size_t len, struct balance_model **out,
 		if (balance_parse_vm(m, json_object_array_get_idx(vms, i), i,
 		    err, errlen) == -1)
 			goto out;
+	{
+		const char *zp = "any";
+
+		if (balance_get_str(root, "zone_policy", &zp, "snapshot", err,
+		    errlen) == -1)
+			goto out;
+		if (strcmp(zp, "stay") != 0 && strcmp(zp, "any") != 0) {
+			snprintf(err, errlen, "snapshot: zone_policy is \"stay\" "
+			    "or \"any\"");
+			goto out;
+		}
+		m->zone_stay = strcmp(zp, "stay") == 0;
+	}
 	*out = m;
 	m = NULL;
 	rc = 0;
@@ -1486,9 +1651,21 @@ balance_write(const struct balance_model *m)
 		    json_object_new_int64((int64_t)h->reserved_mib)) ||
 		    balance_put(o, "cpus", json_object_new_int64(h->cpus)) ||
 		    balance_put(o, "state", json_object_new_string(h->state ?
-		    h->state : h->usable ? "up" : "down")))
+		    h->state : h->usable ? "up" : "down")) ||
+		    (h->zone && balance_put(o, "zone",
+		    json_object_new_string(h->zone))))
 			goto fail;
+		if (h->nlabels && balance_put(o, "labels",
+		    a = json_object_new_array()))
+			goto fail;
+		for (j = 0; j < h->nlabels; j++)
+			if (balance_append(a, json_object_new_string(
+			    h->labels[j])))
+				goto fail;
 	}
+	if (m->zone_stay && balance_put(root, "zone_policy",
+	    json_object_new_string("stay")))
+		goto fail;
 	for (i = 0; i < m->nvms; i++) {
 		v = &m->vms[i];
 		if (balance_append(vms, o = json_object_new_object()) ||
@@ -1510,6 +1687,16 @@ balance_write(const struct balance_model *m)
 			if (balance_append(a, json_object_new_string(buf)))
 				goto fail;
 		}
+		if (v->zone && balance_put(o, "zone",
+		    json_object_new_string(v->zone)))
+			goto fail;
+		if (v->nrequires && balance_put(o, "requires_labels",
+		    a = json_object_new_array()))
+			goto fail;
+		for (j = 0; j < v->nrequires; j++)
+			if (balance_append(a, json_object_new_string(
+			    v->requires[j])))
+				goto fail;
 		if (v->allowed == NULL)
 			continue;
 		if (balance_put(o, "allowed", a = json_object_new_array()))
@@ -1538,10 +1725,14 @@ balance_plan_json(const struct balance_model *m, const struct balance_plan *p,
 		return NULL;
 	if (balance_put(root, "policy",
 	    json_object_new_string(balance_policy_name(p->policy))) ||
+	    balance_put(root, "objective",
+	    json_object_new_string(balance_objective_name(p->objective))) ||
 	    balance_put(root, "score_before",
 	    json_object_new_double(p->score_before)) ||
 	    balance_put(root, "score_after",
 	    json_object_new_double(p->score_after)) ||
+	    balance_put(root, "memory_moved_mib",
+	    json_object_new_int64((int64_t)p->memory_moved_mib)) ||
 	    balance_put(root, "moves", moves = json_object_new_array()))
 		goto fail;
 	for (i = 0; i < p->nmoves; i++) {
@@ -1554,6 +1745,8 @@ balance_plan_json(const struct balance_model *m, const struct balance_plan *p,
 		    balance_put(o, "to",
 		    json_object_new_string(m->hosts[mv->to].name)) ||
 		    balance_put(o, "mem_mib",
+		    json_object_new_int64((int64_t)mv->mem_mib)) ||
+		    balance_put(o, "memory_moved_mib",
 		    json_object_new_int64((int64_t)mv->mem_mib)) ||
 		    balance_put(o, "score_after",
 		    json_object_new_double(mv->score_after)))

@@ -46,6 +46,9 @@ struct balance_host {
 	uint64_t	 mem_mib;
 	uint64_t	 reserved_mib;	/* the host's own use */
 	uint32_t	 cpus;
+	char		*zone;		/* NULL: none */
+	char		**labels;
+	size_t		 nlabels;
 };
 
 struct balance_vm {
@@ -58,6 +61,9 @@ struct balance_vm {
 	size_t		 ngroups;
 	uint8_t		*allowed;	/* NULL: any host; else one byte a host */
 	size_t		 nallowed;	/* hosts the mask covers; others: no */
+	char		*zone;		/* required zone; NULL: the policy's */
+	char		**requires;	/* labels a destination must carry */
+	size_t		 nrequires;
 };
 
 struct balance_model {
@@ -67,11 +73,21 @@ struct balance_model {
 	size_t			 nvms, vms_cap;
 	struct balance_group	*groups;
 	size_t			 ngroups, groups_cap;
+	int			 zone_stay;	/* VMs stay in their host's zone */
 };
 
 enum balance_policy {
 	BALANCE_POLICY_BALANCE = 0,
 	BALANCE_POLICY_CONSOLIDATE,
+};
+
+/* What a balance step maximises: its gain in score per migration (moves),
+ * or per GiB of guest memory it moves (memory, the default): a live
+ * migration's time and risk grow with the memory it copies, so of two
+ * steps that help, the one moving less memory for its gain goes first. */
+enum balance_objective {
+	BALANCE_OBJ_MEMORY = 0,
+	BALANCE_OBJ_MOVES,
 };
 
 /* Stopping rules (balance): no more than max_moves migrations; each step
@@ -87,6 +103,7 @@ struct balance_opts {
 	double			threshold;
 	double			vcpu_ratio_max;	/* vCPUs per CPU on a destination */
 	double			util_ceiling;	/* consolidate: memory utilisation */
+	enum balance_objective	objective;	/* balance: how steps are ranked */
 };
 
 struct balance_move {
@@ -98,9 +115,11 @@ struct balance_move {
 
 struct balance_plan {
 	enum balance_policy	 policy;
+	enum balance_objective	 objective;
 	double			 score_before, score_after;
 	struct balance_move	*moves;
 	size_t			 nmoves;
+	uint64_t		 memory_moved_mib;	/* sum over the moves */
 };
 
 /* Building a model: add_* return the new index, or -1 (out of memory, or a
@@ -119,6 +138,12 @@ int	 balance_vm_group(struct balance_model *, size_t vm,
  * nowhere), allow adds a host; the first allow restricts too. */
 int	 balance_vm_restrict(struct balance_model *, size_t vm);
 int	 balance_vm_allow(struct balance_model *, size_t vm, size_t host);
+/* Placement attributes (copied): a host's zone (NULL: none) and a label;
+ * a VM's required zone and a required label. */
+int	 balance_host_zone(struct balance_model *, size_t host, const char *);
+int	 balance_host_label(struct balance_model *, size_t host, const char *);
+int	 balance_vm_zone(struct balance_model *, size_t vm, const char *);
+int	 balance_vm_requires(struct balance_model *, size_t vm, const char *);
 long	 balance_find_host(const struct balance_model *, const char *name);
 long	 balance_find_vm(const struct balance_model *, const char *name);
 
@@ -144,6 +169,8 @@ int	 balance_apply(struct balance_model *, const struct balance_plan *);
 char	*balance_plan_json(const struct balance_model *,
 	    const struct balance_plan *, double elapsed_ms);
 const char *balance_policy_name(enum balance_policy);
+const char *balance_objective_name(enum balance_objective);
+int	 balance_objective_parse(const char *, enum balance_objective *);
 int	 balance_policy_parse(const char *, enum balance_policy *);
 
 #endif

@@ -72,6 +72,9 @@ msg_type_name(uint16_t type)
 	case MSG_ABORT:		return "abort";
 	case MSG_JOB_QUERY:	return "job-query";
 	case MSG_DESTROY_LEFTOVER: return "destroy-leftover";
+	case MSG_HOST_CPU:	return "host-cpu";
+	case MSG_CPU_BASELINE:	return "cpu-baseline";
+	case MSG_CPU_COMPARE:	return "cpu-compare";
 	case MSG_CTL_HOSTS:	return "hosts";
 	case MSG_CTL_VMS:	return "vms";
 	case MSG_CTL_MIGRATE:	return "ctl-migrate";
@@ -88,6 +91,8 @@ msg_type_name(uint16_t type)
 	case MSG_CTL_REBALANCE:	return "ctl-rebalance";
 	case MSG_CTL_SNAPSHOT:	return "ctl-snapshot";
 	case MSG_CTL_HOST_ACCEPT: return "ctl-host-accept";
+	case MSG_CTL_PLACE:	return "ctl-place";
+	case MSG_CTL_CPU_BASELINE: return "ctl-cpu-baseline";
 	default:		return "unknown";
 	}
 }

@@ -28,6 +28,9 @@ enum msg_type {
 	MSG_ABORT = 12,		/* JobRef -> Empty */
 	MSG_JOB_QUERY = 13,	/* JobRef -> MigrateResult (running or final) */
 	MSG_DESTROY_LEFTOVER = 14, /* DestroyRequest -> DomainState */
+	MSG_HOST_CPU = 15,	/* Empty -> HostCpuReply */
+	MSG_CPU_BASELINE = 16,	/* CpuBaselineRequest -> CpuBaselineReply */
+	MSG_CPU_COMPARE = 17,	/* CpuCompareRequest -> CpuCompareReply */
 	MSG_HOST_MAX,
 
 	/* ferryctl -> coordinator */
@@ -47,6 +50,8 @@ enum msg_type {
 	MSG_CTL_REBALANCE = 113, /* RebalanceRequest -> RebalanceReply, then DRAIN_EVENTs if apply+wait */
 	MSG_CTL_SNAPSHOT = 114,	/* Empty -> SnapshotReply */
 	MSG_CTL_HOST_ACCEPT = 115, /* HostAcceptRequest -> HostsReply (that host) */
+	MSG_CTL_PLACE = 116,	/* PlaceRequest -> PlaceReply */
+	MSG_CTL_CPU_BASELINE = 117, /* Empty -> CpuBaselineInfo */
 	MSG_CTL_MAX,
 };
 

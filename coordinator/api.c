@@ -7,6 +7,7 @@
 
 #include "coordinator.h"
 #include "log.h"
+#include "placement.h"
 #include "validate.h"
 
 /* Strings a HostEntry borrows while the reply is packed. */
@@ -31,6 +32,9 @@ api_host_entry(struct coord *co, struct host *h, Ferry__HostEntry *e,
 		e->last_error = h->last_error;
 	e->has_last_seen_ms = h->last_seen_ms != 0;
 	e->last_seen_ms = h->last_seen_ms;
+	e->zone = h->conf.zone[0] ? h->conf.zone : NULL;
+	e->labels = h->conf.labels;
+	e->n_labels = h->conf.nlabels;
 	if (h->inv != NULL) {
 		const Ferry__HostInfo *hi = h->inv->host;
 
@@ -528,6 +532,37 @@ api_snapshot(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	return rc;
 }
 
+static int
+api_cpu_baseline(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+
+	(void)m;
+	return cpubaseline_request(control_coord(c), c, hdr->type, hdr->serial,
+	    err, errlen);
+}
+
+static int
+api_place(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+	const Ferry__PlaceRequest *req = (const Ferry__PlaceRequest *)m;
+	Ferry__PlaceReply *r = NULL;
+	int rc;
+
+	if (validate_domain_name(req->vm, err, errlen) < 0)
+		return -1;
+	if (placement_reply(control_coord(c), req->vm, &r, err, errlen) < 0)
+		return -1;
+	rc = control_reply(c, hdr->type, hdr->serial, &r->base);
+	placement_reply_free(r);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot send reply");
+	return rc;
+}
+
 /* Rows indexed by message type (common/msg.h); the socket's permissions
  * (0660, root and socket_group) are the authentication. */
 const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
@@ -561,6 +596,10 @@ const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
 	[MSG_CTL_HOST_ACCEPT] = { "host-accept",
 	    &ferry__host_accept_request__descriptor, api_host_accept,
 	    DISPATCH_AUTH },
+	[MSG_CTL_CPU_BASELINE] = { "cpu-baseline", &ferry__empty__descriptor,
+	    api_cpu_baseline, DISPATCH_AUTH },
+	[MSG_CTL_PLACE] = { "place", &ferry__place_request__descriptor,
+	    api_place, DISPATCH_AUTH },
 	[MSG_CTL_VMS] = { "vms", &ferry__vms_request__descriptor, api_vms,
 	    DISPATCH_AUTH },
 };

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "coordinator.h"
+#include "cpucache.h"
 #include "log.h"
 #include "validate.h"
 
@@ -398,6 +399,7 @@ cluster_write(struct host *h)
 static void
 cluster_set_inventory(struct host *h, Ferry__Inventory *inv, int now)
 {
+	cpucache_inventory(h->co, h, h->inv, inv);
 	if (h->inv)
 		ferry__inventory__free_unpacked(h->inv, NULL);
 	h->inv = inv;
@@ -433,6 +435,7 @@ cluster_host_up(struct host *h, Ferry__Inventory *inv)
 {
 	h->up = 1;
 	h->last_error[0] = '\0';
+	cpucache_forget_host(h->co, h);	/* libvirt may have changed */
 	h->last_seen_ms = coord_now_ms();
 	cluster_set_inventory(h, inv, 1);
 	if (store_host_set_conn(h->co->store, h->conf.name, "up", "",

@@ -71,6 +71,7 @@ control_client_close(struct ctl_client *c)
 	job_client_gone(c->co, c);
 	drain_client_gone(c->co, c);
 	rebalance_client_gone(c->co, c);
+	cpubaseline_client_gone(c->co, c);
 	uv_close((uv_handle_t *)&c->pipe, control_client_closed);
 }
 

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "coordinator.h"
+#include "cpucache.h"
 #include "log.h"
 #include "notify.h"
 
@@ -177,6 +178,7 @@ coord_free(struct coord *co)
 
 	drain_free_all(co);
 	job_free_all(co);
+	cpucache_free(co);
 	for (i = 0; i < co->nhosts; i++)
 		if (co->hosts[i].inv)
 			ferry__inventory__free_unpacked(co->hosts[i].inv, NULL);

@@ -24,12 +24,28 @@ struct coord_host_conf {
 	/* Where other hosts reach this one; "" = pinned at first contact. */
 	char		libvirt_uri[512];
 	char		migration_address[256];
+	char		zone[64];	/* "": none */
+	char		**labels;	/* owned by the coord_conf */
+	size_t		nlabels;
+};
+
+/* Placement requirements of one VM (vms = ( { name; ... } )). */
+struct coord_vm_conf {
+	char		  name[256];
+	char		  zone[64];	/* "": the zone policy's */
+	char		**requires_labels;	/* owned */
+	size_t		  nrequires;
+	char		**same_host;	/* VMs to share a host with; owned */
+	size_t		  nsame;
+	char		**different_host;	/* VMs never beside it; owned */
+	size_t		  ndifferent;
 };
 
 /* A placement group from the configuration (rebalancing honours it). */
 struct coord_group {
 	char		  name[64];
 	int		  anti;		/* 1 anti-affinity, 0 affinity */
+	int		  hard;		/* 0: soft, placement prefers it */
 	char		**vms;		/* owned */
 	size_t		  nvms;
 };
@@ -64,6 +80,9 @@ struct coord_conf {
 	struct coord_group *groups;		/* owned */
 	size_t		 ngroups;
 	struct coord_rebalance_conf rebalance;
+	struct coord_vm_conf *vms;		/* owned */
+	size_t		 nvms;
+	int		 zone_stay;		/* zone_policy "stay" (default) */
 };
 
 struct coord;
@@ -118,6 +137,7 @@ struct host {
 
 struct ctl_client;
 TAILQ_HEAD(ctl_client_list, ctl_client);
+struct cpucache;
 struct drain;
 TAILQ_HEAD(drain_list, drain);
 
@@ -139,6 +159,7 @@ struct coord {
 	int			 handles_open;
 	uint64_t		 last_heartbeat_ms;
 	int			 stopping;
+	struct cpucache		*cpucache;	/* owned; cpucache.c */
 };
 
 /* parse.c */
@@ -232,6 +253,11 @@ int	 rebalance_request(struct coord *, const Ferry__RebalanceRequest *,
 int	 rebalance_snapshot(struct coord *, char **json, char *, size_t);
 void	 rebalance_tick(struct coord *, uint64_t now_ms);
 void	 rebalance_client_gone(struct coord *, struct ctl_client *);
+
+/* cpubaseline.c */
+int	 cpubaseline_request(struct coord *, struct ctl_client *, uint16_t type,
+	    uint32_t serial, char *, size_t);
+void	 cpubaseline_client_gone(struct coord *, struct ctl_client *);
 
 /* api.c */
 extern const struct dispatch_entry api_dispatch[];

@@ -30,6 +30,8 @@
 
 #include "coordinator.h"
 #include "log.h"
+#include "cpucache.h"
+#include "placement.h"
 #include "planner.h"
 
 #define DRAIN_ATTEMPTS		3
@@ -545,40 +547,39 @@ drain_running(const struct drain *d, const char *dest)
 }
 
 /* A new destination for an item whose migration failed, among hosts it has
- * not tried, by the same rule as the plan (most free memory that fits). */
+ * not tried, by the placement engine's rules (as the plan). */
 static int
 drain_replan_item(struct drain *d, struct drain_item *it)
 {
 	struct coord *co = d->co;
-	struct host *best = NULL;
-	uint64_t bestfree = 0, f, incoming;
-	size_t i, k;
+	struct placement *pl = NULL;
+	struct place_verdict *vd = NULL;
+	size_t i, k, vm, best = PLACE_NONE;
+	char err[64];
+	int tried;
 
-	for (i = 0; i < co->nhosts; i++) {
-		struct host *h = &co->hosts[i];
-		int tried = 0;
-
-		if (!h->up || strcmp(h->admin_state, "active") != 0 ||
-		    h->inv == NULL || strcmp(h->conf.name, d->host) == 0 ||
-		    drain_host_busy(co, h->conf.name))
+	if (placement_build(co, &pl, err, sizeof(err)) < 0 ||
+	    (vm = placement_find_vm(pl, it->vm)) == PLACE_NONE ||
+	    (vd = calloc(pl->m.nhosts + 1, sizeof(*vd))) == NULL)
+		goto out;
+	(void)place_evaluate(&pl->m, vm, vd);
+	for (i = 0; i < pl->m.nhosts; i++) {
+		if (!vd[i].ok || strcmp(co->hosts[i].conf.name, d->host) == 0)
 			continue;
-		for (k = 0; k < it->ntried; k++)
-			if (strcmp(it->tried[k], h->conf.name) == 0)
+		for (k = 0, tried = 0; k < it->ntried; k++)
+			if (strcmp(it->tried[k], co->hosts[i].conf.name) == 0)
 				tried = 1;
-		if (tried)
-			continue;
-		f = cluster_host_free_mib(h);
-		incoming = job_incoming_mib(co, h->conf.name, NULL);
-		f = f > incoming ? f - incoming : 0;
-		if (f >= it->mem_mib && (best == NULL || f > bestfree)) {
-			best = h;
-			bestfree = f;
-		}
+		if (!tried && (best == PLACE_NONE ||
+		    vd[i].weight > vd[best].weight))
+			best = i;
 	}
-	if (best == NULL)
-		return -1;
-	snprintf(it->dest, sizeof(it->dest), "%s", best->conf.name);
-	return 0;
+	if (best != PLACE_NONE)
+		snprintf(it->dest, sizeof(it->dest), "%s",
+		    co->hosts[best].conf.name);
+ out:
+	free(vd);
+	placement_free(pl);
+	return best == PLACE_NONE ? -1 : 0;
 }
 
 static void
@@ -749,38 +750,21 @@ static void
 drain_plan(struct drain *d)
 {
 	struct coord *co = d->co;
-	struct plan_host *ph = NULL;
+	struct placement *pl = NULL;
 	struct plan_vm *pv = NULL;
 	size_t *map = NULL;
-	size_t i, src = 0, unmovable, npv = 0;
+	size_t i, unmovable, npv = 0;
 	uint32_t base = 0;
 	char msg[256];
 	char *params;
 	int n;
 
-	if ((ph = calloc(co->nhosts, sizeof(*ph))) == NULL ||
+	/* The placement engine's model of the cluster: a host another drain
+	 * empties takes nothing, from the moment that drain was asked for. */
+	if (placement_build(co, &pl, msg, sizeof(msg)) < 0 ||
 	    (d->nitems && ((pv = calloc(d->nitems, sizeof(*pv))) == NULL ||
 	    (map = calloc(d->nitems, sizeof(*map))) == NULL)))
 		goto oom;
-	for (i = 0; i < co->nhosts; i++) {
-		struct host *h = &co->hosts[i];
-
-		snprintf(ph[i].name, sizeof(ph[i].name), "%s", h->conf.name);
-		/* A host another drain empties takes nothing, from the moment
-		 * that drain was asked for. */
-		ph[i].usable = h->up && h->inv && !h->flagged &&
-		    strcmp(h->admin_state, "active") == 0 &&
-		    !drain_host_busy(co, h->conf.name);
-		if (h->inv) {
-			ph[i].mem_mib = h->inv->host->mem_mib;
-			ph[i].reserve_mib = h->inv->host->reserve_mib;
-			ph[i].used_mib = cluster_host_mem_used(h) +
-			    job_incoming_mib(co, h->conf.name, NULL);
-			ph[i].cpus = h->inv->host->cpus;
-		}
-		if (strcmp(h->conf.name, d->host) == 0)
-			src = i;
-	}
 	/* Only what this round found is placed: an item already planned,
 	 * moving or done keeps its state (replanning one in flight moved a
 	 * VM twice). Later rounds come after the earlier ones in order. */
@@ -793,14 +777,17 @@ drain_plan(struct drain *d)
 			continue;
 		}
 		map[npv] = i;
-		snprintf(pv[npv].name, sizeof(pv[npv].name), "%s", it->vm);
-		pv[npv].mem_mib = it->mem_mib;
-		pv[npv].vcpus = it->vcpus;
+		pv[npv].vm = placement_find_vm(pl, it->vm);
 		pv[npv].movable = it->state != ITEM_UNMOVABLE;
 		snprintf(pv[npv].why, sizeof(pv[npv].why), "%s", it->reason);
+		if (pv[npv].vm == PLACE_NONE) {
+			pv[npv].movable = 0;
+			snprintf(pv[npv].why, sizeof(pv[npv].why), "not running "
+			    "on %s any more", d->host);
+		}
 		npv++;
 	}
-	if ((n = planner_evacuate(ph, co->nhosts, src, pv, npv)) < 0)
+	if ((n = planner_evacuate(&pl->m, pv, npv)) < 0)
 		goto oom;
 	for (i = 0, unmovable = 0; i < d->nitems; i++)
 		if (d->items[i].state == ITEM_UNMOVABLE && !d->items[i].fresh)
@@ -812,7 +799,7 @@ drain_plan(struct drain *d)
 		it->order = base + pv[i].order;
 		if (pv[i].dest >= 0) {
 			snprintf(it->dest, sizeof(it->dest), "%s",
-			    ph[pv[i].dest].name);
+			    co->hosts[pv[i].dest].conf.name);
 			it->state = ITEM_PLANNED;
 		} else {
 			it->state = ITEM_UNMOVABLE;
@@ -821,10 +808,10 @@ drain_plan(struct drain *d)
 			unmovable++;
 		}
 	}
-	free(ph);
+	placement_free(pl);
 	free(pv);
 	free(map);
-	ph = NULL;
+	pl = NULL;
 	pv = NULL;
 	map = NULL;
 
@@ -886,13 +873,41 @@ drain_plan(struct drain *d)
 	d->co->drain_kick = 1;
 	return;
 oom:
-	free(ph);
+	placement_free(pl);
 	free(pv);
 	free(map);
 	snprintf(d->state, sizeof(d->state), "refused");
 	drain_reply(d, "out of memory");
 	TAILQ_REMOVE(&co->drains, d, entry);
 	drain_free(d);
+}
+
+/* Every pre-check and CPU comparison is in: plan. */
+static void
+drain_checks_done(struct drain *d)
+{
+	size_t i;
+
+	if (d->calls > 0)
+		return;
+	/* Anything not answered cannot be vouched for. */
+	for (i = 0; i < d->nitems; i++)
+		if (d->items[i].fresh && !d->items[i].checked &&
+		    d->items[i].state != ITEM_UNMOVABLE) {
+			d->items[i].state = ITEM_UNMOVABLE;
+			snprintf(d->items[i].reason, sizeof(d->items[i].reason),
+			    "its host did not answer the pre-check");
+		}
+	drain_plan(d);
+}
+
+static void
+drain_prefetch_done(void *arg)
+{
+	struct drain *d = arg;
+
+	d->calls--;
+	drain_checks_done(d);
 }
 
 static void
@@ -915,6 +930,10 @@ drain_check_cb(struct host *h, const struct frame *f, const char *err,
 			    strcmp(d->items[i].vm, r->domain->name) == 0)
 				it = &d->items[i];
 		if (it != NULL) {
+			/* The plan waits for the other hosts' CPU verdicts. */
+			cpucache_guest(d->co, it->vm, r);
+			d->calls += cpucache_prefetch(d->co, h, it->vm, r,
+			    drain_prefetch_done, d);
 			it->checked = 1;
 			for (k = 0; k < r->n_checks; k++)
 				if (!r->checks[k]->ok) {
@@ -935,17 +954,7 @@ drain_check_cb(struct host *h, const struct frame *f, const char *err,
 	} else
 		log_drain_warnx(d->id, d->host, "a pre-check failed: %s",
 		    err ? err : "malformed reply");
-	if (d->calls > 0)
-		return;
-	/* Anything not answered cannot be vouched for. */
-	for (i = 0; i < d->nitems; i++)
-		if (d->items[i].fresh && !d->items[i].checked &&
-		    d->items[i].state != ITEM_UNMOVABLE) {
-			d->items[i].state = ITEM_UNMOVABLE;
-			snprintf(d->items[i].reason, sizeof(d->items[i].reason),
-			    "its host did not answer the pre-check");
-		}
-	drain_plan(d);
+	drain_checks_done(d);
 }
 
 /* The item for vm: an existing one that is over (the VM came back or
@@ -1260,6 +1269,36 @@ drain_cancel(struct coord *co, const char *host, struct ctl_client *c,
 	return 0;
 }
 
+/* A restore's destination is fixed, but the placement engine's rules hold
+ * all the same (zone, labels, groups, memory counting the VMs returning
+ * before): a VM the host may not take stays where it is, with the reason. */
+static void
+drain_restore_check(struct drain *d, struct host *h)
+{
+	struct placement *pl = NULL;
+	struct place_verdict vd;
+	size_t i, vm, hi = (size_t)(h - d->co->hosts);
+	char err[64];
+
+	if (d->nitems == 0 || placement_build(d->co, &pl, err,
+	    sizeof(err)) < 0)
+		return;		/* each move's own checks still run */
+	for (i = 0; i < d->nitems; i++) {
+		struct drain_item *it = &d->items[i];
+
+		if ((vm = placement_find_vm(pl, it->vm)) == PLACE_NONE)
+			continue;
+		place_host_verdict(&pl->m, vm, hi, &vd);
+		if (vd.ok) {
+			place_commit(&pl->m, vm, hi);
+			continue;
+		}
+		it->state = ITEM_UNMOVABLE;
+		snprintf(it->reason, sizeof(it->reason), "%s", vd.reason);
+	}
+	placement_free(pl);
+}
+
 /* Back to up; with restore, bring back the VMs the last drain moved. */
 int
 drain_exit(struct coord *co, const Ferry__MaintenanceRequest *req,
@@ -1342,6 +1381,7 @@ drain_exit(struct coord *co, const Ferry__MaintenanceRequest *req,
 		}
 	}
 	store_job_list_free(jobs, n);
+	drain_restore_check(d, h);
 	d->reply_client = c;
 	d->reply_serial = serial;
 	d->reply_type = type;

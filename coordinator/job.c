@@ -24,7 +24,9 @@
 #include <json-c/json.h>
 
 #include "coordinator.h"
+#include "cpucache.h"
 #include "log.h"
+#include "placement.h"
 #include "validate.h"
 
 #define MIB			(1024.0 * 1024.0)
@@ -439,38 +441,56 @@ job_check_destination(struct job *j, const struct host *dh, int record)
 	return 0;
 }
 
-/* Destinations worth trying, most free memory first. */
+/* Destinations worth trying: the placement engine's accepted hosts, best
+ * weight first; when none, every host's reason is kept for the refusal. */
 static void
 job_pick_candidates(struct job *j)
 {
 	struct coord *co = j->co;
-	size_t i, k, n = 0;
-	uint64_t fi, fk;
-	char tmp[64];
+	struct placement *p = NULL;
+	struct place_verdict *vd = NULL;
+	size_t i, k, n = 0, vm;
+	char err[64];
 
-	for (i = 0; i < co->nhosts && n < 8; i++) {
-		struct host *h = &co->hosts[i];
-
-		if (strcmp(h->conf.name, j->source) == 0 ||
-		    job_check_destination(j, h, 0) < 0)
+	j->ncandidates = j->candidate = 0;
+	j->placement_why[0] = '\0';
+	if (placement_build(co, &p, err, sizeof(err)) < 0 ||
+	    (vd = calloc(p->m.nhosts + 1, sizeof(*vd))) == NULL) {
+		snprintf(j->placement_why, sizeof(j->placement_why), "placement: "
+		    "out of memory");
+		goto out;
+	}
+	if ((vm = placement_find_vm(p, j->vm)) == PLACE_NONE) {
+		snprintf(j->placement_why, sizeof(j->placement_why), "%s runs "
+		    "on no host that is up", j->vm);
+		goto out;
+	}
+	(void)place_evaluate(&p->m, vm, vd);
+	/* Selection by weight, at most 8; ties to the lower index. */
+	while (n < sizeof(j->candidates) / sizeof(j->candidates[0])) {
+		k = PLACE_NONE;
+		for (i = 0; i < p->m.nhosts; i++)
+			if (vd[i].ok && strcmp(co->hosts[i].conf.name,
+			    j->source) != 0 &&
+			    (k == PLACE_NONE || vd[i].weight > vd[k].weight))
+				k = i;
+		if (k == PLACE_NONE)
+			break;
+		vd[k].ok = 0;
+		if (job_check_destination(j, &co->hosts[k], 0) < 0)
 			continue;
 		snprintf(j->candidates[n++], sizeof(j->candidates[0]), "%s",
-		    h->conf.name);
+		    co->hosts[k].conf.name);
 	}
-	/* Insertion sort by free memory, descending: least loaded wins. */
-	for (i = 1; i < n; i++)
-		for (k = i; k > 0; k--) {
-			fi = cluster_host_free_mib(coord_host_find(co, j->candidates[k]));
-			fk = cluster_host_free_mib(coord_host_find(co,
-			    j->candidates[k - 1]));
-			if (fi <= fk)
-				break;
-			memcpy(tmp, j->candidates[k], sizeof(tmp));
-			memcpy(j->candidates[k], j->candidates[k - 1], sizeof(tmp));
-			memcpy(j->candidates[k - 1], tmp, sizeof(tmp));
-		}
+	if (n == 0) {
+		(void)place_evaluate(&p->m, vm, vd);
+		place_summary(&p->m, vd, j->placement_why,
+		    sizeof(j->placement_why));
+	}
 	j->ncandidates = n;
-	j->candidate = 0;
+ out:
+	free(vd);
+	placement_free(p);
 }
 
 static void
@@ -594,6 +614,7 @@ job_dest_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 		    h->conf.name);
 	else {
 		job_add_checks(j, where, r->checks, r->n_checks);
+		cpucache_verdict(j->co, j->vm, h, r);
 		ferry__dest_check_reply__free_unpacked(r, NULL);
 	}
 	job_storage_cleanup(j);
@@ -652,6 +673,7 @@ job_source_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 			ferry__source_check_reply__free_unpacked(j->src, NULL);
 		j->src = r;
 		j->mem_mib = r->domain->mem_mib;
+		cpucache_guest(j->co, j->vm, r);
 		job_add_checks(j, where, r->checks, r->n_checks);
 		/* The destination needs the source's findings (nonces, CPU);
 		 * a source that blocks still gets its nonces removed. */
@@ -714,7 +736,8 @@ job_start_checks(struct job *j)
 	}
 	if (j->destination[0] == '\0') {
 		job_add_check(j, "destination", 0, 0, "no host can take %s: "
-		    "every other host is down, in maintenance or full", j->vm);
+		    "%s", j->vm, j->placement_why[0] ? j->placement_why :
+		    "every other host is down, in maintenance or full");
 		job_checks_done(j);
 		return;
 	}

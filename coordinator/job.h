@@ -81,6 +81,7 @@ struct job {
 	double			 dirty_mibs;	/* -1 unknown */
 	char			 candidates[8][64];	/* destinations to try */
 	size_t			 ncandidates, candidate;
+	char			 placement_why[768];	/* no candidate: why */
 
 	/* migrating */
 	uint64_t		 migrate_sent_ms;

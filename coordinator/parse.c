@@ -8,6 +8,7 @@
 #include "conf.h"
 #include "coordinator.h"
 #include "validate.h"
+#include "place.h"
 
 #define OFF(f)	offsetof(struct coord_conf, f)
 #define SZ(f)	sizeof(((struct coord_conf *)0)->f)
@@ -32,6 +33,8 @@ static const struct conf_key coord_keys[] = {
 	{ "pinned", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 	{ "groups", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 	{ "rebalance", CONF_CUSTOM, 0, 0, 0, 0, 0 },
+	{ "vms", CONF_CUSTOM, 0, 0, 0, 0, 0 },
+	{ "zone_policy", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 };
 
 void
@@ -49,6 +52,7 @@ parse_coord_defaults(struct coord_conf *c)
 	c->backoff_max_ms = 10000;
 	c->per_destination = 1;
 	c->host_max_frame_rate = 500;
+	c->zone_stay = 1;
 	c->rebalance.interval_s = 300;
 	c->rebalance.max_moves = 2;
 	c->rebalance.quiet_period_s = 1800;
@@ -71,6 +75,8 @@ parse_coord_conf_clear(struct coord_conf *c)
 {
 	size_t i;
 
+	for (i = 0; c->hosts && i < c->nhosts; i++)
+		parse_strv_free(c->hosts[i].labels, c->hosts[i].nlabels);
 	free(c->hosts);
 	c->hosts = NULL;
 	c->nhosts = 0;
@@ -82,6 +88,132 @@ parse_coord_conf_clear(struct coord_conf *c)
 	free(c->groups);
 	c->groups = NULL;
 	c->ngroups = 0;
+	for (i = 0; i < c->nvms; i++) {
+		parse_strv_free(c->vms[i].requires_labels, c->vms[i].nrequires);
+		parse_strv_free(c->vms[i].same_host, c->vms[i].nsame);
+		parse_strv_free(c->vms[i].different_host, c->vms[i].ndifferent);
+	}
+	free(c->vms);
+	c->vms = NULL;
+	c->nvms = 0;
+}
+
+static int	parse_strv(const config_setting_t *, char ***, size_t *,
+		    const char *, char *, size_t);
+
+/* A list of labels: place_label_valid names only. */
+static int
+parse_labels(const config_setting_t *s, char ***out, size_t *n,
+    const char *path, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (parse_strv(s, out, n, path, err, errlen) < 0)
+		return -1;
+	for (i = 0; i < *n; i++)
+		if (!place_label_valid((*out)[i])) {
+			snprintf(err, errlen, "%s:%d: %s: '%s' is not a label "
+			    "(1 to 63 of letters, digits, '_.:=-')", path,
+			    config_setting_source_line(s),
+			    config_setting_name(s), (*out)[i]);
+			return -1;
+		}
+	return 0;
+}
+
+static int
+parse_zone(const config_setting_t *g, char *dst, size_t size,
+    const char *path, char *err, size_t errlen)
+{
+	if (conf_get_str(g, "zone", dst, size, 0, path, err, errlen) < 0)
+		return -1;
+	if (dst[0] != '\0' && !place_label_valid(dst)) {
+		snprintf(err, errlen, "%s:%d: zone '%s' may only use letters, "
+		    "digits and '_.:=-'", path, config_setting_source_line(g),
+		    dst);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_vms(const config_setting_t *list, struct coord_conf *c,
+    const char *path, char *err, size_t errlen)
+{
+	static const char *known[] = { "name", "zone", "requires_labels",
+	    "same_host", "different_host" };
+	const config_setting_t *g, *m;
+	int i, n, k, line;
+	size_t j, q;
+
+	if (!config_setting_is_list(list)) {
+		snprintf(err, errlen, "%s:%d: vms must be a list ( { name = ...; "
+		    "zone = ...; requires_labels = [...]; }, ... )", path,
+		    config_setting_source_line(list));
+		return -1;
+	}
+	n = config_setting_length(list);
+	if (n && (c->vms = calloc(n, sizeof(*c->vms))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct coord_vm_conf *v = &c->vms[i];
+
+		g = config_setting_get_elem(list, i);
+		line = config_setting_source_line(g);
+		c->nvms++;
+		if (!config_setting_is_group(g)) {
+			snprintf(err, errlen, "%s:%d: each VM must be { name; "
+			    "zone; requires_labels; }", path, line);
+			return -1;
+		}
+		for (k = 0; k < config_setting_length(g); k++) {
+			m = config_setting_get_elem(g, k);
+			for (q = 0; q < sizeof(known) / sizeof(known[0]); q++)
+				if (strcmp(config_setting_name(m), known[q]) == 0)
+					break;
+			if (q == sizeof(known) / sizeof(known[0])) {
+				snprintf(err, errlen, "%s:%d: unknown VM setting "
+				    "'%s'", path, config_setting_source_line(m),
+				    config_setting_name(m));
+				return -1;
+			}
+		}
+		if (conf_get_str(g, "name", v->name, sizeof(v->name), 1, path,
+		    err, errlen) < 0 ||
+		    parse_zone(g, v->zone, sizeof(v->zone), path, err,
+		    errlen) < 0)
+			return -1;
+		if ((m = config_setting_get_member(g, "requires_labels")) &&
+		    parse_labels(m, &v->requires_labels, &v->nrequires, path,
+		    err, errlen) < 0)
+			return -1;
+		if ((m = config_setting_get_member(g, "same_host")) &&
+		    parse_strv(m, &v->same_host, &v->nsame, path, err,
+		    errlen) < 0)
+			return -1;
+		if ((m = config_setting_get_member(g, "different_host")) &&
+		    parse_strv(m, &v->different_host, &v->ndifferent, path,
+		    err, errlen) < 0)
+			return -1;
+		for (j = 0; j < v->nsame; j++)
+			for (q = 0; q < v->ndifferent; q++)
+				if (strcmp(v->same_host[j],
+				    v->different_host[q]) == 0) {
+					snprintf(err, errlen, "%s:%d: VM %s: %s is "
+					    "both same_host and different_host",
+					    path, line, v->name, v->same_host[j]);
+					return -1;
+				}
+		for (k = 0; k < i; k++)
+			if (strcmp(c->vms[k].name, v->name) == 0) {
+				snprintf(err, errlen, "%s:%d: VM '%s' is listed "
+				    "twice", path, line, v->name);
+				return -1;
+			}
+	}
+	return 0;
 }
 
 /* A list or array of strings: VM names. */
@@ -123,7 +255,7 @@ static int
 parse_groups(const config_setting_t *list, struct coord_conf *c,
     const char *path, char *err, size_t errlen)
 {
-	const config_setting_t *g, *vms;
+	const config_setting_t *g, *vms, *hard;
 	char type[16];
 	int i, n;
 
@@ -160,6 +292,16 @@ parse_groups(const config_setting_t *list, struct coord_conf *c,
 			snprintf(err, errlen, "%s:%d: group type must be \"anti\" "
 			    "or \"affinity\"", path, config_setting_source_line(g));
 			return -1;
+		}
+		cg->hard = 1;
+		if ((hard = config_setting_get_member(g, "hard")) != NULL) {
+			if (config_setting_type(hard) != CONFIG_TYPE_BOOL) {
+				snprintf(err, errlen, "%s:%d: group %s: hard must "
+				    "be true or false", path,
+				    config_setting_source_line(hard), cg->name);
+				return -1;
+			}
+			cg->hard = config_setting_get_bool(hard);
 		}
 		if ((vms = config_setting_get_member(g, "vms")) == NULL) {
 			snprintf(err, errlen, "%s:%d: group %s has no vms", path,
@@ -235,13 +377,16 @@ parse_hosts(const config_setting_t *list, struct coord_conf *c,
 			    "{ name = ...; address = ...; }", path, line);
 			return -1;
 		}
+		c->nhosts++;	/* its labels are the conf's to free */
 		for (k = 0; k < config_setting_length(h); k++) {
 			m = config_setting_get_elem(h, k);
 			if (strcmp(config_setting_name(m), "name") &&
 			    strcmp(config_setting_name(m), "address") &&
 			    strcmp(config_setting_name(m), "libvirt_uri") &&
 			    strcmp(config_setting_name(m), "migration_address") &&
-			    strcmp(config_setting_name(m), "port")) {
+			    strcmp(config_setting_name(m), "port") &&
+			    strcmp(config_setting_name(m), "zone") &&
+			    strcmp(config_setting_name(m), "labels")) {
 				snprintf(err, errlen, "%s:%d: unknown host setting "
 				    "'%s'", path, config_setting_source_line(m),
 				    config_setting_name(m));
@@ -272,6 +417,13 @@ parse_hosts(const config_setting_t *list, struct coord_conf *c,
 			    hc->name);
 			return -1;
 		}
+		if (parse_zone(h, hc->zone, sizeof(hc->zone), path, err,
+		    errlen) < 0)
+			return -1;
+		if ((m = config_setting_get_member(h, "labels")) != NULL &&
+		    parse_labels(m, &hc->labels, &hc->nlabels, path, err,
+		    errlen) < 0)
+			return -1;
 		hc->port = 7220;
 		if ((port = config_setting_get_member(h, "port")) != NULL) {
 			if (config_setting_type(port) != CONFIG_TYPE_INT ||
@@ -290,7 +442,6 @@ parse_hosts(const config_setting_t *list, struct coord_conf *c,
 				    "twice", path, line, hc->name);
 				return -1;
 			}
-		c->nhosts++;
 	}
 	return 0;
 }
@@ -321,6 +472,19 @@ parse_coord_config(const char *path, struct coord_conf *out, char *err,
 	if ((s = config_lookup(&cf, "groups")) != NULL &&
 	    parse_groups(s, &c, path, err, errlen) < 0)
 		goto done;
+	if ((s = config_lookup(&cf, "vms")) != NULL &&
+	    parse_vms(s, &c, path, err, errlen) < 0)
+		goto done;
+	if ((s = config_lookup(&cf, "zone_policy")) != NULL) {
+		const char *zp = config_setting_get_string(s);
+
+		if (zp == NULL || (strcmp(zp, "stay") && strcmp(zp, "any"))) {
+			snprintf(err, errlen, "%s:%d: zone_policy must be \"stay\" "
+			    "or \"any\"", path, config_setting_source_line(s));
+			goto done;
+		}
+		c.zone_stay = strcmp(zp, "stay") == 0;
+	}
 	if ((s = config_lookup(&cf, "rebalance")) != NULL) {
 		char *end;
 
@@ -357,6 +521,8 @@ parse_coord_config(const char *path, struct coord_conf *out, char *err,
 	c.npinned = 0;
 	c.groups = NULL;
 	c.ngroups = 0;
+	c.vms = NULL;
+	c.nvms = 0;
 	rc = 0;
 done:
 	parse_coord_conf_clear(&c);

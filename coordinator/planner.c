@@ -1,50 +1,48 @@
-/* planner.c: placement plans; see planner.h. */
+/* planner.c: evacuation plans; see planner.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "planner.h"
 
-static uint64_t
-planner_free(const struct plan_host *h, uint64_t planned)
-{
-	uint64_t used = h->used_mib + h->reserve_mib + planned;
-
-	return h->mem_mib > used ? h->mem_mib - used : 0;
-}
-
 /* Largest memory first; ties by name so plans are reproducible. */
 static int
-planner_cmp(const void *a, const void *b)
+planner_cmp(const void *a, const void *b, void *arg)
 {
-	const struct plan_vm *x = *(const struct plan_vm * const *)a;
-	const struct plan_vm *y = *(const struct plan_vm * const *)b;
+	const struct place_model *m = arg;
+	size_t i = (*(struct plan_vm * const *)a)->vm;
+	size_t j = (*(struct plan_vm * const *)b)->vm;
+	uint64_t xm = i < m->nvms ? m->vms[i].mem_mib : 0;
+	uint64_t ym = j < m->nvms ? m->vms[j].mem_mib : 0;
 
-	if (x->mem_mib != y->mem_mib)
-		return x->mem_mib > y->mem_mib ? -1 : 1;
-	return strcmp(x->name, y->name);
+	/* An unmovable VM may have no model entry (it left): last. */
+	if (xm != ym)
+		return xm > ym ? -1 : 1;
+	return strcmp(i < m->nvms ? m->vms[i].name : "",
+	    j < m->nvms ? m->vms[j].name : "");
 }
 
 int
-planner_evacuate(const struct plan_host *hosts, size_t nhosts, size_t src,
-    struct plan_vm *vms, size_t nvms)
+planner_evacuate(struct place_model *m, struct plan_vm *vms, size_t nvms)
 {
 	struct plan_vm **order = NULL;
-	uint64_t *planned = NULL, f, best_free;
-	size_t i, k, best_any;
-	int unplaced = 0, best, any;
+	struct place_verdict *vd = NULL;
+	size_t i, best;
+	int unplaced = 0;
 
-	if ((nhosts && hosts == NULL) || (nvms && vms == NULL) || src >= nhosts)
+	if (m == NULL || (nvms && vms == NULL))
 		return -1;
-	if ((planned = calloc(nhosts, sizeof(*planned))) == NULL ||
-	    (nvms && (order = calloc(nvms, sizeof(*order))) == NULL)) {
-		free(planned);
+	for (i = 0; i < nvms; i++)
+		if (vms[i].movable && vms[i].vm >= m->nvms)
+			return -1;
+	if ((vd = calloc(m->nhosts + 1, sizeof(*vd))) == NULL ||
+	    (order = calloc(nvms + 1, sizeof(*order))) == NULL) {
+		free(vd);
 		return -1;
 	}
 	for (i = 0; i < nvms; i++)
 		order[i] = &vms[i];
-	if (nvms > 1)	/* order is NULL for an empty host */
-		qsort(order, nvms, sizeof(*order), planner_cmp);
+	qsort_r(order, nvms, sizeof(*order), planner_cmp, m);
 
 	for (i = 0; i < nvms; i++) {
 		struct plan_vm *v = order[i];
@@ -58,43 +56,15 @@ planner_evacuate(const struct plan_host *hosts, size_t nhosts, size_t src,
 			unplaced++;
 			continue;
 		}
-		best = -1;
-		best_free = 0;
-		any = 0;
-		best_any = 0;
-		for (k = 0; k < nhosts; k++) {
-			if (k == src || !hosts[k].usable ||
-			    (v->allowed && !v->allowed[k]))
-				continue;
-			f = planner_free(&hosts[k], planned[k]);
-			if (!any || f > planner_free(&hosts[best_any],
-			    planned[best_any]))
-				best_any = k;
-			any = 1;
-			if (f >= v->mem_mib && (best < 0 || f > best_free)) {
-				best = (int)k;
-				best_free = f;
-			}
-		}
-		if (best < 0) {
-			if (!any)
-				snprintf(v->reason, sizeof(v->reason), "no other "
-				    "host is up and active");
-			else
-				snprintf(v->reason, sizeof(v->reason), "needs %llu "
-				    "MiB; the most any destination has left in "
-				    "this plan is %llu MiB (%s)",
-				    (unsigned long long)v->mem_mib,
-				    (unsigned long long)planner_free(
-				    &hosts[best_any], planned[best_any]),
-				    hosts[best_any].name);
+		if ((best = place_evaluate(m, v->vm, vd)) == PLACE_NONE) {
+			place_summary(m, vd, v->reason, sizeof(v->reason));
 			unplaced++;
 			continue;
 		}
-		v->dest = best;
-		planned[best] += v->mem_mib;
+		v->dest = (int)best;
+		place_commit(m, v->vm, best);
 	}
 	free(order);
-	free(planned);
+	free(vd);
 	return unplaced;
 }

@@ -8,9 +8,10 @@
  * every running VM, pinned when the configuration pins it, when its source
  * says its storage cannot move (PRECHECK_SOURCE, asked before planning),
  * when it has a migration in flight, or when it moved within the quiet
- * period (no ping-pong); the configured groups. Per-destination CPU checks
- * are not run at planning time: each move's own pre-checks run when it is
- * applied, and a refused move is reported, never forced.
+ * period (no ping-pong); the configured groups, zones, labels and hints;
+ * hosts that said they cannot run a VM's CPU (cpucache.c) are not its
+ * destinations. Each move's own pre-checks still run when it is applied,
+ * and a refused move is reported, never forced.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 
 #include "balance.h"
 #include "coordinator.h"
+#include "cpucache.h"
+#include "place.h"
 #include "log.h"
 
 #define REBALANCE_LABEL	"cluster"
@@ -79,6 +82,46 @@ rebalance_blocked_clear(struct rb_blocked *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Per-VM placement rules from coordinator.conf, as the placement engine
+ * reads them: required zone and labels; a same-host hint is an affinity
+ * group of the two, a different-host hint an anti-affinity group. */
+static int
+rebalance_model_vms(struct coord *co, struct balance_model *m)
+{
+	char name[300];
+	size_t i, k;
+	long v, w;
+
+	for (i = 0; i < co->conf.nvms; i++) {
+		const struct coord_vm_conf *vc = &co->conf.vms[i];
+
+		if ((v = balance_find_vm(m, vc->name)) < 0)
+			continue;
+		if (balance_vm_zone(m, (size_t)v, vc->zone) < 0)
+			return -1;
+		for (k = 0; k < vc->nrequires; k++)
+			if (balance_vm_requires(m, (size_t)v,
+			    vc->requires_labels[k]) < 0)
+				return -1;
+		for (k = 0; k < vc->nsame + vc->ndifferent; k++) {
+			int same = k < vc->nsame;
+			const char *o = same ? vc->same_host[k] :
+			    vc->different_host[k - vc->nsame];
+
+			if ((w = balance_find_vm(m, o)) < 0)
+				continue;
+			snprintf(name, sizeof(name), "%s-host:%s:%s", same ?
+			    "same" : "different", vc->name, o);
+			if (balance_vm_group(m, (size_t)v, same ?
+			    BALANCE_AFFINITY : BALANCE_ANTI, name) < 0 ||
+			    balance_vm_group(m, (size_t)w, same ?
+			    BALANCE_AFFINITY : BALANCE_ANTI, name) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 /* The live cluster as a planning model; *out is the caller's. */
 static int
 rebalance_model(struct coord *co, uint64_t quiet_ms,
@@ -110,11 +153,19 @@ rebalance_model(struct coord *co, uint64_t quiet_ms,
 		hi = balance_add_host(m, h->conf.name, hi_ ? hi_->mem_mib : 0,
 		    hi_ ? hi_->reserve_mib : 0, hi_ ? hi_->cpus : 1, usable);
 		if (hi < 0 || balance_host_state(m, (size_t)hi,
-		    coord_host_state(h)) < 0) {
+		    coord_host_state(h)) < 0 ||
+		    balance_host_zone(m, (size_t)hi, h->conf.zone) < 0) {
 			snprintf(err, errlen, "cannot model host %s", h->conf.name);
 			goto fail;
 		}
+		for (k = 0; k < h->conf.nlabels; k++)
+			if (balance_host_label(m, (size_t)hi,
+			    h->conf.labels[k]) < 0) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
 	}
+	m->zone_stay = co->conf.zone_stay;
 	for (i = 0; i < co->nhosts; i++) {
 		struct host *h = &co->hosts[i];
 
@@ -136,6 +187,18 @@ rebalance_model(struct coord *co, uint64_t quiet_ms,
 			    pinned);
 			if (vi < 0)
 				continue;	/* reported on two hosts: leave it */
+			/* Hosts that said they cannot run its CPU. */
+			if (cpucache_known(co, d->name)) {
+				size_t x;
+
+				if (balance_vm_restrict(m, (size_t)vi) < 0)
+					goto oom;
+				for (x = 0; x < co->nhosts; x++)
+					if (cpucache_lookup(co, d->name, x,
+					    NULL) != PLACE_NO &&
+					    balance_vm_allow(m, (size_t)vi, x) < 0)
+						goto oom;
+			}
 			for (g = 0; g < co->conf.ngroups; g++) {
 				const struct coord_group *cg = &co->conf.groups[g];
 
@@ -150,9 +213,15 @@ rebalance_model(struct coord *co, uint64_t quiet_ms,
 			}
 		}
 	}
+	if (rebalance_model_vms(co, m) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	store_job_list_free(jobs, njobs);
 	*out = m;
 	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
 fail:
 	store_job_list_free(jobs, njobs);
 	balance_model_free(m);
@@ -178,8 +247,8 @@ rebalance_snapshot(struct coord *co, char **json, char *err, size_t errlen)
 /* Plans, and with apply runs the plan. The reply carries the plan; with
  * apply and a client, the run's events follow on the call's serial. */
 static int
-rebalance_do(struct coord *co, enum balance_policy policy, size_t max_moves,
-    double threshold, uint64_t quiet_ms, const struct rb_blocked *blocked,
+rebalance_do(struct coord *co, enum balance_policy policy,
+    enum balance_objective objective, size_t max_moves, double threshold, uint64_t quiet_ms, const struct rb_blocked *blocked,
     int apply, struct ctl_client *c, uint16_t type, uint32_t serial, char *err,
     size_t errlen)
 {
@@ -202,6 +271,7 @@ rebalance_do(struct coord *co, enum balance_policy policy, size_t max_moves,
 		return -1;
 	balance_opts_defaults(&o);
 	o.policy = policy;
+	o.objective = objective;
 	if (max_moves)
 		o.max_moves = max_moves;
 	if (threshold >= 0)
@@ -260,6 +330,7 @@ done:
 struct rb_pending {
 	struct coord		*co;
 	enum balance_policy	 policy;
+	enum balance_objective	 objective;
 	size_t			 max_moves;
 	double			 threshold;
 	uint64_t		 quiet_ms;
@@ -294,7 +365,7 @@ rebalance_finish_pending(struct rb_pending *rp)
 		free(rp);
 		return;
 	}
-	if (rebalance_do(rp->co, rp->policy, rp->max_moves, rp->threshold,
+	if (rebalance_do(rp->co, rp->policy, rp->objective, rp->max_moves, rp->threshold,
 	    rp->quiet_ms, &rp->blocked, rp->apply, rp->client, rp->type,
 	    rp->serial, err, sizeof(err)) < 0) {
 		if (rp->client != NULL)
@@ -359,8 +430,8 @@ rebalance_check_cb(struct host *h, const struct frame *f, const char *err,
 
 /* Asks every source about its VMs' storage, then plans (rebalance_do). */
 static int
-rebalance_start(struct coord *co, enum balance_policy policy, size_t max_moves,
-    double threshold, uint64_t quiet_ms, int apply, struct ctl_client *c,
+rebalance_start(struct coord *co, enum balance_policy policy,
+    enum balance_objective objective, size_t max_moves, double threshold, uint64_t quiet_ms, int apply, struct ctl_client *c,
     uint16_t type, uint32_t serial, char *err, size_t errlen)
 {
 	Ferry__SourceCheckRequest req = FERRY__SOURCE_CHECK_REQUEST__INIT;
@@ -377,6 +448,7 @@ rebalance_start(struct coord *co, enum balance_policy policy, size_t max_moves,
 	}
 	rp->co = co;
 	rp->policy = policy;
+	rp->objective = objective;
 	rp->max_moves = max_moves;
 	rp->threshold = threshold;
 	rp->quiet_ms = quiet_ms;
@@ -423,14 +495,21 @@ rebalance_request(struct coord *co, const Ferry__RebalanceRequest *req,
     size_t errlen)
 {
 	enum balance_policy p = BALANCE_POLICY_BALANCE;
+	enum balance_objective ob = BALANCE_OBJ_MEMORY;
 
 	if (req->policy && balance_policy_parse(req->policy, &p) < 0) {
 		snprintf(err, errlen, "unknown policy '%s' (balance, consolidate)",
 		    req->policy);
 		return -1;
 	}
+	if (req->objective && balance_objective_parse(req->objective,
+	    &ob) < 0) {
+		snprintf(err, errlen, "unknown objective '%s' (memory, moves)",
+		    req->objective);
+		return -1;
+	}
 	/* An operator's rebalance ignores the quiet period: they asked. */
-	return rebalance_start(co, p, req->has_max_moves ? req->max_moves : 0,
+	return rebalance_start(co, p, ob, req->has_max_moves ? req->max_moves : 0,
 	    -1, 0, req->has_apply && req->apply, c, type, serial, err, errlen);
 }
 
@@ -455,7 +534,7 @@ rebalance_tick(struct coord *co, uint64_t now_ms)
 	if (!TAILQ_EMPTY(&co->drains) || rb_current != NULL)
 		return;
 	(void)balance_policy_parse(rc->policy, &p);
-	if (rebalance_start(co, p, rc->max_moves, strtod(rc->threshold, NULL),
+	if (rebalance_start(co, p, BALANCE_OBJ_MEMORY, rc->max_moves, strtod(rc->threshold, NULL),
 	    (uint64_t)rc->quiet_period_s * 1000, 1, NULL, 0, 0, err,
 	    sizeof(err)) < 0)
 		log_warnx("periodic rebalance: %s", err);

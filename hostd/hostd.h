@@ -190,6 +190,14 @@ int	 inventory_pack(const struct hostd_conf *, const struct hv_host *,
 	    const struct hv_domain *, size_t, uint64_t generation,
 	    uint8_t **payload, size_t *len);
 
+/* cpu.c (worker threads) */
+int	 cpu_host(struct hostd *, const ProtobufCMessage *, uint8_t **,
+	    size_t *, char *, size_t);
+int	 cpu_baseline(struct hostd *, const ProtobufCMessage *, uint8_t **,
+	    size_t *, char *, size_t);
+int	 cpu_compare(struct hostd *, const ProtobufCMessage *, uint8_t **,
+	    size_t *, char *, size_t);
+
 /* migrate.c */
 int	 migrate_start(struct hostd *, const Ferry__MigrateRequest *, char *,
 	    size_t);

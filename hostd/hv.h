@@ -128,6 +128,13 @@ struct hv_ops {
 	int	(*compare_cpu)(struct hv *, const char *cpu_xml, const char *emulator,
 		    const char *arch, const char *machine, const char *virttype,
 		    char **reason);
+	/* The host's CPU, the <cpu> element of virConnectGetCapabilities
+	 * (malloc'd), as virConnectBaselineHypervisorCPU takes it. */
+	int	(*host_cpu)(struct hv *, char **cpu_xml);
+	/* virConnectBaselineHypervisorCPU over n <cpu> definitions: the
+	 * most a guest may ask for and still run on all (malloc'd). */
+	int	(*baseline_cpu)(struct hv *, const char *const *cpus, size_t n,
+		    char **out);
 	/* Measure the guest's dirty rate over seconds; MiB/s. */
 	int	(*dirty_rate)(struct hv *, const char *name, int seconds,
 		    uint64_t *mibs);

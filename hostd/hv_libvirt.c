@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -982,6 +983,72 @@ hvl_compare_cpu(struct hv *hv, const char *cpu_xml, const char *emulator,
 	return r;
 }
 
+static int
+hvl_host_cpu(struct hv *hv, char **cpu_xml)
+{
+	virConnectPtr c;
+	xmlDocPtr doc = NULL;
+	xmlXPathContextPtr ctx = NULL;
+	xmlXPathObjectPtr obj = NULL;
+	xmlBufferPtr buf = NULL;
+	char *caps = NULL;
+	int rc = -1;
+
+	*cpu_xml = NULL;
+	if ((c = hvl_conn(hv)) == NULL)
+		return -1;
+	if ((caps = virConnectGetCapabilities(c)) == NULL) {
+		hv_set_error("capabilities: %s", hvl_errmsg());
+		goto out;
+	}
+	if ((doc = xmlReadMemory(caps, (int)strlen(caps), "caps.xml", NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)) ==
+	    NULL || (ctx = xmlXPathNewContext(doc)) == NULL ||
+	    (obj = xmlXPathEvalExpression(BAD_CAST "/capabilities/host/cpu",
+	    ctx)) == NULL || obj->nodesetval == NULL ||
+	    obj->nodesetval->nodeNr < 1 || (buf = xmlBufferCreate()) == NULL ||
+	    xmlNodeDump(buf, doc, obj->nodesetval->nodeTab[0], 0, 0) < 0) {
+		hv_set_error("capabilities: no host <cpu>");
+		goto out;
+	}
+	if ((*cpu_xml = strdup((const char *)xmlBufferContent(buf))) == NULL) {
+		hv_set_error("out of memory");
+		goto out;
+	}
+	rc = 0;
+ out:
+	if (buf)
+		xmlBufferFree(buf);
+	if (obj)
+		xmlXPathFreeObject(obj);
+	if (ctx)
+		xmlXPathFreeContext(ctx);
+	if (doc)
+		xmlFreeDoc(doc);
+	free(caps);
+	virConnectClose(c);
+	return rc;
+}
+
+static int
+hvl_baseline_cpu(struct hv *hv, const char *const *cpus, size_t n, char **out)
+{
+	virConnectPtr c;
+
+	*out = NULL;
+	if (n == 0 || n > UINT_MAX) {
+		hv_set_error("baseline: no CPU given");
+		return -1;
+	}
+	if ((c = hvl_conn(hv)) == NULL)
+		return -1;
+	if ((*out = virConnectBaselineHypervisorCPU(c, NULL, NULL, NULL, NULL,
+	    (const char **)cpus, (unsigned)n, 0)) == NULL)
+		hv_set_error("baseline: %s", hvl_errmsg());
+	virConnectClose(c);
+	return *out ? 0 : -1;
+}
+
 /* A numeric typed parameter whatever libvirt typed it as; 0 when absent. */
 static uint64_t
 hvl_param_u64(virTypedParameterPtr p, int n, const char *name)
@@ -1290,6 +1357,8 @@ const struct hv_ops hv_libvirt_ops = {
 	.domain_info = hvl_domain_info,
 	.domain_cpu = hvl_domain_cpu,
 	.compare_cpu = hvl_compare_cpu,
+	.host_cpu = hvl_host_cpu,
+	.baseline_cpu = hvl_baseline_cpu,
 	.dirty_rate = hvl_dirty_rate,
 	.migrate = hvl_migrate,
 	.job_stats = hvl_job_stats,

@@ -151,6 +151,9 @@ handle_destroy_leftover(void *ctx, const struct frame_hdr *h,
 	return session_worker(s, h, m, precheck_destroy, HOSTD_WQ_STATE, err,
 	    errlen);
 }
+WORKER_HANDLER(handle_host_cpu, cpu_host, HOSTD_WQ_CHECK)
+WORKER_HANDLER(handle_cpu_baseline, cpu_baseline, HOSTD_WQ_CHECK)
+WORKER_HANDLER(handle_cpu_compare, cpu_compare, HOSTD_WQ_CHECK)
 
 static int
 session_reply_empty(struct session *s, const struct frame_hdr *h)
@@ -244,6 +247,14 @@ const struct dispatch_entry session_dispatch[MSG_HOST_MAX] = {
 	    handle_job_query, DISPATCH_AUTH },
 	[MSG_DESTROY_LEFTOVER] = { "destroy-leftover",
 	    &ferry__destroy_request__descriptor, handle_destroy_leftover,
+	    DISPATCH_AUTH },
+	[MSG_HOST_CPU] = { "host-cpu", &ferry__empty__descriptor,
+	    handle_host_cpu, DISPATCH_AUTH },
+	[MSG_CPU_BASELINE] = { "cpu-baseline",
+	    &ferry__cpu_baseline_request__descriptor, handle_cpu_baseline,
+	    DISPATCH_AUTH },
+	[MSG_CPU_COMPARE] = { "cpu-compare",
+	    &ferry__cpu_compare_request__descriptor, handle_cpu_compare,
 	    DISPATCH_AUTH },
 };
 const size_t session_ndispatch = MSG_HOST_MAX;

@@ -8,7 +8,8 @@
 static struct json_object *
 cmd_hosts_json(const Ferry__HostEntry *e)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o = json_object_new_object(), *lab;
+	size_t k;
 
 	json_object_object_add(o, "name", out_str(e->name));
 	json_object_object_add(o, "state", out_str(e->state));
@@ -34,6 +35,11 @@ cmd_hosts_json(const Ferry__HostEntry *e)
 	json_object_object_add(o, "last_seen_ms", e->has_last_seen_ms ?
 	    json_object_new_int64(e->last_seen_ms) : NULL);
 	json_object_object_add(o, "error", out_str(e->last_error));
+	json_object_object_add(o, "zone", out_str(e->zone));
+	lab = json_object_new_array();
+	for (k = 0; k < e->n_labels; k++)
+		json_object_array_add(lab, json_object_new_string(e->labels[k]));
+	json_object_object_add(o, "labels", lab);
 	return o;
 }
 
@@ -104,7 +110,7 @@ cmd_hosts_exec(struct ctl *c, int argc, char **argv)
 	Ferry__HostsReply *r;
 	struct json_object *arr, *o;
 	int ch, json = 0;
-	size_t i;
+	size_t i, k;
 
 	if (argc >= 2 && strcmp(argv[1], "accept") == 0)
 		return cmd_hosts_accept(c, argc, argv);
@@ -131,11 +137,14 @@ cmd_hosts_exec(struct ctl *c, int argc, char **argv)
 		}
 		out_json(arr);
 	} else {
-		printf("%-12s %-12s %-22s %5s %9s %9s %4s  %s\n", "NAME", "STATE",
-		    "ADDRESS", "CPUS", "MEM(MiB)", "FREE(MiB)", "VMS", "LIBVIRT");
+		printf("%-12s %-12s %-22s %5s %9s %9s %4s %-8s %-16s %s\n",
+		    "NAME", "STATE", "ADDRESS", "CPUS", "MEM(MiB)", "FREE(MiB)",
+		    "VMS", "ZONE", "LABELS", "LIBVIRT");
 		for (i = 0; i < r->n_hosts; i++) {
 			Ferry__HostEntry *e = r->hosts[i];
 			char cpus[16] = "-", mem[24] = "-", fr[24] = "-", vms[16] = "-";
+			char labels[256] = "-";
+			size_t off = 0;
 
 			if (e->has_cpus)
 				snprintf(cpus, sizeof(cpus), "%u", e->cpus);
@@ -147,8 +156,13 @@ cmd_hosts_exec(struct ctl *c, int argc, char **argv)
 				    (unsigned long long)e->mem_free_mib);
 			if (e->has_vms)
 				snprintf(vms, sizeof(vms), "%u", e->vms);
-			printf("%-12s %-12s %-22s %5s %9s %9s %4s  %s\n", e->name,
-			    e->state, e->address, cpus, mem, fr, vms,
+			for (k = 0; k < e->n_labels && off < sizeof(labels);
+			    k++)
+				off += snprintf(labels + off, sizeof(labels) - off,
+				    "%s%s", k ? "," : "", e->labels[k]);
+			printf("%-12s %-12s %-22s %5s %9s %9s %4s %-8s %-16s %s\n",
+			    e->name, e->state, e->address, cpus, mem, fr, vms,
+			    e->zone ? e->zone : "-", labels,
 			    e->libvirt_uri ? e->libvirt_uri : "-");
 			if (e->last_error)
 				printf("    %s: %s\n", e->name, e->last_error);

@@ -82,8 +82,9 @@ plan_print(const struct balance_model *m, const struct balance_plan *p,
 		    out_cell(m->hosts[mv->to].name),
 		    (unsigned long long)mv->mem_mib, mv->score_after);
 	}
-	printf("score after %.4f%s (%zu move%s)\n", p->score_after, unit,
-	    p->nmoves, p->nmoves == 1 ? "" : "s");
+	printf("score after %.4f%s (%zu move%s, %llu MiB moved)\n",
+	    p->score_after, unit, p->nmoves, p->nmoves == 1 ? "" : "s",
+	    (unsigned long long)p->memory_moved_mib);
 }
 
 static int
@@ -97,6 +98,7 @@ cmd_plan_exec(struct ctl *c, int argc, char **argv)
 		{ "threshold", required_argument, NULL, 't' },
 		{ "vcpu-ratio", required_argument, NULL, 'r' },
 		{ "ceiling", required_argument, NULL, 'c' },
+		{ "objective", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -112,7 +114,7 @@ cmd_plan_exec(struct ctl *c, int argc, char **argv)
 	(void)c;	/* offline: no coordinator */
 	balance_opts_defaults(&o);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "s:p:n:g:t:r:c:j", opts,
+	while ((ch = getopt_long(argc, argv, "s:p:n:g:t:r:c:o:j", opts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 's':
@@ -150,6 +152,14 @@ cmd_plan_exec(struct ctl *c, int argc, char **argv)
 			if (plan_parse_double("--ceiling", optarg, 0.01, 1,
 			    &o.util_ceiling) == -1)
 				return CTL_EXIT_USAGE;
+			break;
+		case 'o':
+			if (balance_objective_parse(optarg, &o.objective) ==
+			    -1) {
+				out_fail("--objective is memory or moves, not "
+				    "'%s'", optarg);
+				return CTL_EXIT_USAGE;
+			}
 			break;
 		case 'j':
 			json = 1;
@@ -197,7 +207,7 @@ const struct ctl_cmd cmd_plan = {
 	"plan",
 	"--snapshot FILE [--policy balance|consolidate] [--max-moves N] "
 	    "[--min-gain X] [--threshold X] [--vcpu-ratio X] [--ceiling X] "
-	    "[--json]",
+	    "[--objective memory|moves] [--json]",
 	"plan a rebalance offline, from a snapshot file",
 	cmd_plan_exec,
 };

@@ -19,11 +19,14 @@ rebalance_print_plan(const char *plan_json)
 	}
 	moves = json_object_object_get_ex(o, "moves", &moves) ? moves : NULL;
 	n = moves ? json_object_array_length(moves) : 0;
-	printf("score %.4f -> %.4f, %zu move%s (planned in %.1f ms)\n",
+	printf("score %.4f -> %.4f, %zu move%s, %lld MiB moved (planned in "
+	    "%.1f ms)\n",
 	    json_object_object_get_ex(o, "score_before", &v) ?
 	    json_object_get_double(v) : 0,
 	    json_object_object_get_ex(o, "score_after", &v) ?
 	    json_object_get_double(v) : 0, n, n == 1 ? "" : "s",
+	    json_object_object_get_ex(o, "memory_moved_mib", &v) ?
+	    (long long)json_object_get_int64(v) : 0LL,
 	    json_object_object_get_ex(o, "elapsed_ms", &v) ?
 	    json_object_get_double(v) : 0);
 	if (n)
@@ -142,6 +145,7 @@ cmd_rebalance_exec(struct ctl *c, int argc, char **argv)
 		{ "policy", required_argument, NULL, 'p' },
 		{ "max-moves", required_argument, NULL, 'm' },
 		{ "apply", no_argument, NULL, 'a' },
+		{ "objective", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -172,6 +176,14 @@ cmd_rebalance_exec(struct ctl *c, int argc, char **argv)
 			}
 			req.has_max_moves = 1;
 			req.max_moves = v;
+			break;
+		case 'o':
+			if (strcmp(optarg, "memory") != 0 &&
+			    strcmp(optarg, "moves") != 0) {
+				out_fail("--objective is memory or moves");
+				return CTL_EXIT_USAGE;
+			}
+			req.objective = optarg;
 			break;
 		case 'a':
 			req.has_apply = req.has_wait = 1;
@@ -251,7 +263,8 @@ cmd_snapshot_exec(struct ctl *c, int argc, char **argv)
 }
 
 const struct ctl_cmd cmd_rebalance = {
-	"rebalance", "[--policy balance|consolidate] [--max-moves N] [--apply] "
+	"rebalance", "[--policy balance|consolidate] [--objective memory|moves] "
+	    "[--max-moves N] [--apply] "
 	"[--json]", "plan (and with --apply, run) migrations that rebalance "
 	"the cluster", cmd_rebalance_exec,
 };

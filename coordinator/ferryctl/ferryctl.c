@@ -12,6 +12,8 @@ static const struct ctl_cmd *ctl_cmds[] = {
 	&cmd_hosts,
 	&cmd_vms,
 	&cmd_check,
+	&cmd_place,
+	&cmd_cpu_baseline,
 	&cmd_migrate,
 	&cmd_watch,
 	&cmd_abort,

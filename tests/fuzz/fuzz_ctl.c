@@ -49,6 +49,10 @@ static const struct {
 	{ &cmd_rebalance, { "rebalance", NULL } },
 	{ &cmd_rebalance, { "rebalance", "--apply", "--json", NULL } },
 	{ &cmd_snapshot, { "snapshot", NULL } },
+	{ &cmd_place, { "place", "vm1", NULL } },
+	{ &cmd_place, { "place", "vm1", "--json", NULL } },
+	{ &cmd_cpu_baseline, { "cpu-baseline", NULL } },
+	{ &cmd_cpu_baseline, { "cpu-baseline", "--json", NULL } },
 };
 #define FZ_NLINES	(sizeof(fz_lines) / sizeof(fz_lines[0]))
 

@@ -47,6 +47,7 @@ struct fake_host {
 	char			 cmp_reason[512];
 	char			 cmp_emulator[HV_PATH_MAX];	/* last asked; "" NULL */
 	unsigned		 cmp_calls;
+	char			 host_cpu[2048];	/* "": the default */
 	struct fake_fail	 fail[FAKE_OP_COUNT];
 	int			 delay_ms[FAKE_OP_COUNT];
 	unsigned		 calls[FAKE_OP_COUNT];
@@ -485,6 +486,25 @@ fake_hv_set_dirty_rate(const char *uri, const char *name, uint64_t mibs)
 }
 
 void
+fake_hv_set_host_cpu(const char *uri, const char *model,
+    const char *const *features, size_t n)
+{
+	struct fake_host *h;
+	size_t i, off;
+
+	pthread_mutex_lock(&fake_mtx);
+	h = fake_host(uri);
+	off = (size_t)snprintf(h->host_cpu, sizeof(h->host_cpu),
+	    "<cpu><arch>x86_64</arch><model>%s</model>", model);
+	for (i = 0; i < n && off < sizeof(h->host_cpu); i++)
+		off += (size_t)snprintf(h->host_cpu + off, sizeof(h->host_cpu) -
+		    off, "<feature name='%s'/>", features[i]);
+	if (off < sizeof(h->host_cpu))
+		snprintf(h->host_cpu + off, sizeof(h->host_cpu) - off, "</cpu>");
+	pthread_mutex_unlock(&fake_mtx);
+}
+
+void
 fake_hv_set_compare(const char *uri, int result, const char *reason)
 {
 	struct fake_host *h;
@@ -827,6 +847,75 @@ fake_compare_cpu(struct hv *hv, const char *cpu_xml, const char *emulator,
 		else if (rc == HV_CPU_ERROR)
 			hv_set_error("compare cpu: %s", h->cmp_reason);
 	}
+	pthread_mutex_unlock(&fake_mtx);
+	return rc;
+}
+
+static int
+fake_host_cpu(struct hv *hv, char **cpu_xml)
+{
+	struct fake_host *h;
+	int rc;
+
+	*cpu_xml = NULL;
+	pthread_mutex_lock(&fake_mtx);
+	h = fake_host(hv->uri);
+	if ((rc = fake_enter(h, FAKE_OP_HOST_CPU)) == 0)
+		*cpu_xml = fake_strdup(h->host_cpu[0] ? h->host_cpu :
+		    "<cpu><arch>x86_64</arch><model>qemu64</model></cpu>");
+	pthread_mutex_unlock(&fake_mtx);
+	return rc;
+}
+
+/* Whether cpu names feature f ("<feature name='f'/>"). */
+static int
+fake_has_feature(const char *cpu, const char *f, size_t flen)
+{
+	const char *p;
+
+	for (p = cpu; (p = strstr(p, "<feature name='")) != NULL; p += 15)
+		if (strncmp(p + 15, f, flen) == 0 && p[15 + flen] == '\'')
+			return 1;
+	return 0;
+}
+
+static int
+fake_baseline_cpu(struct hv *hv, const char *const *cpus, size_t n,
+    char **out)
+{
+	struct fake_host *h;
+	char buf[4096];
+	const char *p, *q, *m;
+	size_t off, i, flen;
+	int rc, all;
+
+	*out = NULL;
+	pthread_mutex_lock(&fake_mtx);
+	h = fake_host(hv->uri);
+	if ((rc = fake_enter(h, FAKE_OP_BASELINE)) != 0)
+		goto out;
+	if (n == 0 || (m = strstr(cpus[0], "<model>")) == NULL ||
+	    (q = strstr(m, "</model>")) == NULL) {
+		hv_set_error("baseline: invalid argument: no CPU model");
+		rc = -1;
+		goto out;
+	}
+	off = (size_t)snprintf(buf, sizeof(buf), "<cpu mode='custom' "
+	    "match='exact'><model fallback='forbid'>%.*s</model>",
+	    (int)(q - m - 7), m + 7);
+	for (p = cpus[0]; (p = strstr(p, "<feature name='")) != NULL; p += 15) {
+		flen = strcspn(p + 15, "'");
+		for (i = 1, all = 1; i < n && all; i++)
+			all = fake_has_feature(cpus[i], p + 15, flen);
+		if (all && off < sizeof(buf))
+			off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+			    "<feature policy='require' name='%.*s'/>", (int)flen,
+			    p + 15);
+	}
+	if (off < sizeof(buf))
+		snprintf(buf + off, sizeof(buf) - off, "</cpu>");
+	*out = fake_strdup(buf);
+ out:
 	pthread_mutex_unlock(&fake_mtx);
 	return rc;
 }
@@ -1207,6 +1296,8 @@ const struct hv_ops fake_hv_ops = {
 	.domain_info = fake_domain_info,
 	.domain_cpu = fake_domain_cpu,
 	.compare_cpu = fake_compare_cpu,
+	.host_cpu = fake_host_cpu,
+	.baseline_cpu = fake_baseline_cpu,
 	.dirty_rate = fake_dirty_rate,
 	.migrate = fake_migrate,
 	.job_stats = fake_job_stats,

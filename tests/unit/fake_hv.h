@@ -59,6 +59,7 @@ enum fake_hv_op {
 	FAKE_OP_DIRTY_RATE, FAKE_OP_MIGRATE, FAKE_OP_JOB_STATS,
 	FAKE_OP_ABORT_JOB, FAKE_OP_SET_MAX_DOWNTIME, FAKE_OP_SET_MAX_SPEED,
 	FAKE_OP_START_POSTCOPY, FAKE_OP_RESUME, FAKE_OP_DESTROY,
+	FAKE_OP_HOST_CPU, FAKE_OP_BASELINE,
 	FAKE_OP_COUNT
 };
 
@@ -108,6 +109,12 @@ int	 fake_hv_set_cpu(const char *uri, const char *name,
 	    const char *machine, const char *virttype);
 int	 fake_hv_set_dirty_rate(const char *uri, const char *name,
 	    uint64_t mibs);
+/* The host CPU this host reports (host_cpu): a model and its features;
+ * default qemu64 with no features. baseline_cpu answers the first CPU's
+ * model with the features every given CPU names. */
+void	 fake_hv_set_host_cpu(const char *uri, const char *model,
+	    const char *const *features, size_t n);
+
 /* What compare_cpu on this host answers; reason is for INCOMPATIBLE. */
 void	 fake_hv_set_compare(const char *uri, int result, const char *reason);
 

@@ -252,11 +252,14 @@ random_model(size_t nh, size_t nv, int constraints)
 	return m;
 }
 
-/* The best single move by trying them all, scoring each from scratch. */
+/* The best single move by trying them all, scoring each from scratch:
+ * the lowest score (objective moves), or the score after the move with the
+ * most gain per GiB moved (objective memory). */
 static double
 exhaustive_best(struct balance_model *m, const struct balance_opts *o)
 {
-	double best = balance_score(m, BALANCE_POLICY_BALANCE), s;
+	double s0 = balance_score(m, BALANCE_POLICY_BALANCE), best = s0, s;
+	double rate = 0, r;
 	uint64_t mem, vc;
 	size_t v, d, w, from;
 
@@ -278,8 +281,12 @@ exhaustive_best(struct balance_model *m, const struct balance_opts *o)
 			m->vms[v].host = d;
 			s = balance_score(m, BALANCE_POLICY_BALANCE);
 			m->vms[v].host = from;
-			if (s < best)
+			r = (s0 - s) / ((double)m->vms[v].mem_mib / 1024.0);
+			if (o->objective == BALANCE_OBJ_MOVES ? s < best :
+			    s < s0 - 1e-12 && r > rate) {
 				best = s;
+				rate = r;
+			}
 		}
 	}
 	return best;
@@ -299,15 +306,20 @@ test_greedy_matches_exhaustive(void **state)
 	o.max_moves = 1;
 	o.min_gain = 0;
 	o.threshold = 0;
-	rng_state = 42;
-	for (trial = 0; trial < 40; trial++) {
-		m = random_model(3 + trial % 7, 10 + trial * 2, 0);
-		p = plan_ok(m, &o);
-		assert_true(p->nmoves <= 1);
-		assert_true(fabs(p->score_after - exhaustive_best(m, &o)) <
-		    1e-9);
-		balance_plan_free(p);
-		balance_model_free(m);
+	for (o.objective = BALANCE_OBJ_MEMORY; o.objective <= BALANCE_OBJ_MOVES;
+	    o.objective++) {
+		rng_state = 42;
+		for (trial = 0; trial < 40; trial++) {
+			m = random_model(3 + trial % 7, 10 + trial * 2, 0);
+			p = plan_ok(m, &o);
+			assert_true(p->nmoves <= 1);
+			assert_true(fabs(p->score_after -
+			    exhaustive_best(m, &o)) < 1e-9);
+			assert_int_equal(p->memory_moved_mib, p->nmoves ?
+			    p->moves[0].mem_mib : 0);
+			balance_plan_free(p);
+			balance_model_free(m);
+		}
 	}
 }
 
@@ -800,6 +812,74 @@ test_ferryctl_plan(void **state)
 	    "plan", "--snapshot", path, "--max-moves", "-1", NULL), 2);
 }
 
+/* Zones and labels: the placement engine's rules hold in every plan. h1
+ * (zone a) is full, h2 (zone a) and h3 (zone b, the emptiest) are free;
+ * with zone_policy stay nothing leaves zone a; "gpu" needs a gpu host. */
+static void
+test_zones_labels(void **state)
+{
+	static const char *js =
+	    "{\"hosts\":[{\"name\":\"h1\",\"mem_mib\":16384,\"cpus\":8,"
+	    "\"zone\":\"a\"},"
+	    "{\"name\":\"h2\",\"mem_mib\":16384,\"cpus\":8,\"zone\":\"a\"},"
+	    "{\"name\":\"h3\",\"mem_mib\":16384,\"cpus\":8,\"zone\":\"b\","
+	    "\"labels\":[\"gpu\"]}],"
+	    "\"vms\":[{\"name\":\"v1\",\"host\":\"h1\",\"mem_mib\":2048},"
+	    "{\"name\":\"v2\",\"host\":\"h1\",\"mem_mib\":2048},"
+	    "{\"name\":\"v3\",\"host\":\"h1\",\"mem_mib\":2048},"
+	    "{\"name\":\"v4\",\"host\":\"h1\",\"mem_mib\":2048},"
+	    "{\"name\":\"gpu\",\"host\":\"h2\",\"mem_mib\":1024,"
+	    "\"zone\":\"b\",\"requires_labels\":[\"gpu\"]}],"
+	    "\"zone_policy\":\"stay\"}";
+	struct balance_model *m, *m2;
+	struct balance_plan *p;
+	struct balance_opts o;
+	char *out;
+	size_t i, to_h3 = 0;
+
+	(void)state;
+	m = parse_ok(js);
+	assert_int_equal(m->zone_stay, 1);
+	assert_string_equal(m->hosts[2].zone, "b");
+	assert_string_equal(m->hosts[2].labels[0], "gpu");
+	assert_string_equal(m->vms[4].requires[0], "gpu");
+	balance_opts_defaults(&o);
+	o.threshold = 0;
+	p = plan_ok(m, &o);
+	assert_true(p->nmoves > 0);
+	for (i = 0; i < p->nmoves; i++) {
+		const char *vm = m->vms[p->moves[i].vm].name;
+
+		if (strcmp(vm, "gpu") == 0)
+			assert_int_equal(p->moves[i].to, 2);
+		else
+			assert_int_not_equal(p->moves[i].to, 2);
+		to_h3 += p->moves[i].to == 2;
+	}
+	assert_int_equal(to_h3, 1);	/* gpu: its zone b and its label */
+	balance_plan_free(p);
+	/* Policy any: the emptiest host, in zone b, takes zone a's VMs. */
+	m->zone_stay = 0;
+	p = plan_ok(m, &o);
+	for (i = 0, to_h3 = 0; i < p->nmoves; i++)
+		to_h3 += p->moves[i].to == 2 &&
+		    strcmp(m->vms[p->moves[i].vm].name, "gpu") != 0;
+	assert_true(to_h3 > 0);
+	balance_plan_free(p);
+	/* The snapshot keeps it all. */
+	m->zone_stay = 1;
+	assert_non_null(out = balance_write(m));
+	m2 = parse_ok(out);
+	assert_int_equal(m2->zone_stay, 1);
+	assert_string_equal(m2->hosts[0].zone, "a");
+	assert_int_equal(m2->hosts[2].nlabels, 1);
+	assert_string_equal(m2->vms[4].zone, "b");
+	assert_int_equal(m2->vms[4].nrequires, 1);
+	free(out);
+	balance_model_free(m2);
+	balance_model_free(m);
+}
+
 int
 main(void)
 {
@@ -816,6 +896,7 @@ main(void)
 		cmocka_unit_test(test_snapshot_roundtrip),
 		cmocka_unit_test(test_snapshot_errors),
 		cmocka_unit_test(test_ferryctl_plan),
+		cmocka_unit_test(test_zones_labels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -240,6 +240,69 @@ test_coord_errors(void **state)
 	    "host_max_frame_rate = 0 is out of range [10, 1000000]");
 	expect_coord_error(COORD_OK "hosts2 = 1;\n",
 	    "bad.conf:8: unknown setting 'hosts2'");
+	/* Placement keys. */
+	expect_coord_error("identity = \"/k\";\nknown_hosts = \"/k\";\n"
+	    "hosts = ( { name = \"h1\"; address = \"a\"; zone = \"a b\"; } );\n",
+	    "bad.conf:3: zone 'a b' may only use");
+	expect_coord_error("identity = \"/k\";\nknown_hosts = \"/k\";\n"
+	    "hosts = ( { name = \"h1\"; address = \"a\";\n"
+	    "  labels = [ \"ssd\", \"x;y\" ]; } );\n",
+	    "bad.conf:4: labels: 'x;y' is not a label");
+	expect_coord_error(COORD_OK "zone_policy = \"nearby\";\n",
+	    "bad.conf:8: zone_policy must be \"stay\" or \"any\"");
+	expect_coord_error(COORD_OK "vms = ( { name = \"v\"; zone = 3; } );\n",
+	    "zone");
+	expect_coord_error(COORD_OK "vms = ( { name = \"v\"; needs = [ ] ; } );\n",
+	    "bad.conf:8: unknown VM setting 'needs'");
+	expect_coord_error(COORD_OK "vms = ( { name = \"v\"; same_host = "
+	    "[ \"w\" ]; different_host = [ \"w\" ]; } );\n",
+	    "VM v: w is both same_host and different_host");
+	expect_coord_error(COORD_OK "vms = ( { name = \"v\"; },\n"
+	    "  { name = \"v\"; } );\n", "bad.conf:9: VM 'v' is listed twice");
+	expect_coord_error(COORD_OK "groups = ( { name = \"g\"; type = \"anti\"; "
+	    "hard = 1; vms = [ \"a\" ]; } );\n",
+	    "group g: hard must be true or false");
+}
+
+/* Placement keys land where placement reads them. */
+static void
+test_coord_placement(void **state)
+{
+	struct coord_conf c;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(parse_coord_config(write_file("p.conf",
+	    "identity = \"/k\";\nknown_hosts = \"/k\";\n"
+	    "hosts = ( { name = \"h1\"; address = \"a\"; zone = \"ra\";\n"
+	    "  labels = [ \"ssd\", \"gpu=a100\" ]; },\n"
+	    "  { name = \"h2\"; address = \"b\"; } );\n"
+	    "zone_policy = \"any\";\n"
+	    "groups = ( { name = \"g\"; type = \"anti\"; hard = false; "
+	    "vms = [ \"a\", \"b\" ]; },\n"
+	    "  { name = \"k\"; type = \"affinity\"; vms = [ \"c\" ]; } );\n"
+	    "vms = ( { name = \"v\"; zone = \"rb\"; requires_labels = "
+	    "[ \"ssd\" ];\n  same_host = [ \"w\" ]; different_host = "
+	    "[ \"x\", \"y\" ]; } );\n", 0644), &c, err, sizeof(err)), 0);
+	assert_string_equal(c.hosts[0].zone, "ra");
+	assert_int_equal(c.hosts[0].nlabels, 2);
+	assert_string_equal(c.hosts[0].labels[1], "gpu=a100");
+	assert_string_equal(c.hosts[1].zone, "");
+	assert_int_equal(c.hosts[1].nlabels, 0);
+	assert_int_equal(c.zone_stay, 0);
+	assert_int_equal(c.groups[0].hard, 0);
+	assert_int_equal(c.groups[1].hard, 1);
+	assert_int_equal(c.nvms, 1);
+	assert_string_equal(c.vms[0].zone, "rb");
+	assert_string_equal(c.vms[0].requires_labels[0], "ssd");
+	assert_int_equal(c.vms[0].nsame, 1);
+	assert_int_equal(c.vms[0].ndifferent, 2);
+	parse_coord_conf_clear(&c);
+	/* The default policy is stay. */
+	assert_int_equal(parse_coord_config(write_file("p.conf", COORD_OK,
+	    0644), &c, err, sizeof(err)), 0);
+	assert_int_equal(c.zone_stay, 1);
+	parse_coord_conf_clear(&c);
 }
 
 /* The example files shipped in deploy/etc are valid configurations. */
@@ -259,6 +322,8 @@ test_examples(void **state)
 	    sizeof(err)) < 0)
 		fail_msg("%s", err);
 	assert_int_equal(c.nhosts, 3);
+	assert_string_equal(c.hosts[2].zone, "rack-b");
+	assert_int_equal(c.hosts[2].nlabels, 2);
 	parse_coord_conf_clear(&c);
 }
 
@@ -290,6 +355,7 @@ main(void)
 		cmocka_unit_test(test_hostd_missing_file),
 		cmocka_unit_test(test_coord_ok),
 		cmocka_unit_test(test_coord_errors),
+		cmocka_unit_test(test_coord_placement),
 		cmocka_unit_test(test_private_keys),
 		cmocka_unit_test(test_examples),
 	};

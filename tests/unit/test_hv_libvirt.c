@@ -341,6 +341,27 @@ test_td_open_host_info(void **state)
 	assert_true(h.mem_free_mib > 0 && h.mem_free_mib <= h.mem_mib);
 }
 
+/* The host CPU from libvirt's capabilities; the test driver has no
+ * baseline, and the error says so. */
+static void
+test_td_host_cpu(void **state)
+{
+	struct hv *hv = *state;
+	const char *cpus[1];
+	char *xml = NULL, *out = NULL;
+
+	assert_int_equal(hv->ops->host_cpu(hv, &xml), 0);
+	assert_non_null(xml);
+	assert_true(strncmp(xml, "<cpu>", 5) == 0);
+	assert_non_null(strstr(xml, "<arch>i686</arch>"));
+	cpus[0] = xml;
+	assert_int_equal(hv->ops->baseline_cpu(hv, cpus, 1, &out), -1);
+	assert_null(out);
+	assert_non_null(strstr(hv_last_error(), "not supported"));
+	assert_int_equal(hv->ops->baseline_cpu(hv, cpus, 0, &out), -1);
+	free(xml);
+}
+
 static void
 test_td_list_domains(void **state)
 {
@@ -491,6 +512,8 @@ main(void)
 		cmocka_unit_test(test_parse_cpu),
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test_setup_teardown(test_td_open_host_info,
+		    setup_test_driver, teardown_test_driver),
+		cmocka_unit_test_setup_teardown(test_td_host_cpu,
 		    setup_test_driver, teardown_test_driver),
 		cmocka_unit_test_setup_teardown(test_td_list_domains,
 		    setup_test_driver, teardown_test_driver),

@@ -4,9 +4,12 @@
  * hypervisor (fake_hv.c), and a real coordinator core with its SQLite store.
  * Every test drives the libuv loop until the job is final and then checks
  * the journal and where the fake hypervisors say the VM is. */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,12 +25,15 @@
 #include "fake_hv.h"
 #include "hostd.h"
 #include "log.h"
+#include "cpucache.h"
+#include "placement.h"
 
 #define NHOSTS		3
 #define MIB		(1024ULL * 1024)
 
 /* Set by a test before setup() restarts the coordinator with it. */
 static int periodic_rebalance;
+static int placement_zones;	/* h1, h3 in zone a; h2 in zone b */
 
 struct cluster {
 	char		 dir[64];
@@ -123,6 +129,19 @@ coord_start(struct cluster *cl)
 		snprintf(cc.hosts[i].address, sizeof(cc.hosts[i].address),
 		    "127.0.0.1");
 		cc.hosts[i].port = cl->port[i];
+		if (placement_zones)
+			snprintf(cc.hosts[i].zone, sizeof(cc.hosts[i].zone),
+			    "%s", i == 1 ? "b" : "a");
+	}
+	if (placement_zones) {
+		/* "needy" requires a label no host has. */
+		assert_non_null(cc.vms = calloc(1, sizeof(*cc.vms)));
+		cc.nvms = 1;
+		snprintf(cc.vms[0].name, sizeof(cc.vms[0].name), "needy");
+		assert_non_null(cc.vms[0].requires_labels = calloc(1,
+		    sizeof(char *)));
+		assert_non_null(cc.vms[0].requires_labels[0] = strdup("gpu"));
+		cc.vms[0].nrequires = 1;
 	}
 	if (coord_init(&cl->co, &cl->loop, &cc, err, sizeof(err)) < 0)
 		fail_msg("coord_init: %s", err);
@@ -243,6 +262,13 @@ inventory_has(struct cluster *cl, const char *vm, int i)
 }
 
 static int
+inventory_has_big(struct cluster *cl, void *arg)
+{
+	(void)arg;
+	return inventory_has(cl, "big", 2);
+}
+
+static int
 seen_on_h1(struct cluster *cl, void *arg)
 {
 	return inventory_has(cl, arg, 0);
@@ -255,6 +281,7 @@ start_job(struct cluster *cl, const char *vm, const char *to,
 	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
 	struct job *j;
 	char err[512];
+	int64_t id;
 
 	/* Don't wait for hostd's slow poll; under load give it time. */
 	hostd_inventory_refresh(&cl->hd[0]);
@@ -267,8 +294,9 @@ start_job(struct cluster *cl, const char *vm, const char *to,
 	}
 	if (job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)) < 0)
 		fail_msg("job_migrate: %s", err);
-	job_run(j);
-	return j->id;
+	id = j->id;
+	job_run(j);	/* a refusal before any call frees j at once */
+	return id;
 }
 
 static void
@@ -1100,6 +1128,387 @@ test_drain_unmovable(void **state)
 	assert_string_equal(cl->co.hosts[0].admin_state, "draining");
 }
 
+static int
+setup_zones(void **state)
+{
+	placement_zones = 1;
+	return setup(state);
+}
+
+static int
+teardown_zones(void **state)
+{
+	placement_zones = 0;
+	return teardown(state);
+}
+
+/* Zones: h2 (zone b) has the most room, yet neither migrate without --to
+ * nor a drain of h1 (zone a) sends anything there; ferryctl place says
+ * why for every host. */
+static void
+test_zone_placement(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	Ferry__PlaceReply *r;
+	struct hv_domain big;
+	char err[256], st[32];
+	int64_t id;
+	size_t i;
+
+	memset(&big, 0, sizeof(big));
+	snprintf(big.name, sizeof(big.name), "big");
+	snprintf(big.uuid, sizeof(big.uuid), "5a1e0000-0000-0000-0000-0000000000b2");
+	big.state = HV_STATE_RUNNING;
+	big.mem_mib = 2048;
+	big.vcpus = 1;
+	big.persistent = 1;
+	assert_int_equal(fake_hv_add_domain(host_uri(2), &big), 0);
+	hostd_inventory_refresh(&cl->hd[2]);
+	add_guests(cl, 2, 0);
+	assert_true(run_until(cl, inventory_has_big, NULL, 20000));
+
+	assert_int_equal(placement_reply(&cl->co, "g0", &r, err, sizeof(err)),
+	    0);
+	assert_string_equal(r->source, "h1");
+	assert_string_equal(r->best, "h3");
+	assert_int_equal(r->n_hosts, 3);
+	assert_string_equal(r->hosts[0]->filter, "source");
+	assert_false(r->hosts[1]->ok);
+	assert_string_equal(r->hosts[1]->filter, "zone");
+	assert_string_equal(r->hosts[1]->reason,
+	    "h2: zone: zone b, VM must stay in zone a");
+	assert_true(r->hosts[2]->ok);
+	placement_reply_free(r);
+	assert_int_equal(placement_reply(&cl->co, "nosuch", &r, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "nosuch runs on no host that is up");
+
+	/* migrate without --to: h3, not the emptier h2. */
+	id = start_job(cl, "g0", NULL, 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "succeeded", NULL);
+	assert_true(running_on(host_uri(2), "g0"));
+
+	/* A drain of h1 keeps g1 in zone a. */
+	req.host = "h1";
+	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
+	    1, err, sizeof(err)), 0);
+	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(last_drain_id(cl, st, sizeof(st)) > 0);
+	assert_string_equal(st, "completed");
+	assert_true(running_on(host_uri(2), "g1"));
+	for (i = 0; i < 2; i++)
+		assert_false(fake_hv_has_domain(host_uri(1), i ? "g1" : "g0"));
+}
+
+static int64_t
+last_of_kind(struct cluster *cl, const char *kind, char *state, size_t len,
+    char *params, size_t plen)
+{
+	struct store_job *sj = NULL;
+	size_t n = 0, i;
+	int64_t id = 0;
+
+	assert_int_equal(store_jobs_list(cl->co.store, 0, 0, &sj, &n), 0);
+	for (i = 0; i < n; i++)
+		if (strcmp(sj[i].kind, kind) == 0) {
+			id = sj[i].id;
+			snprintf(state, len, "%s", sj[i].state);
+			snprintf(params, plen, "%s", sj[i].params ?
+			    sj[i].params : "");
+		}
+	store_job_list_free(sj, n);
+	return id;
+}
+
+/* maintenance exit --restore goes through the placement rules too: once
+ * h1 is in another zone, its VMs (now on h3, zone a) stay where they are,
+ * with the reason, and nothing migrates. */
+static void
+test_restore_placement(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	char err[256], st[32], params[4096];
+	unsigned before;
+
+	add_guests(cl, 2, 0);
+	req.host = "h1";
+	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
+	    1, err, sizeof(err)), 0);
+	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(running_on(host_uri(2), "g0"));
+	assert_true(running_on(host_uri(2), "g1"));
+	snprintf(cl->co.hosts[0].conf.zone, sizeof(cl->co.hosts[0].conf.zone),
+	    "b");
+	before = fake_hv_calls(host_uri(2), FAKE_OP_MIGRATE);
+	req.has_restore = 1;
+	req.restore = 1;
+	assert_int_equal(drain_exit(&cl->co, &req, NULL, MSG_CTL_MAINT_EXIT, 2,
+	    err, sizeof(err)), 0);
+	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(last_of_kind(cl, "restore", st, sizeof(st), params,
+	    sizeof(params)) > 0);
+	assert_string_equal(st, "incomplete");
+	assert_non_null(strstr(params, "h1: zone: zone b, VM must stay in "
+	    "zone a"));
+	assert_int_equal(fake_hv_calls(host_uri(2), FAKE_OP_MIGRATE), before);
+	assert_true(running_on(host_uri(2), "g0"));
+	assert_true(running_on(host_uri(2), "g1"));
+}
+
+/* The CPU cache: a destination's "cannot run this CPU" is remembered per
+ * (guest CPU, host); placement then skips that host with the reason, and a
+ * drain goes elsewhere although the host has the most room. The verdicts
+ * go when the host's identity changes or it reconnects. */
+static void
+test_cpu_cache(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	Ferry__PlaceReply *r;
+	Ferry__Inventory a = FERRY__INVENTORY__INIT, b = FERRY__INVENTORY__INIT;
+	Ferry__HostInfo ha = FERRY__HOST_INFO__INIT, hb = FERRY__HOST_INFO__INIT;
+	struct hv_domain big;
+	const char *why = NULL;
+	char err[256], st[32];
+	unsigned before;
+	int64_t id;
+
+	/* h3 carries 1 GiB more: h2 would be the worst-fit choice. */
+	memset(&big, 0, sizeof(big));
+	snprintf(big.name, sizeof(big.name), "big");
+	snprintf(big.uuid, sizeof(big.uuid), "5a1e0000-0000-0000-0000-0000000000b3");
+	big.state = HV_STATE_RUNNING;
+	big.mem_mib = 1024;
+	big.vcpus = 1;
+	big.persistent = 1;
+	assert_int_equal(fake_hv_add_domain(host_uri(2), &big), 0);
+	hostd_inventory_refresh(&cl->hd[2]);
+	assert_true(run_until(cl, inventory_has_big, NULL, 20000));
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmcpu", NULL, 0), 0);
+	fake_hv_set_compare(host_uri(1), HV_CPU_INCOMPATIBLE,
+	    "Host CPU does not provide required features: avx512f");
+	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 1, NULL),
+	    PLACE_UNKNOWN);
+	id = start_job(cl, "vmcpu", "h2", 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "refused", "avx512f");
+	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 1, &why), PLACE_NO);
+	assert_string_equal(why, "guest CPU: Host CPU does not provide "
+	    "required features: avx512f");
+	assert_int_equal(placement_reply(&cl->co, "vmcpu", &r, err,
+	    sizeof(err)), 0);
+	assert_string_equal(r->hosts[1]->filter, "cpu");
+	assert_string_equal(r->hosts[1]->reason, "h2: cpu: guest CPU: Host CPU "
+	    "does not provide required features: avx512f");
+	assert_string_equal(r->best, "h3");
+	placement_reply_free(r);
+
+	/* The drain skips h2 for vmcpu: not even asked to compare again. */
+	before = fake_hv_calls(host_uri(1), FAKE_OP_COMPARE_CPU);
+	req.host = "h1";
+	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
+	    1, err, sizeof(err)), 0);
+	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(last_drain_id(cl, st, sizeof(st)) > 0);
+	assert_string_equal(st, "completed");
+	assert_true(running_on(host_uri(2), "vmcpu"));
+	assert_false(fake_hv_has_domain(host_uri(1), "vmcpu"));
+	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_COMPARE_CPU), before);
+
+	/* Invalidation: same identity keeps it; another one, or a new
+	 * session (no previous inventory), drops it. */
+	a.host = &ha;
+	b.host = &hb;
+	ha.cpus = hb.cpus = 4;
+	ha.arch = hb.arch = "x86_64";
+	ha.hostd_version = hb.hostd_version = "1";
+	cpucache_inventory(&cl->co, &cl->co.hosts[1], &a, &b);
+	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 1, NULL), PLACE_NO);
+	hb.hostd_version = "2";
+	cpucache_inventory(&cl->co, &cl->co.hosts[1], &a, &b);
+	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 1, NULL),
+	    PLACE_UNKNOWN);
+	/* h3's own "yes" from the drain's move is untouched. */
+	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 2, NULL), PLACE_YES);
+	assert_int_equal(cpucache_size(&cl->co), 1);
+	cpucache_inventory(&cl->co, &cl->co.hosts[2], NULL, &b);
+	assert_int_equal(cpucache_size(&cl->co), 0);
+}
+
+/* A drain asks every other host about its guests' CPUs before planning
+ * (CPU_COMPARE): the host that cannot run one is never the destination,
+ * not even tried, although it has the most room. */
+static void
+test_cpu_prefetch(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	struct store_job *sj = NULL;
+	struct hv_domain big;
+	const char *why = NULL;
+	char err[256], st[32];
+	size_t n = 0, i, to_h2 = 0;
+
+	memset(&big, 0, sizeof(big));
+	snprintf(big.name, sizeof(big.name), "big");
+	snprintf(big.uuid, sizeof(big.uuid), "5a1e0000-0000-0000-0000-0000000000b4");
+	big.state = HV_STATE_RUNNING;
+	big.mem_mib = 1024;
+	big.vcpus = 1;
+	big.persistent = 1;
+	assert_int_equal(fake_hv_add_domain(host_uri(2), &big), 0);
+	hostd_inventory_refresh(&cl->hd[2]);
+	assert_true(run_until(cl, inventory_has_big, NULL, 20000));
+	add_guests(cl, 2, 0);
+	fake_hv_set_compare(host_uri(1), HV_CPU_INCOMPATIBLE,
+	    "Host CPU does not provide required features: avx512f");
+	req.host = "h1";
+	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
+	    1, err, sizeof(err)), 0);
+	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(last_drain_id(cl, st, sizeof(st)) > 0);
+	assert_string_equal(st, "completed");
+	assert_true(running_on(host_uri(2), "g0"));
+	assert_true(running_on(host_uri(2), "g1"));
+	assert_int_equal(cpucache_lookup(&cl->co, "g0", 1, &why), PLACE_NO);
+	assert_string_equal(why, "guest CPU: Host CPU does not provide "
+	    "required features: avx512f");
+	/* One CPU_COMPARE for both (same guest CPU), none a move's check. */
+	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_COMPARE_CPU), 1);
+	assert_int_equal(store_jobs_list(cl->co.store, 0, 0, &sj, &n), 0);
+	for (i = 0; i < n; i++)
+		to_h2 += strcmp(sj[i].kind, "migrate") == 0 &&
+		    strcmp(sj[i].destination, "h2") == 0;
+	store_job_list_free(sj, n);
+	assert_int_equal(to_h2, 0);
+}
+
+/* One control-socket call, the coordinator's loop running meanwhile;
+ * returns the reply frame (the caller frees it). */
+static struct frame *
+ctl_roundtrip(struct cluster *cl, uint16_t type, const ProtobufCMessage *m,
+    int ms)
+{
+	struct sockaddr_un sa;
+	struct frame_reader fr;
+	struct frame *f = NULL;
+	struct pollfd pfd;
+	uint8_t *buf, in[65536];
+	size_t len, used, off;
+	uint64_t end = mono_ms() + (uint64_t)ms;
+	ssize_t n;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cl->co.conf.socket);
+	assert_true((fd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(frame_pack(type, FRAME_CALL, FRAME_OK, 7, m, &buf,
+	    &len), 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	free(buf);
+	frame_reader_init(&fr, 1 << 20);
+	while (f == NULL && mono_ms() < end) {
+		uv_run(&cl->loop, UV_RUN_NOWAIT);
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 2) <= 0)
+			continue;
+		if ((n = read(fd, in, sizeof(in))) <= 0)
+			break;
+		for (off = 0; off < (size_t)n && f == NULL; off += used)
+			assert_true(frame_reader_feed(&fr, in + off,
+			    (size_t)n - off, &used, &f) >= 0);
+	}
+	frame_reader_reset(&fr);
+	close(fd);
+	return f;
+}
+
+/* ferryctl cpu-baseline: every host's CPU through HOST_CPU, one hostd's
+ * baseline over all of them (the fake's: the first model, the features
+ * common to all), and the VMs the CPU cache says a host blocks. */
+static void
+test_cpu_baseline(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__Empty e = FERRY__EMPTY__INIT;
+	Ferry__CpuBaselineInfo *r;
+	struct frame *f;
+	static const char *f1[] = { "avx512f", "sse4.2", "aes" };
+	static const char *f2[] = { "sse4.2", "aes" };
+	static const char *f3[] = { "aes", "sse4.2", "x2apic" };
+	int64_t id;
+
+	fake_hv_set_host_cpu(host_uri(0), "Skylake-Server", f1, 3);
+	fake_hv_set_host_cpu(host_uri(1), "Haswell", f2, 2);
+	fake_hv_set_host_cpu(host_uri(2), "Cascadelake-Server", f3, 3);
+	/* A refusal puts one block in the cache. */
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vmcpu", NULL, 0), 0);
+	fake_hv_set_compare(host_uri(1), HV_CPU_INCOMPATIBLE,
+	    "Host CPU does not provide required features: avx512f");
+	id = start_job(cl, "vmcpu", "h2", 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "refused", "avx512f");
+
+	assert_non_null(f = ctl_roundtrip(cl, MSG_CTL_CPU_BASELINE, &e.base,
+	    15000));
+	assert_int_equal(f->hdr.status, FRAME_OK);
+	assert_non_null(r = (Ferry__CpuBaselineInfo *)frame_unpack(f,
+	    &ferry__cpu_baseline_info__descriptor));
+	frame_free(f);
+	assert_non_null(r->baseline_xml);
+	assert_string_equal(r->baseline_xml, "<cpu mode='custom' match='exact'>"
+	    "<model fallback='forbid'>Skylake-Server</model>"
+	    "<feature policy='require' name='sse4.2'/>"
+	    "<feature policy='require' name='aes'/></cpu>");
+	assert_string_equal(r->computed_on, "h1");
+	assert_int_equal(r->n_hosts, 3);
+	assert_non_null(strstr(r->hosts[1]->cpu_xml, "<model>Haswell</model>"));
+	assert_null(r->hosts[1]->error);
+	assert_int_equal(r->n_blocks, 1);
+	assert_string_equal(r->blocks[0]->vm, "vmcpu");
+	assert_string_equal(r->blocks[0]->host, "h2");
+	assert_string_equal(r->blocks[0]->reason, "guest CPU: Host CPU does "
+	    "not provide required features: avx512f");
+	ferry__cpu_baseline_info__free_unpacked(r, NULL);
+	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_BASELINE), 1);
+
+	/* A host whose libvirt fails: named, and the others still count. */
+	fake_hv_fail(host_uri(2), FAKE_OP_HOST_CPU, 1, -EIO, "no capabilities");
+	assert_non_null(f = ctl_roundtrip(cl, MSG_CTL_CPU_BASELINE, &e.base,
+	    15000));
+	assert_non_null(r = (Ferry__CpuBaselineInfo *)frame_unpack(f,
+	    &ferry__cpu_baseline_info__descriptor));
+	frame_free(f);
+	assert_non_null(r->hosts[2]->error);
+	assert_non_null(strstr(r->hosts[2]->error, "no capabilities"));
+	assert_non_null(r->baseline_xml);
+	ferry__cpu_baseline_info__free_unpacked(r, NULL);
+}
+
+/* A VM no host can take is refused before anything starts, with every
+ * host's reason in the refusal. */
+static void
+test_no_valid_host_reasons(void **state)
+{
+	struct cluster *cl = *state;
+	int64_t id;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "needy", NULL, 0), 0);
+	id = start_job(cl, "needy", NULL, 0);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "refused", "no host can take needy: h2: zone: zone "
+	    "b, VM must stay in zone a; h3: labels: VM requires label gpu, "
+	    "host lacks it");
+	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
+	assert_true(running_on(host_uri(0), "needy"));
+}
+
 static void
 test_drain_cancel(void **state)
 {
@@ -1224,6 +1633,17 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_drain_unmovable, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_cancel, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_zone_placement,
+		    setup_zones, teardown_zones),
+		cmocka_unit_test_setup_teardown(test_no_valid_host_reasons,
+		    setup_zones, teardown_zones),
+		cmocka_unit_test_setup_teardown(test_restore_placement,
+		    setup_zones, teardown_zones),
+		cmocka_unit_test_setup_teardown(test_cpu_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cpu_baseline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_cpu_prefetch, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_periodic_rebalance,
 		    setup_periodic, teardown_periodic),

@@ -1,0 +1,110 @@
+/* cmd-cpu-baseline.c: ferryctl cpu-baseline [--json]: the CPU definition
+ * every host can run (virConnectBaselineHypervisorCPU over all hosts' CPUs,
+ * computed by one hostd), each host's CPU model, and each VM whose current
+ * CPU a host said it cannot run, with that host's reason. Exit 0 with a
+ * baseline, 1 without. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ferryctl.h"
+
+/* The <model> of a CPU definition, into buf; "-" without one. */
+static const char *
+cpub_model(const char *xml, char *buf, size_t len)
+{
+	const char *p, *q;
+
+	if (xml == NULL || (p = strstr(xml, "<model")) == NULL ||
+	    (p = strchr(p, '>')) == NULL || (q = strstr(p, "</model>")) == NULL)
+		return "-";
+	snprintf(buf, len, "%.*s", (int)(q - p - 1), p + 1);
+	return buf;
+}
+
+static int
+cmd_cpu_baseline_exec(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Ferry__Empty req = FERRY__EMPTY__INIT;
+	Ferry__CpuBaselineInfo *r;
+	struct json_object *o, *arr, *e;
+	char model[128];
+	int ch, json = 0, rc;
+	size_t i;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
+		if (ch != 'j')
+			return out_usage(&cmd_cpu_baseline);
+		json = 1;
+		out_set_json(1);	/* strings as sent; JSON escapes */
+	}
+	if (optind != argc)
+		return out_usage(&cmd_cpu_baseline);
+	if (ctl_connect(c) < 0)
+		return CTL_EXIT_UNREACHABLE;
+	if (ctl_call(c, MSG_CTL_CPU_BASELINE, &req.base,
+	    &ferry__cpu_baseline_info__descriptor, (ProtobufCMessage **)&r) < 0)
+		return CTL_EXIT_FAIL;
+	rc = r->baseline_xml ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+	if (json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "baseline", out_str(r->baseline_xml));
+		json_object_object_add(o, "computed_on", out_str(r->computed_on));
+		json_object_object_add(o, "error", out_str(r->error));
+		arr = json_object_new_array();
+		for (i = 0; i < r->n_hosts; i++) {
+			e = json_object_new_object();
+			json_object_object_add(e, "host", out_str(r->hosts[i]->host));
+			json_object_object_add(e, "model", r->hosts[i]->cpu_xml ?
+			    out_str(cpub_model(r->hosts[i]->cpu_xml, model,
+			    sizeof(model))) : NULL);
+			json_object_object_add(e, "cpu_xml",
+			    out_str(r->hosts[i]->cpu_xml));
+			json_object_object_add(e, "error",
+			    out_str(r->hosts[i]->error));
+			json_object_array_add(arr, e);
+		}
+		json_object_object_add(o, "hosts", arr);
+		arr = json_object_new_array();
+		for (i = 0; i < r->n_blocks; i++) {
+			e = json_object_new_object();
+			json_object_object_add(e, "vm", out_str(r->blocks[i]->vm));
+			json_object_object_add(e, "host",
+			    out_str(r->blocks[i]->host));
+			json_object_object_add(e, "reason",
+			    out_str(r->blocks[i]->reason));
+			json_object_array_add(arr, e);
+		}
+		json_object_object_add(o, "blocks", arr);
+		out_json(o);
+	} else {
+		if (r->baseline_xml)
+			printf("baseline CPU (computed on %s), runs on every "
+			    "host:\n%s\n", r->computed_on ? r->computed_on : "?",
+			    r->baseline_xml);
+		else
+			printf("no baseline: %s\n", r->error ? r->error : "?");
+		printf("%-12s %s\n", "HOST", "CPU MODEL");
+		for (i = 0; i < r->n_hosts; i++)
+			printf("%-12s %s\n", r->hosts[i]->host,
+			    r->hosts[i]->error ? r->hosts[i]->error :
+			    cpub_model(r->hosts[i]->cpu_xml, model,
+			    sizeof(model)));
+		for (i = 0; i < r->n_blocks; i++)
+			printf("%s cannot run on %s: %s\n", r->blocks[i]->vm,
+			    r->blocks[i]->host, r->blocks[i]->reason);
+	}
+	ferry__cpu_baseline_info__free_unpacked(r, NULL);
+	return rc;
+}
+
+const struct ctl_cmd cmd_cpu_baseline = {
+	"cpu-baseline", "[--json]",
+	"the CPU every host runs, and which hosts block which VMs' CPUs",
+	cmd_cpu_baseline_exec,
+};
