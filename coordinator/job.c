@@ -1199,9 +1199,9 @@ job_take_result(struct job *j, const Ferry__MigrateResult *r)
 	    r->error ? r->error : "");
 	snprintf(j->result_action, sizeof(j->result_action), "%s",
 	    r->policy_action ? r->policy_action : "");
+	/* Its downtime and data are not taken: what hostd saw last is an
+	 * estimate (job_take_figures). */
 	j->elapsed_ms = r->has_elapsed_ms ? r->elapsed_ms : 0;
-	j->downtime_ms = r->has_downtime_ms ? r->downtime_ms : 0;
-	j->data_bytes = r->has_data_bytes ? r->data_bytes : 0;
 	if (r->has_postcopy && r->postcopy)
 		j->postcopy = 1;
 }
@@ -1759,6 +1759,48 @@ job_running_on(const struct job *j, enum job_state s)
 	return NULL;
 }
 
+/*
+ * The final figures of a successful migration: what libvirt measured, as
+ * the destination keeps it (its completed-job statistics, handed over in
+ * the migration cookie). The source's are gone with its domain
+ * (UNDEFINE_SOURCE). Without them a figure is unknown, never an estimate.
+ * The destination speaks only of its own VM here.
+ */
+/* MiB to one decimal, as ferryctl shows it. */
+static struct json_object *
+job_json_mib(uint64_t bytes)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%.1f", bytes / MIB);
+	return json_object_new_double_s(strtod(buf, NULL), buf);
+}
+
+static void
+job_take_figures(struct job *j)
+{
+	const Ferry__JobFigures *f;
+
+	j->has_downtime = j->has_data = j->has_migration_ms = 0;
+	j->passes = 0;
+	if (j->dst_state == NULL || (f = j->dst_state->completed) == NULL)
+		return;
+	if (f->has_downtime_ms) {
+		j->has_downtime = 1;
+		j->downtime_ms = f->downtime_ms;
+	}
+	if (f->has_data_bytes) {
+		j->has_data = 1;
+		j->data_bytes = f->data_bytes;
+	}
+	if (f->has_time_elapsed_ms) {
+		j->has_migration_ms = 1;
+		j->migration_ms = f->time_elapsed_ms;
+	}
+	if (f->has_iterations)
+		j->passes = f->iterations;
+}
+
 static void
 job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 {
@@ -1790,12 +1832,26 @@ job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 	    json_object_new_string(on) : NULL);
 	json_object_object_add(o, "elapsed_ms",
 	    json_object_new_int64(now - j->started_ms));
-	json_object_object_add(o, "migration_ms",
+	if (s == JOB_SUCCEEDED)
+		job_take_figures(j);
+	json_object_object_add(o, "call_ms",
 	    json_object_new_int64(j->elapsed_ms));
-	json_object_object_add(o, "downtime_ms",
-	    json_object_new_int64(j->downtime_ms));
-	json_object_object_add(o, "data_mib",
-	    json_object_new_double(j->data_bytes / MIB));
+	/* null: libvirt's completed statistics could not be read. */
+	json_object_object_add(o, "migration_ms", j->has_migration_ms ?
+	    json_object_new_int64(j->migration_ms) : NULL);
+	json_object_object_add(o, "downtime_ms", j->has_downtime ?
+	    json_object_new_int64(j->downtime_ms) : NULL);
+	json_object_object_add(o, "data_bytes", j->has_data ?
+	    json_object_new_int64(j->data_bytes) : NULL);
+	json_object_object_add(o, "data_mib", j->has_data ?
+	    job_json_mib(j->data_bytes) : NULL);
+	json_object_object_add(o, "passes", j->passes ?
+	    json_object_new_int64(j->passes) : NULL);
+	if (s == JOB_SUCCEEDED)
+		json_object_object_add(o, "figures_from", json_object_new_string(
+		    j->has_downtime || j->has_data ? "destination libvirt "
+		    "completed-job statistics" : "unknown: no completed-job "
+		    "statistics"));
 	if (j->have_result)
 		json_object_object_add(o, "libvirt_ok",
 		    json_object_new_boolean(j->result_ok));
@@ -1819,10 +1875,16 @@ job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 	ev.source = j->source;
 	ev.destination = j->destination;
 	ev.running_on = (char *)on;
-	ev.has_elapsed_ms = ev.has_downtime_ms = ev.has_data_mib = 1;
+	ev.has_elapsed_ms = 1;
 	ev.elapsed_ms = now - j->started_ms;
+	ev.has_downtime_ms = j->has_downtime;
 	ev.downtime_ms = j->downtime_ms;
+	ev.has_data_mib = j->has_data;
 	ev.data_mib = j->data_bytes / MIB;
+	ev.has_migration_ms = j->has_migration_ms;
+	ev.migration_ms = j->migration_ms;
+	ev.has_passes = j->passes > 0;
+	ev.passes = j->passes;
 	if (s != JOB_SUCCEEDED)
 		ev.error = msg;
 	ev.message = msg;
@@ -2039,13 +2101,22 @@ job_send_done_from_store(struct coord *co, struct ctl_client *c,
 	    evs[n - 1].data && (o = json_tokener_parse(evs[n - 1].data))) {
 		if (json_object_object_get_ex(o, "running_on", &v) && v)
 			ev.running_on = (char *)json_object_get_string(v);
-		if (json_object_object_get_ex(o, "downtime_ms", &v)) {
+		/* null (unknown) stays unknown. */
+		if (json_object_object_get_ex(o, "downtime_ms", &v) && v) {
 			ev.has_downtime_ms = 1;
 			ev.downtime_ms = json_object_get_int64(v);
 		}
-		if (json_object_object_get_ex(o, "data_mib", &v)) {
+		if (json_object_object_get_ex(o, "data_mib", &v) && v) {
 			ev.has_data_mib = 1;
 			ev.data_mib = json_object_get_double(v);
+		}
+		if (json_object_object_get_ex(o, "migration_ms", &v) && v) {
+			ev.has_migration_ms = 1;
+			ev.migration_ms = json_object_get_int64(v);
+		}
+		if (json_object_object_get_ex(o, "passes", &v) && v) {
+			ev.has_passes = 1;
+			ev.passes = json_object_get_int64(v);
 		}
 	}
 	rc = control_event(c, MSG_CTL_JOB_EVENT, serial, &ev.base);

@@ -92,7 +92,11 @@ struct job {
 	int			 result_ok;
 	char			 result_error[1024];
 	char			 result_action[160];
-	uint64_t		 elapsed_ms, downtime_ms, data_bytes;
+	uint64_t		 elapsed_ms;	/* hostd's wall clock of the call */
+	/* Final figures, only from the destination's completed-job
+	 * statistics (job_take_figures); unknown stays unknown. */
+	int			 has_downtime, has_data, has_migration_ms;
+	uint64_t		 downtime_ms, data_bytes, migration_ms, passes;
 	int			 postcopy;
 
 	/* verifying */

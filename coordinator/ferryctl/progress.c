@@ -331,6 +331,10 @@ show_done(struct follow *f, const Ferry__JobEvent *e)
 		    jint(e->has_downtime_ms, e->downtime_ms));
 		json_object_object_add(o, "data_mib",
 		    jnum1(e->has_data_mib, e->data_mib));
+		json_object_object_add(o, "migration_ms",
+		    jint(e->has_migration_ms, e->migration_ms));
+		json_object_object_add(o, "passes",
+		    jint(e->has_passes, e->passes));
 		json_object_object_add(o, "error", out_str(e->error));
 		out_json(o);
 		return;
@@ -343,13 +347,23 @@ show_done(struct follow *f, const Ferry__JobEvent *e)
 			off += snprintf(extra + off, sizeof(extra) - off, "%s",
 			    dur);
 		}
-		if (e->has_downtime_ms && off < sizeof(extra))
-			off += snprintf(extra + off, sizeof(extra) - off,
-			    "%sdowntime %" PRIu64 " ms", off ? ", " : "",
-			    e->downtime_ms);
+		/* Measured figures only (libvirt's completed statistics). */
+		if (off < sizeof(extra)) {
+			if (e->has_downtime_ms)
+				off += snprintf(extra + off, sizeof(extra) -
+				    off, "%sdowntime %" PRIu64 " ms",
+				    off ? ", " : "", e->downtime_ms);
+			else
+				off += snprintf(extra + off, sizeof(extra) -
+				    off, "%sdowntime unknown", off ? ", " : "");
+		}
 		if (e->has_data_mib && off < sizeof(extra))
 			off += snprintf(extra + off, sizeof(extra) - off,
 			    "%s%.1f MiB sent", off ? ", " : "", e->data_mib);
+		if (e->has_passes && off < sizeof(extra))
+			off += snprintf(extra + off, sizeof(extra) - off,
+			    "%s%" PRIu64 " pass%s", off ? ", " : "", e->passes,
+			    e->passes == 1 ? "" : "es");
 		printf("succeeded: %s now runs on %s%s%s%s\n", or_dash(f->vm),
 		    or_dash(on ? on : f->destination), off ? " (" : "", extra,
 		    off ? ")" : "");

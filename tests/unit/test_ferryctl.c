@@ -103,6 +103,9 @@ fake_done(struct fctl_session *s, uint32_t serial, uint64_t id,
 		e.has_downtime_ms = e.has_data_mib = 1;
 		e.downtime_ms = 41;
 		e.data_mib = 60.23;
+		e.has_migration_ms = e.has_passes = 1;
+		e.migration_ms = 1700;
+		e.passes = 3;
 	}
 	fake_event(s, serial, &e);
 }
@@ -118,7 +121,7 @@ static const char *const state_keys[] = { "event", "job", "state", "message",
 static const char *const info_keys[] = { "event", "job", "message", NULL };
 static const char *const done_keys[] = { "event", "job", "vm", "state",
 	"source", "destination", "running_on", "elapsed_ms", "downtime_ms",
-	"data_mib", "error", NULL };
+	"data_mib", "migration_ms", "passes", "error", NULL };
 
 static void
 test_migrate_json_succeeded(void **state)
@@ -211,6 +214,8 @@ test_migrate_json_succeeded(void **state)
 	fctl_assert_int(o, "elapsed_ms", 1900);
 	fctl_assert_int(o, "downtime_ms", 41);
 	fctl_assert_num(o, "data_mib", 60.2);
+	fctl_assert_int(o, "migration_ms", 1700);
+	fctl_assert_int(o, "passes", 3);
 	fctl_assert_str(o, "error", NULL);
 }
 
@@ -332,7 +337,7 @@ test_migrate_plain(void **state)
 	    " 10.0%  6.0/60.2 MiB  30.0 MiB/s  "
 	    "dirty 2.0 MiB/s  iter 2  downtime ~41 ms  ETA 2s");
 	assert_string_equal(fctl_next_line(s), "succeeded: vm1 now runs on h2 "
-	    "(1.9 s, downtime 41 ms, 60.2 MiB sent)");
+	    "(1.9 s, downtime 41 ms, 60.2 MiB sent, 3 passes)");
 	assert_int_equal(s->ooff, s->olen);
 	assert_null(strchr(s->obuf, '\r'));
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <json.h>
 
 #include "coordinator.h"
 #include "fake_hv.h"
@@ -396,6 +397,80 @@ test_success(void **state)
 	assert_int_equal(rec.bandwidth_mibs, 40);
 	assert_true(rec.persist);
 	assert_false(rec.allow_postcopy);
+}
+
+/* The data of the job's last journal event, parsed (caller puts). */
+static struct json_object *
+journal_last_data(struct cluster *cl, int64_t id)
+{
+	struct store_event *ev = NULL;
+	struct json_object *o;
+	size_t n = 0;
+
+	assert_int_equal(store_job_events(cl->co.store, id, &ev, &n), 0);
+	assert_true(n > 0 && ev[n - 1].data != NULL);
+	o = json_tokener_parse(ev[n - 1].data);
+	assert_non_null(o);
+	store_event_list_free(ev, n);
+	return o;
+}
+
+/*
+ * The final figures are libvirt's completed-job statistics (measured), not
+ * the last sample (whose downtime is QEMU's estimate: 40 ms here, and whose
+ * data lags: 256 MiB). Without completed stats they are unknown (null).
+ */
+static void
+test_final_figures(void **state)
+{
+	struct cluster *cl = *state;
+	struct hv_job_stats done;
+	struct json_object *o, *v;
+	int64_t id;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vm1", NULL, 0), 0);
+	script("vm1", 4, 0, NULL);
+	memset(&done, 0, sizeof(done));
+	done.has_downtime = 1;
+	done.downtime = 35;
+	done.data_processed = 300 * MIB;
+	done.memory_processed = 290 * MIB;
+	done.memory_total = 256 * MIB;
+	done.time_elapsed = 4321;
+	done.memory_iteration = 3;
+	assert_int_equal(fake_hv_script_completed(host_uri(0), "vm1", &done),
+	    0);
+	id = start_job(cl, "vm1", "h2", 40);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "succeeded", NULL);
+	o = journal_last_data(cl, id);
+	assert_true(json_object_object_get_ex(o, "downtime_ms", &v));
+	assert_non_null(v);
+	assert_int_equal(json_object_get_int64(v), 35);
+	assert_true(json_object_object_get_ex(o, "data_bytes", &v));
+	assert_non_null(v);
+	assert_int_equal(json_object_get_int64(v), 300 * MIB);
+	assert_true(json_object_object_get_ex(o, "data_mib", &v));
+	assert_true(json_object_get_double(v) > 299.9 &&
+	    json_object_get_double(v) < 300.1);
+	assert_true(json_object_object_get_ex(o, "migration_ms", &v));
+	assert_int_equal(json_object_get_int64(v), 4321);
+	assert_true(json_object_object_get_ex(o, "passes", &v));
+	assert_int_equal(json_object_get_int64(v), 3);
+	json_object_put(o);
+
+	/* Without completed statistics: unknown, not 40 ms. */
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vm2", NULL, 0), 0);
+	script("vm2", 4, 0, NULL);
+	id = start_job(cl, "vm2", "h2", 40);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "succeeded", NULL);
+	o = journal_last_data(cl, id);
+	assert_true(json_object_object_get_ex(o, "downtime_ms", &v));
+	assert_null(v);
+	assert_true(json_object_object_get_ex(o, "data_mib", &v));
+	assert_null(v);
+	json_object_put(o);
 }
 
 static void
@@ -1198,6 +1273,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_success, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_final_figures, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_refused_local_disk, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_refused_cpu, setup, teardown),
