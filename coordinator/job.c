@@ -1124,22 +1124,35 @@ job_on_progress(struct host *h, const Ferry__JobStats *s)
 	struct json_object *o;
 	uint64_t now = coord_now_ms();
 	double total, remaining, processed, pct, bps, dirty;
+	uint64_t tot_b, rem_b;
 
 	if (j == NULL || j->state != JOB_MIGRATING)
 		return;
 	j->last_event_ms = now;
 	if (s->data_total == 0)
 		return;		/* set-up: nothing measured yet */
-	total = s->data_total / MIB;
-	remaining = s->data_remaining / MIB;
+	/* Memory when libvirt gives it (disks are not migrated here): what
+	 * was sent grows past the total as passes resend dirty pages, so
+	 * progress is the remaining's low-water mark, which never falls
+	 * back when a pass begins. */
+	if (s->has_memory_total && s->memory_total) {
+		tot_b = s->memory_total;
+		rem_b = s->has_memory_remaining ? s->memory_remaining : 0;
+	} else {
+		tot_b = s->data_total;
+		rem_b = s->data_remaining;
+	}
+	if (j->nsamples == 0 || rem_b < j->remaining_low)
+		j->remaining_low = rem_b;
+	j->nsamples++;
+	total = tot_b / MIB;
+	remaining = rem_b / MIB;
 	processed = s->data_processed / MIB;
 	if (s->data_processed > j->data_processed_max)
 		j->data_processed_max = s->data_processed;
-	/* virsh's formula, capped below 100 until verified. */
-	pct = s->data_total ? 100.0 - s->data_remaining * 100.0 / s->data_total :
-	    0;
+	pct = tot_b ? 100.0 - j->remaining_low * 100.0 / tot_b : 0;
 	if (pct > 99.0)
-		pct = 99.0;
+		pct = 99.0;		/* 100 only once verified */
 	if (pct < 0)
 		pct = 0;
 	bps = s->has_memory_bps ? s->memory_bps / MIB : 0;
@@ -1151,17 +1164,25 @@ job_on_progress(struct host *h, const Ferry__JobStats *s)
 	ev.state = "migrating";
 	ev.has_percent = ev.has_data_processed_mib = 1;
 	ev.has_data_remaining_mib = ev.has_data_total_mib = 1;
+	ev.has_remaining_low_mib = 1;
 	ev.has_mib_per_s = ev.has_dirty_mib_per_s = 1;
-	ev.has_iteration = ev.has_expected_downtime_ms = ev.has_eta_s = 1;
+	ev.has_iteration = 1;
 	ev.percent = pct;
 	ev.data_processed_mib = processed;
 	ev.data_remaining_mib = remaining;
+	ev.remaining_low_mib = j->remaining_low / MIB;
 	ev.data_total_mib = total;
 	ev.mib_per_s = bps;
 	ev.dirty_mib_per_s = dirty;
 	ev.iteration = s->has_iteration ? s->iteration : 0;
+	ev.has_expected_downtime_ms = s->has_downtime_ms;
 	ev.expected_downtime_ms = s->has_downtime_ms ? s->downtime_ms : 0;
-	ev.eta_s = bps > 0 ? remaining / bps : 0;
+	/* An ETA only when one can be estimated: a measured rate, two
+	 * samples, and pages sent faster than the guest dirties them. */
+	if (j->nsamples >= 2 && bps > 0 && bps > dirty) {
+		ev.has_eta_s = 1;
+		ev.eta_s = remaining / (bps - dirty);
+	}
 	ev.message = s->action;
 	job_emit(j, &ev);
 	if (j->parent)
@@ -1175,6 +1196,10 @@ job_on_progress(struct host *h, const Ferry__JobStats *s)
 		    json_object_new_double(processed));
 		json_object_object_add(o, "data_remaining_mib",
 		    json_object_new_double(remaining));
+		json_object_object_add(o, "remaining_low_mib",
+		    json_object_new_double(j->remaining_low / MIB));
+		json_object_object_add(o, "data_total_mib",
+		    json_object_new_double(total));
 		json_object_object_add(o, "mib_per_s", json_object_new_double(bps));
 		json_object_object_add(o, "dirty_mib_per_s",
 		    json_object_new_double(dirty));

@@ -87,6 +87,8 @@ struct job {
 	uint64_t		 last_event_ms;
 	uint64_t		 last_recorded_ms;
 	uint64_t		 data_processed_max;
+	uint64_t		 remaining_low;		/* bytes; low-water mark */
+	unsigned		 nsamples;		/* progress samples seen */
 	int			 query_pending;
 	int			 have_result;
 	int			 result_ok;

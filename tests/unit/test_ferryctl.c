@@ -114,8 +114,8 @@ static const char *const started_keys[] = { "event", "job", "vm", "source",
 	"destination", NULL };
 static const char *const progress_keys[] = { "event", "job", "percent",
 	"data_processed_mib", "data_remaining_mib", "data_total_mib",
-	"mib_per_s", "dirty_mib_per_s", "iteration", "expected_downtime_ms",
-	"eta_s", NULL };
+	"remaining_low_mib", "mib_per_s", "dirty_mib_per_s", "iteration",
+	"expected_downtime_ms", "eta_s", NULL };
 static const char *const state_keys[] = { "event", "job", "state", "message",
 	NULL };
 static const char *const info_keys[] = { "event", "job", "message", NULL };
@@ -334,8 +334,8 @@ test_migrate_plain(void **state)
 	assert_string_equal(fctl_next_line(s),
 	    "checking: storage, cpu, capacity");
 	assert_string_equal(fctl_next_line(s),
-	    " 10.0%  6.0/60.2 MiB  30.0 MiB/s  "
-	    "dirty 2.0 MiB/s  iter 2  downtime ~41 ms  ETA 2s");
+	    " 10.0%  sent 6.0 MiB  remaining 54.2 of 60.2 MiB  pass 2  "
+	    "30.0 MiB/s  dirty 2.0 MiB/s  downtime ~41 ms  ETA 2s");
 	assert_string_equal(fctl_next_line(s), "succeeded: vm1 now runs on h2 "
 	    "(1.9 s, downtime 41 ms, 60.2 MiB sent, 3 passes)");
 	assert_int_equal(s->ooff, s->olen);
@@ -405,6 +405,83 @@ test_watch_json(void **state)
 	fctl_assert_keys(fctl_line(s, 4), progress_keys);
 	fctl_assert_keys(fctl_line(s, 5), done_keys);
 	fctl_assert_str(fctl_line(s, 5), "state", "succeeded");
+}
+
+/*
+ * What the line shows is true (issue 13): sent apart from what remains of
+ * the total (sent 354.7 MiB of a 256.5 MiB guest is no contradiction), the
+ * remaining's low-water mark, the pass; no ETA when the coordinator could
+ * not estimate one (it was "ETA 0s" at 0.0 MiB/s).
+ */
+static void
+test_progress_line_truth(void **state)
+{
+	struct fctl_session *s = *state;
+	Ferry__MigrateOptions *m;
+	Ferry__JobEvent e = FERRY__JOB_EVENT__INIT;
+	uint32_t serial;
+
+	fctl_spawn(s, NULL, "migrate", "vm1", "--to", "h2", NULL);
+	fctl_accept(s);
+	m = fctl_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
+	    &serial);
+	ferry__migrate_options__free_unpacked(m, NULL);
+	fake_reply_job(s, MSG_CTL_MIGRATE, serial, 7, "migrating", "h1", "h2");
+	e.job_id = 7;
+	e.event = "progress";
+	e.has_percent = e.has_data_processed_mib = e.has_data_remaining_mib =
+	    e.has_data_total_mib = e.has_remaining_low_mib =
+	    e.has_mib_per_s = e.has_dirty_mib_per_s = e.has_iteration = 1;
+	e.percent = 96.8;
+	e.data_processed_mib = 354.7;
+	e.data_total_mib = 256.5;
+	e.data_remaining_mib = 20.0;
+	e.remaining_low_mib = 8.2;
+	e.mib_per_s = 0;
+	e.dirty_mib_per_s = 0;
+	e.iteration = 3;
+	fake_event(s, serial, &e);
+	fake_done(s, serial, 7, "succeeded", "h2", NULL);
+	assert_int_equal(fctl_finish(s), 0);
+	(void)fctl_next_line(s);
+	assert_string_equal(fctl_next_line(s),
+	    " 96.8%  sent 354.7 MiB  remaining 20.0 of 256.5 MiB (low 8.2)  "
+	    "pass 3  0.0 MiB/s  dirty 0.0 MiB/s");
+	assert_null(strstr(s->obuf, "ETA"));
+	assert_null(strstr(s->obuf, "354.7/"));
+}
+
+/* On a terminal, the live line is erased (\r, erase to end of line)
+ * before an error, which otherwise ends up glued to it. */
+static void
+test_tty_line_cleared_before_error(void **state)
+{
+	struct fctl_session *s = *state;
+	Ferry__JobRequest *r;
+	const char *err, *bar;
+	uint32_t serial;
+
+	fctl_spawn_tty(s, NULL, "watch", "7", NULL);
+	fctl_accept(s);
+	r = fctl_call(s, MSG_CTL_WATCH, &ferry__job_request__descriptor,
+	    &serial);
+	ferry__job_request__free_unpacked(r, NULL);
+	fake_reply_job(s, MSG_CTL_WATCH, serial, 7, "migrating", "h1",
+	    "h2");
+	fake_progress(s, serial, 7, 60);
+	close(s->cfd);
+	s->cfd = -1;
+	assert_int_equal(fctl_finish(s), 1);
+	bar = strstr(s->obuf, " 60.0% [");
+	err = strstr(s->obuf, "ferryctl: ");
+	if (bar == NULL || err == NULL)
+		fail_msg("terminal output lacks the bar or the error: %s",
+		    s->obuf);
+	assert_true(bar < err);
+	/* Right before the first error: the erase sequence, no text. */
+	assert_true(err - s->obuf >= 4);
+	assert_memory_equal(err - 4, "\r\033[K", 4);
+	assert_non_null(strstr(err, "lost the coordinator"));
 }
 
 static void
@@ -893,6 +970,8 @@ main(void)
 		T(test_migrate_error_reply),
 		T(test_migrate_no_wait),
 		T(test_migrate_plain),
+		T(test_progress_line_truth),
+		T(test_tty_line_cleared_before_error),
 		T(test_migrate_sigint_aborts),
 		T(test_watch_json),
 		T(test_watch_plain_rolled_back),
