@@ -484,6 +484,123 @@ test_tty_line_cleared_before_error(void **state)
 	assert_non_null(strstr(err, "lost the coordinator"));
 }
 
+/* hosts: the connection and the administrative state are two fields; a
+ * host in maintenance whose hostd stopped is down and in maintenance. */
+static void
+test_hosts_two_states(void **state)
+{
+	struct fctl_session *s = *state;
+	Ferry__HostsReply r = FERRY__HOSTS_REPLY__INIT;
+	Ferry__HostEntry h[2], *hv[2] = { &h[0], &h[1] };
+	struct json_object *o, *a;
+	uint32_t serial;
+	void *m;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		ferry__host_entry__init(&h[0]);
+		ferry__host_entry__init(&h[1]);
+		h[0].name = "h1";
+		h[0].state = "down";
+		h[0].admin_state = "maintenance";
+		h[0].address = "10.0.0.1:7070";
+		h[1].name = "h2";
+		h[1].state = "up";
+		h[1].admin_state = "active";
+		h[1].address = "10.0.0.2:7070";
+		r.hosts = hv;
+		r.n_hosts = 2;
+		if (pass == 0)
+			fctl_spawn(s, NULL, "hosts", "--json", NULL);
+		else
+			fctl_spawn(s, NULL, "hosts", NULL);
+		fctl_accept(s);
+		m = fctl_call(s, MSG_CTL_HOSTS, &ferry__hosts_request__descriptor,
+		    &serial);
+		ferry__hosts_request__free_unpacked(m, NULL);
+		fctl_send(s, MSG_CTL_HOSTS, FRAME_REPLY, serial, &r.base);
+		assert_int_equal(fctl_finish(s), 0);
+		if (pass == 0) {
+			o = fctl_json_next(s);
+			a = json_object_array_get_idx(o, 0);
+			fctl_assert_str(a, "state", "down");
+			fctl_assert_str(a, "admin_state", "maintenance");
+			a = json_object_array_get_idx(o, 1);
+			fctl_assert_str(a, "state", "up");
+			fctl_assert_str(a, "admin_state", "active");
+		} else {
+			(void)fctl_next_line(s);
+			assert_string_equal(fctl_next_line(s), "h1           down  "
+			    "maintenance  10.0.0.1:7070              -         -  "
+			    "       -    -  -");
+		}
+		fctl_teardown(state);
+		assert_int_equal(fctl_setup(state, "/tmp/ferryctl-test.XXXXXX"),
+		    0);
+		s = *state;
+	}
+}
+
+/* vms: the two copies of a migrating VM say which is which, and the job. */
+static void
+test_vms_roles(void **state)
+{
+	struct fctl_session *s = *state;
+	Ferry__VmsReply r = FERRY__VMS_REPLY__INIT;
+	Ferry__VmEntry v[2], *vv[2] = { &v[0], &v[1] };
+	struct json_object *o, *a;
+	uint32_t serial;
+	void *m;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		ferry__vm_entry__init(&v[0]);
+		ferry__vm_entry__init(&v[1]);
+		v[0].name = v[1].name = "g1";
+		v[0].host = "h1";
+		v[0].state = "paused";
+		v[0].role = "outgoing";
+		v[1].host = "h3";
+		v[1].state = "running";
+		v[1].role = "incoming";
+		v[0].has_job = v[1].has_job = 1;
+		v[0].job = v[1].job = 42;
+		v[0].mem_mib = v[1].mem_mib = 256;
+		v[0].vcpus = v[1].vcpus = 1;
+		r.vms = vv;
+		r.n_vms = 2;
+		if (pass == 0)
+			fctl_spawn(s, NULL, "vms", "--json", NULL);
+		else
+			fctl_spawn(s, NULL, "vms", NULL);
+		fctl_accept(s);
+		m = fctl_call(s, MSG_CTL_VMS, &ferry__vms_request__descriptor,
+		    &serial);
+		ferry__vms_request__free_unpacked(m, NULL);
+		fctl_send(s, MSG_CTL_VMS, FRAME_REPLY, serial, &r.base);
+		assert_int_equal(fctl_finish(s), 0);
+		if (pass == 0) {
+			o = fctl_json_next(s);
+			a = json_object_array_get_idx(o, 1);
+			fctl_assert_str(a, "host", "h3");
+			fctl_assert_str(a, "role", "incoming");
+			fctl_assert_int(a, "job", 42);
+			a = json_object_array_get_idx(o, 0);
+			fctl_assert_str(a, "role", "outgoing");
+		} else {
+			(void)fctl_next_line(s);
+			assert_non_null(strstr(fctl_next_line(s),
+			    " outgoing:42 "));
+			assert_non_null(strstr(fctl_next_line(s),
+			    " incoming:42 "));
+		}
+		fctl_teardown(state);
+		assert_int_equal(fctl_setup(state, "/tmp/ferryctl-test.XXXXXX"),
+		    0);
+		s = *state;
+	}
+}
+
 static void
 test_watch_lost_coordinator(void **state)
 {
@@ -971,6 +1088,8 @@ main(void)
 		T(test_migrate_no_wait),
 		T(test_migrate_plain),
 		T(test_progress_line_truth),
+		T(test_hosts_two_states),
+		T(test_vms_roles),
 		T(test_tty_line_cleared_before_error),
 		T(test_migrate_sigint_aborts),
 		T(test_watch_json),
