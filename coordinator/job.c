@@ -1116,21 +1116,19 @@ job_of_host_event(struct host *h, uint64_t job_id, const char *what)
 	return j;
 }
 
+/*
+ * A progress sample into the event ferryctl shows (ev's strings stay
+ * unset), keeping j's low-water mark of what remains. Sent (processed)
+ * grows past the total as passes resend dirty pages; the percentage is
+ * the low-water mark's, which never falls back when a pass begins.
+ */
 void
-job_on_progress(struct host *h, const Ferry__JobStats *s)
+job_progress_event(struct job *j, const Ferry__JobStats *s,
+    Ferry__JobEvent *ev)
 {
-	struct job *j = job_of_host_event(h, s->job_id, "progress");
-	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
-	struct json_object *o;
-	uint64_t now = coord_now_ms();
 	double total, remaining, processed, pct, bps, dirty;
 	uint64_t tot_b, rem_b;
 
-	if (j == NULL || j->state != JOB_MIGRATING)
-		return;
-	j->last_event_ms = now;
-	if (s->data_total == 0)
-		return;		/* set-up: nothing measured yet */
 	/* Memory when libvirt gives it (disks are not migrated here): what
 	 * was sent grows past the total as passes resend dirty pages, so
 	 * progress is the remaining's low-water mark, which never falls
@@ -1160,29 +1158,52 @@ job_on_progress(struct host *h, const Ferry__JobStats *s)
 	if (s->has_postcopy && s->postcopy)
 		j->postcopy = 1;
 
-	ev.event = "progress";
-	ev.state = "migrating";
-	ev.has_percent = ev.has_data_processed_mib = 1;
-	ev.has_data_remaining_mib = ev.has_data_total_mib = 1;
-	ev.has_remaining_low_mib = 1;
-	ev.has_mib_per_s = ev.has_dirty_mib_per_s = 1;
-	ev.has_iteration = 1;
-	ev.percent = pct;
-	ev.data_processed_mib = processed;
-	ev.data_remaining_mib = remaining;
-	ev.remaining_low_mib = j->remaining_low / MIB;
-	ev.data_total_mib = total;
-	ev.mib_per_s = bps;
-	ev.dirty_mib_per_s = dirty;
-	ev.iteration = s->has_iteration ? s->iteration : 0;
-	ev.has_expected_downtime_ms = s->has_downtime_ms;
-	ev.expected_downtime_ms = s->has_downtime_ms ? s->downtime_ms : 0;
+	ev->event = "progress";
+	ev->state = "migrating";
+	ev->has_percent = ev->has_data_processed_mib = 1;
+	ev->has_data_remaining_mib = ev->has_data_total_mib = 1;
+	ev->has_remaining_low_mib = 1;
+	ev->has_mib_per_s = ev->has_dirty_mib_per_s = 1;
+	ev->has_iteration = 1;
+	ev->percent = pct;
+	ev->data_processed_mib = processed;
+	ev->data_remaining_mib = remaining;
+	ev->remaining_low_mib = j->remaining_low / MIB;
+	ev->data_total_mib = total;
+	ev->mib_per_s = bps;
+	ev->dirty_mib_per_s = dirty;
+	ev->iteration = s->has_iteration ? s->iteration : 0;
+	ev->has_expected_downtime_ms = s->has_downtime_ms;
+	ev->expected_downtime_ms = s->has_downtime_ms ? s->downtime_ms : 0;
 	/* An ETA only when one can be estimated: a measured rate, two
 	 * samples, and pages sent faster than the guest dirties them. */
 	if (j->nsamples >= 2 && bps > 0 && bps > dirty) {
-		ev.has_eta_s = 1;
-		ev.eta_s = remaining / (bps - dirty);
+		ev->has_eta_s = 1;
+		ev->eta_s = remaining / (bps - dirty);
 	}
+}
+
+void
+job_on_progress(struct host *h, const Ferry__JobStats *s)
+{
+	struct job *j = job_of_host_event(h, s->job_id, "progress");
+	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
+	struct json_object *o;
+	uint64_t now = coord_now_ms();
+	double total, remaining, processed, pct, bps, dirty;
+
+	if (j == NULL || j->state != JOB_MIGRATING)
+		return;
+	j->last_event_ms = now;
+	if (s->data_total == 0)
+		return;		/* set-up: nothing measured yet */
+	job_progress_event(j, s, &ev);
+	pct = ev.percent;
+	processed = ev.data_processed_mib;
+	remaining = ev.data_remaining_mib;
+	total = ev.data_total_mib;
+	bps = ev.mib_per_s;
+	dirty = ev.dirty_mib_per_s;
 	ev.message = s->action;
 	job_emit(j, &ev);
 	if (j->parent)

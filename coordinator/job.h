@@ -133,6 +133,8 @@ int	 job_watch_list_add(struct job_watcher_list *, struct ctl_client *,
 	    uint32_t serial);
 void	 job_client_gone(struct coord *, struct ctl_client *);
 void	 job_on_progress(struct host *, const Ferry__JobStats *);
+void	 job_progress_event(struct job *, const Ferry__JobStats *,
+	    Ferry__JobEvent *);
 void	 job_on_done(struct host *, const Ferry__MigrateResult *);
 void	 job_host_up(struct host *);
 void	 job_host_down(struct host *);

@@ -473,6 +473,69 @@ test_final_figures(void **state)
 	json_object_put(o);
 }
 
+/*
+ * The progress ferryctl shows is true (issue 13): no ETA from one sample
+ * or at 0 MiB/s (it said "ETA 0s" at 0.5 %); a new pass raising what
+ * remains does not make the percentage fall back; sent may exceed the
+ * memory total and is reported as it is.
+ */
+static void
+test_progress_event_truth(void **state)
+{
+	struct job *j;
+	Ferry__JobStats s = FERRY__JOB_STATS__INIT;
+	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
+	double pct;
+
+	(void)state;
+	assert_non_null(j = calloc(1, sizeof(*j)));
+	s.data_total = s.memory_total = 256 * MIB;
+	s.has_memory_total = s.has_memory_remaining = s.has_memory_bps = 1;
+	s.has_dirty_rate_bps = s.has_iteration = 1;
+	s.memory_remaining = 255 * MIB;
+	s.data_processed = 1 * MIB;
+	s.memory_bps = 0;
+	s.iteration = 1;
+	job_progress_event(j, &s, &ev);
+	assert_false(ev.has_eta_s);		/* one sample, 0 MiB/s */
+	ferry__job_event__init(&ev);
+	s.memory_remaining = 250 * MIB;
+	job_progress_event(j, &s, &ev);
+	assert_false(ev.has_eta_s);		/* two samples, still 0 MiB/s */
+
+	ferry__job_event__init(&ev);
+	s.memory_remaining = 56 * MIB;
+	s.data_processed = 200 * MIB;
+	s.memory_bps = 50 * MIB;
+	s.dirty_rate_bps = 10 * MIB;
+	job_progress_event(j, &s, &ev);
+	assert_true(ev.has_eta_s);
+	assert_true(ev.eta_s > 1.39 && ev.eta_s < 1.41);	/* 56 / (50 - 10) */
+	pct = ev.percent;
+	assert_true(pct > 78.0 && pct < 78.2);
+
+	/* Pass 2 starts: remaining rises again, sent passes the total. */
+	ferry__job_event__init(&ev);
+	s.memory_remaining = 120 * MIB;
+	s.data_processed = 354 * MIB;
+	s.iteration = 2;
+	job_progress_event(j, &s, &ev);
+	assert_true(ev.percent >= pct);
+	assert_true(ev.data_processed_mib > ev.data_total_mib);
+	assert_true(ev.data_remaining_mib > 119.9 &&
+	    ev.data_remaining_mib < 120.1);
+	assert_true(ev.has_remaining_low_mib);
+	assert_true(ev.remaining_low_mib > 55.9 && ev.remaining_low_mib < 56.1);
+	assert_int_equal(ev.iteration, 2);
+
+	/* Dirtying as fast as it sends: no estimate can be made. */
+	ferry__job_event__init(&ev);
+	s.dirty_rate_bps = 60 * MIB;
+	job_progress_event(j, &s, &ev);
+	assert_false(ev.has_eta_s);
+	free(j);
+}
+
 static void
 test_refused_local_disk(void **state)
 {
@@ -1275,6 +1338,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_success, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_final_figures, setup,
 		    teardown),
+		cmocka_unit_test(test_progress_event_truth),
 		cmocka_unit_test_setup_teardown(test_refused_local_disk, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_refused_cpu, setup, teardown),
