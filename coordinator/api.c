@@ -24,7 +24,11 @@ api_host_entry(struct coord *co, struct host *h, Ferry__HostEntry *e,
 
 	ferry__host_entry__init(e);
 	e->name = h->conf.name;
-	e->state = (char *)coord_host_state(h);
+	/* Two things, kept apart: an administrative state survives the
+	 * connection (a host in maintenance whose hostd stops is still in
+	 * maintenance, and down). */
+	e->state = h->up ? "up" : "down";
+	e->admin_state = h->admin_state[0] ? h->admin_state : "active";
 	snprintf(b->addr, sizeof(b->addr), "%s:%d", h->conf.address,
 	    h->conf.port);
 	e->address = b->addr;
@@ -158,6 +162,27 @@ api_host_accept(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	return 0;
 }
 
+/* The copy of vm on host that a running migration job made or moves:
+ * "incoming" on its destination, "outgoing" on its source; NULL if none. */
+static const char *
+api_vm_role(struct coord *co, const char *vm, const char *host,
+    uint64_t *job)
+{
+	struct job *j;
+
+	TAILQ_FOREACH(j, &co->jobs, entry) {
+		if (j->id == 0 || (j->state != JOB_MIGRATING &&
+		    j->state != JOB_VERIFYING) || strcmp(j->vm, vm) != 0)
+			continue;
+		*job = (uint64_t)j->id;
+		if (strcmp(j->destination, host) == 0)
+			return "incoming";
+		if (strcmp(j->source, host) == 0)
+			return "outgoing";
+	}
+	return NULL;
+}
+
 /* VMs of up hosts as they report them; of hosts that are down, the last
  * known list with state "unknown": Ferry does not claim what it cannot see. */
 static int
@@ -211,6 +236,9 @@ api_vms(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 				e->uuid = d->uuid;
 				e->disks = d->disks;
 				e->n_disks = d->n_disks;
+				if ((e->role = (char *)api_vm_role(co, d->name,
+				    h->conf.name, &e->job)) != NULL)
+					e->has_job = 1;
 				entv[n] = e;
 				n++;
 			}

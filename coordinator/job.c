@@ -1141,6 +1141,73 @@ job_of_host_event(struct host *h, uint64_t job_id, const char *what)
 	return j;
 }
 
+/*
+ * A progress sample into the event ferryctl shows (ev's strings stay
+ * unset), keeping j's low-water mark of what remains. Sent (processed)
+ * grows past the total as passes resend dirty pages; the percentage is
+ * the low-water mark's, which never falls back when a pass begins.
+ */
+void
+job_progress_event(struct job *j, const Ferry__JobStats *s,
+    Ferry__JobEvent *ev)
+{
+	double total, remaining, processed, pct, bps, dirty;
+	uint64_t tot_b, rem_b;
+
+	/* Memory when libvirt gives it (disks are not migrated here): what
+	 * was sent grows past the total as passes resend dirty pages, so
+	 * progress is the remaining's low-water mark, which never falls
+	 * back when a pass begins. */
+	if (s->has_memory_total && s->memory_total) {
+		tot_b = s->memory_total;
+		rem_b = s->has_memory_remaining ? s->memory_remaining : 0;
+	} else {
+		tot_b = s->data_total;
+		rem_b = s->data_remaining;
+	}
+	if (j->nsamples == 0 || rem_b < j->remaining_low)
+		j->remaining_low = rem_b;
+	j->nsamples++;
+	total = tot_b / MIB;
+	remaining = rem_b / MIB;
+	processed = s->data_processed / MIB;
+	if (s->data_processed > j->data_processed_max)
+		j->data_processed_max = s->data_processed;
+	pct = tot_b ? 100.0 - j->remaining_low * 100.0 / tot_b : 0;
+	if (pct > 99.0)
+		pct = 99.0;		/* 100 only once verified */
+	if (pct < 0)
+		pct = 0;
+	bps = s->has_memory_bps ? s->memory_bps / MIB : 0;
+	dirty = s->has_dirty_rate_bps ? s->dirty_rate_bps / MIB : 0;
+	if (s->has_postcopy && s->postcopy)
+		j->postcopy = 1;
+
+	ev->event = "progress";
+	ev->state = "migrating";
+	ev->has_percent = ev->has_data_processed_mib = 1;
+	ev->has_data_remaining_mib = ev->has_data_total_mib = 1;
+	ev->has_remaining_low_mib = 1;
+	ev->has_mib_per_s = ev->has_dirty_mib_per_s = 1;
+	ev->has_iteration = 1;
+	ev->percent = pct;
+	ev->data_processed_mib = processed;
+	ev->data_remaining_mib = remaining;
+	ev->remaining_low_mib = j->remaining_low / MIB;
+	ev->data_total_mib = total;
+	ev->mib_per_s = bps;
+	ev->dirty_mib_per_s = dirty;
+	ev->iteration = s->has_iteration ? s->iteration : 0;
+	ev->has_expected_downtime_ms = s->has_downtime_ms;
+	ev->expected_downtime_ms = s->has_downtime_ms ? s->downtime_ms : 0;
+	/* An ETA only when one can be estimated: a measured rate, two
+	 * samples, and pages sent faster than the guest dirties them. */
+	if (j->nsamples >= 2 && bps > 0 && bps > dirty) {
+		ev->has_eta_s = 1;
+		ev->eta_s = remaining / (bps - dirty);
+	}
+}
+
 void
 job_on_progress(struct host *h, const Ferry__JobStats *s)
 {
@@ -1155,38 +1222,13 @@ job_on_progress(struct host *h, const Ferry__JobStats *s)
 	j->last_event_ms = now;
 	if (s->data_total == 0)
 		return;		/* set-up: nothing measured yet */
-	total = s->data_total / MIB;
-	remaining = s->data_remaining / MIB;
-	processed = s->data_processed / MIB;
-	if (s->data_processed > j->data_processed_max)
-		j->data_processed_max = s->data_processed;
-	/* virsh's formula, capped below 100 until verified. */
-	pct = s->data_total ? 100.0 - s->data_remaining * 100.0 / s->data_total :
-	    0;
-	if (pct > 99.0)
-		pct = 99.0;
-	if (pct < 0)
-		pct = 0;
-	bps = s->has_memory_bps ? s->memory_bps / MIB : 0;
-	dirty = s->has_dirty_rate_bps ? s->dirty_rate_bps / MIB : 0;
-	if (s->has_postcopy && s->postcopy)
-		j->postcopy = 1;
-
-	ev.event = "progress";
-	ev.state = "migrating";
-	ev.has_percent = ev.has_data_processed_mib = 1;
-	ev.has_data_remaining_mib = ev.has_data_total_mib = 1;
-	ev.has_mib_per_s = ev.has_dirty_mib_per_s = 1;
-	ev.has_iteration = ev.has_expected_downtime_ms = ev.has_eta_s = 1;
-	ev.percent = pct;
-	ev.data_processed_mib = processed;
-	ev.data_remaining_mib = remaining;
-	ev.data_total_mib = total;
-	ev.mib_per_s = bps;
-	ev.dirty_mib_per_s = dirty;
-	ev.iteration = s->has_iteration ? s->iteration : 0;
-	ev.expected_downtime_ms = s->has_downtime_ms ? s->downtime_ms : 0;
-	ev.eta_s = bps > 0 ? remaining / bps : 0;
+	job_progress_event(j, s, &ev);
+	pct = ev.percent;
+	processed = ev.data_processed_mib;
+	remaining = ev.data_remaining_mib;
+	total = ev.data_total_mib;
+	bps = ev.mib_per_s;
+	dirty = ev.dirty_mib_per_s;
 	ev.message = s->action;
 	job_emit(j, &ev);
 	if (j->parent)
@@ -1200,6 +1242,10 @@ job_on_progress(struct host *h, const Ferry__JobStats *s)
 		    json_object_new_double(processed));
 		json_object_object_add(o, "data_remaining_mib",
 		    json_object_new_double(remaining));
+		json_object_object_add(o, "remaining_low_mib",
+		    json_object_new_double(j->remaining_low / MIB));
+		json_object_object_add(o, "data_total_mib",
+		    json_object_new_double(total));
 		json_object_object_add(o, "mib_per_s", json_object_new_double(bps));
 		json_object_object_add(o, "dirty_mib_per_s",
 		    json_object_new_double(dirty));
@@ -1224,9 +1270,9 @@ job_take_result(struct job *j, const Ferry__MigrateResult *r)
 	    r->error ? r->error : "");
 	snprintf(j->result_action, sizeof(j->result_action), "%s",
 	    r->policy_action ? r->policy_action : "");
+	/* Its downtime and data are not taken: what hostd saw last is an
+	 * estimate (job_take_figures). */
 	j->elapsed_ms = r->has_elapsed_ms ? r->elapsed_ms : 0;
-	j->downtime_ms = r->has_downtime_ms ? r->downtime_ms : 0;
-	j->data_bytes = r->has_data_bytes ? r->data_bytes : 0;
 	if (r->has_postcopy && r->postcopy)
 		j->postcopy = 1;
 }
@@ -1784,6 +1830,48 @@ job_running_on(const struct job *j, enum job_state s)
 	return NULL;
 }
 
+/*
+ * The final figures of a successful migration: what libvirt measured, as
+ * the destination keeps it (its completed-job statistics, handed over in
+ * the migration cookie). The source's are gone with its domain
+ * (UNDEFINE_SOURCE). Without them a figure is unknown, never an estimate.
+ * The destination speaks only of its own VM here.
+ */
+/* MiB to one decimal, as ferryctl shows it. */
+static struct json_object *
+job_json_mib(uint64_t bytes)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%.1f", bytes / MIB);
+	return json_object_new_double_s(strtod(buf, NULL), buf);
+}
+
+static void
+job_take_figures(struct job *j)
+{
+	const Ferry__JobFigures *f;
+
+	j->has_downtime = j->has_data = j->has_migration_ms = 0;
+	j->passes = 0;
+	if (j->dst_state == NULL || (f = j->dst_state->completed) == NULL)
+		return;
+	if (f->has_downtime_ms) {
+		j->has_downtime = 1;
+		j->downtime_ms = f->downtime_ms;
+	}
+	if (f->has_data_bytes) {
+		j->has_data = 1;
+		j->data_bytes = f->data_bytes;
+	}
+	if (f->has_time_elapsed_ms) {
+		j->has_migration_ms = 1;
+		j->migration_ms = f->time_elapsed_ms;
+	}
+	if (f->has_iterations)
+		j->passes = f->iterations;
+}
+
 static void
 job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 {
@@ -1815,12 +1903,26 @@ job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 	    json_object_new_string(on) : NULL);
 	json_object_object_add(o, "elapsed_ms",
 	    json_object_new_int64(now - j->started_ms));
-	json_object_object_add(o, "migration_ms",
+	if (s == JOB_SUCCEEDED)
+		job_take_figures(j);
+	json_object_object_add(o, "call_ms",
 	    json_object_new_int64(j->elapsed_ms));
-	json_object_object_add(o, "downtime_ms",
-	    json_object_new_int64(j->downtime_ms));
-	json_object_object_add(o, "data_mib",
-	    json_object_new_double(j->data_bytes / MIB));
+	/* null: libvirt's completed statistics could not be read. */
+	json_object_object_add(o, "migration_ms", j->has_migration_ms ?
+	    json_object_new_int64(j->migration_ms) : NULL);
+	json_object_object_add(o, "downtime_ms", j->has_downtime ?
+	    json_object_new_int64(j->downtime_ms) : NULL);
+	json_object_object_add(o, "data_bytes", j->has_data ?
+	    json_object_new_int64(j->data_bytes) : NULL);
+	json_object_object_add(o, "data_mib", j->has_data ?
+	    job_json_mib(j->data_bytes) : NULL);
+	json_object_object_add(o, "passes", j->passes ?
+	    json_object_new_int64(j->passes) : NULL);
+	if (s == JOB_SUCCEEDED)
+		json_object_object_add(o, "figures_from", json_object_new_string(
+		    j->has_downtime || j->has_data ? "destination libvirt "
+		    "completed-job statistics" : "unknown: no completed-job "
+		    "statistics"));
 	if (j->have_result)
 		json_object_object_add(o, "libvirt_ok",
 		    json_object_new_boolean(j->result_ok));
@@ -1844,10 +1946,16 @@ job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 	ev.source = j->source;
 	ev.destination = j->destination;
 	ev.running_on = (char *)on;
-	ev.has_elapsed_ms = ev.has_downtime_ms = ev.has_data_mib = 1;
+	ev.has_elapsed_ms = 1;
 	ev.elapsed_ms = now - j->started_ms;
+	ev.has_downtime_ms = j->has_downtime;
 	ev.downtime_ms = j->downtime_ms;
+	ev.has_data_mib = j->has_data;
 	ev.data_mib = j->data_bytes / MIB;
+	ev.has_migration_ms = j->has_migration_ms;
+	ev.migration_ms = j->migration_ms;
+	ev.has_passes = j->passes > 0;
+	ev.passes = j->passes;
 	if (s != JOB_SUCCEEDED)
 		ev.error = msg;
 	ev.message = msg;
@@ -2064,13 +2172,22 @@ job_send_done_from_store(struct coord *co, struct ctl_client *c,
 	    evs[n - 1].data && (o = json_tokener_parse(evs[n - 1].data))) {
 		if (json_object_object_get_ex(o, "running_on", &v) && v)
 			ev.running_on = (char *)json_object_get_string(v);
-		if (json_object_object_get_ex(o, "downtime_ms", &v)) {
+		/* null (unknown) stays unknown. */
+		if (json_object_object_get_ex(o, "downtime_ms", &v) && v) {
 			ev.has_downtime_ms = 1;
 			ev.downtime_ms = json_object_get_int64(v);
 		}
-		if (json_object_object_get_ex(o, "data_mib", &v)) {
+		if (json_object_object_get_ex(o, "data_mib", &v) && v) {
 			ev.has_data_mib = 1;
 			ev.data_mib = json_object_get_double(v);
+		}
+		if (json_object_object_get_ex(o, "migration_ms", &v) && v) {
+			ev.has_migration_ms = 1;
+			ev.migration_ms = json_object_get_int64(v);
+		}
+		if (json_object_object_get_ex(o, "passes", &v) && v) {
+			ev.has_passes = 1;
+			ev.passes = json_object_get_int64(v);
 		}
 	}
 	rc = control_event(c, MSG_CTL_JOB_EVENT, serial, &ev.base);

@@ -88,12 +88,18 @@ struct job {
 	uint64_t		 last_event_ms;
 	uint64_t		 last_recorded_ms;
 	uint64_t		 data_processed_max;
+	uint64_t		 remaining_low;		/* bytes; low-water mark */
+	unsigned		 nsamples;		/* progress samples seen */
 	int			 query_pending;
 	int			 have_result;
 	int			 result_ok;
 	char			 result_error[1024];
 	char			 result_action[160];
-	uint64_t		 elapsed_ms, downtime_ms, data_bytes;
+	uint64_t		 elapsed_ms;	/* hostd's wall clock of the call */
+	/* Final figures, only from the destination's completed-job
+	 * statistics (job_take_figures); unknown stays unknown. */
+	int			 has_downtime, has_data, has_migration_ms;
+	uint64_t		 downtime_ms, data_bytes, migration_ms, passes;
 	int			 postcopy;
 
 	/* verifying */
@@ -128,6 +134,8 @@ int	 job_watch_list_add(struct job_watcher_list *, struct ctl_client *,
 	    uint32_t serial);
 void	 job_client_gone(struct coord *, struct ctl_client *);
 void	 job_on_progress(struct host *, const Ferry__JobStats *);
+void	 job_progress_event(struct job *, const Ferry__JobStats *,
+	    Ferry__JobEvent *);
 void	 job_on_done(struct host *, const Ferry__MigrateResult *);
 void	 job_host_up(struct host *);
 void	 job_host_down(struct host *);

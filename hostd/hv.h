@@ -74,7 +74,8 @@ struct hv_job_stats {
 	uint64_t	memory_dirty_rate;	/* pages per second */
 	uint64_t	memory_page_size;
 	uint64_t	memory_iteration;
-	uint64_t	downtime;		/* expected, or real when done */
+	uint64_t	downtime;		/* expected; measured in completed stats */
+	int		has_downtime;		/* libvirt gave a downtime */
 	uint64_t	setup_time;
 	uint64_t	auto_converge_throttle;
 	int		postcopy;		/* in post-copy phase */
@@ -142,6 +143,11 @@ struct hv_ops {
 	int	(*migrate)(struct hv *, const char *name,
 		    const struct hv_migrate_params *);
 	int	(*job_stats)(struct hv *, const char *name, struct hv_job_stats *);
+	/* The domain's last completed job (VIR_DOMAIN_JOB_STATS_COMPLETED,
+	 * kept for later readers). -ENODATA: libvirt keeps none (no job
+	 * succeeded since the domain object was created here). */
+	int	(*job_completed)(struct hv *, const char *name,
+		    struct hv_job_stats *);
 	int	(*abort_job)(struct hv *, const char *name, int postcopy);
 	int	(*set_max_downtime)(struct hv *, const char *name, uint64_t ms);
 	int	(*set_max_speed)(struct hv *, const char *name, uint64_t mibs);

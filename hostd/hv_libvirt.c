@@ -1197,24 +1197,10 @@ hvl_migrate(struct hv *hv, const char *name, const struct hv_migrate_params *mp)
 	return rc;
 }
 
-static int
-hvl_job_stats(struct hv *hv, const char *name, struct hv_job_stats *s)
+/* libvirt's job statistics parameters into s (sizes in bytes, ms). */
+static void
+hvl_stats_of(virTypedParameterPtr p, int np, struct hv_job_stats *s)
 {
-	struct hvl_call c;
-	virTypedParameterPtr p = NULL;
-	int np = 0, type, state, reason, rc;
-
-	memset(s, 0, sizeof(*s));
-	if ((rc = hvl_begin(hv, name, "job stats", &c)) != 0)
-		return rc;
-	rc = -1;
-	if (virDomainGetJobStats(c.dom, &type, &p, &np, 0) < 0 ||
-	    virDomainGetState(c.dom, &state, &reason, 0) < 0) {
-		rc = hvl_fail("job stats", name);
-		goto done;
-	}
-	s->type = type;
-	s->active = type != VIR_DOMAIN_JOB_NONE;
 	s->time_elapsed = hvl_param_u64(p, np, VIR_DOMAIN_JOB_TIME_ELAPSED);
 	s->time_remaining = hvl_param_u64(p, np,
 	    VIR_DOMAIN_JOB_TIME_REMAINING);
@@ -1239,6 +1225,29 @@ hvl_job_stats(struct hv *hv, const char *name, struct hv_job_stats *s)
 	s->setup_time = hvl_param_u64(p, np, VIR_DOMAIN_JOB_SETUP_TIME);
 	s->auto_converge_throttle = hvl_param_u64(p, np,
 	    VIR_DOMAIN_JOB_AUTO_CONVERGE_THROTTLE);
+	s->has_downtime = virTypedParamsGet(p, np,
+	    VIR_DOMAIN_JOB_DOWNTIME) != NULL;
+}
+
+static int
+hvl_job_stats(struct hv *hv, const char *name, struct hv_job_stats *s)
+{
+	struct hvl_call c;
+	virTypedParameterPtr p = NULL;
+	int np = 0, type, state, reason, rc;
+
+	memset(s, 0, sizeof(*s));
+	if ((rc = hvl_begin(hv, name, "job stats", &c)) != 0)
+		return rc;
+	rc = -1;
+	if (virDomainGetJobStats(c.dom, &type, &p, &np, 0) < 0 ||
+	    virDomainGetState(c.dom, &state, &reason, 0) < 0) {
+		rc = hvl_fail("job stats", name);
+		goto done;
+	}
+	s->type = type;
+	s->active = type != VIR_DOMAIN_JOB_NONE;
+	hvl_stats_of(p, np, s);
 	/* Job stats do not say; the state does. A failed post-copy counts:
 	 * it still needs a post-copy resume, not a pre-copy retry. */
 	s->postcopy = (state == VIR_DOMAIN_PAUSED &&
@@ -1247,6 +1256,44 @@ hvl_job_stats(struct hv *hv, const char *name, struct hv_job_stats *s)
 	    (state == VIR_DOMAIN_RUNNING &&
 	    (reason == VIR_DOMAIN_RUNNING_POSTCOPY ||
 	    reason == VIR_DOMAIN_RUNNING_POSTCOPY_FAILED));
+	rc = 0;
+ done:
+	virTypedParamsFree(p, np);
+	hvl_end(&c);
+	return rc;
+}
+
+/*
+ * The statistics of the domain's last completed job, as measured (the
+ * downtime is the real one, not QEMU's estimate). KEEP_COMPLETED: reading
+ * must not consume them, so that a verify retry or an operator's
+ * `virsh domjobinfo --completed` still sees them.
+ */
+static int
+hvl_job_completed(struct hv *hv, const char *name, struct hv_job_stats *s)
+{
+	struct hvl_call c;
+	virTypedParameterPtr p = NULL;
+	int np = 0, type, rc;
+
+	memset(s, 0, sizeof(*s));
+	if ((rc = hvl_begin(hv, name, "completed job stats", &c)) != 0)
+		return rc;
+	rc = -1;
+	if (virDomainGetJobStats(c.dom, &type, &p, &np,
+	    VIR_DOMAIN_JOB_STATS_COMPLETED |
+	    VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED) < 0) {
+		rc = hvl_fail("completed job stats", name);
+		goto done;
+	}
+	if (type == VIR_DOMAIN_JOB_NONE || np == 0) {
+		hv_set_error("libvirt keeps no completed job statistics for %s",
+		    name);
+		rc = -ENODATA;
+		goto done;
+	}
+	s->type = type;
+	hvl_stats_of(p, np, s);
 	rc = 0;
  done:
 	virTypedParamsFree(p, np);
@@ -1362,6 +1409,7 @@ const struct hv_ops hv_libvirt_ops = {
 	.dirty_rate = hvl_dirty_rate,
 	.migrate = hvl_migrate,
 	.job_stats = hvl_job_stats,
+	.job_completed = hvl_job_completed,
 	.abort_job = hvl_abort_job,
 	.set_max_downtime = hvl_set_max_downtime,
 	.set_max_speed = hvl_set_max_speed,

@@ -542,15 +542,35 @@ precheck_domain_state(struct hostd *hd, const ProtobufCMessage *m,
 {
 	const Ferry__DomainRef *req = (const Ferry__DomainRef *)m;
 	Ferry__DomainState st = FERRY__DOMAIN_STATE__INIT;
+	Ferry__JobFigures fig = FERRY__JOB_FIGURES__INIT;
+	struct hv_job_stats cs;
 	struct hv_domain d;
 	int r, rc = -1;
 
 	memset(&d, 0, sizeof(d));
 	st.name = req->name;
 	r = hd->hv->ops->domain_info(hd->hv, req->name, &d);
-	if (r == 0)
+	if (r == 0) {
 		precheck_state_of(&d, &st);
-	else if (r != -ENOENT) {
+		/* After a migration in, libvirt keeps what it measured. */
+		if (d.state != HV_STATE_SHUTOFF &&
+		    hd->hv->ops->job_completed != NULL &&
+		    hd->hv->ops->job_completed(hd->hv, req->name, &cs) == 0) {
+			if (cs.has_downtime) {
+				fig.has_downtime_ms = 1;
+				fig.downtime_ms = cs.downtime;
+			}
+			fig.has_data_bytes = fig.has_time_elapsed_ms = 1;
+			fig.data_bytes = cs.data_processed;
+			fig.time_elapsed_ms = cs.time_elapsed;
+			fig.has_iterations = 1;
+			fig.iterations = cs.memory_iteration;
+			fig.has_memory_bytes = fig.has_memory_total = 1;
+			fig.memory_bytes = cs.memory_processed;
+			fig.memory_total = cs.memory_total;
+			st.completed = &fig;
+		}
+	} else if (r != -ENOENT) {
 		/* Not knowing is not "absent": the caller must not conclude. */
 		snprintf(err, errlen, "cannot ask libvirt about %s: %s",
 		    req->name, hv_last_error());

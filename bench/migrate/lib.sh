@@ -47,7 +47,7 @@ bench_lab_up() {
 	wait_until 30 all_hosts_up || die "hosts did not come up in Ferry"
 }
 all_hosts_up() {
-	[ "$(ferryctl hosts --json | jq '[.[] | select(.state != "up")] | length')" = 0 ]
+	[ "$(ferryctl hosts --json | jq '[.[] | select(.state != "up" or .admin_state != "active")] | length')" = 0 ]
 }
 bench_lab_down() {
 	[ "${BENCH_KEEP_LAB:-0}" = 1 ] && return 0

@@ -12,7 +12,10 @@ cmd_hosts_json(const Ferry__HostEntry *e)
 	size_t k;
 
 	json_object_object_add(o, "name", out_str(e->name));
+	/* state: the connection (up, down); admin_state: active, draining,
+	 * maintenance. */
 	json_object_object_add(o, "state", out_str(e->state));
+	json_object_object_add(o, "admin_state", out_str(e->admin_state));
 	json_object_object_add(o, "address", out_str(e->address));
 	json_object_object_add(o, "libvirt_uri", out_str(e->libvirt_uri));
 	json_object_object_add(o, "migration_address",
@@ -137,9 +140,9 @@ cmd_hosts_exec(struct ctl *c, int argc, char **argv)
 		}
 		out_json(arr);
 	} else {
-		printf("%-12s %-12s %-22s %5s %9s %9s %4s %-8s %-16s %s\n",
-		    "NAME", "STATE", "ADDRESS", "CPUS", "MEM(MiB)", "FREE(MiB)",
-		    "VMS", "ZONE", "LABELS", "LIBVIRT");
+		printf("%-12s %-5s %-12s %-22s %5s %9s %9s %4s %-8s %-16s %s\n",
+		    "NAME", "STATE", "ADMIN", "ADDRESS", "CPUS", "MEM(MiB)",
+		    "FREE(MiB)", "VMS", "ZONE", "LABELS", "LIBVIRT");
 		for (i = 0; i < r->n_hosts; i++) {
 			Ferry__HostEntry *e = r->hosts[i];
 			char cpus[16] = "-", mem[24] = "-", fr[24] = "-", vms[16] = "-";
@@ -160,8 +163,9 @@ cmd_hosts_exec(struct ctl *c, int argc, char **argv)
 			    k++)
 				off += snprintf(labels + off, sizeof(labels) - off,
 				    "%s%s", k ? "," : "", e->labels[k]);
-			printf("%-12s %-12s %-22s %5s %9s %9s %4s %-8s %-16s %s\n",
-			    e->name, e->state, e->address, cpus, mem, fr, vms,
+			printf("%-12s %-5s %-12s %-22s %5s %9s %9s %4s %-8s %-16s %s\n",
+			    e->name, e->state, e->admin_state ? e->admin_state :
+			    "-", e->address, cpus, mem, fr, vms,
 			    e->zone ? e->zone : "-", labels,
 			    e->libvirt_uri ? e->libvirt_uri : "-");
 			if (e->last_error)

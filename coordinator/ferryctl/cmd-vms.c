@@ -55,6 +55,11 @@ cmd_vms_exec(struct ctl *c, int argc, char **argv)
 			json_object_object_add(o, "vcpus",
 			    json_object_new_int64(e->vcpus));
 			json_object_object_add(o, "uuid", out_str(e->uuid));
+			/* A migrating VM is listed on both hosts: which copy
+			 * is which, and by which job. */
+			json_object_object_add(o, "role", out_str(e->role));
+			json_object_object_add(o, "job", e->has_job ?
+			    json_object_new_int64((int64_t)e->job) : NULL);
 			disks = json_object_new_array();
 			for (j = 0; j < e->n_disks; j++) {
 				d = json_object_new_object();
@@ -75,12 +80,16 @@ cmd_vms_exec(struct ctl *c, int argc, char **argv)
 		}
 		out_json(arr);
 	} else {
-		printf("%-24s %-12s %-10s %9s %6s  %s\n", "NAME", "HOST", "STATE",
-		    "MEM(MiB)", "VCPUS", "DISKS");
+		printf("%-24s %-12s %-10s %9s %6s %-16s  %s\n", "NAME", "HOST",
+		    "STATE", "MEM(MiB)", "VCPUS", "MIGRATION", "DISKS");
 		for (i = 0; i < r->n_vms; i++) {
 			Ferry__VmEntry *e = r->vms[i];
-			char disks_s[512] = "";
+			char disks_s[512] = "", mig[32] = "-";
 			size_t off = 0;
+
+			if (e->role != NULL && e->has_job)
+				snprintf(mig, sizeof(mig), "%s:%llu", e->role,
+				    (unsigned long long)e->job);
 
 			for (j = 0; j < e->n_disks && off < sizeof(disks_s); j++)
 				off += snprintf(disks_s + off,
@@ -90,9 +99,10 @@ cmd_vms_exec(struct ctl *c, int argc, char **argv)
 				    e->disks[j]->protocol : e->disks[j]->type,
 				    e->disks[j]->source ? ":" : "",
 				    e->disks[j]->source ? e->disks[j]->source : "");
-			printf("%-24s %-12s %-10s %9llu %6u  %s\n", e->name,
-			    e->host, e->state, (unsigned long long)e->mem_mib,
-			    e->vcpus, disks_s[0] ? disks_s : "-");
+			printf("%-24s %-12s %-10s %9llu %6u %-16s  %s\n",
+			    e->name, e->host, e->state,
+			    (unsigned long long)e->mem_mib, e->vcpus, mig,
+			    disks_s[0] ? disks_s : "-");
 		}
 	}
 	ferry__vms_reply__free_unpacked(r, NULL);

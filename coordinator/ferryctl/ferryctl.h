@@ -47,6 +47,7 @@ const char *out_cell(const char *);	/* the same for one string */
 void	 out_json(struct json_object *);	/* prints one line; takes the object */
 struct json_object *out_str(const char *);	/* JSON null for NULL */
 void	 out_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	 out_before_message(void (*)(void));
 int	 out_usage(const struct ctl_cmd *);
 int	 out_have_tty(void);
 int	 out_confirm(const char *prompt, volatile sig_atomic_t *sigint);

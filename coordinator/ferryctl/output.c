@@ -170,11 +170,23 @@ out_str(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
+static void (*out_before)(void);
+
+/* fn runs before every message on stderr (progress.c: close the live
+ * line); NULL: none. */
+void
+out_before_message(void (*fn)(void))
+{
+	out_before = fn;
+}
+
 void
 out_fail(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (out_before != NULL)
+		out_before();
 	fflush(stdout);
 	fprintf(stderr, "ferryctl: ");
 	va_start(ap, fmt);

@@ -39,6 +39,7 @@ struct follow {
 };
 
 static volatile sig_atomic_t got_sigint;
+static struct follow *follow_cur;	/* whose line out_fail must close */
 
 static void
 on_sigint(int sig)
@@ -96,6 +97,17 @@ line_close(struct follow *f)
 	if (f->line_open) {
 		fputs(ERASE_LINE, stdout);
 		f->line_open = 0;
+	}
+}
+
+/* out_fail's hook: an error (e.g. from ctl_read) never lands on the end
+ * of a progress line. */
+static void
+line_close_cur(void)
+{
+	if (follow_cur != NULL) {
+		line_close(follow_cur);
+		fflush(stdout);
 	}
 }
 
@@ -164,6 +176,8 @@ show_progress(struct follow *f, const Ferry__JobEvent *e)
 		    jnum1(e->has_data_remaining_mib, e->data_remaining_mib));
 		json_object_object_add(o, "data_total_mib",
 		    jnum1(e->has_data_total_mib, e->data_total_mib));
+		json_object_object_add(o, "remaining_low_mib",
+		    jnum1(e->has_remaining_low_mib, e->remaining_low_mib));
 		json_object_object_add(o, "mib_per_s",
 		    jnum1(e->has_mib_per_s, e->mib_per_s));
 		json_object_object_add(o, "dirty_mib_per_s",
@@ -187,6 +201,9 @@ show_progress(struct follow *f, const Ferry__JobEvent *e)
 	if (off < sizeof(line))						\
 		off += snprintf(line + off, sizeof(line) - off, __VA_ARGS__); \
 } while (0)
+	/* What is true: sent can exceed the total (passes resend dirty
+	 * pages), so it is shown apart from what remains of the total;
+	 * the percentage follows the remaining's low-water mark. */
 	if (e->has_percent) {
 		APPEND("%5.1f%%", e->percent);
 		if (f->mode == MODE_TTY) {
@@ -199,21 +216,26 @@ show_progress(struct follow *f, const Ferry__JobEvent *e)
 		}
 	} else
 		APPEND("progress");
-	if (e->has_data_processed_mib) {
-		APPEND("  %.1f", e->data_processed_mib);
+	if (e->has_data_processed_mib)
+		APPEND("  sent %.1f MiB", e->data_processed_mib);
+	if (e->has_data_remaining_mib) {
+		APPEND("  remaining %.1f", e->data_remaining_mib);
 		if (e->has_data_total_mib)
-			APPEND("/%.1f", e->data_total_mib);
+			APPEND(" of %.1f", e->data_total_mib);
 		APPEND(" MiB");
+		if (e->has_remaining_low_mib)
+			APPEND(" (low %.1f)", e->remaining_low_mib);
 	}
+	if (e->has_iteration)
+		APPEND("  pass %" PRIu64, e->iteration);
 	if (e->has_mib_per_s)
 		APPEND("  %.1f MiB/s", e->mib_per_s);
 	if (e->has_dirty_mib_per_s)
 		APPEND("  dirty %.1f MiB/s", e->dirty_mib_per_s);
-	if (e->has_iteration)
-		APPEND("  iter %" PRIu64, e->iteration);
 	if (e->has_expected_downtime_ms)
 		APPEND("  downtime ~%" PRIu64 " ms", e->expected_downtime_ms);
-	if (e->has_eta_s) {
+	/* The coordinator sends an ETA only when it can estimate one. */
+	if (e->has_eta_s && isfinite(e->eta_s) && e->eta_s >= 0) {
 		fmt_secs(e->eta_s, eta, sizeof(eta));
 		APPEND("  ETA %s", eta);
 	}
@@ -331,6 +353,10 @@ show_done(struct follow *f, const Ferry__JobEvent *e)
 		    jint(e->has_downtime_ms, e->downtime_ms));
 		json_object_object_add(o, "data_mib",
 		    jnum1(e->has_data_mib, e->data_mib));
+		json_object_object_add(o, "migration_ms",
+		    jint(e->has_migration_ms, e->migration_ms));
+		json_object_object_add(o, "passes",
+		    jint(e->has_passes, e->passes));
 		json_object_object_add(o, "error", out_str(e->error));
 		out_json(o);
 		return;
@@ -343,13 +369,23 @@ show_done(struct follow *f, const Ferry__JobEvent *e)
 			off += snprintf(extra + off, sizeof(extra) - off, "%s",
 			    dur);
 		}
-		if (e->has_downtime_ms && off < sizeof(extra))
-			off += snprintf(extra + off, sizeof(extra) - off,
-			    "%sdowntime %" PRIu64 " ms", off ? ", " : "",
-			    e->downtime_ms);
+		/* Measured figures only (libvirt's completed statistics). */
+		if (off < sizeof(extra)) {
+			if (e->has_downtime_ms)
+				off += snprintf(extra + off, sizeof(extra) -
+				    off, "%sdowntime %" PRIu64 " ms",
+				    off ? ", " : "", e->downtime_ms);
+			else
+				off += snprintf(extra + off, sizeof(extra) -
+				    off, "%sdowntime unknown", off ? ", " : "");
+		}
 		if (e->has_data_mib && off < sizeof(extra))
 			off += snprintf(extra + off, sizeof(extra) - off,
 			    "%s%.1f MiB sent", off ? ", " : "", e->data_mib);
+		if (e->has_passes && off < sizeof(extra))
+			off += snprintf(extra + off, sizeof(extra) - off,
+			    "%s%" PRIu64 " pass%s", off ? ", " : "", e->passes,
+			    e->passes == 1 ? "" : "es");
 		printf("succeeded: %s now runs on %s%s%s%s\n", or_dash(f->vm),
 		    or_dash(on ? on : f->destination), off ? " (" : "", extra,
 		    off ? ")" : "");
@@ -504,6 +540,8 @@ progress_follow(struct ctl *c, uint16_t type, const ProtobufCMessage *m,
 	f.c = c;
 	f.mode = json ? MODE_JSON :
 	    isatty(STDOUT_FILENO) ? MODE_TTY : MODE_PLAIN;
+	follow_cur = &f;
+	out_before_message(line_close_cur);
 
 	/* No SA_RESTART: the signal must break poll() in ctl_read. */
 	memset(&sa, 0, sizeof(sa));
@@ -603,6 +641,10 @@ progress_follow(struct ctl *c, uint16_t type, const ProtobufCMessage *m,
 	}
 	rc = exit_for_state(f.state);
 out:
+	line_close(&f);
+	fflush(stdout);
+	out_before_message(NULL);
+	follow_cur = NULL;
 	free(f.kind);
 	free(f.vm);
 	free(f.state);

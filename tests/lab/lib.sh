@@ -35,7 +35,10 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 lab_hosts() { ferryctl hosts --json | jq -r '.[].name'; }
 
+# The connection state (up, down) and the administrative one (active,
+# draining, maintenance) are two fields.
 host_state() { ferryctl hosts --json | jq -r --arg h "$1" '.[] | select(.name == $h) | .state'; }
+host_admin() { ferryctl hosts --json | jq -r --arg h "$1" '.[] | select(.name == $h) | .admin_state'; }
 
 # Where libvirt itself says VM runs (not Ferry's records): one host per line.
 running_on_libvirt() {

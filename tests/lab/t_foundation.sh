@@ -7,7 +7,7 @@
 all_up() { [ "$(ferryctl hosts --json | jq '[.[] | select(.state == "up")] | length')" = 3 ]; }
 check "three hosts up within 15 s" wait_until 15 all_up
 check "hosts --json has the documented fields" \
-	bash -c 'ferryctl hosts --json | jq -e ".[0] | has(\"name\") and has(\"state\") and has(\"address\") and has(\"libvirt_uri\") and has(\"cpus\") and has(\"mem_mib\") and has(\"mem_free_mib\") and has(\"vms\")" > /dev/null'
+	bash -c 'ferryctl hosts --json | jq -e ".[0] | has(\"name\") and has(\"state\") and has(\"admin_state\") and has(\"address\") and has(\"libvirt_uri\") and has(\"cpus\") and has(\"mem_mib\") and has(\"mem_free_mib\") and has(\"vms\")" > /dev/null'
 
 # lab env puts both ferryctl and lab itself on PATH (README's examples say "lab vm create ...").
 envpath() { (unset -f lab; eval "$("$LAB" --id "$LAB_ID" env)"; [ "$(command -v lab)" = "$(readlink -f "$LAB")" ] && [ -x "$(command -v ferryctl)" ]); }

@@ -21,7 +21,7 @@ ferryctl maintenance enter h1 --dry-run --json > "$tmp/dry.json"; rc=$?
 check "dry run exits 0 when every VM can move" [ $rc = 0 ]
 check "the plan names a destination on h2 or h3 for all six" \
 	jqe '[.items[] | select(.destination == "h2" or .destination == "h3")] | length == 6' "$tmp/dry.json"
-check "a dry run leaves h1 up" [ "$(host_state h1)" = up ]
+check "a dry run leaves h1 up and active" [ "$(host_state h1)/$(host_admin h1)" = up/active ]
 
 # --- 2. the drain ----------------------------------------------------------------
 t0=$(now_ms)
@@ -30,7 +30,7 @@ end=$(now_ms)
 note "drain of six guests took $(( end - t0 )) ms"
 check "maintenance enter --wait exits 0" [ $rc = 0 ]
 check "the drain completed" jqe -s 'map(select(.event == "done"))[0] | .state == "completed" and .host_state == "maintenance"' "$tmp/drain.json"
-check "h1 is in maintenance" [ "$(host_state h1)" = maintenance ]
+check "h1 is in maintenance, and up" [ "$(host_admin h1)/$(host_state h1)" = maintenance/up ]
 empty_h1() { [ -z "$(running_on_libvirt_host h1)" ]; }
 running_on_libvirt_host() { lab virsh "$1" list --name 2> /dev/null | grep -v '^$'; }
 check "h1 runs nothing (libvirt says)" empty_h1
@@ -59,7 +59,7 @@ check "h2 stays within its memory capacity" within h2
 check "h3 stays within its memory capacity" within h3
 
 ferryctl maintenance exit h1 > /dev/null; rc=$?
-check "maintenance exit brings h1 back up" bash -c "[ $rc = 0 ] && [ \"\$(ferryctl hosts --json | jq -r '.[] | select(.name == \"h1\") | .state')\" = up ]"
+check "maintenance exit brings h1 back to active" bash -c "[ $rc = 0 ] && [ \"\$(ferryctl hosts --json | jq -r '.[] | select(.name == \"h1\") | .admin_state')\" = active ]"
 
 # --- 3. a guest that cannot move -------------------------------------------------
 lab vm create dl --host h1 --mem 128 --disk local > /dev/null
@@ -76,9 +76,9 @@ ferryctl maintenance enter h1 --force --wait --json > "$tmp/force.json"; rc=$?
 check "with --force the drain ends incomplete (exit 1)" [ $rc = 1 ]
 check "... dm moved away" bash -c "h=\$(bash -c '. $REPO/tests/lab/lib.sh; on_one_host dm'); [ \"\$h\" = h2 ] || [ \"\$h\" = h3 ]"
 check "... dl keeps running on h1" exactly_one dl h1
-check "... and h1 stays draining, visibly" [ "$(host_state h1)" = draining ]
+check "... and h1 stays draining, visibly" [ "$(host_admin h1)" = draining ]
 ferryctl maintenance cancel h1 > /dev/null 2>&1
-check "cancel brings h1 back up" wait_until 10 bash -c "[ \"\$(ferryctl hosts --json | jq -r '.[] | select(.name == \"h1\") | .state')\" = up ]"
+check "cancel brings h1 back to active" wait_until 10 bash -c "[ \"\$(ferryctl hosts --json | jq -r '.[] | select(.name == \"h1\") | .admin_state')\" = active ]"
 lab vm destroy dl > /dev/null
 
 # --- 4. cancel during a drain -----------------------------------------------------
@@ -94,7 +94,7 @@ wait_until 60 first_moved
 ferryctl maintenance cancel h1 > /dev/null
 wait $wp
 check "the cancelled drain reports cancelled" jqe -s 'map(select(.event == "done"))[0].state == "cancelled"' "$tmp/cancel.json"
-check "h1 is up after the cancel" [ "$(host_state h1)" = up ]
+check "h1 is up and active after the cancel" [ "$(host_state h1)/$(host_admin h1)" = up/active ]
 for g in $guests dm; do
 	h=$(on_one_host "$g")
 	check "$g runs on exactly one host after the cancel ($h)" [ -n "$h" ]

@@ -33,7 +33,7 @@ none_unfinished() { [ "$(unfinished)" = 0 ]; }
 maint_empty() { # every host in maintenance runs nothing, by libvirt
 	local h
 	for h in $(lab_hosts); do
-		[ "$(host_state "$h")" = maintenance ] || continue
+		[ "$(host_admin "$h")" = maintenance ] || continue
 		if [ -n "$(lab virsh "$h" list --name 2> /dev/null | grep -v '^$')" ]; then
 			note "$h is in maintenance and runs: $(lab virsh "$h" list --name | tr '\n' ' ')"
 			return 1
@@ -73,7 +73,7 @@ truthful() { # JOB VM SRC DST
 reset() {
 	local h g
 	for h in $(lab_hosts); do
-		case $(host_state "$h") in
+		case $(host_admin "$h") in
 		maintenance) ferryctl maintenance exit "$h" > /dev/null ;;
 		draining) ferryctl maintenance cancel "$h" > /dev/null ;;
 		esac
@@ -115,7 +115,7 @@ for run in $(seq 1 "$RUNS"); do
 	check "run $run, migrate r1 --to h3 then maintenance enter h3 after $off s: exit 0, completed" \
 		bash -c "[ $rc = 0 ] && [ \"$(drain_done "$tmp/m1.json")\" = completed ]"
 	wait_until 120 final "$job"
-	check "run $run: h3 is in maintenance" [ "$(host_state h3)" = maintenance ]
+	check "run $run: h3 is in maintenance" [ "$(host_admin h3)" = maintenance ]
 	st=$(job_state "$job")
 	check "run $run: the migration to h3 ended succeeded (then drained) or refused ($st)" \
 		bash -c "[ '$st' = succeeded ] || [ '$st' = refused ]"

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <pty.h>
+#include <termios.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -84,14 +86,16 @@ fctl_teardown(void **state)
 	return 0;
 }
 
-/* Runs ferryctl --socket PATH args... with stdout and stderr on pipes. */
-void
-fctl_spawn(struct fctl_session *s, const char *socket, ...)
+/* Runs ferryctl --socket PATH args... with stdout and stderr on pipes, or
+ * both on one pseudo-terminal (tty: what an operator sees, in order; raw,
+ * so bytes arrive as written). */
+static void
+fctl_spawn_v(struct fctl_session *s, int tty, const char *socket, va_list ap)
 {
 	const char *bin = getenv("FERRYCTL");
 	const char *argv[32];
-	int po[2], pe[2], n = 0;
-	va_list ap;
+	struct termios tio;
+	int po[2], pe[2], n = 0, master = -1, slave = -1;
 
 	if (bin == NULL || bin[0] == '\0')
 		bin = "build/ferryctl";
@@ -101,29 +105,60 @@ fctl_spawn(struct fctl_session *s, const char *socket, ...)
 	argv[n++] = bin;
 	argv[n++] = "--socket";
 	argv[n++] = socket ? socket : s->path;
-	va_start(ap, socket);
 	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
 		n++;
-	va_end(ap);
 	argv[n] = NULL;
 
-	assert_int_equal(pipe2(po, O_CLOEXEC), 0);
+	if (tty) {
+		assert_int_equal(openpty(&master, &slave, NULL, NULL, NULL), 0);
+		assert_int_equal(tcgetattr(slave, &tio), 0);
+		cfmakeraw(&tio);
+		assert_int_equal(tcsetattr(slave, TCSANOW, &tio), 0);
+		(void)fcntl(master, F_SETFD, FD_CLOEXEC);
+		(void)fcntl(slave, F_SETFD, FD_CLOEXEC);
+	} else
+		assert_int_equal(pipe2(po, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(pe, O_CLOEXEC), 0);
 	s->pid = fork();
 	assert_true(s->pid >= 0);
 	if (s->pid == 0) {
 		/* No controlling terminal: ferryctl must never ask one. */
 		setsid();
-		dup2(po[1], STDOUT_FILENO);
-		dup2(pe[1], STDERR_FILENO);
+		dup2(tty ? slave : po[1], STDOUT_FILENO);
+		dup2(tty ? slave : pe[1], STDERR_FILENO);
 		signal(SIGPIPE, SIG_DFL);
 		execv(bin, (char **)argv);
 		_exit(127);
 	}
-	close(po[1]);
+	if (tty) {
+		close(slave);
+		s->out = master;
+	} else {
+		close(po[1]);
+		s->out = po[0];
+	}
 	close(pe[1]);
-	s->out = po[0];
 	s->err = pe[0];
+}
+
+void
+fctl_spawn(struct fctl_session *s, const char *socket, ...)
+{
+	va_list ap;
+
+	va_start(ap, socket);
+	fctl_spawn_v(s, 0, socket, ap);
+	va_end(ap);
+}
+
+void
+fctl_spawn_tty(struct fctl_session *s, const char *socket, ...)
+{
+	va_list ap;
+
+	va_start(ap, socket);
+	fctl_spawn_v(s, 1, socket, ap);
+	va_end(ap);
 }
 
 void

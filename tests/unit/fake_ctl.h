@@ -47,6 +47,8 @@ int		 fctl_teardown(void **);
 
 /* socket NULL: the session's; then ferryctl's arguments, NULL-ended. */
 void		 fctl_spawn(struct fctl_session *, const char *socket, ...);
+/* The same with stdout and stderr both on one pseudo-terminal (s->out). */
+void		 fctl_spawn_tty(struct fctl_session *, const char *socket, ...);
 
 void		 fctl_accept(struct fctl_session *);
 void		*fctl_call(struct fctl_session *, uint16_t,

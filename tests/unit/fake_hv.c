@@ -27,6 +27,10 @@ struct fake_dom {
 	size_t			 nsamples, next;
 	int			 script_rc;
 	char			 script_msg[256];
+	struct hv_job_stats	 script_completed;	/* for the destination */
+	int			 has_script_completed;
+	struct hv_job_stats	 completed;		/* libvirt's completed stats */
+	int			 has_completed;
 	int			 allow_postcopy;	/* of the running migrate */
 	int			 after_set, after_state, after_reason;
 	int			 destroyed;		/* while migrating */
@@ -534,6 +538,24 @@ fake_hv_fail(const char *uri, enum fake_hv_op op, int times, int rc,
 }
 
 int
+fake_hv_script_completed(const char *uri, const char *name,
+    const struct hv_job_stats *completed)
+{
+	struct fake_dom *fd;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&fake_mtx);
+	if ((fd = fake_dom(fake_host(uri), name)) != NULL) {
+		fd->script_completed = *completed;
+		fd->script_completed.active = 0;
+		fd->has_script_completed = 1;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&fake_mtx);
+	return ret;
+}
+
+int
 fake_hv_script_migration(const char *uri, const char *name,
     const struct hv_job_stats *samples, size_t n, int rc, const char *msg)
 {
@@ -946,7 +968,7 @@ fake_migrate_finish(struct fake_host *h, struct fake_dom *fd,
 {
 	struct fake_host *dst = NULL, *x;
 	struct fake_dom *nd, *od;
-	int rc = 0, persistent;
+	int rc = 0, persistent, has_completed;
 
 	for (x = fake_hosts; x != NULL; x = x->nexthost)
 		if (x != h && strcmp(x->uri, mp->dest_uri) == 0)
@@ -990,6 +1012,8 @@ fake_migrate_finish(struct fake_host *h, struct fake_dom *fd,
 		    VIR_DOMAIN_RUNNING_MIGRATION_CANCELED);
 	}
 	fd->scripted = 0;
+	has_completed = fd->has_script_completed;
+	fd->has_script_completed = 0;
 	free(fd->samples);
 	fd->samples = NULL;
 	fd->nsamples = fd->next = 0;
@@ -1009,6 +1033,10 @@ fake_migrate_finish(struct fake_host *h, struct fake_dom *fd,
 		    VIR_DOMAIN_RUNNING_MIGRATED);
 		nd->d.persistent = mp->persist ? 1 : 0;
 		nd->d.job_active = 0;
+		/* libvirt hands the source's statistics to the destination in
+		 * the migration cookie; they stay there. */
+		nd->completed = fd->script_completed;
+		nd->has_completed = has_completed;
 		nd->dirty_mibs = fd->dirty_mibs;
 		nd->cpu_xml = fd->cpu_xml ? fake_strdup(fd->cpu_xml) : NULL;
 		nd->nextdom = dst->doms;
@@ -1129,6 +1157,32 @@ fake_job_stats(struct hv *hv, const char *name, struct hv_job_stats *s)
 		s->type = VIR_DOMAIN_JOB_UNBOUNDED;
 	if (fd->tuning.postcopy_started)
 		s->postcopy = 1;
+ done:
+	pthread_mutex_unlock(&fake_mtx);
+	return rc;
+}
+
+static int
+fake_job_completed(struct hv *hv, const char *name, struct hv_job_stats *s)
+{
+	struct fake_host *h;
+	struct fake_dom *fd;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&fake_mtx);
+	h = fake_host(hv->uri);
+	if ((rc = fake_enter(h, FAKE_OP_JOB_COMPLETED)) != 0 ||
+	    (rc = fake_need(h, name, &fd)) != 0)
+		goto done;
+	if (!fd->has_completed) {
+		hv_set_error("libvirt keeps no completed job statistics for %s",
+		    name);
+		rc = -ENODATA;
+		goto done;
+	}
+	*s = fd->completed;
+	s->type = VIR_DOMAIN_JOB_COMPLETED;
  done:
 	pthread_mutex_unlock(&fake_mtx);
 	return rc;
@@ -1301,6 +1355,7 @@ const struct hv_ops fake_hv_ops = {
 	.dirty_rate = fake_dirty_rate,
 	.migrate = fake_migrate,
 	.job_stats = fake_job_stats,
+	.job_completed = fake_job_completed,
 	.abort_job = fake_abort_job,
 	.set_max_downtime = fake_set_max_downtime,
 	.set_max_speed = fake_set_max_speed,

@@ -31,6 +31,11 @@
  * - job_stats during a scripted migration returns the next sample (the
  *   last one again once exhausted) with active=1; postcopy is set once
  *   start_postcopy succeeded. Outside a migration: active=0, zeros.
+ * - job_completed: what libvirt keeps of the last successful migration,
+ *   on the destination's new domain object (the source's is removed with
+ *   it, as with PERSIST_DEST|UNDEFINE_SOURCE): the stats scripted with
+ *   fake_hv_script_completed, else -ENODATA (libvirt keeps none). Reading
+ *   does not consume them (KEEP_COMPLETED). A failed migration leaves none.
  * - abort_job and start_postcopy fail ("no job is active") when no
  *   migration runs; start_postcopy also needs params->allow_postcopy.
  * - destroy: SHUTOFF/DESTROYED when persistent, removed when transient;
@@ -59,7 +64,7 @@ enum fake_hv_op {
 	FAKE_OP_DIRTY_RATE, FAKE_OP_MIGRATE, FAKE_OP_JOB_STATS,
 	FAKE_OP_ABORT_JOB, FAKE_OP_SET_MAX_DOWNTIME, FAKE_OP_SET_MAX_SPEED,
 	FAKE_OP_START_POSTCOPY, FAKE_OP_RESUME, FAKE_OP_DESTROY,
-	FAKE_OP_HOST_CPU, FAKE_OP_BASELINE,
+	FAKE_OP_HOST_CPU, FAKE_OP_BASELINE, FAKE_OP_JOB_COMPLETED,
 	FAKE_OP_COUNT
 };
 
@@ -123,6 +128,11 @@ void	 fake_hv_set_compare(const char *uri, int result, const char *reason);
  * times 0 clears it. */
 void	 fake_hv_fail(const char *uri, enum fake_hv_op op, int times, int rc,
 	    const char *msg);
+
+/* The completed-job statistics the next successful migration of name
+ * leaves on the destination (measured downtime, data, time). */
+int	 fake_hv_script_completed(const char *uri, const char *name,
+	    const struct hv_job_stats *completed);
 
 /* Script the next migration of domain name: samples (copied) are what
  * successive job_stats calls return; rc 0 succeeds, else migrate returns

@@ -103,6 +103,9 @@ fake_done(struct fctl_session *s, uint32_t serial, uint64_t id,
 		e.has_downtime_ms = e.has_data_mib = 1;
 		e.downtime_ms = 41;
 		e.data_mib = 60.23;
+		e.has_migration_ms = e.has_passes = 1;
+		e.migration_ms = 1700;
+		e.passes = 3;
 	}
 	fake_event(s, serial, &e);
 }
@@ -111,14 +114,14 @@ static const char *const started_keys[] = { "event", "job", "vm", "source",
 	"destination", NULL };
 static const char *const progress_keys[] = { "event", "job", "percent",
 	"data_processed_mib", "data_remaining_mib", "data_total_mib",
-	"mib_per_s", "dirty_mib_per_s", "iteration", "expected_downtime_ms",
-	"eta_s", NULL };
+	"remaining_low_mib", "mib_per_s", "dirty_mib_per_s", "iteration",
+	"expected_downtime_ms", "eta_s", NULL };
 static const char *const state_keys[] = { "event", "job", "state", "message",
 	NULL };
 static const char *const info_keys[] = { "event", "job", "message", NULL };
 static const char *const done_keys[] = { "event", "job", "vm", "state",
 	"source", "destination", "running_on", "elapsed_ms", "downtime_ms",
-	"data_mib", "error", NULL };
+	"data_mib", "migration_ms", "passes", "error", NULL };
 
 static void
 test_migrate_json_succeeded(void **state)
@@ -211,6 +214,8 @@ test_migrate_json_succeeded(void **state)
 	fctl_assert_int(o, "elapsed_ms", 1900);
 	fctl_assert_int(o, "downtime_ms", 41);
 	fctl_assert_num(o, "data_mib", 60.2);
+	fctl_assert_int(o, "migration_ms", 1700);
+	fctl_assert_int(o, "passes", 3);
 	fctl_assert_str(o, "error", NULL);
 }
 
@@ -329,10 +334,10 @@ test_migrate_plain(void **state)
 	assert_string_equal(fctl_next_line(s),
 	    "checking: storage, cpu, capacity");
 	assert_string_equal(fctl_next_line(s),
-	    " 10.0%  6.0/60.2 MiB  30.0 MiB/s  "
-	    "dirty 2.0 MiB/s  iter 2  downtime ~41 ms  ETA 2s");
+	    " 10.0%  sent 6.0 MiB  remaining 54.2 of 60.2 MiB  pass 2  "
+	    "30.0 MiB/s  dirty 2.0 MiB/s  downtime ~41 ms  ETA 2s");
 	assert_string_equal(fctl_next_line(s), "succeeded: vm1 now runs on h2 "
-	    "(1.9 s, downtime 41 ms, 60.2 MiB sent)");
+	    "(1.9 s, downtime 41 ms, 60.2 MiB sent, 3 passes)");
 	assert_int_equal(s->ooff, s->olen);
 	assert_null(strchr(s->obuf, '\r'));
 }
@@ -400,6 +405,201 @@ test_watch_json(void **state)
 	fctl_assert_keys(fctl_line(s, 4), progress_keys);
 	fctl_assert_keys(fctl_line(s, 5), done_keys);
 	fctl_assert_str(fctl_line(s, 5), "state", "succeeded");
+}
+
+/*
+ * What the line shows is true (issue 13): sent apart from what remains of
+ * the total (sent 354.7 MiB of a 256.5 MiB guest is no contradiction), the
+ * remaining's low-water mark, the pass; no ETA when the coordinator could
+ * not estimate one (it was "ETA 0s" at 0.0 MiB/s).
+ */
+static void
+test_progress_line_truth(void **state)
+{
+	struct fctl_session *s = *state;
+	Ferry__MigrateOptions *m;
+	Ferry__JobEvent e = FERRY__JOB_EVENT__INIT;
+	uint32_t serial;
+
+	fctl_spawn(s, NULL, "migrate", "vm1", "--to", "h2", NULL);
+	fctl_accept(s);
+	m = fctl_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
+	    &serial);
+	ferry__migrate_options__free_unpacked(m, NULL);
+	fake_reply_job(s, MSG_CTL_MIGRATE, serial, 7, "migrating", "h1", "h2");
+	e.job_id = 7;
+	e.event = "progress";
+	e.has_percent = e.has_data_processed_mib = e.has_data_remaining_mib =
+	    e.has_data_total_mib = e.has_remaining_low_mib =
+	    e.has_mib_per_s = e.has_dirty_mib_per_s = e.has_iteration = 1;
+	e.percent = 96.8;
+	e.data_processed_mib = 354.7;
+	e.data_total_mib = 256.5;
+	e.data_remaining_mib = 20.0;
+	e.remaining_low_mib = 8.2;
+	e.mib_per_s = 0;
+	e.dirty_mib_per_s = 0;
+	e.iteration = 3;
+	fake_event(s, serial, &e);
+	fake_done(s, serial, 7, "succeeded", "h2", NULL);
+	assert_int_equal(fctl_finish(s), 0);
+	(void)fctl_next_line(s);
+	assert_string_equal(fctl_next_line(s),
+	    " 96.8%  sent 354.7 MiB  remaining 20.0 of 256.5 MiB (low 8.2)  "
+	    "pass 3  0.0 MiB/s  dirty 0.0 MiB/s");
+	assert_null(strstr(s->obuf, "ETA"));
+	assert_null(strstr(s->obuf, "354.7/"));
+}
+
+/* On a terminal, the live line is erased (\r, erase to end of line)
+ * before an error, which otherwise ends up glued to it. */
+static void
+test_tty_line_cleared_before_error(void **state)
+{
+	struct fctl_session *s = *state;
+	Ferry__JobRequest *r;
+	const char *err, *bar;
+	uint32_t serial;
+
+	fctl_spawn_tty(s, NULL, "watch", "7", NULL);
+	fctl_accept(s);
+	r = fctl_call(s, MSG_CTL_WATCH, &ferry__job_request__descriptor,
+	    &serial);
+	ferry__job_request__free_unpacked(r, NULL);
+	fake_reply_job(s, MSG_CTL_WATCH, serial, 7, "migrating", "h1",
+	    "h2");
+	fake_progress(s, serial, 7, 60);
+	close(s->cfd);
+	s->cfd = -1;
+	assert_int_equal(fctl_finish(s), 1);
+	bar = strstr(s->obuf, " 60.0% [");
+	err = strstr(s->obuf, "ferryctl: ");
+	if (bar == NULL || err == NULL)
+		fail_msg("terminal output lacks the bar or the error: %s",
+		    s->obuf);
+	assert_true(bar < err);
+	/* Right before the first error: the erase sequence, no text. */
+	assert_true(err - s->obuf >= 4);
+	assert_memory_equal(err - 4, "\r\033[K", 4);
+	assert_non_null(strstr(err, "lost the coordinator"));
+}
+
+/* hosts: the connection and the administrative state are two fields; a
+ * host in maintenance whose hostd stopped is down and in maintenance. */
+static void
+test_hosts_two_states(void **state)
+{
+	struct fctl_session *s = *state;
+	Ferry__HostsReply r = FERRY__HOSTS_REPLY__INIT;
+	Ferry__HostEntry h[2], *hv[2] = { &h[0], &h[1] };
+	struct json_object *o, *a;
+	uint32_t serial;
+	void *m;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		ferry__host_entry__init(&h[0]);
+		ferry__host_entry__init(&h[1]);
+		h[0].name = "h1";
+		h[0].state = "down";
+		h[0].admin_state = "maintenance";
+		h[0].address = "10.0.0.1:7070";
+		h[1].name = "h2";
+		h[1].state = "up";
+		h[1].admin_state = "active";
+		h[1].address = "10.0.0.2:7070";
+		r.hosts = hv;
+		r.n_hosts = 2;
+		if (pass == 0)
+			fctl_spawn(s, NULL, "hosts", "--json", NULL);
+		else
+			fctl_spawn(s, NULL, "hosts", NULL);
+		fctl_accept(s);
+		m = fctl_call(s, MSG_CTL_HOSTS, &ferry__hosts_request__descriptor,
+		    &serial);
+		ferry__hosts_request__free_unpacked(m, NULL);
+		fctl_send(s, MSG_CTL_HOSTS, FRAME_REPLY, serial, &r.base);
+		assert_int_equal(fctl_finish(s), 0);
+		if (pass == 0) {
+			o = fctl_json_next(s);
+			a = json_object_array_get_idx(o, 0);
+			fctl_assert_str(a, "state", "down");
+			fctl_assert_str(a, "admin_state", "maintenance");
+			a = json_object_array_get_idx(o, 1);
+			fctl_assert_str(a, "state", "up");
+			fctl_assert_str(a, "admin_state", "active");
+		} else {
+			(void)fctl_next_line(s);
+			/* ... VMS, ZONE, LABELS, LIBVIRT */
+			assert_string_equal(fctl_next_line(s), "h1           down  "
+			    "maintenance  10.0.0.1:7070              -         -  "
+			    "       -    - -        -                -");
+		}
+		fctl_teardown(state);
+		assert_int_equal(fctl_setup(state, "/tmp/ferryctl-test.XXXXXX"),
+		    0);
+		s = *state;
+	}
+}
+
+/* vms: the two copies of a migrating VM say which is which, and the job. */
+static void
+test_vms_roles(void **state)
+{
+	struct fctl_session *s = *state;
+	Ferry__VmsReply r = FERRY__VMS_REPLY__INIT;
+	Ferry__VmEntry v[2], *vv[2] = { &v[0], &v[1] };
+	struct json_object *o, *a;
+	uint32_t serial;
+	void *m;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		ferry__vm_entry__init(&v[0]);
+		ferry__vm_entry__init(&v[1]);
+		v[0].name = v[1].name = "g1";
+		v[0].host = "h1";
+		v[0].state = "paused";
+		v[0].role = "outgoing";
+		v[1].host = "h3";
+		v[1].state = "running";
+		v[1].role = "incoming";
+		v[0].has_job = v[1].has_job = 1;
+		v[0].job = v[1].job = 42;
+		v[0].mem_mib = v[1].mem_mib = 256;
+		v[0].vcpus = v[1].vcpus = 1;
+		r.vms = vv;
+		r.n_vms = 2;
+		if (pass == 0)
+			fctl_spawn(s, NULL, "vms", "--json", NULL);
+		else
+			fctl_spawn(s, NULL, "vms", NULL);
+		fctl_accept(s);
+		m = fctl_call(s, MSG_CTL_VMS, &ferry__vms_request__descriptor,
+		    &serial);
+		ferry__vms_request__free_unpacked(m, NULL);
+		fctl_send(s, MSG_CTL_VMS, FRAME_REPLY, serial, &r.base);
+		assert_int_equal(fctl_finish(s), 0);
+		if (pass == 0) {
+			o = fctl_json_next(s);
+			a = json_object_array_get_idx(o, 1);
+			fctl_assert_str(a, "host", "h3");
+			fctl_assert_str(a, "role", "incoming");
+			fctl_assert_int(a, "job", 42);
+			a = json_object_array_get_idx(o, 0);
+			fctl_assert_str(a, "role", "outgoing");
+		} else {
+			(void)fctl_next_line(s);
+			assert_non_null(strstr(fctl_next_line(s),
+			    " outgoing:42 "));
+			assert_non_null(strstr(fctl_next_line(s),
+			    " incoming:42 "));
+		}
+		fctl_teardown(state);
+		assert_int_equal(fctl_setup(state, "/tmp/ferryctl-test.XXXXXX"),
+		    0);
+		s = *state;
+	}
 }
 
 static void
@@ -888,6 +1088,10 @@ main(void)
 		T(test_migrate_error_reply),
 		T(test_migrate_no_wait),
 		T(test_migrate_plain),
+		T(test_progress_line_truth),
+		T(test_hosts_two_states),
+		T(test_vms_roles),
+		T(test_tty_line_cleared_before_error),
 		T(test_migrate_sigint_aborts),
 		T(test_watch_json),
 		T(test_watch_plain_rolled_back),

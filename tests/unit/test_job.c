@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <json.h>
 
 #include "coordinator.h"
 #include "fake_hv.h"
@@ -424,6 +425,143 @@ test_success(void **state)
 	assert_int_equal(rec.bandwidth_mibs, 40);
 	assert_true(rec.persist);
 	assert_false(rec.allow_postcopy);
+}
+
+/* The data of the job's last journal event, parsed (caller puts). */
+static struct json_object *
+journal_last_data(struct cluster *cl, int64_t id)
+{
+	struct store_event *ev = NULL;
+	struct json_object *o;
+	size_t n = 0;
+
+	assert_int_equal(store_job_events(cl->co.store, id, &ev, &n), 0);
+	assert_true(n > 0 && ev[n - 1].data != NULL);
+	o = json_tokener_parse(ev[n - 1].data);
+	assert_non_null(o);
+	store_event_list_free(ev, n);
+	return o;
+}
+
+/*
+ * The final figures are libvirt's completed-job statistics (measured), not
+ * the last sample (whose downtime is QEMU's estimate: 40 ms here, and whose
+ * data lags: 256 MiB). Without completed stats they are unknown (null).
+ */
+static void
+test_final_figures(void **state)
+{
+	struct cluster *cl = *state;
+	struct hv_job_stats done;
+	struct json_object *o, *v;
+	int64_t id;
+
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vm1", NULL, 0), 0);
+	script("vm1", 4, 0, NULL);
+	memset(&done, 0, sizeof(done));
+	done.has_downtime = 1;
+	done.downtime = 35;
+	done.data_processed = 300 * MIB;
+	done.memory_processed = 290 * MIB;
+	done.memory_total = 256 * MIB;
+	done.time_elapsed = 4321;
+	done.memory_iteration = 3;
+	assert_int_equal(fake_hv_script_completed(host_uri(0), "vm1", &done),
+	    0);
+	id = start_job(cl, "vm1", "h2", 40);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "succeeded", NULL);
+	o = journal_last_data(cl, id);
+	assert_true(json_object_object_get_ex(o, "downtime_ms", &v));
+	assert_non_null(v);
+	assert_int_equal(json_object_get_int64(v), 35);
+	assert_true(json_object_object_get_ex(o, "data_bytes", &v));
+	assert_non_null(v);
+	assert_int_equal(json_object_get_int64(v), 300 * MIB);
+	assert_true(json_object_object_get_ex(o, "data_mib", &v));
+	assert_true(json_object_get_double(v) > 299.9 &&
+	    json_object_get_double(v) < 300.1);
+	assert_true(json_object_object_get_ex(o, "migration_ms", &v));
+	assert_int_equal(json_object_get_int64(v), 4321);
+	assert_true(json_object_object_get_ex(o, "passes", &v));
+	assert_int_equal(json_object_get_int64(v), 3);
+	json_object_put(o);
+
+	/* Without completed statistics: unknown, not 40 ms. */
+	assert_int_equal(fake_hv_add_running(host_uri(0), "vm2", NULL, 0), 0);
+	script("vm2", 4, 0, NULL);
+	id = start_job(cl, "vm2", "h2", 40);
+	wait_final(cl, id, 15000);
+	expect_job(cl, id, "succeeded", NULL);
+	o = journal_last_data(cl, id);
+	assert_true(json_object_object_get_ex(o, "downtime_ms", &v));
+	assert_null(v);
+	assert_true(json_object_object_get_ex(o, "data_mib", &v));
+	assert_null(v);
+	json_object_put(o);
+}
+
+/*
+ * The progress ferryctl shows is true (issue 13): no ETA from one sample
+ * or at 0 MiB/s (it said "ETA 0s" at 0.5 %); a new pass raising what
+ * remains does not make the percentage fall back; sent may exceed the
+ * memory total and is reported as it is.
+ */
+static void
+test_progress_event_truth(void **state)
+{
+	struct job *j;
+	Ferry__JobStats s = FERRY__JOB_STATS__INIT;
+	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
+	double pct;
+
+	(void)state;
+	assert_non_null(j = calloc(1, sizeof(*j)));
+	s.data_total = s.memory_total = 256 * MIB;
+	s.has_memory_total = s.has_memory_remaining = s.has_memory_bps = 1;
+	s.has_dirty_rate_bps = s.has_iteration = 1;
+	s.memory_remaining = 255 * MIB;
+	s.data_processed = 1 * MIB;
+	s.memory_bps = 0;
+	s.iteration = 1;
+	job_progress_event(j, &s, &ev);
+	assert_false(ev.has_eta_s);		/* one sample, 0 MiB/s */
+	ferry__job_event__init(&ev);
+	s.memory_remaining = 250 * MIB;
+	job_progress_event(j, &s, &ev);
+	assert_false(ev.has_eta_s);		/* two samples, still 0 MiB/s */
+
+	ferry__job_event__init(&ev);
+	s.memory_remaining = 56 * MIB;
+	s.data_processed = 200 * MIB;
+	s.memory_bps = 50 * MIB;
+	s.dirty_rate_bps = 10 * MIB;
+	job_progress_event(j, &s, &ev);
+	assert_true(ev.has_eta_s);
+	assert_true(ev.eta_s > 1.39 && ev.eta_s < 1.41);	/* 56 / (50 - 10) */
+	pct = ev.percent;
+	assert_true(pct > 78.0 && pct < 78.2);
+
+	/* Pass 2 starts: remaining rises again, sent passes the total. */
+	ferry__job_event__init(&ev);
+	s.memory_remaining = 120 * MIB;
+	s.data_processed = 354 * MIB;
+	s.iteration = 2;
+	job_progress_event(j, &s, &ev);
+	assert_true(ev.percent >= pct);
+	assert_true(ev.data_processed_mib > ev.data_total_mib);
+	assert_true(ev.data_remaining_mib > 119.9 &&
+	    ev.data_remaining_mib < 120.1);
+	assert_true(ev.has_remaining_low_mib);
+	assert_true(ev.remaining_low_mib > 55.9 && ev.remaining_low_mib < 56.1);
+	assert_int_equal(ev.iteration, 2);
+
+	/* Dirtying as fast as it sends: no estimate can be made. */
+	ferry__job_event__init(&ev);
+	s.dirty_rate_bps = 60 * MIB;
+	job_progress_event(j, &s, &ev);
+	assert_false(ev.has_eta_s);
+	free(j);
 }
 
 static void
@@ -1607,6 +1745,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_success, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_final_figures, setup,
+		    teardown),
+		cmocka_unit_test(test_progress_event_truth),
 		cmocka_unit_test_setup_teardown(test_refused_local_disk, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_refused_cpu, setup, teardown),
