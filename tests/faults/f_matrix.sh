@@ -56,7 +56,7 @@ db_restore() {
 }
 trap db_restore EXIT
 
-inject() { # FAULT SRC DST: break something, then mend it
+inject() { # FAULT SRC DST VM RUN: break something, then mend it
 	case $1 in
 	dest-libvirtd)
 		lab stop "$3" libvirtd > /dev/null; sleep 8; lab start "$3" libvirtd > /dev/null ;;
@@ -78,13 +78,20 @@ inject() { # FAULT SRC DST: break something, then mend it
 		pid=$(dest_qemu_pid "$4" "$3") || { note "no incoming QEMU of $4 on $3"; return 1; }
 		kill -9 "$pid" ;;
 	coordinator-disk-full)
-		# dd stops at ENOSPC; the coordinator runs full for 8 s.
+		# dd stops at ENOSPC; the coordinator runs full for 8-32 s,
+		# so that the job's end falls into some runs' outage.
+		local hold=$(( 8 + RANDOM % 25 ))
 		dd if=/dev/zero of="$DBFS/fill" bs=64k 2> /dev/null
-		df -k "$DBFS" | tail -1 | awk '{ print "# dbfs: " $4 " KiB free" }'
-		sleep 8; rm -f "$DBFS/fill" ;;
+		df -k "$DBFS" | tail -1 | awk -v h=$hold '{ print "# dbfs: " $4 " KiB free for " h " s" }'
+		sleep "$hold"; rm -f "$DBFS/fill" ;;
 	postcopy-link)
-		watch_both "$4" 12 & local w=$!
-		lab link "$3" down > /dev/null; sleep 12; lab link "$3" up > /dev/null
+		# 12 s: TCP outlives the cut; 45 s: longer than libvirt's
+		# keepalive (5 x 5 s), so the post-copy fails and must be
+		# resumed or reported. Odd runs take the long cut.
+		local cut=$(( $5 % 2 ? 45 : 12 ))
+		note "link cut for ${cut}s"
+		watch_both "$4" "$cut" & local w=$!
+		lab link "$3" down > /dev/null; sleep "$cut"; lab link "$3" up > /dev/null
 		wait "$w" || DUP_SEEN=1 ;;
 	esac
 }
@@ -133,11 +140,11 @@ one_run() { # FAULT RUN
 	DUP_SEEN=0
 	[ "$f" = coordinator-disk-full ] && { db_on_tmpfs || { notok "fault $f: no tmpfs for the database"; return; }; }
 	if [ "$f" = postcopy-link ]; then
-		# Pre-copy must stall (the guest dirties 16 MiB/s, the link to
-		# the destination carries 2 MiB/s) so that the job switches to
+		# Pre-copy must stall (the guest dirties 24 MiB/s, the link to
+		# the destination carries 4 MiB/s) so that the job switches to
 		# post-copy, and post-copy lasts long enough to be cut.
-		drate=16 mopt=--postcopy
-		tc qdisc add dev "fl${LAB_ID}h${dst#h}" root tbf rate 16mbit burst 32k latency 400ms
+		dmib=24 drate=24 mopt="--postcopy --timeout 900"
+		tc qdisc add dev "fl${LAB_ID}h${dst#h}" root tbf rate 32mbit burst 32k latency 400ms
 	fi
 	lab vm create "$vm" --host "$src" --mem 128 --dirty-mib "$dmib" --dirty-rate "$drate" > /dev/null
 	wait_until 20 exactly_one "$vm" "$src"
@@ -154,7 +161,7 @@ one_run() { # FAULT RUN
 		delay=$(( 1 + RANDOM % 8 ))
 	fi
 	sleep "$delay"
-	inject "$f" "$src" "$dst" "$vm" || { good=0; why="$why fault not injected"; }
+	inject "$f" "$src" "$dst" "$vm" "$r" || { good=0; why="$why fault not injected"; }
 	[ "$f" = postcopy-link ] && tc qdisc del dev "fl${LAB_ID}h${dst#h}" root 2> /dev/null
 	[ "$DUP_SEEN" = 1 ] && { good=0; why="$why seen running on both during the fault"; }
 	wait_until 30 all_up
@@ -198,7 +205,7 @@ one_run() { # FAULT RUN
 		if ferryctl job "$job" --json | grep -q "resuming the failed post-copy"; then
 			note "post-copy resumed"; st_note="resumed"
 		else
-			st_note="not resumed"
+			st_note="not resumed (completed over the same connection or failed)"
 		fi
 	fi
 	note "$f run $r: fault after ${delay}s of migration; job $job $st; runs on ${host:-?}${st_note:+; post-copy $st_note}"
