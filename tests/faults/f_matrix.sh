@@ -136,7 +136,7 @@ record() { # FAULT OK STATE NOTE [NRUNNING]
 
 one_run() { # FAULT RUN
 	local f=$1 r=$2 vm=fm$RANDOM src=h1 dst=h2 job delay st host good=1 why=""
-	local dmib=16 drate=2 mopt="" n other persisted st_note=""
+	local dmib=16 drate=2 mopt="" n other persisted st_note="" rnote=""
 	DUP_SEEN=0
 	[ "$f" = coordinator-disk-full ] && { db_on_tmpfs || { notok "fault $f: no tmpfs for the database"; return; }; }
 	if [ "$f" = postcopy-link ]; then
@@ -185,7 +185,7 @@ one_run() { # FAULT RUN
 	fi
 	other=$src; [ "$host" = "$src" ] && other=$dst
 	if [ -n "$host" ] && leftover "$vm" "$other"; then
-		good=0; why="$why leftover on $other"
+		good=0; why="$why leftover on $other ($(lab virsh "$other" domstate --reason "$vm" 2> /dev/null | head -1),$(lab virsh "$other" dominfo "$vm" 2> /dev/null | awk '/^Persistent:/ { print " persistent " $2 }'); on $host$(lab virsh "$host" dominfo "$vm" 2> /dev/null | awk '/^Persistent:/ { print " persistent " $2 }'))"
 	fi
 	if ! beats_after "$vm" "$(now_ms)" > /dev/null; then
 		good=0; why="$why heartbeat broken"
@@ -205,7 +205,7 @@ one_run() { # FAULT RUN
 		if ferryctl job "$job" --json | grep -q "resuming the failed post-copy"; then
 			note "post-copy resumed"; st_note="resumed"
 		else
-			st_note="not resumed (completed over the same connection or failed)"
+			st_note="not resumed"
 		fi
 	fi
 	note "$f run $r: fault after ${delay}s of migration; job $job $st; runs on ${host:-?}${st_note:+; post-copy $st_note}"
@@ -215,7 +215,10 @@ one_run() { # FAULT RUN
 		notok "fault $f (run $r, at ${delay}s): $why"
 		ferryctl job "$job" 2>&1 | sed 's/^/#   /' | tail -30
 	fi
-	record "$f" "$good" "$st" "$([ $good = 1 ] || echo "run $r:$why")${st_note:+ run $r: $st_note}" "$n"
+	rnote=""
+	[ $good = 1 ] || rnote="run $r:$why"
+	[ -n "$st_note" ] && rnote="${rnote:-run $r:} post-copy $st_note"
+	record "$f" "$good" "$st" "$rnote" "$n"
 
 	lab vm destroy "$vm" > /dev/null
 }
