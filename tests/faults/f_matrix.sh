@@ -254,7 +254,7 @@ drain_run() { # coordinator killed during a maintenance drain
 	ferryctl maintenance enter h1 --max-parallel 1 > /dev/null
 	sleep $(( 2 + RANDOM % 5 ))
 	lab stop coordinator > /dev/null; sleep 2; lab start coordinator > /dev/null
-	drain_done() { [ "$(ferryctl hosts --json | jq -r '.[] | select(.name == "h1") | .state')" = maintenance ]; }
+	drain_done() { [ "$(ferryctl hosts --json | jq -r '.[] | select(.name == "h1") | .admin_state')" = maintenance ]; }
 	wait_until 240 drain_done || { good=0; why="h1 not in maintenance after the drain resumed"; }
 	for v in $vms; do
 		h=$(on_one_host "$v")
