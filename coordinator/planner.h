@@ -1,5 +1,5 @@
 /* planner.h: evacuation plans, pure functions over a placement model of the
- * cluster (common/place.h; no I/O, no clock), so they are unit tested
+ * cluster (planner/place.h; no I/O, no clock), so they are unit tested
  * exactly. */
 #ifndef FERRY_PLANNER_H
 #define FERRY_PLANNER_H
