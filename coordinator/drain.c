@@ -32,7 +32,7 @@
 #include "log.h"
 #include "cpucache.h"
 #include "placement.h"
-#include "planner.h"
+#include "evacuate.h"
 
 #define DRAIN_ATTEMPTS		3
 #define DRAIN_MAX_PARALLEL	2

@@ -1,5 +1,5 @@
 /* rebalance.c: policy-driven rebalancing of the live cluster. The planner
- * is common/balance.c (pure, also used offline by ferryctl plan); this file
+ * is planner/balance.c (pure, also used offline by ferryctl plan); this file
  * builds its model from what the hosts report, applies a plan through the
  * drain executor (drain_start_moves) and runs the periodic mode.
  *

@@ -8,7 +8,7 @@
 # page renders without a warning. Prints "ok - " / "not ok - " lines.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-CTL=coordinator/ferryctl
+CTL=ferryctl
 fails=0
 ok() { echo "ok - $*"; }
 notok() { echo "not ok - $*"; fails=$((fails + 1)); }
