@@ -259,7 +259,7 @@ tr_check_private(const char *path, char *err, size_t errlen)
  * root-owned sticky directory such as /tmp is fine: others cannot replace
  * what is ours in it). Anything else would let a local user add a key.
  */
-static int
+int
 tr_check_trusted(const char *path, const char *what, char *err, size_t errlen)
 {
 	char real[PATH_MAX], *slash;
