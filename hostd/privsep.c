@@ -349,8 +349,8 @@ ps_parent_eof(struct ps_pipe *pp, const char *why)
 {
 	struct privsep *ps = pp->arg;
 
-	if (!ps->stopping)
-		log_warnx("network process: pipe %s; restarting it", why);
+	if (pp->open && !ps->stopping)
+		log_warnx("network process: pipe %s", why);
 	ps_sessions_down(ps, "network process gone");
 	ps_pipe_close(pp, NULL);
 	/* A child that broke the protocol is not left running. */
