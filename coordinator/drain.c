@@ -582,9 +582,26 @@ drain_replan_item(struct drain *d, struct drain_item *it)
 	return best == PLACE_NONE ? -1 : 0;
 }
 
+/* The drain's end of struct job_parent: job.c calls these, never drain
+ * functions by name. */
+static void
+drain_on_job_progress(void *arg, const struct job *j)
+{
+	drain_job_progress(arg, j, j->percent);
+}
+
+static void
+drain_on_job_done(void *arg, const struct job *j)
+{
+	drain_job_done(arg, j, j->state);
+}
+
 static void
 drain_start_item(struct drain *d, struct drain_item *it)
 {
+	const struct job_parent pcb = {
+		drain_on_job_progress, drain_on_job_done, d->co,
+	};
 	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
 	struct job *j;
 	char err[512];
@@ -595,7 +612,7 @@ drain_start_item(struct drain *d, struct drain_item *it)
 	if (it->ntried < DRAIN_ATTEMPTS + 1)
 		snprintf(it->tried[it->ntried++], sizeof(it->tried[0]), "%s",
 		    it->dest);
-	if (job_migrate(d->co, &o, d->id, &j, err, sizeof(err)) < 0) {
+	if (job_migrate(d->co, &o, d->id, &pcb, &j, err, sizeof(err)) < 0) {
 		snprintf(it->reason, sizeof(it->reason), "%s", err);
 		it->state = ITEM_FAILED;
 		log_ctx_warnx(&(struct log_ctx){ .drain = d->id, .vm = it->vm,
@@ -1036,9 +1053,14 @@ drain_start_planning(struct drain *d, char *err, size_t errlen)
 		if (j != NULL) {
 			/* A migration already in flight (e.g. after a
 			 * restart): follow it instead of planning another. */
+			const struct job_parent follow = {
+				NULL, drain_on_job_done, d->co,
+			};
+
 			it->state = ITEM_MIGRATING;
 			it->job_id = j->id;
 			it->checked = 1;
+			job_adopt(j, &follow);
 			snprintf(it->dest, sizeof(it->dest), "%s", j->destination);
 			continue;
 		}

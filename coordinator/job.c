@@ -1,18 +1,52 @@
-/* job.c: a live migration as an explicit state machine.
+/* job.c: a live migration as data: one transition table, one job_enter().
  *
- *   pending -> checking -> migrating -> verifying -> succeeded
- *                 |            |            +-----> rolled_back | failed
- *                 +-> refused  +-> (source lost: wait, then JOB_QUERY)
+ * The table below (job_table) is the machine; this diagram is the same
+ * table, row for row (from --event--> to: action; deadline of the new state):
  *
- * Every transition is journaled (store_job_transition) before the
- * coordinator acts on it, so after kill -9 job_recover() knows exactly how
- * far a job got: a job journaled "checking" never sent MIGRATE; one in
- * "migrating" may have. The final state always comes from asking both hosts
- * (DOMAIN_STATE), never from libvirt's return value alone.
+ *   pending   --run------> checking    : job_start_checks  ; checks' calls
+ *   pending   --recover--> verifying   : job_verify        ; VERIFY_DEADLINE
+ *   checking  --recover--> verifying   : job_verify        ; VERIFY_DEADLINE
+ *   checking  --passed---> migrating   : job_send_migrate  ; timeout + grace
+ *   checking  --aborted--> verifying   : job_verify        ; VERIFY_DEADLINE
+ *   checking  --refused--> refused     : job_done
+ *   migrating --ended----> verifying   : job_verify        ; VERIFY_DEADLINE
+ *   verifying --resume---> migrating   : job_send_resume   ; timeout + grace
+ *   verifying --succeeded> succeeded   : job_done
+ *   verifying --rolled_back> rolled_back : job_done
+ *   verifying --failed---> failed      : job_done
  *
- * Ownership: jobs live on co->jobs until final, then are freed. Watchers
- * point at control clients; control.c calls job_client_gone before freeing
- * one.
+ * "ended" is every way a MIGRATE can end: libvirt's result, a refused or
+ * unanswered call, a source whose hostd lost it, a job stuck past its
+ * deadline. "resume" is a failed post-copy taken up again (the guest runs
+ * on the destination, part of its memory is on the source). A job
+ * recovered in "migrating" stays there until its source answers.
+ *
+ * job_enter() is the only way to change state. It checks the edge against
+ * the table (an illegal one is refused and logged; under a test it calls
+ * job_illegal_hook), refuses to act during a shutdown (the journal keeps
+ * the job for the next start's recovery: a shutdown never invents an
+ * outcome), journals the new state BEFORE acting on it, sets the new
+ * state's deadline, then runs the row's action. When the journal cannot be
+ * written, the transition is not taken: the job stays where it stands, in
+ * memory and in the journal, and job_tick retries the same transition every
+ * JOURNAL_RETRY_MS until it is written. Nothing acts on an unrecorded state,
+ * and the VM stays held by its job (no second job can start on it). At
+ * start-up (job_recover) nothing is held yet to wait with: a recovery the
+ * journal refuses fails the start instead.
+ *
+ * So after kill -9 job_recover() knows exactly how far a job got: a job
+ * journaled "checking" never sent MIGRATE; one in "migrating" may have.
+ * The final state always comes from asking both hosts (DOMAIN_STATE), never
+ * from libvirt's return value alone.
+ *
+ * Sub-states (j->step) say what a state waits for: checking's CHECKS;
+ * migrating's SENT, RUNNING, QUERYING; verifying's ASKING, WAITING,
+ * CLEANING. j->calls counts every call in flight (aborts included).
+ *
+ * Ownership: jobs live on co->jobs until final, then are freed. A job's
+ * parent (struct job_parent) hears of its progress and end through the
+ * callbacks it passed to job_migrate; the job never calls its parent by
+ * name. Watchers hold a reference on their control client (watch.c).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -40,6 +74,7 @@
 #define STUCK_GRACE_MS		300000	/* past the completion timeout: give up waiting */
 #define ABORT_RETRY_MS		1000	/* after a refused or lost abort */
 #define ABORT_CONFIRM_MS	10000	/* accepted, but the migration goes on: again */
+#define JOURNAL_RETRY_MS	1000	/* a transition the journal refused: again */
 
 static const char *job_state_names[JOB_NSTATES] = {
 	"pending", "checking", "migrating", "verifying", "succeeded",
@@ -48,7 +83,11 @@ static const char *job_state_names[JOB_NSTATES] = {
 
 static void	job_start_checks(struct job *);
 static void	job_start_migration(struct job *);
+static void	job_send_migrate(struct job *, int resume);
 static void	job_verify(struct job *);
+static void	job_done(struct job *, const char *);
+static int	job_journal_end(struct job *, enum job_state, const char *);
+static uint64_t	job_timeout_ms(const struct job *);
 static void	job_abort_note(struct job *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	job_finish(struct job *, enum job_state, const char *fmt, ...)
@@ -245,42 +284,195 @@ job_params_json(const struct job *j)
 	return s;
 }
 
-/*
- * Journals the new state, then makes it the job's. When the journal cannot
- * be written the job does not advance: it fails where it stands (and that
- * is tried to be journaled too), because acting on an unrecorded state
- * would break recovery.
- */
+/* ---- the machine --------------------------------------------------------- */
+
+static const char *job_event_names[JOB_NEVENTS] = {
+	"run", "passed", "refused", "aborted", "ended", "resume", "succeeded",
+	"rolled_back", "failed", "recover",
+};
+
+/* Tests set these: an illegal edge fails the test, and journal writes can
+ * be made to fail (job_journal_fail of them, the next ones). */
+void	(*job_illegal_hook)(const struct job *, enum job_event);
+int	 job_journal_fail;
+
+static void	job_act_checks(struct job *j, const char *m) { (void)m; job_start_checks(j); }
+static void	job_act_verify(struct job *j, const char *m) { (void)m; job_verify(j); }
+static void	job_act_migrate(struct job *j, const char *m) { (void)m; job_send_migrate(j, 0); }
+static void	job_act_resume(struct job *j, const char *m) { (void)m; job_send_migrate(j, 1); }
+
+/* The deadlines of the states, from when they are entered. Checking's is
+ * what its calls may take (each has its own timeout), per destination
+ * left to try; migrating's is libvirt's completion timeout plus the grace
+ * after which a job is called stuck. */
+static uint64_t
+job_dl_checking(const struct job *j, uint64_t now)
+{
+	size_t left = j->ncandidates > j->candidate ?
+	    j->ncandidates - j->candidate : 1;
+
+	return now + 2 * (uint64_t)CHECK_TIMEOUT_MS * left;
+}
+
+static uint64_t
+job_dl_migrating(const struct job *j, uint64_t now)
+{
+	return now + job_timeout_ms(j) + STUCK_GRACE_MS;
+}
+
+static uint64_t
+job_dl_verifying(const struct job *j, uint64_t now)
+{
+	(void)j;
+	return now + VERIFY_DEADLINE_MS;
+}
+
+struct job_edge {
+	enum job_state	  from;
+	enum job_event	  ev;
+	enum job_state	  to;
+	void		(*action)(struct job *, const char *msg);
+	uint64_t	(*deadline)(const struct job *, uint64_t now);
+};
+
+/* The machine, and the diagram at the top of this file. */
+static const struct job_edge job_table[] = {
+	{ JOB_PENDING, JOB_EV_RUN, JOB_CHECKING, job_act_checks, job_dl_checking },
+	{ JOB_PENDING, JOB_EV_RECOVER, JOB_VERIFYING, job_act_verify, job_dl_verifying },
+	{ JOB_CHECKING, JOB_EV_RECOVER, JOB_VERIFYING, job_act_verify, job_dl_verifying },
+	{ JOB_CHECKING, JOB_EV_PASSED, JOB_MIGRATING, job_act_migrate, job_dl_migrating },
+	{ JOB_CHECKING, JOB_EV_ABORTED, JOB_VERIFYING, job_act_verify, job_dl_verifying },
+	{ JOB_CHECKING, JOB_EV_REFUSED, JOB_REFUSED, job_done, NULL },
+	{ JOB_MIGRATING, JOB_EV_ENDED, JOB_VERIFYING, job_act_verify, job_dl_verifying },
+	{ JOB_VERIFYING, JOB_EV_RESUME, JOB_MIGRATING, job_act_resume, job_dl_migrating },
+	{ JOB_VERIFYING, JOB_EV_SUCCEEDED, JOB_SUCCEEDED, job_done, NULL },
+	{ JOB_VERIFYING, JOB_EV_ROLLED_BACK, JOB_ROLLED_BACK, job_done, NULL },
+	{ JOB_VERIFYING, JOB_EV_FAILED, JOB_FAILED, job_done, NULL },
+};
+
+const char *
+job_event_name(enum job_event ev)
+{
+	return ev < JOB_NEVENTS ? job_event_names[ev] : "unknown";
+}
+
+static const struct job_edge *
+job_edge_find(enum job_state from, enum job_event ev)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(job_table) / sizeof(job_table[0]); i++)
+		if (job_table[i].from == from && job_table[i].ev == ev)
+			return &job_table[i];
+	return NULL;
+}
+
+/* Where ev leads from, or -1: the edge is not in the table. */
+int
+job_edge_to(enum job_state from, enum job_event ev)
+{
+	const struct job_edge *e = job_edge_find(from, ev);
+
+	return e ? (int)e->to : -1;
+}
+
+/* The deadline a job entering s at now gets (also a recovered one). */
+static uint64_t
+job_deadline_of(const struct job *j, enum job_state s, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(job_table) / sizeof(job_table[0]); i++)
+		if (job_table[i].to == s)
+			return job_table[i].deadline ?
+			    job_table[i].deadline(j, now) : 0;
+	return 0;
+}
+
 static int
-job_set_state(struct job *j, enum job_state s, const char *msg)
+job_journal(struct job *j, enum job_state to, const char *msg)
 {
 	struct store *st = j->co->store;
-	char data[1400];
 
-	/* A shutdown leaves the job where the journal has it, for the next
-	 * start's recovery: it never invents an outcome. */
-	if (j->co->stopping)
+	if (j->check_only)
+		return 0;
+	if (job_journal_fail > 0) {
+		job_journal_fail--;
+		log_job_warnx(j->id, j->vm, "cannot journal %s: injected "
+		    "failure", job_state_name(to));
 		return -1;
-	if (!j->check_only) {
-		snprintf(data, sizeof(data), "%s", msg ? msg : "");
-		if (store_job_transition(st, j->id, job_state_name(s), data,
-		    coord_now_ms()) < 0) {
-			log_job_warnx(j->id, j->vm, "cannot journal %s: %s",
-			    job_state_name(s), store_error(st));
-			return -1;
-		}
 	}
-	log_job_info(j->id, j->vm, "%s -> %s%s%s",
-	    job_state_name(j->state), job_state_name(s), msg ? ": " : "",
-	    msg ? msg : "");
-	/* The verification's deadline starts when it does (also after a
-	 * recovery or a post-copy resume), never earlier. */
-	if (s == JOB_VERIFYING && j->state != JOB_VERIFYING) {
-		j->deadline_ms = 0;
+	if (job_state_final(to))
+		return job_journal_end(j, to, msg);
+	if (store_job_transition(st, j->id, job_state_name(to), msg,
+	    coord_now_ms()) < 0) {
+		log_job_warnx(j->id, j->vm, "cannot journal %s: %s",
+		    job_state_name(to), store_error(st));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The one way a job changes state (see the top of this file): checks the
+ * edge, refuses during a shutdown, journals, sets the deadline, acts.
+ * Returns 0 when the transition was taken (j may be freed by then: a final
+ * state's action frees it), -1 when not (j is unchanged; a journal failure
+ * is retried by job_tick).
+ */
+int
+job_enter(struct job *j, enum job_event ev, const char *msg)
+{
+	const struct job_edge *e;
+	uint64_t now = coord_now_ms();
+	int final;
+
+	if (msg == NULL)
+		msg = "";
+	if (j->co->stopping && !j->check_only) {
+		/* What fails then is the coordinator going away (its calls
+		 * fail with "coordinator shutting down"), not the job. */
+		log_info("job %lld: left %s for recovery (%s)", (long long)j->id,
+		    job_state_name(j->state), msg);
+		return -1;
+	}
+	if ((e = job_edge_find(j->state, ev)) == NULL) {
+		log_job_warnx(j->id, j->vm, "illegal transition refused: %s "
+		    "--%s--> (not in the table): %s", job_state_name(j->state),
+		    job_event_name(ev), msg);
+		if (job_illegal_hook != NULL)
+			job_illegal_hook(j, ev);
+		return -1;
+	}
+	final = job_state_final(e->to);
+	if (final) {
+		if (e->to != JOB_SUCCEEDED)
+			snprintf(j->error, sizeof(j->error), "%s", msg);
+		else
+			j->error[0] = '\0';
+	}
+	if (job_journal(j, e->to, msg) < 0) {
+		if (msg != j->retry_msg)
+			snprintf(j->retry_msg, sizeof(j->retry_msg), "%s", msg);
+		j->retry_pending = 1;
+		j->retry_event = ev;
+		j->retry_next_ms = now + JOURNAL_RETRY_MS;
+		return -1;
+	}
+	j->retry_pending = 0;
+	if (!final)
+		log_job_info(j->id, j->vm, "%s -> %s%s%s",
+		    job_state_name(j->state), job_state_name(e->to),
+		    msg[0] ? ": " : "", msg);
+	j->state = e->to;
+	j->step = JOB_STEP_NONE;
+	j->deadline_ms = e->deadline ? e->deadline(j, now) : 0;
+	if (e->to == JOB_VERIFYING)
 		j->verify_round = 0;
-	}
-	j->state = s;
-	job_emit_state(j, msg);
+	if (!final)
+		job_emit_state(j, msg);
+	if (e->action)
+		e->action(j, msg);
 	return 0;
 }
 
@@ -550,9 +742,8 @@ job_checks_done(struct job *j)
 	if (j->abort_requested) {
 		snprintf(j->error, sizeof(j->error), "%s", j->abort_reason);
 		/* Nothing was started; confirm where the VM is all the same. */
-		if (job_set_state(j, JOB_VERIFYING, "aborted before the "
-		    "migration started") == 0)
-			job_verify(j);
+		(void)job_enter(j, JOB_EV_ABORTED, "aborted before the "
+		    "migration started");
 		return;
 	}
 	if (j->blocked) {
@@ -564,6 +755,7 @@ job_checks_done(struct job *j)
 			j->candidate++;
 			j->blocked = 0;
 			j->error[0] = '\0';
+			j->deadline_ms = job_dl_checking(j, coord_now_ms());
 			job_start_checks(j);
 			return;
 		}
@@ -875,7 +1067,7 @@ job_validate_target(struct coord *co, struct job *j, const char *to,
 
 int
 job_migrate(struct coord *co, const Ferry__MigrateOptions *o, int64_t parent,
-    struct job **out, char *err, size_t errlen)
+    const struct job_parent *pcb, struct job **out, char *err, size_t errlen)
 {
 	struct store_job sj;
 	struct job *j, *other;
@@ -911,6 +1103,8 @@ job_migrate(struct coord *co, const Ferry__MigrateOptions *o, int64_t parent,
 	snprintf(sj.state, sizeof(sj.state), "pending");
 	sj.parent = parent;
 	j->parent = parent;
+	if (pcb != NULL)
+		j->parent_cb = *pcb;
 	sj.params = params = job_params_json(j);
 	if (store_job_create(co->store, &sj, j->started_ms) < 0) {
 		snprintf(err, errlen, "cannot record the job: %s",
@@ -926,15 +1120,21 @@ job_migrate(struct coord *co, const Ferry__MigrateOptions *o, int64_t parent,
 	return 0;
 }
 
+/* A run (a drain) that finds j in flight follows it: it hears of its end
+ * as a parent would, unless j already has one (which is told then). */
+void
+job_adopt(struct job *j, const struct job_parent *pcb)
+{
+	if (j->parent_cb.on_done == NULL && j->parent_cb.on_progress == NULL)
+		j->parent_cb = *pcb;
+}
+
 /* Called by api.c after it has replied and added its watcher. */
 void
 job_run(struct job *j)
 {
-	if (job_set_state(j, JOB_CHECKING, "running pre-checks") < 0) {
-		job_finish(j, JOB_FAILED, "cannot journal the job");
-		return;
-	}
-	job_start_checks(j);
+	/* Not journaled: job_tick tries again, and the job holds the VM. */
+	(void)job_enter(j, JOB_EV_RUN, "running pre-checks");
 }
 
 int
@@ -977,6 +1177,8 @@ job_migrate_cb(struct host *h, const struct frame *f, const char *err,
 	j->calls--;
 	if (f != NULL) {
 		j->last_event_ms = coord_now_ms();
+		if (j->state == JOB_MIGRATING && j->step == JOB_STEP_SENT)
+			j->step = JOB_STEP_RUNNING;
 		return;
 	}
 	/* hostd refused or never answered: did it start? Only both hosts
@@ -985,8 +1187,10 @@ job_migrate_cb(struct host *h, const struct frame *f, const char *err,
 	j->result_ok = 0;
 	snprintf(j->result_error, sizeof(j->result_error), "%s", err);
 	snprintf(j->error, sizeof(j->error), "%s", err);
-	if (job_set_state(j, JOB_VERIFYING, err) == 0)
-		job_verify(j);
+	if (j->state == JOB_MIGRATING)
+		(void)job_enter(j, JOB_EV_ENDED, err);
+	else if (j->state == JOB_VERIFYING && j->calls == 0)
+		job_verify(j);	/* it waited for this call */
 }
 
 /* The destination's trusted libvirt URI and migration stream, checked
@@ -1021,8 +1225,6 @@ job_dest_uris(const struct host *dh, char *muri, size_t mlen, char *err,
 static void
 job_start_migration(struct job *j)
 {
-	Ferry__MigrateRequest req = FERRY__MIGRATE_REQUEST__INIT;
-	Ferry__Policy pol = FERRY__POLICY__INIT;
 	struct host *sh = coord_host_find(j->co, j->source);
 	struct host *dh = coord_host_find(j->co, j->destination);
 	char muri[300], msg[600], e[300];
@@ -1046,26 +1248,54 @@ job_start_migration(struct job *j)
 	}
 	snprintf(msg, sizeof(msg), "%s -> %s (%s)", j->source, j->destination,
 	    cluster_host_libvirt_uri(dh));
-	/* Journaled before MIGRATE leaves: after a crash, "migrating" means
-	 * it may have started and hostd must be asked. */
-	if (job_set_state(j, JOB_MIGRATING, msg) < 0) {
-		job_finish(j, JOB_FAILED, "cannot journal the job");
+	/* Journaled before MIGRATE leaves (job_send_migrate is the edge's
+	 * action): after a crash, "migrating" means it may have started and
+	 * hostd must be asked. */
+	(void)job_enter(j, JOB_EV_PASSED, msg);
+}
+
+/*
+ * Sends MIGRATE to the source: the migration itself, or (resume) the
+ * POSTCOPY_RESUME of a failed post-copy. The action of the edges into
+ * migrating, so the journal already says "migrating".
+ */
+static void
+job_send_migrate(struct job *j, int resume)
+{
+	Ferry__MigrateRequest req = FERRY__MIGRATE_REQUEST__INIT;
+	Ferry__Policy pol = FERRY__POLICY__INIT;
+	struct host *sh = coord_host_find(j->co, j->source);
+	struct host *dh = coord_host_find(j->co, j->destination);
+	char muri[300], e[300];
+
+	if (sh == NULL || dh == NULL ||
+	    job_dest_uris(dh, muri, sizeof(muri), e, sizeof(e)) < 0) {
+		/* Checked before the transition; changed since (a retried
+		 * journal write): nothing was sent. */
+		snprintf(j->error, sizeof(j->error), "%s", sh == NULL ||
+		    dh == NULL ? "a host went away before the migration "
+		    "started" : e);
+		(void)job_enter(j, JOB_EV_ENDED, j->error);
 		return;
 	}
 	pol.has_bandwidth_mibs = 1;
 	pol.bandwidth_mibs = j->opts.bandwidth_mibs;
-	if (j->opts.max_downtime_ms) {
-		pol.has_max_downtime_ms = 1;
-		pol.max_downtime_ms = j->opts.max_downtime_ms;
-	}
-	if (j->opts.timeout_s) {
-		pol.has_timeout_s = 1;
-		pol.timeout_s = j->opts.timeout_s;
-	}
 	pol.has_allow_postcopy = 1;
-	pol.allow_postcopy = j->opts.postcopy > 0;
-	pol.has_auto_converge = 1;
-	pol.auto_converge = j->opts.auto_converge;
+	if (resume)
+		pol.allow_postcopy = 1;
+	else {
+		if (j->opts.max_downtime_ms) {
+			pol.has_max_downtime_ms = 1;
+			pol.max_downtime_ms = j->opts.max_downtime_ms;
+		}
+		if (j->opts.timeout_s) {
+			pol.has_timeout_s = 1;
+			pol.timeout_s = j->opts.timeout_s;
+		}
+		pol.allow_postcopy = j->opts.postcopy > 0;
+		pol.has_auto_converge = 1;
+		pol.auto_converge = j->opts.auto_converge;
+	}
 	req.job_id = j->id;
 	req.name = j->vm;
 	req.dest_uri = (char *)cluster_host_libvirt_uri(dh);
@@ -1073,24 +1303,30 @@ job_start_migration(struct job *j)
 	req.policy = &pol;
 	req.has_mem_mib = 1;
 	req.mem_mib = j->mem_mib;
+	if (resume) {
+		req.has_postcopy_resume = 1;
+		req.postcopy_resume = 1;
+	}
+	j->have_result = 0;
 	j->migrate_sent_ms = j->last_event_ms = coord_now_ms();
 	if (peer_call(sh, MSG_MIGRATE, &req.base, HOSTD_TIMEOUT_MS,
 	    job_migrate_cb, j) < 0) {
+		if (resume)
+			return;	/* the quiet source is asked (job_tick) */
 		snprintf(j->error, sizeof(j->error), "source %s is not connected",
 		    j->source);
-		if (job_set_state(j, JOB_VERIFYING, j->error) == 0)
-			job_verify(j);
+		(void)job_enter(j, JOB_EV_ENDED, j->error);
 		return;
 	}
 	j->calls++;
+	j->step = JOB_STEP_SENT;
 }
 
-/* POSTCOPY_RESUME of a failed post-copy: back to migrating, journaled. */
+/* A failed post-copy is resumed while both hosts answer: back to
+ * migrating (verifying --resume--> migrating), journaled. */
 static void
-job_start_migration_resume(struct job *j)
+job_try_resume(struct job *j)
 {
-	Ferry__MigrateRequest req = FERRY__MIGRATE_REQUEST__INIT;
-	Ferry__Policy pol = FERRY__POLICY__INIT;
 	struct host *sh = coord_host_find(j->co, j->source);
 	struct host *dh = coord_host_find(j->co, j->destination);
 	char muri[300], e[300];
@@ -1099,28 +1335,10 @@ job_start_migration_resume(struct job *j)
 	if (sh == NULL || dh == NULL || dh->inv == NULL || !sh->up || !dh->up ||
 	    job_dest_uris(dh, muri, sizeof(muri), e, sizeof(e)) < 0) {
 		j->verify_next_ms = coord_now_ms() + VERIFY_RETRY_MS;
+		j->step = JOB_STEP_WAITING;
 		return;
 	}
-	if (job_set_state(j, JOB_MIGRATING, "resuming the failed post-copy") < 0)
-		return;
-	pol.has_bandwidth_mibs = 1;
-	pol.bandwidth_mibs = j->opts.bandwidth_mibs;
-	pol.has_allow_postcopy = 1;
-	pol.allow_postcopy = 1;
-	req.job_id = j->id;
-	req.name = j->vm;
-	req.dest_uri = (char *)cluster_host_libvirt_uri(dh);
-	req.migrate_uri = muri;
-	req.policy = &pol;
-	req.has_mem_mib = 1;
-	req.mem_mib = j->mem_mib;
-	req.has_postcopy_resume = 1;
-	req.postcopy_resume = 1;
-	j->have_result = 0;
-	j->migrate_sent_ms = j->last_event_ms = coord_now_ms();
-	if (peer_call(sh, MSG_MIGRATE, &req.base, HOSTD_TIMEOUT_MS,
-	    job_migrate_cb, j) == 0)
-		j->calls++;
+	(void)job_enter(j, JOB_EV_RESUME, "resuming the failed post-copy");
 }
 
 /* Only the job's source reports its progress and result; anyone else's
@@ -1231,8 +1449,9 @@ job_on_progress(struct host *h, const Ferry__JobStats *s)
 	dirty = ev.dirty_mib_per_s;
 	ev.message = s->action;
 	job_emit(j, &ev);
-	if (j->parent)
-		drain_job_progress(j->co, j, pct);
+	j->percent = pct;
+	if (j->parent_cb.on_progress != NULL)
+		j->parent_cb.on_progress(j->parent_cb.arg, j);
 
 	if (s->action || now - j->last_recorded_ms >= RECORD_PROGRESS_MS) {
 		j->last_recorded_ms = now;
@@ -1303,8 +1522,7 @@ job_on_done(struct host *h, const Ferry__MigrateResult *r)
 		    j->result_action[0] ? j->result_action : j->result_error,
 		    j->result_action[0] ? ": " : "",
 		    j->result_action[0] ? j->result_error : "");
-	if (job_set_state(j, JOB_VERIFYING, msg) == 0)
-		job_verify(j);
+	(void)job_enter(j, JOB_EV_ENDED, msg);
 }
 
 static void
@@ -1315,10 +1533,10 @@ job_query_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 
 	(void)h;
 	j->calls--;
-	j->query_pending = 0;
 	j->last_event_ms = coord_now_ms();
-	if (j->state != JOB_MIGRATING)
+	if (j->state != JOB_MIGRATING || j->step != JOB_STEP_QUERYING)
 		return;
+	j->step = JOB_STEP_RUNNING;
 	if (f == NULL || (r = (Ferry__MigrateResult *)frame_unpack(f,
 	    &ferry__migrate_result__descriptor)) == NULL) {
 		/* hostd lost its record (it restarted): the hosts' libvirtds
@@ -1327,8 +1545,7 @@ job_query_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 		    err ? err : "malformed reply");
 		snprintf(j->error, sizeof(j->error), "the source's hostd lost "
 		    "track of the migration (%s)", err ? err : "malformed reply");
-		if (job_set_state(j, JOB_VERIFYING, j->error) == 0)
-			job_verify(j);
+		(void)job_enter(j, JOB_EV_ENDED, j->error);
 		return;
 	}
 	if (r->job_id != (uint64_t)j->id) {
@@ -1354,13 +1571,14 @@ job_query(struct job *j)
 	Ferry__JobRef ref = FERRY__JOB_REF__INIT;
 	struct host *sh = coord_host_find(j->co, j->source);
 
-	if (j->query_pending || sh == NULL || !sh->up)
+	if (j->state != JOB_MIGRATING || j->step == JOB_STEP_QUERYING ||
+	    sh == NULL || !sh->up)
 		return;
 	ref.job_id = j->id;
 	ref.name = j->vm;
 	if (peer_call(sh, MSG_JOB_QUERY, &ref.base, HOSTD_TIMEOUT_MS,
 	    job_query_cb, j) == 0) {
-		j->query_pending = 1;
+		j->step = JOB_STEP_QUERYING;
 		j->calls++;
 	}
 }
@@ -1588,10 +1806,17 @@ job_destroy_leftover(struct job *j, const char *host, const char *uuid)
 		return -1;
 	j->calls++;
 	j->cleanup_sent++;
+	j->step = JOB_STEP_CLEANING;
 	return 0;
 }
 
-static void	job_start_migration_resume(struct job *);
+/* Verifying: ask again after VERIFY_RETRY_MS (job_tick). */
+static void
+job_wait(struct job *j, uint64_t now)
+{
+	j->verify_next_ms = now + VERIFY_RETRY_MS;
+	j->step = JOB_STEP_WAITING;
+}
 
 /* Both answers are in: the VM must run on exactly one host. */
 static void
@@ -1611,12 +1836,12 @@ job_judge(struct job *j)
 	/* libvirt still has the migration job: wait for it to end. */
 	if ((s && s->has_job_active && s->job_active && !job_absent(s)) &&
 	    now < j->deadline_ms) {
-		j->verify_next_ms = now + VERIFY_RETRY_MS;
+		job_wait(j, now);
 		return;
 	}
 	if (s == NULL || d == NULL) {
 		if (now < j->deadline_ms) {
-			j->verify_next_ms = now + VERIFY_RETRY_MS;
+			job_wait(j, now);
 			return;
 		}
 		job_finish(j, JOB_FAILED, "cannot verify where %s runs: %s "
@@ -1643,7 +1868,7 @@ job_judge(struct job *j)
 	    strstr(s->reason, "postcopy") && strstr(d->reason, "postcopy") &&
 	    !job_is(s, "running")) {
 		if (j->resumes < 3 && now < j->deadline_ms) {
-			job_start_migration_resume(j);
+			job_try_resume(j);
 			return;
 		}
 		job_finish(j, JOB_FAILED, "post-copy of %s failed and could not "
@@ -1668,7 +1893,7 @@ job_judge(struct job *j)
 		int r = job_leftover(j, s, d, why, sizeof(why));
 
 		if (r == 1 && now < j->deadline_ms) {
-			j->verify_next_ms = now + VERIFY_RETRY_MS;
+			job_wait(j, now);
 			return;
 		}
 		if (r != 0) {
@@ -1705,7 +1930,7 @@ job_judge(struct job *j)
 	    !job_is(d, "running"))) {
 		/* Neither runs yet; libvirt may be resuming one. */
 		if (j->verify_round < 10) {
-			j->verify_next_ms = now + VERIFY_RETRY_MS;
+			job_wait(j, now);
 			return;
 		}
 	}
@@ -1771,10 +1996,12 @@ job_verify(struct job *j)
 
 	if (j->state != JOB_VERIFYING || j->calls > 0 || j->co->stopping)
 		return;
-	if (j->deadline_ms == 0 || j->verify_round == 0)
-		j->deadline_ms = now + VERIFY_DEADLINE_MS;
+	/* The deadline is the state's, set by job_enter (or recovery). */
+	if (j->deadline_ms == 0)
+		j->deadline_ms = job_deadline_of(j, JOB_VERIFYING, now);
 	j->verify_round++;
 	j->verify_next_ms = 0;
+	j->step = JOB_STEP_ASKING;
 	j->src_have = j->dst_have = 0;
 	if (job_ask(j, j->source) < 0) {
 		j->src_have = 1;
@@ -1872,30 +2099,43 @@ job_take_figures(struct job *j)
 		j->passes = f->iterations;
 }
 
+/* A final state, by the edge that leads there from verifying (or, for
+ * refused, from checking). */
 static void
 job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 {
-	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
-	struct json_object *o;
-	const char *on = job_running_on(j, s);
-	uint64_t now = coord_now_ms();
 	char msg[1400];
 	va_list ap;
+	enum job_event ev;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (j->co->stopping && !j->check_only) {
-		/* What failed is the coordinator going away (its calls fail
-		 * with "coordinator shutting down"), not the job. */
-		log_info("job %lld: left %s for recovery (%s)", (long long)j->id,
-		    job_state_name(j->state), msg);
-		return;
+	switch (s) {
+	case JOB_SUCCEEDED:
+		ev = JOB_EV_SUCCEEDED;
+		break;
+	case JOB_REFUSED:
+		ev = JOB_EV_REFUSED;
+		break;
+	case JOB_ROLLED_BACK:
+		ev = JOB_EV_ROLLED_BACK;
+		break;
+	default:
+		ev = JOB_EV_FAILED;
+		break;
 	}
-	if (s != JOB_SUCCEEDED)
-		snprintf(j->error, sizeof(j->error), "%s", msg);
-	else
-		j->error[0] = '\0';
+	(void)job_enter(j, ev, msg);
+}
+
+/* The journal of a final state: its record, with what both hosts said. */
+static int
+job_journal_end(struct job *j, enum job_state s, const char *msg)
+{
+	struct json_object *o;
+	const char *on = job_running_on(j, s);
+	uint64_t now = coord_now_ms();
+	int rc = 0;
 
 	o = json_object_new_object();
 	json_object_object_add(o, "message", json_object_new_string(msg));
@@ -1932,15 +2172,28 @@ job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 	if (j->dst_have || j->dst_state)
 		json_object_object_add(o, "destination_reports",
 		    job_state_json(j->dst_state, j->dst_err));
-	if (!j->check_only && store_job_finish(j->co->store, j->id,
-	    job_state_name(s), s == JOB_SUCCEEDED ? NULL : msg,
-	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), now) < 0)
+	if (store_job_finish(j->co->store, j->id, job_state_name(s),
+	    s == JOB_SUCCEEDED ? NULL : msg,
+	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), now) < 0) {
 		log_job_warnx(j->id, j->vm, "cannot journal its end: %s",
 		    store_error(j->co->store));
+		rc = -1;
+	}
 	json_object_put(o);
-	log_job_info(j->id, j->vm, "%s: %s", job_state_name(s), msg);
-	j->state = s;
+	return rc;
+}
 
+/* The action of every final edge: the end is journaled; tell the
+ * watchers and the parent, then free the job. */
+static void
+job_done(struct job *j, const char *msg)
+{
+	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
+	enum job_state s = j->state;
+	const char *on = job_running_on(j, s);
+	uint64_t now = coord_now_ms();
+
+	log_job_info(j->id, j->vm, "%s: %s", job_state_name(s), msg);
 	ev.event = "done";
 	ev.state = (char *)job_state_name(s);
 	ev.source = j->source;
@@ -1957,12 +2210,12 @@ job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 	ev.has_passes = j->passes > 0;
 	ev.passes = j->passes;
 	if (s != JOB_SUCCEEDED)
-		ev.error = msg;
-	ev.message = msg;
+		ev.error = (char *)msg;
+	ev.message = (char *)msg;
 	job_emit(j, &ev);
-	/* Its parent, and any drain that follows it, learn the end. */
-	if (!j->check_only)
-		drain_job_done(j->co, j, s);
+	/* Its parent (or a drain that follows it) learns the end. */
+	if (j->parent_cb.on_done != NULL)
+		j->parent_cb.on_done(j->parent_cb.arg, j);
 	TAILQ_REMOVE(&j->co->jobs, j, entry);
 	job_free(j);
 }
@@ -2019,6 +2272,12 @@ job_tick(struct coord *co, uint64_t now)
 
 	for (j = TAILQ_FIRST(&co->jobs); j; j = next) {
 		next = TAILQ_NEXT(j, entry);
+		/* A transition the journal refused: the same, again. */
+		if (j->retry_pending) {
+			if (now >= j->retry_next_ms)
+				(void)job_enter(j, j->retry_event, j->retry_msg);
+			continue;
+		}
 		/* An abort stays pending until the job is seen ending:
 		 * re-sent on its deadline whatever events keep coming. */
 		if (j->state == JOB_MIGRATING && j->abort_requested &&
@@ -2029,16 +2288,14 @@ job_tick(struct coord *co, uint64_t now)
 		    j->verify_next_ms && now >= j->verify_next_ms)
 			job_verify(j);
 		else if (j->state == JOB_MIGRATING && j->calls == 0 &&
-		    j->migrate_sent_ms && now > j->migrate_sent_ms +
-		    job_timeout_ms(j) + STUCK_GRACE_MS) {
+		    j->migrate_sent_ms && now > j->deadline_ms) {
 			/* libvirt's job outlived its own deadline by minutes
 			 * (e.g. QEMU stuck on a dead NFS server): stop waiting
 			 * and report what each host says. */
 			snprintf(j->error, sizeof(j->error), "the migration did not "
 			    "end %llu s after its deadline; libvirt may still "
 			    "hold it", (unsigned long long)(STUCK_GRACE_MS / 1000));
-			if (job_set_state(j, JOB_VERIFYING, j->error) == 0)
-				job_verify(j);
+			(void)job_enter(j, JOB_EV_ENDED, j->error);
 		} else if (j->state == JOB_MIGRATING && j->calls == 0 &&
 		    now - j->last_event_ms > MIGRATE_QUIET_MS)
 			job_query(j);
@@ -2111,18 +2368,26 @@ job_recover(struct coord *co, char *err, size_t errlen)
 			snprintf(j->error, sizeof(j->error), "the coordinator "
 			    "restarted during the pre-checks; nothing was "
 			    "started");
-			/* A recovery that cannot be journaled would leave the
-			 * job stuck in memory: the start fails instead, loudly
-			 * (the database must be writable to run jobs). */
-			if (job_set_state(j, JOB_VERIFYING, j->error) < 0) {
+			/* As every transition, one the journal refuses is not
+			 * taken; at start-up nothing waits for its retry: the
+			 * start fails, loudly (the database must be writable
+			 * to run jobs). Hosts are not connected yet:
+			 * job_host_up asks them. */
+			if (job_enter(j, JOB_EV_RECOVER, j->error) < 0) {
 				snprintf(err, errlen, "job %lld: cannot journal "
 				    "its recovery: %s", (long long)j->id,
 				    store_error(co->store));
 				goto fail;
 			}
+			continue;
 		} else if (st == JOB_MIGRATING) {
 			j->last_event_ms = coord_now_ms();
 			j->migrate_sent_ms = sj[i].started_ms;
+			j->step = JOB_STEP_RUNNING;
+			/* The stuck deadline counts from the job's start, as
+			 * the migration may have run since then. */
+			j->deadline_ms = job_deadline_of(j, JOB_MIGRATING,
+			    sj[i].started_ms);
 			if (store_job_event(co->store, j->id, "info",
 			    "coordinator restarted; asking the source's hostd",
 			    coord_now_ms()) < 0) {
@@ -2135,9 +2400,10 @@ job_recover(struct coord *co, char *err, size_t errlen)
 		}
 		/* Verifying: hosts are not connected yet; job_host_up drives
 		 * the rest, and the verification deadline counts from now. */
-		j->deadline_ms = coord_now_ms() + VERIFY_DEADLINE_MS;
+		j->deadline_ms = job_deadline_of(j, JOB_VERIFYING,
+		    coord_now_ms());
 		j->verify_round = 1;
-		j->verify_next_ms = coord_now_ms() + VERIFY_RETRY_MS;
+		job_wait(j, coord_now_ms());
 	}
 	store_job_list_free(sj, n);
 	return 0;
