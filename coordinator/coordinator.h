@@ -185,6 +185,8 @@ int	 peer_call(struct host *, uint16_t type, const ProtobufCMessage *,
 	    int timeout_ms, peer_reply_cb, void *arg);
 void	 peer_sweep(struct host *, uint64_t now_ms);
 void	 peer_heartbeat(struct host *, uint64_t now_ms);
+void	 peer_storage_cleanup(struct host *, Ferry__Nonce **, size_t,
+	    int timeout_ms);
 
 /* cluster.c */
 void	 cluster_host_up(struct host *, Ferry__Inventory *);

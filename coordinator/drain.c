@@ -309,17 +309,10 @@ drain_reply(struct drain *d, const char *msg)
 void
 drain_client_gone(struct coord *co, struct ctl_client *c)
 {
-	struct job_watcher *w, *next;
 	struct drain *d;
 
 	TAILQ_FOREACH(d, &co->drains, entry) {
-		for (w = TAILQ_FIRST(&d->watchers); w; w = next) {
-			next = TAILQ_NEXT(w, entry);
-			if (w->client == c) {
-				TAILQ_REMOVE(&d->watchers, w, entry);
-				free(w);
-			}
-		}
+		watch_list_drop(&d->watchers, c);
 		if (d->reply_client == c)
 			d->reply_client = NULL;
 	}
@@ -754,14 +747,6 @@ drain_tick(struct coord *co)
 
 /* ---- planning --------------------------------------------------------------- */
 
-static void
-drain_cleanup_cb(struct host *h, const struct frame *f, const char *err,
-    void *arg)
-{
-	(void)arg;
-	if (f == NULL)
-		log_warnx("host %s: removing nonce files: %s", h->conf.name, err);
-}
 
 static void
 drain_plan(struct drain *d)
@@ -933,7 +918,6 @@ drain_check_cb(struct host *h, const struct frame *f, const char *err,
 {
 	struct drain *d = arg;
 	Ferry__SourceCheckReply *r;
-	Ferry__StorageCleanup sc = FERRY__STORAGE_CLEANUP__INIT;
 	struct drain_item *it = NULL;
 	size_t i, k;
 
@@ -962,10 +946,8 @@ drain_check_cb(struct host *h, const struct frame *f, const char *err,
 				}
 		}
 		if (r->n_nonces) {
-			sc.nonces = r->nonces;
-			sc.n_nonces = r->n_nonces;
-			(void)peer_call(h, MSG_STORAGE_CLEANUP, &sc.base,
-			    DRAIN_CHECK_TIMEOUT_MS, drain_cleanup_cb, NULL);
+			peer_storage_cleanup(h, r->nonces, r->n_nonces,
+			    DRAIN_CHECK_TIMEOUT_MS);
 		}
 		ferry__source_check_reply__free_unpacked(r, NULL);
 	} else

@@ -161,40 +161,93 @@ struct job {
 };
 TAILQ_HEAD(job_list, job);
 
-/* job.c */
+/* Timing of the job files. */
+#define CHECK_TIMEOUT_MS	30000
+#define HOSTD_TIMEOUT_MS	15000
+#define DIRTY_RATE_SECONDS	1
+#define VERIFY_RETRY_MS		1000
+#define VERIFY_DEADLINE_MS	180000	/* hosts may take this long to return */
+#define MIGRATE_QUIET_MS	20000	/* no news from the source: ask it */
+#define RECORD_PROGRESS_MS	2000	/* sampling of progress into history */
+#define STUCK_GRACE_MS		300000	/* past the completion timeout: give up waiting */
+#define ABORT_RETRY_MS		1000	/* after a refused or lost abort */
+#define ABORT_CONFIRM_MS	10000	/* accepted, but the migration goes on: again */
+#define JOURNAL_RETRY_MS	1000	/* a transition the journal refused: again */
+
+struct json_object;
+
+/* job.c: the machine, its table, creating and running a job, migrating */
 const char *job_state_name(enum job_state);
+int	 job_state_parse(const char *);
 int	 job_state_final(enum job_state);
-int	 job_enter(struct job *, enum job_event, const char *msg);
-int	 job_edge_to(enum job_state, enum job_event);
 const char *job_event_name(enum job_event);
+int	 job_edge_to(enum job_state, enum job_event);
+int	 job_enter(struct job *, enum job_event, const char *msg);
+uint64_t job_deadline_of(const struct job *, enum job_state, uint64_t now);
+struct job *job_new(struct coord *, const char *vm);
+void	 job_free(struct job *);
+void	 job_free_all(struct coord *);
+struct job *job_find(struct coord *, int64_t id);
+struct job *job_find_vm(struct coord *, const char *vm);
+void	 job_info(const struct job *, Ferry__JobInfo *);
+void	 job_emit(struct job *, Ferry__JobEvent *);
+void	 job_emit_state(struct job *, const char *msg);
+void	 job_record(struct job *, const char *type, struct json_object *);
 int	 job_migrate(struct coord *, const Ferry__MigrateOptions *,
 	    int64_t parent, const struct job_parent *, struct job **,
 	    char *err, size_t errlen);
 void	 job_adopt(struct job *, const struct job_parent *);
-uint64_t job_incoming_mib(struct coord *, const char *dst, const struct job *);
-struct job *job_find_vm(struct coord *, const char *vm);
 void	 job_run(struct job *);
-int	 job_check(struct coord *, const Ferry__CheckRequest *,
-	    struct ctl_client *, uint32_t serial, char *err, size_t errlen);
-int	 job_abort(struct coord *, int64_t id, const char *why, char *err,
-	    size_t errlen);
-struct job *job_find(struct coord *, int64_t id);
-int	 job_watch(struct job *, struct ctl_client *, uint32_t serial);
-int	 job_watch_list_add(struct job_watcher_list *, struct ctl_client *,
-	    uint32_t serial);
-void	 job_client_gone(struct coord *, struct ctl_client *);
+void	 job_start_migration(struct job *);
+void	 job_try_resume(struct job *);
 void	 job_on_progress(struct host *, const Ferry__JobStats *);
 void	 job_progress_event(struct job *, const Ferry__JobStats *,
 	    Ferry__JobEvent *);
 void	 job_on_done(struct host *, const Ferry__MigrateResult *);
+void	 job_query(struct job *);
+uint64_t job_mono_ms(void);
 void	 job_host_up(struct host *);
 void	 job_host_down(struct host *);
 void	 job_tick(struct coord *, uint64_t now_ms);
+
+/* job_check.c: pre-checks and check_only mode */
+int	 job_locate(struct coord *, const char *vm, char *src, size_t srclen,
+	    char *uuid, size_t uuidlen, uint64_t *mem, char *err,
+	    size_t errlen);
+int	 job_validate_target(struct coord *, struct job *, const char *to,
+	    char *err, size_t errlen);
+void	 job_start_checks(struct job *);
+uint64_t job_incoming_mib(struct coord *, const char *dst, const struct job *);
+int	 job_check(struct coord *, const Ferry__CheckRequest *,
+	    struct ctl_client *, uint32_t serial, char *err, size_t errlen);
+
+/* job_abort.c */
+int	 job_abort(struct coord *, int64_t id, const char *why, char *err,
+	    size_t errlen);
+int	 job_abort_send(struct job *);
+void	 job_abort_note(struct job *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* job_verify.c: verification and the end */
+void	 job_verify(struct job *);
+void	 job_wait(struct job *, uint64_t now);
+void	 job_finish(struct job *, enum job_state, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+int	 job_journal_end(struct job *, enum job_state, const char *msg);
+void	 job_done(struct job *, const char *msg);
+
+/* job_recover.c */
 int	 job_recover(struct coord *, char *err, size_t errlen);
-void	 job_free_all(struct coord *);
-void	 job_info(const struct job *, Ferry__JobInfo *);
 int	 job_send_done_from_store(struct coord *, struct ctl_client *,
 	    uint32_t serial, const struct store_job *);
+
+/* watch.c */
+int	 job_watch(struct job *, struct ctl_client *, uint32_t serial);
+int	 job_watch_list_add(struct job_watcher_list *, struct ctl_client *,
+	    uint32_t serial);
+void	 watch_list_drop(struct job_watcher_list *, struct ctl_client *);
+void	 watch_list_clear(struct job_watcher_list *);
+void	 job_client_gone(struct coord *, struct ctl_client *);
 
 /* Tests only: an illegal edge calls this; the next job_journal_fail
  * journal writes fail. */

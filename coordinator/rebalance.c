@@ -344,14 +344,6 @@ struct rb_pending {
 
 static struct rb_pending *rb_current;	/* at most one at a time */
 
-static void
-rebalance_cleanup_cb(struct host *h, const struct frame *f, const char *err,
-    void *arg)
-{
-	(void)arg;
-	if (f == NULL)
-		log_warnx("host %s: removing nonce files: %s", h->conf.name, err);
-}
 
 static void
 rebalance_finish_pending(struct rb_pending *rp)
@@ -384,7 +376,6 @@ rebalance_check_cb(struct host *h, const struct frame *f, const char *err,
 {
 	struct rb_pending *rp = arg;
 	Ferry__SourceCheckReply *r;
-	Ferry__StorageCleanup sc = FERRY__STORAGE_CLEANUP__INIT;
 	char **nn;
 	size_t k;
 
@@ -415,10 +406,7 @@ rebalance_check_cb(struct host *h, const struct frame *f, const char *err,
 			break;
 		}
 		if (r->n_nonces) {
-			sc.nonces = r->nonces;
-			sc.n_nonces = r->n_nonces;
-			(void)peer_call(h, MSG_STORAGE_CLEANUP, &sc.base, 30000,
-			    rebalance_cleanup_cb, NULL);
+			peer_storage_cleanup(h, r->nonces, r->n_nonces, 30000);
 		}
 		ferry__source_check_reply__free_unpacked(r, NULL);
 	} else
