@@ -19,7 +19,7 @@
  * coordinator restart is planned again from what the host still runs.
  *
  * Ownership: drains live on co->drains until final. Watchers point at
- * control clients; drain_client_gone removes them before a client is freed.
+ * control clients and hold a reference on them (watch.c, control.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -158,15 +158,12 @@ drain_incoming(struct coord *co, const char *host)
 static void
 drain_free(struct drain *d)
 {
-	struct job_watcher *w;
 	size_t i;
 
 	if (d == NULL)
 		return;
-	while ((w = TAILQ_FIRST(&d->watchers)) != NULL) {
-		TAILQ_REMOVE(&d->watchers, w, entry);
-		free(w);
-	}
+	watch_list_clear(&d->watchers);
+	control_client_unref(d->reply_client);
 	for (i = 0; i < d->nitems; i++)
 		if (d->items[i].src)
 			ferry__source_check_reply__free_unpacked(d->items[i].src,
@@ -303,19 +300,8 @@ drain_reply(struct drain *d, const char *msg)
 	if (d->reply_wait && job_watch_list_add(&d->watchers, d->reply_client,
 	    d->reply_serial) < 0)
 		log_drain_warnx(d->id, d->host, "cannot add a watcher");
+	control_client_unref(d->reply_client);
 	d->reply_client = NULL;
-}
-
-void
-drain_client_gone(struct coord *co, struct ctl_client *c)
-{
-	struct drain *d;
-
-	TAILQ_FOREACH(d, &co->drains, entry) {
-		watch_list_drop(&d->watchers, c);
-		if (d->reply_client == c)
-			d->reply_client = NULL;
-	}
 }
 
 /* ---- journal ------------------------------------------------------------- */
@@ -1205,6 +1191,7 @@ drain_enter(struct coord *co, const Ferry__MaintenanceRequest *req,
 		d->max_parallel = req->max_parallel;
 	d->dry_run = req->has_dry_run && req->dry_run;
 	d->force = req->has_force && req->force;
+	control_client_ref(c);
 	d->reply_client = c;
 	d->reply_serial = serial;
 	d->reply_type = type;
@@ -1386,6 +1373,7 @@ drain_exit(struct coord *co, const Ferry__MaintenanceRequest *req,
 	}
 	store_job_list_free(jobs, n);
 	drain_restore_check(d, h);
+	control_client_ref(c);
 	d->reply_client = c;
 	d->reply_serial = serial;
 	d->reply_type = type;

@@ -126,6 +126,7 @@ job_free(struct job *j)
 	if (j == NULL)
 		return;
 	watch_list_clear(&j->watchers);
+	control_client_unref(j->check_client);
 	for (i = 0; i < j->nchecks; i++) {
 		free(j->check_names[i]);
 		free(j->check_reasons[i]);

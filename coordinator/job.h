@@ -115,7 +115,7 @@ struct job {
 
 	/* checking */
 	int			 check_only;	/* ferryctl check: reply, no record */
-	struct ctl_client	*check_client;
+	struct ctl_client	*check_client;	/* a reference (control.c) */
 	uint32_t		 check_serial;
 	Ferry__SourceCheckReply	*src;		/* owned */
 	Ferry__CheckResult	 checks[JOB_MAX_CHECKS];
@@ -245,9 +245,7 @@ int	 job_send_done_from_store(struct coord *, struct ctl_client *,
 int	 job_watch(struct job *, struct ctl_client *, uint32_t serial);
 int	 job_watch_list_add(struct job_watcher_list *, struct ctl_client *,
 	    uint32_t serial);
-void	 watch_list_drop(struct job_watcher_list *, struct ctl_client *);
 void	 watch_list_clear(struct job_watcher_list *);
-void	 job_client_gone(struct coord *, struct ctl_client *);
 
 /* Tests only: an illegal edge calls this; the next job_journal_fail
  * journal writes fail. */

@@ -580,6 +580,7 @@ job_check(struct coord *co, const Ferry__CheckRequest *req,
 		return -1;
 	}
 	j->check_only = 1;
+	control_client_ref(c);
 	j->check_client = c;
 	j->check_serial = serial;
 	j->opts.bandwidth_mibs = req->has_bandwidth_mibs ? req->bandwidth_mibs : 0;

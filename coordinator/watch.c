@@ -1,11 +1,28 @@
 /* watch.c: control clients watching a job, a drain or a rebalance. A
- * watcher is a (client, serial) pair on its subject's list, one kind of
- * list for every subject; when a client goes away each subsystem drops it
- * from its lists with watch_list_drop().
+ * watcher is a (client, serial) pair on its subject's list, and holds a
+ * reference on its client (control.c): a client that went away stays
+ * allocated, dead, until its watchers are dropped, when the next watcher
+ * is added or the subject ends. Nobody need be told a client went away.
  */
 #include <stdlib.h>
 
 #include "coordinator.h"
+
+/* Drops the watchers of l whose client went away. */
+static void
+watch_list_prune(struct job_watcher_list *l)
+{
+	struct job_watcher *w, *next;
+
+	for (w = TAILQ_FIRST(l); w; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (!control_client_alive(w->client)) {
+			TAILQ_REMOVE(l, w, entry);
+			control_client_unref(w->client);
+			free(w);
+		}
+	}
+}
 
 int
 job_watch_list_add(struct job_watcher_list *l, struct ctl_client *c,
@@ -13,8 +30,10 @@ job_watch_list_add(struct job_watcher_list *l, struct ctl_client *c,
 {
 	struct job_watcher *w;
 
+	watch_list_prune(l);
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return -1;
+	control_client_ref(c);
 	w->client = c;
 	w->serial = serial;
 	TAILQ_INSERT_TAIL(l, w, entry);
@@ -27,22 +46,7 @@ job_watch(struct job *j, struct ctl_client *c, uint32_t serial)
 	return job_watch_list_add(&j->watchers, c, serial);
 }
 
-/* Removes every watcher of c from l (a job's or a drain's). */
-void
-watch_list_drop(struct job_watcher_list *l, struct ctl_client *c)
-{
-	struct job_watcher *w, *next;
-
-	for (w = TAILQ_FIRST(l); w; w = next) {
-		next = TAILQ_NEXT(w, entry);
-		if (w->client == c) {
-			TAILQ_REMOVE(l, w, entry);
-			free(w);
-		}
-	}
-}
-
-/* Frees every watcher of l. */
+/* Frees every watcher of l, dropping their references. */
 void
 watch_list_clear(struct job_watcher_list *l)
 {
@@ -50,19 +54,7 @@ watch_list_clear(struct job_watcher_list *l)
 
 	while ((w = TAILQ_FIRST(l)) != NULL) {
 		TAILQ_REMOVE(l, w, entry);
+		control_client_unref(w->client);
 		free(w);
 	}
 }
-
-void
-job_client_gone(struct coord *co, struct ctl_client *c)
-{
-	struct job *j;
-
-	TAILQ_FOREACH(j, &co->jobs, entry) {
-		watch_list_drop(&j->watchers, c);
-		if (j->check_client == c)
-			j->check_client = NULL;
-	}
-}
-
