@@ -111,12 +111,22 @@ free_ports(int *port, int n)
 
 /* A directory with the coordinator's key, the hosts' keys and the
  * known_hosts that names them; no daemon yet. */
+/* An edge the job machine's table does not have fails the test. */
+static void
+cluster_illegal_edge(const struct job *j, enum job_event ev)
+{
+	fail_msg("job %lld: illegal transition %s --%s-->", (long long)j->id,
+	    job_state_name(j->state), job_event_name(ev));
+}
+
 struct cluster *
 cluster_new(const struct cluster_opts *opts)
 {
 	struct cluster *cl;
 	int i;
 
+	job_illegal_hook = cluster_illegal_edge;
+	job_journal_fail = 0;
 	assert_non_null(cl = calloc(1, sizeof(*cl)));
 	cl->opts = opts;
 	snprintf(cl->dir, sizeof(cl->dir), "%s/ferry-test-%s.XXXXXX",

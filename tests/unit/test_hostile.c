@@ -105,7 +105,7 @@ try_job(struct cluster *cl, const char *vm, const char *to, char *err,
 	o.vm = (char *)vm;
 	o.to = (char *)to;
 
-	if (job_migrate(&cl->co, &o, 0, &j, err, errlen) < 0)
+	if (job_migrate(&cl->co, &o, 0, NULL, &j, err, errlen) < 0)
 		return -1;
 	id = j->id;
 	job_run(j);	/* a refusal may end (and free) the job at once */

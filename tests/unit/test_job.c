@@ -115,7 +115,7 @@ start_job(struct cluster *cl, const char *vm, const char *to,
 		o.has_bandwidth_mibs = 1;
 		o.bandwidth_mibs = bandwidth;
 	}
-	if (job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)) < 0)
+	if (job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)) < 0)
 		fail_msg("job_migrate: %s", err);
 	id = j->id;
 	job_run(j);	/* a refusal before any call frees j at once */
@@ -383,7 +383,7 @@ test_abort(void **state)
 
 		o.vm = "vmab";
 		o.to = "h3";
-		assert_int_equal(job_migrate(&cl->co, &o, 0, &j2, err,
+		assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j2, err,
 		    sizeof(err)), -1);
 		assert_non_null(strstr(err, "in flight"));
 	}
@@ -776,14 +776,14 @@ test_bad_requests(void **state)
 	hostd_inventory_refresh(&cl->hd[0]);
 	assert_true(cluster_run_until(cl, seen_on_h1, "vmx", 20000));
 	o.vm = "nosuch";
-	assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)), -1);
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown VM 'nosuch'");
 	o.vm = "vmx";
 	o.to = "h1";
-	assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)), -1);
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)), -1);
 	assert_string_equal(err, "vmx already runs on h1");
 	o.to = "h9";
-	assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)), -1);
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown host 'h9'");
 	/* Nothing was recorded for refused requests. */
 	{
@@ -831,7 +831,7 @@ test_postcopy_resume(void **state)
 	o.to = "h2";
 	o.has_postcopy = 1;
 	o.postcopy = 1;
-	assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)), 0);
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)), 0);
 	id = j->id;
 	job_run(j);
 	cluster_wait_final(cl, id, 30000);
@@ -970,7 +970,7 @@ test_drain_parallel(void **state)
 			uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
 		o.vm = "late";
 		o.to = "h1";
-		assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err,
+		assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
 		    sizeof(err)), 0);
 		jid = j->id;
 		job_run(j);
@@ -1497,10 +1497,159 @@ teardown_periodic(void **state)
 	return teardown(state);
 }
 
+/* ---- the machine as data ------------------------------------------------ */
+
+/* The table is the diagram: the edges it has, and some it must not. */
+static void
+test_transition_table(void **state)
+{
+	int s, e, n = 0;
+
+	(void)state;
+	assert_int_equal(job_edge_to(JOB_PENDING, JOB_EV_RUN), JOB_CHECKING);
+	assert_int_equal(job_edge_to(JOB_CHECKING, JOB_EV_PASSED),
+	    JOB_MIGRATING);
+	assert_int_equal(job_edge_to(JOB_CHECKING, JOB_EV_REFUSED),
+	    JOB_REFUSED);
+	assert_int_equal(job_edge_to(JOB_CHECKING, JOB_EV_ABORTED),
+	    JOB_VERIFYING);
+	assert_int_equal(job_edge_to(JOB_MIGRATING, JOB_EV_ENDED),
+	    JOB_VERIFYING);
+	/* A post-copy resume goes back. */
+	assert_int_equal(job_edge_to(JOB_VERIFYING, JOB_EV_RESUME),
+	    JOB_MIGRATING);
+	assert_int_equal(job_edge_to(JOB_VERIFYING, JOB_EV_SUCCEEDED),
+	    JOB_SUCCEEDED);
+	assert_int_equal(job_edge_to(JOB_VERIFYING, JOB_EV_ROLLED_BACK),
+	    JOB_ROLLED_BACK);
+	assert_int_equal(job_edge_to(JOB_VERIFYING, JOB_EV_FAILED), JOB_FAILED);
+	assert_int_equal(job_edge_to(JOB_PENDING, JOB_EV_RECOVER),
+	    JOB_VERIFYING);
+	assert_int_equal(job_edge_to(JOB_CHECKING, JOB_EV_RECOVER),
+	    JOB_VERIFYING);
+	/* Never: success without verification, a refusal once MIGRATE may
+	 * have left, anything out of a final state. */
+	assert_int_equal(job_edge_to(JOB_MIGRATING, JOB_EV_SUCCEEDED), -1);
+	assert_int_equal(job_edge_to(JOB_CHECKING, JOB_EV_SUCCEEDED), -1);
+	assert_int_equal(job_edge_to(JOB_MIGRATING, JOB_EV_REFUSED), -1);
+	assert_int_equal(job_edge_to(JOB_MIGRATING, JOB_EV_RECOVER), -1);
+	for (s = JOB_SUCCEEDED; s < JOB_NSTATES; s++)
+		for (e = 0; e < JOB_NEVENTS; e++)
+			assert_int_equal(job_edge_to(s, e), -1);
+	for (s = 0; s < JOB_NSTATES; s++)
+		for (e = 0; e < JOB_NEVENTS; e++)
+			n += job_edge_to(s, e) >= 0;
+	assert_int_equal(n, 11);	/* the diagram's rows */
+}
+
+static int illegal_seen;
+
+static void
+illegal_count(const struct job *j, enum job_event ev)
+{
+	(void)j;
+	(void)ev;
+	illegal_seen++;
+}
+
+/* An illegal edge is refused (and reported to the hook): the job and its
+ * journal stay where they were. */
+static void
+test_illegal_edge_refused(void **state)
+{
+	struct cluster *cl = *state;
+	void (*strict)(const struct job *, enum job_event) = job_illegal_hook;
+	struct store_job sj;
+	int64_t id, arg[2];
+	struct job *j;
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vil", NULL,
+	    0), 0);
+	cluster_script(0, "vil", 12, 0, NULL);
+	id = start_job(cl, "vil", "h2", 0);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
+	j = job_find(&cl->co, id);
+	job_illegal_hook = illegal_count;
+	assert_int_equal(job_enter(j, JOB_EV_SUCCEEDED, "not verified"), -1);
+	job_illegal_hook = strict;
+	assert_int_equal(illegal_seen, 1);
+	assert_int_equal(j->state, JOB_MIGRATING);
+	memset(&sj, 0, sizeof(sj));
+	assert_int_equal(store_job_get(cl->co.store, id, &sj), 1);
+	assert_string_equal(sj.state, "migrating");
+	store_job_clear(&sj);
+	cluster_wait_final(cl, id, 20000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+}
+
+static int
+retrying_in(struct cluster *cl, void *arg)
+{
+	int64_t *a = arg;
+	struct job *j = job_find(&cl->co, a[0]);
+
+	return j != NULL && (int64_t)j->state == a[1] && j->retry_pending;
+}
+
+/* A transition the journal refuses is not taken: the job stays where it
+ * stands, holds its VM, and the same transition is retried until written;
+ * nothing acted on the unrecorded state. */
+static void
+test_journal_failure_retried(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
+	char states[256], err[512];
+	struct job *j, *j2;
+	int64_t id, arg[2];
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vjf", NULL,
+	    0), 0);
+	cluster_script(0, "vjf", 12, 0, NULL);
+	/* pending -> checking fails twice: no check is sent meanwhile. */
+	job_journal_fail = 2;
+	id = start_job(cl, "vjf", "h2", 0);
+	j = job_find(&cl->co, id);
+	assert_non_null(j);
+	assert_int_equal(j->state, JOB_PENDING);
+	assert_true(j->retry_pending);
+	assert_int_equal(j->calls, 0);
+	/* It still holds the VM: a second job on it is refused. */
+	o.vm = "vjf";
+	o.to = "h3";
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j2, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "already has job"));
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 15000));
+	assert_int_equal(job_journal_fail, 0);
+	/* migrating -> verifying fails once: it stays migrating, then
+	 * verifies. */
+	job_journal_fail = 1;
+	assert_true(cluster_run_until(cl, retrying_in, arg, 15000));
+	cluster_wait_final(cl, id, 20000);
+	assert_int_equal(job_journal_fail, 0);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	journal_states(cl, id, states, sizeof(states));
+	assert_string_equal(states,
+	    "pending checking migrating verifying succeeded");
+	assert_true(cluster_running_on(cluster_host_uri(1), "vjf"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(0), "vjf"));
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_transition_table),
+		cmocka_unit_test_setup_teardown(test_illegal_edge_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_journal_failure_retried,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_success, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_final_figures, setup,
 		    teardown),

@@ -624,7 +624,7 @@ test_watcher_never_reads(void **state)
 	script("guest-007");
 	o.vm = "guest-007";
 	o.to = "h2";
-	if (job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)) < 0)
+	if (job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)) < 0)
 		fail_msg("job_migrate: %s", err);
 	id = j->id;
 	job_run(j);

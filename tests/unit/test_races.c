@@ -65,7 +65,7 @@ start_job(struct cluster *cl, const char *vm, int from, const char *to,
 		o.has_bandwidth_mibs = 1;
 		o.bandwidth_mibs = bandwidth;
 	}
-	if (job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)) < 0)
+	if (job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)) < 0)
 		fail_msg("job_migrate: %s", err);
 	job_run(j);
 	return j->id;
@@ -474,7 +474,7 @@ job_quiet(struct cluster *cl, void *arg)
 	struct job *j = job_find(&cl->co, *(int64_t *)arg);
 
 	return j != NULL && j->state == JOB_MIGRATING && j->calls == 0 &&
-	    !j->query_pending && cl->co.hosts[0].up;
+	    j->step != JOB_STEP_QUERYING && cl->co.hosts[0].up;
 }
 
 /* A migration recovered after a restart that runs on for more than the
