@@ -3,16 +3,28 @@
 #   make            deps + build the daemons, ferryctl and the unit tests
 #   make build      the same build without the package check (deps already there)
 #   make deps       install every Debian package the build, tests and lab need
-#   make check      deps + build + every test (unit and lab); SAN=1: unit tests under ASan+UBSan
+#   make check      deps + build + every test (unit and lab); SAN=1: unit tests under ASan+UBSan,
+#                   TSAN=1: under ThreadSanitizer (build-tsan/; exclusive with SAN)
+#   make unit       deps + build + the unit tests (SAN=1 / TSAN=1 as for check)
 #   make demo       deps + build + start the lab + a real live migration
 #
 # CFLAGS, CPPFLAGS, LDFLAGS, LDLIBS and CC are the user's: they go beside the
 # project's own include paths, warnings and libraries, never instead of them.
 
 SAN	?= 0
+TSAN	?= 0
+ifeq ($(SAN)$(TSAN),11)
+$(error SAN=1 and TSAN=1 are exclusive: ASan and ThreadSanitizer cannot share a process)
+endif
 ifeq ($(SAN),1)
 B	:= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(TSAN),1)
+# ThreadSanitizer for the threaded code (hostd's workers, the transport's
+# thread-to-loop sink, the coordinator's workers); tests/tsan.supp names
+# what it cannot see into (uninstrumented libraries).
+B	:= build-tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 else
 B	?= build
 SANFLAGS :=
@@ -141,7 +153,7 @@ unit: all
 	tests/run --unit --build $(B)
 
 check: all
-	@if [ "$(SAN)" = 1 ]; then tests/run --unit --build $(B); else tests/run --build $(B); fi
+	@if [ "$(SAN)$(TSAN)" != 00 ]; then tests/run --unit --build $(B); else tests/run --build $(B); fi
 
 # The fault matrix, FAULT_RUNS runs a fault (default 3); writes
 # tests/faults/RESULTS.md. Estimate on 2 cores: ~8 min a round of the ten
@@ -162,7 +174,7 @@ demo: all
 	deploy/lab/demo
 
 clean:
-	rm -rf build build-san $(PROTO_C) $(PROTO_H)
+	rm -rf build build-san build-tsan $(PROTO_C) $(PROTO_H)
 
 .PHONY: all build deps unit check check-faults soak bench demo clean
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
