@@ -60,7 +60,7 @@ struct drain_item {
 	char		 reason[512];
 	int64_t		 job_id;
 	uint32_t	 attempts;
-	char		 tried[DRAIN_ATTEMPTS + 1][64];
+	char		 tried[DRAIN_ATTEMPTS + 1][PLAN_NAME_MAX];
 	uint32_t	 ntried;
 	double		 percent;
 	uint32_t	 order;
@@ -532,31 +532,17 @@ drain_replan_item(struct drain *d, struct drain_item *it)
 {
 	struct coord *co = d->co;
 	struct placement *pl = NULL;
-	struct place_verdict *vd = NULL;
-	size_t i, k, vm, best = PLACE_NONE;
+	size_t vm, best = PLACE_NONE;
 	char err[64];
-	int tried;
 
 	if (placement_build(co, &pl, err, sizeof(err)) < 0 ||
-	    (vm = placement_find_vm(pl, it->vm)) == PLACE_NONE ||
-	    (vd = calloc(pl->m.nhosts + 1, sizeof(*vd))) == NULL)
+	    (vm = placement_find_vm(pl, it->vm)) == PLACE_NONE)
 		goto out;
-	(void)place_evaluate(&pl->m, vm, vd);
-	for (i = 0; i < pl->m.nhosts; i++) {
-		if (!vd[i].ok || strcmp(co->hosts[i].conf.name, d->host) == 0)
-			continue;
-		for (k = 0, tried = 0; k < it->ntried; k++)
-			if (strcmp(it->tried[k], co->hosts[i].conf.name) == 0)
-				tried = 1;
-		if (!tried && (best == PLACE_NONE ||
-		    vd[i].weight > vd[best].weight))
-			best = i;
-	}
+	best = planner_retry(&pl->m, vm, d->host, it->tried, it->ntried);
 	if (best != PLACE_NONE)
 		snprintf(it->dest, sizeof(it->dest), "%s",
 		    co->hosts[best].conf.name);
  out:
-	free(vd);
 	placement_free(pl);
 	return best == PLACE_NONE ? -1 : 0;
 }

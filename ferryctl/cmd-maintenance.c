@@ -19,7 +19,6 @@
 
 #define MAX_PARALLEL	64
 #define REPLY_WAIT_MS	60000
-#define POLL_MS		250	/* bounds a SIGINT that lands just before poll */
 #define PLAIN_EVERY_MS	1000
 #define ERASE_LINE	"\r\033[K"
 
@@ -32,8 +31,7 @@ struct maint {
 	enum mode	 mode;
 	const char	*host;
 	int		 json, wait, dry_run, force, restore;
-	uint32_t	 serial;	/* the ENTER/EXIT call's */
-	uint32_t	 cancel_serial;	/* 0: no cancel sent */
+	int		 following;	/* the drain's events too */
 	int		 have_reply;
 	Ferry__DrainInfo *snap;		/* the last state shown */
 	int		 drawn;		/* lines of the live block on screen */
@@ -44,15 +42,6 @@ struct maint {
 struct counts {
 	size_t	n, unmovable, moved, failed, migrating;
 };
-
-static volatile sig_atomic_t got_sigint;
-
-static void
-on_sigint(int sig)
-{
-	(void)sig;
-	got_sigint = 1;
-}
 
 static uint64_t
 mono_ms(void)
@@ -556,7 +545,7 @@ on_reply(struct maint *m, Ferry__DrainInfo *d, int following)
 /* Asks on the terminal; a second Ctrl-C while asking means yes. Without
  * a terminal to ask on, Ctrl-C means cancel, as with --json. */
 static int
-ask_cancel(struct maint *m)
+ask_cancel(struct maint *m, volatile sig_atomic_t *sigint)
 {
 	char prompt[256];
 
@@ -566,17 +555,16 @@ ask_cancel(struct maint *m)
 	fflush(stdout);
 	snprintf(prompt, sizeof(prompt), "cancel the %s %s %s? [y/N] ",
 	    what(m), m->sub == SUB_EXIT ? "to" : "of", m->host);
-	return out_confirm(prompt, &got_sigint);
+	return out_confirm(prompt, sigint);
 }
 
 static int
-send_cancel(struct maint *m)
+send_cancel(struct maint *m, uint32_t *serial)
 {
 	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
 
 	req.host = (char *)m->host;
-	return ctl_send(m->c, MSG_CTL_MAINT_CANCEL, &req.base,
-	    &m->cancel_serial);
+	return ctl_send(m->c, MSG_CTL_MAINT_CANCEL, &req.base, serial);
 }
 
 static void
@@ -636,102 +624,104 @@ lost(struct maint *m)
 		    "hosts shows %s", what(m), m->host);
 }
 
+/* follow_run's callbacks. */
+static int
+maint_reply(struct follow *fl, const struct frame *fr)
+{
+	struct maint *m = fl->arg;
+	Ferry__DrainInfo *d;
+
+	if ((d = (Ferry__DrainInfo *)out_unpack(fr,
+	    &ferry__drain_info__descriptor)) == NULL) {
+		out_fail("malformed reply from the coordinator");
+		return CTL_EXIT_FAIL;
+	}
+	return on_reply(m, d, m->following);
+}
+
+static int
+maint_event(struct follow *fl, const struct frame *fr)
+{
+	struct maint *m = fl->arg;
+	Ferry__DrainEvent *e;
+	int rc;
+
+	if ((e = (Ferry__DrainEvent *)out_unpack(fr,
+	    &ferry__drain_event__descriptor)) == NULL)
+		return -1;
+	rc = on_event(m, e);
+	ferry__drain_event__free_unpacked(e, NULL);
+	/* An event ahead of the reply may stand in for it. */
+	fl->have_reply = m->have_reply;
+	return rc;
+}
+
+static void
+maint_lost(struct follow *fl)
+{
+	lost(fl->arg);
+}
+
+static int
+maint_ask(struct follow *fl, int pending)
+{
+	(void)pending;
+	return ask_cancel(fl->arg, fl->sigint);
+}
+
+static int
+maint_send(struct follow *fl, uint32_t *serial)
+{
+	return send_cancel(fl->arg, serial);
+}
+
+static void
+maint_sent_reply(struct follow *fl, const struct frame *fr)
+{
+	on_cancel_reply(fl->arg, fr);
+}
+
+/* Ctrl-C after the cancel went out: stop waiting, not the cancel. One
+ * before the reply is still pending: nothing more to do. */
+static int
+maint_again(struct follow *fl, int pending)
+{
+	struct maint *m = fl->arg;
+
+	if (pending)
+		return -1;
+	block_close(m);
+	fflush(stdout);
+	out_fail("not waiting for the cancel; ferryctl hosts shows %s",
+	    m->host);
+	return CTL_EXIT_FAIL;
+}
+
 /* Sends enter or exit, shows the reply and, when following, the drain's
  * events until "done". Returns the exit status. */
 static int
 maint_run(struct maint *m, uint16_t type, const Ferry__MaintenanceRequest *req,
     int following)
 {
-	struct sigaction sa;
-	struct frame *fr;
-	Ferry__DrainInfo *d;
-	Ferry__DrainEvent *e;
-	uint64_t deadline;
-	int rc = -1, cancel_pending = 0;
+	static const struct follow_ops follow = {
+		MSG_CTL_DRAIN_EVENT, maint_reply, maint_event, maint_lost,
+		maint_ask, maint_send, maint_sent_reply, maint_again,
+	};
+	/* Only the reply: no events, Ctrl-C not caught. */
+	static const struct follow_ops reply_only = {
+		MSG_CTL_DRAIN_EVENT, maint_reply, NULL, maint_lost,
+		NULL, NULL, NULL, NULL,
+	};
+	struct follow fl;
+	int rc;
 
-	if (following) {
-		/* No SA_RESTART: the signal must break poll() in ctl_read. */
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_sigint;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, NULL);
-		/* A coordinator gone while we cancel is an error, not death. */
-		signal(SIGPIPE, SIG_IGN);
-	}
-	if (ctl_send(m->c, type, &req->base, &m->serial) < 0)
-		return CTL_EXIT_FAIL;
-	deadline = mono_ms() + REPLY_WAIT_MS;
-	while (rc < 0) {
-		if (got_sigint) {
-			got_sigint = 0;
-			if (m->cancel_serial) {
-				/* Ctrl-C after the cancel went out: stop
-				 * waiting, not the cancel. */
-				block_close(m);
-				fflush(stdout);
-				out_fail("not waiting for the cancel; ferryctl "
-				    "hosts shows %s", m->host);
-				rc = CTL_EXIT_FAIL;
-				break;
-			}
-			if (!m->have_reply)
-				cancel_pending = 1;
-			else if (ask_cancel(m) && send_cancel(m) < 0) {
-				lost(m);
-				rc = CTL_EXIT_FAIL;
-				break;
-			}
-		}
-		if (!m->have_reply && mono_ms() >= deadline) {
-			out_fail("the coordinator did not answer in %d s",
-			    REPLY_WAIT_MS / 1000);
-			rc = CTL_EXIT_FAIL;
-			break;
-		}
-		if ((rc = ctl_read(m->c, following ? POLL_MS : REPLY_WAIT_MS,
-		    &fr)) < 0) {
-			lost(m);
-			rc = CTL_EXIT_FAIL;
-			break;
-		}
-		rc = -1;
-		if (fr == NULL)
-			continue;
-		if (fr->hdr.kind == FRAME_REPLY && fr->hdr.serial == m->serial &&
-		    !m->have_reply) {
-			if (fr->hdr.status == FRAME_ERROR) {
-				ctl_print_frame_error(fr);
-				rc = CTL_EXIT_FAIL;
-			} else if ((d = (Ferry__DrainInfo *)out_unpack(fr,
-			    &ferry__drain_info__descriptor)) == NULL) {
-				out_fail("malformed reply from the coordinator");
-				rc = CTL_EXIT_FAIL;
-			} else
-				rc = on_reply(m, d, following);
-		} else if (fr->hdr.kind == FRAME_REPLY && m->cancel_serial &&
-		    fr->hdr.serial == m->cancel_serial) {
-			on_cancel_reply(m, fr);
-		} else if (fr->hdr.kind == FRAME_EVENT &&
-		    fr->hdr.type == MSG_CTL_DRAIN_EVENT &&
-		    fr->hdr.serial == m->serial && following) {
-			e = (Ferry__DrainEvent *)out_unpack(fr,
-			    &ferry__drain_event__descriptor);
-			if (e != NULL) {
-				rc = on_event(m, e);
-				ferry__drain_event__free_unpacked(e, NULL);
-			}
-		}
-		frame_free(fr);
-		if (rc < 0 && cancel_pending && m->have_reply) {
-			/* Ctrl-C before the reply: the drain's host is known
-			 * now; the answer comes as if asked then. */
-			cancel_pending = 0;
-			if (ask_cancel(m) && send_cancel(m) < 0) {
-				lost(m);
-				rc = CTL_EXIT_FAIL;
-			}
-		}
-	}
+	memset(&fl, 0, sizeof(fl));
+	fl.c = m->c;
+	fl.ops = following ? &follow : &reply_only;
+	fl.arg = m;
+	fl.reply_wait_ms = REPLY_WAIT_MS;
+	m->following = following;
+	rc = follow_run(&fl, type, &req->base);
 	if (m->snap)
 		ferry__drain_info__free_unpacked(m->snap, NULL);
 	m->snap = NULL;

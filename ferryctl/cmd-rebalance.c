@@ -51,91 +51,137 @@ rebalance_print_plan(const char *plan_json)
 	json_object_put(o);
 }
 
-/* Follows the run's events to its end; 0 when every move succeeded. */
+#define REPLY_WAIT_MS	120000	/* planning a large cluster takes time */
+
+struct rebalance {
+	int		 json, apply;
+	uint64_t	 id;		/* the run, once the reply names it */
+	int		 following;
+	char		 seen[512][24];	/* each item's state last shown */
+};
+
+/* follow_run's callbacks. The reply is the plan; with --apply its run's
+ * events follow until "done": 0 when every move succeeded. */
 static int
-rebalance_follow(struct ctl *c, uint32_t serial, uint64_t id, int json)
+rebalance_reply(struct follow *fl, const struct frame *f)
 {
+	struct rebalance *rb = fl->arg;
+	Ferry__RebalanceReply *r;
+	int rc = CTL_EXIT_OK;
+
+	/* The plan is JSON text: parsed, its cells escaped one by one. */
+	r = (Ferry__RebalanceReply *)frame_unpack(f,
+	    &ferry__rebalance_reply__descriptor);
+	if (r == NULL) {
+		out_fail("malformed reply from the coordinator");
+		return CTL_EXIT_FAIL;
+	}
+	if (rb->json)
+		printf("%s\n", r->plan_json);
+	else
+		rebalance_print_plan(r->plan_json);
+	fflush(stdout);
+	if (rb->apply && r->has_drain_id) {
+		if (!rb->json)
+			printf("applying as rebalance %llu\n",
+			    (unsigned long long)r->drain_id);
+		rb->id = r->drain_id;
+		rb->following = 1;
+		rc = -1;
+	} else if (rb->apply && !rb->json)
+		printf("nothing to apply\n");
+	ferry__rebalance_reply__free_unpacked(r, NULL);
+	return rc;
+}
+
+static int
+rebalance_event(struct follow *fl, const struct frame *f)
+{
+	struct rebalance *rb = fl->arg;
 	Ferry__DrainEvent *ev;
-	struct frame *f;
-	char seen[512][24];
 	size_t i, k;
 	int rc;
 
-	memset(seen, 0, sizeof(seen));
-	for (;;) {
-		if ((rc = ctl_read(c, -1, &f)) <= 0) {
-			out_fail("lost the coordinator; the rebalance continues "
-			    "(ferryctl jobs shows it)");
-			return CTL_EXIT_FAIL;
-		}
-		if (f->hdr.type != MSG_CTL_DRAIN_EVENT || f->hdr.serial != serial ||
-		    (ev = (Ferry__DrainEvent *)out_unpack(f,
-		    &ferry__drain_event__descriptor)) == NULL) {
-			frame_free(f);
-			continue;
-		}
-		frame_free(f);
-		for (i = 0; i < ev->drain->n_items && i < 512; i++) {
-			Ferry__DrainItem *it = ev->drain->items[i];
-
-			if (strcmp(seen[i], it->state) == 0)
-				continue;
-			snprintf(seen[i], sizeof(seen[i]), "%s", it->state);
-			if (json) {
-				struct json_object *o = json_object_new_object();
-
-				json_object_object_add(o, "event",
-				    json_object_new_string("item"));
-				json_object_object_add(o, "run",
-				    json_object_new_int64(id));
-				json_object_object_add(o, "vm", out_str(it->vm));
-				json_object_object_add(o, "to",
-				    out_str(it->destination));
-				json_object_object_add(o, "state",
-				    out_str(it->state));
-				json_object_object_add(o, "reason",
-				    out_str(it->reason));
-				json_object_object_add(o, "job", it->has_job_id ?
-				    json_object_new_int64(it->job_id) : NULL);
-				out_json(o);
-			} else
-				printf("%s -> %s: %s%s%s\n", it->vm,
-				    it->destination ? it->destination : "?",
-				    it->state, it->reason ? ": " : "",
-				    it->reason ? it->reason : "");
-			fflush(stdout);
-		}
-		if (strcmp(ev->event, "done") == 0) {
-			size_t moved = 0, n = ev->drain->n_items;
-
-			for (k = 0; k < n; k++)
-				if (strcmp(ev->drain->items[k]->state, "moved") == 0)
-					moved++;
-			rc = strcmp(ev->drain->state, "completed") == 0 ?
-			    CTL_EXIT_OK : CTL_EXIT_FAIL;
-			if (json) {
-				struct json_object *o = json_object_new_object();
-
-				json_object_object_add(o, "event",
-				    json_object_new_string("done"));
-				json_object_object_add(o, "run",
-				    json_object_new_int64(id));
-				json_object_object_add(o, "state",
-				    out_str(ev->drain->state));
-				json_object_object_add(o, "moved",
-				    json_object_new_int64(moved));
-				json_object_object_add(o, "planned",
-				    json_object_new_int64(n));
-				out_json(o);
-			} else
-				printf("rebalance %llu %s: %zu of %zu moves done\n",
-				    (unsigned long long)id, ev->drain->state, moved,
-				    n);
-			ferry__drain_event__free_unpacked(ev, NULL);
-			return rc;
-		}
+	/* Only the run's events, after the plan. */
+	if (!rb->following || (ev = (Ferry__DrainEvent *)out_unpack(f,
+	    &ferry__drain_event__descriptor)) == NULL)
+		return -1;
+	if (ev->drain == NULL) {	/* malformed: nothing to show */
 		ferry__drain_event__free_unpacked(ev, NULL);
+		return -1;
 	}
+	for (i = 0; i < ev->drain->n_items && i < 512; i++) {
+		Ferry__DrainItem *it = ev->drain->items[i];
+
+		if (strcmp(rb->seen[i], it->state) == 0)
+			continue;
+		snprintf(rb->seen[i], sizeof(rb->seen[i]), "%s", it->state);
+		if (rb->json) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "event",
+			    json_object_new_string("item"));
+			json_object_object_add(o, "run",
+			    json_object_new_int64(rb->id));
+			json_object_object_add(o, "vm", out_str(it->vm));
+			json_object_object_add(o, "to",
+			    out_str(it->destination));
+			json_object_object_add(o, "state",
+			    out_str(it->state));
+			json_object_object_add(o, "reason",
+			    out_str(it->reason));
+			json_object_object_add(o, "job", it->has_job_id ?
+			    json_object_new_int64(it->job_id) : NULL);
+			out_json(o);
+		} else
+			printf("%s -> %s: %s%s%s\n", it->vm,
+			    it->destination ? it->destination : "?",
+			    it->state, it->reason ? ": " : "",
+			    it->reason ? it->reason : "");
+		fflush(stdout);
+	}
+	rc = -1;
+	if (strcmp(ev->event, "done") == 0) {
+		size_t moved = 0, n = ev->drain->n_items;
+
+		for (k = 0; k < n; k++)
+			if (strcmp(ev->drain->items[k]->state, "moved") == 0)
+				moved++;
+		rc = strcmp(ev->drain->state, "completed") == 0 ?
+		    CTL_EXIT_OK : CTL_EXIT_FAIL;
+		if (rb->json) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "event",
+			    json_object_new_string("done"));
+			json_object_object_add(o, "run",
+			    json_object_new_int64(rb->id));
+			json_object_object_add(o, "state",
+			    out_str(ev->drain->state));
+			json_object_object_add(o, "moved",
+			    json_object_new_int64(moved));
+			json_object_object_add(o, "planned",
+			    json_object_new_int64(n));
+			out_json(o);
+		} else
+			printf("rebalance %llu %s: %zu of %zu moves done\n",
+			    (unsigned long long)rb->id, ev->drain->state,
+			    moved, n);
+	}
+	ferry__drain_event__free_unpacked(ev, NULL);
+	return rc;
+}
+
+static void
+rebalance_lost(struct follow *fl)
+{
+	struct rebalance *rb = fl->arg;
+
+	if (rb->following)
+		out_fail("lost the coordinator; the rebalance continues "
+		    "(ferryctl jobs shows it)");
+	else
+		out_fail("the coordinator did not answer");
 }
 
 static int
@@ -149,14 +195,18 @@ cmd_rebalance_exec(struct ctl *c, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const struct follow_ops ops = {
+		MSG_CTL_DRAIN_EVENT, rebalance_reply, rebalance_event,
+		rebalance_lost, NULL, NULL, NULL, NULL,
+	};
 	Ferry__RebalanceRequest req = FERRY__REBALANCE_REQUEST__INIT;
-	Ferry__RebalanceReply *r;
-	uint32_t serial;
-	struct frame *f;
+	struct rebalance rb;
+	struct follow fl;
 	char *end;
 	long v;
-	int ch, json = 0, rc;
+	int ch, json = 0;
 
+	memset(&rb, 0, sizeof(rb));
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (ch) {
@@ -201,45 +251,16 @@ cmd_rebalance_exec(struct ctl *c, int argc, char **argv)
 		return out_usage(&cmd_rebalance);
 	if (ctl_connect(c) < 0)
 		return CTL_EXIT_UNREACHABLE;
-	if (ctl_send(c, MSG_CTL_REBALANCE, &req.base, &serial) < 0)
-		return CTL_EXIT_FAIL;
-	for (;;) {
-		if (ctl_read(c, 120000, &f) <= 0) {
-			out_fail("the coordinator did not answer");
-			return CTL_EXIT_FAIL;
-		}
-		if (f->hdr.kind == FRAME_REPLY && f->hdr.serial == serial)
-			break;
-		frame_free(f);
-	}
-	if (f->hdr.status == FRAME_ERROR) {
-		ctl_print_frame_error(f);
-		frame_free(f);
-		return CTL_EXIT_FAIL;
-	}
-	/* The plan is JSON text: parsed, its cells escaped one by one. */
-	r = (Ferry__RebalanceReply *)frame_unpack(f,
-	    &ferry__rebalance_reply__descriptor);
-	frame_free(f);
-	if (r == NULL) {
-		out_fail("malformed reply from the coordinator");
-		return CTL_EXIT_FAIL;
-	}
-	if (json)
-		printf("%s\n", r->plan_json);
-	else
-		rebalance_print_plan(r->plan_json);
-	fflush(stdout);
-	rc = CTL_EXIT_OK;
-	if (req.apply && r->has_drain_id) {
-		if (!json)
-			printf("applying as rebalance %llu\n",
-			    (unsigned long long)r->drain_id);
-		rc = rebalance_follow(c, serial, r->drain_id, json);
-	} else if (req.apply && !json)
-		printf("nothing to apply\n");
-	ferry__rebalance_reply__free_unpacked(r, NULL);
-	return rc;
+	/* Ctrl-C is not caught: the run, once started, is the
+	 * coordinator's. */
+	memset(&fl, 0, sizeof(fl));
+	fl.c = c;
+	fl.ops = &ops;
+	fl.arg = &rb;
+	fl.reply_wait_ms = REPLY_WAIT_MS;
+	rb.json = json;
+	rb.apply = req.apply;
+	return follow_run(&fl, MSG_CTL_REBALANCE, &req.base);
 }
 
 static int

@@ -52,6 +52,43 @@ int	 out_usage(const struct ctl_cmd *);
 int	 out_have_tty(void);
 int	 out_confirm(const char *prompt, volatile sig_atomic_t *sigint);
 
+/* follow.c: the loop of every command that streams events. The command
+ * gives the callbacks; each that returns int returns an exit status to end
+ * the loop, or -1 to go on. */
+struct follow;
+struct follow_ops {
+	uint16_t	 event_type;	/* the call's events (MSG_CTL_*_EVENT) */
+	/* The call's reply (an error reply never comes here). */
+	int	(*reply)(struct follow *, const struct frame *);
+	/* One of its events; NULL: events are not followed. */
+	int	(*event)(struct follow *, const struct frame *);
+	/* The coordinator went away (or could not be written to). */
+	void	(*lost)(struct follow *);
+	/* Ctrl-C, when the command can interrupt what it follows (NULL ask:
+	 * Ctrl-C is not caught). ask: 1 to interrupt; pending: the Ctrl-C
+	 * came before the reply. send: the abort or cancel, -1 if it could
+	 * not go. sent_reply: its reply. again: a Ctrl-C after one sent
+	 * (pending 0) or still pending (1). */
+	int	(*ask)(struct follow *, int pending);
+	int	(*send)(struct follow *, uint32_t *serial);
+	void	(*sent_reply)(struct follow *, const struct frame *);
+	int	(*again)(struct follow *, int pending);
+};
+struct follow {
+	struct ctl		*c;
+	const struct follow_ops	*ops;
+	void			*arg;		/* the command's */
+	int			 reply_wait_ms;
+	/* Kept by follow_run: */
+	uint32_t		 serial;	/* the call's */
+	uint32_t		 sent_serial;	/* the interrupt's; 0: none */
+	int			 pending;	/* a Ctrl-C before the reply */
+	int			 have_reply;	/* an event callback may set it */
+	volatile sig_atomic_t	*sigint;	/* for out_confirm */
+};
+/* Sends the call, then follows it. Returns the exit status. */
+int	 follow_run(struct follow *, uint16_t type, const ProtobufCMessage *);
+
 /* progress.c: a job's events as migrate and watch show them, and the
  * argument and time formats the job commands share */
 int	 progress_follow(struct ctl *, uint16_t type, const ProtobufCMessage *,

@@ -19,16 +19,13 @@
 
 #define ERASE_LINE	"\r\033[K"
 #define REPLY_WAIT_MS	60000
-#define POLL_MS		250	/* bounds a SIGINT that lands just before poll */
 #define PLAIN_EVERY_MS	1000
 
 enum mode { MODE_JSON, MODE_TTY, MODE_PLAIN };
 
-struct follow {
-	struct ctl	*c;
+struct progress {
+	struct follow	*fl;
 	enum mode	 mode;
-	uint32_t	 serial;	/* the MIGRATE/WATCH call's */
-	uint32_t	 abort_serial;	/* 0: no abort sent */
 	int		 have_reply;
 	int		 started_shown;
 	int		 line_open;	/* a progress line waits for its \n */
@@ -38,15 +35,7 @@ struct follow {
 	char		*action;	/* the policy's decision last shown */
 };
 
-static volatile sig_atomic_t got_sigint;
-static struct follow *follow_cur;	/* whose line out_fail must close */
-
-static void
-on_sigint(int sig)
-{
-	(void)sig;
-	got_sigint = 1;
-}
+static struct progress *progress_cur;	/* whose line out_fail must close */
 
 static uint64_t
 mono_ms(void)
@@ -92,7 +81,7 @@ jint(int has, uint64_t v)
 
 /* Ends a live progress line before anything else is printed. */
 static void
-line_close(struct follow *f)
+line_close(struct progress *f)
 {
 	if (f->line_open) {
 		fputs(ERASE_LINE, stdout);
@@ -105,8 +94,8 @@ line_close(struct follow *f)
 static void
 line_close_cur(void)
 {
-	if (follow_cur != NULL) {
-		line_close(follow_cur);
+	if (progress_cur != NULL) {
+		line_close(progress_cur);
 		fflush(stdout);
 	}
 }
@@ -128,7 +117,7 @@ fmt_secs(double s, char *buf, size_t len)
 }
 
 static void
-show_started(struct follow *f)
+show_started(struct progress *f)
 {
 	struct json_object *o;
 
@@ -155,7 +144,7 @@ show_started(struct follow *f)
 }
 
 static void
-show_progress(struct follow *f, const Ferry__JobEvent *e)
+show_progress(struct progress *f, const Ferry__JobEvent *e)
 {
 	struct json_object *o;
 	struct winsize ws;
@@ -282,7 +271,7 @@ state_label(const char *state, char *buf, size_t len)
 }
 
 static void
-show_state(struct follow *f, const Ferry__JobEvent *e)
+show_state(struct progress *f, const Ferry__JobEvent *e)
 {
 	struct json_object *o;
 	char label[64];
@@ -308,7 +297,7 @@ show_state(struct follow *f, const Ferry__JobEvent *e)
 }
 
 static void
-show_info(struct follow *f, const Ferry__JobEvent *e)
+show_info(struct progress *f, const Ferry__JobEvent *e)
 {
 	struct json_object *o;
 
@@ -329,7 +318,7 @@ show_info(struct follow *f, const Ferry__JobEvent *e)
 }
 
 static void
-show_done(struct follow *f, const Ferry__JobEvent *e)
+show_done(struct progress *f, const Ferry__JobEvent *e)
 {
 	struct json_object *o;
 	char dur[32], extra[128];
@@ -418,7 +407,7 @@ exit_for_state(const char *state)
 }
 
 static void
-take_info(struct follow *f, const Ferry__JobInfo *ji)
+take_info(struct progress *f, const Ferry__JobInfo *ji)
 {
 	f->job = ji->id;
 	set_str(&f->kind, ji->kind);
@@ -431,7 +420,7 @@ take_info(struct follow *f, const Ferry__JobInfo *ji)
 /* Asks on the terminal; a second Ctrl-C while asking means yes. Without
  * a terminal to ask on, Ctrl-C means abort, as with --json. */
 static int
-ask_abort(struct follow *f)
+ask_abort(struct progress *f)
 {
 	char prompt[64];
 
@@ -441,20 +430,11 @@ ask_abort(struct follow *f)
 	fflush(stdout);
 	snprintf(prompt, sizeof(prompt), "abort job %" PRIu64 "? [y/N] ",
 	    f->job);
-	return out_confirm(prompt, &got_sigint);
-}
-
-static int
-send_abort(struct follow *f)
-{
-	Ferry__JobRequest req = FERRY__JOB_REQUEST__INIT;
-
-	req.id = f->job;
-	return ctl_send(f->c, MSG_CTL_ABORT, &req.base, &f->abort_serial);
+	return out_confirm(prompt, f->fl->sigint);
 }
 
 static void
-on_abort_reply(struct follow *f, const struct frame *fr)
+on_abort_reply(struct progress *f, const struct frame *fr)
 {
 	Ferry__JobInfo *ji;
 
@@ -474,7 +454,7 @@ on_abort_reply(struct follow *f, const struct frame *fr)
 
 /* Returns 1 when the job is done. */
 static int
-on_event(struct follow *f, const Ferry__JobEvent *e)
+on_event(struct progress *f, const Ferry__JobEvent *e)
 {
 	if (f->have_reply && e->job_id != f->job)
 		return 0;
@@ -513,7 +493,7 @@ on_event(struct follow *f, const Ferry__JobEvent *e)
 }
 
 static void
-lost(struct follow *f)
+lost(struct progress *f)
 {
 	line_close(f);
 	fflush(stdout);
@@ -522,129 +502,118 @@ lost(struct follow *f)
 		    "ferryctl watch %" PRIu64, f->job);
 }
 
+/* follow_run's callbacks. */
+static int
+progress_reply(struct follow *fl, const struct frame *fr)
+{
+	struct progress *f = fl->arg;
+	Ferry__JobInfo *ji;
+
+	ji = (Ferry__JobInfo *)out_unpack(fr, &ferry__job_info__descriptor);
+	if (ji == NULL) {
+		out_fail("malformed reply from the coordinator");
+		return CTL_EXIT_FAIL;
+	}
+	take_info(f, ji);
+	f->have_reply = 1;
+	ferry__job_info__free_unpacked(ji, NULL);
+	if (f->destination)
+		show_started(f);
+	return -1;
+}
+
+static int
+progress_event(struct follow *fl, const struct frame *fr)
+{
+	struct progress *f = fl->arg;
+	Ferry__JobEvent *e;
+	int done;
+
+	e = (Ferry__JobEvent *)out_unpack(fr, &ferry__job_event__descriptor);
+	if (e == NULL)
+		return -1;
+	done = on_event(f, e);
+	ferry__job_event__free_unpacked(e, NULL);
+	return done ? exit_for_state(f->state) : -1;
+}
+
+static void
+progress_lost(struct follow *fl)
+{
+	lost(fl->arg);
+}
+
+/* A Ctrl-C before the reply aborts without asking: it was meant then. */
+static int
+progress_ask(struct follow *fl, int pending)
+{
+	return pending ? 1 : ask_abort(fl->arg);
+}
+
+static int
+progress_send(struct follow *fl, uint32_t *serial)
+{
+	struct progress *f = fl->arg;
+	Ferry__JobRequest req = FERRY__JOB_REQUEST__INIT;
+
+	req.id = f->job;
+	return ctl_send(fl->c, MSG_CTL_ABORT, &req.base, serial);
+}
+
+static void
+progress_sent_reply(struct follow *fl, const struct frame *fr)
+{
+	on_abort_reply(fl->arg, fr);
+}
+
+/* Ctrl-C after the abort went out (or was asked for): stop waiting, not
+ * the job. */
+static int
+progress_again(struct follow *fl, int pending)
+{
+	struct progress *f = fl->arg;
+
+	(void)pending;
+	line_close(f);
+	fflush(stdout);
+	out_fail("not waiting for the abort; follow it with: ferryctl watch "
+	    "%" PRIu64, f->job);
+	return CTL_EXIT_FAIL;
+}
+
 /* Sends the call (MIGRATE with wait, or WATCH), then shows its reply and
  * the job's events until "done". Returns the exit status. */
 int
 progress_follow(struct ctl *c, uint16_t type, const ProtobufCMessage *m,
     int json)
 {
-	struct sigaction sa;
-	struct follow f;
-	struct frame *fr;
-	Ferry__JobInfo *ji;
-	Ferry__JobEvent *e;
-	uint64_t deadline;
-	int rc, done = 0, aborting = 0;
+	static const struct follow_ops ops = {
+		MSG_CTL_JOB_EVENT, progress_reply, progress_event,
+		progress_lost, progress_ask, progress_send,
+		progress_sent_reply, progress_again,
+	};
+	struct follow fl;
+	struct progress f;
+	int rc;
 
 	memset(&f, 0, sizeof(f));
-	f.c = c;
+	memset(&fl, 0, sizeof(fl));
+	fl.c = c;
+	fl.ops = &ops;
+	fl.arg = &f;
+	fl.reply_wait_ms = REPLY_WAIT_MS;
+	f.fl = &fl;
 	f.mode = json ? MODE_JSON :
 	    isatty(STDOUT_FILENO) ? MODE_TTY : MODE_PLAIN;
-	follow_cur = &f;
+	progress_cur = &f;
 	out_before_message(line_close_cur);
 
-	/* No SA_RESTART: the signal must break poll() in ctl_read. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigint;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	/* A coordinator gone while we send an abort is an error, not death. */
-	signal(SIGPIPE, SIG_IGN);
+	rc = follow_run(&fl, type, m);
 
-	if (ctl_send(c, type, m, &f.serial) < 0) {
-		rc = CTL_EXIT_FAIL;
-		goto out;
-	}
-	deadline = mono_ms() + REPLY_WAIT_MS;
-	while (!done) {
-		if (got_sigint) {
-			got_sigint = 0;
-			if (aborting) {
-				/* Ctrl-C after the abort went out: stop
-				 * waiting, not the job. */
-				line_close(&f);
-				fflush(stdout);
-				out_fail("not waiting for the abort; follow it "
-				    "with: ferryctl watch %" PRIu64, f.job);
-				rc = CTL_EXIT_FAIL;
-				goto out;
-			}
-			if (!f.have_reply) {
-				/* The job id comes with the reply. */
-				aborting = -1;
-			} else if (ask_abort(&f)) {
-				aborting = 1;
-				if (send_abort(&f) < 0) {
-					lost(&f);
-					rc = CTL_EXIT_FAIL;
-					goto out;
-				}
-			}
-		}
-		if (!f.have_reply && mono_ms() >= deadline) {
-			out_fail("the coordinator did not answer in %d s",
-			    REPLY_WAIT_MS / 1000);
-			rc = CTL_EXIT_FAIL;
-			goto out;
-		}
-		if ((rc = ctl_read(c, POLL_MS, &fr)) < 0) {
-			lost(&f);
-			rc = CTL_EXIT_FAIL;
-			goto out;
-		}
-		if (rc == 0)
-			continue;
-		if (fr->hdr.kind == FRAME_REPLY && fr->hdr.serial == f.serial &&
-		    !f.have_reply) {
-			if (fr->hdr.status == FRAME_ERROR) {
-				ctl_print_frame_error(fr);
-				frame_free(fr);
-				rc = CTL_EXIT_FAIL;
-				goto out;
-			}
-			ji = (Ferry__JobInfo *)out_unpack(fr,
-			    &ferry__job_info__descriptor);
-			if (ji == NULL) {
-				out_fail("malformed reply from the coordinator");
-				frame_free(fr);
-				rc = CTL_EXIT_FAIL;
-				goto out;
-			}
-			take_info(&f, ji);
-			f.have_reply = 1;
-			ferry__job_info__free_unpacked(ji, NULL);
-			if (f.destination)
-				show_started(&f);
-			if (aborting == -1) {
-				aborting = 1;
-				if (send_abort(&f) < 0) {
-					frame_free(fr);
-					lost(&f);
-					rc = CTL_EXIT_FAIL;
-					goto out;
-				}
-			}
-		} else if (fr->hdr.kind == FRAME_REPLY && f.abort_serial &&
-		    fr->hdr.serial == f.abort_serial) {
-			on_abort_reply(&f, fr);
-		} else if (fr->hdr.kind == FRAME_EVENT &&
-		    fr->hdr.type == MSG_CTL_JOB_EVENT &&
-		    fr->hdr.serial == f.serial) {
-			e = (Ferry__JobEvent *)out_unpack(fr,
-			    &ferry__job_event__descriptor);
-			if (e != NULL) {
-				done = on_event(&f, e);
-				ferry__job_event__free_unpacked(e, NULL);
-			}
-		}
-		frame_free(fr);
-	}
-	rc = exit_for_state(f.state);
-out:
 	line_close(&f);
 	fflush(stdout);
 	out_before_message(NULL);
-	follow_cur = NULL;
+	progress_cur = NULL;
 	free(f.kind);
 	free(f.vm);
 	free(f.state);
@@ -658,7 +627,7 @@ out:
 void
 progress_print_started(const Ferry__JobInfo *ji, int json)
 {
-	struct follow f;
+	struct progress f;
 
 	if (!json) {
 		printf("%" PRIu64 "\n", ji->id);

@@ -253,7 +253,8 @@ inv_after_cb(struct workq_item *it, int cancelled)
 	struct session *s;
 	uint8_t *cmp = NULL, *payload = NULL;
 	size_t cmplen = 0, len = 0;
-	static char lasterr[512];
+	/* The hostd's own, not a static: several run in one test process. */
+	char *lasterr = hd->inv_lasterr;
 
 	hd->inv_running = 0;
 	if (cancelled) {
@@ -267,7 +268,7 @@ inv_after_cb(struct workq_item *it, int cancelled)
 			    "serving; inventory from" : "waiting for",
 			    hd->conf.libvirt_uri, w->err);
 		}
-		snprintf(lasterr, sizeof(lasterr), "%s", w->err);
+		snprintf(lasterr, sizeof(hd->inv_lasterr), "%s", w->err);
 		inv_answer_waiters(hd, w->err);
 		goto done;
 	}

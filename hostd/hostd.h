@@ -142,6 +142,7 @@ struct hostd {
 	uv_signal_t		 sigterm, sigint;
 	int			 inv_running;	/* a collection is under way */
 	int			 inv_again;	/* something changed meanwhile */
+	char			 inv_lasterr[512];	/* last collection's error */
 	uint8_t			*inv_payload;	/* last packed Inventory; owned */
 	size_t			 inv_len;
 	uint8_t			*inv_cmp;	/* the same with generation 0 */

@@ -68,3 +68,30 @@ planner_evacuate(struct place_model *m, struct plan_vm *vms, size_t nvms)
 	free(vd);
 	return unplaced;
 }
+
+size_t
+planner_retry(const struct place_model *m, size_t vm, const char *source,
+    const char (*tried)[PLAN_NAME_MAX], size_t ntried)
+{
+	struct place_verdict *vd = NULL;
+	uint8_t *skip = NULL;
+	size_t h, k, best = PLACE_NONE;
+
+	if (vm >= m->nvms ||
+	    (vd = calloc(m->nhosts + 1, sizeof(*vd))) == NULL ||
+	    (skip = calloc(m->nhosts + 1, 1)) == NULL)
+		goto out;
+	(void)place_evaluate(m, vm, vd);
+	for (h = 0; h < m->nhosts; h++) {
+		if (strcmp(m->hosts[h].name, source) == 0)
+			skip[h] = 1;
+		for (k = 0; k < ntried; k++)
+			if (strcmp(tried[k], m->hosts[h].name) == 0)
+				skip[h] = 1;
+	}
+	best = place_best(m, vd, skip);
+ out:
+	free(skip);
+	free(vd);
+	return best;
+}

@@ -10,6 +10,7 @@
 #include "place.h"
 
 #define PLAN_REASON_MAX	1024
+#define PLAN_NAME_MAX	64	/* a host name in a retry's tried list */
 
 struct plan_vm {
 	size_t		vm;		/* into the model's VMs */
@@ -36,5 +37,14 @@ struct plan_vm {
  */
 int	planner_evacuate(struct place_model *, struct plan_vm *vms,
 	    size_t nvms);
+/*
+ * A new destination for VM vm whose migration from source failed: the
+ * placement engine's choice (place_evaluate's rule) among the hosts other
+ * than source and the ntried names in tried. Returns the host's index, or
+ * PLACE_NONE (none left, or out of memory).
+ */
+size_t	planner_retry(const struct place_model *, size_t vm,
+	    const char *source, const char (*tried)[PLAN_NAME_MAX],
+	    size_t ntried);
 
 #endif

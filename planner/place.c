@@ -238,16 +238,27 @@ size_t
 place_evaluate(const struct place_model *m, size_t vm,
     struct place_verdict *out)
 {
-	size_t h, best = PLACE_NONE;
+	size_t h;
 
 	if (vm >= m->nvms)
 		return PLACE_NONE;
-	for (h = 0; h < m->nhosts; h++) {
+	for (h = 0; h < m->nhosts; h++)
 		place_host_verdict(m, vm, h, &out[h]);
-		if (out[h].ok && (best == PLACE_NONE ||
-		    out[h].weight > out[best].weight))
+	return place_best(m, out, NULL);
+}
+
+/* The one choice rule: the accepted host with the highest weight (worst
+ * fit), ties to the lower index. */
+size_t
+place_best(const struct place_model *m, const struct place_verdict *vd,
+    const uint8_t *skip)
+{
+	size_t h, best = PLACE_NONE;
+
+	for (h = 0; h < m->nhosts; h++)
+		if (vd[h].ok && (skip == NULL || !skip[h]) &&
+		    (best == PLACE_NONE || vd[h].weight > vd[best].weight))
 			best = h;
-	}
 	return best;
 }
 

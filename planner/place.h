@@ -105,6 +105,11 @@ struct place_verdict {
  * the best host (highest weight, ties to the lower index) or PLACE_NONE. */
 size_t	 place_evaluate(const struct place_model *, size_t vm,
 	    struct place_verdict *out);
+/* The best of verdicts vd (model->nhosts of them) by that same rule,
+ * leaving out the hosts whose skip byte is set (skip NULL: none), or
+ * PLACE_NONE. */
+size_t	 place_best(const struct place_model *, const struct place_verdict *vd,
+	    const uint8_t *skip);
 /* One host's verdict. */
 void	 place_host_verdict(const struct place_model *, size_t vm, size_t host,
 	    struct place_verdict *);

@@ -37,10 +37,13 @@
 struct limits {
 	uv_loop_t	 loop1;		/* h1; cl->loop: the coordinator, h2, h3 */
 	pthread_t	 h1_thread;
-	volatile int	 h1_stop;
-	volatile int	 flood_rate;	/* INVENTORY events a second from h1 */
-	volatile uint64_t flood_sent;	/* in all */
+	/* Shared with h1's thread: read and written through LOAD/STORE. */
+	int		 h1_stop;
+	int		 flood_rate;	/* INVENTORY events a second from h1 */
+	uint64_t	 flood_sent;	/* in all */
 };
+#define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 #define LIM(cl)	((struct limits *)(cl)->priv)
 
 static void *
@@ -53,11 +56,11 @@ h1_main(void *arg)
 	uint64_t t0 = 0, now, due, sent = 0;
 	int k;
 
-	while (!lim->h1_stop) {
+	while (!LOAD(lim->h1_stop)) {
 		uv_run(&lim->loop1, UV_RUN_NOWAIT);
 		now = cluster_mono_ms();
 		s = TAILQ_FIRST(&hd->sessions);
-		if (lim->flood_rate == 0 || s == NULL || !s->hello ||
+		if (LOAD(lim->flood_rate) == 0 || s == NULL || !s->hello ||
 		    hd->inv_payload == NULL) {
 			t0 = 0;		/* the rate counts from a session up */
 			usleep(1000);
@@ -67,11 +70,11 @@ h1_main(void *arg)
 			t0 = now;
 			sent = 0;
 		}
-		due = (now - t0) * (uint64_t)lim->flood_rate / 1000;
+		due = (now - t0) * (uint64_t)LOAD(lim->flood_rate) / 1000;
 		for (k = 0; sent < due && k < 100; k++, sent++) {
 			hostd_send_raw(s, MSG_INVENTORY, FRAME_EVENT, FRAME_OK,
 			    0, hd->inv_payload, hd->inv_len);
-			lim->flood_sent++;
+			__atomic_add_fetch(&lim->flood_sent, 1, __ATOMIC_RELEASE);
 		}
 		usleep(100);
 	}
@@ -138,8 +141,8 @@ teardown(void **state)
 
 	if (cl->co_running)
 		cluster_coord_stop(cl);
-	lim->flood_rate = 0;
-	lim->h1_stop = 1;
+	STORE(lim->flood_rate, 0);
+	STORE(lim->h1_stop, 1);
 	pthread_join(lim->h1_thread, NULL);	/* h1's hostd is shut down */
 	cl->hd_running[0] = 0;
 	rc = cluster_free(cl);
@@ -244,7 +247,7 @@ ctl_call(int fd, uint16_t type, const ProtobufCMessage *m, uint32_t serial,
  * and what it learnt of h1. */
 struct prober {
 	const char	*socket;
-	volatile int	 stop;
+	int		 stop;		/* LOAD/STORE: the test sets it */
 	int		 calls, failed;
 	uint64_t	 worst_ms;
 	int		 saw_flood;	/* h1 down, last_error says flooding */
@@ -263,7 +266,7 @@ prober_main(void *arg)
 	uint32_t serial = 0;
 	int fd;
 
-	while (!p->stop) {
+	while (!LOAD(p->stop)) {
 		t0 = cluster_mono_ms();
 		payload = NULL;
 		if ((fd = ctl_connect(p->socket)) != -1) {
@@ -320,7 +323,7 @@ test_flooding_host(void **state)
 	memset(&pr, 0, sizeof(pr));
 	pr.socket = cl->co.conf.socket;
 	assert_int_equal(pthread_create(&th, NULL, prober_main, &pr), 0);
-	LIM(cl)->flood_rate = 5000;
+	STORE(LIM(cl)->flood_rate, 5000);
 	t0 = cluster_mono_ms();
 	while (cluster_mono_ms() - t0 < 5000) {
 		uv_run(&cl->loop, UV_RUN_NOWAIT);
@@ -330,18 +333,18 @@ test_flooding_host(void **state)
 			cut = 1;
 		usleep(200);
 	}
-	LIM(cl)->flood_rate = 0;
-	pr.stop = 1;
+	STORE(LIM(cl)->flood_rate, 0);
+	STORE(pr.stop, 1);
 	/* The loop must keep running while the prober finishes its call. */
-	for (k = 0; k < 12000 && pr.stop != 2; k++) {
+	for (k = 0; k < 12000 && LOAD(pr.stop) != 2; k++) {
 		uv_run(&cl->loop, UV_RUN_NOWAIT);
 		usleep(1000);
 		if (pthread_tryjoin_np(th, NULL) == 0)
-			pr.stop = 2;
+			STORE(pr.stop, 2);
 	}
 	assert_int_equal(pr.stop, 2);
 	print_message("flood: %llu events sent, %d hosts calls, worst %llu ms, "
-	    "h1: %s\n", (unsigned long long)LIM(cl)->flood_sent, pr.calls,
+	    "h1: %s\n", (unsigned long long)LOAD(LIM(cl)->flood_sent), pr.calls,
 	    (unsigned long long)pr.worst_ms, pr.h1_error);
 	assert_int_equal(honest_down, 0);
 	assert_int_equal(pr.failed, 0);
@@ -381,7 +384,7 @@ test_inventory_writes_coalesced(void **state)
 	size_t n, nseen = 0, i;
 	int k;
 
-	LIM(cl)->flood_rate = 100;
+	STORE(LIM(cl)->flood_rate, 100);
 	t0 = cluster_mono_ms();
 	while (cluster_mono_ms() - t0 < 3000) {
 		uv_run(&cl->loop, UV_RUN_NOWAIT);
@@ -394,19 +397,19 @@ test_inventory_writes_coalesced(void **state)
 			seen[nseen++] = at;
 		usleep(20000);
 	}
-	LIM(cl)->flood_rate = 0;
+	STORE(LIM(cl)->flood_rate, 0);
 	print_message("inventory: %llu events, %zu writes seen\n",
-	    (unsigned long long)LIM(cl)->flood_sent, nseen);
-	assert_true(LIM(cl)->flood_sent >= 250);
+	    (unsigned long long)LOAD(LIM(cl)->flood_sent), nseen);
+	assert_true(LOAD(LIM(cl)->flood_sent) >= 250);
 	assert_true(h1->inv != NULL && h1->inv->n_domains == NGUESTS);
 	/* The first write at hello, then one a second: 3 or 4, not 300. */
 	assert_true(nseen >= 3 && nseen <= 5);
 	/* Down: the last one is in the store at once, not when due. */
-	LIM(cl)->flood_rate = 100;
+	STORE(LIM(cl)->flood_rate, 100);
 	for (k = 0; k < 5000 && !h1->inv_dirty; k++)
 		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(1000);
 	assert_true(h1->inv_dirty);
-	LIM(cl)->flood_rate = 0;
+	STORE(LIM(cl)->flood_rate, 0);
 	tr_conn_kick(h1->conn, "test");
 	while (h1->up)
 		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(1000);
@@ -553,12 +556,12 @@ test_control_client_never_reads(void **state)
 			break;
 	}
 	assert_true(k < 20000);
-	pr.stop = 1;
-	for (k = 0; k < 12000 && pr.stop != 2; k++) {
+	STORE(pr.stop, 1);
+	for (k = 0; k < 12000 && LOAD(pr.stop) != 2; k++) {
 		uv_run(&cl->loop, UV_RUN_NOWAIT);
 		usleep(1000);
 		if (pthread_tryjoin_np(tp, NULL) == 0)
-			pr.stop = 2;
+			STORE(pr.stop, 2);
 	}
 	assert_int_equal(pr.stop, 2);
 	print_message("rude client: %d requests, cut %d after %llu ms; rss "

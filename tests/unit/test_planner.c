@@ -262,6 +262,34 @@ test_groups_in_plan(void **state)
  * five, cpu verdicts on every VM; a drain of one host's 100 VMs. Prints the
  * time (README, bench); asserts only a generous bound, the machine is
  * shared. */
+/* A failed migration's new destination: the engine's choice (most memory
+ * left) among hosts that are neither the source nor already tried; none
+ * when every acceptable host has been tried. */
+static void
+test_retry_skips_tried(void **state)
+{
+	struct cl c;
+	char tried[2][PLAN_NAME_MAX];
+	size_t src, a, b, full, v;
+
+	(void)state;
+	cl_init(&c);
+	src = cl_host(&c, "src", "draining", 65536, 0, 4096);
+	a = cl_host(&c, "a", "up", 65536, 0, 0);	/* most room */
+	b = cl_host(&c, "b", "up", 65536, 0, 16384);
+	full = cl_host(&c, "full", "up", 8192, 0, 8192);
+	v = cl_vm(&c, "v", src, 4096, 1, NULL);
+	assert_int_equal(planner_retry(&c.m, v, "src", tried, 0), a);
+	snprintf(tried[0], sizeof(tried[0]), "a");
+	assert_int_equal(planner_retry(&c.m, v, "src", tried, 1), b);
+	snprintf(tried[1], sizeof(tried[1]), "b");
+	/* full has no room; src is the source: nothing left. */
+	assert_true(planner_retry(&c.m, v, "src", tried, 2) == PLACE_NONE);
+	/* The source named is skipped too, whatever the engine says of it. */
+	assert_true(planner_retry(&c.m, v, "b", tried, 1) == PLACE_NONE);
+	(void)full;
+}
+
 static void
 test_scale(void **state)
 {
@@ -355,6 +383,7 @@ main(void)
 		cmocka_unit_test(test_unmovable_and_unusable),
 		cmocka_unit_test(test_no_destination_reasons),
 		cmocka_unit_test(test_groups_in_plan),
+		cmocka_unit_test(test_retry_skips_tried),
 		cmocka_unit_test(test_scale),
 	};
 

@@ -1,0 +1,138 @@
+/* follow.c: the one loop of every command that streams events (migrate and
+ * watch, maintenance --wait, rebalance --apply). It sends the call, waits
+ * for its reply (reply_wait_ms at most), then hands over its events until a
+ * callback returns an exit status. Where the command can interrupt what it
+ * follows (abort a job, cancel a drain), Ctrl-C asks, and a Ctrl-C that
+ * lands before the reply is kept until the reply names what to interrupt.
+ * What is shown, and how, is the command's; see ferryctl.h. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ferryctl.h"
+
+#define POLL_MS		250	/* bounds a SIGINT that lands just before poll */
+
+static volatile sig_atomic_t follow_got_sigint;
+
+static void
+follow_on_sigint(int sig)
+{
+	(void)sig;
+	follow_got_sigint = 1;
+}
+
+static uint64_t
+follow_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Asks, then sends the interrupt. Returns an exit status (lost), or -1. */
+static int
+follow_interrupt(struct follow *f, int pending)
+{
+	if (!f->ops->ask(f, pending))
+		return -1;
+	if (f->ops->send(f, &f->sent_serial) < 0) {
+		f->ops->lost(f);
+		return CTL_EXIT_FAIL;
+	}
+	return -1;
+}
+
+/* The call's reply: an error ends the loop here, else the command's. */
+static int
+follow_reply(struct follow *f, const struct frame *fr)
+{
+	if (fr->hdr.status == FRAME_ERROR) {
+		ctl_print_frame_error(fr);
+		return CTL_EXIT_FAIL;
+	}
+	f->have_reply = 1;
+	return f->ops->reply(f, fr);
+}
+
+int
+follow_run(struct follow *f, uint16_t type, const ProtobufCMessage *m)
+{
+	const struct follow_ops *ops = f->ops;
+	struct sigaction sa;
+	struct frame *fr;
+	uint64_t deadline, now;
+	int rc = -1, wait;
+
+	f->sigint = &follow_got_sigint;
+	f->pending = 0;
+	f->sent_serial = 0;
+	f->have_reply = 0;
+	if (ops->ask != NULL) {
+		/* No SA_RESTART: the signal must break poll() in ctl_read. */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = follow_on_sigint;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		/* A coordinator gone while we interrupt is an error, not
+		 * death. */
+		signal(SIGPIPE, SIG_IGN);
+	}
+	if (ctl_send(f->c, type, m, &f->serial) < 0)
+		return CTL_EXIT_FAIL;
+	deadline = follow_mono_ms() + (uint64_t)f->reply_wait_ms;
+	while (rc < 0) {
+		if (follow_got_sigint && ops->ask != NULL) {
+			follow_got_sigint = 0;
+			if (f->sent_serial || f->pending) {
+				/* Ctrl-C again: the command says whether it
+				 * stops waiting. */
+				if ((rc = ops->again(f, f->sent_serial == 0)) >= 0)
+					break;
+			} else if (!f->have_reply)
+				f->pending = 1;	/* nothing to name yet */
+			else if ((rc = follow_interrupt(f, 0)) >= 0)
+				break;
+		}
+		now = follow_mono_ms();
+		if (!f->have_reply && now >= deadline) {
+			out_fail("the coordinator did not answer in %d s",
+			    f->reply_wait_ms / 1000);
+			rc = CTL_EXIT_FAIL;
+			break;
+		}
+		if (ops->ask != NULL)
+			wait = POLL_MS;
+		else if (!f->have_reply)
+			wait = (int)(deadline - now);
+		else
+			wait = -1;
+		if (ctl_read(f->c, wait, &fr) < 0) {
+			ops->lost(f);
+			rc = CTL_EXIT_FAIL;
+			break;
+		}
+		if (fr == NULL)
+			continue;
+		if (fr->hdr.kind == FRAME_REPLY && fr->hdr.serial == f->serial &&
+		    !f->have_reply)
+			rc = follow_reply(f, fr);
+		else if (fr->hdr.kind == FRAME_REPLY && f->sent_serial &&
+		    fr->hdr.serial == f->sent_serial)
+			ops->sent_reply(f, fr);
+		else if (fr->hdr.kind == FRAME_EVENT && ops->event != NULL &&
+		    fr->hdr.type == ops->event_type &&
+		    fr->hdr.serial == f->serial)
+			rc = ops->event(f, fr);
+		frame_free(fr);
+		if (rc < 0 && f->pending && f->have_reply) {
+			/* The Ctrl-C that came before the reply: what to
+			 * interrupt is known now; asked as if then. */
+			f->pending = 0;
+			rc = follow_interrupt(f, 1);
+		}
+	}
+	return rc;
+}
