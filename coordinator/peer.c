@@ -1,5 +1,5 @@
 /* peer.c: the coordinator's side of each hostd session: hello, calls with
- * replies matched by serial, events. The SSH transport is common/transport.c. */
+ * replies matched by serial, events. The SSH transport is common/transport_*.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
