@@ -395,8 +395,7 @@ tr_client_start(uv_loop_t *loop, const struct tr_client_config *cf,
 	struct tr_conn *c;
 	char err[512];
 
-	pthread_once(&tr_once, tr_init_once);
-	tr_thread_init();
+	tr_init();
 	if (cf->host == NULL || cf->known_hosts == NULL) {
 		log_warnx("%s: host and known_hosts are required",
 		    cf->name ? cf->name : "client");

@@ -153,9 +153,8 @@ struct tr_server {
 };
 
 /* transport_io.c */
-extern pthread_once_t tr_once;
 uint64_t tr_now_ms(void);
-void	 tr_init_once(void);
+void	 tr_init(void);
 void	 tr_thread_init(void);
 void	 tr_poke(int fd);
 void	 tr_drain_fd(int fd);
@@ -178,6 +177,7 @@ void	 tr_sink_push(struct tr_conn *c, enum tr_ev_kind kind, struct frame *f,
 int	 tr_sink_full(struct tr_sink *s);
 struct tr_ev *tr_sink_take(struct tr_sink *s);
 void	 tr_ev_free_list(struct tr_ev *ev);
+void	 tr_sink_destroy(struct tr_sink *s);
 void	 tr_conn_free_cb(uv_handle_t *h);
 void	 tr_server_async_cb(uv_async_t *a);
 void	 tr_client_async_cb(uv_async_t *a);

@@ -21,7 +21,7 @@
 #include "log.h"
 #include "transport_int.h"
 
-pthread_once_t tr_once = PTHREAD_ONCE_INIT;
+static pthread_once_t tr_once = PTHREAD_ONCE_INIT;
 
 uint64_t
 tr_now_ms(void)
@@ -41,7 +41,7 @@ tr_ssh_log(int prio, const char *fn, const char *buf, void *arg)
 	log_debug("libssh: %s", buf);
 }
 
-void
+static void
 tr_init_once(void)
 {
 	if (ssh_init() != SSH_OK)
@@ -55,6 +55,15 @@ tr_thread_init(void)
 	ssh_set_log_callback(tr_ssh_log);
 	ssh_set_log_level(log_getverbose() > 1 ? SSH_LOG_PROTOCOL :
 	    SSH_LOG_NOLOG);
+}
+
+/* The loop thread, before its first server or client: libssh once per
+ * process, its logging for this thread. */
+void
+tr_init(void)
+{
+	pthread_once(&tr_once, tr_init_once);
+	tr_thread_init();
 }
 
 void
@@ -302,6 +311,23 @@ tr_bucket_take(struct tr_conn *c)
 	return 0;
 }
 
+/* What a channel poll or read returned: 1 bytes, 0 none, -1 the session
+ * is over (reason filled; what: the words before libssh's error). */
+static int
+tr_io_status(struct tr_conn *c, int n, const char *what, char *reason,
+    size_t rlen)
+{
+	if (n == SSH_EOF) {
+		snprintf(reason, rlen, "peer closed the channel");
+		return -1;
+	}
+	if (n < 0) {
+		snprintf(reason, rlen, "%s: %s", what, ssh_get_error(c->ssh));
+		return -1;
+	}
+	return n > 0;
+}
+
 static int
 tr_io_read(struct tr_conn *c, uint64_t *last_rx, uint64_t *started,
     char *reason, size_t rlen)
@@ -315,29 +341,18 @@ tr_io_read(struct tr_conn *c, uint64_t *last_rx, uint64_t *started,
 		if (total > 0 && tr_sink_full(c->sink))
 			break;		/* the loop is behind: wait for it */
 		n = ssh_channel_poll(c->ch, 0);
-		if (n == SSH_EOF) {
-			snprintf(reason, rlen, "peer closed the channel");
-			return -1;
-		}
-		if (n < 0) {
-			snprintf(reason, rlen, "connection lost: %s",
-			    ssh_get_error(c->ssh));
-			return -1;
-		}
-		if (n == 0)
+		if ((rc = tr_io_status(c, n, "connection lost", reason,
+		    rlen)) <= 0) {
+			if (rc == -1)
+				return -1;
 			break;
+		}
 		n = ssh_channel_read_nonblocking(c->ch, buf, sizeof(buf), 0);
-		if (n == SSH_EOF) {
-			snprintf(reason, rlen, "peer closed the channel");
-			return -1;
-		}
-		if (n < 0) {
-			snprintf(reason, rlen, "read: %s",
-			    ssh_get_error(c->ssh));
-			return -1;
-		}
-		if (n == 0)
+		if ((rc = tr_io_status(c, n, "read", reason, rlen)) <= 0) {
+			if (rc == -1)
+				return -1;
 			break;
+		}
 		total += (size_t)n;
 		*last_rx = tr_now_ms();
 		for (off = 0; off < (size_t)n; off += used) {

@@ -26,8 +26,7 @@ tr_server_free_cb(uv_handle_t *h)
 {
 	struct tr_server *srv = h->data;
 
-	tr_ev_free_list(srv->sink.head);
-	pthread_mutex_destroy(&srv->sink.mu);
+	tr_sink_destroy(&srv->sink);
 	pthread_mutex_destroy(&srv->mu);
 	free(srv->authorized_keys);
 	free(srv);
@@ -313,8 +312,7 @@ tr_server_start(uv_loop_t *loop, const struct tr_server_config *cf,
 	bool no = false;
 	int verb = log_getverbose() > 1 ? SSH_LOG_PROTOCOL : SSH_LOG_NOLOG;
 
-	pthread_once(&tr_once, tr_init_once);
-	tr_thread_init();
+	tr_init();
 	if (tr_check_private(cf->host_key, err, errlen) == -1)
 		return NULL;
 	if (cf->authorized_keys == NULL || access(cf->authorized_keys,

@@ -122,13 +122,20 @@ tr_ev_free_list(struct tr_ev *ev)
 	}
 }
 
+/* Its async handle closed: what is still queued goes with it. */
+void
+tr_sink_destroy(struct tr_sink *s)
+{
+	tr_ev_free_list(s->head);
+	pthread_mutex_destroy(&s->mu);
+}
+
 void
 tr_conn_free_cb(uv_handle_t *h)
 {
 	struct tr_conn *c = h->data;
 
-	tr_ev_free_list(c->own_sink.head);
-	pthread_mutex_destroy(&c->own_sink.mu);
+	tr_sink_destroy(&c->own_sink);
 	tr_conn_free(c);
 }
 
