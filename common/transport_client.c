@@ -185,13 +185,14 @@ tr_hs_acquire(struct tr_conn *c)
 			pthread_mutex_unlock(&tr_hs_mu);
 			return -1;
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += 100 * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		pthread_cond_timedwait(&tr_hs_cv, &tr_hs_mu, &ts);
+		pthread_cond_clockwait(&tr_hs_cv, &tr_hs_mu, CLOCK_MONOTONIC,
+		    &ts);
 	}
 	tr_hs_active++;
 	pthread_mutex_unlock(&tr_hs_mu);

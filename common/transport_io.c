@@ -18,6 +18,7 @@
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
 
+#include "clock.h"
 #include "log.h"
 #include "transport_int.h"
 
@@ -26,10 +27,7 @@ static pthread_once_t tr_once = PTHREAD_ONCE_INIT;
 uint64_t
 tr_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 static void

@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "clock.h"
 #include "converge.h"
 #include "job.h"
 #include "msg.h"
@@ -174,8 +175,6 @@ int	 coord_init(struct coord *, uv_loop_t *, struct coord_conf *, char *err,
 void	 coord_shutdown(struct coord *);
 void	 coord_free(struct coord *);
 struct host *coord_host_find(struct coord *, const char *name);
-uint64_t coord_now_ms(void);
-extern uint64_t (*coord_clock_hook)(void);	/* tests only */
 const char *coord_host_state(const struct host *);
 
 /* peer.c */

@@ -162,7 +162,7 @@ job_emit(struct job *j, Ferry__JobEvent *ev)
 	if (ev->vm == NULL)
 		ev->vm = j->vm;
 	ev->has_time_ms = 1;
-	ev->time_ms = coord_now_ms();
+	ev->time_ms = clock_wall_ms();
 	TAILQ_FOREACH(w, &j->watchers, entry)
 		(void)control_event(w->client, MSG_CTL_JOB_EVENT, w->serial,
 		    &ev->base);
@@ -264,7 +264,7 @@ job_set_state(struct job *j, enum job_state s, const char *msg)
 	if (!j->check_only) {
 		snprintf(data, sizeof(data), "%s", msg ? msg : "");
 		if (store_job_transition(st, j->id, job_state_name(s), data,
-		    coord_now_ms()) < 0) {
+		    clock_wall_ms()) < 0) {
 			log_job_warnx(j->id, j->vm, "cannot journal %s: %s",
 			    job_state_name(s), store_error(st));
 			return -1;
@@ -289,7 +289,7 @@ job_record(struct job *j, const char *type, struct json_object *o)
 {
 	if (!j->check_only && store_job_event(j->co->store, j->id, type,
 	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
-	    coord_now_ms()) < 0)
+	    clock_wall_ms()) < 0)
 		log_job_warnx(j->id, j->vm, "%s",
 		    store_error(j->co->store));
 	json_object_put(o);
@@ -730,7 +730,7 @@ job_start_checks(struct job *j)
 		    j->candidates[j->candidate]);
 		/* Recorded before the checks: recovery must know both ends. */
 		if (!j->check_only && store_job_set_destination(j->co->store,
-		    j->id, j->destination, coord_now_ms()) < 0)
+		    j->id, j->destination, clock_wall_ms()) < 0)
 			log_job_warnx(j->id, j->vm, "%s",
 			    store_error(j->co->store));
 	}
@@ -847,7 +847,7 @@ job_new(struct coord *co, const char *vm)
 	j->dirty_mibs = -1;
 	snprintf(j->vm, sizeof(j->vm), "%s", vm);
 	TAILQ_INIT(&j->watchers);
-	j->started_ms = coord_now_ms();
+	j->started_ms = clock_wall_ms();
 	return j;
 }
 
@@ -976,7 +976,7 @@ job_migrate_cb(struct host *h, const struct frame *f, const char *err,
 	(void)h;
 	j->calls--;
 	if (f != NULL) {
-		j->last_event_ms = coord_now_ms();
+		j->last_event_ms = clock_mono_ms();
 		return;
 	}
 	/* hostd refused or never answered: did it start? Only both hosts
@@ -1073,7 +1073,7 @@ job_start_migration(struct job *j)
 	req.policy = &pol;
 	req.has_mem_mib = 1;
 	req.mem_mib = j->mem_mib;
-	j->migrate_sent_ms = j->last_event_ms = coord_now_ms();
+	j->migrate_sent_ms = j->last_event_ms = clock_mono_ms();
 	if (peer_call(sh, MSG_MIGRATE, &req.base, HOSTD_TIMEOUT_MS,
 	    job_migrate_cb, j) < 0) {
 		snprintf(j->error, sizeof(j->error), "source %s is not connected",
@@ -1098,7 +1098,7 @@ job_start_migration_resume(struct job *j)
 	j->resumes++;
 	if (sh == NULL || dh == NULL || dh->inv == NULL || !sh->up || !dh->up ||
 	    job_dest_uris(dh, muri, sizeof(muri), e, sizeof(e)) < 0) {
-		j->verify_next_ms = coord_now_ms() + VERIFY_RETRY_MS;
+		j->verify_next_ms = clock_mono_ms() + VERIFY_RETRY_MS;
 		return;
 	}
 	if (job_set_state(j, JOB_MIGRATING, "resuming the failed post-copy") < 0)
@@ -1117,7 +1117,7 @@ job_start_migration_resume(struct job *j)
 	req.has_postcopy_resume = 1;
 	req.postcopy_resume = 1;
 	j->have_result = 0;
-	j->migrate_sent_ms = j->last_event_ms = coord_now_ms();
+	j->migrate_sent_ms = j->last_event_ms = clock_mono_ms();
 	if (peer_call(sh, MSG_MIGRATE, &req.base, HOSTD_TIMEOUT_MS,
 	    job_migrate_cb, j) == 0)
 		j->calls++;
@@ -1214,7 +1214,7 @@ job_on_progress(struct host *h, const Ferry__JobStats *s)
 	struct job *j = job_of_host_event(h, s->job_id, "progress");
 	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
 	struct json_object *o;
-	uint64_t now = coord_now_ms();
+	uint64_t now = clock_mono_ms();
 	double total, remaining, processed, pct, bps, dirty;
 
 	if (j == NULL || j->state != JOB_MIGRATING)
@@ -1316,7 +1316,7 @@ job_query_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 	(void)h;
 	j->calls--;
 	j->query_pending = 0;
-	j->last_event_ms = coord_now_ms();
+	j->last_event_ms = clock_mono_ms();
 	if (j->state != JOB_MIGRATING)
 		return;
 	if (f == NULL || (r = (Ferry__MigrateResult *)frame_unpack(f,
@@ -1371,10 +1371,7 @@ job_query(struct job *j)
 static uint64_t
 job_mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 /* An entry of the abort's fate in the job's history, and to watchers. */
@@ -1389,7 +1386,7 @@ job_abort_note(struct job *j, const char *fmt, ...)
 	va_end(ap);
 	log_job_info(j->id, j->vm, "%s", msg);
 	if (store_job_event(j->co->store, j->id, "abort", msg,
-	    coord_now_ms()) < 0)
+	    clock_wall_ms()) < 0)
 		log_warnx("%s", store_error(j->co->store));
 	job_emit_state(j, msg);
 }
@@ -1487,7 +1484,7 @@ job_abort(struct coord *co, int64_t id, const char *why, char *err,
 	}
 	j->abort_requested = 1;
 	snprintf(j->abort_reason, sizeof(j->abort_reason), "%s", why);
-	if (store_job_event(co->store, j->id, "info", why, coord_now_ms()) < 0)
+	if (store_job_event(co->store, j->id, "info", why, clock_wall_ms()) < 0)
 		log_job_warnx(j->id, j->vm, "%s", store_error(co->store));
 	log_job_info(j->id, j->vm, "abort requested: %s", why);
 	if (j->state != JOB_MIGRATING)
@@ -1539,7 +1536,7 @@ job_destroy_cb(struct host *h, const struct frame *f, const char *err,
 	if (f == NULL)
 		log_job_warnx(j->id, j->vm, "removing the leftover on %s: %s",
 		    h->conf.name, err);
-	j->verify_next_ms = coord_now_ms();	/* look again */
+	j->verify_next_ms = clock_mono_ms();	/* look again */
 	job_verify(j);
 }
 
@@ -1599,7 +1596,7 @@ job_judge(struct job *j)
 {
 	const Ferry__DomainState *s = j->src_state, *d = j->dst_state;
 	char sd[160], dd[160], why[300];
-	uint64_t now = coord_now_ms();
+	uint64_t now = clock_mono_ms();
 
 	if (j->co->stopping)
 		return;		/* a shutdown neither judges nor destroys */
@@ -1767,7 +1764,7 @@ job_ask(struct job *j, const char *host)
 static void
 job_verify(struct job *j)
 {
-	uint64_t now = coord_now_ms();
+	uint64_t now = clock_mono_ms();
 
 	if (j->state != JOB_VERIFYING || j->calls > 0 || j->co->stopping)
 		return;
@@ -1878,7 +1875,7 @@ job_finish(struct job *j, enum job_state s, const char *fmt, ...)
 	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
 	struct json_object *o;
 	const char *on = job_running_on(j, s);
-	uint64_t now = coord_now_ms();
+	uint64_t now = clock_wall_ms();
 	char msg[1400];
 	va_list ap;
 
@@ -2121,11 +2118,12 @@ job_recover(struct coord *co, char *err, size_t errlen)
 				goto fail;
 			}
 		} else if (st == JOB_MIGRATING) {
-			j->last_event_ms = coord_now_ms();
-			j->migrate_sent_ms = sj[i].started_ms;
+			j->last_event_ms = clock_mono_ms();
+			j->migrate_sent_ms =
+			    clock_mono_of_wall(sj[i].started_ms);
 			if (store_job_event(co->store, j->id, "info",
 			    "coordinator restarted; asking the source's hostd",
-			    coord_now_ms()) < 0) {
+			    clock_wall_ms()) < 0) {
 				snprintf(err, errlen, "job %lld: cannot journal "
 				    "its recovery: %s", (long long)j->id,
 				    store_error(co->store));
@@ -2135,9 +2133,9 @@ job_recover(struct coord *co, char *err, size_t errlen)
 		}
 		/* Verifying: hosts are not connected yet; job_host_up drives
 		 * the rest, and the verification deadline counts from now. */
-		j->deadline_ms = coord_now_ms() + VERIFY_DEADLINE_MS;
+		j->deadline_ms = clock_mono_ms() + VERIFY_DEADLINE_MS;
 		j->verify_round = 1;
-		j->verify_next_ms = coord_now_ms() + VERIFY_RETRY_MS;
+		j->verify_next_ms = clock_mono_ms() + VERIFY_RETRY_MS;
 	}
 	store_job_list_free(sj, n);
 	return 0;
