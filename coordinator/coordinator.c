@@ -48,7 +48,7 @@ sweep_cb(uv_timer_t *t)
 	if (now - co->last_heartbeat_ms >= HEARTBEAT_MS) {
 		co->last_heartbeat_ms = now;
 		for (i = 0; i < co->nhosts; i++)
-			peer_heartbeat(&co->hosts[i], now);
+			peer_heartbeat(&co->hosts[i]);
 	}
 	cluster_flush(co, 0);
 	job_tick(co, now);

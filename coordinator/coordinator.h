@@ -183,7 +183,7 @@ void	 peer_stop(struct host *);
 int	 peer_call(struct host *, uint16_t type, const ProtobufCMessage *,
 	    int timeout_ms, peer_reply_cb, void *arg);
 void	 peer_sweep(struct host *, uint64_t now_ms);
-void	 peer_heartbeat(struct host *, uint64_t now_ms);
+void	 peer_heartbeat(struct host *);
 
 /* cluster.c */
 void	 cluster_host_up(struct host *, Ferry__Inventory *);

@@ -251,7 +251,7 @@ peer_fail_calls(struct host *h, const char *why)
 /* The coordinator's side of the keepalive: hostd drops a session that
  * sends nothing for its idle timeout, as the coordinator does. */
 void
-peer_heartbeat(struct host *h, uint64_t now_ms)
+peer_heartbeat(struct host *h)
 {
 	Ferry__Heartbeat hb = FERRY__HEARTBEAT__INIT;
 	uint8_t *buf;
@@ -260,7 +260,7 @@ peer_heartbeat(struct host *h, uint64_t now_ms)
 	if (h->conn == NULL || !tr_conn_is_up(h->conn))
 		return;
 	hb.seq = ++h->hb_seq;
-	hb.time_ms = now_ms;
+	hb.time_ms = clock_wall_ms();	/* a record: Unix ms */
 	if (frame_pack(MSG_HEARTBEAT, FRAME_EVENT, FRAME_OK, 0, &hb.base, &buf,
 	    &len) == 0)
 		(void)tr_conn_send(h->conn, buf, len);
