@@ -37,7 +37,7 @@ PKG_LIBS = $(eval PKG_LIBS := $$(call pkg_query,--libs))$(PKG_LIBS)
 CC_WARN = $(eval CC_WARN := $$(if $$(findstring clang,$$(shell $$(CC) --version 2>/dev/null | head -1)),,-Wno-format-truncation))$(CC_WARN)
 WARNFLAGS = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 	   -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral $(CC_WARN)
-FERRY_CPPFLAGS := -D_GNU_SOURCE -Icommon -Iproto -Istorage -Ihostd -Icoordinator
+FERRY_CPPFLAGS := -D_GNU_SOURCE -Icommon -Iproto -Istorage -Iplanner -Ihostd -Icoordinator
 ALL_CFLAGS = $(WARNFLAGS) $(FERRY_CPPFLAGS) $(PKG_CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 ALL_LDLIBS = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
@@ -48,9 +48,10 @@ PROTO_H	:= proto/ferry.pb-c.h
 # Each directory is a library; the mains are kept apart so tests can link the rest.
 COMMON_SRC	:= $(sort $(wildcard common/*.c)) $(PROTO_C)
 STORAGE_SRC	:= $(sort $(wildcard storage/*.c))
+PLANNER_SRC	:= $(sort $(wildcard planner/*.c))
 HOSTD_SRC	:= $(filter-out hostd/main.c,$(sort $(wildcard hostd/*.c)))
 COORD_SRC	:= $(filter-out coordinator/main.c,$(sort $(wildcard coordinator/*.c)))
-CTL_SRC		:= $(sort $(wildcard coordinator/ferryctl/*.c))
+CTL_SRC		:= $(sort $(wildcard ferryctl/*.c))
 UNIT_SRC	:= $(sort $(wildcard tests/unit/test_*.c))
 UNIT_HELPERS	:= $(filter-out tests/unit/test_%.c,$(sort $(wildcard tests/unit/*.c)))
 
@@ -58,6 +59,7 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 LIBCOMMON	:= $(B)/libferry-common.a
 LIBSTORAGE	:= $(B)/libferry-storage.a
+LIBPLANNER	:= $(B)/libferry-planner.a
 LIBHOSTD	:= $(B)/libferry-hostd.a
 LIBCOORD	:= $(B)/libferry-coord.a
 
@@ -76,7 +78,7 @@ $(PROTO_C) $(PROTO_H) &: proto/ferry.proto
 	cd proto && protoc-c --c_out=. ferry.proto
 
 # Everything includes the generated header through msg.h.
-$(call obj,$(COMMON_SRC) $(STORAGE_SRC) $(HOSTD_SRC) $(COORD_SRC) $(CTL_SRC) \
+$(call obj,$(COMMON_SRC) $(STORAGE_SRC) $(PLANNER_SRC) $(HOSTD_SRC) $(COORD_SRC) $(CTL_SRC) \
 	hostd/main.c coordinator/main.c $(UNIT_SRC) $(UNIT_HELPERS)): $(PROTO_H)
 
 $(B)/obj/%.o: %.c
@@ -89,19 +91,20 @@ $(B)/obj/proto/ferry.pb-c.o: proto/ferry.pb-c.c
 
 $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 $(LIBSTORAGE): $(call obj,$(STORAGE_SRC))
+$(LIBPLANNER): $(call obj,$(PLANNER_SRC))
 $(LIBHOSTD): $(call obj,$(HOSTD_SRC))
 $(LIBCOORD): $(call obj,$(COORD_SRC))
 $(B)/lib%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-ALLLIBS := $(LIBHOSTD) $(LIBCOORD) $(LIBSTORAGE) $(LIBCOMMON)
+ALLLIBS := $(LIBHOSTD) $(LIBCOORD) $(LIBPLANNER) $(LIBSTORAGE) $(LIBCOMMON)
 
 $(B)/ferry-hostd: $(call obj,hostd/main.c) $(LIBHOSTD) $(LIBSTORAGE) $(LIBCOMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
-$(B)/ferry-coordinator: $(call obj,coordinator/main.c) $(LIBCOORD) $(LIBSTORAGE) $(LIBCOMMON)
+$(B)/ferry-coordinator: $(call obj,coordinator/main.c) $(LIBCOORD) $(LIBPLANNER) $(LIBSTORAGE) $(LIBCOMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
-$(B)/ferryctl: $(call obj,$(CTL_SRC)) $(LIBCOMMON)
+$(B)/ferryctl: $(call obj,$(CTL_SRC)) $(LIBPLANNER) $(LIBCOMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(call obj,$(UNIT_HELPERS)) $(ALLLIBS)

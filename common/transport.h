@@ -118,5 +118,8 @@ int	 tr_conn_is_up(const struct tr_conn *);
 const char *tr_conn_peer(const struct tr_conn *);	/* "addr:port" */
 void	*tr_conn_get_data(const struct tr_conn *);
 void	 tr_conn_set_data(struct tr_conn *, void *);	/* caller's per-conn pointer */
+/* sshd's StrictModes for a file that decides who gets in: 0, or -1 and why. */
+int	 tr_check_trusted(const char *path, const char *what, char *err,
+	    size_t errlen);
 
 #endif

@@ -184,8 +184,6 @@ void	 tr_client_async_cb(uv_async_t *a);
 
 /* transport_keys.c */
 int	 tr_check_private(const char *path, char *err, size_t errlen);
-int	 tr_check_trusted(const char *path, const char *what, char *err,
-    size_t errlen);
 int	 tr_keys_load(const char *path, ssh_key **keysp);
 void	 tr_keys_free(ssh_key *keys, int n);
 

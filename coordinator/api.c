@@ -285,7 +285,7 @@ api_migrate(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	if (validate_domain_name(o->vm, err, errlen) < 0 ||
 	    (o->to && o->to[0] && validate_host_name(o->to, err, errlen) < 0))
 		return -1;
-	if (job_migrate(control_coord(c), o, 0, &j, err, errlen) < 0)
+	if (job_migrate(control_coord(c), o, 0, NULL, &j, err, errlen) < 0)
 		return -1;
 	job_info(j, &ji);
 	if (control_reply(c, hdr->type, hdr->serial, &ji.base) < 0) {

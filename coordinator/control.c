@@ -33,6 +33,7 @@ struct ctl_client {
 	struct frame_reader	 rd;
 	int			 closing;
 	int			 dropping;	/* closed by the next sweep */
+	int			 references;	/* the loop's, and each holder's */
 	uid_t			 uid;
 	pid_t			 pid;
 	uint64_t		 frame_started_ms;	/* 0: between frames */
@@ -51,13 +52,42 @@ control_coord(struct ctl_client *c)
 	return c->co;
 }
 
+/*
+ * A client is reference-counted (as tmux's server_client_unref): whoever
+ * keeps a pointer to it (a job's or a drain's watcher, a reply awaited by
+ * a drain, a rebalance or a CPU baseline) takes a reference and drops it
+ * when done. A client that went away is closed at once but freed only
+ * with its last reference; until then it is dead (control_client_alive),
+ * and writes to it are dropped. So nothing has to be told a client went
+ * away, and control.c does not know who watched what.
+ */
+void
+control_client_ref(struct ctl_client *c)
+{
+	if (c != NULL)
+		c->references++;
+}
+
+void
+control_client_unref(struct ctl_client *c)
+{
+	if (c == NULL || --c->references > 0)
+		return;
+	frame_reader_reset(&c->rd);
+	free(c);
+}
+
+int
+control_client_alive(const struct ctl_client *c)
+{
+	return c != NULL && !c->closing && !c->dropping;
+}
+
+/* The loop's reference goes when libuv is done with the handle. */
 static void
 control_client_closed(uv_handle_t *hd)
 {
-	struct ctl_client *c = hd->data;
-
-	frame_reader_reset(&c->rd);
-	free(c);
+	control_client_unref(hd->data);
 }
 
 /* Never frees inside the client's own callbacks: uv_close defers it. */
@@ -68,10 +98,6 @@ control_client_close(struct ctl_client *c)
 		return;
 	c->closing = 1;
 	TAILQ_REMOVE(&c->co->clients, c, entry);
-	job_client_gone(c->co, c);
-	drain_client_gone(c->co, c);
-	rebalance_client_gone(c->co, c);
-	cpubaseline_client_gone(c->co, c);
 	uv_close((uv_handle_t *)&c->pipe, control_client_closed);
 }
 
@@ -362,6 +388,7 @@ control_accept_cb(uv_stream_t *server, int status)
 		return;
 	}
 	c->co = co;
+	c->references = 1;
 	frame_reader_init(&c->rd, CTL_MAX_PAYLOAD);
 	uv_pipe_init(co->loop, &c->pipe, 0);
 	c->pipe.data = c;

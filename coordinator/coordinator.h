@@ -184,6 +184,8 @@ int	 peer_call(struct host *, uint16_t type, const ProtobufCMessage *,
 	    int timeout_ms, peer_reply_cb, void *arg);
 void	 peer_sweep(struct host *, uint64_t now_ms);
 void	 peer_heartbeat(struct host *);
+void	 peer_storage_cleanup(struct host *, Ferry__Nonce **, size_t,
+	    int timeout_ms);
 
 /* cluster.c */
 void	 cluster_host_up(struct host *, Ferry__Inventory *);
@@ -214,6 +216,9 @@ int	 control_event(struct ctl_client *, uint16_t type, uint32_t serial,
 int	 control_error(struct ctl_client *, uint16_t type, uint32_t serial,
 	    int code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 struct coord *control_coord(struct ctl_client *);
+void	 control_client_ref(struct ctl_client *);
+void	 control_client_unref(struct ctl_client *);
+int	 control_client_alive(const struct ctl_client *);
 
 /* A move with a fixed destination (rebalancing). Strings are borrowed. */
 struct drain_move {
@@ -243,7 +248,6 @@ void	 drain_host_up(struct host *);
 void	 drain_job_done(struct coord *, const struct job *, enum job_state);
 void	 drain_job_progress(struct coord *, const struct job *, double);
 void	 drain_tick(struct coord *);
-void	 drain_client_gone(struct coord *, struct ctl_client *);
 void	 drain_free_all(struct coord *);
 
 /* rebalance.c */
@@ -251,12 +255,10 @@ int	 rebalance_request(struct coord *, const Ferry__RebalanceRequest *,
 	    struct ctl_client *, uint16_t type, uint32_t serial, char *, size_t);
 int	 rebalance_snapshot(struct coord *, char **json, char *, size_t);
 void	 rebalance_tick(struct coord *, uint64_t now_ms);
-void	 rebalance_client_gone(struct coord *, struct ctl_client *);
 
 /* cpubaseline.c */
 int	 cpubaseline_request(struct coord *, struct ctl_client *, uint16_t type,
 	    uint32_t serial, char *, size_t);
-void	 cpubaseline_client_gone(struct coord *, struct ctl_client *);
 
 /* api.c */
 extern const struct dispatch_entry api_dispatch[];

@@ -6,7 +6,7 @@
  * baseline is advice for an operator, it runs nothing anywhere.
  *
  * One request at a time per client; requests live in a list so a client
- * that goes away (cpubaseline_client_gone) is never replied to. */
+ * that goes away (dead, control_client_alive) is never replied to. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,7 @@
 
 struct cpub {
 	struct coord		*co;
-	struct ctl_client	*client;	/* NULL: gone */
+	struct ctl_client	*client;	/* a reference (control.c) */
 	uint16_t		 type;
 	uint32_t		 serial;
 	int			 calls;
@@ -49,18 +49,8 @@ cpub_free(struct cpub *b)
 	}
 	free(b->xml);
 	free(b->error);
+	control_client_unref(b->client);
 	free(b);
-}
-
-void
-cpubaseline_client_gone(struct coord *co, struct ctl_client *c)
-{
-	struct cpub *b;
-
-	(void)co;
-	for (b = cpub_list; b; b = b->next)
-		if (b->client == c)
-			b->client = NULL;
 }
 
 struct cpub_blocks {
@@ -100,7 +90,7 @@ cpub_reply(struct cpub *b, const char *baseline, const char *error)
 	size_t i, total;
 
 	memset(&bl, 0, sizeof(bl));
-	if (b->client == NULL || co->stopping)
+	if (!control_client_alive(b->client) || co->stopping)
 		return;
 	if ((hc = calloc(co->nhosts + 1, sizeof(*hc))) == NULL ||
 	    (hv = calloc(co->nhosts + 1, sizeof(*hv))) == NULL) {
@@ -232,6 +222,7 @@ cpubaseline_request(struct coord *co, struct ctl_client *c, uint16_t type,
 		return -1;
 	}
 	b->co = co;
+	control_client_ref(c);
 	b->client = c;
 	b->type = type;
 	b->serial = serial;

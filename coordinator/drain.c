@@ -19,7 +19,7 @@
  * coordinator restart is planned again from what the host still runs.
  *
  * Ownership: drains live on co->drains until final. Watchers point at
- * control clients; drain_client_gone removes them before a client is freed.
+ * control clients and hold a reference on them (watch.c, control.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,7 +32,7 @@
 #include "log.h"
 #include "cpucache.h"
 #include "placement.h"
-#include "planner.h"
+#include "evacuate.h"
 
 #define DRAIN_ATTEMPTS		3
 #define DRAIN_MAX_PARALLEL	2
@@ -158,15 +158,12 @@ drain_incoming(struct coord *co, const char *host)
 static void
 drain_free(struct drain *d)
 {
-	struct job_watcher *w;
 	size_t i;
 
 	if (d == NULL)
 		return;
-	while ((w = TAILQ_FIRST(&d->watchers)) != NULL) {
-		TAILQ_REMOVE(&d->watchers, w, entry);
-		free(w);
-	}
+	watch_list_clear(&d->watchers);
+	control_client_unref(d->reply_client);
 	for (i = 0; i < d->nitems; i++)
 		if (d->items[i].src)
 			ferry__source_check_reply__free_unpacked(d->items[i].src,
@@ -303,26 +300,8 @@ drain_reply(struct drain *d, const char *msg)
 	if (d->reply_wait && job_watch_list_add(&d->watchers, d->reply_client,
 	    d->reply_serial) < 0)
 		log_drain_warnx(d->id, d->host, "cannot add a watcher");
+	control_client_unref(d->reply_client);
 	d->reply_client = NULL;
-}
-
-void
-drain_client_gone(struct coord *co, struct ctl_client *c)
-{
-	struct job_watcher *w, *next;
-	struct drain *d;
-
-	TAILQ_FOREACH(d, &co->drains, entry) {
-		for (w = TAILQ_FIRST(&d->watchers); w; w = next) {
-			next = TAILQ_NEXT(w, entry);
-			if (w->client == c) {
-				TAILQ_REMOVE(&d->watchers, w, entry);
-				free(w);
-			}
-		}
-		if (d->reply_client == c)
-			d->reply_client = NULL;
-	}
 }
 
 /* ---- journal ------------------------------------------------------------- */
@@ -582,9 +561,26 @@ drain_replan_item(struct drain *d, struct drain_item *it)
 	return best == PLACE_NONE ? -1 : 0;
 }
 
+/* The drain's end of struct job_parent: job.c calls these, never drain
+ * functions by name. */
+static void
+drain_on_job_progress(void *arg, const struct job *j)
+{
+	drain_job_progress(arg, j, j->percent);
+}
+
+static void
+drain_on_job_done(void *arg, const struct job *j)
+{
+	drain_job_done(arg, j, j->state);
+}
+
 static void
 drain_start_item(struct drain *d, struct drain_item *it)
 {
+	const struct job_parent pcb = {
+		drain_on_job_progress, drain_on_job_done, d->co,
+	};
 	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
 	struct job *j;
 	char err[512];
@@ -595,7 +591,7 @@ drain_start_item(struct drain *d, struct drain_item *it)
 	if (it->ntried < DRAIN_ATTEMPTS + 1)
 		snprintf(it->tried[it->ntried++], sizeof(it->tried[0]), "%s",
 		    it->dest);
-	if (job_migrate(d->co, &o, d->id, &j, err, sizeof(err)) < 0) {
+	if (job_migrate(d->co, &o, d->id, &pcb, &j, err, sizeof(err)) < 0) {
 		snprintf(it->reason, sizeof(it->reason), "%s", err);
 		it->state = ITEM_FAILED;
 		log_ctx_warnx(&(struct log_ctx){ .drain = d->id, .vm = it->vm,
@@ -737,14 +733,6 @@ drain_tick(struct coord *co)
 
 /* ---- planning --------------------------------------------------------------- */
 
-static void
-drain_cleanup_cb(struct host *h, const struct frame *f, const char *err,
-    void *arg)
-{
-	(void)arg;
-	if (f == NULL)
-		log_warnx("host %s: removing nonce files: %s", h->conf.name, err);
-}
 
 static void
 drain_plan(struct drain *d)
@@ -916,7 +904,6 @@ drain_check_cb(struct host *h, const struct frame *f, const char *err,
 {
 	struct drain *d = arg;
 	Ferry__SourceCheckReply *r;
-	Ferry__StorageCleanup sc = FERRY__STORAGE_CLEANUP__INIT;
 	struct drain_item *it = NULL;
 	size_t i, k;
 
@@ -945,10 +932,8 @@ drain_check_cb(struct host *h, const struct frame *f, const char *err,
 				}
 		}
 		if (r->n_nonces) {
-			sc.nonces = r->nonces;
-			sc.n_nonces = r->n_nonces;
-			(void)peer_call(h, MSG_STORAGE_CLEANUP, &sc.base,
-			    DRAIN_CHECK_TIMEOUT_MS, drain_cleanup_cb, NULL);
+			peer_storage_cleanup(h, r->nonces, r->n_nonces,
+			    DRAIN_CHECK_TIMEOUT_MS);
 		}
 		ferry__source_check_reply__free_unpacked(r, NULL);
 	} else
@@ -1036,9 +1021,14 @@ drain_start_planning(struct drain *d, char *err, size_t errlen)
 		if (j != NULL) {
 			/* A migration already in flight (e.g. after a
 			 * restart): follow it instead of planning another. */
+			const struct job_parent follow = {
+				NULL, drain_on_job_done, d->co,
+			};
+
 			it->state = ITEM_MIGRATING;
 			it->job_id = j->id;
 			it->checked = 1;
+			job_adopt(j, &follow);
 			snprintf(it->dest, sizeof(it->dest), "%s", j->destination);
 			continue;
 		}
@@ -1201,6 +1191,7 @@ drain_enter(struct coord *co, const Ferry__MaintenanceRequest *req,
 		d->max_parallel = req->max_parallel;
 	d->dry_run = req->has_dry_run && req->dry_run;
 	d->force = req->has_force && req->force;
+	control_client_ref(c);
 	d->reply_client = c;
 	d->reply_serial = serial;
 	d->reply_type = type;
@@ -1382,6 +1373,7 @@ drain_exit(struct coord *co, const Ferry__MaintenanceRequest *req,
 	}
 	store_job_list_free(jobs, n);
 	drain_restore_check(d, h);
+	control_client_ref(c);
 	d->reply_client = c;
 	d->reply_serial = serial;
 	d->reply_type = type;

@@ -21,6 +21,43 @@ enum job_state {
 	JOB_NSTATES,
 };
 
+/* What happens to a job; job.c's table says, for each state, which events
+ * it accepts and where they lead. */
+enum job_event {
+	JOB_EV_RUN = 0,		/* api.c/drain.c: start the pre-checks */
+	JOB_EV_PASSED,		/* every check passed: send MIGRATE */
+	JOB_EV_REFUSED,		/* a check (or a late one) blocked it */
+	JOB_EV_ABORTED,		/* aborted before MIGRATE left */
+	JOB_EV_ENDED,		/* MIGRATE ended, failed, was lost or stuck */
+	JOB_EV_RESUME,		/* a failed post-copy is resumed */
+	JOB_EV_SUCCEEDED,	/* both hosts: it runs on the destination */
+	JOB_EV_ROLLED_BACK,	/* both hosts: it runs on the source */
+	JOB_EV_FAILED,		/* both hosts, or neither: an operator must look */
+	JOB_EV_RECOVER,		/* after a restart, MIGRATE was never sent */
+	JOB_NEVENTS,
+};
+
+/* Where a job is inside its state: the states' own sub-states. */
+enum job_step {
+	JOB_STEP_NONE = 0,
+	JOB_STEP_CHECKS,	/* checking: pre-check calls in flight */
+	JOB_STEP_SENT,		/* migrating: MIGRATE sent, not yet accepted */
+	JOB_STEP_RUNNING,	/* migrating: libvirt runs it; events come */
+	JOB_STEP_QUERYING,	/* migrating: JOB_QUERY of a quiet source */
+	JOB_STEP_ASKING,	/* verifying: DOMAIN_STATE to both hosts */
+	JOB_STEP_WAITING,	/* verifying: asking again at verify_next_ms */
+	JOB_STEP_CLEANING,	/* verifying: DESTROY_LEFTOVER in flight */
+};
+
+/* A job's parent (a drain, a rebalance) hears of it through these, never
+ * by name: calls flow from the parent down to the job. Both may be NULL. */
+struct job;
+struct job_parent {
+	void	(*on_progress)(void *arg, const struct job *);
+	void	(*on_done)(void *arg, const struct job *);
+	void	 *arg;
+};
+
 struct coord;
 struct host;
 struct ctl_client;
@@ -47,6 +84,7 @@ struct job {
 	struct coord		*co;
 	int64_t			 id;		/* 0 for a check-only job */
 	enum job_state		 state;
+	enum job_step		 step;
 	char			 vm[256];
 	char			 uuid[40];	/* as the source reported it; "" unknown */
 	char			 source[64];
@@ -54,8 +92,14 @@ struct job {
 	struct job_opts		 opts;
 	uint64_t		 mem_mib;
 	uint64_t		 started_ms;
-	uint64_t		 deadline_ms;	/* of the current step */
-	int			 calls;		/* hostd calls in flight */
+	uint64_t		 deadline_ms;	/* of the current state (job_enter) */
+	int			 calls;		/* hostd calls in flight, any kind */
+	/* A transition whose journal write failed, retried by job_tick: the
+	 * job stays where it stands until it is written. */
+	int			 retry_pending;
+	enum job_event		 retry_event;
+	uint64_t		 retry_next_ms;
+	char			 retry_msg[1024];
 	int			 abort_requested;
 	char			 abort_reason[128];
 	/* The abort stays pending until the job leaves migrating: re-sent on
@@ -67,10 +111,11 @@ struct job {
 	uint64_t		 abort_next_ms;
 	int			 recovered;	/* picked up after a restart */
 	int64_t			 parent;	/* the drain that started it, or 0 */
+	struct job_parent	 parent_cb;	/* its callbacks; zero: none */
 
 	/* checking */
 	int			 check_only;	/* ferryctl check: reply, no record */
-	struct ctl_client	*check_client;
+	struct ctl_client	*check_client;	/* a reference (control.c) */
 	uint32_t		 check_serial;
 	Ferry__SourceCheckReply	*src;		/* owned */
 	Ferry__CheckResult	 checks[JOB_MAX_CHECKS];
@@ -90,8 +135,8 @@ struct job {
 	uint64_t		 data_processed_max;
 	uint64_t		 remaining_low;		/* bytes; low-water mark */
 	unsigned		 nsamples;		/* progress samples seen */
-	int			 query_pending;
-	int			 have_result;
+	double			 percent;		/* the last sample's */
+	int			 have_result;	/* libvirt's result is known */
 	int			 result_ok;
 	char			 result_error[1024];
 	char			 result_action[160];
@@ -108,7 +153,7 @@ struct job {
 	int			 src_have, dst_have;
 	Ferry__DomainState	*src_state, *dst_state;	/* owned */
 	char			 src_err[256], dst_err[256];
-	int			 cleanup_sent;
+	int			 cleanup_sent;	/* DESTROY_LEFTOVER attempts */
 	int			 resumes;	/* post-copy resume attempts */
 
 	char			 error[1024];	/* why it failed / was refused */
@@ -116,34 +161,95 @@ struct job {
 };
 TAILQ_HEAD(job_list, job);
 
-/* job.c */
+/* Timing of the job files. */
+#define CHECK_TIMEOUT_MS	30000
+#define HOSTD_TIMEOUT_MS	15000
+#define DIRTY_RATE_SECONDS	1
+#define VERIFY_RETRY_MS		1000
+#define VERIFY_DEADLINE_MS	180000	/* hosts may take this long to return */
+#define MIGRATE_QUIET_MS	20000	/* no news from the source: ask it */
+#define RECORD_PROGRESS_MS	2000	/* sampling of progress into history */
+#define STUCK_GRACE_MS		300000	/* past the completion timeout: give up waiting */
+#define ABORT_RETRY_MS		1000	/* after a refused or lost abort */
+#define ABORT_CONFIRM_MS	10000	/* accepted, but the migration goes on: again */
+#define JOURNAL_RETRY_MS	1000	/* a transition the journal refused: again */
+
+struct json_object;
+
+/* job.c: the machine, its table, creating and running a job, migrating */
 const char *job_state_name(enum job_state);
+int	 job_state_parse(const char *);
 int	 job_state_final(enum job_state);
-int	 job_migrate(struct coord *, const Ferry__MigrateOptions *,
-	    int64_t parent, struct job **, char *err, size_t errlen);
-uint64_t job_incoming_mib(struct coord *, const char *dst, const struct job *);
-struct job *job_find_vm(struct coord *, const char *vm);
-void	 job_run(struct job *);
-int	 job_check(struct coord *, const Ferry__CheckRequest *,
-	    struct ctl_client *, uint32_t serial, char *err, size_t errlen);
-int	 job_abort(struct coord *, int64_t id, const char *why, char *err,
-	    size_t errlen);
+const char *job_event_name(enum job_event);
+int	 job_edge_to(enum job_state, enum job_event);
+int	 job_enter(struct job *, enum job_event, const char *msg);
+uint64_t job_deadline_of(const struct job *, enum job_state, uint64_t now);
+struct job *job_new(struct coord *, const char *vm);
+void	 job_free(struct job *);
+void	 job_free_all(struct coord *);
 struct job *job_find(struct coord *, int64_t id);
-int	 job_watch(struct job *, struct ctl_client *, uint32_t serial);
-int	 job_watch_list_add(struct job_watcher_list *, struct ctl_client *,
-	    uint32_t serial);
-void	 job_client_gone(struct coord *, struct ctl_client *);
+struct job *job_find_vm(struct coord *, const char *vm);
+void	 job_info(const struct job *, Ferry__JobInfo *);
+void	 job_emit(struct job *, Ferry__JobEvent *);
+void	 job_emit_state(struct job *, const char *msg);
+void	 job_record(struct job *, const char *type, struct json_object *);
+int	 job_migrate(struct coord *, const Ferry__MigrateOptions *,
+	    int64_t parent, const struct job_parent *, struct job **,
+	    char *err, size_t errlen);
+void	 job_adopt(struct job *, const struct job_parent *);
+void	 job_run(struct job *);
+void	 job_start_migration(struct job *);
+void	 job_try_resume(struct job *);
 void	 job_on_progress(struct host *, const Ferry__JobStats *);
 void	 job_progress_event(struct job *, const Ferry__JobStats *,
 	    Ferry__JobEvent *);
 void	 job_on_done(struct host *, const Ferry__MigrateResult *);
+void	 job_query(struct job *);
+uint64_t job_mono_ms(void);
 void	 job_host_up(struct host *);
 void	 job_host_down(struct host *);
 void	 job_tick(struct coord *, uint64_t now_ms);
+
+/* job_check.c: pre-checks and check_only mode */
+int	 job_locate(struct coord *, const char *vm, char *src, size_t srclen,
+	    char *uuid, size_t uuidlen, uint64_t *mem, char *err,
+	    size_t errlen);
+int	 job_validate_target(struct coord *, struct job *, const char *to,
+	    char *err, size_t errlen);
+void	 job_start_checks(struct job *);
+uint64_t job_incoming_mib(struct coord *, const char *dst, const struct job *);
+int	 job_check(struct coord *, const Ferry__CheckRequest *,
+	    struct ctl_client *, uint32_t serial, char *err, size_t errlen);
+
+/* job_abort.c */
+int	 job_abort(struct coord *, int64_t id, const char *why, char *err,
+	    size_t errlen);
+int	 job_abort_send(struct job *);
+void	 job_abort_note(struct job *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* job_verify.c: verification and the end */
+void	 job_verify(struct job *);
+void	 job_wait(struct job *, uint64_t now);
+void	 job_finish(struct job *, enum job_state, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+int	 job_journal_end(struct job *, enum job_state, const char *msg);
+void	 job_done(struct job *, const char *msg);
+
+/* job_recover.c */
 int	 job_recover(struct coord *, char *err, size_t errlen);
-void	 job_free_all(struct coord *);
-void	 job_info(const struct job *, Ferry__JobInfo *);
 int	 job_send_done_from_store(struct coord *, struct ctl_client *,
 	    uint32_t serial, const struct store_job *);
+
+/* watch.c */
+int	 job_watch(struct job *, struct ctl_client *, uint32_t serial);
+int	 job_watch_list_add(struct job_watcher_list *, struct ctl_client *,
+	    uint32_t serial);
+void	 watch_list_clear(struct job_watcher_list *);
+
+/* Tests only: an illegal edge calls this; the next job_journal_fail
+ * journal writes fail. */
+extern void	(*job_illegal_hook)(const struct job *, enum job_event);
+extern int	 job_journal_fail;
 
 #endif

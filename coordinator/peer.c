@@ -286,3 +286,29 @@ peer_sweep(struct host *h, uint64_t now_ms)
 		next = TAILQ_FIRST(&h->calls);
 	}
 }
+
+static void
+peer_storage_cleanup_cb(struct host *h, const struct frame *f, const char *err,
+    void *arg)
+{
+	(void)arg;
+	if (f == NULL)
+		log_warnx("host %s: removing nonce files: %s", h->conf.name, err);
+}
+
+/* Asks h to remove the nonce files its storage check left (a job's, a
+ * drain's or a rebalance's pre-check); a failure is only logged: hostd
+ * removes stale nonces itself. */
+void
+peer_storage_cleanup(struct host *h, Ferry__Nonce **nonces, size_t n,
+    int timeout_ms)
+{
+	Ferry__StorageCleanup sc = FERRY__STORAGE_CLEANUP__INIT;
+
+	if (h == NULL || n == 0)
+		return;
+	sc.nonces = nonces;
+	sc.n_nonces = n;
+	(void)peer_call(h, MSG_STORAGE_CLEANUP, &sc.base, timeout_ms,
+	    peer_storage_cleanup_cb, NULL);
+}

@@ -1,4 +1,4 @@
-/* placement.h: the live cluster as a placement model (common/place.h), built
+/* placement.h: the live cluster as a placement model (planner/place.h), built
  * from the coordinator's hosts, inventories, jobs in flight and
  * configuration, for every caller that chooses a destination. */
 #ifndef FERRY_PLACEMENT_H

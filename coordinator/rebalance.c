@@ -1,5 +1,5 @@
 /* rebalance.c: policy-driven rebalancing of the live cluster. The planner
- * is common/balance.c (pure, also used offline by ferryctl plan); this file
+ * is planner/balance.c (pure, also used offline by ferryctl plan); this file
  * builds its model from what the hosts report, applies a plan through the
  * drain executor (drain_start_moves) and runs the periodic mode.
  *
@@ -335,7 +335,7 @@ struct rb_pending {
 	double			 threshold;
 	uint64_t		 quiet_ms;
 	int			 apply;
-	struct ctl_client	*client;	/* NULL: periodic, or gone */
+	struct ctl_client	*client;	/* NULL: periodic; a reference */
 	uint16_t		 type;
 	uint32_t		 serial;
 	int			 calls;
@@ -344,37 +344,34 @@ struct rb_pending {
 
 static struct rb_pending *rb_current;	/* at most one at a time */
 
-static void
-rebalance_cleanup_cb(struct host *h, const struct frame *f, const char *err,
-    void *arg)
-{
-	(void)arg;
-	if (f == NULL)
-		log_warnx("host %s: removing nonce files: %s", h->conf.name, err);
-}
 
 static void
 rebalance_finish_pending(struct rb_pending *rp)
 {
+	/* A requester that went away is as none (control.c). */
+	struct ctl_client *c = control_client_alive(rp->client) ? rp->client :
+	    NULL;
 	char err[512];
 
 	rb_current = NULL;
 	if (rp->co->stopping) {
 		/* Calls failed because the coordinator is going away. */
 		rebalance_blocked_clear(&rp->blocked);
+		control_client_unref(rp->client);
 		free(rp);
 		return;
 	}
 	if (rebalance_do(rp->co, rp->policy, rp->objective, rp->max_moves, rp->threshold,
-	    rp->quiet_ms, &rp->blocked, rp->apply, rp->client, rp->type,
+	    rp->quiet_ms, &rp->blocked, rp->apply, c, rp->type,
 	    rp->serial, err, sizeof(err)) < 0) {
-		if (rp->client != NULL)
-			(void)control_error(rp->client, rp->type, rp->serial, 0,
+		if (c != NULL)
+			(void)control_error(c, rp->type, rp->serial, 0,
 			    "%s", err);
 		else
 			log_warnx("periodic rebalance: %s", err);
 	}
 	rebalance_blocked_clear(&rp->blocked);
+	control_client_unref(rp->client);
 	free(rp);
 }
 
@@ -384,7 +381,6 @@ rebalance_check_cb(struct host *h, const struct frame *f, const char *err,
 {
 	struct rb_pending *rp = arg;
 	Ferry__SourceCheckReply *r;
-	Ferry__StorageCleanup sc = FERRY__STORAGE_CLEANUP__INIT;
 	char **nn;
 	size_t k;
 
@@ -415,10 +411,7 @@ rebalance_check_cb(struct host *h, const struct frame *f, const char *err,
 			break;
 		}
 		if (r->n_nonces) {
-			sc.nonces = r->nonces;
-			sc.n_nonces = r->n_nonces;
-			(void)peer_call(h, MSG_STORAGE_CLEANUP, &sc.base, 30000,
-			    rebalance_cleanup_cb, NULL);
+			peer_storage_cleanup(h, r->nonces, r->n_nonces, 30000);
 		}
 		ferry__source_check_reply__free_unpacked(r, NULL);
 	} else
@@ -453,7 +446,8 @@ rebalance_start(struct coord *co, enum balance_policy policy,
 	rp->threshold = threshold;
 	rp->quiet_ms = quiet_ms;
 	rp->apply = apply;
-	rp->client = c;
+	control_client_ref(c);
+	rp->client = c;	/* a reference */
 	rp->type = type;
 	rp->serial = serial;
 	rb_current = rp;
@@ -479,14 +473,6 @@ rebalance_start(struct coord *co, enum balance_policy policy,
 	if (rp->calls == 0)
 		rebalance_finish_pending(rp);
 	return 0;
-}
-
-void
-rebalance_client_gone(struct coord *co, struct ctl_client *c)
-{
-	(void)co;
-	if (rb_current != NULL && rb_current->client == c)
-		rb_current->client = NULL;
 }
 
 int

@@ -74,11 +74,11 @@ hostd_send(struct hostd *hd, struct session *s, uint16_t type, uint16_t kind,
 
 	(void)hd;
 	if (frame_pack(type, kind, FRAME_OK, serial, m, &buf, &len) < 0) {
-		log_warnx("%s: cannot pack %s", tr_conn_peer(s->conn),
+		log_warnx("%s: cannot pack %s", session_peer(s),
 		    msg_type_name(type));
 		return -1;
 	}
-	return tr_conn_send(s->conn, buf, len);
+	return session_send(s, buf, len);
 }
 
 void
@@ -89,7 +89,7 @@ hostd_send_raw(struct session *s, uint16_t type, uint16_t kind,
 	size_t len;
 
 	if (frame_pack_raw(type, kind, status, serial, p, plen, &buf, &len) == 0)
-		(void)tr_conn_send(s->conn, buf, len);
+		(void)session_send(s, buf, len);
 }
 
 /* An EVENT to every session that said HELLO. */
@@ -160,7 +160,7 @@ hostd_call_after(struct workq_item *it, int cancelled)
 			    c->payload, c->len);
 		else if (frame_pack_error(c->type, c->serial, EIO,
 		    c->err[0] ? c->err : "failed", &buf, &len) == 0)
-			(void)tr_conn_send(s->conn, buf, len);
+			(void)session_send(s, buf, len);
 	}
 	protobuf_c_message_free_unpacked(c->msg, NULL);
 	free(c->payload);
@@ -230,7 +230,7 @@ inv_answer_waiters(struct hostd *hd, const char *err)
 				    iw->serial, hd->inv_payload, hd->inv_len);
 			else if (frame_pack_error(iw->type, iw->serial, EIO, err,
 			    &buf, &len) == 0)
-				(void)tr_conn_send(s->conn, buf, len);
+				(void)session_send(s, buf, len);
 		}
 		free(iw);
 	}
@@ -444,6 +444,13 @@ hostd_init(struct hostd *hd, uv_loop_t *loop, const struct hostd_conf *conf,
 	uv_signal_start(&hd->sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&hd->sigint, signal_cb, SIGINT);
 
+	if (hd->conf.privsep) {
+		if ((hd->ps = privsep_start(hd, err, errlen)) == NULL) {
+			hostd_shutdown(hd);
+			return -1;
+		}
+		goto started;
+	}
 	memset(&sc, 0, sizeof(sc));
 	sc.listen_addr = hd->conf.listen;
 	sc.port = hd->conf.port;
@@ -463,6 +470,7 @@ hostd_init(struct hostd *hd, uv_loop_t *loop, const struct hostd_conf *conf,
 		hostd_shutdown(hd);
 		return -1;
 	}
+started:
 	uv_timer_start(&hd->refresh_timer, refresh_cb, 0,
 	    hd->conf.refresh_interval_ms);
 	uv_timer_start(&hd->heartbeat_timer, heartbeat_cb,
@@ -489,6 +497,8 @@ hostd_shutdown(struct hostd *hd)
 		    "them on regardless)", migrate_running(hd));
 	tr_server_stop(hd->server);
 	hd->server = NULL;
+	privsep_stop(hd->ps);
+	hd->ps = NULL;
 	uv_close((uv_handle_t *)&hd->ev_async, NULL);
 	uv_close((uv_handle_t *)&hd->debounce_timer, NULL);
 	uv_close((uv_handle_t *)&hd->refresh_timer, NULL);

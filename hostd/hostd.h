@@ -38,13 +38,19 @@ struct hostd_conf {
 	int		startups_full;
 	int		per_source_max_startups;
 	int		max_frame_rate;		/* from a coordinator, per second */
+	int		privsep;		/* SSH in a network process */
+	char		privsep_user[64];	/* ... running as this user */
+	char		privsep_dir[PATH_MAX];	/* ... chrooted here */
+	char		conf_file[PATH_MAX];	/* absolute; "" when none */
 };
 
 /* A coordinator's session. Freed when its transport connection goes down. */
 struct session {
 	TAILQ_ENTRY(session)	 entry;
 	struct hostd		*hd;
-	struct tr_conn		*conn;
+	struct tr_conn		*conn;		/* NULL: relayed (privsep.c) */
+	uint64_t		 relay_id;	/* the network child's id */
+	char			 peer[64];	/* "addr:port", for logs */
 	uint64_t		 id;
 	int			 hello;		/* said HELLO; gets events */
 	int			 calls_in_flight;	/* worker calls */
@@ -124,7 +130,8 @@ struct hostd {
 	struct hv		*hv;
 	pthread_mutex_t		 hv_open_mtx;
 	int			 hv_opened;	/* under hv_open_mtx */
-	struct tr_server	*server;
+	struct tr_server	*server;	/* without privsep */
+	struct privsep		*ps;		/* with it */
 	struct session_list	 sessions;
 	uint64_t		 next_session_id;
 
@@ -223,9 +230,24 @@ int	 precheck_destroy(struct hostd *, const ProtobufCMessage *, uint8_t **,
 int	 precheck_dirty_rate(struct hostd *, const ProtobufCMessage *,
 	    uint8_t **, size_t *, char *, size_t);
 
+/* privsep.c */
+struct privsep;
+struct privsep *privsep_start(struct hostd *, char *, size_t);
+void	 privsep_stop(struct privsep *);
+int	 privsep_send(struct privsep *, uint64_t id, uint8_t *, size_t);
+void	 privsep_kick(struct privsep *, uint64_t id, const char *);
+int	 privsep_child_main(const struct hostd_conf *, int fd);
+
 /* session.c */
 extern const struct dispatch_entry session_dispatch[];
 extern const size_t session_ndispatch;
+struct session *session_up(struct hostd *, struct tr_conn *, uint64_t relay_id,
+	    const char *peer);
+void	 session_frame(struct session *, struct frame *);
+void	 session_down(struct session *, const char *reason);
+int	 session_send(struct session *, uint8_t *, size_t);
+void	 session_kick(struct session *, const char *reason);
+const char *session_peer(const struct session *);
 void	 session_on_up(struct tr_conn *, void *);
 void	 session_on_frame(struct tr_conn *, struct frame *, void *);
 void	 session_on_down(struct tr_conn *, const char *, void *);

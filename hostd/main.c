@@ -33,9 +33,11 @@ main(int argc, char *argv[])
 	uv_timer_t watchdog;
 	uint64_t wd_usec;
 	char err[1024];
-	int ch, checkonly = 0, verbose = 0, rc, wd;
+	int ch, checkonly = 0, verbose = 0, rc, wd, netfd = -1;
+	char *end;
+	long l;
 
-	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+	while ((ch = getopt(argc, argv, "df:nN:v")) != -1) {
 		switch (ch) {
 		case 'd':
 		case 'v':
@@ -47,13 +49,19 @@ main(int argc, char *argv[])
 		case 'n':
 			checkonly = 1;
 			break;
+		case 'N':	/* the network process (privsep.c), not for users */
+			l = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || l < 3 || l > 1024)
+				usage();
+			netfd = (int)l;
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc)
 		usage();
-	log_init("ferry-hostd", verbose);
+	log_init(netfd == -1 ? "ferry-hostd" : "ferry-hostd-net", verbose);
 
 	if (parse_hostd_config(conffile, &conf, err, sizeof(err)) < 0 ||
 	    conf_check_private(conf.host_key, "host key", err, sizeof(err)) < 0)
@@ -67,6 +75,8 @@ main(int argc, char *argv[])
 		printf("configuration OK\n");
 		return 0;
 	}
+	if (netfd != -1)
+		return privsep_child_main(&conf, netfd);
 
 	/* A peer that goes away mid-write must cost an EPIPE, not the
 	 * daemon (a ferryctl closing before its reply killed it). */

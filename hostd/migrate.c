@@ -515,7 +515,7 @@ mig_abort_after(struct workq_item *it, int cancelled)
 			    a->serial, &e.base);
 		else if (frame_pack_error(a->type, a->serial, a->code, a->err,
 		    &buf, &len) == 0)
-			(void)tr_conn_send(s->conn, buf, len);
+			(void)session_send(s, buf, len);
 	}
 	free(a);
 	if (mg->finished)

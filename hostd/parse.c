@@ -1,6 +1,7 @@
 /* parse.c: ferry-hostd's configuration file (libconfig syntax). */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
@@ -37,6 +38,10 @@ static const struct conf_key hostd_keys[] = {
 	{ "per_source_max_startups", CONF_INT, 0, OFF(per_source_max_startups),
 	    0, 1, 4096 },
 	{ "max_frame_rate", CONF_INT, 0, OFF(max_frame_rate), 0, 10, 1000000 },
+	{ "privsep", CONF_BOOL, 0, OFF(privsep), 0, 0, 0 },
+	{ "privsep_user", CONF_STR, 0, OFF(privsep_user), SZ(privsep_user), 0,
+	    0 },
+	{ "privsep_dir", CONF_STR, 0, OFF(privsep_dir), SZ(privsep_dir), 0, 0 },
 };
 
 #define STARTUPS_MAX	4096
@@ -99,6 +104,11 @@ parse_hostd_defaults(struct hostd_conf *c)
 	c->startups_full = TR_STARTUPS_FULL;
 	c->per_source_max_startups = TR_PER_SOURCE_STARTUPS;
 	c->max_frame_rate = 2000;
+	/* In-process users of hostd (tests, simulators) have no file to
+	 * re-execute with; a configuration file turns it on by default. */
+	c->privsep = 0;
+	snprintf(c->privsep_user, sizeof(c->privsep_user), "nobody");
+	snprintf(c->privsep_dir, sizeof(c->privsep_dir), "/run/ferry-hostd");
 }
 
 /*
@@ -114,6 +124,9 @@ parse_hostd_config(const char *path, struct hostd_conf *out, char *err,
 	int rc = -1;
 
 	parse_hostd_defaults(&c);
+	c.privsep = 1;
+	if (realpath(path, c.conf_file) == NULL)
+		c.conf_file[0] = '\0';	/* conf_load says why */
 	config_init(&cf);
 	if (conf_load(&cf, path, err, errlen) < 0)
 		goto done;
@@ -135,6 +148,11 @@ parse_hostd_config(const char *path, struct hostd_conf *out, char *err,
 		    "below capacity_mib (%llu)", path,
 		    (unsigned long long)c.memory_reserve_mib,
 		    (unsigned long long)c.capacity_mib);
+		goto done;
+	}
+	if (c.privsep && c.privsep_dir[0] != '/') {
+		snprintf(err, errlen, "%s: privsep_dir '%s' is not an absolute "
+		    "path", path, c.privsep_dir);
 		goto done;
 	}
 	*out = c;

@@ -40,7 +40,7 @@ handle_hello(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
 	snprintf(s->coordinator, sizeof(s->coordinator), "%s",
 	    hello->coordinator);
 	s->hello = 1;
-	log_info("%s: hello from coordinator '%s'", tr_conn_peer(s->conn),
+	log_info("%s: hello from coordinator '%s'", session_peer(s),
 	    s->coordinator);
 	/* The reply is the next fresh inventory. */
 	return session_inventory_wait(s, h->type, h->serial);
@@ -199,9 +199,9 @@ handle_abort(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
 	if ((rc = migrate_abort(s->hd, s, h, ((Ferry__JobRef *)m)->job_id, err,
 	    errlen)) == 0)
 		return 0;
-	log_warnx("%s: abort: %s", tr_conn_peer(s->conn), err);
+	log_warnx("%s: abort: %s", session_peer(s), err);
 	if (frame_pack_error(h->type, h->serial, -rc, err, &buf, &len) == 0)
-		(void)tr_conn_send(s->conn, buf, len);
+		(void)session_send(s, buf, len);
 	return 0;
 }
 
@@ -259,54 +259,115 @@ const struct dispatch_entry session_dispatch[MSG_HOST_MAX] = {
 };
 const size_t session_ndispatch = MSG_HOST_MAX;
 
-void
-session_on_up(struct tr_conn *c, void *arg)
+/*
+ * A session's transport is either a connection of this process's SSH server
+ * (conn) or, with privilege separation, one relayed by the network child
+ * (relay_id, privsep.c). Everything above talks to the session only.
+ */
+struct session *
+session_up(struct hostd *hd, struct tr_conn *c, uint64_t relay_id,
+    const char *peer)
 {
-	struct hostd *hd = arg;
 	struct session *s;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		log_warn("%s: session", tr_conn_peer(c));
-		tr_conn_kick(c, "out of memory");
-		return;
+		log_warn("%s: session", peer);
+		return NULL;
 	}
 	s->hd = hd;
 	s->conn = c;
+	s->relay_id = relay_id;
+	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	s->id = ++hd->next_session_id;
-	tr_conn_set_data(c, s);
 	TAILQ_INSERT_TAIL(&hd->sessions, s, entry);
-	log_info("%s: session %llu up", tr_conn_peer(c),
-	    (unsigned long long)s->id);
+	log_info("%s: session %llu up", s->peer, (unsigned long long)s->id);
+	return s;
+}
+
+/* Takes f. */
+void
+session_frame(struct session *s, struct frame *f)
+{
+	char err[512];
+	uint8_t *buf;
+	size_t len;
+
+	/* The frame rate is limited by the transport (max_frame_rate). */
+	if (f->hdr.kind == FRAME_EVENT && f->hdr.type == MSG_HEARTBEAT)
+		goto done;	/* keepalive: receiving it was the point */
+	if (f->hdr.kind != FRAME_CALL) {
+		log_debug("%s: ignoring %s frame of kind %u", s->peer,
+		    msg_type_name(f->hdr.type), f->hdr.kind);
+		goto done;
+	}
+	if (dispatch_frame(session_dispatch, session_ndispatch, s, s->hello,
+	    f, err, sizeof(err)) < 0) {
+		log_warnx("%s: %s", s->peer, err);
+		if (frame_pack_error(f->hdr.type, f->hdr.serial, EINVAL, err,
+		    &buf, &len) == 0)
+			(void)session_send(s, buf, len);
+	}
+done:
+	frame_free(f);
+}
+
+/* Frees s. */
+void
+session_down(struct session *s, const char *reason)
+{
+	log_info("%s: session %llu down: %s", s->peer,
+	    (unsigned long long)s->id, reason);
+	TAILQ_REMOVE(&s->hd->sessions, s, entry);
+	free(s);
+}
+
+/* Queues a packed frame; takes buf in all cases. */
+int
+session_send(struct session *s, uint8_t *buf, size_t len)
+{
+	if (s->conn != NULL)
+		return tr_conn_send(s->conn, buf, len);
+	return privsep_send(s->hd->ps, s->relay_id, buf, len);
+}
+
+void
+session_kick(struct session *s, const char *reason)
+{
+	if (s->conn != NULL)
+		tr_conn_kick(s->conn, reason);
+	else
+		privsep_kick(s->hd->ps, s->relay_id, reason);
+}
+
+const char *
+session_peer(const struct session *s)
+{
+	return s->peer;
+}
+
+/* The transport's callbacks, when this process runs the SSH server. */
+void
+session_on_up(struct tr_conn *c, void *arg)
+{
+	struct session *s;
+
+	if ((s = session_up(arg, c, 0, tr_conn_peer(c))) == NULL) {
+		tr_conn_kick(c, "out of memory");
+		return;
+	}
+	tr_conn_set_data(c, s);
 }
 
 void
 session_on_frame(struct tr_conn *c, struct frame *f, void *arg)
 {
 	struct session *s = tr_conn_get_data(c);
-	char err[512];
-	uint8_t *buf;
-	size_t len;
 
-	/* The frame rate is limited by the transport (max_frame_rate). */
 	(void)arg;
 	if (s == NULL)
-		goto done;
-	if (f->hdr.kind == FRAME_EVENT && f->hdr.type == MSG_HEARTBEAT)
-		goto done;	/* keepalive: receiving it was the point */
-	if (f->hdr.kind != FRAME_CALL) {
-		log_debug("%s: ignoring %s frame of kind %u", tr_conn_peer(c),
-		    msg_type_name(f->hdr.type), f->hdr.kind);
-		goto done;
-	}
-	if (dispatch_frame(session_dispatch, session_ndispatch, s, s->hello,
-	    f, err, sizeof(err)) < 0) {
-		log_warnx("%s: %s", tr_conn_peer(c), err);
-		if (frame_pack_error(f->hdr.type, f->hdr.serial, EINVAL, err,
-		    &buf, &len) == 0)
-			(void)tr_conn_send(c, buf, len);
-	}
-done:
-	frame_free(f);
+		frame_free(f);
+	else
+		session_frame(s, f);
 }
 
 void
@@ -319,9 +380,6 @@ session_on_down(struct tr_conn *c, const char *reason, void *arg)
 		log_info("%s: refused: %s", tr_conn_peer(c), reason);
 		return;
 	}
-	log_info("%s: session %llu down: %s", tr_conn_peer(c),
-	    (unsigned long long)s->id, reason);
-	TAILQ_REMOVE(&s->hd->sessions, s, entry);
 	tr_conn_set_data(c, NULL);
-	free(s);
+	session_down(s, reason);
 }

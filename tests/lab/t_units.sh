@@ -20,8 +20,10 @@ for u in ferry-coordinator ferry-hostd; do
 	score=$(systemd-analyze security --offline=true --root="$root" "$u.service" 2>&1 |
 		sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p')
 	note "$u: exposure $score"
-	check "$u.service exposure at most 2.5 (it is ${score:-unknown})" \
-		awk -v s="$score" 'BEGIN { exit !(s != "" && s + 0 <= 2.5) }'
+	# hostd's privilege separation costs it 0.6 (README, systemd units).
+	max=2.5; [ "$u" = ferry-hostd ] && max=3.0
+	check "$u.service exposure at most $max (it is ${score:-unknown})" \
+		awk -v s="$score" -v m="$max" 'BEGIN { exit !(s != "" && s + 0 <= m) }'
 	check "$u.service is Type=notify with a watchdog and Restart=on-failure" \
 		bash -c "grep -qx Type=notify '$REPO/deploy/systemd/$u.service' &&
 			grep -q '^WatchdogSec=' '$REPO/deploy/systemd/$u.service' &&

@@ -8,7 +8,7 @@
 # page renders without a warning. Prints "ok - " / "not ok - " lines.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-CTL=coordinator/ferryctl
+CTL=ferryctl
 fails=0
 ok() { echo "ok - $*"; }
 notok() { echo "not ok - $*"; fails=$((fails + 1)); }
@@ -69,7 +69,7 @@ else ok "bash completion: every command and option in $comp"; fi
 
 # The daemons' options (getopt strings of main.c).
 for d in hostd coordinator; do
-	letters=$(sed -n 's/.*getopt(argc, argv, "\([a-z:]*\)").*/\1/p' $d/main.c | tr -d :)
+	letters=$(sed -n 's/.*getopt(argc, argv, "\([a-zA-Z:]*\)").*/\1/p' $d/main.c | tr -d :)
 	check "ferry-$d options" man/ferry-$d.8 "Fl " 3 $(echo "$letters" | sed 's/./& /g')
 done
 

@@ -25,12 +25,13 @@
 #include <json-c/json.h>
 #include <libvirt/libvirt.h>
 
+#include "cluster.h"
 #include "coordinator.h"
 #include "fake_hv.h"
 #include "hostd.h"
 #include "log.h"
 
-#define NHOSTS		3
+#define NHOSTS		CLUSTER_NHOSTS
 #define MIB		(1024ULL * 1024)
 #define EVIL_URI	"qemu+ssh://h2/system?command=/mnt/shared/payload"
 
@@ -38,240 +39,59 @@
 static const char *advertise_at_start[NHOSTS];
 static const char *configured_uri[NHOSTS];
 
-struct cluster {
-	char		 dir[64];
-	uv_loop_t	 loop;
-	struct hostd	 hd[NHOSTS];
-	struct coord	 co;
-	int		 co_running;
-	int		 port[NHOSTS];
-};
-
-static const char *
-host_uri(int i)
-{
-	static const char *uris[NHOSTS] = { "qemu+tcp://h1/system",
-	    "qemu+tcp://h2/system", "qemu+tcp://h3/system" };
-
-	return uris[i];
-}
-
 static void
-sh(const char *fmt, ...)
+hostile_coord_conf(struct cluster *cl, struct coord_conf *cc)
 {
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_int_equal(system(cmd), 0);
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-run_until(struct cluster *cl, int (*pred)(struct cluster *, void *),
-    void *arg, int ms)
-{
-	uint64_t end = mono_ms() + ms;
-
-	while (!pred(cl, arg) && mono_ms() < end)
-		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
-	return pred(cl, arg);
-}
-
-static void
-pump(struct cluster *cl, int ms)
-{
-	uint64_t end = mono_ms() + ms;
-
-	while (mono_ms() < end)
-		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
-}
-
-static int
-all_up(struct cluster *cl, void *arg)
-{
-	size_t i;
-
-	(void)arg;
-	for (i = 0; i < cl->co.nhosts; i++)
-		if (!cl->co.hosts[i].up)
-			return 0;
-	return 1;
-}
-
-static void
-coord_start(struct cluster *cl)
-{
-	struct coord_conf cc;
-	char err[512];
 	int i;
 
-	parse_coord_defaults(&cc);
-	snprintf(cc.name, sizeof(cc.name), "test");
-	snprintf(cc.database, sizeof(cc.database), "%s/ferry.db", cl->dir);
-	snprintf(cc.socket, sizeof(cc.socket), "%s/ferry.sock", cl->dir);
-	snprintf(cc.identity, sizeof(cc.identity), "%s/id", cl->dir);
-	snprintf(cc.known_hosts, sizeof(cc.known_hosts), "%s/known_hosts",
-	    cl->dir);
-	cc.backoff_min_ms = 50;
-	cc.backoff_max_ms = 200;
-	assert_non_null(cc.hosts = calloc(NHOSTS, sizeof(*cc.hosts)));
-	cc.nhosts = NHOSTS;
-	for (i = 0; i < NHOSTS; i++) {
-		snprintf(cc.hosts[i].name, sizeof(cc.hosts[i].name), "h%d", i + 1);
-		snprintf(cc.hosts[i].address, sizeof(cc.hosts[i].address),
-		    "127.0.0.1");
-		cc.hosts[i].port = cl->port[i];
+	(void)cl;
 #ifndef OLD_MAIN	/* main before issue 11 had no per-host addresses */
-		if (configured_uri[i]) {
-			snprintf(cc.hosts[i].libvirt_uri,
-			    sizeof(cc.hosts[i].libvirt_uri), "%s",
-			    configured_uri[i]);
-			snprintf(cc.hosts[i].migration_address,
-			    sizeof(cc.hosts[i].migration_address), "127.0.0.1");
-		}
-#endif
+	for (i = 0; i < NHOSTS; i++) {
+		if (configured_uri[i] == NULL)
+			continue;
+		snprintf(cc->hosts[i].libvirt_uri,
+		    sizeof(cc->hosts[i].libvirt_uri), "%s", configured_uri[i]);
+		snprintf(cc->hosts[i].migration_address,
+		    sizeof(cc->hosts[i].migration_address), "127.0.0.1");
 	}
-	if (coord_init(&cl->co, &cl->loop, &cc, err, sizeof(err)) < 0)
-		fail_msg("coord_init: %s", err);
-	cl->co_running = 1;
-	assert_true(run_until(cl, all_up, NULL, 30000));
+#else
+	(void)cc;
+	(void)i;
+#endif
 }
 
 static void
-coord_stop(struct cluster *cl)
+hostile_hostd_conf(struct cluster *cl, int i, struct hostd_conf *hc)
 {
-	coord_shutdown(&cl->co);
-	for (int k = 0; k < 200; k++)
-		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(1000);
-	coord_free(&cl->co);
-	cl->co_running = 0;
+	(void)cl;
+	if (advertise_at_start[i])
+		snprintf(hc->advertise_uri, sizeof(hc->advertise_uri), "%s",
+		    advertise_at_start[i]);
 }
+
+static const struct cluster_opts hostile_opts = {
+	.tag = "hostile",
+	.coord_conf = hostile_coord_conf,
+	.hostd_conf = hostile_hostd_conf,
+};
 
 static int
 setup(void **state)
 {
-	struct cluster *cl;
-	struct hostd_conf hc;
-	char err[512];
-	int i, base;
-
-	assert_non_null(cl = calloc(1, sizeof(*cl)));
-	snprintf(cl->dir, sizeof(cl->dir), "/tmp/ferry-test-hostile.XXXXXX");
-	assert_non_null(mkdtemp(cl->dir));
-	fake_hv_reset();
-	sh("ssh-keygen -q -t ed25519 -N '' -f %s/id", cl->dir);
-	sh("cp %s/id.pub %s/authorized_keys", cl->dir, cl->dir);
-	sh(": > %s/known_hosts", cl->dir);
-	base = 20000 + (getpid() * 11) % 30000;
-	assert_int_equal(uv_loop_init(&cl->loop), 0);
-	for (i = 0; i < NHOSTS; i++) {
-		cl->port[i] = base + i;
-		sh("ssh-keygen -q -t ed25519 -N '' -f %s/hk%d", cl->dir, i);
-		sh("echo \"[127.0.0.1]:%d $(cut -d' ' -f1,2 %s/hk%d.pub)\" >> "
-		    "%s/known_hosts", cl->port[i], cl->dir, i, cl->dir);
-		parse_hostd_defaults(&hc);
-		snprintf(hc.listen, sizeof(hc.listen), "127.0.0.1");
-		hc.port = cl->port[i];
-		snprintf(hc.host_key, sizeof(hc.host_key), "%s/hk%d", cl->dir, i);
-		snprintf(hc.authorized_keys, sizeof(hc.authorized_keys),
-		    "%s/authorized_keys", cl->dir);
-		snprintf(hc.libvirt_uri, sizeof(hc.libvirt_uri), "%s",
-		    host_uri(i));
-		snprintf(hc.advertise_uri, sizeof(hc.advertise_uri), "%s",
-		    advertise_at_start[i] ? advertise_at_start[i] : host_uri(i));
-		snprintf(hc.migration_address, sizeof(hc.migration_address),
-		    "127.0.0.1");
-		hc.memory_reserve_mib = 512;
-		hc.capacity_mib = 4096;
-		if (hostd_init(&cl->hd[i], &cl->loop, &hc, &fake_hv_ops, err,
-		    sizeof(err)) < 0)
-			fail_msg("hostd_init: %s", err);
-	}
-	coord_start(cl);
-	*state = cl;
-	return 0;
+	return cluster_setup(state, &hostile_opts);
 }
 
 static int
 teardown(void **state)
 {
-	struct cluster *cl = *state;
-	int i, rc;
+	int rc = cluster_teardown(state);
 
-	if (cl->co_running)
-		coord_stop(cl);
-	for (i = 0; i < NHOSTS; i++)
-		hostd_shutdown(&cl->hd[i]);
-	for (int k = 0; k < 500 && uv_run(&cl->loop, UV_RUN_NOWAIT); k++)
-		usleep(1000);
-	for (i = 0; i < NHOSTS; i++)
-		hostd_free(&cl->hd[i]);
-	rc = uv_loop_close(&cl->loop);
-	sh("rm -rf %s", cl->dir);
-	free(cl);
 	memset(advertise_at_start, 0, sizeof(advertise_at_start));
 	memset(configured_uri, 0, sizeof(configured_uri));
-	assert_int_equal(rc, 0);
-	return 0;
+	return rc;
 }
 
 /* ---- helpers --------------------------------------------------------- */
-
-static int
-job_gone(struct cluster *cl, void *arg)
-{
-	return job_find(&cl->co, *(int64_t *)arg) == NULL;
-}
-
-static int
-job_in(struct cluster *cl, void *arg)
-{
-	int64_t *a = arg;
-	struct job *j = job_find(&cl->co, a[0]);
-
-	return j != NULL && (int64_t)j->state == a[1];
-}
-
-struct seen {
-	int		 host;
-	const char	*vm;
-};
-
-static int
-seen_on(struct cluster *cl, void *arg)
-{
-	struct seen *s = arg;
-	const Ferry__Inventory *inv = cl->co.hosts[s->host].inv;
-	size_t k;
-
-	if (inv == NULL)
-		return 0;
-	for (k = 0; k < inv->n_domains; k++)
-		if (strcmp(inv->domains[k]->name, s->vm) == 0)
-			return 1;
-	return 0;
-}
-
-static void
-wait_seen(struct cluster *cl, int host, const char *vm)
-{
-	struct seen s = { host, vm };
-
-	hostd_inventory_refresh(&cl->hd[host]);
-	if (!run_until(cl, seen_on, &s, 20000))
-		fail_msg("h%d's inventory never showed %s", host + 1, vm);
-}
 
 /* Starts a migration; returns its id, or -1 with err when refused. */
 static int64_t
@@ -285,7 +105,7 @@ try_job(struct cluster *cl, const char *vm, const char *to, char *err,
 	o.vm = (char *)vm;
 	o.to = (char *)to;
 
-	if (job_migrate(&cl->co, &o, 0, &j, err, errlen) < 0)
+	if (job_migrate(&cl->co, &o, 0, NULL, &j, err, errlen) < 0)
 		return -1;
 	id = j->id;
 	job_run(j);	/* a refusal may end (and free) the job at once */
@@ -298,57 +118,10 @@ start_job(struct cluster *cl, const char *vm, const char *to)
 	char err[512];
 	int64_t id;
 
-	wait_seen(cl, 0, vm);
+	cluster_wait_seen(cl, vm, 0);
 	if ((id = try_job(cl, vm, to, err, sizeof(err))) < 0)
 		fail_msg("job_migrate %s: %s", vm, err);
 	return id;
-}
-
-static void
-wait_final(struct cluster *cl, int64_t id, int ms)
-{
-	if (!run_until(cl, job_gone, &id, ms))
-		fail_msg("job %lld not final after %d ms", (long long)id, ms);
-}
-
-/* The job's final state and error, from the journal. */
-static void
-expect_job(struct cluster *cl, int64_t id, const char *state,
-    const char *errpart)
-{
-	struct store_job sj;
-
-	memset(&sj, 0, sizeof(sj));
-	assert_int_equal(store_job_get(cl->co.store, id, &sj), 1);
-	if (strcmp(sj.state, state) != 0)
-		fail_msg("job %lld is %s (%s), expected %s", (long long)id,
-		    sj.state, sj.error ? sj.error : "", state);
-	if (errpart && (sj.error == NULL || strstr(sj.error, errpart) == NULL))
-		fail_msg("job %lld error '%s' lacks '%s'", (long long)id,
-		    sj.error ? sj.error : "(none)", errpart);
-	store_job_clear(&sj);
-}
-
-static int
-dom_state(const char *uri, const char *vm, int *state, int *reason)
-{
-	struct hv_domain d;
-
-	memset(&d, 0, sizeof(d));
-	if (fake_hv_get_domain(uri, vm, &d) < 0)
-		return -1;
-	*state = d.state;
-	*reason = d.reason;
-	hv_domain_clear(&d);
-	return 0;
-}
-
-static int
-running_on(const char *uri, const char *vm)
-{
-	int st, r;
-
-	return dom_state(uri, vm, &st, &r) == 0 && st == HV_STATE_RUNNING;
 }
 
 /* Runs the real ferryctl against the coordinator while the loop keeps
@@ -363,7 +136,7 @@ ferryctl(struct cluster *cl, char *out, size_t outlen, const char *a1,
 	pid_t pid;
 	int st = 0, fd;
 	ssize_t n;
-	uint64_t end = mono_ms() + 20000;
+	uint64_t end = cluster_mono_ms() + 20000;
 
 	snprintf(sock, sizeof(sock), "%s/ferry.sock", cl->dir);
 	snprintf(path, sizeof(path), "%s/ferryctl.out", cl->dir);
@@ -377,7 +150,7 @@ ferryctl(struct cluster *cl, char *out, size_t outlen, const char *a1,
 	}
 	assert_true(pid > 0);
 	while (waitpid(pid, &st, WNOHANG) == 0) {
-		if (mono_ms() > end) {
+		if (cluster_mono_ms() > end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
 			fail_msg("ferryctl %s did not finish", a1);
@@ -446,7 +219,7 @@ expect_no_command_sent(void)
 {
 	struct fake_hv_migrate_rec rec;
 
-	if (fake_hv_last_migrate(host_uri(0), &rec) == 0 &&
+	if (fake_hv_last_migrate(cluster_host_uri(0), &rec) == 0 &&
 	    strstr(rec.dest_uri, "command") != NULL)
 		fail_msg("h1's libvirt was asked to migrate to %s", rec.dest_uri);
 }
@@ -469,36 +242,36 @@ test_uri_command_refused(void **state)
 	char err[512], out[4096];
 	int64_t id;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vm1", NULL, 0), 0);
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vm2", NULL, 0), 0);
-	wait_seen(cl, 0, "vm1");
-	wait_seen(cl, 0, "vm2");
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vm1", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vm2", NULL, 0), 0);
+	cluster_wait_seen(cl, "vm1", 0);
+	cluster_wait_seen(cl, "vm2", 0);
 	set_advertise(cl, 1, EVIL_URI);
-	pump(cl, 1500);		/* h2's new inventory arrives */
+	cluster_pump(cl, 1500);		/* h2's new inventory arrives */
 
 	id = try_job(cl, "vm1", "h2", err, sizeof(err));
 	if (id > 0)
-		wait_final(cl, id, 15000);
+		cluster_wait_final(cl, id, 15000);
 	expect_no_command_sent();
 	if (id > 0)
-		expect_job(cl, id, "refused", "flagged");
+		cluster_expect_job(cl, id, "refused", "flagged");
 	expect_host_field(cl, "h2", "trust", "flagged");
 	expect_host_field(cl, "h2", "flag_reason", "command=");
-	expect_host_field(cl, "h2", "libvirt_uri", host_uri(1));
+	expect_host_field(cl, "h2", "libvirt_uri", cluster_host_uri(1));
 	expect_host_field(cl, "h3", "trust", "pinned");
-	assert_true(running_on(host_uri(0), "vm1"));
-	assert_false(fake_hv_has_domain(host_uri(1), "vm1"));
+	assert_true(cluster_running_on(cluster_host_uri(0), "vm1"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(1), "vm1"));
 
 	/* Everyone else keeps working. */
 	id = start_job(cl, "vm2", "h3");
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "succeeded", NULL);
-	assert_true(running_on(host_uri(2), "vm2"));
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_true(cluster_running_on(cluster_host_uri(2), "vm2"));
 
 	/* The flag survives a restart of the coordinator. */
-	coord_stop(cl);
-	coord_start(cl);
-	pump(cl, 500);
+	cluster_coord_stop(cl);
+	cluster_coord_start(cl);
+	cluster_pump(cl, 500);
 	expect_host_field(cl, "h2", "trust", "flagged");
 
 	/* The operator cannot accept what is unsafe... */
@@ -506,16 +279,16 @@ test_uri_command_refused(void **state)
 	    "h2"), 1);	/* refused, not a usage error */
 	expect_host_field(cl, "h2", "trust", "flagged");
 	/* ...and once h2 is fixed, accepts it, and it works again. */
-	set_advertise(cl, 1, host_uri(1));
-	pump(cl, 1000);
+	set_advertise(cl, 1, cluster_host_uri(1));
+	cluster_pump(cl, 1000);
 	expect_host_field(cl, "h2", "trust", "flagged");	/* sticky */
 	assert_int_equal(ferryctl(cl, out, sizeof(out), "hosts", "accept",
 	    "h2"), 0);
 	expect_host_field(cl, "h2", "trust", "pinned");
 	id = start_job(cl, "vm1", "h2");
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "succeeded", NULL);
-	assert_true(running_on(host_uri(1), "vm1"));
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_true(cluster_running_on(cluster_host_uri(1), "vm1"));
 }
 
 static int
@@ -535,26 +308,26 @@ test_uri_bad_at_first_contact(void **state)
 	char err[512];
 	int64_t id;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vm1", NULL, 0), 0);
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vm2", NULL, 0), 0);
-	wait_seen(cl, 0, "vm1");
-	wait_seen(cl, 0, "vm2");
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vm1", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vm2", NULL, 0), 0);
+	cluster_wait_seen(cl, "vm1", 0);
+	cluster_wait_seen(cl, "vm2", 0);
 	id = try_job(cl, "vm1", "h3", err, sizeof(err));
 	if (id > 0) {
-		wait_final(cl, id, 15000);
+		cluster_wait_final(cl, id, 15000);
 		expect_no_command_sent();
-		expect_job(cl, id, "refused", "flagged");
+		cluster_expect_job(cl, id, "refused", "flagged");
 	}
 	expect_no_command_sent();
 	expect_host_field(cl, "h3", "trust", "flagged");
 	expect_host_field(cl, "h3", "flag_reason", "command");
 	host_field(cl, "h3", "libvirt_uri", err, sizeof(err));
 	assert_null(strstr(err, "command"));
-	assert_true(running_on(host_uri(0), "vm1"));
+	assert_true(cluster_running_on(cluster_host_uri(0), "vm1"));
 	/* No --to: h3 (more room) is passed over for h2. */
 	id = start_job(cl, "vm2", NULL);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "succeeded", NULL);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
 	memset(&sj, 0, sizeof(sj));
 	assert_int_equal(store_job_get(cl->co.store, id, &sj), 1);
 	assert_string_equal(sj.destination, "h2");
@@ -566,9 +339,9 @@ test_uri_bad_at_first_contact(void **state)
 static int
 setup_configured(void **state)
 {
-	configured_uri[1] = host_uri(1);
+	configured_uri[1] = cluster_host_uri(1);
 	advertise_at_start[1] = "qemu+tcp://elsewhere/system";
-	configured_uri[2] = host_uri(2);
+	configured_uri[2] = cluster_host_uri(2);
 	return setup(state);
 }
 
@@ -586,18 +359,18 @@ test_uri_configured(void **state)
 	expect_host_field(cl, "h2", "trust", "flagged");
 	expect_host_field(cl, "h2", "flag_reason", "configured");
 	expect_host_field(cl, "h3", "trust", "configured");
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vm1", NULL, 0), 0);
-	wait_seen(cl, 0, "vm1");
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vm1", NULL, 0), 0);
+	cluster_wait_seen(cl, "vm1", 0);
 	id = try_job(cl, "vm1", "h2", err, sizeof(err));
 	if (id > 0) {
-		wait_final(cl, id, 15000);
-		expect_job(cl, id, "refused", "flagged");
+		cluster_wait_final(cl, id, 15000);
+		cluster_expect_job(cl, id, "refused", "flagged");
 	}
 	id = start_job(cl, "vm1", "h3");
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "succeeded", NULL);
-	assert_int_equal(fake_hv_last_migrate(host_uri(0), &rec), 0);
-	assert_string_equal(rec.dest_uri, host_uri(2));
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_int_equal(fake_hv_last_migrate(cluster_host_uri(0), &rec), 0);
+	assert_string_equal(rec.dest_uri, cluster_host_uri(2));
 }
 #endif
 
@@ -609,13 +382,13 @@ test_emulator_not_forwarded(void **state)
 	char emu[256];
 	int64_t id;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vme", NULL, 0), 0);
-	assert_int_equal(fake_hv_set_cpu(host_uri(0), "vme", NULL,
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vme", NULL, 0), 0);
+	assert_int_equal(fake_hv_set_cpu(cluster_host_uri(0), "vme", NULL,
 	    "/mnt/shared/payload", NULL, NULL, NULL), 0);
 	id = start_job(cl, "vme", "h2");
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "succeeded", NULL);
-	assert_int_equal(fake_hv_last_compare(host_uri(1), emu, sizeof(emu)), 0);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_int_equal(fake_hv_last_compare(cluster_host_uri(1), emu, sizeof(emu)), 0);
 	assert_string_equal(emu, "");	/* h2's own default emulator */
 }
 
@@ -632,29 +405,29 @@ test_vm_claimed_twice(void **state)
 	char err[512];
 	int64_t id;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vm1", NULL, 0), 0);
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vm2", NULL, 0), 0);
-	wait_seen(cl, 0, "vm1");
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vm1", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vm2", NULL, 0), 0);
+	cluster_wait_seen(cl, "vm1", 0);
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(fake_hv_get_domain(host_uri(0), "vm1", &d), 0);
-	assert_int_equal(fake_hv_add_domain(host_uri(2), &d), 0);
+	assert_int_equal(fake_hv_get_domain(cluster_host_uri(0), "vm1", &d), 0);
+	assert_int_equal(fake_hv_add_domain(cluster_host_uri(2), &d), 0);
 	hv_domain_clear(&d);
-	assert_int_equal(fake_hv_set_state(host_uri(2), "vm1",
+	assert_int_equal(fake_hv_set_state(cluster_host_uri(2), "vm1",
 	    VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER), 0);
-	wait_seen(cl, 2, "vm1");
+	cluster_wait_seen(cl, "vm1", 2);
 	expect_host_field(cl, "h3", "notice", "vm1");
 	expect_host_field(cl, "h1", "notice", "vm1");
 	assert_int_equal(try_job(cl, "vm1", "h2", err, sizeof(err)), -1);
 	if (strstr(err, "both") == NULL)
 		fail_msg("refusal '%s' does not say two hosts claim it", err);
-	assert_true(running_on(host_uri(0), "vm1"));
-	assert_false(fake_hv_has_domain(host_uri(1), "vm1"));
-	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
+	assert_true(cluster_running_on(cluster_host_uri(0), "vm1"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(1), "vm1"));
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 0);
 	/* The liar cannot be the source of it either. */
-	assert_int_equal(fake_hv_calls(host_uri(2), FAKE_OP_MIGRATE), 0);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(2), FAKE_OP_MIGRATE), 0);
 	id = start_job(cl, "vm2", "h2");
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "succeeded", NULL);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
 }
 
 /* A VM name with control characters is recorded escaped, and nothing
@@ -667,45 +440,21 @@ test_control_characters(void **state)
 	char notice[1024];
 	int64_t id;
 
-	assert_int_equal(fake_hv_add_running(host_uri(1), evil, NULL, 0), 0);
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vm1", NULL, 0), 0);
-	wait_seen(cl, 1, evil);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(1), evil, NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vm1", NULL, 0), 0);
+	cluster_wait_seen(cl, evil, 1);
 	host_field(cl, "h2", "notice", notice, sizeof(notice));
 	if (strstr(notice, "\\x1b") == NULL)
 		fail_msg("h2's notice '%s' does not name the escaped VM", notice);
 	assert_null(strchr(notice, '\x1b'));
 	assert_null(strchr(notice, '\x07'));
 	id = start_job(cl, "vm1", "h2");
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "succeeded", NULL);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
 }
 
 /* ---- jobs ------------------------------------------------------------- */
 
-static void
-script(const char *vm, size_t n, int rc, const char *msg)
-{
-	struct hv_job_stats s[64];
-	size_t i;
-
-	assert_true(n <= 64);
-	memset(s, 0, sizeof(s));
-	for (i = 0; i < n; i++) {
-		s[i].active = 1;
-		s[i].time_elapsed = 500 * (i + 1);
-		s[i].data_total = 256 * MIB;
-		s[i].data_processed = 256 * MIB * (i + 1) / n;
-		s[i].data_remaining = s[i].data_total - s[i].data_processed;
-		s[i].memory_total = s[i].data_total;
-		s[i].memory_processed = s[i].data_processed;
-		s[i].memory_remaining = s[i].data_remaining;
-		s[i].memory_bps = 50 * MIB;
-		s[i].memory_iteration = 1;
-		s[i].memory_page_size = 4096;
-	}
-	assert_int_equal(fake_hv_script_migration(host_uri(0), vm, s, n, rc,
-	    msg), 0);
-}
 
 /* h3 (not in the job) and h2 (its destination) send results for a job
  * h1 runs: both are ignored and recorded; the job ends as h1 and both
@@ -719,12 +468,12 @@ test_forged_results(void **state)
 	int64_t id, arg[2];
 	struct job *j;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmf", NULL, 0), 0);
-	script("vmf", 10, 0, NULL);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmf", NULL, 0), 0);
+	cluster_script(0, "vmf", 10, 0, NULL);
 	id = start_job(cl, "vmf", "h2");
 	arg[0] = id;
 	arg[1] = JOB_MIGRATING;
-	assert_true(run_until(cl, job_in, arg, 10000));
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
 	mr.job_id = id;
 	mr.name = "vmf";
 	mr.ok = 0;
@@ -739,13 +488,13 @@ test_forged_results(void **state)
 	js.data_processed = 99;
 	js.data_remaining = 1;
 	hostd_broadcast(&cl->hd[2], MSG_MIGRATE_PROGRESS, &js.base);
-	pump(cl, 300);
+	cluster_pump(cl, 300);
 	assert_non_null(j = job_find(&cl->co, id));
 	assert_int_equal(j->state, JOB_MIGRATING);
 	assert_false(j->have_result);
-	wait_final(cl, id, 20000);
-	expect_job(cl, id, "succeeded", NULL);
-	assert_true(running_on(host_uri(1), "vmf"));
+	cluster_wait_final(cl, id, 20000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_true(cluster_running_on(cluster_host_uri(1), "vmf"));
 	expect_host_field(cl, "h3", "notice", "not the source");
 	expect_host_field(cl, "h2", "notice", "not the source");
 	host_field(cl, "h1", "notice", (char[512]){0}, 512);
@@ -762,27 +511,27 @@ test_paused_source_not_destroyed(void **state)
 	int64_t id, arg[2];
 	int st, r;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmp", NULL, 0), 0);
-	script("vmp", 6, -1, "Finish: the destination's QEMU did not confirm");
-	assert_int_equal(fake_hv_script_after(host_uri(0), "vmp",
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmp", NULL, 0), 0);
+	cluster_script(0, "vmp", 6, -1, "Finish: the destination's QEMU did not confirm");
+	assert_int_equal(fake_hv_script_after(cluster_host_uri(0), "vmp",
 	    VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION), 0);
 	id = start_job(cl, "vmp", "h2");
 	arg[0] = id;
 	arg[1] = JOB_MIGRATING;
-	assert_true(run_until(cl, job_in, arg, 10000));
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
 	/* h2 says the guest runs there, migrated. */
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(fake_hv_get_domain(host_uri(0), "vmp", &d), 0);
-	assert_int_equal(fake_hv_add_domain(host_uri(1), &d), 0);
+	assert_int_equal(fake_hv_get_domain(cluster_host_uri(0), "vmp", &d), 0);
+	assert_int_equal(fake_hv_add_domain(cluster_host_uri(1), &d), 0);
 	hv_domain_clear(&d);
-	assert_int_equal(fake_hv_set_state(host_uri(1), "vmp",
+	assert_int_equal(fake_hv_set_state(cluster_host_uri(1), "vmp",
 	    VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_MIGRATED), 0);
-	wait_final(cl, id, 20000);
-	expect_job(cl, id, "failed", "paused");
-	expect_job(cl, id, "failed", "h2");
-	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_DESTROY), 0);
-	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_DESTROY), 0);
-	assert_int_equal(dom_state(host_uri(0), "vmp", &st, &r), 0);
+	cluster_wait_final(cl, id, 20000);
+	cluster_expect_job(cl, id, "failed", "paused");
+	cluster_expect_job(cl, id, "failed", "h2");
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_DESTROY), 0);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(1), FAKE_OP_DESTROY), 0);
+	assert_int_equal(cluster_dom_state(cluster_host_uri(0), "vmp", &st, &r), 0);
 	assert_int_equal(st, HV_STATE_PAUSED);
 }
 
@@ -796,12 +545,12 @@ test_foreign_leftover_not_destroyed(void **state)
 	int64_t id, arg[2];
 	int st, r;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vml", NULL, 0), 0);
-	script("vml", 6, -1, "migration failed");
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vml", NULL, 0), 0);
+	cluster_script(0, "vml", 6, -1, "migration failed");
 	id = start_job(cl, "vml", "h2");
 	arg[0] = id;
 	arg[1] = JOB_MIGRATING;
-	assert_true(run_until(cl, job_in, arg, 10000));
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
 	memset(&d, 0, sizeof(d));
 	snprintf(d.name, sizeof(d.name), "vml");
 	snprintf(d.uuid, sizeof(d.uuid), "0badc0de-0000-4000-8000-000000000001");
@@ -812,13 +561,13 @@ test_foreign_leftover_not_destroyed(void **state)
 	d.mem_mib = 256;
 	d.vcpus = 1;
 	d.persistent = 1;
-	assert_int_equal(fake_hv_add_domain(host_uri(1), &d), 0);
-	wait_final(cl, id, 20000);
-	expect_job(cl, id, "failed", "UUID");
-	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_DESTROY), 0);
-	assert_int_equal(dom_state(host_uri(1), "vml", &st, &r), 0);
+	assert_int_equal(fake_hv_add_domain(cluster_host_uri(1), &d), 0);
+	cluster_wait_final(cl, id, 20000);
+	cluster_expect_job(cl, id, "failed", "UUID");
+	assert_int_equal(fake_hv_calls(cluster_host_uri(1), FAKE_OP_DESTROY), 0);
+	assert_int_equal(cluster_dom_state(cluster_host_uri(1), "vml", &st, &r), 0);
 	assert_int_equal(st, HV_STATE_PAUSED);
-	assert_true(running_on(host_uri(0), "vml"));
+	assert_true(cluster_running_on(cluster_host_uri(0), "vml"));
 }
 
 /* The genuine leftover (same UUID, paused for the incoming migration) is
@@ -830,24 +579,24 @@ test_true_leftover_destroyed(void **state)
 	struct hv_domain d;
 	int64_t id, arg[2];
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmt", NULL, 0), 0);
-	script("vmt", 6, -1, "migration failed");
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmt", NULL, 0), 0);
+	cluster_script(0, "vmt", 6, -1, "migration failed");
 	id = start_job(cl, "vmt", "h2");
 	arg[0] = id;
 	arg[1] = JOB_MIGRATING;
-	assert_true(run_until(cl, job_in, arg, 10000));
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(fake_hv_get_domain(host_uri(0), "vmt", &d), 0);
+	assert_int_equal(fake_hv_get_domain(cluster_host_uri(0), "vmt", &d), 0);
 	d.persistent = 0;
-	assert_int_equal(fake_hv_add_domain(host_uri(1), &d), 0);
+	assert_int_equal(fake_hv_add_domain(cluster_host_uri(1), &d), 0);
 	hv_domain_clear(&d);
-	assert_int_equal(fake_hv_set_state(host_uri(1), "vmt",
+	assert_int_equal(fake_hv_set_state(cluster_host_uri(1), "vmt",
 	    VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION), 0);
-	wait_final(cl, id, 20000);
-	expect_job(cl, id, "rolled_back", NULL);
-	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_DESTROY), 1);
-	assert_false(fake_hv_has_domain(host_uri(1), "vmt"));
-	assert_true(running_on(host_uri(0), "vmt"));
+	cluster_wait_final(cl, id, 20000);
+	cluster_expect_job(cl, id, "rolled_back", NULL);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(1), FAKE_OP_DESTROY), 1);
+	assert_false(fake_hv_has_domain(cluster_host_uri(1), "vmt"));
+	assert_true(cluster_running_on(cluster_host_uri(0), "vmt"));
 }
 
 struct destroy_reply {
@@ -892,7 +641,7 @@ destroy_call(struct cluster *cl, int host, const char *vm, const char *uuid,
 #endif
 	assert_int_equal(peer_call(&cl->co.hosts[host], MSG_DESTROY_LEFTOVER,
 	    &req.base, 10000, destroy_cb, r), 0);
-	assert_true(run_until(cl, destroy_done, r, 15000));
+	assert_true(cluster_run_until(cl, destroy_done, r, 15000));
 }
 
 static void
@@ -904,45 +653,45 @@ test_hostd_destroy_rules(void **state)
 	char uuid[40];
 	int64_t id, arg[2];
 
-	assert_int_equal(fake_hv_add_running(host_uri(1), "vmd", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(1), "vmd", NULL, 0), 0);
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(fake_hv_get_domain(host_uri(1), "vmd", &d), 0);
+	assert_int_equal(fake_hv_get_domain(cluster_host_uri(1), "vmd", &d), 0);
 	snprintf(uuid, sizeof(uuid), "%s", d.uuid);
 	hv_domain_clear(&d);
 	/* Paused by a user, not by a migration. */
-	assert_int_equal(fake_hv_set_state(host_uri(1), "vmd",
+	assert_int_equal(fake_hv_set_state(cluster_host_uri(1), "vmd",
 	    VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER), 0);
 	destroy_call(cl, 1, "vmd", uuid, &r);
 	assert_false(r.ok);
 	assert_non_null(strstr(r.err, "refus"));
 	/* Paused for a migration, but no UUID, or the wrong one. */
-	assert_int_equal(fake_hv_set_state(host_uri(1), "vmd",
+	assert_int_equal(fake_hv_set_state(cluster_host_uri(1), "vmd",
 	    VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION), 0);
 	destroy_call(cl, 1, "vmd", NULL, &r);
 	assert_false(r.ok);
 	destroy_call(cl, 1, "vmd", "0badc0de-0000-4000-8000-000000000001", &r);
 	assert_false(r.ok);
-	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_DESTROY), 0);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(1), FAKE_OP_DESTROY), 0);
 	/* The source of an unfinished migration of h1's. */
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmo", NULL, 0), 0);
-	script("vmo", 20, 0, NULL);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmo", NULL, 0), 0);
+	cluster_script(0, "vmo", 20, 0, NULL);
 	id = start_job(cl, "vmo", "h3");
 	arg[0] = id;
 	arg[1] = JOB_MIGRATING;
-	assert_true(run_until(cl, job_in, arg, 10000));
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(fake_hv_get_domain(host_uri(0), "vmo", &d), 0);
+	assert_int_equal(fake_hv_get_domain(cluster_host_uri(0), "vmo", &d), 0);
 	destroy_call(cl, 0, "vmo", d.uuid, &r);
 	hv_domain_clear(&d);
 	assert_false(r.ok);
-	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_DESTROY), 0);
-	wait_final(cl, id, 20000);
-	expect_job(cl, id, "succeeded", NULL);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_DESTROY), 0);
+	cluster_wait_final(cl, id, 20000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
 	/* And the real leftover goes. */
 	destroy_call(cl, 1, "vmd", uuid, &r);
 	if (!r.ok)
 		fail_msg("leftover not destroyed: %s", r.err);
-	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_DESTROY), 1);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(1), FAKE_OP_DESTROY), 1);
 }
 
 int

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 #include <json.h>
 
+#include "cluster.h"
 #include "coordinator.h"
 #include "fake_hv.h"
 #include "hostd.h"
@@ -29,250 +30,71 @@
 #include "cpucache.h"
 #include "placement.h"
 
-#define NHOSTS		3
+#define NHOSTS		CLUSTER_NHOSTS
 #define MIB		(1024ULL * 1024)
 
 /* Set by a test before setup() restarts the coordinator with it. */
 static int periodic_rebalance;
 static int placement_zones;	/* h1, h3 in zone a; h2 in zone b */
 
-struct cluster {
-	char		 dir[64];
-	uv_loop_t	 loop;
-	struct hostd	 hd[NHOSTS];
-	struct coord	 co;
-	int		 co_running;
-	int		 port[NHOSTS];
-};
-
-static const char *
-host_uri(int i)
-{
-	static const char *uris[NHOSTS] = { "qemu+tcp://h1/system", "qemu+tcp://h2/system",
-	    "qemu+tcp://h3/system" };
-
-	return uris[i];
-}
-
 static void
-sh(const char *fmt, ...)
+job_coord_conf(struct cluster *cl, struct coord_conf *cc)
 {
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_int_equal(system(cmd), 0);
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Runs the loop until pred holds or ms pass; returns pred's last value. */
-static int
-run_until(struct cluster *cl, int (*pred)(struct cluster *, void *),
-    void *arg, int ms)
-{
-	uint64_t end = mono_ms() + ms;
-
-	while (!pred(cl, arg) && mono_ms() < end)
-		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
-	return pred(cl, arg);
-}
-
-static int
-all_up(struct cluster *cl, void *arg)
-{
-	size_t i;
-
-	(void)arg;
-	for (i = 0; i < cl->co.nhosts; i++)
-		if (!cl->co.hosts[i].up)
-			return 0;
-	return 1;
-}
-
-static void
-coord_start(struct cluster *cl)
-{
-	struct coord_conf cc;
-	char err[512];
 	int i;
 
-	parse_coord_defaults(&cc);
-	snprintf(cc.name, sizeof(cc.name), "test");
-	snprintf(cc.database, sizeof(cc.database), "%s/ferry.db", cl->dir);
-	snprintf(cc.socket, sizeof(cc.socket), "%s/ferry.sock", cl->dir);
-	snprintf(cc.identity, sizeof(cc.identity), "%s/id", cl->dir);
-	snprintf(cc.known_hosts, sizeof(cc.known_hosts), "%s/known_hosts",
-	    cl->dir);
-	cc.backoff_min_ms = 50;
-	cc.backoff_max_ms = 200;
+	(void)cl;
 	if (periodic_rebalance) {
-		cc.rebalance.enabled = 1;
-		cc.rebalance.interval_s = 1;
-		cc.rebalance.max_moves = 1;
-		cc.rebalance.quiet_period_s = 3600;
-		snprintf(cc.rebalance.threshold, sizeof(cc.rebalance.threshold),
+		cc->rebalance.enabled = 1;
+		cc->rebalance.interval_s = 1;
+		cc->rebalance.max_moves = 1;
+		cc->rebalance.quiet_period_s = 3600;
+		snprintf(cc->rebalance.threshold, sizeof(cc->rebalance.threshold),
 		    "0.01");
 	}
-	assert_non_null(cc.hosts = calloc(NHOSTS, sizeof(*cc.hosts)));
-	cc.nhosts = NHOSTS;
-	for (i = 0; i < NHOSTS; i++) {
-		snprintf(cc.hosts[i].name, sizeof(cc.hosts[i].name), "h%d", i + 1);
-		snprintf(cc.hosts[i].address, sizeof(cc.hosts[i].address),
-		    "127.0.0.1");
-		cc.hosts[i].port = cl->port[i];
-		if (placement_zones)
-			snprintf(cc.hosts[i].zone, sizeof(cc.hosts[i].zone),
-			    "%s", i == 1 ? "b" : "a");
-	}
-	if (placement_zones) {
-		/* "needy" requires a label no host has. */
-		assert_non_null(cc.vms = calloc(1, sizeof(*cc.vms)));
-		cc.nvms = 1;
-		snprintf(cc.vms[0].name, sizeof(cc.vms[0].name), "needy");
-		assert_non_null(cc.vms[0].requires_labels = calloc(1,
-		    sizeof(char *)));
-		assert_non_null(cc.vms[0].requires_labels[0] = strdup("gpu"));
-		cc.vms[0].nrequires = 1;
-	}
-	if (coord_init(&cl->co, &cl->loop, &cc, err, sizeof(err)) < 0)
-		fail_msg("coord_init: %s", err);
-	cl->co_running = 1;
-	assert_true(run_until(cl, all_up, NULL, 30000));
+	if (!placement_zones)
+		return;
+	for (i = 0; i < NHOSTS; i++)
+		snprintf(cc->hosts[i].zone, sizeof(cc->hosts[i].zone), "%s",
+		    i == 1 ? "b" : "a");
+	/* "needy" requires a label no host has. */
+	assert_non_null(cc->vms = calloc(1, sizeof(*cc->vms)));
+	cc->nvms = 1;
+	snprintf(cc->vms[0].name, sizeof(cc->vms[0].name), "needy");
+	assert_non_null(cc->vms[0].requires_labels = calloc(1, sizeof(char *)));
+	assert_non_null(cc->vms[0].requires_labels[0] = strdup("gpu"));
+	cc->vms[0].nrequires = 1;
 }
 
-static void
-coord_stop(struct cluster *cl)
-{
-	coord_shutdown(&cl->co);
-	/* Let the transport's deferred closes run. */
-	for (int k = 0; k < 200; k++)
-		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(1000);
-	coord_free(&cl->co);
-	cl->co_running = 0;
-}
+static const struct cluster_opts job_opts = {
+	.tag = "job",
+	.coord_conf = job_coord_conf,
+};
 
 static int
 setup(void **state)
 {
-	struct cluster *cl;
-	struct hostd_conf hc;
-	char err[512];
-	int i, base;
-
-	assert_non_null(cl = calloc(1, sizeof(*cl)));
-	snprintf(cl->dir, sizeof(cl->dir), "/tmp/ferry-test-job.XXXXXX");
-	assert_non_null(mkdtemp(cl->dir));
-	fake_hv_reset();
-	sh("ssh-keygen -q -t ed25519 -N '' -f %s/id", cl->dir);
-	sh("cp %s/id.pub %s/authorized_keys", cl->dir, cl->dir);
-	sh(": > %s/known_hosts", cl->dir);
-	base = 20000 + (getpid() * 7) % 30000;
-	assert_int_equal(uv_loop_init(&cl->loop), 0);
-	for (i = 0; i < NHOSTS; i++) {
-		cl->port[i] = base + i;
-		sh("ssh-keygen -q -t ed25519 -N '' -f %s/hk%d", cl->dir, i);
-		sh("echo \"[127.0.0.1]:%d $(cut -d' ' -f1,2 %s/hk%d.pub)\" >> "
-		    "%s/known_hosts", cl->port[i], cl->dir, i, cl->dir);
-		parse_hostd_defaults(&hc);
-		snprintf(hc.listen, sizeof(hc.listen), "127.0.0.1");
-		hc.port = cl->port[i];
-		snprintf(hc.host_key, sizeof(hc.host_key), "%s/hk%d", cl->dir, i);
-		snprintf(hc.authorized_keys, sizeof(hc.authorized_keys),
-		    "%s/authorized_keys", cl->dir);
-		snprintf(hc.libvirt_uri, sizeof(hc.libvirt_uri), "%s",
-		    host_uri(i));
-		/* The fake moves a domain to the host named by dest_uri. */
-		snprintf(hc.advertise_uri, sizeof(hc.advertise_uri), "%s",
-		    host_uri(i));
-		snprintf(hc.migration_address, sizeof(hc.migration_address),
-		    "127.0.0.1");
-		hc.memory_reserve_mib = 512;
-		hc.capacity_mib = 4096;
-		if (hostd_init(&cl->hd[i], &cl->loop, &hc, &fake_hv_ops, err,
-		    sizeof(err)) < 0)
-			fail_msg("hostd_init: %s", err);
-	}
-	coord_start(cl);
-	*state = cl;
-	return 0;
+	return cluster_setup(state, &job_opts);
 }
 
 static int
 teardown(void **state)
 {
-	struct cluster *cl = *state;
-	int i, rc;
-
-	fake_hv_delay_none();	/* a failed test may have left some */
-	if (cl->co_running)
-		coord_stop(cl);
-	for (i = 0; i < NHOSTS; i++)
-		hostd_shutdown(&cl->hd[i]);
-	for (int k = 0; k < 500 && uv_run(&cl->loop, UV_RUN_NOWAIT); k++)
-		usleep(1000);
-	for (i = 0; i < NHOSTS; i++)
-		hostd_free(&cl->hd[i]);
-	rc = uv_loop_close(&cl->loop);
-	sh("rm -rf %s", cl->dir);
-	free(cl);
-	/* libuv tests' rule: the loop closes clean. */
-	assert_int_equal(rc, 0);
-	return 0;
+	return cluster_teardown(state);
 }
 
 /* ---- helpers --------------------------------------------------------- */
 
 static int
-job_gone(struct cluster *cl, void *arg)
-{
-	return job_find(&cl->co, *(int64_t *)arg) == NULL;
-}
-
-static int
-job_in(struct cluster *cl, void *arg)
-{
-	int64_t *a = arg;
-	struct job *j = job_find(&cl->co, a[0]);
-
-	return j != NULL && (int64_t)j->state == a[1];
-}
-
-/* The coordinator has an inventory listing vm on host i. */
-static int
-inventory_has(struct cluster *cl, const char *vm, int i)
-{
-	const Ferry__Inventory *inv = cl->co.hosts[i].inv;
-	size_t k;
-
-	if (inv == NULL)
-		return 0;
-	for (k = 0; k < inv->n_domains; k++)
-		if (strcmp(inv->domains[k]->name, vm) == 0)
-			return 1;
-	return 0;
-}
-
-static int
 inventory_has_big(struct cluster *cl, void *arg)
 {
 	(void)arg;
-	return inventory_has(cl, "big", 2);
+	return cluster_inventory_has(cl, "big", 2);
 }
 
 static int
 seen_on_h1(struct cluster *cl, void *arg)
 {
-	return inventory_has(cl, arg, 0);
+	return cluster_inventory_has(cl, arg, 0);
 }
 
 static int64_t
@@ -286,43 +108,18 @@ start_job(struct cluster *cl, const char *vm, const char *to,
 
 	/* Don't wait for hostd's slow poll; under load give it time. */
 	hostd_inventory_refresh(&cl->hd[0]);
-	assert_true(run_until(cl, seen_on_h1, (void *)vm, 20000));
+	assert_true(cluster_run_until(cl, seen_on_h1, (void *)vm, 20000));
 	o.vm = (char *)vm;
 	o.to = (char *)to;
 	if (bandwidth) {
 		o.has_bandwidth_mibs = 1;
 		o.bandwidth_mibs = bandwidth;
 	}
-	if (job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)) < 0)
+	if (job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)) < 0)
 		fail_msg("job_migrate: %s", err);
 	id = j->id;
 	job_run(j);	/* a refusal before any call frees j at once */
 	return id;
-}
-
-static void
-wait_final(struct cluster *cl, int64_t id, int ms)
-{
-	if (!run_until(cl, job_gone, &id, ms))
-		fail_msg("job %lld not final after %d ms", (long long)id, ms);
-}
-
-static void
-expect_job(struct cluster *cl, int64_t id, const char *state,
-    const char *errpart)
-{
-	struct store_job sj;
-
-	memset(&sj, 0, sizeof(sj));
-	assert_int_equal(store_job_get(cl->co.store, id, &sj), 1);
-	if (strcmp(sj.state, state) != 0)
-		fail_msg("job %lld is %s (%s), expected %s", (long long)id,
-		    sj.state, sj.error ? sj.error : "", state);
-	if (errpart && (sj.error == NULL || strstr(sj.error, errpart) == NULL))
-		fail_msg("job %lld error '%s' lacks '%s'", (long long)id,
-		    sj.error ? sj.error : "(none)", errpart);
-	assert_true(sj.ended_ms >= sj.started_ms);
-	store_job_clear(&sj);
 }
 
 /* The journal's state events, in order, joined by spaces. */
@@ -355,46 +152,6 @@ journal_count(struct cluster *cl, int64_t id, const char *type)
 	return c;
 }
 
-static int
-running_on(const char *uri, const char *vm)
-{
-	struct hv_domain d;
-	int r;
-
-	memset(&d, 0, sizeof(d));
-	if (fake_hv_get_domain(uri, vm, &d) < 0)
-		return 0;
-	r = d.state == HV_STATE_RUNNING;
-	hv_domain_clear(&d);
-	return r;
-}
-
-/* n samples of a 256 MiB pre-copy, data remaining falling to 0. */
-static void
-script(const char *vm, size_t n, int rc, const char *msg)
-{
-	struct hv_job_stats s[64];
-	size_t i;
-
-	assert_true(n <= 64);
-	memset(s, 0, sizeof(s));
-	for (i = 0; i < n; i++) {
-		s[i].active = 1;
-		s[i].time_elapsed = 500 * (i + 1);
-		s[i].data_total = 256 * MIB;
-		s[i].data_processed = 256 * MIB * (i + 1) / n;
-		s[i].data_remaining = s[i].data_total - s[i].data_processed;
-		s[i].memory_total = s[i].data_total;
-		s[i].memory_processed = s[i].data_processed;
-		s[i].memory_remaining = s[i].data_remaining;
-		s[i].memory_bps = 50 * MIB;
-		s[i].memory_iteration = 1;
-		s[i].memory_page_size = 4096;
-		s[i].downtime = 40;
-	}
-	assert_int_equal(fake_hv_script_migration(host_uri(0), vm, s, n, rc,
-	    msg), 0);
-}
 
 /* ---- tests ------------------------------------------------------------ */
 
@@ -406,21 +163,21 @@ test_success(void **state)
 	char states[256];
 	int64_t id;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vm1", NULL, 0), 0);
-	script("vm1", 4, 0, NULL);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vm1", NULL, 0), 0);
+	cluster_script(0, "vm1", 4, 0, NULL);
 	id = start_job(cl, "vm1", "h2", 40);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "succeeded", NULL);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
 	journal_states(cl, id, states, sizeof(states));
 	assert_string_equal(states,
 	    "pending checking migrating verifying succeeded");
 	assert_true(journal_count(cl, id, "progress") >= 1);
 	assert_true(journal_count(cl, id, "checks") == 1);
-	assert_true(running_on(host_uri(1), "vm1"));
-	assert_false(fake_hv_has_domain(host_uri(0), "vm1"));
+	assert_true(cluster_running_on(cluster_host_uri(1), "vm1"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(0), "vm1"));
 	/* What hostd asked libvirt for. */
-	assert_int_equal(fake_hv_last_migrate(host_uri(0), &rec), 0);
-	assert_string_equal(rec.dest_uri, host_uri(1));
+	assert_int_equal(fake_hv_last_migrate(cluster_host_uri(0), &rec), 0);
+	assert_string_equal(rec.dest_uri, cluster_host_uri(1));
 	assert_string_equal(rec.migrate_uri, "tcp://127.0.0.1");
 	assert_int_equal(rec.bandwidth_mibs, 40);
 	assert_true(rec.persist);
@@ -456,8 +213,8 @@ test_final_figures(void **state)
 	struct json_object *o, *v;
 	int64_t id;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vm1", NULL, 0), 0);
-	script("vm1", 4, 0, NULL);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vm1", NULL, 0), 0);
+	cluster_script(0, "vm1", 4, 0, NULL);
 	memset(&done, 0, sizeof(done));
 	done.has_downtime = 1;
 	done.downtime = 35;
@@ -466,11 +223,11 @@ test_final_figures(void **state)
 	done.memory_total = 256 * MIB;
 	done.time_elapsed = 4321;
 	done.memory_iteration = 3;
-	assert_int_equal(fake_hv_script_completed(host_uri(0), "vm1", &done),
+	assert_int_equal(fake_hv_script_completed(cluster_host_uri(0), "vm1", &done),
 	    0);
 	id = start_job(cl, "vm1", "h2", 40);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "succeeded", NULL);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
 	o = journal_last_data(cl, id);
 	assert_true(json_object_object_get_ex(o, "downtime_ms", &v));
 	assert_non_null(v);
@@ -488,11 +245,11 @@ test_final_figures(void **state)
 	json_object_put(o);
 
 	/* Without completed statistics: unknown, not 40 ms. */
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vm2", NULL, 0), 0);
-	script("vm2", 4, 0, NULL);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vm2", NULL, 0), 0);
+	cluster_script(0, "vm2", 4, 0, NULL);
 	id = start_job(cl, "vm2", "h2", 40);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "succeeded", NULL);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
 	o = journal_last_data(cl, id);
 	assert_true(json_object_object_get_ex(o, "downtime_ms", &v));
 	assert_null(v);
@@ -574,19 +331,19 @@ test_refused_local_disk(void **state)
 
 	memset(&d, 0, sizeof(d));
 	snprintf(path, sizeof(path), "%s/local.qcow2", cl->dir);
-	sh(": > %s", path);
+	cluster_sh(": > %s", path);
 	snprintf(d.target, sizeof(d.target), "vda");
 	snprintf(d.type, sizeof(d.type), "file");
 	snprintf(d.device, sizeof(d.device), "disk");
 	snprintf(d.source, sizeof(d.source), "%s", path);
 	snprintf(d.format, sizeof(d.format), "qcow2");
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmlocal", &d, 1), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmlocal", &d, 1), 0);
 	id = start_job(cl, "vmlocal", "h2", 0);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "refused", "vda");
-	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
-	assert_true(running_on(host_uri(0), "vmlocal"));
-	assert_false(fake_hv_has_domain(host_uri(1), "vmlocal"));
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "refused", "vda");
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 0);
+	assert_true(cluster_running_on(cluster_host_uri(0), "vmlocal"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(1), "vmlocal"));
 }
 
 static void
@@ -595,14 +352,14 @@ test_refused_cpu(void **state)
 	struct cluster *cl = *state;
 	int64_t id;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmcpu", NULL, 0), 0);
-	fake_hv_set_compare(host_uri(1), HV_CPU_INCOMPATIBLE,
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmcpu", NULL, 0), 0);
+	fake_hv_set_compare(cluster_host_uri(1), HV_CPU_INCOMPATIBLE,
 	    "Host CPU does not provide required features: avx512f");
 	id = start_job(cl, "vmcpu", "h2", 0);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "refused", "avx512f");
-	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
-	assert_true(running_on(host_uri(0), "vmcpu"));
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "refused", "avx512f");
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 0);
+	assert_true(cluster_running_on(cluster_host_uri(0), "vmcpu"));
 }
 
 static void
@@ -613,12 +370,12 @@ test_abort(void **state)
 	char err[256];
 	int64_t id, arg[2];
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmab", NULL, 0), 0);
-	script("vmab", 60, 0, NULL);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmab", NULL, 0), 0);
+	cluster_script(0, "vmab", 60, 0, NULL);
 	id = start_job(cl, "vmab", "h2", 5);
 	arg[0] = id;
 	arg[1] = JOB_MIGRATING;
-	assert_true(run_until(cl, job_in, arg, 10000));
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
 	/* A second migration of the same VM is refused while this one runs. */
 	{
 		Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
@@ -626,21 +383,21 @@ test_abort(void **state)
 
 		o.vm = "vmab";
 		o.to = "h3";
-		assert_int_equal(job_migrate(&cl->co, &o, 0, &j2, err,
+		assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j2, err,
 		    sizeof(err)), -1);
 		assert_non_null(strstr(err, "in flight"));
 	}
-	run_until(cl, job_gone, &id, 1200);	/* let a sample or two pass */
+	cluster_run_until(cl, cluster_job_gone, &id, 1200);	/* let a sample or two pass */
 	assert_int_equal(job_abort(&cl->co, id, "aborted by operator", err,
 	    sizeof(err)), 0);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "rolled_back", "aborted by operator");
-	assert_int_equal(fake_hv_get_tuning(host_uri(0), "vmab", &t), 0);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "rolled_back", "aborted by operator");
+	assert_int_equal(fake_hv_get_tuning(cluster_host_uri(0), "vmab", &t), 0);
 	assert_true(t.aborted);
 	/* The policy set the initial max downtime on the first sample. */
 	assert_int_equal(t.max_downtime_ms, 100);
-	assert_true(running_on(host_uri(0), "vmab"));
-	assert_false(fake_hv_has_domain(host_uri(1), "vmab"));
+	assert_true(cluster_running_on(cluster_host_uri(0), "vmab"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(1), "vmab"));
 }
 
 /* What an ABORT call got back (test_abort_reply). */
@@ -678,7 +435,7 @@ send_abort(struct cluster *cl, int64_t id, struct abort_reply *ar)
 	ref.name = "x";
 	assert_int_equal(peer_call(&cl->co.hosts[0], MSG_ABORT, &ref.base,
 	    10000, abort_reply_cb, ar), 0);
-	assert_true(run_until(cl, abort_replied, ar, 10000));
+	assert_true(cluster_run_until(cl, abort_replied, ar, 10000));
 }
 
 /* The source's libvirt has the migration job: an abort now meets it. */
@@ -686,7 +443,7 @@ static int
 src_migrating(struct cluster *cl, void *arg)
 {
 	(void)cl;
-	return fake_hv_migrating(host_uri(0), arg);
+	return fake_hv_migrating(cluster_host_uri(0), arg);
 }
 
 /*
@@ -706,26 +463,26 @@ test_abort_reply(void **state)
 	assert_false(ar.ok);
 	assert_int_equal(ar.code, ESRCH);
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmar", NULL, 0), 0);
-	script("vmar", 60, 0, NULL);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmar", NULL, 0), 0);
+	cluster_script(0, "vmar", 60, 0, NULL);
 	id = start_job(cl, "vmar", "h2", 5);
 	arg[0] = id;
 	arg[1] = JOB_MIGRATING;
-	assert_true(run_until(cl, job_in, arg, 10000));
-	assert_true(run_until(cl, src_migrating, (void *)"vmar", 10000));
-	fake_hv_fail(host_uri(0), FAKE_OP_ABORT_JOB, 1, -1, "abort job vmar: "
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
+	assert_true(cluster_run_until(cl, src_migrating, (void *)"vmar", 10000));
+	fake_hv_fail(cluster_host_uri(0), FAKE_OP_ABORT_JOB, 1, -1, "abort job vmar: "
 	    "Timed out during operation: cannot acquire state change lock");
 	send_abort(cl, id, &ar);
 	assert_false(ar.ok);
 	assert_int_equal(ar.code, EIO);
 	assert_non_null(strstr(ar.err, "cannot acquire state change lock"));
-	assert_true(fake_hv_calls(host_uri(0), FAKE_OP_ABORT_JOB) == 1);
+	assert_true(fake_hv_calls(cluster_host_uri(0), FAKE_OP_ABORT_JOB) == 1);
 
 	send_abort(cl, id, &ar);
 	assert_true(ar.ok);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "rolled_back", NULL);
-	assert_true(running_on(host_uri(0), "vmar"));
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "rolled_back", NULL);
+	assert_true(cluster_running_on(cluster_host_uri(0), "vmar"));
 }
 
 /* The job's history events of a type whose data contains part. */
@@ -759,22 +516,22 @@ test_abort_refused_is_retried(void **state)
 	char err[256];
 	int64_t id, arg[2];
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmre", NULL, 0), 0);
-	script("vmre", 16, 0, NULL);	/* 8 s: completes unless aborted */
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmre", NULL, 0), 0);
+	cluster_script(0, "vmre", 16, 0, NULL);	/* 8 s: completes unless aborted */
 	id = start_job(cl, "vmre", "h2", 5);
 	arg[0] = id;
 	arg[1] = JOB_MIGRATING;
-	assert_true(run_until(cl, job_in, arg, 10000));
-	assert_true(run_until(cl, src_migrating, (void *)"vmre", 10000));
-	fake_hv_fail(host_uri(0), FAKE_OP_ABORT_JOB, 1, -1, "abort job vmre: "
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
+	assert_true(cluster_run_until(cl, src_migrating, (void *)"vmre", 10000));
+	fake_hv_fail(cluster_host_uri(0), FAKE_OP_ABORT_JOB, 1, -1, "abort job vmre: "
 	    "Timed out during operation: cannot acquire state change lock");
 	assert_int_equal(job_abort(&cl->co, id, "aborted by operator", err,
 	    sizeof(err)), 0);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "rolled_back", "aborted by operator");
-	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_ABORT_JOB), 2);
-	assert_true(running_on(host_uri(0), "vmre"));
-	assert_false(fake_hv_has_domain(host_uri(1), "vmre"));
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "rolled_back", "aborted by operator");
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_ABORT_JOB), 2);
+	assert_true(cluster_running_on(cluster_host_uri(0), "vmre"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(1), "vmre"));
 	assert_int_equal(journal_count_with(cl, id, "abort",
 	    "cannot acquire state change lock; retrying"), 1);
 	assert_int_equal(journal_count_with(cl, id, "abort",
@@ -822,7 +579,7 @@ static int
 dirty_rates_stuck(struct cluster *cl, void *arg)
 {
 	(void)cl;
-	return fake_hv_delayed(host_uri(0), FAKE_OP_DIRTY_RATE) >=
+	return fake_hv_delayed(cluster_host_uri(0), FAKE_OP_DIRTY_RATE) >=
 	    *(unsigned *)arg;
 }
 
@@ -832,7 +589,7 @@ op_calls_reach(struct cluster *cl, void *arg)
 	unsigned *a = arg;	/* op, count */
 
 	(void)cl;
-	return fake_hv_calls(host_uri(0), (enum fake_hv_op)a[0]) >= a[1];
+	return fake_hv_calls(cluster_host_uri(0), (enum fake_hv_op)a[0]) >= a[1];
 }
 
 static int
@@ -861,14 +618,14 @@ test_slow_checks_do_not_starve(void **state)
 	int64_t id, arg[2];
 	int i, polled, aborted;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmslow", NULL, 0), 0);
-	script("vmslow", 60, 0, NULL);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmslow", NULL, 0), 0);
+	cluster_script(0, "vmslow", 60, 0, NULL);
 	id = start_job(cl, "vmslow", "h2", 5);
 	arg[0] = id;
 	arg[1] = JOB_MIGRATING;
-	assert_true(run_until(cl, job_in, arg, 10000));
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
 
-	fake_hv_delay(host_uri(0), FAKE_OP_DIRTY_RATE, 30000);
+	fake_hv_delay(cluster_host_uri(0), FAKE_OP_DIRTY_RATE, 30000);
 	for (i = 0; i < 24; i++) {
 		Ferry__DirtyRateRequest r = FERRY__DIRTY_RATE_REQUEST__INIT;
 
@@ -878,39 +635,39 @@ test_slow_checks_do_not_starve(void **state)
 		    slow_cb, &sc), 0);
 	}
 	/* Every thread that runs checks is stuck in libvirt. */
-	assert_true(run_until(cl, dirty_rates_stuck, &stuck, 5000));
+	assert_true(cluster_run_until(cl, dirty_rates_stuck, &stuck, 5000));
 
 	/* Polling and convergence go on meanwhile. */
 	poll[0] = FAKE_OP_JOB_STATS;
-	poll[1] = fake_hv_calls(host_uri(0), FAKE_OP_JOB_STATS) + 3;
-	polled = run_until(cl, op_calls_reach, poll, 3000);
+	poll[1] = fake_hv_calls(cluster_host_uri(0), FAKE_OP_JOB_STATS) + 3;
+	polled = cluster_run_until(cl, op_calls_reach, poll, 3000);
 	hb = cl->hd[0].hb_seq + 1;
 
 	/* The abort reaches libvirt at once. */
 	ab[0] = FAKE_OP_ABORT_JOB;
 	ab[1] = 1;
-	t0 = mono_ms();
+	t0 = cluster_mono_ms();
 	assert_int_equal(job_abort(&cl->co, id, "aborted by operator", err,
 	    sizeof(err)), 0);
-	aborted = run_until(cl, op_calls_reach, ab, 1000);
-	abort_ms = mono_ms() - t0;
+	aborted = cluster_run_until(cl, op_calls_reach, ab, 1000);
+	abort_ms = cluster_mono_ms() - t0;
 	print_message("polling went on: %s; abort reached libvirt after "
 	    "%llu ms\n", polled ? "yes" : "no", (unsigned long long)abort_ms);
 	assert_true(polled);
 	assert_true(aborted);
-	assert_true(run_until(cl, hb_reaches, &hb, 3000));
+	assert_true(cluster_run_until(cl, hb_reaches, &hb, 3000));
 
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "rolled_back", "aborted by operator");
-	assert_true(running_on(host_uri(0), "vmslow"));
-	assert_false(fake_hv_has_domain(host_uri(1), "vmslow"));
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "rolled_back", "aborted by operator");
+	assert_true(cluster_running_on(cluster_host_uri(0), "vmslow"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(1), "vmslow"));
 
 	/* The checks class took 16 and refused the rest as busy at once. */
-	assert_true(run_until(cl, slow_busy, &sc, 1000));
+	assert_true(cluster_run_until(cl, slow_busy, &sc, 1000));
 	assert_int_equal(sc.busy, 8);
 	assert_int_equal(sc.replied + sc.other, 0);
-	fake_hv_delay(host_uri(0), FAKE_OP_DIRTY_RATE, 0);
-	assert_true(run_until(cl, slow_answered, &sc, 10000));
+	fake_hv_delay(cluster_host_uri(0), FAKE_OP_DIRTY_RATE, 0);
+	assert_true(cluster_run_until(cl, slow_answered, &sc, 10000));
 	assert_int_equal(sc.replied, 16);
 	assert_int_equal(sc.other, 0);
 	assert_true(cl->co.hosts[0].up);
@@ -922,12 +679,12 @@ test_libvirt_failure(void **state)
 	struct cluster *cl = *state;
 	int64_t id;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmf", NULL, 0), 0);
-	script("vmf", 3, -1, "Unable to read from monitor: Connection reset");
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmf", NULL, 0), 0);
+	cluster_script(0, "vmf", 3, -1, "Unable to read from monitor: Connection reset");
 	id = start_job(cl, "vmf", "h2", 0);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "rolled_back", "Connection reset");
-	assert_true(running_on(host_uri(0), "vmf"));
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "rolled_back", "Connection reset");
+	assert_true(cluster_running_on(cluster_host_uri(0), "vmf"));
 }
 
 static void
@@ -936,16 +693,16 @@ test_both_running_is_failed(void **state)
 	struct cluster *cl = *state;
 	int64_t id, arg[2];
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmb", NULL, 0), 0);
-	script("vmb", 6, -1, "migration failed");
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmb", NULL, 0), 0);
+	cluster_script(0, "vmb", 6, -1, "migration failed");
 	id = start_job(cl, "vmb", "h2", 0);
 	arg[0] = id;
 	arg[1] = JOB_MIGRATING;
-	assert_true(run_until(cl, job_in, arg, 10000));
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
 	/* Something outside Ferry starts a copy on the destination. */
-	assert_int_equal(fake_hv_add_running(host_uri(1), "vmb", NULL, 0), 0);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "failed", "BOTH");
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(1), "vmb", NULL, 0), 0);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "failed", "BOTH");
 }
 
 static void
@@ -955,25 +712,25 @@ test_recovery_after_restart(void **state)
 	char states[256];
 	int64_t id, arg[2];
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmr", NULL, 0), 0);
-	script("vmr", 12, 0, NULL);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmr", NULL, 0), 0);
+	cluster_script(0, "vmr", 12, 0, NULL);
 	id = start_job(cl, "vmr", "h2", 0);
 	arg[0] = id;
 	arg[1] = JOB_MIGRATING;
-	assert_true(run_until(cl, job_in, arg, 10000));
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
 	/* The coordinator goes away mid-flight; hostd carries on. */
-	coord_stop(cl);
+	cluster_coord_stop(cl);
 	for (int k = 0; k < 300; k++)
 		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(5000);
-	coord_start(cl);
+	cluster_coord_start(cl);
 	assert_non_null(job_find(&cl->co, id));
-	wait_final(cl, id, 20000);
-	expect_job(cl, id, "succeeded", NULL);
+	cluster_wait_final(cl, id, 20000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
 	journal_states(cl, id, states, sizeof(states));
 	assert_string_equal(states,
 	    "pending checking migrating verifying succeeded");
-	assert_true(running_on(host_uri(1), "vmr"));
-	assert_false(fake_hv_has_domain(host_uri(0), "vmr"));
+	assert_true(cluster_running_on(cluster_host_uri(1), "vmr"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(0), "vmr"));
 }
 
 static void
@@ -992,19 +749,19 @@ test_picks_least_loaded(void **state)
 	big.mem_mib = 2048;
 	big.vcpus = 2;
 	big.persistent = 1;
-	assert_int_equal(fake_hv_add_domain(host_uri(1), &big), 0);
+	assert_int_equal(fake_hv_add_domain(cluster_host_uri(1), &big), 0);
 	hostd_inventory_refresh(&cl->hd[1]);
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmp", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmp", NULL, 0), 0);
 	for (int k = 0; k < 200; k++)
 		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
 	id = start_job(cl, "vmp", NULL, 0);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "succeeded", NULL);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
 	memset(&sj, 0, sizeof(sj));
 	assert_int_equal(store_job_get(cl->co.store, id, &sj), 1);
 	assert_string_equal(sj.destination, "h3");
 	store_job_clear(&sj);
-	assert_true(running_on(host_uri(2), "vmp"));
+	assert_true(cluster_running_on(cluster_host_uri(2), "vmp"));
 }
 
 static void
@@ -1015,18 +772,18 @@ test_bad_requests(void **state)
 	struct job *j;
 	char err[256];
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmx", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmx", NULL, 0), 0);
 	hostd_inventory_refresh(&cl->hd[0]);
-	assert_true(run_until(cl, seen_on_h1, "vmx", 20000));
+	assert_true(cluster_run_until(cl, seen_on_h1, "vmx", 20000));
 	o.vm = "nosuch";
-	assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)), -1);
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown VM 'nosuch'");
 	o.vm = "vmx";
 	o.to = "h1";
-	assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)), -1);
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)), -1);
 	assert_string_equal(err, "vmx already runs on h1");
 	o.to = "h9";
-	assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)), -1);
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown host 'h9'");
 	/* Nothing was recorded for refused requests. */
 	{
@@ -1054,7 +811,7 @@ test_postcopy_resume(void **state)
 	int64_t id;
 	size_t i;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmpc", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmpc", NULL, 0), 0);
 	memset(smp, 0, sizeof(smp));
 	for (i = 0; i < 12; i++) {
 		smp[i].active = 1;
@@ -1066,27 +823,27 @@ test_postcopy_resume(void **state)
 		smp[i].memory_bps = 10 * MIB;
 		smp[i].memory_page_size = 4096;
 	}
-	assert_int_equal(fake_hv_script_migration(host_uri(0), "vmpc", smp, 12,
+	assert_int_equal(fake_hv_script_migration(cluster_host_uri(0), "vmpc", smp, 12,
 	    -1, "post-copy: connection reset by peer"), 0);
 	hostd_inventory_refresh(&cl->hd[0]);
-	assert_true(run_until(cl, seen_on_h1, "vmpc", 20000));
+	assert_true(cluster_run_until(cl, seen_on_h1, "vmpc", 20000));
 	o.vm = "vmpc";
 	o.to = "h2";
 	o.has_postcopy = 1;
 	o.postcopy = 1;
-	assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)), 0);
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)), 0);
 	id = j->id;
 	job_run(j);
-	wait_final(cl, id, 30000);
-	assert_int_equal(fake_hv_get_tuning(host_uri(0), "vmpc", &t), -ENOENT);
-	expect_job(cl, id, "succeeded", NULL);
+	cluster_wait_final(cl, id, 30000);
+	assert_int_equal(fake_hv_get_tuning(cluster_host_uri(0), "vmpc", &t), -ENOENT);
+	cluster_expect_job(cl, id, "succeeded", NULL);
 	journal_states(cl, id, states, sizeof(states));
 	assert_string_equal(states, "pending checking migrating verifying "
 	    "migrating verifying succeeded");
-	assert_int_equal(fake_hv_last_migrate(host_uri(0), &rec), 0);
+	assert_int_equal(fake_hv_last_migrate(cluster_host_uri(0), &rec), 0);
 	assert_true(rec.postcopy_resume);
-	assert_true(running_on(host_uri(1), "vmpc"));
-	assert_false(fake_hv_has_domain(host_uri(0), "vmpc"));
+	assert_true(cluster_running_on(cluster_host_uri(1), "vmpc"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(0), "vmpc"));
 }
 
 /* ---- maintenance drains ------------------------------------------------ */
@@ -1149,15 +906,15 @@ add_guests(struct cluster *cl, int n, size_t samples)
 
 	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "g%d", i);
-		assert_int_equal(fake_hv_add_running(host_uri(0), name, NULL, 0),
+		assert_int_equal(fake_hv_add_running(cluster_host_uri(0), name, NULL, 0),
 		    0);
 		if (samples)
-			script(name, samples, 0, NULL);
+			cluster_script(0, name, samples, 0, NULL);
 	}
 	hostd_inventory_refresh(&cl->hd[0]);
 	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "g%d", i);
-		assert_true(run_until(cl, seen_on_h1, name, 20000));
+		assert_true(cluster_run_until(cl, seen_on_h1, name, 20000));
 	}
 }
 
@@ -1178,7 +935,7 @@ test_drain_parallel(void **state)
 	if (drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER, 1, err,
 	    sizeof(err)) < 0)
 		fail_msg("%s", err);
-	assert_true(run_until(cl, no_drain, NULL, 60000));
+	assert_true(cluster_run_until(cl, no_drain, NULL, 60000));
 	id = last_drain_id(cl, st, sizeof(st));
 	assert_string_equal(st, "completed");
 	assert_string_equal(cl->co.hosts[0].admin_state, "maintenance");
@@ -1187,9 +944,9 @@ test_drain_parallel(void **state)
 		int where = 0;
 
 		snprintf(name, sizeof(name), "g%d", i);
-		assert_false(fake_hv_has_domain(host_uri(0), name));
+		assert_false(fake_hv_has_domain(cluster_host_uri(0), name));
 		for (k = 1; k < NHOSTS; k++)
-			if (running_on(host_uri(k), name)) {
+			if (cluster_running_on(cluster_host_uri(k), name)) {
 				where++;
 				load[k] += 256;
 			}
@@ -1202,7 +959,7 @@ test_drain_parallel(void **state)
 	for (k = 1; k < NHOSTS; k++)
 		assert_true(load[k] <= 4096 - 512);
 	/* A host in maintenance is never a destination. */
-	assert_int_equal(fake_hv_add_running(host_uri(1), "late", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(1), "late", NULL, 0), 0);
 	{
 		Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
 		struct job *j;
@@ -1213,12 +970,12 @@ test_drain_parallel(void **state)
 			uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
 		o.vm = "late";
 		o.to = "h1";
-		assert_int_equal(job_migrate(&cl->co, &o, 0, &j, err,
+		assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
 		    sizeof(err)), 0);
 		jid = j->id;
 		job_run(j);
-		wait_final(cl, jid, 10000);
-		expect_job(cl, jid, "refused", "maintenance");
+		cluster_wait_final(cl, jid, 10000);
+		cluster_expect_job(cl, jid, "refused", "maintenance");
 	}
 }
 
@@ -1233,35 +990,35 @@ test_drain_unmovable(void **state)
 	add_guests(cl, 2, 0);
 	memset(&d, 0, sizeof(d));
 	snprintf(path, sizeof(path), "%s/local.qcow2", cl->dir);
-	sh(": > %s", path);
+	cluster_sh(": > %s", path);
 	snprintf(d.target, sizeof(d.target), "vda");
 	snprintf(d.type, sizeof(d.type), "file");
 	snprintf(d.device, sizeof(d.device), "disk");
 	snprintf(d.source, sizeof(d.source), "%s", path);
-	assert_int_equal(fake_hv_add_running(host_uri(0), "pinned", &d, 1), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "pinned", &d, 1), 0);
 	hostd_inventory_refresh(&cl->hd[0]);
-	assert_true(run_until(cl, seen_on_h1, "pinned", 20000));
+	assert_true(cluster_run_until(cl, seen_on_h1, "pinned", 20000));
 
 	/* Without --force nothing starts. */
 	req.host = "h1";
 	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
 	    1, err, sizeof(err)), 0);
-	assert_true(run_until(cl, no_drain, NULL, 10000));
+	assert_true(cluster_run_until(cl, no_drain, NULL, 10000));
 	assert_int_equal(last_drain_id(cl, st, sizeof(st)), 0);
 	assert_string_equal(cl->co.hosts[0].admin_state, "active");
-	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 0);
 
 	/* With --force the others move and it keeps running. */
 	req.has_force = 1;
 	req.force = 1;
 	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
 	    2, err, sizeof(err)), 0);
-	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(cluster_run_until(cl, no_drain, NULL, 30000));
 	assert_true(last_drain_id(cl, st, sizeof(st)) > 0);
 	assert_string_equal(st, "incomplete");
-	assert_true(running_on(host_uri(0), "pinned"));
-	assert_false(fake_hv_has_domain(host_uri(0), "g0"));
-	assert_false(fake_hv_has_domain(host_uri(0), "g1"));
+	assert_true(cluster_running_on(cluster_host_uri(0), "pinned"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(0), "g0"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(0), "g1"));
 	/* Not empty: the host stays draining, visibly. */
 	assert_string_equal(cl->co.hosts[0].admin_state, "draining");
 }
@@ -1301,10 +1058,10 @@ test_zone_placement(void **state)
 	big.mem_mib = 2048;
 	big.vcpus = 1;
 	big.persistent = 1;
-	assert_int_equal(fake_hv_add_domain(host_uri(2), &big), 0);
+	assert_int_equal(fake_hv_add_domain(cluster_host_uri(2), &big), 0);
 	hostd_inventory_refresh(&cl->hd[2]);
 	add_guests(cl, 2, 0);
-	assert_true(run_until(cl, inventory_has_big, NULL, 20000));
+	assert_true(cluster_run_until(cl, inventory_has_big, NULL, 20000));
 
 	assert_int_equal(placement_reply(&cl->co, "g0", &r, err, sizeof(err)),
 	    0);
@@ -1324,20 +1081,20 @@ test_zone_placement(void **state)
 
 	/* migrate without --to: h3, not the emptier h2. */
 	id = start_job(cl, "g0", NULL, 0);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "succeeded", NULL);
-	assert_true(running_on(host_uri(2), "g0"));
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_true(cluster_running_on(cluster_host_uri(2), "g0"));
 
 	/* A drain of h1 keeps g1 in zone a. */
 	req.host = "h1";
 	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
 	    1, err, sizeof(err)), 0);
-	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(cluster_run_until(cl, no_drain, NULL, 30000));
 	assert_true(last_drain_id(cl, st, sizeof(st)) > 0);
 	assert_string_equal(st, "completed");
-	assert_true(running_on(host_uri(2), "g1"));
+	assert_true(cluster_running_on(cluster_host_uri(2), "g1"));
 	for (i = 0; i < 2; i++)
-		assert_false(fake_hv_has_domain(host_uri(1), i ? "g1" : "g0"));
+		assert_false(fake_hv_has_domain(cluster_host_uri(1), i ? "g1" : "g0"));
 }
 
 static int64_t
@@ -1375,25 +1132,25 @@ test_restore_placement(void **state)
 	req.host = "h1";
 	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
 	    1, err, sizeof(err)), 0);
-	assert_true(run_until(cl, no_drain, NULL, 30000));
-	assert_true(running_on(host_uri(2), "g0"));
-	assert_true(running_on(host_uri(2), "g1"));
+	assert_true(cluster_run_until(cl, no_drain, NULL, 30000));
+	assert_true(cluster_running_on(cluster_host_uri(2), "g0"));
+	assert_true(cluster_running_on(cluster_host_uri(2), "g1"));
 	snprintf(cl->co.hosts[0].conf.zone, sizeof(cl->co.hosts[0].conf.zone),
 	    "b");
-	before = fake_hv_calls(host_uri(2), FAKE_OP_MIGRATE);
+	before = fake_hv_calls(cluster_host_uri(2), FAKE_OP_MIGRATE);
 	req.has_restore = 1;
 	req.restore = 1;
 	assert_int_equal(drain_exit(&cl->co, &req, NULL, MSG_CTL_MAINT_EXIT, 2,
 	    err, sizeof(err)), 0);
-	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(cluster_run_until(cl, no_drain, NULL, 30000));
 	assert_true(last_of_kind(cl, "restore", st, sizeof(st), params,
 	    sizeof(params)) > 0);
 	assert_string_equal(st, "incomplete");
 	assert_non_null(strstr(params, "h1: zone: zone b, VM must stay in "
 	    "zone a"));
-	assert_int_equal(fake_hv_calls(host_uri(2), FAKE_OP_MIGRATE), before);
-	assert_true(running_on(host_uri(2), "g0"));
-	assert_true(running_on(host_uri(2), "g1"));
+	assert_int_equal(fake_hv_calls(cluster_host_uri(2), FAKE_OP_MIGRATE), before);
+	assert_true(cluster_running_on(cluster_host_uri(2), "g0"));
+	assert_true(cluster_running_on(cluster_host_uri(2), "g1"));
 }
 
 /* The CPU cache: a destination's "cannot run this CPU" is remembered per
@@ -1422,17 +1179,17 @@ test_cpu_cache(void **state)
 	big.mem_mib = 1024;
 	big.vcpus = 1;
 	big.persistent = 1;
-	assert_int_equal(fake_hv_add_domain(host_uri(2), &big), 0);
+	assert_int_equal(fake_hv_add_domain(cluster_host_uri(2), &big), 0);
 	hostd_inventory_refresh(&cl->hd[2]);
-	assert_true(run_until(cl, inventory_has_big, NULL, 20000));
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmcpu", NULL, 0), 0);
-	fake_hv_set_compare(host_uri(1), HV_CPU_INCOMPATIBLE,
+	assert_true(cluster_run_until(cl, inventory_has_big, NULL, 20000));
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmcpu", NULL, 0), 0);
+	fake_hv_set_compare(cluster_host_uri(1), HV_CPU_INCOMPATIBLE,
 	    "Host CPU does not provide required features: avx512f");
 	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 1, NULL),
 	    PLACE_UNKNOWN);
 	id = start_job(cl, "vmcpu", "h2", 0);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "refused", "avx512f");
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "refused", "avx512f");
 	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 1, &why), PLACE_NO);
 	assert_string_equal(why, "guest CPU: Host CPU does not provide "
 	    "required features: avx512f");
@@ -1445,16 +1202,16 @@ test_cpu_cache(void **state)
 	placement_reply_free(r);
 
 	/* The drain skips h2 for vmcpu: not even asked to compare again. */
-	before = fake_hv_calls(host_uri(1), FAKE_OP_COMPARE_CPU);
+	before = fake_hv_calls(cluster_host_uri(1), FAKE_OP_COMPARE_CPU);
 	req.host = "h1";
 	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
 	    1, err, sizeof(err)), 0);
-	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(cluster_run_until(cl, no_drain, NULL, 30000));
 	assert_true(last_drain_id(cl, st, sizeof(st)) > 0);
 	assert_string_equal(st, "completed");
-	assert_true(running_on(host_uri(2), "vmcpu"));
-	assert_false(fake_hv_has_domain(host_uri(1), "vmcpu"));
-	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_COMPARE_CPU), before);
+	assert_true(cluster_running_on(cluster_host_uri(2), "vmcpu"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(1), "vmcpu"));
+	assert_int_equal(fake_hv_calls(cluster_host_uri(1), FAKE_OP_COMPARE_CPU), before);
 
 	/* Invalidation: same identity keeps it; another one, or a new
 	 * session (no previous inventory), drops it. */
@@ -1497,25 +1254,25 @@ test_cpu_prefetch(void **state)
 	big.mem_mib = 1024;
 	big.vcpus = 1;
 	big.persistent = 1;
-	assert_int_equal(fake_hv_add_domain(host_uri(2), &big), 0);
+	assert_int_equal(fake_hv_add_domain(cluster_host_uri(2), &big), 0);
 	hostd_inventory_refresh(&cl->hd[2]);
-	assert_true(run_until(cl, inventory_has_big, NULL, 20000));
+	assert_true(cluster_run_until(cl, inventory_has_big, NULL, 20000));
 	add_guests(cl, 2, 0);
-	fake_hv_set_compare(host_uri(1), HV_CPU_INCOMPATIBLE,
+	fake_hv_set_compare(cluster_host_uri(1), HV_CPU_INCOMPATIBLE,
 	    "Host CPU does not provide required features: avx512f");
 	req.host = "h1";
 	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
 	    1, err, sizeof(err)), 0);
-	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(cluster_run_until(cl, no_drain, NULL, 30000));
 	assert_true(last_drain_id(cl, st, sizeof(st)) > 0);
 	assert_string_equal(st, "completed");
-	assert_true(running_on(host_uri(2), "g0"));
-	assert_true(running_on(host_uri(2), "g1"));
+	assert_true(cluster_running_on(cluster_host_uri(2), "g0"));
+	assert_true(cluster_running_on(cluster_host_uri(2), "g1"));
 	assert_int_equal(cpucache_lookup(&cl->co, "g0", 1, &why), PLACE_NO);
 	assert_string_equal(why, "guest CPU: Host CPU does not provide "
 	    "required features: avx512f");
 	/* One CPU_COMPARE for both (same guest CPU), none a move's check. */
-	assert_int_equal(fake_hv_calls(host_uri(1), FAKE_OP_COMPARE_CPU), 1);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(1), FAKE_OP_COMPARE_CPU), 1);
 	assert_int_equal(store_jobs_list(cl->co.store, 0, 0, &sj, &n), 0);
 	for (i = 0; i < n; i++)
 		to_h2 += strcmp(sj[i].kind, "migrate") == 0 &&
@@ -1536,7 +1293,7 @@ ctl_roundtrip(struct cluster *cl, uint16_t type, const ProtobufCMessage *m,
 	struct pollfd pfd;
 	uint8_t *buf, in[65536];
 	size_t len, used, off;
-	uint64_t end = mono_ms() + (uint64_t)ms;
+	uint64_t end = cluster_mono_ms() + (uint64_t)ms;
 	ssize_t n;
 	int fd;
 
@@ -1550,7 +1307,7 @@ ctl_roundtrip(struct cluster *cl, uint16_t type, const ProtobufCMessage *m,
 	assert_int_equal(write(fd, buf, len), (ssize_t)len);
 	free(buf);
 	frame_reader_init(&fr, 1 << 20);
-	while (f == NULL && mono_ms() < end) {
+	while (f == NULL && cluster_mono_ms() < end) {
 		uv_run(&cl->loop, UV_RUN_NOWAIT);
 		pfd.fd = fd;
 		pfd.events = POLLIN;
@@ -1582,16 +1339,16 @@ test_cpu_baseline(void **state)
 	static const char *f3[] = { "aes", "sse4.2", "x2apic" };
 	int64_t id;
 
-	fake_hv_set_host_cpu(host_uri(0), "Skylake-Server", f1, 3);
-	fake_hv_set_host_cpu(host_uri(1), "Haswell", f2, 2);
-	fake_hv_set_host_cpu(host_uri(2), "Cascadelake-Server", f3, 3);
+	fake_hv_set_host_cpu(cluster_host_uri(0), "Skylake-Server", f1, 3);
+	fake_hv_set_host_cpu(cluster_host_uri(1), "Haswell", f2, 2);
+	fake_hv_set_host_cpu(cluster_host_uri(2), "Cascadelake-Server", f3, 3);
 	/* A refusal puts one block in the cache. */
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vmcpu", NULL, 0), 0);
-	fake_hv_set_compare(host_uri(1), HV_CPU_INCOMPATIBLE,
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmcpu", NULL, 0), 0);
+	fake_hv_set_compare(cluster_host_uri(1), HV_CPU_INCOMPATIBLE,
 	    "Host CPU does not provide required features: avx512f");
 	id = start_job(cl, "vmcpu", "h2", 0);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "refused", "avx512f");
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "refused", "avx512f");
 
 	assert_non_null(f = ctl_roundtrip(cl, MSG_CTL_CPU_BASELINE, &e.base,
 	    15000));
@@ -1614,10 +1371,10 @@ test_cpu_baseline(void **state)
 	assert_string_equal(r->blocks[0]->reason, "guest CPU: Host CPU does "
 	    "not provide required features: avx512f");
 	ferry__cpu_baseline_info__free_unpacked(r, NULL);
-	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_BASELINE), 1);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_BASELINE), 1);
 
 	/* A host whose libvirt fails: named, and the others still count. */
-	fake_hv_fail(host_uri(2), FAKE_OP_HOST_CPU, 1, -EIO, "no capabilities");
+	fake_hv_fail(cluster_host_uri(2), FAKE_OP_HOST_CPU, 1, -EIO, "no capabilities");
 	assert_non_null(f = ctl_roundtrip(cl, MSG_CTL_CPU_BASELINE, &e.base,
 	    15000));
 	assert_non_null(r = (Ferry__CpuBaselineInfo *)frame_unpack(f,
@@ -1637,14 +1394,14 @@ test_no_valid_host_reasons(void **state)
 	struct cluster *cl = *state;
 	int64_t id;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "needy", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "needy", NULL, 0), 0);
 	id = start_job(cl, "needy", NULL, 0);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "refused", "no host can take needy: h2: zone: zone "
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "refused", "no host can take needy: h2: zone: zone "
 	    "b, VM must stay in zone a; h3: labels: VM requires label gpu, "
 	    "host lacks it");
-	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
-	assert_true(running_on(host_uri(0), "needy"));
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 0);
+	assert_true(cluster_running_on(cluster_host_uri(0), "needy"));
 }
 
 static void
@@ -1661,22 +1418,22 @@ test_drain_cancel(void **state)
 	req.max_parallel = 1;
 	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
 	    1, err, sizeof(err)), 0);
-	run_until(cl, no_drain, NULL, 1500);
+	cluster_run_until(cl, no_drain, NULL, 1500);
 	assert_int_equal(drain_cancel(&cl->co, "h1", NULL, MSG_CTL_MAINT_CANCEL,
 	    2, err, sizeof(err)), 0);
 	assert_string_equal(coord_host_state(&cl->co.hosts[0]), "up");
-	assert_true(run_until(cl, no_drain, NULL, 30000));
+	assert_true(cluster_run_until(cl, no_drain, NULL, 30000));
 	assert_true(last_drain_id(cl, st, sizeof(st)) > 0);
 	assert_string_equal(st, "cancelled");
 	assert_string_equal(cl->co.hosts[0].admin_state, "active");
 	for (i = 0; i < 4; i++) {
 		snprintf(name, sizeof(name), "g%d", i);
 		for (k = 0, where = 0; k < NHOSTS; k++)
-			where += running_on(host_uri(k), name);
+			where += cluster_running_on(cluster_host_uri(k), name);
 		assert_int_equal(where, 1);
 	}
 	/* Not everything moved: the cancel stopped the rest. */
-	assert_true(running_on(host_uri(0), "g3") || running_on(host_uri(0), "g2"));
+	assert_true(cluster_running_on(cluster_host_uri(0), "g3") || cluster_running_on(cluster_host_uri(0), "g2"));
 }
 
 /* The periodic mode moves at most max_moves VMs a round, and never one
@@ -1714,10 +1471,10 @@ test_periodic_rebalance(void **state)
 	add_guests(cl, 4, 0);
 	/* Rounds every second, one move each; the quiet period keeps a moved
 	 * VM from going back. */
-	assert_true(run_until(cl, two_rounds, NULL, 30000));
+	assert_true(cluster_run_until(cl, two_rounds, NULL, 30000));
 	for (i = 0; i < 4; i++) {
 		snprintf(name, sizeof(name), "g%d", i);
-		on_h1 += running_on(host_uri(0), name);
+		on_h1 += cluster_running_on(cluster_host_uri(0), name);
 	}
 	moved = runs_of(cl, "migrate", "succeeded");
 	assert_true(moved >= 2);
@@ -1740,10 +1497,159 @@ teardown_periodic(void **state)
 	return teardown(state);
 }
 
+/* ---- the machine as data ------------------------------------------------ */
+
+/* The table is the diagram: the edges it has, and some it must not. */
+static void
+test_transition_table(void **state)
+{
+	int s, e, n = 0;
+
+	(void)state;
+	assert_int_equal(job_edge_to(JOB_PENDING, JOB_EV_RUN), JOB_CHECKING);
+	assert_int_equal(job_edge_to(JOB_CHECKING, JOB_EV_PASSED),
+	    JOB_MIGRATING);
+	assert_int_equal(job_edge_to(JOB_CHECKING, JOB_EV_REFUSED),
+	    JOB_REFUSED);
+	assert_int_equal(job_edge_to(JOB_CHECKING, JOB_EV_ABORTED),
+	    JOB_VERIFYING);
+	assert_int_equal(job_edge_to(JOB_MIGRATING, JOB_EV_ENDED),
+	    JOB_VERIFYING);
+	/* A post-copy resume goes back. */
+	assert_int_equal(job_edge_to(JOB_VERIFYING, JOB_EV_RESUME),
+	    JOB_MIGRATING);
+	assert_int_equal(job_edge_to(JOB_VERIFYING, JOB_EV_SUCCEEDED),
+	    JOB_SUCCEEDED);
+	assert_int_equal(job_edge_to(JOB_VERIFYING, JOB_EV_ROLLED_BACK),
+	    JOB_ROLLED_BACK);
+	assert_int_equal(job_edge_to(JOB_VERIFYING, JOB_EV_FAILED), JOB_FAILED);
+	assert_int_equal(job_edge_to(JOB_PENDING, JOB_EV_RECOVER),
+	    JOB_VERIFYING);
+	assert_int_equal(job_edge_to(JOB_CHECKING, JOB_EV_RECOVER),
+	    JOB_VERIFYING);
+	/* Never: success without verification, a refusal once MIGRATE may
+	 * have left, anything out of a final state. */
+	assert_int_equal(job_edge_to(JOB_MIGRATING, JOB_EV_SUCCEEDED), -1);
+	assert_int_equal(job_edge_to(JOB_CHECKING, JOB_EV_SUCCEEDED), -1);
+	assert_int_equal(job_edge_to(JOB_MIGRATING, JOB_EV_REFUSED), -1);
+	assert_int_equal(job_edge_to(JOB_MIGRATING, JOB_EV_RECOVER), -1);
+	for (s = JOB_SUCCEEDED; s < JOB_NSTATES; s++)
+		for (e = 0; e < JOB_NEVENTS; e++)
+			assert_int_equal(job_edge_to(s, e), -1);
+	for (s = 0; s < JOB_NSTATES; s++)
+		for (e = 0; e < JOB_NEVENTS; e++)
+			n += job_edge_to(s, e) >= 0;
+	assert_int_equal(n, 11);	/* the diagram's rows */
+}
+
+static int illegal_seen;
+
+static void
+illegal_count(const struct job *j, enum job_event ev)
+{
+	(void)j;
+	(void)ev;
+	illegal_seen++;
+}
+
+/* An illegal edge is refused (and reported to the hook): the job and its
+ * journal stay where they were. */
+static void
+test_illegal_edge_refused(void **state)
+{
+	struct cluster *cl = *state;
+	void (*strict)(const struct job *, enum job_event) = job_illegal_hook;
+	struct store_job sj;
+	int64_t id, arg[2];
+	struct job *j;
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vil", NULL,
+	    0), 0);
+	cluster_script(0, "vil", 12, 0, NULL);
+	id = start_job(cl, "vil", "h2", 0);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
+	j = job_find(&cl->co, id);
+	job_illegal_hook = illegal_count;
+	assert_int_equal(job_enter(j, JOB_EV_SUCCEEDED, "not verified"), -1);
+	job_illegal_hook = strict;
+	assert_int_equal(illegal_seen, 1);
+	assert_int_equal(j->state, JOB_MIGRATING);
+	memset(&sj, 0, sizeof(sj));
+	assert_int_equal(store_job_get(cl->co.store, id, &sj), 1);
+	assert_string_equal(sj.state, "migrating");
+	store_job_clear(&sj);
+	cluster_wait_final(cl, id, 20000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+}
+
+static int
+retrying_in(struct cluster *cl, void *arg)
+{
+	int64_t *a = arg;
+	struct job *j = job_find(&cl->co, a[0]);
+
+	return j != NULL && (int64_t)j->state == a[1] && j->retry_pending;
+}
+
+/* A transition the journal refuses is not taken: the job stays where it
+ * stands, holds its VM, and the same transition is retried until written;
+ * nothing acted on the unrecorded state. */
+static void
+test_journal_failure_retried(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
+	char states[256], err[512];
+	struct job *j, *j2;
+	int64_t id, arg[2];
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vjf", NULL,
+	    0), 0);
+	cluster_script(0, "vjf", 12, 0, NULL);
+	/* pending -> checking fails twice: no check is sent meanwhile. */
+	job_journal_fail = 2;
+	id = start_job(cl, "vjf", "h2", 0);
+	j = job_find(&cl->co, id);
+	assert_non_null(j);
+	assert_int_equal(j->state, JOB_PENDING);
+	assert_true(j->retry_pending);
+	assert_int_equal(j->calls, 0);
+	/* It still holds the VM: a second job on it is refused. */
+	o.vm = "vjf";
+	o.to = "h3";
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j2, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "already has job"));
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 15000));
+	assert_int_equal(job_journal_fail, 0);
+	/* migrating -> verifying fails once: it stays migrating, then
+	 * verifies. */
+	job_journal_fail = 1;
+	assert_true(cluster_run_until(cl, retrying_in, arg, 15000));
+	cluster_wait_final(cl, id, 20000);
+	assert_int_equal(job_journal_fail, 0);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	journal_states(cl, id, states, sizeof(states));
+	assert_string_equal(states,
+	    "pending checking migrating verifying succeeded");
+	assert_true(cluster_running_on(cluster_host_uri(1), "vjf"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(0), "vjf"));
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_transition_table),
+		cmocka_unit_test_setup_teardown(test_illegal_edge_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_journal_failure_retried,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_success, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_final_figures, setup,
 		    teardown),

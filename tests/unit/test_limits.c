@@ -23,92 +23,41 @@
 
 #include <cmocka.h>
 
+#include "cluster.h"
 #include "coordinator.h"
 #include "fake_hv.h"
 #include "hostd.h"
 #include "log.h"
 
-#define NHOSTS		3
+#define NHOSTS		CLUSTER_NHOSTS
 #define NGUESTS		150
 
 /* h1's hostd runs on a loop and a thread of its own (as on its own
  * machine), so it floods at full speed however busy the coordinator is. */
-struct cluster {
-	char		 dir[64];
-	uv_loop_t	 loop;		/* the coordinator, h2, h3 */
-	uv_loop_t	 loop1;		/* h1 */
+struct limits {
+	uv_loop_t	 loop1;		/* h1; cl->loop: the coordinator, h2, h3 */
 	pthread_t	 h1_thread;
 	volatile int	 h1_stop;
 	volatile int	 flood_rate;	/* INVENTORY events a second from h1 */
 	volatile uint64_t flood_sent;	/* in all */
-	struct hostd	 hd[NHOSTS];
-	struct coord	 co;
-	int		 co_running;
-	int		 port[NHOSTS];
 };
-
-static const char *
-host_uri(int i)
-{
-	static const char *uris[NHOSTS] = { "qemu+tcp://h1/system",
-	    "qemu+tcp://h2/system", "qemu+tcp://h3/system" };
-
-	return uris[i];
-}
-
-static void
-sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_int_equal(system(cmd), 0);
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-all_up(struct cluster *cl)
-{
-	size_t i;
-
-	for (i = 0; i < cl->co.nhosts; i++)
-		if (!cl->co.hosts[i].up)
-			return 0;
-	return 1;
-}
-
-static void
-spin(struct cluster *cl)
-{
-	uv_run(&cl->loop, UV_RUN_NOWAIT);
-	usleep(1000);
-}
+#define LIM(cl)	((struct limits *)(cl)->priv)
 
 static void *
 h1_main(void *arg)
 {
 	struct cluster *cl = arg;
+	struct limits *lim = cl->priv;
 	struct hostd *hd = &cl->hd[0];
 	struct session *s;
 	uint64_t t0 = 0, now, due, sent = 0;
 	int k;
 
-	while (!cl->h1_stop) {
-		uv_run(&cl->loop1, UV_RUN_NOWAIT);
-		now = mono_ms();
+	while (!lim->h1_stop) {
+		uv_run(&lim->loop1, UV_RUN_NOWAIT);
+		now = cluster_mono_ms();
 		s = TAILQ_FIRST(&hd->sessions);
-		if (cl->flood_rate == 0 || s == NULL || !s->hello ||
+		if (lim->flood_rate == 0 || s == NULL || !s->hello ||
 		    hd->inv_payload == NULL) {
 			t0 = 0;		/* the rate counts from a session up */
 			usleep(1000);
@@ -118,99 +67,49 @@ h1_main(void *arg)
 			t0 = now;
 			sent = 0;
 		}
-		due = (now - t0) * (uint64_t)cl->flood_rate / 1000;
+		due = (now - t0) * (uint64_t)lim->flood_rate / 1000;
 		for (k = 0; sent < due && k < 100; k++, sent++) {
 			hostd_send_raw(s, MSG_INVENTORY, FRAME_EVENT, FRAME_OK,
 			    0, hd->inv_payload, hd->inv_len);
-			cl->flood_sent++;
+			lim->flood_sent++;
 		}
 		usleep(100);
 	}
 	hostd_shutdown(hd);
-	for (k = 0; k < 500 && uv_run(&cl->loop1, UV_RUN_NOWAIT); k++)
+	for (k = 0; k < 500 && uv_run(&lim->loop1, UV_RUN_NOWAIT); k++)
 		usleep(1000);
 	return NULL;
 }
 
-static void
-coord_start(struct cluster *cl)
+static uv_loop_t *
+limits_hostd_loop(struct cluster *cl, int i)
 {
-	struct coord_conf cc;
-	char err[512];
-	uint64_t end;
-	int i;
-
-	parse_coord_defaults(&cc);
-	snprintf(cc.name, sizeof(cc.name), "test");
-	snprintf(cc.database, sizeof(cc.database), "%s/ferry.db", cl->dir);
-	snprintf(cc.socket, sizeof(cc.socket), "%s/ferry.sock", cl->dir);
-	snprintf(cc.identity, sizeof(cc.identity), "%s/id", cl->dir);
-	snprintf(cc.known_hosts, sizeof(cc.known_hosts), "%s/known_hosts",
-	    cl->dir);
-	cc.backoff_min_ms = 50;
-	cc.backoff_max_ms = 2000;
-	assert_non_null(cc.hosts = calloc(NHOSTS, sizeof(*cc.hosts)));
-	cc.nhosts = NHOSTS;
-	for (i = 0; i < NHOSTS; i++) {
-		snprintf(cc.hosts[i].name, sizeof(cc.hosts[i].name), "h%d",
-		    i + 1);
-		snprintf(cc.hosts[i].address, sizeof(cc.hosts[i].address),
-		    "127.0.0.1");
-		cc.hosts[i].port = cl->port[i];
-	}
-	if (coord_init(&cl->co, &cl->loop, &cc, err, sizeof(err)) < 0)
-		fail_msg("coord_init: %s", err);
-	cl->co_running = 1;
-	end = mono_ms() + 30000;
-	while (!all_up(cl) && mono_ms() < end)
-		spin(cl);
-	assert_true(all_up(cl));
+	return i == 0 ? &LIM(cl)->loop1 : &cl->loop;
 }
+
+static const struct cluster_opts limits_opts = {
+	.tag = "limits",
+	/* On disk, not tmpfs: the store's fsyncs cost what they cost. */
+	.tmpdir = "/var/tmp",
+	.backoff_max_ms = 2000,
+	.capacity_mib = 65536,
+	.hostd_loop = limits_hostd_loop,
+};
 
 static int
 setup(void **state)
 {
+	struct limits *lim;
 	struct cluster *cl;
-	struct hostd_conf hc;
 	struct hv_domain d;
-	char err[512];
-	int i, base;
+	int i;
 
-	assert_non_null(cl = calloc(1, sizeof(*cl)));
-	/* On disk, not tmpfs: the store's fsyncs cost what they cost. */
-	snprintf(cl->dir, sizeof(cl->dir), "/var/tmp/ferry-test-limits.XXXXXX");
-	assert_non_null(mkdtemp(cl->dir));
-	fake_hv_reset();
-	sh("ssh-keygen -q -t ed25519 -N '' -f %s/id", cl->dir);
-	sh("cp %s/id.pub %s/authorized_keys", cl->dir, cl->dir);
-	sh(": > %s/known_hosts", cl->dir);
-	base = 20000 + (getpid() * 11) % 30000;
-	assert_int_equal(uv_loop_init(&cl->loop), 0);
-	assert_int_equal(uv_loop_init(&cl->loop1), 0);
-	for (i = 0; i < NHOSTS; i++) {
-		cl->port[i] = base + i;
-		sh("ssh-keygen -q -t ed25519 -N '' -f %s/hk%d", cl->dir, i);
-		sh("echo \"[127.0.0.1]:%d $(cut -d' ' -f1,2 %s/hk%d.pub)\" >> "
-		    "%s/known_hosts", cl->port[i], cl->dir, i, cl->dir);
-		parse_hostd_defaults(&hc);
-		snprintf(hc.listen, sizeof(hc.listen), "127.0.0.1");
-		hc.port = cl->port[i];
-		snprintf(hc.host_key, sizeof(hc.host_key), "%s/hk%d", cl->dir,
-		    i);
-		snprintf(hc.authorized_keys, sizeof(hc.authorized_keys),
-		    "%s/authorized_keys", cl->dir);
-		snprintf(hc.libvirt_uri, sizeof(hc.libvirt_uri), "%s",
-		    host_uri(i));
-		snprintf(hc.advertise_uri, sizeof(hc.advertise_uri), "%s",
-		    host_uri(i));
-		snprintf(hc.migration_address, sizeof(hc.migration_address),
-		    "127.0.0.1");
-		hc.memory_reserve_mib = 512;
-		hc.capacity_mib = 65536;
-		if (hostd_init(&cl->hd[i], i == 0 ? &cl->loop1 : &cl->loop,
-		    &hc, &fake_hv_ops, err, sizeof(err)) < 0)
-			fail_msg("hostd_init: %s", err);
-	}
+	assert_non_null(lim = calloc(1, sizeof(*lim)));
+	cl = cluster_new(&limits_opts);
+	cl->priv = lim;
+	assert_int_equal(uv_loop_init(&lim->loop1), 0);
+	for (i = 0; i < NHOSTS; i++)
+		cluster_hostd_start(cl, i);
 	/* h1 is a busy host: 150 guests, an inventory of some 15 KB. */
 	for (i = 0; i < NGUESTS; i++) {
 		memset(&d, 0, sizeof(d));
@@ -221,11 +120,11 @@ setup(void **state)
 		d.mem_mib = 256;
 		d.vcpus = 1;
 		d.persistent = 1;
-		assert_int_equal(fake_hv_add_domain(host_uri(0), &d), 0);
+		assert_int_equal(fake_hv_add_domain(cluster_host_uri(0), &d), 0);
 	}
-	assert_int_equal(pthread_create(&cl->h1_thread, NULL, h1_main, cl),
+	assert_int_equal(pthread_create(&lim->h1_thread, NULL, h1_main, cl),
 	    0);
-	coord_start(cl);
+	cluster_coord_start(cl);
 	*state = cl;
 	return 0;
 }
@@ -234,29 +133,20 @@ static int
 teardown(void **state)
 {
 	struct cluster *cl = *state;
-	int i, k, rc;
+	struct limits *lim = LIM(cl);
+	int rc, rc1;
 
-	if (cl->co_running) {
-		coord_shutdown(&cl->co);
-		for (k = 0; k < 200; k++)
-			spin(cl);
-		coord_free(&cl->co);
-	}
-	cl->flood_rate = 0;
-	cl->h1_stop = 1;
-	pthread_join(cl->h1_thread, NULL);
-	for (i = 1; i < NHOSTS; i++)
-		hostd_shutdown(&cl->hd[i]);
-	for (k = 0; k < 500 && uv_run(&cl->loop, UV_RUN_NOWAIT); k++)
-		usleep(1000);
-	for (i = 0; i < NHOSTS; i++)
-		hostd_free(&cl->hd[i]);
-	rc = uv_loop_close(&cl->loop);
-	if (uv_loop_close(&cl->loop1) != 0)
-		rc = -1;
-	sh("rm -rf %s", cl->dir);
-	free(cl);
+	if (cl->co_running)
+		cluster_coord_stop(cl);
+	lim->flood_rate = 0;
+	lim->h1_stop = 1;
+	pthread_join(lim->h1_thread, NULL);	/* h1's hostd is shut down */
+	cl->hd_running[0] = 0;
+	rc = cluster_free(cl);
+	rc1 = uv_loop_close(&lim->loop1);
+	free(lim);
 	assert_int_equal(rc, 0);
+	assert_int_equal(rc1, 0);
 	return 0;
 }
 
@@ -289,7 +179,7 @@ read_full(int fd, uint8_t *p, size_t len, uint64_t deadline)
 	uint64_t now;
 
 	while (len > 0) {
-		if ((now = mono_ms()) >= deadline)
+		if ((now = cluster_mono_ms()) >= deadline)
 			return -1;
 		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
 			continue;
@@ -323,7 +213,7 @@ ctl_call(int fd, uint16_t type, const ProtobufCMessage *m, uint32_t serial,
 	uint8_t hb[FRAME_HDR_LEN], *buf, *payload;
 	struct frame_hdr h;
 	size_t len;
-	uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
+	uint64_t deadline = cluster_mono_ms() + (uint64_t)timeout_ms;
 
 	if (frame_pack(type, FRAME_CALL, FRAME_OK, serial, m, &buf, &len) < 0)
 		return NULL;
@@ -374,14 +264,14 @@ prober_main(void *arg)
 	int fd;
 
 	while (!p->stop) {
-		t0 = mono_ms();
+		t0 = cluster_mono_ms();
 		payload = NULL;
 		if ((fd = ctl_connect(p->socket)) != -1) {
 			payload = ctl_call(fd, MSG_CTL_HOSTS, &rq.base,
 			    ++serial, &len, 10000);
 			close(fd);
 		}
-		dt = mono_ms() - t0;
+		dt = cluster_mono_ms() - t0;
 		p->calls++;
 		if (dt > p->worst_ms)
 			p->worst_ms = dt;
@@ -430,9 +320,9 @@ test_flooding_host(void **state)
 	memset(&pr, 0, sizeof(pr));
 	pr.socket = cl->co.conf.socket;
 	assert_int_equal(pthread_create(&th, NULL, prober_main, &pr), 0);
-	cl->flood_rate = 5000;
-	t0 = mono_ms();
-	while (mono_ms() - t0 < 5000) {
+	LIM(cl)->flood_rate = 5000;
+	t0 = cluster_mono_ms();
+	while (cluster_mono_ms() - t0 < 5000) {
 		uv_run(&cl->loop, UV_RUN_NOWAIT);
 		if (!cl->co.hosts[1].up || !cl->co.hosts[2].up)
 			honest_down = 1;
@@ -440,7 +330,7 @@ test_flooding_host(void **state)
 			cut = 1;
 		usleep(200);
 	}
-	cl->flood_rate = 0;
+	LIM(cl)->flood_rate = 0;
 	pr.stop = 1;
 	/* The loop must keep running while the prober finishes its call. */
 	for (k = 0; k < 12000 && pr.stop != 2; k++) {
@@ -451,7 +341,7 @@ test_flooding_host(void **state)
 	}
 	assert_int_equal(pr.stop, 2);
 	print_message("flood: %llu events sent, %d hosts calls, worst %llu ms, "
-	    "h1: %s\n", (unsigned long long)cl->flood_sent, pr.calls,
+	    "h1: %s\n", (unsigned long long)LIM(cl)->flood_sent, pr.calls,
 	    (unsigned long long)pr.worst_ms, pr.h1_error);
 	assert_int_equal(honest_down, 0);
 	assert_int_equal(pr.failed, 0);
@@ -491,9 +381,9 @@ test_inventory_writes_coalesced(void **state)
 	size_t n, nseen = 0, i;
 	int k;
 
-	cl->flood_rate = 100;
-	t0 = mono_ms();
-	while (mono_ms() - t0 < 3000) {
+	LIM(cl)->flood_rate = 100;
+	t0 = cluster_mono_ms();
+	while (cluster_mono_ms() - t0 < 3000) {
 		uv_run(&cl->loop, UV_RUN_NOWAIT);
 		assert_true(h1->up);
 		at = stored_at(cl, &n);
@@ -504,19 +394,19 @@ test_inventory_writes_coalesced(void **state)
 			seen[nseen++] = at;
 		usleep(20000);
 	}
-	cl->flood_rate = 0;
+	LIM(cl)->flood_rate = 0;
 	print_message("inventory: %llu events, %zu writes seen\n",
-	    (unsigned long long)cl->flood_sent, nseen);
-	assert_true(cl->flood_sent >= 250);
+	    (unsigned long long)LIM(cl)->flood_sent, nseen);
+	assert_true(LIM(cl)->flood_sent >= 250);
 	assert_true(h1->inv != NULL && h1->inv->n_domains == NGUESTS);
 	/* The first write at hello, then one a second: 3 or 4, not 300. */
 	assert_true(nseen >= 3 && nseen <= 5);
 	/* Down: the last one is in the store at once, not when due. */
-	cl->flood_rate = 100;
+	LIM(cl)->flood_rate = 100;
 	for (k = 0; k < 5000 && !h1->inv_dirty; k++)
 		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(1000);
 	assert_true(h1->inv_dirty);
-	cl->flood_rate = 0;
+	LIM(cl)->flood_rate = 0;
 	tr_conn_kick(h1->conn, "test");
 	while (h1->up)
 		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(1000);
@@ -531,13 +421,13 @@ coordinator_floods(struct cluster *cl, int rate, int ms, int *down)
 {
 	Ferry__Heartbeat hb = FERRY__HEARTBEAT__INIT;
 	struct host *h2 = &cl->co.hosts[1];
-	uint64_t t0 = mono_ms(), sent = 0, due;
+	uint64_t t0 = cluster_mono_ms(), sent = 0, due;
 	uint8_t *buf;
 	size_t len;
 
 	*down = 0;
-	while (mono_ms() - t0 < (uint64_t)ms) {
-		due = (mono_ms() - t0) * (uint64_t)rate / 1000;
+	while (cluster_mono_ms() - t0 < (uint64_t)ms) {
+		due = (cluster_mono_ms() - t0) * (uint64_t)rate / 1000;
 		for (; sent < due; sent++) {
 			hb.seq = sent;
 			assert_int_equal(frame_pack(MSG_HEARTBEAT, FRAME_EVENT,
@@ -581,7 +471,7 @@ rude_main(void *arg)
 {
 	struct rude *r = arg;
 	Ferry__VmsRequest rq = FERRY__VMS_REQUEST__INIT;
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = cluster_mono_ms();
 	uint8_t *buf;
 	size_t len;
 	int fd;
@@ -599,14 +489,14 @@ rude_main(void *arg)
 		}
 		free(buf);
 	}
-	while (mono_ms() - t0 < 15000) {
+	while (cluster_mono_ms() - t0 < 15000) {
 		if (frame_pack(MSG_CTL_VMS, FRAME_CALL, FRAME_OK,
 		    (uint32_t)++r->sent, &rq.base, &buf, &len) < 0)
 			break;
 		if (send(fd, buf, len, MSG_NOSIGNAL) != (ssize_t)len) {
 			free(buf);
 			r->cut = 1;
-			r->cut_ms = mono_ms() - t0;
+			r->cut_ms = cluster_mono_ms() - t0;
 			break;
 		}
 		free(buf);
@@ -711,7 +601,7 @@ script(const char *vm)
 		st[i].memory_page_size = 4096;
 		st[i].downtime = 40;
 	}
-	assert_int_equal(fake_hv_script_migration(host_uri(0), vm, st, n, 0,
+	assert_int_equal(fake_hv_script_migration(cluster_host_uri(0), vm, st, n, 0,
 	    NULL), 0);
 }
 
@@ -734,7 +624,7 @@ test_watcher_never_reads(void **state)
 	script("guest-007");
 	o.vm = "guest-007";
 	o.to = "h2";
-	if (job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)) < 0)
+	if (job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)) < 0)
 		fail_msg("job_migrate: %s", err);
 	id = j->id;
 	job_run(j);

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "planner.h"
+#include "evacuate.h"
 
 #define NH	8
 #define NV	16

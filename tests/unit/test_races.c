@@ -22,241 +22,34 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "cluster.h"
 #include "coordinator.h"
 #include "fake_hv.h"
 #include "hostd.h"
 #include "log.h"
 
-#define NHOSTS		3
+#define NHOSTS		CLUSTER_NHOSTS
 #define MIB		(1024ULL * 1024)
 
 
-struct cluster {
-	char		 dir[64];
-	uv_loop_t	 loop;
-	struct hostd	 hd[NHOSTS];
-	struct coord	 co;
-	int		 co_running;
-	int		 port[NHOSTS];
+static const struct cluster_opts races_opts = {
+	.tag = "races",
 };
-
-static const char *
-host_uri(int i)
-{
-	static const char *uris[NHOSTS] = { "qemu+tcp://h1/system", "qemu+tcp://h2/system",
-	    "qemu+tcp://h3/system" };
-
-	return uris[i];
-}
-
-static void
-sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_int_equal(system(cmd), 0);
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Runs the loop until pred holds or ms pass; returns pred's last value. */
-static int
-run_until(struct cluster *cl, int (*pred)(struct cluster *, void *),
-    void *arg, int ms)
-{
-	uint64_t end = mono_ms() + ms;
-
-	while (!pred(cl, arg) && mono_ms() < end)
-		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
-	return pred(cl, arg);
-}
-
-static int
-all_up(struct cluster *cl, void *arg)
-{
-	size_t i;
-
-	(void)arg;
-	for (i = 0; i < cl->co.nhosts; i++)
-		if (!cl->co.hosts[i].up)
-			return 0;
-	return 1;
-}
-
-static void
-coord_start(struct cluster *cl)
-{
-	struct coord_conf cc;
-	char err[512];
-	int i;
-
-	parse_coord_defaults(&cc);
-	snprintf(cc.name, sizeof(cc.name), "test");
-	snprintf(cc.database, sizeof(cc.database), "%s/ferry.db", cl->dir);
-	snprintf(cc.socket, sizeof(cc.socket), "%s/ferry.sock", cl->dir);
-	snprintf(cc.identity, sizeof(cc.identity), "%s/id", cl->dir);
-	snprintf(cc.known_hosts, sizeof(cc.known_hosts), "%s/known_hosts",
-	    cl->dir);
-	cc.backoff_min_ms = 50;
-	cc.backoff_max_ms = 200;
-	assert_non_null(cc.hosts = calloc(NHOSTS, sizeof(*cc.hosts)));
-	cc.nhosts = NHOSTS;
-	for (i = 0; i < NHOSTS; i++) {
-		snprintf(cc.hosts[i].name, sizeof(cc.hosts[i].name), "h%d", i + 1);
-		snprintf(cc.hosts[i].address, sizeof(cc.hosts[i].address),
-		    "127.0.0.1");
-		cc.hosts[i].port = cl->port[i];
-	}
-	if (coord_init(&cl->co, &cl->loop, &cc, err, sizeof(err)) < 0)
-		fail_msg("coord_init: %s", err);
-	cl->co_running = 1;
-	assert_true(run_until(cl, all_up, NULL, 30000));
-}
-
-static void
-coord_stop(struct cluster *cl)
-{
-	coord_shutdown(&cl->co);
-	/* Let the transport's deferred closes run. */
-	for (int k = 0; k < 200; k++)
-		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(1000);
-	coord_free(&cl->co);
-	cl->co_running = 0;
-}
 
 static int
 setup(void **state)
 {
-	struct cluster *cl;
-	struct hostd_conf hc;
-	char err[512];
-	int i, base;
-
-	assert_non_null(cl = calloc(1, sizeof(*cl)));
-	snprintf(cl->dir, sizeof(cl->dir), "/tmp/ferry-test-races.XXXXXX");
-	assert_non_null(mkdtemp(cl->dir));
-	fake_hv_reset();
-	sh("ssh-keygen -q -t ed25519 -N '' -f %s/id", cl->dir);
-	sh("cp %s/id.pub %s/authorized_keys", cl->dir, cl->dir);
-	sh(": > %s/known_hosts", cl->dir);
-	base = 20000 + (getpid() * 7) % 30000;
-	assert_int_equal(uv_loop_init(&cl->loop), 0);
-	for (i = 0; i < NHOSTS; i++) {
-		cl->port[i] = base + i;
-		sh("ssh-keygen -q -t ed25519 -N '' -f %s/hk%d", cl->dir, i);
-		sh("echo \"[127.0.0.1]:%d $(cut -d' ' -f1,2 %s/hk%d.pub)\" >> "
-		    "%s/known_hosts", cl->port[i], cl->dir, i, cl->dir);
-		parse_hostd_defaults(&hc);
-		snprintf(hc.listen, sizeof(hc.listen), "127.0.0.1");
-		hc.port = cl->port[i];
-		snprintf(hc.host_key, sizeof(hc.host_key), "%s/hk%d", cl->dir, i);
-		snprintf(hc.authorized_keys, sizeof(hc.authorized_keys),
-		    "%s/authorized_keys", cl->dir);
-		snprintf(hc.libvirt_uri, sizeof(hc.libvirt_uri), "%s",
-		    host_uri(i));
-		/* The fake moves a domain to the host named by dest_uri. */
-		snprintf(hc.advertise_uri, sizeof(hc.advertise_uri), "%s",
-		    host_uri(i));
-		snprintf(hc.migration_address, sizeof(hc.migration_address),
-		    "127.0.0.1");
-		hc.memory_reserve_mib = 512;
-		hc.capacity_mib = 4096;
-		if (hostd_init(&cl->hd[i], &cl->loop, &hc, &fake_hv_ops, err,
-		    sizeof(err)) < 0)
-			fail_msg("hostd_init: %s", err);
-	}
-	coord_start(cl);
-	*state = cl;
-	return 0;
+	return cluster_setup(state, &races_opts);
 }
 
 static int
 teardown(void **state)
 {
-	struct cluster *cl = *state;
-	int i, rc;
-
 	clock_test_reset();	/* a failed test may have moved the clocks */
-	fake_hv_delay_none();	/* ... or left a call held */
-	if (cl->co_running)
-		coord_stop(cl);
-	for (i = 0; i < NHOSTS; i++)
-		hostd_shutdown(&cl->hd[i]);
-	for (int k = 0; k < 500 && uv_run(&cl->loop, UV_RUN_NOWAIT); k++)
-		usleep(1000);
-	for (i = 0; i < NHOSTS; i++)
-		hostd_free(&cl->hd[i]);
-	rc = uv_loop_close(&cl->loop);
-	sh("rm -rf %s", cl->dir);
-	free(cl);
-	/* libuv tests' rule: the loop closes clean. */
-	assert_int_equal(rc, 0);
-	return 0;
+	return cluster_teardown(state);
 }
 
 /* ---- helpers --------------------------------------------------------- */
-
-static int
-job_gone(struct cluster *cl, void *arg)
-{
-	return job_find(&cl->co, *(int64_t *)arg) == NULL;
-}
-
-static int
-job_in(struct cluster *cl, void *arg)
-{
-	int64_t *a = arg;
-	struct job *j = job_find(&cl->co, a[0]);
-
-	return j != NULL && (int64_t)j->state == a[1];
-}
-
-/* The coordinator has an inventory listing vm on host i. */
-static int
-inventory_has(struct cluster *cl, const char *vm, int i)
-{
-	const Ferry__Inventory *inv = cl->co.hosts[i].inv;
-	size_t k;
-
-	if (inv == NULL)
-		return 0;
-	for (k = 0; k < inv->n_domains; k++)
-		if (strcmp(inv->domains[k]->name, vm) == 0)
-			return 1;
-	return 0;
-}
-
-struct seen { const char *vm; int host; };
-
-static int
-seen_on(struct cluster *cl, void *arg)
-{
-	struct seen *s = arg;
-
-	return inventory_has(cl, s->vm, s->host);
-}
-
-/* The coordinator's picture lists vm on host i (hostd's slow poll is not
- * waited for). */
-static void
-wait_seen(struct cluster *cl, const char *vm, int i)
-{
-	struct seen s = { vm, i };
-
-	hostd_inventory_refresh(&cl->hd[i]);
-	assert_true(run_until(cl, seen_on, &s, 20000));
-}
 
 static int64_t
 start_job(struct cluster *cl, const char *vm, int from, const char *to,
@@ -266,102 +59,22 @@ start_job(struct cluster *cl, const char *vm, int from, const char *to,
 	struct job *j;
 	char err[512];
 
-	wait_seen(cl, vm, from);
+	cluster_wait_seen(cl, vm, from);
 	o.vm = (char *)vm;
 	o.to = (char *)to;
 	if (bandwidth) {
 		o.has_bandwidth_mibs = 1;
 		o.bandwidth_mibs = bandwidth;
 	}
-	if (job_migrate(&cl->co, &o, 0, &j, err, sizeof(err)) < 0)
+	if (job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)) < 0)
 		fail_msg("job_migrate: %s", err);
 	job_run(j);
 	return j->id;
 }
 
-static void
-wait_final(struct cluster *cl, int64_t id, int ms)
-{
-	if (!run_until(cl, job_gone, &id, ms))
-		fail_msg("job %lld not final after %d ms", (long long)id, ms);
-}
-
-static void
-expect_job(struct cluster *cl, int64_t id, const char *state,
-    const char *errpart)
-{
-	struct store_job sj;
-
-	memset(&sj, 0, sizeof(sj));
-	assert_int_equal(store_job_get(cl->co.store, id, &sj), 1);
-	if (strcmp(sj.state, state) != 0)
-		fail_msg("job %lld is %s (%s), expected %s", (long long)id,
-		    sj.state, sj.error ? sj.error : "", state);
-	if (errpart && (sj.error == NULL || strstr(sj.error, errpart) == NULL))
-		fail_msg("job %lld error '%s' lacks '%s'", (long long)id,
-		    sj.error ? sj.error : "(none)", errpart);
-	assert_true(sj.ended_ms >= sj.started_ms);
-	store_job_clear(&sj);
-}
 
 
 
-static int
-running_on(const char *uri, const char *vm)
-{
-	struct hv_domain d;
-	int r;
-
-	memset(&d, 0, sizeof(d));
-	if (fake_hv_get_domain(uri, vm, &d) < 0)
-		return 0;
-	r = d.state == HV_STATE_RUNNING;
-	hv_domain_clear(&d);
-	return r;
-}
-
-/* n samples of a 256 MiB pre-copy, data remaining falling to 0. */
-static void
-script(int from, const char *vm, size_t n, int rc, const char *msg)
-{
-	struct hv_job_stats s[64];
-	size_t i;
-
-	assert_true(n <= 64);
-	memset(s, 0, sizeof(s));
-	for (i = 0; i < n; i++) {
-		s[i].active = 1;
-		s[i].time_elapsed = 500 * (i + 1);
-		s[i].data_total = 256 * MIB;
-		s[i].data_processed = 256 * MIB * (i + 1) / n;
-		s[i].data_remaining = s[i].data_total - s[i].data_processed;
-		s[i].memory_total = s[i].data_total;
-		s[i].memory_processed = s[i].data_processed;
-		s[i].memory_remaining = s[i].data_remaining;
-		s[i].memory_bps = 50 * MIB;
-		s[i].memory_iteration = 1;
-		s[i].memory_page_size = 4096;
-		s[i].downtime = 40;
-	}
-	assert_int_equal(fake_hv_script_migration(host_uri(from), vm, s, n,
-	    rc, msg), 0);
-}
-
-
-/* vm, running on h1, migrates to `to` in n scripted samples; returns the
- * job once it is migrating. */
-static int64_t
-start_migrating(struct cluster *cl, const char *vm, size_t n, const char *to)
-{
-	int64_t arg[2];
-
-	assert_int_equal(fake_hv_add_running(host_uri(0), vm, NULL, 0), 0);
-	script(0, vm, n, 0, NULL);
-	arg[0] = start_job(cl, vm, 0, to, 0);
-	arg[1] = JOB_MIGRATING;
-	assert_true(run_until(cl, job_in, arg, 10000));
-	return arg[0];
-}
 
 /* ---- invariants --------------------------------------------------------- */
 
@@ -371,7 +84,7 @@ hosts_running(const char *vm)
 	int k, n = 0;
 
 	for (k = 0; k < NHOSTS; k++)
-		n += running_on(host_uri(k), vm);
+		n += cluster_running_on(cluster_host_uri(k), vm);
 	return n;
 }
 
@@ -384,7 +97,7 @@ expect_maintenance_empty(struct cluster *cl, int i, const char **vms,
 
 	assert_string_equal(cl->co.hosts[i].admin_state, "maintenance");
 	for (k = 0; k < n; k++)
-		if (running_on(host_uri(i), vms[k]))
+		if (cluster_running_on(cluster_host_uri(i), vms[k]))
 			fail_msg("h%d is in maintenance and runs %s", i + 1,
 			    vms[k]);
 }
@@ -483,7 +196,7 @@ add_big(int i, const char *name, uint64_t mib)
 	big.mem_mib = mib;
 	big.vcpus = 1;
 	big.persistent = 1;
-	assert_int_equal(fake_hv_add_domain(host_uri(i), &big), 0);
+	assert_int_equal(fake_hv_add_domain(cluster_host_uri(i), &big), 0);
 }
 
 /* ---- a migration heading to a host that starts draining ----------------- */
@@ -497,13 +210,18 @@ test_migrate_vs_maintenance_of_destination(void **state)
 	struct cluster *cl = *state;
 	const char *vms[] = { "vb" };
 	char st[32];
-	int64_t id;
+	int64_t id, arg[2];
 
-	id = start_migrating(cl, "vb", 10, "h3");
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vb", NULL, 0), 0);
+	cluster_script(0, "vb", 10, 0, NULL);
+	id = start_job(cl, "vb", 0, "h3", 0);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
 	enter(cl, "h3", 0);
-	assert_true(run_until(cl, no_drain, NULL, 60000));
-	run_until(cl, no_job, NULL, 30000);
-	expect_job(cl, id, "succeeded", NULL);
+	assert_true(cluster_run_until(cl, no_drain, NULL, 60000));
+	cluster_run_until(cl, no_job, NULL, 30000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
 	last_run(cl, "drain", "h3", st, sizeof(st), NULL, 0);
 	assert_string_equal(st, "completed");
 	expect_maintenance_empty(cl, 2, vms, 1);
@@ -522,18 +240,18 @@ test_migrate_refused_when_destination_drains(void **state)
 	char st[32];
 	int64_t id;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vc", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vc", NULL, 0), 0);
 	id = start_job(cl, "vc", 0, "h3", 0);	/* checks in flight */
 	assert_int_equal(cl->co.jobs.tqh_first->state, JOB_CHECKING);
 	enter(cl, "h3", 0);
-	wait_final(cl, id, 15000);
-	expect_job(cl, id, "refused", "h3 is draining");
-	assert_true(run_until(cl, no_drain, NULL, 30000));
-	run_until(cl, no_job, NULL, 30000);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "refused", "h3 is draining");
+	assert_true(cluster_run_until(cl, no_drain, NULL, 30000));
+	cluster_run_until(cl, no_job, NULL, 30000);
 	last_run(cl, "drain", "h3", st, sizeof(st), NULL, 0);
 	assert_string_equal(st, "completed");
-	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
-	assert_true(running_on(host_uri(0), "vc"));
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 0);
+	assert_true(cluster_running_on(cluster_host_uri(0), "vc"));
 	expect_maintenance_empty(cl, 2, vms, 1);
 	expect_once(vms, 1);
 }
@@ -548,19 +266,24 @@ test_drain_follows_a_migration_in_flight(void **state)
 	struct cluster *cl = *state;
 	const char *vms[] = { "vf", "g1" };
 	char st[32];
-	int64_t id;
+	int64_t id, arg[2];
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "g1", NULL, 0), 0);
-	wait_seen(cl, "g1", 0);
-	id = start_migrating(cl, "vf", 8, "h2");
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vf", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "g1", NULL, 0), 0);
+	cluster_script(0, "vf", 8, 0, NULL);
+	cluster_wait_seen(cl, "g1", 0);
+	id = start_job(cl, "vf", 0, "h2", 0);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
 	enter(cl, "h1", 0);
-	assert_true(run_until(cl, no_drain, NULL, 60000));
-	run_until(cl, no_job, NULL, 30000);
-	expect_job(cl, id, "succeeded", NULL);
+	assert_true(cluster_run_until(cl, no_drain, NULL, 60000));
+	cluster_run_until(cl, no_job, NULL, 30000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
 	last_run(cl, "drain", "h1", st, sizeof(st), NULL, 0);
 	assert_string_equal(st, "completed");
 	assert_int_equal(migrations_of(cl, "vf", NULL), 1);
-	assert_true(running_on(host_uri(1), "vf"));
+	assert_true(cluster_running_on(cluster_host_uri(1), "vf"));
 	expect_maintenance_empty(cl, 0, vms, 2);
 	expect_once(vms, 2);
 }
@@ -577,20 +300,20 @@ test_two_drains_each_others_destination(void **state)
 	char st[32];
 
 	add_big(0, "big", 2048);
-	assert_int_equal(fake_hv_add_running(host_uri(1), "a", NULL, 0), 0);
-	assert_int_equal(fake_hv_add_running(host_uri(2), "b", NULL, 0), 0);
-	script(1, "a", 10, 0, NULL);
-	script(2, "b", 4, 0, NULL);
-	wait_seen(cl, "big", 0);
-	wait_seen(cl, "a", 1);
-	wait_seen(cl, "b", 2);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(1), "a", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(2), "b", NULL, 0), 0);
+	cluster_script(1, "a", 10, 0, NULL);
+	cluster_script(2, "b", 4, 0, NULL);
+	cluster_wait_seen(cl, "big", 0);
+	cluster_wait_seen(cl, "a", 1);
+	cluster_wait_seen(cl, "b", 2);
 	enter(cl, "h2", 0);
 	/* a is on its way, to h3 (most room), when h3's drain begins. */
 	{
-		uint64_t end = mono_ms() + 15000;
+		uint64_t end = cluster_mono_ms() + 15000;
 		struct job *j = NULL;
 
-		while (mono_ms() < end) {
+		while (cluster_mono_ms() < end) {
 			uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
 			if ((j = job_find_vm(&cl->co, "a")) != NULL &&
 			    j->state == JOB_MIGRATING)
@@ -601,8 +324,8 @@ test_two_drains_each_others_destination(void **state)
 		assert_string_equal(j->destination, "h3");
 	}
 	enter(cl, "h3", 0);
-	assert_true(run_until(cl, no_drain, NULL, 60000));
-	run_until(cl, no_job, NULL, 30000);
+	assert_true(cluster_run_until(cl, no_drain, NULL, 60000));
+	cluster_run_until(cl, no_job, NULL, 30000);
 	last_run(cl, "drain", "h2", st, sizeof(st), NULL, 0);
 	assert_string_equal(st, "completed");
 	last_run(cl, "drain", "h3", st, sizeof(st), NULL, 0);
@@ -610,8 +333,8 @@ test_two_drains_each_others_destination(void **state)
 	expect_maintenance_empty(cl, 1, vms, 2);
 	expect_maintenance_empty(cl, 2, vms, 2);
 	expect_once(vms, 2);
-	assert_true(running_on(host_uri(0), "a"));
-	assert_true(running_on(host_uri(0), "b"));
+	assert_true(cluster_running_on(cluster_host_uri(0), "a"));
+	assert_true(cluster_running_on(cluster_host_uri(0), "b"));
 }
 
 /* The same host twice: the second is refused, plainly. */
@@ -623,18 +346,18 @@ test_drain_same_host_twice(void **state)
 	const char *vms[] = { "g1", "g2" };
 	char err[256], st[32];
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "g1", NULL, 0), 0);
-	assert_int_equal(fake_hv_add_running(host_uri(0), "g2", NULL, 0), 0);
-	script(0, "g1", 6, 0, NULL);
-	wait_seen(cl, "g1", 0);
-	wait_seen(cl, "g2", 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "g1", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "g2", NULL, 0), 0);
+	cluster_script(0, "g1", 6, 0, NULL);
+	cluster_wait_seen(cl, "g1", 0);
+	cluster_wait_seen(cl, "g2", 0);
 	enter(cl, "h1", 1);
 	req.host = "h1";
 	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
 	    2, err, sizeof(err)), -1);
 	assert_string_equal(err, "host h1 is already being drained");
-	assert_true(run_until(cl, no_drain, NULL, 60000));
-	run_until(cl, no_job, NULL, 30000);
+	assert_true(cluster_run_until(cl, no_drain, NULL, 60000));
+	cluster_run_until(cl, no_job, NULL, 30000);
 	last_run(cl, "drain", "h1", st, sizeof(st), NULL, 0);
 	assert_string_equal(st, "completed");
 	assert_int_equal(migrations_of(cl, "g1", NULL), 1);
@@ -661,18 +384,18 @@ test_drain_vs_rebalance(void **state)
 	int d;
 
 	for (i = 0; i < 4; i++) {
-		assert_int_equal(fake_hv_add_running(host_uri(0), vms[i], NULL,
+		assert_int_equal(fake_hv_add_running(cluster_host_uri(0), vms[i], NULL,
 		    0), 0);
-		script(0, vms[i], 8, 0, NULL);
+		cluster_script(0, vms[i], 8, 0, NULL);
 	}
 	for (i = 0; i < 4; i++)
-		wait_seen(cl, vms[i], 0);
+		cluster_wait_seen(cl, vms[i], 0);
 	rr.has_apply = 1;
 	rr.apply = 1;
 	if (rebalance_request(&cl->co, &rr, NULL, MSG_CTL_REBALANCE, 3, err,
 	    sizeof(err)) < 0)
 		fail_msg("rebalance: %s", err);
-	for (end = mono_ms() + 15000; mono_ms() < end; ) {
+	for (end = cluster_mono_ms() + 15000; cluster_mono_ms() < end; ) {
 		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
 		if ((j = TAILQ_FIRST(&cl->co.jobs)) != NULL &&
 		    j->state == JOB_MIGRATING)
@@ -684,15 +407,15 @@ test_drain_vs_rebalance(void **state)
 	snprintf(dest, sizeof(dest), "%s", j->destination);
 	d = dest[1] - '1';
 	enter(cl, dest, 0);
-	assert_true(run_until(cl, no_drain, NULL, 90000));
-	run_until(cl, no_job, NULL, 30000);
+	assert_true(cluster_run_until(cl, no_drain, NULL, 90000));
+	cluster_run_until(cl, no_job, NULL, 30000);
 	last_run(cl, "drain", dest, st, sizeof(st), NULL, 0);
 	assert_string_equal(st, "completed");
 	expect_maintenance_empty(cl, d, vms, 4);
 	expect_once(vms, 4);
 	/* While the drain ran, nothing was planned onto its host. */
 	for (i = 0; i < 4; i++)
-		assert_false(running_on(host_uri(d), vms[i]));
+		assert_false(cluster_running_on(cluster_host_uri(d), vms[i]));
 }
 
 /* ---- shutdown and recovery ------------------------------------------------ */
@@ -709,10 +432,10 @@ test_shutdown_during_checks(void **state)
 	char path[128], err[256];
 	int64_t id;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vs", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vs", NULL, 0), 0);
 	id = start_job(cl, "vs", 0, "h2", 0);
 	assert_int_equal(job_find(&cl->co, id)->state, JOB_CHECKING);
-	coord_stop(cl);
+	cluster_coord_stop(cl);
 	snprintf(path, sizeof(path), "%s/ferry.db", cl->dir);
 	if (store_open(path, &st, err, sizeof(err)) < 0)
 		fail_msg("%s", err);
@@ -726,11 +449,11 @@ test_shutdown_during_checks(void **state)
 	store_close(st);
 	/* The next start takes it up: nothing was started, so it verifies
 	 * and rolls back. */
-	coord_start(cl);
-	wait_final(cl, id, 20000);
-	expect_job(cl, id, "rolled_back", "restarted during the pre-checks");
-	assert_true(running_on(host_uri(0), "vs"));
-	assert_int_equal(fake_hv_calls(host_uri(0), FAKE_OP_MIGRATE), 0);
+	cluster_coord_start(cl);
+	cluster_wait_final(cl, id, 20000);
+	cluster_expect_job(cl, id, "rolled_back", "restarted during the pre-checks");
+	assert_true(cluster_running_on(cluster_host_uri(0), "vs"));
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 0);
 }
 
 static int
@@ -739,7 +462,7 @@ job_quiet(struct cluster *cl, void *arg)
 	struct job *j = job_find(&cl->co, *(int64_t *)arg);
 
 	return j != NULL && j->state == JOB_MIGRATING && j->calls == 0 &&
-	    !j->query_pending && cl->co.hosts[0].up;
+	    j->step != JOB_STEP_QUERYING && cl->co.hosts[0].up;
 }
 
 /* A migration recovered after a restart that runs on for more than the
@@ -750,25 +473,30 @@ static void
 test_recovered_verify_deadline(void **state)
 {
 	struct cluster *cl = *state;
-	int64_t id;
+	int64_t id, arg[2];
 
-	id = start_migrating(cl, "vd", 16, "h2");
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vd", NULL, 0), 0);
+	cluster_script(0, "vd", 16, 0, NULL);
+	id = start_job(cl, "vd", 0, "h2", 0);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
 	/* MIGRATE answered: the journal says migrating, hostd carries on. */
-	assert_true(run_until(cl, job_quiet, &id, 10000));
-	coord_stop(cl);
-	coord_start(cl);
+	assert_true(cluster_run_until(cl, job_quiet, &id, 10000));
+	cluster_coord_stop(cl);
+	cluster_coord_start(cl);
 	assert_non_null(job_find(&cl->co, id));
 	/* Once the source said it still migrates, 200 s pass. */
-	assert_true(run_until(cl, job_quiet, &id, 10000));
+	assert_true(cluster_run_until(cl, job_quiet, &id, 10000));
 	clock_test_step(CLOCK_KIND_MONO, 200000);
 	/* The destination's first answers fail; a retry must be allowed. */
-	fake_hv_fail(host_uri(1), FAKE_OP_DOMAIN_INFO, 2, -1,
+	fake_hv_fail(cluster_host_uri(1), FAKE_OP_DOMAIN_INFO, 2, -1,
 	    "injected: cannot get domain info");
-	wait_final(cl, id, 30000);
+	cluster_wait_final(cl, id, 30000);
 	clock_test_reset();
-	expect_job(cl, id, "succeeded", NULL);
-	assert_true(running_on(host_uri(1), "vd"));
-	assert_false(fake_hv_has_domain(host_uri(0), "vd"));
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_true(cluster_running_on(cluster_host_uri(1), "vd"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(0), "vd"));
 }
 
 /* ---- the clocks ------------------------------------------------------------ */
@@ -802,7 +530,7 @@ static int
 dirty_rate_held(struct cluster *cl, void *arg)
 {
 	(void)cl;
-	return fake_hv_delayed(host_uri(0), FAKE_OP_DIRTY_RATE) >=
+	return fake_hv_delayed(cluster_host_uri(0), FAKE_OP_DIRTY_RATE) >=
 	    *(unsigned *)arg;
 }
 
@@ -819,7 +547,7 @@ two_beats(struct cluster *cl)
 {
 	uint64_t hb = cl->hd[0].hb_seq + 2;
 
-	assert_true(run_until(cl, beats_reach, &hb, 10000));
+	assert_true(cluster_run_until(cl, beats_reach, &hb, 10000));
 }
 
 /*
@@ -837,19 +565,24 @@ test_wall_clock_step(void **state)
 	struct host *h = &cl->co.hosts[0];
 	Ferry__DirtyRateRequest r = FERRY__DIRTY_RATE_REQUEST__INIT;
 	struct held_call hc = { 0, 0, "" }, hb = { 0, 0, "" };
-	unsigned two = 2;
 	struct store_job sj;
+	unsigned one = 1, two = 2;
 	uint64_t wall0;
-	int64_t id;
+	int64_t arg[2];
 
-	id = start_migrating(cl, "vw", 16, "h2");
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vw", NULL,
+	    0), 0);
+	cluster_script(0, "vw", 16, 0, NULL);
+	arg[0] = start_job(cl, "vw", 0, "h2", 0);
+	arg[1] = JOB_MIGRATING;
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
 
-	fake_hv_delay(host_uri(0), FAKE_OP_DIRTY_RATE, 60000);
+	fake_hv_delay(cluster_host_uri(0), FAKE_OP_DIRTY_RATE, 60000);
 	r.name = "vw";
 	r.seconds = 1;
 	assert_int_equal(peer_call(h, MSG_DIRTY_RATE, &r.base, 30000, held_cb,
 	    &hc), 0);
-	assert_true(run_until(cl, dirty_rate_held, &(unsigned){ 1 }, 5000));
+	assert_true(cluster_run_until(cl, dirty_rate_held, &one, 5000));
 
 	wall0 = clock_wall_ms();
 	clock_test_step(CLOCK_KIND_WALL, 3600000);
@@ -871,25 +604,25 @@ test_wall_clock_step(void **state)
 	 * and only it. */
 	assert_int_equal(peer_call(h, MSG_DIRTY_RATE, &r.base, 2000, held_cb,
 	    &hb), 0);
-	assert_true(run_until(cl, dirty_rate_held, &two, 5000));
+	assert_true(cluster_run_until(cl, dirty_rate_held, &two, 5000));
 	clock_test_step(CLOCK_KIND_MONO, 2500);
-	assert_true(run_until(cl, held_done, &hb, 1000));
+	assert_true(cluster_run_until(cl, held_done, &hb, 1000));
 	assert_int_equal(hb.replied, 0);
 	assert_non_null(strstr(hb.err, "timed out"));
 	assert_int_equal(hc.replied + hc.failed, 0);
 	/* libvirt answers: the first call gets its reply. */
-	fake_hv_delay(host_uri(0), FAKE_OP_DIRTY_RATE, 0);
-	assert_true(run_until(cl, held_done, &hc, 10000));
+	fake_hv_delay(cluster_host_uri(0), FAKE_OP_DIRTY_RATE, 0);
+	assert_true(cluster_run_until(cl, held_done, &hc, 10000));
 	assert_int_equal(hc.replied, 1);
 
 	/* The migration went on through both steps. */
-	wait_final(cl, id, 60000);
+	cluster_wait_final(cl, arg[0], 60000);
 	clock_test_reset();
-	expect_job(cl, id, "succeeded", NULL);
-	assert_true(running_on(host_uri(1), "vw"));
-	assert_false(fake_hv_has_domain(host_uri(0), "vw"));
+	cluster_expect_job(cl, arg[0], "succeeded", NULL);
+	assert_true(cluster_running_on(cluster_host_uri(1), "vw"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(0), "vw"));
 	memset(&sj, 0, sizeof(sj));
-	assert_int_equal(store_job_get(cl->co.store, id, &sj), 1);
+	assert_int_equal(store_job_get(cl->co.store, arg[0], &sj), 1);
 	/* Started before the steps; ended after the step back, and says
 	 * so (not the hour ahead). */
 	assert_true(sj.started_ms <= wall0);
@@ -909,9 +642,9 @@ test_recover_journal_failure(void **state)
 	int64_t id;
 	int i;
 
-	assert_int_equal(fake_hv_add_running(host_uri(0), "vj", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vj", NULL, 0), 0);
 	id = start_job(cl, "vj", 0, "h2", 0);
-	coord_stop(cl);
+	cluster_coord_stop(cl);
 	/* The job is journaled "checking"; every later update fails. */
 	snprintf(path, sizeof(path), "%s/ferry.db", cl->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);

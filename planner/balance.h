@@ -2,7 +2,8 @@
  * allowed destinations), read from or written as snapshot JSON, and a planner
  * that proposes the ordered live migrations bringing it back into balance
  * (policy "balance") or packing it onto fewer hosts ("consolidate"). Pure:
- * no I/O except balance_read of a snapshot file.
+ * no I/O except balance_read of a snapshot file. The model is model.c, the
+ * planner balance.c and consolidate.c, the snapshot JSON snapshot.c.
  *
  * Snapshot JSON:
  *   {"hosts":[{"name":"n1","mem_mib":262144,"reserved_mib":4096,"cpus":64,
@@ -122,6 +123,7 @@ struct balance_plan {
 	uint64_t		 memory_moved_mib;	/* sum over the moves */
 };
 
+/* model.c */
 /* Building a model: add_* return the new index, or -1 (out of memory, or a
  * duplicate name for hosts and VMs). */
 struct balance_model *balance_model_new(void);
@@ -146,16 +148,13 @@ int	 balance_vm_zone(struct balance_model *, size_t vm, const char *);
 int	 balance_vm_requires(struct balance_model *, size_t vm, const char *);
 long	 balance_find_host(const struct balance_model *, const char *name);
 long	 balance_find_vm(const struct balance_model *, const char *name);
-
-/* Snapshot JSON. err gets a message naming what is wrong. */
-int	 balance_parse(const char *text, size_t len, struct balance_model **,
-	    char *err, size_t errlen);
-int	 balance_read(const char *path, struct balance_model **, char *err,
-	    size_t errlen);
-char	*balance_write(const struct balance_model *);	/* malloc'd */
-
-/* Planning. */
+const char *balance_policy_name(enum balance_policy);
+const char *balance_objective_name(enum balance_objective);
+int	 balance_objective_parse(const char *, enum balance_objective *);
+int	 balance_policy_parse(const char *, enum balance_policy *);
 void	 balance_opts_defaults(struct balance_opts *);
+
+/* balance.c (consolidate.c for policy consolidate) */
 int	 balance_plan(const struct balance_model *, const struct balance_opts *,
 	    struct balance_plan **, char *err, size_t errlen);
 void	 balance_plan_free(struct balance_plan *);
@@ -165,12 +164,15 @@ void	 balance_plan_free(struct balance_plan *);
 double	 balance_score(const struct balance_model *, enum balance_policy);
 /* Moves the plan's VMs in the model, in order. */
 int	 balance_apply(struct balance_model *, const struct balance_plan *);
+
+/* snapshot.c: snapshot JSON. err gets a message naming what is wrong. */
+int	 balance_parse(const char *text, size_t len, struct balance_model **,
+	    char *err, size_t errlen);
+int	 balance_read(const char *path, struct balance_model **, char *err,
+	    size_t errlen);
+char	*balance_write(const struct balance_model *);	/* malloc'd */
 /* A plan as ferryctl plan --json prints it: malloc'd one-line JSON. */
 char	*balance_plan_json(const struct balance_model *,
 	    const struct balance_plan *, double elapsed_ms);
-const char *balance_policy_name(enum balance_policy);
-const char *balance_objective_name(enum balance_objective);
-int	 balance_objective_parse(const char *, enum balance_objective *);
-int	 balance_policy_parse(const char *, enum balance_policy *);
 
 #endif

@@ -1,9 +1,9 @@
-/* planner.c: evacuation plans; see planner.h. */
+/* evacuate.c: evacuation plans; see evacuate.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "planner.h"
+#include "evacuate.h"
 
 /* Largest memory first; ties by name so plans are reproducible. */
 static int

@@ -1,8 +1,8 @@
-/* planner.h: evacuation plans, pure functions over a placement model of the
- * cluster (common/place.h; no I/O, no clock), so they are unit tested
+/* evacuate.h: evacuation plans, pure functions over a placement model of the
+ * cluster (place.h; no I/O, no clock), so they are unit tested
  * exactly. */
-#ifndef FERRY_PLANNER_H
-#define FERRY_PLANNER_H
+#ifndef FERRY_EVACUATE_H
+#define FERRY_EVACUATE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,7 +22,7 @@ struct plan_vm {
 	char		reason[PLAN_REASON_MAX];	/* when dest == -1 */
 };
 
-/* planner.c */
+/* evacuate.c */
 /*
  * Evacuation plan: every listed VM gets a destination from the placement
  * engine's filter chain and weights (place_evaluate), with the plan's own
