@@ -78,7 +78,7 @@ hvl_init(void)
 {
 	pthread_t t;
 
-	pthread_once(&hvl_xml_once, hvl_xml_init);
+	hvl_xml_ready();
 	if (virInitialize() < 0)
 		return;
 	virSetErrorFunc(NULL, hvl_silence);
@@ -493,7 +493,7 @@ hvl_host_info(struct hv *hv, struct hv_host *h)
 		hv_set_error("free memory: %s", hvl_errmsg());
 		goto done;
 	}
-	pthread_once(&hvl_xml_once, hvl_xml_init);
+	hvl_xml_ready();
 	if ((doc = xmlReadMemory(caps, strlen(caps), "caps.xml", NULL,
 	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)) ==
 	    NULL || (ctx = xmlXPathNewContext(doc)) == NULL) {

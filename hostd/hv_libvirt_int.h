@@ -57,8 +57,7 @@ int	 hvl_fail(const char *what, const char *name);
 void	 hvl_end(struct hvl_call *c);
 
 /* hv_libvirt_xml.c */
-extern pthread_once_t hvl_xml_once;
-void	 hvl_xml_init(void);
+void	 hvl_xml_ready(void);
 char *hvl_xpath_str(xmlXPathContextPtr ctx, const char *expr);
 
 /* hv_libvirt_cpu.c */

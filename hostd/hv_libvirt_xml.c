@@ -15,12 +15,19 @@
 #include "hv_libvirt_int.h"
 #include "log.h"
 
-pthread_once_t	 hvl_xml_once = PTHREAD_ONCE_INIT;
+static pthread_once_t	 hvl_xml_once = PTHREAD_ONCE_INIT;
 
-void
+static void
 hvl_xml_init(void)
 {
 	xmlInitParser();
+}
+
+/* libxml2 is initialized once, by whichever thread parses first. */
+void
+hvl_xml_ready(void)
+{
+	pthread_once(&hvl_xml_once, hvl_xml_init);
 }
 
 const char *
@@ -146,7 +153,7 @@ hvl_xml_read(const char *xml)
 {
 	xmlDocPtr doc;
 
-	pthread_once(&hvl_xml_once, hvl_xml_init);
+	hvl_xml_ready();
 	doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
 	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (doc == NULL)
