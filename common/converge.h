@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "hv.h"
+#include "jobstats.h"
 
 struct converge_policy {
 	uint64_t	bandwidth_mibs;		/* 0: unlimited */

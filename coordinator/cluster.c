@@ -60,7 +60,7 @@ cluster_persist(struct host *h)
 	struct store_host sh;
 	struct store_vm *vms = NULL;
 	const Ferry__HostInfo *hi = h->inv->host;
-	uint64_t now = coord_now_ms();
+	uint64_t now = clock_wall_ms();
 	size_t i, n = h->inv->n_domains;
 
 	memset(&sh, 0, sizeof(sh));
@@ -150,7 +150,7 @@ cluster_trust_store(struct host *h)
 		    h->trust_maddr);
 	t.flagged = h->flagged;
 	snprintf(t.reason, sizeof(t.reason), "%s", h->flag_reason);
-	t.updated_ms = coord_now_ms();
+	t.updated_ms = clock_wall_ms();
 	if (store_trust_set(h->co->store, &t) < 0)
 		log_warnx("host %s: cannot record its trust: %s", h->conf.name,
 		    store_error(h->co->store));
@@ -204,7 +204,7 @@ cluster_host_notice(struct host *h, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	h->notice_ms = coord_now_ms();
+	h->notice_ms = clock_wall_ms();
 	if (strcmp(buf, h->notice) == 0)
 		return;
 	snprintf(h->notice, sizeof(h->notice), "%s", buf);
@@ -436,7 +436,7 @@ cluster_host_up(struct host *h, Ferry__Inventory *inv)
 	h->up = 1;
 	h->last_error[0] = '\0';
 	cpucache_forget_host(h->co, h);	/* libvirt may have changed */
-	h->last_seen_ms = coord_now_ms();
+	h->last_seen_ms = clock_wall_ms();
 	cluster_set_inventory(h, inv, 1);
 	if (store_host_set_conn(h->co->store, h->conf.name, "up", "",
 	    h->last_seen_ms) < 0)
@@ -455,7 +455,7 @@ cluster_host_down(struct host *h, const char *reason)
 	cluster_write(h);	/* the last inventory it sent */
 	snprintf(h->last_error, sizeof(h->last_error), "%s", reason);
 	if (store_host_set_conn(h->co->store, h->conf.name, "down", reason,
-	    coord_now_ms()) < 0)
+	    clock_wall_ms()) < 0)
 		log_warnx("%s", store_error(h->co->store));
 	log_warnx("host %s down: %s", h->conf.name, reason);
 	job_host_down(h);

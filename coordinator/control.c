@@ -274,7 +274,7 @@ control_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		goto done;
 	}
 	if (left > 0 && !frame_reader_pending(&c->rd))
-		c->frame_started_ms = coord_now_ms();
+		c->frame_started_ms = clock_mono_ms();
 	while (left > 0 && !c->closing && !c->dropping) {
 		rc = frame_reader_feed(&c->rd, p, left, &used, &f);
 		p += used;
@@ -288,9 +288,9 @@ control_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		if (rc == 0)
 			continue;
 		c->frame_started_ms = frame_reader_pending(&c->rd) ?
-		    coord_now_ms() : 0;
-		if (coord_now_ms() / 1000 != c->rate_second) {
-			c->rate_second = coord_now_ms() / 1000;
+		    clock_mono_ms() : 0;
+		if (clock_mono_ms() / 1000 != c->rate_second) {
+			c->rate_second = clock_mono_ms() / 1000;
 			c->rate_frames = 0;
 		}
 		if (++c->rate_frames > CTL_MAX_RATE) {

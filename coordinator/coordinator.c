@@ -13,21 +13,6 @@
 #define SWEEP_MS	250
 #define HEARTBEAT_MS	1000
 
-/* Tests move the coordinator's time with this (the verify deadline, the
- * stuck grace); NULL in the daemon. */
-uint64_t (*coord_clock_hook)(void);
-
-uint64_t
-coord_now_ms(void)
-{
-	struct timespec ts;
-
-	if (coord_clock_hook != NULL)
-		return coord_clock_hook();
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct host *
 coord_host_find(struct coord *co, const char *name)
 {
@@ -55,7 +40,7 @@ static void
 sweep_cb(uv_timer_t *t)
 {
 	struct coord *co = t->data;
-	uint64_t now = coord_now_ms();
+	uint64_t now = clock_mono_ms();
 	size_t i;
 
 	for (i = 0; i < co->nhosts; i++)
@@ -63,7 +48,7 @@ sweep_cb(uv_timer_t *t)
 	if (now - co->last_heartbeat_ms >= HEARTBEAT_MS) {
 		co->last_heartbeat_ms = now;
 		for (i = 0; i < co->nhosts; i++)
-			peer_heartbeat(&co->hosts[i], now);
+			peer_heartbeat(&co->hosts[i]);
 	}
 	cluster_flush(co, 0);
 	job_tick(co, now);
@@ -116,7 +101,7 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 		if (store_host_configure(co->store, h->conf.name,
 		    h->conf.address, h->conf.port) < 0 ||
 		    store_host_set_conn(co->store, h->conf.name, "down",
-		    "coordinator started", coord_now_ms()) < 0) {
+		    "coordinator started", clock_wall_ms()) < 0) {
 			snprintf(err, errlen, "%s", store_error(co->store));
 			return -1;
 		}

@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "clock.h"
 #include "converge.h"
 #include "job.h"
 #include "msg.h"
@@ -174,8 +175,6 @@ int	 coord_init(struct coord *, uv_loop_t *, struct coord_conf *, char *err,
 void	 coord_shutdown(struct coord *);
 void	 coord_free(struct coord *);
 struct host *coord_host_find(struct coord *, const char *name);
-uint64_t coord_now_ms(void);
-extern uint64_t (*coord_clock_hook)(void);	/* tests only */
 const char *coord_host_state(const struct host *);
 
 /* peer.c */
@@ -184,7 +183,7 @@ void	 peer_stop(struct host *);
 int	 peer_call(struct host *, uint16_t type, const ProtobufCMessage *,
 	    int timeout_ms, peer_reply_cb, void *arg);
 void	 peer_sweep(struct host *, uint64_t now_ms);
-void	 peer_heartbeat(struct host *, uint64_t now_ms);
+void	 peer_heartbeat(struct host *);
 void	 peer_storage_cleanup(struct host *, Ferry__Nonce **, size_t,
 	    int timeout_ms);
 

@@ -282,7 +282,7 @@ drain_emit(struct drain *d, const char *event, const char *msg)
 		(void)control_event(w->client, MSG_CTL_DRAIN_EVENT, w->serial,
 		    &ev.base);
 	drain_view_clear(&dv);
-	d->last_emit_ms = coord_now_ms();
+	d->last_emit_ms = clock_mono_ms();
 }
 
 static void
@@ -353,7 +353,7 @@ drain_journal(struct drain *d, const char *type)
 
 	if (d->id == 0 || (s = drain_json(d)) == NULL)
 		return;
-	if (store_job_event(d->co->store, d->id, type, s, coord_now_ms()) < 0)
+	if (store_job_event(d->co->store, d->id, type, s, clock_wall_ms()) < 0)
 		log_drain_warnx(d->id, d->host, "%s",
 		    store_error(d->co->store));
 	free(s);
@@ -373,7 +373,7 @@ drain_finish_incomplete(struct drain *d, const char *why)
 	    why);
 	if (d->id && (s = drain_json(d)) != NULL) {
 		if (store_job_finish(d->co->store, d->id, d->state, why, s,
-		    coord_now_ms()) < 0)
+		    clock_wall_ms()) < 0)
 			log_warnx("drain %lld: %s", (long long)d->id,
 			    store_error(d->co->store));
 		free(s);
@@ -501,7 +501,7 @@ drain_finish(struct drain *d)
 	if (d->id && (s = drain_json(d)) != NULL) {
 		if (store_job_finish(d->co->store, d->id, d->state,
 		    strcmp(d->state, "completed") ? msg : NULL, s,
-		    coord_now_ms()) < 0)
+		    clock_wall_ms()) < 0)
 			log_drain_warnx(d->id, d->host, "%s",
 			    store_error(d->co->store));
 		free(s);
@@ -699,7 +699,7 @@ drain_job_progress(struct coord *co, const struct job *j, double pct)
 			if (d->items[i].job_id == j->id &&
 			    d->items[i].state == ITEM_MIGRATING) {
 				d->items[i].percent = pct;
-				if (coord_now_ms() - d->last_emit_ms >= 1000)
+				if (clock_mono_ms() - d->last_emit_ms >= 1000)
 					drain_emit(d, "item", NULL);
 				return;
 			}
@@ -823,7 +823,7 @@ drain_plan(struct drain *d)
 		    d->restore ? d->host : "");
 		snprintf(sj.state, sizeof(sj.state), "draining");
 		sj.params = params = drain_json(d);
-		if (store_job_create(co->store, &sj, coord_now_ms()) < 0) {
+		if (store_job_create(co->store, &sj, clock_wall_ms()) < 0) {
 			snprintf(msg, sizeof(msg), "cannot record the drain: %s",
 			    store_error(co->store));
 			free(params);
@@ -1096,7 +1096,7 @@ drain_start_moves(struct coord *co, const char *kind, const char *label,
 	snprintf(sj.vm, sizeof(sj.vm), "%s", label);
 	snprintf(sj.state, sizeof(sj.state), "draining");
 	sj.params = params = drain_json(d);
-	if (store_job_create(co->store, &sj, coord_now_ms()) < 0) {
+	if (store_job_create(co->store, &sj, clock_wall_ms()) < 0) {
 		snprintf(err, errlen, "%s", store_error(co->store));
 		free(params);
 		drain_free(d);
@@ -1386,7 +1386,7 @@ drain_exit(struct coord *co, const Ferry__MaintenanceRequest *req,
 		snprintf(sj.destination, sizeof(sj.destination), "%s", d->host);
 		snprintf(sj.state, sizeof(sj.state), "draining");
 		sj.params = params = drain_json(d);
-		if (store_job_create(co->store, &sj, coord_now_ms()) < 0) {
+		if (store_job_create(co->store, &sj, clock_wall_ms()) < 0) {
 			snprintf(err, errlen, "%s", store_error(co->store));
 			free(params);
 			TAILQ_REMOVE(&co->drains, d, entry);
@@ -1428,7 +1428,7 @@ drain_recover(struct coord *co, char *err, size_t errlen)
 			(void)store_job_finish(co->store, jobs[i].id, "incomplete",
 			    "the coordinator restarted during the run; its "
 			    "migrations were recovered on their own", NULL,
-			    coord_now_ms());
+			    clock_wall_ms());
 			continue;
 		}
 		if ((d = drain_new(co, jobs[i].vm)) == NULL)
@@ -1439,7 +1439,7 @@ drain_recover(struct coord *co, char *err, size_t errlen)
 		log_drain_info(d->id, d->host, "resuming after a restart");
 		(void)store_job_event(co->store, d->id, "info", "coordinator "
 		    "restarted; planning again from what the host runs",
-		    coord_now_ms());
+		    clock_wall_ms());
 		TAILQ_INSERT_TAIL(&co->drains, d, entry);
 	}
 	store_job_list_free(jobs, n);

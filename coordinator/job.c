@@ -178,7 +178,7 @@ job_emit(struct job *j, Ferry__JobEvent *ev)
 	if (ev->vm == NULL)
 		ev->vm = j->vm;
 	ev->has_time_ms = 1;
-	ev->time_ms = coord_now_ms();
+	ev->time_ms = clock_wall_ms();
 	TAILQ_FOREACH(w, &j->watchers, entry)
 		(void)control_event(w->client, MSG_CTL_JOB_EVENT, w->serial,
 		    &ev->base);
@@ -343,7 +343,7 @@ job_journal(struct job *j, enum job_state to, const char *msg)
 	if (job_state_final(to))
 		return job_journal_end(j, to, msg);
 	if (store_job_transition(st, j->id, job_state_name(to), msg,
-	    coord_now_ms()) < 0) {
+	    clock_wall_ms()) < 0) {
 		log_job_warnx(j->id, j->vm, "cannot journal %s: %s",
 		    job_state_name(to), store_error(st));
 		return -1;
@@ -362,7 +362,7 @@ int
 job_enter(struct job *j, enum job_event ev, const char *msg)
 {
 	const struct job_edge *e;
-	uint64_t now = coord_now_ms();
+	uint64_t now = clock_mono_ms();
 	int final;
 
 	if (msg == NULL)
@@ -419,7 +419,7 @@ job_record(struct job *j, const char *type, struct json_object *o)
 {
 	if (!j->check_only && store_job_event(j->co->store, j->id, type,
 	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
-	    coord_now_ms()) < 0)
+	    clock_wall_ms()) < 0)
 		log_job_warnx(j->id, j->vm, "%s",
 		    store_error(j->co->store));
 	json_object_put(o);
@@ -438,7 +438,7 @@ job_new(struct coord *co, const char *vm)
 	j->dirty_mibs = -1;
 	snprintf(j->vm, sizeof(j->vm), "%s", vm);
 	TAILQ_INIT(&j->watchers);
-	j->started_ms = coord_now_ms();
+	j->started_ms = clock_wall_ms();
 	return j;
 }
 
@@ -525,7 +525,7 @@ job_migrate_cb(struct host *h, const struct frame *f, const char *err,
 	(void)h;
 	j->calls--;
 	if (f != NULL) {
-		j->last_event_ms = coord_now_ms();
+		j->last_event_ms = clock_mono_ms();
 		if (j->state == JOB_MIGRATING && j->step == JOB_STEP_SENT)
 			j->step = JOB_STEP_RUNNING;
 		return;
@@ -657,7 +657,7 @@ job_send_migrate(struct job *j, int resume)
 		req.postcopy_resume = 1;
 	}
 	j->have_result = 0;
-	j->migrate_sent_ms = j->last_event_ms = coord_now_ms();
+	j->migrate_sent_ms = j->last_event_ms = clock_mono_ms();
 	if (peer_call(sh, MSG_MIGRATE, &req.base, HOSTD_TIMEOUT_MS,
 	    job_migrate_cb, j) < 0) {
 		if (resume)
@@ -683,7 +683,7 @@ job_try_resume(struct job *j)
 	j->resumes++;
 	if (sh == NULL || dh == NULL || dh->inv == NULL || !sh->up || !dh->up ||
 	    job_dest_uris(dh, muri, sizeof(muri), e, sizeof(e)) < 0) {
-		j->verify_next_ms = coord_now_ms() + VERIFY_RETRY_MS;
+		j->verify_next_ms = clock_mono_ms() + VERIFY_RETRY_MS;
 		j->step = JOB_STEP_WAITING;
 		return;
 	}
@@ -781,7 +781,7 @@ job_on_progress(struct host *h, const Ferry__JobStats *s)
 	struct job *j = job_of_host_event(h, s->job_id, "progress");
 	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
 	struct json_object *o;
-	uint64_t now = coord_now_ms();
+	uint64_t now = clock_mono_ms();
 	double total, remaining, processed, pct, bps, dirty;
 
 	if (j == NULL || j->state != JOB_MIGRATING)
@@ -882,7 +882,7 @@ job_query_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 
 	(void)h;
 	j->calls--;
-	j->last_event_ms = coord_now_ms();
+	j->last_event_ms = clock_mono_ms();
 	if (j->state != JOB_MIGRATING || j->step != JOB_STEP_QUERYING)
 		return;
 	j->step = JOB_STEP_RUNNING;
@@ -936,10 +936,7 @@ job_query(struct job *j)
 uint64_t
 job_mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 /* ---- hosts coming and going, time, recovery ------------------------------ */

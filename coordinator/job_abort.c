@@ -27,7 +27,7 @@ job_abort_note(struct job *j, const char *fmt, ...)
 	va_end(ap);
 	log_job_info(j->id, j->vm, "%s", msg);
 	if (store_job_event(j->co->store, j->id, "abort", msg,
-	    coord_now_ms()) < 0)
+	    clock_wall_ms()) < 0)
 		log_warnx("%s", store_error(j->co->store));
 	job_emit_state(j, msg);
 }
@@ -125,7 +125,7 @@ job_abort(struct coord *co, int64_t id, const char *why, char *err,
 	}
 	j->abort_requested = 1;
 	snprintf(j->abort_reason, sizeof(j->abort_reason), "%s", why);
-	if (store_job_event(co->store, j->id, "info", why, coord_now_ms()) < 0)
+	if (store_job_event(co->store, j->id, "info", why, clock_wall_ms()) < 0)
 		log_job_warnx(j->id, j->vm, "%s", store_error(co->store));
 	log_job_info(j->id, j->vm, "abort requested: %s", why);
 	if (j->state != JOB_MIGRATING)

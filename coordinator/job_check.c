@@ -289,7 +289,8 @@ job_checks_done(struct job *j)
 			j->candidate++;
 			j->blocked = 0;
 			j->error[0] = '\0';
-			j->deadline_ms = job_deadline_of(j, JOB_CHECKING, coord_now_ms());
+			j->deadline_ms = job_deadline_of(j, JOB_CHECKING,
+			    clock_mono_ms());
 			job_start_checks(j);
 			return;
 		}
@@ -441,7 +442,7 @@ job_start_checks(struct job *j)
 		    j->candidates[j->candidate]);
 		/* Recorded before the checks: recovery must know both ends. */
 		if (!j->check_only && store_job_set_destination(j->co->store,
-		    j->id, j->destination, coord_now_ms()) < 0)
+		    j->id, j->destination, clock_wall_ms()) < 0)
 			log_job_warnx(j->id, j->vm, "%s",
 			    store_error(j->co->store));
 	}

@@ -92,16 +92,17 @@ job_recover(struct coord *co, char *err, size_t errlen)
 			}
 			continue;
 		} else if (st == JOB_MIGRATING) {
-			j->last_event_ms = coord_now_ms();
-			j->migrate_sent_ms = sj[i].started_ms;
+			j->last_event_ms = clock_mono_ms();
+			j->migrate_sent_ms =
+			    clock_mono_of_wall(sj[i].started_ms);
 			j->step = JOB_STEP_RUNNING;
 			/* The stuck deadline counts from the job's start, as
 			 * the migration may have run since then. */
 			j->deadline_ms = job_deadline_of(j, JOB_MIGRATING,
-			    sj[i].started_ms);
+			    j->migrate_sent_ms);
 			if (store_job_event(co->store, j->id, "info",
 			    "coordinator restarted; asking the source's hostd",
-			    coord_now_ms()) < 0) {
+			    clock_wall_ms()) < 0) {
 				snprintf(err, errlen, "job %lld: cannot journal "
 				    "its recovery: %s", (long long)j->id,
 				    store_error(co->store));
@@ -112,9 +113,9 @@ job_recover(struct coord *co, char *err, size_t errlen)
 		/* Verifying: hosts are not connected yet; job_host_up drives
 		 * the rest, and the verification deadline counts from now. */
 		j->deadline_ms = job_deadline_of(j, JOB_VERIFYING,
-		    coord_now_ms());
+		    clock_mono_ms());
 		j->verify_round = 1;
-		job_wait(j, coord_now_ms());
+		job_wait(j, clock_mono_ms());
 	}
 	store_job_list_free(sj, n);
 	return 0;

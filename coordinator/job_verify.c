@@ -58,7 +58,7 @@ job_destroy_cb(struct host *h, const struct frame *f, const char *err,
 	if (f == NULL)
 		log_job_warnx(j->id, j->vm, "removing the leftover on %s: %s",
 		    h->conf.name, err);
-	j->verify_next_ms = coord_now_ms();	/* look again */
+	j->verify_next_ms = clock_mono_ms();	/* look again */
 	job_verify(j);
 }
 
@@ -125,7 +125,7 @@ job_judge(struct job *j)
 {
 	const Ferry__DomainState *s = j->src_state, *d = j->dst_state;
 	char sd[160], dd[160], why[300];
-	uint64_t now = coord_now_ms();
+	uint64_t now = clock_mono_ms();
 
 	if (j->co->stopping)
 		return;		/* a shutdown neither judges nor destroys */
@@ -293,7 +293,7 @@ job_ask(struct job *j, const char *host)
 void
 job_verify(struct job *j)
 {
-	uint64_t now = coord_now_ms();
+	uint64_t now = clock_mono_ms();
 
 	if (j->state != JOB_VERIFYING || j->calls > 0 || j->co->stopping)
 		return;
@@ -435,7 +435,7 @@ job_journal_end(struct job *j, enum job_state s, const char *msg)
 {
 	struct json_object *o;
 	const char *on = job_running_on(j, s);
-	uint64_t now = coord_now_ms();
+	uint64_t now = clock_wall_ms();
 	int rc = 0;
 
 	o = json_object_new_object();
@@ -492,7 +492,7 @@ job_done(struct job *j, const char *msg)
 	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
 	enum job_state s = j->state;
 	const char *on = job_running_on(j, s);
-	uint64_t now = coord_now_ms();
+	uint64_t now = clock_wall_ms();
 
 	log_job_info(j->id, j->vm, "%s: %s", job_state_name(s), msg);
 	ev.event = "done";

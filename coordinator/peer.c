@@ -1,5 +1,5 @@
 /* peer.c: the coordinator's side of each hostd session: hello, calls with
- * replies matched by serial, events. The SSH transport is common/transport.c. */
+ * replies matched by serial, events. The SSH transport is common/transport_*.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,7 +131,7 @@ peer_on_frame(struct tr_conn *c, struct frame *f, void *arg)
 	struct host *h = arg;
 
 	(void)c;
-	h->last_seen_ms = coord_now_ms();
+	h->last_seen_ms = clock_wall_ms();
 	if (f->hdr.kind == FRAME_REPLY)
 		peer_on_reply(h, f);
 	else if (f->hdr.kind == FRAME_EVENT)
@@ -152,16 +152,16 @@ peer_on_down(struct tr_conn *c, const char *reason, void *arg)
 	if (h->up)
 		cluster_host_down(h, reason);
 	else if (strcmp(h->last_error, reason) != 0 &&
-	    coord_now_ms() - h->last_down_write_ms >= DOWN_WRITE_MS) {
+	    clock_mono_ms() - h->last_down_write_ms >= DOWN_WRITE_MS) {
 		/* A host that keeps failing to connect is logged and recorded
 		 * at most every DOWN_WRITE_MS: with thousands of hosts, a
 		 * synchronous write per failed attempt starved the loop. */
 		log_warnx("host %s (%s:%d): %s", h->conf.name, h->conf.address,
 		    h->conf.port, reason);
 		snprintf(h->last_error, sizeof(h->last_error), "%s", reason);
-		h->last_down_write_ms = coord_now_ms();
+		h->last_down_write_ms = clock_mono_ms();
 		if (store_host_set_conn(h->co->store, h->conf.name, "down",
-		    reason, coord_now_ms()) < 0)
+		    reason, clock_wall_ms()) < 0)
 			log_warnx("%s", store_error(h->co->store));
 	}
 }
@@ -224,7 +224,7 @@ peer_call(struct host *h, uint16_t type, const ProtobufCMessage *m,
 		h->next_serial = 1;
 	pc->serial = h->next_serial;
 	pc->type = type;
-	pc->deadline_ms = coord_now_ms() + (uint64_t)timeout_ms;
+	pc->deadline_ms = clock_mono_ms() + (uint64_t)timeout_ms;
 	pc->cb = cb;
 	pc->arg = arg;
 	if (frame_pack(type, FRAME_CALL, FRAME_OK, pc->serial, m, &buf,
@@ -251,7 +251,7 @@ peer_fail_calls(struct host *h, const char *why)
 /* The coordinator's side of the keepalive: hostd drops a session that
  * sends nothing for its idle timeout, as the coordinator does. */
 void
-peer_heartbeat(struct host *h, uint64_t now_ms)
+peer_heartbeat(struct host *h)
 {
 	Ferry__Heartbeat hb = FERRY__HEARTBEAT__INIT;
 	uint8_t *buf;
@@ -260,7 +260,7 @@ peer_heartbeat(struct host *h, uint64_t now_ms)
 	if (h->conn == NULL || !tr_conn_is_up(h->conn))
 		return;
 	hb.seq = ++h->hb_seq;
-	hb.time_ms = now_ms;
+	hb.time_ms = clock_wall_ms();	/* a record: Unix ms */
 	if (frame_pack(MSG_HEARTBEAT, FRAME_EVENT, FRAME_OK, 0, &hb.base, &buf,
 	    &len) == 0)
 		(void)tr_conn_send(h->conn, buf, len);

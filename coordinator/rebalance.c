@@ -131,7 +131,7 @@ rebalance_model(struct coord *co, uint64_t quiet_ms,
 	struct balance_model *m;
 	struct store_job *jobs = NULL;
 	size_t njobs = 0, i, k, g;
-	uint64_t since = coord_now_ms() - quiet_ms;
+	uint64_t since = clock_wall_ms() - quiet_ms;
 	long hi, vi;
 
 	*out = NULL;

@@ -3,7 +3,9 @@
  * One connection in WAL mode with synchronous=FULL, so every commit is
  * fsynced before a store_* call returns 0. Statements are prepared once at
  * open and reset after each use. The schema is versioned in
- * PRAGMA user_version and upgraded by store_migrate_step at open.
+ * PRAGMA user_version and upgraded by store_migrate_step at open. Hosts,
+ * trust and inventory are in store_host.c, jobs and their journal in
+ * store_job.c; what they share is in store_int.h.
  */
 #include <sys/stat.h>
 
@@ -19,7 +21,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
-#include "store.h"
+#include "store_int.h"
 
 #define STORE_SCHEMA_VERSION	2
 #define STORE_BUSY_TIMEOUT_MS	5000
@@ -104,32 +106,6 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"PRAGMA user_version = 2;",
 };
 
-enum store_q {
-	Q_HOST_CONFIGURE,
-	Q_HOST_GET,
-	Q_HOSTS_LIST,
-	Q_HOST_SET_CONN,
-	Q_HOST_SET_ADMIN,
-	Q_HOST_SET_INFO,
-	Q_HOST_SEEN,
-	Q_TRUST_GET,
-	Q_TRUST_SET,
-	Q_VMS_DELETE,
-	Q_VM_INSERT,
-	Q_VMS_LIST,
-	Q_JOB_INSERT,
-	Q_JOB_SET_STATE,
-	Q_JOB_SET_DEST,
-	Q_JOB_FINISH,
-	Q_JOB_TOUCH,
-	Q_JOB_FINISHED,
-	Q_EVENT_APPEND,
-	Q_JOB_GET,
-	Q_JOBS_LIST,
-	Q_EVENTS_LIST,
-	Q_MAX
-};
-
 #define HOST_COLS	"name, address, port, admin_state, conn_state, " \
 	"host_uuid, libvirt_uri, migration_address, arch, cpus, mem_mib, " \
 	"mem_free_mib, reserve_mib, last_seen_ms, last_error"
@@ -208,16 +184,7 @@ static const char *const store_sql[Q_MAX] = {
 	    "WHERE job_id = ?1 ORDER BY seq",
 };
 
-struct store {
-	sqlite3		*db;
-	sqlite3_stmt	*q[Q_MAX];
-	char		 err[512];
-};
-
-static void store_seterr(struct store *, const char *, const char *, ...)
-	    __attribute__((format(printf, 3, 4)));
-
-static void
+void
 store_seterr(struct store *s, const char *fn, const char *fmt, ...)
 {
 	char msg[448];
@@ -230,7 +197,7 @@ store_seterr(struct store *s, const char *fn, const char *fmt, ...)
 }
 
 /* Must be called before the failed statement is reset. */
-static void
+void
 store_dberr(struct store *s, const char *fn)
 {
 	store_seterr(s, fn, "%s", sqlite3_errmsg(s->db));
@@ -244,7 +211,7 @@ store_error(const struct store *s)
 	return s->err[0] ? s->err : "no error";
 }
 
-static sqlite3_stmt *
+sqlite3_stmt *
 store_stmt(struct store *s, enum store_q q)
 {
 	sqlite3_reset(s->q[q]);
@@ -254,7 +221,7 @@ store_stmt(struct store *s, enum store_q q)
 
 /* Text is bound SQLITE_STATIC: every statement is stepped and reset before
  * the caller's strings can go away. NULL binds SQL NULL. */
-static int
+int
 store_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v == NULL)
@@ -263,13 +230,13 @@ store_bind_text(sqlite3_stmt *st, int i, const char *v)
 }
 
 /* Unsigned values are kept as their int64 bit pattern. */
-static int
+int
 store_bind_u64(sqlite3_stmt *st, int i, uint64_t v)
 {
 	return sqlite3_bind_int64(st, i, (sqlite3_int64)v);
 }
 
-static void
+void
 store_col_text(sqlite3_stmt *st, int col, char *dst, size_t size)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -277,14 +244,14 @@ store_col_text(sqlite3_stmt *st, int col, char *dst, size_t size)
 	snprintf(dst, size, "%s", t ? (const char *)t : "");
 }
 
-static uint64_t
+uint64_t
 store_col_u64(sqlite3_stmt *st, int col)
 {
 	return (uint64_t)sqlite3_column_int64(st, col);
 }
 
 /* A malloc'd copy of a text column, NULL for SQL NULL; -1 on ENOMEM. */
-static int
+int
 store_col_strdup(sqlite3_stmt *st, int col, char **out)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -299,7 +266,7 @@ store_col_strdup(sqlite3_stmt *st, int col, char **out)
 }
 
 /* Steps a statement that returns no rows; resets it either way. */
-static int
+int
 store_run(struct store *s, sqlite3_stmt *st, const char *fn)
 {
 	int rc = sqlite3_step(st);
@@ -327,14 +294,14 @@ store_exec(struct store *s, const char *sql, const char *fn)
 
 /* IMMEDIATE takes the write lock now, so the transaction cannot fail
  * half-way with SQLITE_BUSY on its first write. */
-static int
+int
 store_begin(struct store *s, const char *fn)
 {
 	return store_exec(s, "BEGIN IMMEDIATE", fn);
 }
 
 /* Rolls back whatever is open; keeps the error already recorded. */
-static void
+void
 store_rollback(struct store *s)
 {
 	if (!sqlite3_get_autocommit(s->db) &&
@@ -342,7 +309,7 @@ store_rollback(struct store *s)
 		log_warnx("store: rollback: %s", sqlite3_errmsg(s->db));
 }
 
-static int
+int
 store_commit(struct store *s, const char *fn)
 {
 	if (store_exec(s, "COMMIT", fn) == -1) {
@@ -352,7 +319,7 @@ store_commit(struct store *s, const char *fn)
 	return 0;
 }
 
-static int
+int
 store_check_len(struct store *s, const char *fn, const char *what,
     const char *v, size_t size)
 {
@@ -590,7 +557,7 @@ store_close(struct store *s)
 
 /* Hosts */
 
-static int
+int
 store_check_port(struct store *s, const char *fn, int port)
 {
 	if (port <= 0 || port > 65535) {
@@ -601,7 +568,7 @@ store_check_port(struct store *s, const char *fn, int port)
 }
 
 /* Fails with "no host" when an UPDATE matched nothing. */
-static int
+int
 store_changed(struct store *s, const char *fn, const char *what,
     const char *name)
 {
@@ -612,74 +579,8 @@ store_changed(struct store *s, const char *fn, const char *what,
 	return 0;
 }
 
-int
-store_host_configure(struct store *s, const char *name, const char *address,
-    int port)
-{
-	const char *fn = "store_host_configure";
-	struct store_host h;
-	sqlite3_stmt *st;
-
-	if (store_check_len(s, fn, "host name", name, sizeof(h.name)) == -1 ||
-	    store_check_len(s, fn, "address", address,
-	    sizeof(h.address)) == -1 || store_check_port(s, fn, port) == -1)
-		return -1;
-	st = store_stmt(s, Q_HOST_CONFIGURE);
-	store_bind_text(st, 1, name);
-	store_bind_text(st, 2, address);
-	sqlite3_bind_int(st, 3, port);
-	return store_run(s, st, fn);
-}
-
-static void
-store_host_row(sqlite3_stmt *st, struct store_host *h)
-{
-	memset(h, 0, sizeof(*h));
-	store_col_text(st, 0, h->name, sizeof(h->name));
-	store_col_text(st, 1, h->address, sizeof(h->address));
-	h->port = sqlite3_column_int(st, 2);
-	store_col_text(st, 3, h->admin_state, sizeof(h->admin_state));
-	store_col_text(st, 4, h->conn_state, sizeof(h->conn_state));
-	store_col_text(st, 5, h->host_uuid, sizeof(h->host_uuid));
-	store_col_text(st, 6, h->libvirt_uri, sizeof(h->libvirt_uri));
-	store_col_text(st, 7, h->migration_address,
-	    sizeof(h->migration_address));
-	store_col_text(st, 8, h->arch, sizeof(h->arch));
-	h->cpus = (uint32_t)sqlite3_column_int64(st, 9);
-	h->mem_mib = store_col_u64(st, 10);
-	h->mem_free_mib = store_col_u64(st, 11);
-	h->reserve_mib = store_col_u64(st, 12);
-	h->last_seen_ms = store_col_u64(st, 13);
-	store_col_text(st, 14, h->last_error, sizeof(h->last_error));
-}
-
-int
-store_host_get(struct store *s, const char *name, struct store_host *h)
-{
-	sqlite3_stmt *st = store_stmt(s, Q_HOST_GET);
-	int rc;
-
-	store_bind_text(st, 1, name);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		store_host_row(st, h);
-		rc = 1;
-		break;
-	case SQLITE_DONE:
-		rc = 0;
-		break;
-	default:
-		store_dberr(s, "store_host_get");
-		rc = -1;
-		break;
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc;
-}
-
 /* Grows *arr (of elements of size sz) to hold at least n + 1. */
-static int
+int
 store_grow(struct store *s, const char *fn, void **arr, size_t *cap,
     size_t n, size_t sz)
 {
@@ -697,663 +598,4 @@ store_grow(struct store *s, const char *fn, void **arr, size_t *cap,
 	*arr = p;
 	*cap = ncap;
 	return 0;
-}
-
-int
-store_hosts_list(struct store *s, struct store_host **out, size_t *nout)
-{
-	const char *fn = "store_hosts_list";
-	sqlite3_stmt *st = store_stmt(s, Q_HOSTS_LIST);
-	struct store_host *arr = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
-	*out = NULL;
-	*nout = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (store_grow(s, fn, (void **)&arr, &cap, n,
-		    sizeof(*arr)) == -1)
-			goto fail;
-		store_host_row(st, &arr[n++]);
-	}
-	if (rc != SQLITE_DONE) {
-		store_dberr(s, fn);
-		goto fail;
-	}
-	sqlite3_reset(st);
-	*out = arr;
-	*nout = n;
-	return 0;
- fail:
-	sqlite3_reset(st);
-	free(arr);
-	return -1;
-}
-
-int
-store_host_set_conn(struct store *s, const char *name, const char *conn_state,
-    const char *last_error, uint64_t now_ms)
-{
-	const char *fn = "store_host_set_conn";
-	sqlite3_stmt *st;
-
-	if (conn_state == NULL || (strcmp(conn_state, "up") != 0 &&
-	    strcmp(conn_state, "down") != 0)) {
-		store_seterr(s, fn, "bad connection state %s",
-		    conn_state ? conn_state : "(null)");
-		return -1;
-	}
-	st = store_stmt(s, Q_HOST_SET_CONN);
-	store_bind_text(st, 1, name);
-	store_bind_text(st, 2, conn_state);
-	store_bind_text(st, 3, last_error);
-	store_bind_u64(st, 4, now_ms);
-	if (store_run(s, st, fn) == -1)
-		return -1;
-	return store_changed(s, fn, "host", name);
-}
-
-int
-store_host_set_admin(struct store *s, const char *name,
-    const char *admin_state)
-{
-	const char *fn = "store_host_set_admin";
-	sqlite3_stmt *st;
-
-	if (admin_state == NULL || (strcmp(admin_state, "active") != 0 &&
-	    strcmp(admin_state, "draining") != 0 &&
-	    strcmp(admin_state, "maintenance") != 0)) {
-		store_seterr(s, fn, "bad admin state %s",
-		    admin_state ? admin_state : "(null)");
-		return -1;
-	}
-	st = store_stmt(s, Q_HOST_SET_ADMIN);
-	store_bind_text(st, 1, name);
-	store_bind_text(st, 2, admin_state);
-	if (store_run(s, st, fn) == -1)
-		return -1;
-	return store_changed(s, fn, "host", name);
-}
-
-int
-store_host_set_info(struct store *s, const struct store_host *h)
-{
-	const char *fn = "store_host_set_info";
-	sqlite3_stmt *st = store_stmt(s, Q_HOST_SET_INFO);
-
-	store_bind_text(st, 1, h->name);
-	store_bind_text(st, 2, h->host_uuid);
-	store_bind_text(st, 3, h->libvirt_uri);
-	store_bind_text(st, 4, h->migration_address);
-	store_bind_text(st, 5, h->arch);
-	sqlite3_bind_int64(st, 6, h->cpus);
-	store_bind_u64(st, 7, h->mem_mib);
-	store_bind_u64(st, 8, h->mem_free_mib);
-	store_bind_u64(st, 9, h->reserve_mib);
-	if (store_run(s, st, fn) == -1)
-		return -1;
-	return store_changed(s, fn, "host", h->name);
-}
-
-int
-store_host_seen(struct store *s, const char *name, uint64_t now_ms)
-{
-	const char *fn = "store_host_seen";
-	sqlite3_stmt *st = store_stmt(s, Q_HOST_SEEN);
-
-	store_bind_text(st, 1, name);
-	store_bind_u64(st, 2, now_ms);
-	if (store_run(s, st, fn) == -1)
-		return -1;
-	return store_changed(s, fn, "host", name);
-}
-
-int
-store_trust_get(struct store *s, const char *name, struct store_trust *t)
-{
-	sqlite3_stmt *st = store_stmt(s, Q_TRUST_GET);
-	int rc;
-
-	memset(t, 0, sizeof(*t));
-	store_bind_text(st, 1, name);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		store_col_text(st, 0, t->name, sizeof(t->name));
-		store_col_text(st, 1, t->libvirt_uri, sizeof(t->libvirt_uri));
-		store_col_text(st, 2, t->migration_address,
-		    sizeof(t->migration_address));
-		t->flagged = sqlite3_column_int(st, 3) != 0;
-		store_col_text(st, 4, t->reason, sizeof(t->reason));
-		t->updated_ms = store_col_u64(st, 5);
-		rc = 1;
-		break;
-	case SQLITE_DONE:
-		rc = 0;
-		break;
-	default:
-		store_dberr(s, "store_trust_get");
-		rc = -1;
-		break;
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc;
-}
-
-int
-store_trust_set(struct store *s, const struct store_trust *t)
-{
-	sqlite3_stmt *st = store_stmt(s, Q_TRUST_SET);
-
-	store_bind_text(st, 1, t->name);
-	store_bind_text(st, 2, t->libvirt_uri);
-	store_bind_text(st, 3, t->migration_address);
-	sqlite3_bind_int(st, 4, t->flagged != 0);
-	store_bind_text(st, 5, t->reason);
-	store_bind_u64(st, 6, t->updated_ms);
-	return store_run(s, st, "store_trust_set");
-}
-
-/* VMs */
-
-int
-store_inventory_replace(struct store *s, const char *host,
-    const struct store_vm *vms, size_t n, uint64_t now_ms)
-{
-	const char *fn = "store_inventory_replace";
-	struct store_host h;
-	sqlite3_stmt *st;
-	size_t i;
-
-	if (store_check_len(s, fn, "host name", host, sizeof(h.name)) == -1)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (store_check_len(s, fn, "vm name", vms[i].name,
-		    sizeof(vms[i].name)) == -1)
-			return -1;
-	switch (store_host_get(s, host, &h)) {
-	case -1:
-		return -1;
-	case 0:
-		store_seterr(s, fn, "no host %s", host);
-		return -1;
-	}
-	if (store_begin(s, fn) == -1)
-		return -1;
-	st = store_stmt(s, Q_VMS_DELETE);
-	store_bind_text(st, 1, host);
-	if (store_run(s, st, fn) == -1)
-		goto fail;
-	for (i = 0; i < n; i++) {
-		const struct store_vm *v = &vms[i];
-
-		st = store_stmt(s, Q_VM_INSERT);
-		store_bind_text(st, 1, host);
-		store_bind_text(st, 2, v->name);
-		store_bind_text(st, 3, v->uuid);
-		store_bind_text(st, 4, v->state);
-		store_bind_text(st, 5, v->reason);
-		store_bind_u64(st, 6, v->mem_mib);
-		sqlite3_bind_int64(st, 7, v->vcpus);
-		sqlite3_bind_int(st, 8, v->persistent ? 1 : 0);
-		if (v->blob != NULL && v->bloblen > 0)
-			sqlite3_bind_blob64(st, 9, v->blob, v->bloblen,
-			    SQLITE_STATIC);
-		store_bind_u64(st, 10, now_ms);
-		if (store_run(s, st, fn) == -1) {
-			char why[sizeof(s->err)];
-
-			/* Name the VM: a duplicate is the likely cause. */
-			snprintf(why, sizeof(why), "%s",
-			    s->err + strlen(fn) + 2);
-			store_seterr(s, fn, "vm %s: %s", v->name, why);
-			goto fail;
-		}
-	}
-	return store_commit(s, fn);
- fail:
-	store_rollback(s);
-	return -1;
-}
-
-int
-store_vms_list(struct store *s, const char *host, struct store_vm **out,
-    size_t *nout)
-{
-	const char *fn = "store_vms_list";
-	sqlite3_stmt *st = store_stmt(s, Q_VMS_LIST);
-	struct store_vm *arr = NULL, *v;
-	size_t n = 0, cap = 0;
-	const void *blob;
-	int rc, len;
-
-	*out = NULL;
-	*nout = 0;
-	store_bind_text(st, 1, host);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (store_grow(s, fn, (void **)&arr, &cap, n,
-		    sizeof(*arr)) == -1)
-			goto fail;
-		v = &arr[n++];
-		store_col_text(st, 0, v->name, sizeof(v->name));
-		store_col_text(st, 1, v->uuid, sizeof(v->uuid));
-		store_col_text(st, 2, v->host, sizeof(v->host));
-		store_col_text(st, 3, v->state, sizeof(v->state));
-		store_col_text(st, 4, v->reason, sizeof(v->reason));
-		v->mem_mib = store_col_u64(st, 5);
-		v->vcpus = (uint32_t)sqlite3_column_int64(st, 6);
-		v->persistent = sqlite3_column_int(st, 7);
-		v->updated_ms = store_col_u64(st, 9);
-		blob = sqlite3_column_blob(st, 8);
-		len = sqlite3_column_bytes(st, 8);
-		if (blob != NULL && len > 0) {
-			if ((v->blob = malloc(len)) == NULL) {
-				store_seterr(s, fn, "%s", strerror(errno));
-				goto fail;
-			}
-			memcpy(v->blob, blob, len);
-			v->bloblen = len;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		store_dberr(s, fn);
-		goto fail;
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	*out = arr;
-	*nout = n;
-	return 0;
- fail:
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	store_vm_list_free(arr, n);
-	return -1;
-}
-
-void
-store_vm_list_free(struct store_vm *vms, size_t n)
-{
-	size_t i;
-
-	if (vms == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(vms[i].blob);
-	free(vms);
-}
-
-/* Jobs */
-
-/* Appends an event to job id, recording the job's current state. The
- * caller holds a transaction. */
-static int
-store_event_append(struct store *s, const char *fn, int64_t id,
-    const char *type, const char *data, uint64_t now_ms)
-{
-	sqlite3_stmt *st = store_stmt(s, Q_EVENT_APPEND);
-
-	sqlite3_bind_int64(st, 1, id);
-	store_bind_u64(st, 2, now_ms);
-	store_bind_text(st, 3, type);
-	store_bind_text(st, 4, data);
-	if (store_run(s, st, fn) == -1)
-		return -1;
-	if (sqlite3_changes(s->db) == 0) {
-		store_seterr(s, fn, "no job %lld", (long long)id);
-		return -1;
-	}
-	return 0;
-}
-
-/* Also journals the initial state as event 1, and sets j->started_ms and
- * j->updated_ms to now_ms. */
-int
-store_job_create(struct store *s, struct store_job *j, uint64_t now_ms)
-{
-	const char *fn = "store_job_create";
-	sqlite3_stmt *st;
-	int64_t id;
-
-	if (store_check_len(s, fn, "kind", j->kind, sizeof(j->kind)) == -1 ||
-	    store_check_len(s, fn, "state", j->state, sizeof(j->state)) == -1)
-		return -1;
-	if (memchr(j->vm, '\0', sizeof(j->vm)) == NULL ||
-	    memchr(j->source, '\0', sizeof(j->source)) == NULL ||
-	    memchr(j->destination, '\0', sizeof(j->destination)) == NULL) {
-		store_seterr(s, fn, "unterminated vm, source or destination");
-		return -1;
-	}
-	if (store_begin(s, fn) == -1)
-		return -1;
-	st = store_stmt(s, Q_JOB_INSERT);
-	store_bind_text(st, 1, j->kind);
-	store_bind_text(st, 2, j->vm);
-	store_bind_text(st, 3, j->source);
-	store_bind_text(st, 4, j->destination);
-	store_bind_text(st, 5, j->state);
-	store_bind_text(st, 6, j->params);
-	store_bind_text(st, 7, j->error);
-	if (j->parent != 0)
-		sqlite3_bind_int64(st, 8, j->parent);
-	store_bind_u64(st, 9, now_ms);
-	if (store_run(s, st, fn) == -1)
-		goto fail;
-	id = sqlite3_last_insert_rowid(s->db);
-	if (store_event_append(s, fn, id, "state", NULL, now_ms) == -1)
-		goto fail;
-	if (store_commit(s, fn) == -1)
-		return -1;
-	j->id = id;
-	j->started_ms = now_ms;
-	j->updated_ms = now_ms;
-	j->ended_ms = 0;
-	return 0;
- fail:
-	store_rollback(s);
-	return -1;
-}
-
-/* After an UPDATE ... AND finished = 0 matched nothing: say why. */
-static void
-store_job_why(struct store *s, const char *fn, int64_t id)
-{
-	sqlite3_stmt *st = store_stmt(s, Q_JOB_FINISHED);
-	int rc;
-
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		store_seterr(s, fn, "job %lld is already finished",
-		    (long long)id);
-	else if (rc == SQLITE_DONE)
-		store_seterr(s, fn, "no job %lld", (long long)id);
-	else
-		store_dberr(s, fn);
-	sqlite3_reset(st);
-}
-
-/* A job row update bound as (?1 id, ?2 value, ?3 now) and the event that
- * records it, in one transaction: the journal entry exists before anyone
- * acts on the change. */
-static int
-store_job_update(struct store *s, const char *fn, int q, int64_t id,
-    const char *value, uint64_t now_ms, const char *evtype,
-    const char *evdata)
-{
-	sqlite3_stmt *st;
-
-	if (store_begin(s, fn) == -1)
-		return -1;
-	st = store_stmt(s, q);
-	sqlite3_bind_int64(st, 1, id);
-	store_bind_text(st, 2, value);
-	store_bind_u64(st, 3, now_ms);
-	if (store_run(s, st, fn) == -1)
-		goto fail;
-	if (sqlite3_changes(s->db) == 0) {
-		store_job_why(s, fn, id);
-		goto fail;
-	}
-	if (store_event_append(s, fn, id, evtype, evdata, now_ms) == -1)
-		goto fail;
-	return store_commit(s, fn);
- fail:
-	store_rollback(s);
-	return -1;
-}
-
-int
-store_job_transition(struct store *s, int64_t id, const char *state,
-    const char *data, uint64_t now_ms)
-{
-	const char *fn = "store_job_transition";
-	struct store_job j;
-
-	if (store_check_len(s, fn, "state", state, sizeof(j.state)) == -1)
-		return -1;
-	return store_job_update(s, fn, Q_JOB_SET_STATE, id, state, now_ms,
-	    "state", data);
-}
-
-/* The destination chosen for a job that was created without one (or
- * whose first choice was refused), with an info event saying so. */
-int
-store_job_set_destination(struct store *s, int64_t id, const char *dest,
-    uint64_t now_ms)
-{
-	const char *fn = "store_job_set_destination";
-	struct store_job j;
-	char msg[128];
-
-	if (store_check_len(s, fn, "destination", dest,
-	    sizeof(j.destination)) == -1)
-		return -1;
-	snprintf(msg, sizeof(msg), "destination %s", dest);
-	return store_job_update(s, fn, Q_JOB_SET_DEST, id, dest, now_ms, "info",
-	    msg);
-}
-
-/* The final event carries data, or the error when there is no data. */
-int
-store_job_finish(struct store *s, int64_t id, const char *state,
-    const char *error, const char *data, uint64_t now_ms)
-{
-	const char *fn = "store_job_finish";
-	struct store_job j;
-	sqlite3_stmt *st;
-
-	if (store_check_len(s, fn, "state", state, sizeof(j.state)) == -1)
-		return -1;
-	if (store_begin(s, fn) == -1)
-		return -1;
-	st = store_stmt(s, Q_JOB_FINISH);
-	sqlite3_bind_int64(st, 1, id);
-	store_bind_text(st, 2, state);
-	store_bind_text(st, 3, error);
-	store_bind_u64(st, 4, now_ms);
-	if (store_run(s, st, fn) == -1)
-		goto fail;
-	if (sqlite3_changes(s->db) == 0) {
-		store_job_why(s, fn, id);
-		goto fail;
-	}
-	if (store_event_append(s, fn, id, error && !data ? "error" : "state",
-	    data ? data : error, now_ms) == -1)
-		goto fail;
-	return store_commit(s, fn);
- fail:
-	store_rollback(s);
-	return -1;
-}
-
-int
-store_job_event(struct store *s, int64_t id, const char *type,
-    const char *data, uint64_t now_ms)
-{
-	const char *fn = "store_job_event";
-	struct store_event e;
-	sqlite3_stmt *st;
-
-	if (store_check_len(s, fn, "event type", type, sizeof(e.type)) == -1)
-		return -1;
-	if (store_begin(s, fn) == -1)
-		return -1;
-	if (store_event_append(s, fn, id, type, data, now_ms) == -1)
-		goto fail;
-	st = store_stmt(s, Q_JOB_TOUCH);
-	sqlite3_bind_int64(st, 1, id);
-	store_bind_u64(st, 2, now_ms);
-	if (store_run(s, st, fn) == -1)
-		goto fail;
-	return store_commit(s, fn);
- fail:
-	store_rollback(s);
-	return -1;
-}
-
-/* Fills j from a JOB_COLS row; j's strings are new allocations. */
-static int
-store_job_row(struct store *s, const char *fn, sqlite3_stmt *st,
-    struct store_job *j)
-{
-	memset(j, 0, sizeof(*j));
-	j->id = sqlite3_column_int64(st, 0);
-	store_col_text(st, 1, j->kind, sizeof(j->kind));
-	store_col_text(st, 2, j->vm, sizeof(j->vm));
-	store_col_text(st, 3, j->source, sizeof(j->source));
-	store_col_text(st, 4, j->destination, sizeof(j->destination));
-	store_col_text(st, 5, j->state, sizeof(j->state));
-	if (store_col_strdup(st, 6, &j->params) == -1 ||
-	    store_col_strdup(st, 7, &j->error) == -1) {
-		store_job_clear(j);
-		store_seterr(s, fn, "out of memory");
-		return -1;
-	}
-	j->parent = sqlite3_column_int64(st, 8);
-	j->started_ms = store_col_u64(st, 9);
-	j->ended_ms = store_col_u64(st, 10);
-	j->updated_ms = store_col_u64(st, 11);
-	return 0;
-}
-
-/* Overwrites *j without freeing what it held: store_job_clear it first. */
-int
-store_job_get(struct store *s, int64_t id, struct store_job *j)
-{
-	const char *fn = "store_job_get";
-	sqlite3_stmt *st = store_stmt(s, Q_JOB_GET);
-	int rc;
-
-	memset(j, 0, sizeof(*j));
-	sqlite3_bind_int64(st, 1, id);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		rc = store_job_row(s, fn, st, j) == -1 ? -1 : 1;
-		break;
-	case SQLITE_DONE:
-		rc = 0;
-		break;
-	default:
-		store_dberr(s, fn);
-		rc = -1;
-		break;
-	}
-	sqlite3_reset(st);
-	return rc;
-}
-
-/* The newest `limit` jobs (0: all), in ascending id order. */
-int
-store_jobs_list(struct store *s, int only_unfinished, size_t limit,
-    struct store_job **out, size_t *nout)
-{
-	const char *fn = "store_jobs_list";
-	sqlite3_stmt *st = store_stmt(s, Q_JOBS_LIST);
-	struct store_job *arr = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
-	*out = NULL;
-	*nout = 0;
-	sqlite3_bind_int(st, 1, only_unfinished ? 1 : 0);
-	sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX ? -1 :
-	    (sqlite3_int64)limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (store_grow(s, fn, (void **)&arr, &cap, n,
-		    sizeof(*arr)) == -1 ||
-		    store_job_row(s, fn, st, &arr[n]) == -1)
-			goto fail;
-		n++;
-	}
-	if (rc != SQLITE_DONE) {
-		store_dberr(s, fn);
-		goto fail;
-	}
-	sqlite3_reset(st);
-	*out = arr;
-	*nout = n;
-	return 0;
- fail:
-	sqlite3_reset(st);
-	store_job_list_free(arr, n);
-	return -1;
-}
-
-int
-store_job_events(struct store *s, int64_t id, struct store_event **out,
-    size_t *nout)
-{
-	const char *fn = "store_job_events";
-	sqlite3_stmt *st = store_stmt(s, Q_EVENTS_LIST);
-	struct store_event *arr = NULL, *e;
-	size_t n = 0, cap = 0;
-	int rc;
-
-	*out = NULL;
-	*nout = 0;
-	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (store_grow(s, fn, (void **)&arr, &cap, n,
-		    sizeof(*arr)) == -1)
-			goto fail;
-		e = &arr[n];
-		e->job_id = sqlite3_column_int64(st, 0);
-		e->seq = sqlite3_column_int64(st, 1);
-		e->time_ms = store_col_u64(st, 2);
-		store_col_text(st, 3, e->type, sizeof(e->type));
-		store_col_text(st, 4, e->state, sizeof(e->state));
-		if (store_col_strdup(st, 5, &e->data) == -1) {
-			store_seterr(s, fn, "out of memory");
-			goto fail;
-		}
-		n++;
-	}
-	if (rc != SQLITE_DONE) {
-		store_dberr(s, fn);
-		goto fail;
-	}
-	sqlite3_reset(st);
-	*out = arr;
-	*nout = n;
-	return 0;
- fail:
-	sqlite3_reset(st);
-	store_event_list_free(arr, n);
-	return -1;
-}
-
-void
-store_job_clear(struct store_job *j)
-{
-	if (j == NULL)
-		return;
-	free(j->params);
-	free(j->error);
-	j->params = NULL;
-	j->error = NULL;
-}
-
-void
-store_job_list_free(struct store_job *jobs, size_t n)
-{
-	size_t i;
-
-	if (jobs == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		store_job_clear(&jobs[i]);
-	free(jobs);
-}
-
-void
-store_event_list_free(struct store_event *ev, size_t n)
-{
-	size_t i;
-
-	if (ev == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(ev[i].data);
-	free(ev);
 }

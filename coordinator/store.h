@@ -80,11 +80,14 @@ struct store_event {
 	char		*data;			/* JSON text or plain message; owned */
 };
 
+/* Every now_ms below is wall time (clock_wall_ms): what a record says. */
+
 /* store.c */
 int	 store_open(const char *path, struct store **, char *err, size_t errlen);
 void	 store_close(struct store *);			/* NULL ok */
 const char *store_error(const struct store *);
 
+/* store_host.c */
 /* Hosts. store_host_configure inserts the host or updates its address and
  * port, keeping everything else (admin state persists across restarts). */
 int	 store_host_configure(struct store *, const char *name,
@@ -107,6 +110,7 @@ int	 store_vms_list(struct store *, const char *host_or_null,
 	    struct store_vm **, size_t *);
 void	 store_vm_list_free(struct store_vm *, size_t n);
 
+/* store_job.c */
 /* Jobs and their history. store_job_create fills job->id. A transition
  * writes the new state and its event in one transaction: the journal entry
  * exists before the coordinator acts on it. */

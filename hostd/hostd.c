@@ -36,15 +36,6 @@ struct inv_work {
 	char			 err[512];
 };
 
-uint64_t
-hostd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Worker threads only: open the hypervisor connection on first use (a
  * libvirtd that is down at start must not stop hostd from starting). */
 int
@@ -401,7 +392,7 @@ heartbeat_cb(uv_timer_t *t)
 	Ferry__Heartbeat hb = FERRY__HEARTBEAT__INIT;
 
 	hb.seq = ++hd->hb_seq;
-	hb.time_ms = hostd_now_ms();
+	hb.time_ms = clock_wall_ms();
 	hb.has_mem_free_mib = 1;
 	hb.mem_free_mib = hd->mem_free_mib;
 	hostd_broadcast(hd, MSG_HEARTBEAT, &hb.base);

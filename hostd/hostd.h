@@ -9,6 +9,7 @@
 
 #include <uv.h>
 
+#include "clock.h"
 #include "hv.h"
 #include "msg.h"
 #include "transport.h"
@@ -187,7 +188,6 @@ int	 hostd_call_start(struct session *, const struct frame_hdr *,
 int	 hostd_pack(const ProtobufCMessage *, uint8_t **, size_t *);
 int	 hostd_hv_ensure(struct hostd *);
 struct session *hostd_session_find(struct hostd *, uint64_t id);
-uint64_t hostd_now_ms(void);
 
 /* inventory.c */
 int	 inventory_collect(struct hv *, struct hv_host *, struct hv_domain **,

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jobstats.h"
+
 #define HV_NAME_MAX	256
 #define HV_PATH_MAX	1024
 
@@ -59,26 +61,6 @@ struct hv_domain {
 	int		 job_active;		/* libvirt has a job on it */
 	struct hv_disk	*disks;			/* owned; hv_domain_clear frees */
 	size_t		 ndisks;
-};
-
-/* A job statistics sample (virDomainGetJobStats on the source). Sizes in
- * bytes, times in ms, as libvirt gives them. */
-struct hv_job_stats {
-	int		active;			/* a job is running */
-	int		type;			/* virDomainJobType */
-	uint64_t	time_elapsed;
-	uint64_t	time_remaining;
-	uint64_t	data_total, data_processed, data_remaining;
-	uint64_t	memory_total, memory_processed, memory_remaining;
-	uint64_t	memory_bps;
-	uint64_t	memory_dirty_rate;	/* pages per second */
-	uint64_t	memory_page_size;
-	uint64_t	memory_iteration;
-	uint64_t	downtime;		/* expected; measured in completed stats */
-	int		has_downtime;		/* libvirt gave a downtime */
-	uint64_t	setup_time;
-	uint64_t	auto_converge_throttle;
-	int		postcopy;		/* in post-copy phase */
 };
 
 struct hv_migrate_params {

@@ -1,4 +1,5 @@
-/* hv_libvirt.h: the parts of hv_libvirt.c that are tested on their own. */
+/* hv_libvirt.h: the libvirt hypervisor's parsers (hv_libvirt_xml.c),
+ * tested on their own. */
 #ifndef FERRY_HV_LIBVIRT_H
 #define FERRY_HV_LIBVIRT_H
 

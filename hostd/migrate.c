@@ -146,7 +146,7 @@ mig_thread(void *arg)
 	mg->rc = mg->hd->hv->ops->migrate(mg->hd->hv, mg->name, &mg->params);
 	if (mg->rc < 0)
 		snprintf(mg->error, sizeof(mg->error), "%s", hv_last_error());
-	mg->ended_ms = hostd_now_ms();
+	mg->ended_ms = clock_mono_ms();
 	__atomic_store_n(&mg->thread_done, 1, __ATOMIC_SEQ_CST);
 	uv_async_send(&mg->done_async);
 	return NULL;
@@ -411,7 +411,7 @@ migrate_start(struct hostd *hd, const Ferry__MigrateRequest *req, char *err,
 	mg->params.persist = 1;
 	mg->params.postcopy_resume = req->has_postcopy_resume &&
 	    req->postcopy_resume;
-	mg->started_ms = hostd_now_ms();
+	mg->started_ms = clock_mono_ms();
 
 	uv_async_init(hd->loop, &mg->done_async, mig_done_cb);
 	mg->done_async.data = mg;

@@ -1,6 +1,6 @@
 /* session.c: a coordinator's session with hostd, and the handlers of the
  * calls it may make (the hostd side of the protocol; the transport is in
- * common/transport.c). */
+ * common/transport_*.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* fake_tr.c: an in-process loopback stand-in for common/transport.c, for
+/* fake_tr.c: an in-process loopback stand-in for common/transport_*.c, for
  * the fuzzers. The real transport needs SSH keys and a thread per
  * connection; this one links a coordinator's client to the hostd server
  * listening on the same port number in this process, and lets a harness

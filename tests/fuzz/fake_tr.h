@@ -1,5 +1,5 @@
 /* fake_tr.h: the fuzzers' loopback transport (fake_tr.c), linked instead
- * of common/transport.c. */
+ * of common/transport_*.c. */
 #ifndef FERRY_FAKE_TR_H
 #define FERRY_FAKE_TR_H
 

@@ -4,9 +4,9 @@
  * test_job.c. Each test sets up one interleaving (a migration heading to a
  * host that starts draining, two drains that are each other's destination,
  * a drain and a rebalance, a shutdown during the pre-checks, a recovery
- * whose verification runs late) and checks the invariants: every VM on
- * exactly one host, no host in maintenance with a VM on it, and records
- * that say what the fake hypervisors say. */
+ * whose verification runs late, a wall-clock step) and checks the
+ * invariants: every VM on exactly one host, no host in maintenance with a
+ * VM on it, and records that say what the fake hypervisors say. */
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -45,6 +45,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
+	clock_test_reset();	/* a failed test may have moved the clocks */
 	return cluster_teardown(state);
 }
 
@@ -455,19 +456,6 @@ test_shutdown_during_checks(void **state)
 	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 0);
 }
 
-/* The coordinator's clock, moved by the tests below. */
-static uint64_t clock_skew_ms;
-
-static uint64_t
-skewed_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-	    clock_skew_ms;
-}
-
 static int
 job_quiet(struct cluster *cl, void *arg)
 {
@@ -496,21 +484,150 @@ test_recovered_verify_deadline(void **state)
 	/* MIGRATE answered: the journal says migrating, hostd carries on. */
 	assert_true(cluster_run_until(cl, job_quiet, &id, 10000));
 	cluster_coord_stop(cl);
-	coord_clock_hook = skewed_now_ms;
 	cluster_coord_start(cl);
 	assert_non_null(job_find(&cl->co, id));
 	/* Once the source said it still migrates, 200 s pass. */
 	assert_true(cluster_run_until(cl, job_quiet, &id, 10000));
-	clock_skew_ms += 200000;
+	clock_test_step(CLOCK_KIND_MONO, 200000);
 	/* The destination's first answers fail; a retry must be allowed. */
 	fake_hv_fail(cluster_host_uri(1), FAKE_OP_DOMAIN_INFO, 2, -1,
 	    "injected: cannot get domain info");
 	cluster_wait_final(cl, id, 30000);
-	coord_clock_hook = NULL;
-	clock_skew_ms = 0;
+	clock_test_reset();
 	cluster_expect_job(cl, id, "succeeded", NULL);
 	assert_true(cluster_running_on(cluster_host_uri(1), "vd"));
 	assert_false(fake_hv_has_domain(cluster_host_uri(0), "vd"));
+}
+
+/* ---- the clocks ------------------------------------------------------------ */
+
+struct held_call { int replied, failed; char err[160]; };
+
+static void
+held_cb(struct host *h, const struct frame *f, const char *err, void *arg)
+{
+	struct held_call *hc = arg;
+
+	(void)h;
+	if (f != NULL)
+		hc->replied++;
+	else {
+		hc->failed++;
+		snprintf(hc->err, sizeof(hc->err), "%s", err ? err : "");
+	}
+}
+
+static int
+held_done(struct cluster *cl, void *arg)
+{
+	struct held_call *hc = arg;
+
+	(void)cl;
+	return hc->replied + hc->failed > 0;
+}
+
+static int
+dirty_rate_held(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	return fake_hv_delayed(cluster_host_uri(0), FAKE_OP_DIRTY_RATE) >=
+	    *(unsigned *)arg;
+}
+
+static int
+beats_reach(struct cluster *cl, void *arg)
+{
+	return cl->hd[0].hb_seq >= *(uint64_t *)arg;
+}
+
+/* Lets the sweeps run for two of hostd's heartbeats (a second each; the
+ * coordinator sweeps every 250 ms). */
+static void
+two_beats(struct cluster *cl)
+{
+	uint64_t hb = cl->hd[0].hb_seq + 2;
+
+	assert_true(cluster_run_until(cl, beats_reach, &hb, 10000));
+}
+
+/*
+ * The wall clock steps an hour forward, then an hour back, under a call
+ * in flight (30 s timeout) and a migration: nothing expires, because every
+ * deadline is on the monotonic clock; records carry the stepped wall time.
+ * When the wall clock decided deadlines, the first sweep after the step
+ * failed every call ("timed out") and the migration ran over its limit.
+ * A second call shows that moving the monotonic clock does expire a call.
+ */
+static void
+test_wall_clock_step(void **state)
+{
+	struct cluster *cl = *state;
+	struct host *h = &cl->co.hosts[0];
+	Ferry__DirtyRateRequest r = FERRY__DIRTY_RATE_REQUEST__INIT;
+	struct held_call hc = { 0, 0, "" }, hb = { 0, 0, "" };
+	struct store_job sj;
+	unsigned one = 1, two = 2;
+	uint64_t wall0;
+	int64_t arg[2];
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vw", NULL,
+	    0), 0);
+	cluster_script(0, "vw", 16, 0, NULL);
+	arg[0] = start_job(cl, "vw", 0, "h2", 0);
+	arg[1] = JOB_MIGRATING;
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
+
+	fake_hv_delay(cluster_host_uri(0), FAKE_OP_DIRTY_RATE, 60000);
+	r.name = "vw";
+	r.seconds = 1;
+	assert_int_equal(peer_call(h, MSG_DIRTY_RATE, &r.base, 30000, held_cb,
+	    &hc), 0);
+	assert_true(cluster_run_until(cl, dirty_rate_held, &one, 5000));
+
+	wall0 = clock_wall_ms();
+	clock_test_step(CLOCK_KIND_WALL, 3600000);
+	two_beats(cl);
+	if (hc.failed)
+		fail_msg("a wall step of +1 h expired the call: %s", hc.err);
+	assert_int_equal(hc.replied, 0);
+	/* Records: the host was seen (a frame) at the stepped wall time. */
+	assert_true(h->last_seen_ms >= wall0 + 3600000);
+	clock_test_step(CLOCK_KIND_WALL, -3600000);
+	two_beats(cl);
+	if (hc.failed)
+		fail_msg("a wall step back of 1 h expired the call: %s",
+		    hc.err);
+	assert_true(h->up);
+
+	/* The control: a second call of 2 s, monotonic time 2.5 s on (less
+	 * than the sessions' 5 s idle timeout): the sweep does expire it,
+	 * and only it. */
+	assert_int_equal(peer_call(h, MSG_DIRTY_RATE, &r.base, 2000, held_cb,
+	    &hb), 0);
+	assert_true(cluster_run_until(cl, dirty_rate_held, &two, 5000));
+	clock_test_step(CLOCK_KIND_MONO, 2500);
+	assert_true(cluster_run_until(cl, held_done, &hb, 1000));
+	assert_int_equal(hb.replied, 0);
+	assert_non_null(strstr(hb.err, "timed out"));
+	assert_int_equal(hc.replied + hc.failed, 0);
+	/* libvirt answers: the first call gets its reply. */
+	fake_hv_delay(cluster_host_uri(0), FAKE_OP_DIRTY_RATE, 0);
+	assert_true(cluster_run_until(cl, held_done, &hc, 10000));
+	assert_int_equal(hc.replied, 1);
+
+	/* The migration went on through both steps. */
+	cluster_wait_final(cl, arg[0], 60000);
+	clock_test_reset();
+	cluster_expect_job(cl, arg[0], "succeeded", NULL);
+	assert_true(cluster_running_on(cluster_host_uri(1), "vw"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(0), "vw"));
+	memset(&sj, 0, sizeof(sj));
+	assert_int_equal(store_job_get(cl->co.store, arg[0], &sj), 1);
+	/* Started before the steps; ended after the step back, and says
+	 * so (not the hour ahead). */
+	assert_true(sj.started_ms <= wall0);
+	assert_true(sj.ended_ms >= wall0 && sj.ended_ms < wall0 + 3600000);
+	store_job_clear(&sj);
 }
 
 /* A recovery whose journal write fails stops the start, loudly, instead of
@@ -589,6 +706,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_journal_failure,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wall_clock_step, setup,
+		    teardown),
 	};
 
 	log_init("test_races", 0);
