@@ -257,6 +257,7 @@ cluster_setup(void **state, const struct cluster_opts *opts)
 	struct cluster *cl;
 	int i;
 
+	drain_strict = 1;	/* an illegal drain transition aborts */
 	cl = cluster_new(opts);
 	for (i = 0; i < CLUSTER_NHOSTS; i++)
 		cluster_hostd_start(cl, i);
