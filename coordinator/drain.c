@@ -762,12 +762,13 @@ drain_act_confirm(struct drain *d, const char *why)
 	d->calls++;
 }
 
-/* cancelling: no new migrations; a drained host is back to up at once. */
+/* cancelling: no new migrations; a drained host is back to up at once (a
+ * dry run never marked it). */
 static void
 drain_act_cancel(struct drain *d, const char *why)
 {
 	(void)why;
-	if (d->kind == DK_DRAIN)
+	if (d->kind == DK_DRAIN && !d->dry_run)
 		drain_set_admin(d->co, d->host, "active");
 }
 
