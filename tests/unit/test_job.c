@@ -100,7 +100,7 @@ seen_on_h1(struct cluster *cl, void *arg)
 static int
 seen_on_h2(struct cluster *cl, void *arg)
 {
-	return inventory_has(cl, arg, 1);
+	return cluster_inventory_has(cl, arg, 1);
 }
 
 static int64_t
@@ -972,7 +972,7 @@ test_drain_parallel(void **state)
 		int64_t jid;
 
 		hostd_inventory_refresh(&cl->hd[1]);
-		assert_true(run_until(cl, seen_on_h2, (void *)"late", 20000));
+		assert_true(cluster_run_until(cl, seen_on_h2, (void *)"late", 20000));
 		o.vm = "late";
 		o.to = "h1";
 		assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
@@ -1036,9 +1036,9 @@ test_drain_overlaps_two(void **state)
 	if (drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER, 1, err,
 	    sizeof(err)) < 0)
 		fail_msg("%s", err);
-	assert_true(run_until(cl, two_migrating, &o, 30000));
+	assert_true(cluster_run_until(cl, two_migrating, &o, 30000));
 	assert_int_equal(o.now, 2);
-	assert_true(run_until(cl, drain_over_counting, &o, 60000));
+	assert_true(cluster_run_until(cl, drain_over_counting, &o, 60000));
 	assert_int_equal(o.most, 2);
 	id = last_drain_id(cl, st, sizeof(st));
 	assert_string_equal(st, "completed");
