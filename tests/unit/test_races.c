@@ -504,6 +504,52 @@ test_host_named_cluster(void **state)
 	assert_int_equal(nrebalance, 1);
 }
 
+/* A cancel while the drain's pre-checks are in flight: nothing is planned
+ * or started when they come back, and the host stays active (before, the
+ * late plan marked it draining again after the cancel had set it active,
+ * and started the run anyway). */
+static int
+checks_delayed(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	(void)arg;
+	return fake_hv_delayed(cluster_host_uri(0), FAKE_OP_DOMAIN_CPU) > 0;
+}
+
+static void
+test_cancel_during_planning(void **state)
+{
+	struct cluster *cl = *state;
+	char err[256], st[32];
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "c0", NULL,
+	    0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "c1", NULL,
+	    0), 0);
+	cluster_wait_seen(cl, "c0", 0);
+	cluster_wait_seen(cl, "c1", 0);
+	fake_hv_delay(cluster_host_uri(0), FAKE_OP_DOMAIN_CPU, 30000);
+	enter(cl, "h1", 0);
+	assert_true(cluster_run_until(cl, checks_delayed, NULL, 10000));
+	assert_false(no_drain(cl, NULL));
+	assert_int_equal(drain_cancel(&cl->co, "h1", NULL, MSG_CTL_MAINT_CANCEL,
+	    2, err, sizeof(err)), 0);
+	assert_string_equal(cl->co.hosts[0].admin_state, "active");
+	/* A second cancel is answered, not an illegal transition. */
+	assert_int_equal(drain_cancel(&cl->co, "h1", NULL, MSG_CTL_MAINT_CANCEL,
+	    3, err, sizeof(err)), 0);
+	fake_hv_delay(cluster_host_uri(0), FAKE_OP_DOMAIN_CPU, 0);
+	assert_true(cluster_run_until(cl, no_drain, NULL, 30000));
+	assert_string_equal(cl->co.hosts[0].admin_state, "active");
+	assert_string_equal(coord_host_state(&cl->co.hosts[0]), "up");
+	/* Never recorded: it ended before its plan. */
+	last_run(cl, "drain", "h1", st, sizeof(st), NULL, 0);
+	assert_string_equal(st, "");
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 0);
+	assert_true(cluster_running_on(cluster_host_uri(0), "c0"));
+	assert_true(cluster_running_on(cluster_host_uri(0), "c1"));
+}
+
 /* ---- shutdown and recovery ------------------------------------------------ */
 
 /* A clean shutdown (SIGTERM) while the pre-checks are in flight leaves the
@@ -670,6 +716,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_vs_rebalance, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_during_planning,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_named_cluster,
 		    setup_named_cluster, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_during_checks,
