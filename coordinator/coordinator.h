@@ -229,7 +229,8 @@ struct drain_move {
 };
 
 /* drain.c */
-extern int drain_strict;	/* an illegal transition aborts (unit tests) */
+/* Tests set it: an illegal edge (run id, state, event) fails the test. */
+extern void (*drain_illegal_hook)(int64_t, const char *, const char *);
 int	 drain_start_moves(struct coord *, const struct drain_move *, size_t,
 	    uint32_t max_parallel, struct ctl_client *, uint32_t serial,
 	    int64_t *id, char *, size_t);

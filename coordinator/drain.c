@@ -23,8 +23,8 @@
  *   cancelling --stopped--> [cancelled]    (no new migrations; host back to up)
  *
  * drain_step() is the only way a state changes: it refuses an edge not in
- * the table (an assertion when drain_strict is set, as in unit tests; a
- * logged error otherwise), refuses to act while the coordinator shuts down
+ * the table (logged; under a test it calls drain_illegal_hook, which fails
+ * the test), refuses to act while the coordinator shuts down
  * (the journal is left to the next start's recovery), journals the edge
  * before its action, and sets the new state's deadline (drain_tick expires
  * it). ferryctl sees the states by their shown names: confirming and
@@ -75,7 +75,7 @@
 #define DRAIN_MAX_ITEMS		512
 #define DRAIN_ROUNDS		3	/* plans again after the host's last word */
 
-int	drain_strict;
+void	(*drain_illegal_hook)(int64_t, const char *, const char *);
 
 enum item_state {
 	ITEM_PLANNED, ITEM_UNMOVABLE, ITEM_MIGRATING, ITEM_MOVED, ITEM_FAILED,
@@ -651,8 +651,9 @@ drain_step(struct drain *d, enum drain_event ev, const char *why)
 		log_drain_warnx(d->id, drain_label(d), "%s: illegal transition "
 		    "from %s on %s", drain_kinds[d->kind].name,
 		    drain_states[d->state].name, drain_event_names[ev]);
-		if (drain_strict)
-			abort();
+		if (drain_illegal_hook != NULL)
+			drain_illegal_hook(d->id, drain_states[d->state].name,
+			    drain_event_names[ev]);
 		return -1;
 	}
 	if (d->co->stopping) {
