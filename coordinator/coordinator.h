@@ -153,7 +153,6 @@ struct coord {
 	struct ctl_client_list	 clients;
 	struct job_list		 jobs;
 	struct drain_list	 drains;
-	int			 drain_kick;	/* a drain has work to start */
 	uint64_t		 rebalance_next_ms;	/* periodic mode */
 	uv_timer_t		 sweep_timer;
 	uv_signal_t		 sigterm, sigint;
@@ -229,9 +228,11 @@ struct drain_move {
 };
 
 /* drain.c */
-int	 drain_start_moves(struct coord *, const char *kind, const char *label,
-	    const struct drain_move *, size_t, uint32_t max_parallel,
-	    struct ctl_client *, uint32_t serial, int64_t *id, char *, size_t);
+/* Tests set it: an illegal edge (run id, state, event) fails the test. */
+extern void (*drain_illegal_hook)(int64_t, const char *, const char *);
+int	 drain_start_moves(struct coord *, const struct drain_move *, size_t,
+	    uint32_t max_parallel, struct ctl_client *, uint32_t serial,
+	    int64_t *id, char *, size_t);
 int	 drain_running_kind(struct coord *, const char *kind);
 int	 drain_host_busy(struct coord *, const char *host);
 int	 drain_vm_planned(struct coord *, const char *vm);

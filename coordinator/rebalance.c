@@ -24,8 +24,6 @@
 #include "place.h"
 #include "log.h"
 
-#define REBALANCE_LABEL	"cluster"
-
 static int
 rebalance_pinned_by_conf(const struct coord *co, const char *vm)
 {
@@ -302,8 +300,8 @@ rebalance_do(struct coord *co, enum balance_policy policy,
 		/* Reply first, so the run's events come after the plan. */
 		r.plan_json = json;
 		r.message = msg;
-		if (drain_start_moves(co, "rebalance", REBALANCE_LABEL, moves,
-		    plan->nmoves, 0, NULL, 0, &id, err, errlen) < 0)
+		if (drain_start_moves(co, moves, plan->nmoves, 0, NULL, 0, &id,
+		    err, errlen) < 0)
 			goto done;
 		r.has_drain_id = 1;
 		r.drain_id = id;

@@ -23,7 +23,7 @@
 #include "log.h"
 #include "store_int.h"
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 #define STORE_BUSY_TIMEOUT_MS	5000
 
 /* migrations[v] takes the schema from version v to v + 1; each script
@@ -104,6 +104,20 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"  updated_ms INTEGER NOT NULL DEFAULT 0"
 	");"
 	"PRAGMA user_version = 2;",
+	/* 2 -> 3: drains, restores and rebalances are runs with a record of
+	 * their own; the host a drain or restore acts on was kept in the
+	 * jobs' vm column ("cluster" for a rebalance, which collided with a
+	 * host of that name). Their job row keeps id, state and history. */
+	"CREATE TABLE runs ("
+	"  id INTEGER PRIMARY KEY NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('drain', 'restore', 'rebalance')),"
+	"  host TEXT CHECK ((kind = 'rebalance') = (host IS NULL))"
+	");"
+	"INSERT INTO runs (id, kind, host) SELECT id, kind, CASE kind "
+	"  WHEN 'rebalance' THEN NULL ELSE vm END FROM jobs "
+	"  WHERE kind IN ('drain', 'restore', 'rebalance');"
+	"UPDATE jobs SET vm = '' WHERE kind IN ('drain', 'restore', 'rebalance');"
+	"PRAGMA user_version = 3;",
 };
 
 #define HOST_COLS	"name, address, port, admin_state, conn_state, " \
@@ -182,6 +196,11 @@ static const char *const store_sql[Q_MAX] = {
 	[Q_EVENTS_LIST] =
 	    "SELECT job_id, seq, time_ms, type, state, data FROM job_events "
 	    "WHERE job_id = ?1 ORDER BY seq",
+	[Q_RUN_INSERT] = "INSERT INTO runs (id, kind, host) VALUES (?1, ?2, ?3)",
+	[Q_RUNS_LIST] =
+	    "SELECT r.id, r.kind, COALESCE(r.host, ''), j.state, j.finished, "
+	    "j.started_ms, j.ended_ms FROM runs r JOIN jobs j ON j.id = r.id "
+	    "WHERE ?1 = 0 OR j.finished = 0 ORDER BY r.id",
 };
 
 void

@@ -58,8 +58,8 @@ struct store_vm {
 
 struct store_job {
 	int64_t		 id;
-	char		 kind[16];		/* migrate, drain, rebalance */
-	char		 vm[256];
+	char		 kind[16];		/* migrate, drain, restore, rebalance */
+	char		 vm[256];		/* "" for a run (store_run) */
 	char		 source[64];
 	char		 destination[64];
 	char		 state[16];
@@ -81,6 +81,18 @@ struct store_event {
 };
 
 /* Every now_ms below is wall time (clock_wall_ms): what a record says. */
+
+/* A drain, restore or rebalance: a run of migrations (their parent). Its
+ * id, state and history are those of its job row. */
+struct store_run {
+	int64_t		 id;
+	char		 kind[16];		/* drain, restore, rebalance */
+	char		 host[64];		/* drained or restored; "" for a rebalance */
+	char		 state[16];
+	int		 finished;
+	uint64_t	 started_ms;
+	uint64_t	 ended_ms;		/* 0 while not final */
+};
 
 /* store.c */
 int	 store_open(const char *path, struct store **, char *err, size_t errlen);
@@ -130,5 +142,12 @@ int	 store_job_events(struct store *, int64_t id, struct store_event **, size_t 
 void	 store_job_clear(struct store_job *);
 void	 store_job_list_free(struct store_job *, size_t n);
 void	 store_event_list_free(struct store_event *, size_t n);
+
+/* Runs. store_run_create fills run->id; the run's transitions, events and
+ * end are store_job_* calls on that id. */
+int	 store_run_create(struct store *, struct store_run *, const char *params,
+	    uint64_t now_ms);
+int	 store_runs_list(struct store *, int only_unfinished,
+	    struct store_run **, size_t *);			/* free() the array */
 
 #endif

@@ -37,6 +37,8 @@ enum store_q {
 	Q_JOB_GET,
 	Q_JOBS_LIST,
 	Q_EVENTS_LIST,
+	Q_RUN_INSERT,
+	Q_RUNS_LIST,
 	Q_MAX
 };
 

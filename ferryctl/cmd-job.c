@@ -40,7 +40,7 @@ job_json(const Ferry__JobInfo *j)
 
 	json_object_object_add(o, "id", json_object_new_int64((int64_t)j->id));
 	json_object_object_add(o, "kind", out_str(j->kind));
-	json_object_object_add(o, "vm", out_str(j->vm));
+	json_object_object_add(o, "vm", out_str(j->vm[0] ? j->vm : NULL));
 	json_object_object_add(o, "state", out_str(j->state));
 	json_object_object_add(o, "source", out_str(j->source));
 	json_object_object_add(o, "destination", out_str(j->destination));
@@ -62,7 +62,11 @@ job_print(const Ferry__JobReply *r)
 	char t[40], dur[32];
 	size_t i, w = 4;
 
-	printf("job %" PRIu64 ": %s %s\n", j->id, j->kind, j->vm);
+	/* A run (drain, restore, rebalance) names no VM: its host is the
+	 * source of a drain, the destination of a restore. */
+	printf("job %" PRIu64 ": %s %s\n", j->id, j->kind, j->vm[0] ? j->vm :
+	    j->source && j->source[0] ? j->source : j->destination &&
+	    j->destination[0] ? j->destination : "-");
 	printf("  state:       %s\n", j->state);
 	printf("  source:      %s\n", j->source ? j->source : "-");
 	printf("  destination: %s\n", j->destination ? j->destination : "-");

@@ -74,7 +74,8 @@ cmd_jobs_exec(struct ctl *c, int argc, char **argv)
 			json_object_object_add(o, "id",
 			    json_object_new_int64((int64_t)j->id));
 			json_object_object_add(o, "kind", out_str(j->kind));
-			json_object_object_add(o, "vm", out_str(j->vm));
+			json_object_object_add(o, "vm",
+			    out_str(j->vm[0] ? j->vm : NULL));	/* a run */
 			json_object_object_add(o, "state", out_str(j->state));
 			json_object_object_add(o, "source", out_str(j->source));
 			json_object_object_add(o, "destination",
@@ -106,7 +107,8 @@ cmd_jobs_exec(struct ctl *c, int argc, char **argv)
 					    dur, sizeof(dur));
 			}
 			printf("%6" PRIu64 "  %-8s %-20s %-12s %-12s %-12s "
-			    "%-19s  %s\n", j->id, j->kind, j->vm, j->state,
+			    "%-19s  %s\n", j->id, j->kind, j->vm[0] ? j->vm : "-",
+			    j->state,
 			    j->source ? j->source : "-",
 			    j->destination ? j->destination : "-", started,
 			    dur);

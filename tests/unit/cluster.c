@@ -119,6 +119,14 @@ cluster_illegal_edge(const struct job *j, enum job_event ev)
 	    job_state_name(j->state), job_event_name(ev));
 }
 
+/* Nor may the drain machine's. */
+static void
+cluster_drain_illegal(int64_t id, const char *state, const char *event)
+{
+	fail_msg("run %lld: illegal transition %s --%s-->", (long long)id,
+	    state, event);
+}
+
 struct cluster *
 cluster_new(const struct cluster_opts *opts)
 {
@@ -126,6 +134,7 @@ cluster_new(const struct cluster_opts *opts)
 	int i;
 
 	job_illegal_hook = cluster_illegal_edge;
+	drain_illegal_hook = cluster_drain_illegal;
 	job_journal_fail = 0;
 	assert_non_null(cl = calloc(1, sizeof(*cl)));
 	cl->opts = opts;

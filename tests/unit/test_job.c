@@ -97,6 +97,12 @@ seen_on_h1(struct cluster *cl, void *arg)
 	return cluster_inventory_has(cl, arg, 0);
 }
 
+static int
+seen_on_h2(struct cluster *cl, void *arg)
+{
+	return cluster_inventory_has(cl, arg, 1);
+}
+
 static int64_t
 start_job(struct cluster *cl, const char *vm, const char *to,
     uint64_t bandwidth)
@@ -966,8 +972,7 @@ test_drain_parallel(void **state)
 		int64_t jid;
 
 		hostd_inventory_refresh(&cl->hd[1]);
-		for (int t = 0; t < 200; t++)
-			uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
+		assert_true(cluster_run_until(cl, seen_on_h2, (void *)"late", 20000));
 		o.vm = "late";
 		o.to = "h1";
 		assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
@@ -977,6 +982,67 @@ test_drain_parallel(void **state)
 		cluster_wait_final(cl, jid, 10000);
 		cluster_expect_job(cl, jid, "refused", "maintenance");
 	}
+}
+
+/* How many of a drain's migrations are in the migrating state at once:
+ * now, and the most seen while the loop ran. */
+struct drain_overlap {
+	int	now, most;
+};
+
+static int
+drain_migrating(struct cluster *cl, struct drain_overlap *o)
+{
+	struct job *j;
+
+	o->now = 0;
+	TAILQ_FOREACH(j, &cl->co.jobs, entry)
+		if (j->parent != 0 && j->state == JOB_MIGRATING)
+			o->now++;
+	if (o->now > o->most)
+		o->most = o->now;
+	return o->now;
+}
+
+static int
+two_migrating(struct cluster *cl, void *arg)
+{
+	return drain_migrating(cl, arg) >= 2;
+}
+
+static int
+drain_over_counting(struct cluster *cl, void *arg)
+{
+	(void)drain_migrating(cl, arg);
+	return TAILQ_EMPTY(&cl->co.drains);
+}
+
+/* max_parallel 2 really moves two at once: two destinations (h2, h3),
+ * one arriving at each, seen migrating together in the loop and never
+ * three; the recorded intervals overlap by two as well. */
+static void
+test_drain_overlaps_two(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	struct drain_overlap o = { 0, 0 };
+	char err[256], st[32];
+	int64_t id;
+
+	add_guests(cl, 4, 8);	/* 4 s each: long enough to be seen */
+	req.host = "h1";
+	req.has_max_parallel = 1;
+	req.max_parallel = 2;
+	if (drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER, 1, err,
+	    sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_true(cluster_run_until(cl, two_migrating, &o, 30000));
+	assert_int_equal(o.now, 2);
+	assert_true(cluster_run_until(cl, drain_over_counting, &o, 60000));
+	assert_int_equal(o.most, 2);
+	id = last_drain_id(cl, st, sizeof(st));
+	assert_string_equal(st, "completed");
+	assert_int_equal(max_overlap(cl, id), 2);
 }
 
 static void
@@ -1676,6 +1742,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_postcopy_resume, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_parallel, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_drain_overlaps_two, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_unmovable, setup,
 		    teardown),

@@ -127,27 +127,33 @@ no_job(struct cluster *cl, void *arg)
 	return TAILQ_EMPTY(&cl->co.jobs);
 }
 
-/* The state of the last run of this kind on this label, "" if none. */
+/* The state of the last run of this kind on this host (NULL: any), ""
+ * if none. A run's host is in its own record, not in a job's vm. */
 static void
-last_run(struct cluster *cl, const char *kind, const char *label, char *state,
+last_run(struct cluster *cl, const char *kind, const char *host, char *state,
     size_t len, char *error, size_t errlen)
 {
-	struct store_job *sj = NULL;
+	struct store_run *runs = NULL;
+	struct store_job sj;
 	size_t n = 0, i;
+	int64_t id = 0;
 
-	assert_int_equal(store_jobs_list(cl->co.store, 0, 0, &sj, &n), 0);
+	assert_int_equal(store_runs_list(cl->co.store, 0, &runs, &n), 0);
 	state[0] = '\0';
 	if (error)
 		error[0] = '\0';
 	for (i = 0; i < n; i++)
-		if (strcmp(sj[i].kind, kind) == 0 &&
-		    (label == NULL || strcmp(sj[i].vm, label) == 0)) {
-			snprintf(state, len, "%s", sj[i].state);
-			if (error)
-				snprintf(error, errlen, "%s", sj[i].error ?
-				    sj[i].error : "");
-		}
-	store_job_list_free(sj, n);
+		if (strcmp(runs[i].kind, kind) == 0 &&
+		    (host == NULL || strcmp(runs[i].host, host) == 0))
+			id = runs[i].id;
+	free(runs);
+	if (id == 0)
+		return;
+	assert_int_equal(store_job_get(cl->co.store, id, &sj), 1);
+	snprintf(state, len, "%s", sj.state);
+	if (error)
+		snprintf(error, errlen, "%s", sj.error ? sj.error : "");
+	store_job_clear(&sj);
 }
 
 static int
@@ -416,6 +422,133 @@ test_drain_vs_rebalance(void **state)
 	/* While the drain ran, nothing was planned onto its host. */
 	for (i = 0; i < 4; i++)
 		assert_false(cluster_running_on(cluster_host_uri(d), vms[i]));
+}
+
+/* A host really named "cluster": a rebalance once ran under that label,
+ * so maintenance enter cluster during a rebalance was refused ("already
+ * being drained") and the rebalance's record looked like a drain of it.
+ * Now the drain of cluster runs beside the rebalance, and each run's
+ * record says what it is. */
+static void
+named_cluster_conf(struct cluster *cl, struct coord_conf *cc)
+{
+	(void)cl;
+	snprintf(cc->hosts[2].name, sizeof(cc->hosts[2].name), "cluster");
+}
+
+static const struct cluster_opts named_cluster_opts = {
+	.tag = "races",
+	.coord_conf = named_cluster_conf,
+};
+
+static int
+setup_named_cluster(void **state)
+{
+	return cluster_setup(state, &named_cluster_opts);
+}
+
+static void
+test_host_named_cluster(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__RebalanceRequest rr = FERRY__REBALANCE_REQUEST__INIT;
+	const char *vms[] = { "g0", "g1", "g2", "g3" };
+	struct store_run *runs = NULL;
+	char err[256], st[32];
+	size_t i, n = 0, nrebalance = 0;
+	uint64_t end;
+	struct job *j = NULL;
+
+	assert_string_equal(cl->co.hosts[2].conf.name, "cluster");
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(fake_hv_add_running(cluster_host_uri(0), vms[i], NULL,
+		    0), 0);
+		cluster_script(0, vms[i], 8, 0, NULL);
+	}
+	for (i = 0; i < 4; i++)
+		cluster_wait_seen(cl, vms[i], 0);
+	rr.has_apply = 1;
+	rr.apply = 1;
+	if (rebalance_request(&cl->co, &rr, NULL, MSG_CTL_REBALANCE, 3, err,
+	    sizeof(err)) < 0)
+		fail_msg("rebalance: %s", err);
+	for (end = cluster_mono_ms() + 15000; cluster_mono_ms() < end; ) {
+		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
+		if ((j = TAILQ_FIRST(&cl->co.jobs)) != NULL &&
+		    j->state == JOB_MIGRATING)
+			break;
+	}
+	assert_non_null(j);
+	assert_int_equal(j->state, JOB_MIGRATING);
+	assert_true(drain_running_kind(&cl->co, "rebalance"));
+	/* Accepted while the rebalance runs (before: "host cluster is
+	 * already being drained"). */
+	enter(cl, "cluster", 0);
+	assert_true(cluster_run_until(cl, no_drain, NULL, 90000));
+	cluster_run_until(cl, no_job, NULL, 30000);
+	last_run(cl, "drain", "cluster", st, sizeof(st), NULL, 0);
+	assert_string_equal(st, "completed");
+	expect_maintenance_empty(cl, 2, vms, 4);
+	expect_once(vms, 4);
+	/* The rebalance's record has no host; the drain's is cluster. */
+	assert_int_equal(store_runs_list(cl->co.store, 0, &runs, &n), 0);
+	for (i = 0; i < n; i++)
+		if (strcmp(runs[i].kind, "rebalance") == 0) {
+			nrebalance++;
+			assert_string_equal(runs[i].host, "");
+			assert_int_equal(runs[i].finished, 1);
+		} else {
+			assert_string_equal(runs[i].kind, "drain");
+			assert_string_equal(runs[i].host, "cluster");
+		}
+	free(runs);
+	assert_int_equal(nrebalance, 1);
+}
+
+/* A cancel while the drain's pre-checks are in flight: nothing is planned
+ * or started when they come back, and the host stays active (before, the
+ * late plan marked it draining again after the cancel had set it active,
+ * and started the run anyway). */
+static int
+checks_delayed(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	(void)arg;
+	return fake_hv_delayed(cluster_host_uri(0), FAKE_OP_DOMAIN_CPU) > 0;
+}
+
+static void
+test_cancel_during_planning(void **state)
+{
+	struct cluster *cl = *state;
+	char err[256], st[32];
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "c0", NULL,
+	    0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "c1", NULL,
+	    0), 0);
+	cluster_wait_seen(cl, "c0", 0);
+	cluster_wait_seen(cl, "c1", 0);
+	fake_hv_delay(cluster_host_uri(0), FAKE_OP_DOMAIN_CPU, 30000);
+	enter(cl, "h1", 0);
+	assert_true(cluster_run_until(cl, checks_delayed, NULL, 10000));
+	assert_false(no_drain(cl, NULL));
+	assert_int_equal(drain_cancel(&cl->co, "h1", NULL, MSG_CTL_MAINT_CANCEL,
+	    2, err, sizeof(err)), 0);
+	assert_string_equal(cl->co.hosts[0].admin_state, "active");
+	/* A second cancel is answered, not an illegal transition. */
+	assert_int_equal(drain_cancel(&cl->co, "h1", NULL, MSG_CTL_MAINT_CANCEL,
+	    3, err, sizeof(err)), 0);
+	fake_hv_delay(cluster_host_uri(0), FAKE_OP_DOMAIN_CPU, 0);
+	assert_true(cluster_run_until(cl, no_drain, NULL, 30000));
+	assert_string_equal(cl->co.hosts[0].admin_state, "active");
+	assert_string_equal(coord_host_state(&cl->co.hosts[0]), "up");
+	/* Never recorded: it ended before its plan. */
+	last_run(cl, "drain", "h1", st, sizeof(st), NULL, 0);
+	assert_string_equal(st, "");
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 0);
+	assert_true(cluster_running_on(cluster_host_uri(0), "c0"));
+	assert_true(cluster_running_on(cluster_host_uri(0), "c1"));
 }
 
 /* ---- shutdown and recovery ------------------------------------------------ */
@@ -700,6 +833,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_vs_rebalance, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_during_planning,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_named_cluster,
+		    setup_named_cluster, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_during_checks,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovered_verify_deadline,
@@ -709,6 +846,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wall_clock_step, setup,
 		    teardown),
 	};
+
 
 	log_init("test_races", 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -206,10 +206,12 @@ test_open_creates_private_wal_file(void **state)
 	umask(old);
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name IN "
 	    "('hosts', 'vms', 'jobs', 'job_events', 'host_trust')"), 5);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master "
+	    "WHERE type = 'table' AND name = 'runs'"), 1);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'index' AND name = 'jobs_by_state'"), 1);
 	/* WAL is persistent in the file; -wal and -shm get its mode. */
@@ -923,6 +925,139 @@ test_disk_full(void **state)
 	}
 }
 
+/*
+ * Schema 2 -> 3: a v2 database kept a drain's or restore's host in the
+ * jobs' vm column and a rebalance under the label "cluster". The migration
+ * gives each run its own record (a real host named cluster stays a host, a
+ * rebalance has none), empties vm, and keeps ids, states and history.
+ */
+static void
+test_migrate_v2_runs(void **state)
+{
+	struct fixture *f = *state;
+	struct store_run *runs = NULL;
+	struct store_job j;
+	struct store_event *ev = NULL;
+	size_t n = 0, nev = 0;
+
+	/* A v2 file: the v3 tables less runs, rows as v2 wrote them. */
+	f->st = open_ok(f->path);
+	store_close(f->st);
+	f->st = NULL;
+	raw_exec(f->path, "DROP TABLE runs; PRAGMA user_version = 2;");
+	raw_exec(f->path,
+	    "INSERT INTO jobs (id, kind, vm, source, destination, state, params, "
+	    "finished, started_ms, ended_ms, updated_ms) VALUES "
+	    "(1, 'drain', 'h1', 'h1', '', 'completed', '{}', 1, 10, 20, 20),"
+	    "(3, 'restore', 'cluster', '', 'cluster', 'draining', '{}', 0, 30, 0, 30),"
+	    "(4, 'rebalance', 'cluster', '', '', 'incomplete', '{}', 1, 40, 50, 50),"
+	    "(5, 'drain', 'cluster', 'cluster', '', 'draining', '{}', 0, 60, 0, 60);"
+	    "INSERT INTO jobs (id, kind, vm, source, destination, state, parent, "
+	    "finished, started_ms, ended_ms, updated_ms) VALUES "
+	    "(2, 'migrate', 'vm1', 'h1', 'h2', 'succeeded', 1, 1, 11, 19, 19);"
+	    "INSERT INTO job_events VALUES (1, 1, 10, 'state', 'draining', NULL),"
+	    "(1, 2, 20, 'state', 'completed', '{}');");
+	f->st = open_ok(f->path);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+
+	assert_int_equal(store_runs_list(f->st, 0, &runs, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(runs[0].id, 1);
+	assert_string_equal(runs[0].kind, "drain");
+	assert_string_equal(runs[0].host, "h1");
+	assert_string_equal(runs[0].state, "completed");
+	assert_int_equal(runs[0].finished, 1);
+	assert_int_equal(runs[0].ended_ms, 20);
+	assert_int_equal(runs[1].id, 3);
+	assert_string_equal(runs[1].kind, "restore");
+	assert_string_equal(runs[1].host, "cluster");
+	assert_int_equal(runs[1].finished, 0);
+	assert_int_equal(runs[2].id, 4);
+	assert_string_equal(runs[2].kind, "rebalance");
+	assert_string_equal(runs[2].host, "");
+	assert_int_equal(runs[3].id, 5);
+	assert_string_equal(runs[3].host, "cluster");
+	free(runs);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM runs "
+	    "WHERE kind = 'rebalance' AND host IS NULL"), 1);
+	/* Only not-finished runs: the restore and the drain of "cluster". */
+	assert_int_equal(store_runs_list(f->st, 1, &runs, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(runs[0].id, 3);
+	assert_int_equal(runs[1].id, 5);
+	free(runs);
+
+	/* No run names a VM any more; a migration still does. */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM jobs "
+	    "WHERE kind != 'migrate' AND vm != ''"), 0);
+	assert_int_equal(store_job_get(f->st, 2, &j), 1);
+	assert_string_equal(j.vm, "vm1");
+	assert_int_equal(j.parent, 1);
+	store_job_clear(&j);
+	assert_int_equal(store_job_get(f->st, 1, &j), 1);
+	assert_string_equal(j.vm, "");
+	assert_string_equal(j.source, "h1");
+	assert_string_equal(j.state, "completed");
+	store_job_clear(&j);
+	assert_int_equal(store_job_events(f->st, 1, &ev, &nev), 0);
+	assert_int_equal(nev, 2);
+	store_event_list_free(ev, nev);
+}
+
+/* A run's record: a drain or restore needs a host, a rebalance has none,
+ * and the host may be any host name, "cluster" included. */
+static void
+test_runs(void **state)
+{
+	struct fixture *f = *state;
+	struct store_run r, *runs = NULL;
+	struct store_job j;
+	size_t n = 0;
+
+	f->st = open_ok(f->path);
+	memset(&r, 0, sizeof(r));
+	strcpy(r.kind, "drain");
+	strcpy(r.state, "draining");
+	assert_int_equal(store_run_create(f->st, &r, "{}", 100), -1);
+	assert_error_contains(f->st, "a drain needs a host");
+	strcpy(r.host, "cluster");
+	assert_int_equal(store_run_create(f->st, &r, "{\"items\":[]}", 100), 0);
+	assert_true(r.id > 0);
+	assert_int_equal(store_job_get(f->st, r.id, &j), 1);
+	assert_string_equal(j.kind, "drain");
+	assert_string_equal(j.vm, "");
+	assert_string_equal(j.source, "cluster");
+	assert_string_equal(j.params, "{\"items\":[]}");
+	store_job_clear(&j);
+
+	memset(&r, 0, sizeof(r));
+	strcpy(r.kind, "rebalance");
+	strcpy(r.state, "draining");
+	strcpy(r.host, "h1");
+	assert_int_equal(store_run_create(f->st, &r, NULL, 200), -1);
+	assert_error_contains(f->st, "a rebalance has no host");
+	r.host[0] = '\0';
+	assert_int_equal(store_run_create(f->st, &r, NULL, 200), 0);
+	strcpy(r.kind, "migrate");
+	assert_int_equal(store_run_create(f->st, &r, NULL, 200), -1);
+	assert_error_contains(f->st, "unknown run kind");
+	assert_int_equal(store_job_finish(f->st, r.id, "completed", NULL, NULL,
+	    300), 0);
+
+	assert_int_equal(store_runs_list(f->st, 0, &runs, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(runs[0].host, "cluster");
+	assert_string_equal(runs[1].kind, "rebalance");
+	assert_string_equal(runs[1].host, "");
+	assert_string_equal(runs[1].state, "completed");
+	assert_int_equal(runs[1].finished, 1);
+	assert_int_equal(runs[1].ended_ms, 300);
+	free(runs);
+	assert_int_equal(store_runs_list(f->st, 1, &runs, &n), 0);
+	assert_int_equal(n, 1);
+	free(runs);
+}
+
 int
 main(void)
 {
@@ -937,6 +1072,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_inventory, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v2_runs, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_everything,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_keeps_committed,
