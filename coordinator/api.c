@@ -577,18 +577,12 @@ api_place(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 {
 	struct ctl_client *c = ctx;
 	const Ferry__PlaceRequest *req = (const Ferry__PlaceRequest *)m;
-	Ferry__PlaceReply *r = NULL;
-	int rc;
 
 	if (validate_domain_name(req->vm, err, errlen) < 0)
 		return -1;
-	if (placement_reply(control_coord(c), req->vm, &r, err, errlen) < 0)
-		return -1;
-	rc = control_reply(c, hdr->type, hdr->serial, &r->base);
-	placement_reply_free(r);
-	if (rc < 0)
-		snprintf(err, errlen, "cannot send reply");
-	return rc;
+	/* Replies when the hosts have said what they know of its CPU. */
+	return placeask_request(control_coord(c), c, hdr->type, hdr->serial,
+	    req->vm, err, errlen);
 }
 
 /* Rows indexed by message type (common/msg.h); the socket's permissions

@@ -261,6 +261,10 @@ void	 rebalance_tick(struct coord *, uint64_t now_ms);
 int	 cpubaseline_request(struct coord *, struct ctl_client *, uint16_t type,
 	    uint32_t serial, char *, size_t);
 
+/* placeask.c: ferryctl place, after the hosts' word on the VM's CPU */
+int	 placeask_request(struct coord *, struct ctl_client *, uint16_t type,
+	    uint32_t serial, const char *vm, char *, size_t);
+
 /* api.c */
 extern const struct dispatch_entry api_dispatch[];
 extern const size_t api_ndispatch;

@@ -207,6 +207,30 @@ cpucache_lookup(struct coord *co, const char *vm, size_t h, const char **why)
 }
 
 int
+cpucache_complete(struct coord *co, const char *vm, const struct host *src)
+{
+	struct cpucache *c = co->cpucache;
+	struct cpucache_vm *v;
+	size_t i, k;
+
+	if ((v = cpucache_vm(c, vm)) == NULL)
+		return 0;
+	for (i = 0; i < co->nhosts; i++) {
+		const struct host *h = &co->hosts[i];
+
+		if (h == src || !h->up || strcmp(h->admin_state, "active") != 0)
+			continue;
+		for (k = 0; k < c->npairs; k++)
+			if (c->pairs[k].cpu == v->cpu && c->pairs[k].host == i &&
+			    c->pairs[k].ok >= 0)
+				break;
+		if (k == c->npairs)
+			return 0;
+	}
+	return 1;
+}
+
+int
 cpucache_known(struct coord *co, const char *vm)
 {
 	struct cpucache *c = co->cpucache;

@@ -40,6 +40,9 @@ void	 cpucache_inventory(struct coord *, const struct host *,
 /* enum place_tri for vm on host index h; why (borrowed) when PLACE_NO. */
 int	 cpucache_lookup(struct coord *, const char *vm, size_t h,
 	    const char **why);
+/* Whether vm's guest CPU is known and every other active host's verdict
+ * on it is in (src: the host it runs on). */
+int	 cpucache_complete(struct coord *, const char *vm, const struct host *src);
 /* Whether any verdict for vm is cached (placement allocates only then). */
 int	 cpucache_known(struct coord *, const char *vm);
 size_t	 cpucache_size(struct coord *);

@@ -9,8 +9,9 @@
  * says its storage cannot move (PRECHECK_SOURCE, asked before planning),
  * when it has a migration in flight, or when it moved within the quiet
  * period (no ping-pong); the configured groups, zones, labels and hints;
- * hosts that said they cannot run a VM's CPU (cpucache.c) are not its
- * destinations. Each move's own pre-checks still run when it is applied,
+ * hosts that said they cannot run a VM's CPU (cpucache.c; the guest CPUs
+ * the pre-checks return are compared on every other active host before
+ * planning) are not its destinations. Each move's own pre-checks still run when it is applied,
  * and a refused move is reported, never forced.
  */
 #include <stdio.h>
@@ -374,6 +375,15 @@ rebalance_finish_pending(struct rb_pending *rp)
 }
 
 static void
+rebalance_prefetch_done(void *arg)
+{
+	struct rb_pending *rp = arg;
+
+	if (--rp->calls == 0)
+		rebalance_finish_pending(rp);
+}
+
+static void
 rebalance_check_cb(struct host *h, const struct frame *f, const char *err,
     void *arg)
 {
@@ -385,6 +395,13 @@ rebalance_check_cb(struct host *h, const struct frame *f, const char *err,
 	rp->calls--;
 	if (f != NULL && (r = (Ferry__SourceCheckReply *)frame_unpack(f,
 	    &ferry__source_check_reply__descriptor)) != NULL) {
+		/* The plan waits for the other hosts' word on the guest's
+		 * CPU, so it proposes no move a destination would refuse. */
+		if (r->domain != NULL && !rp->co->stopping) {
+			cpucache_guest(rp->co, r->domain->name, r);
+			rp->calls += cpucache_prefetch(rp->co, h,
+			    r->domain->name, r, rebalance_prefetch_done, rp);
+		}
 		for (k = 0; r->domain && k < r->n_checks; k++) {
 			/* Only storage verdicts pin a VM: its state may
 			 * change, its disks do not. */
