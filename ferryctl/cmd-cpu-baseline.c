@@ -1,8 +1,9 @@
 /* cmd-cpu-baseline.c: ferryctl cpu-baseline [--json]: the CPU definition
  * every host can run (virConnectBaselineHypervisorCPU over all hosts' CPUs,
  * computed by one hostd), each host's CPU model, and each VM whose current
- * CPU a host said it cannot run, with that host's reason. Exit 0 with a
- * baseline, 1 without. */
+ * CPU a host said it cannot run, with that host's reason and the features
+ * it lacks (from libvirt's "does not provide required features: a, b").
+ * Exit 0 with a baseline, 1 without. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,75 @@ cpub_model(const char *xml, char *buf, size_t len)
 	return buf;
 }
 
+/* The features libvirt names in an incompatibility ("... required
+ * features: avx2, bmi2"), as a JSON array (NULL when it names none); with
+ * text, ", "-joined into buf. */
+static struct json_object *
+cpub_features(const char *reason, char *buf, size_t len)
+{
+	static const char key[] = "required features: ";
+	struct json_object *a;
+	const char *p, *q;
+	size_t n;
+	char f[64];
+
+	buf[0] = '\0';
+	if (reason == NULL || (p = strstr(reason, key)) == NULL)
+		return NULL;
+	a = json_object_new_array();
+	for (p += sizeof(key) - 1; *p; p = *q ? q + 1 : q) {
+		while (*p == ' ')
+			p++;
+		for (q = p; *q && *q != ',' && *q != ' ' && *q != ';'; q++)
+			;
+		if ((n = (size_t)(q - p)) == 0 || n >= sizeof(f))
+			break;
+		snprintf(f, sizeof(f), "%.*s", (int)n, p);
+		json_object_array_add(a, json_object_new_string(f));
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
+		    buf[0] ? ", " : "", f);
+		if (*q != ',')
+			break;
+	}
+	return a;
+}
+
+/* The baseline in a line: its model and the features it adds or takes
+ * away, read from the XML (text mode: the XML's newlines are escaped). */
+static void
+cpub_print_baseline(const char *xml)
+{
+	const char *p, *q, *pol, *nm;
+	char model[128];
+	int nreq = 0, ndis = 0, dis;
+
+	printf("  model %s\n  requires:", cpub_model(xml, model,
+	    sizeof(model)));
+	for (dis = 0; dis < 2; dis++) {
+		if (dis)
+			printf("\n  disables:");
+		for (p = xml; (p = strstr(p, "<feature ")) != NULL; p = q) {
+			if ((q = strchr(p, '>')) == NULL)
+				break;
+			pol = strstr(p, "policy='disable'");
+			if ((pol != NULL && pol < q) != dis)
+				continue;
+			nm = strstr(p, "name='");
+			if (nm == NULL || nm > q)
+				continue;
+			nm += 6;
+			printf(" %.*s", (int)(strcspn(nm, "'")), nm);
+			if (dis)
+				ndis++;
+			else
+				nreq++;
+		}
+		if ((dis ? ndis : nreq) == 0)
+			printf(" -");
+	}
+	printf("\n");
+}
+
 static int
 cmd_cpu_baseline_exec(struct ctl *c, int argc, char **argv)
 {
@@ -32,7 +102,7 @@ cmd_cpu_baseline_exec(struct ctl *c, int argc, char **argv)
 	Ferry__Empty req = FERRY__EMPTY__INIT;
 	Ferry__CpuBaselineInfo *r;
 	struct json_object *o, *arr, *e;
-	char model[128];
+	char model[128], feats[512];
 	int ch, json = 0, rc;
 	size_t i;
 
@@ -78,16 +148,19 @@ cmd_cpu_baseline_exec(struct ctl *c, int argc, char **argv)
 			    out_str(r->blocks[i]->host));
 			json_object_object_add(e, "reason",
 			    out_str(r->blocks[i]->reason));
+			json_object_object_add(e, "features",
+			    cpub_features(r->blocks[i]->reason, feats,
+			    sizeof(feats)));
 			json_object_array_add(arr, e);
 		}
 		json_object_object_add(o, "blocks", arr);
 		out_json(o);
 	} else {
-		if (r->baseline_xml)
+		if (r->baseline_xml) {
 			printf("baseline CPU (computed on %s), runs on every "
-			    "host:\n%s\n", r->computed_on ? r->computed_on : "?",
-			    r->baseline_xml);
-		else
+			    "host:\n", r->computed_on ? r->computed_on : "?");
+			cpub_print_baseline(r->baseline_xml);
+		} else
 			printf("no baseline: %s\n", r->error ? r->error : "?");
 		printf("%-12s %s\n", "HOST", "CPU MODEL");
 		for (i = 0; i < r->n_hosts; i++)
@@ -95,9 +168,18 @@ cmd_cpu_baseline_exec(struct ctl *c, int argc, char **argv)
 			    r->hosts[i]->error ? r->hosts[i]->error :
 			    cpub_model(r->hosts[i]->cpu_xml, model,
 			    sizeof(model)));
-		for (i = 0; i < r->n_blocks; i++)
-			printf("%s cannot run on %s: %s\n", r->blocks[i]->vm,
-			    r->blocks[i]->host, r->blocks[i]->reason);
+		for (i = 0; i < r->n_blocks; i++) {
+			json_object_put(cpub_features(r->blocks[i]->reason,
+			    feats, sizeof(feats)));
+			if (feats[0])
+				printf("%s cannot run on %s: %s lacks %s\n",
+				    r->blocks[i]->vm, r->blocks[i]->host,
+				    r->blocks[i]->host, feats);
+			else
+				printf("%s cannot run on %s: %s\n",
+				    r->blocks[i]->vm, r->blocks[i]->host,
+				    r->blocks[i]->reason);
+		}
 	}
 	ferry__cpu_baseline_info__free_unpacked(r, NULL);
 	return rc;

@@ -81,6 +81,11 @@ check "x1 still runs on h1 only" exactly_one x1 h1
 ferryctl cpu-baseline --json > "$tmp/base.json"; rc=$?
 check "cpu-baseline lists x1 blocked on h3 by avx2 and bmi2" bash -c "[ $rc = 0 ] && jq -e '
 	[.blocks[] | select(.vm == \"x1\")] | length == 1 and .[0].host == \"h3\" and
-	(.[0].reason | contains(\"avx2, bmi2\"))' '$tmp/base.json' > /dev/null"
+	(.[0].reason | contains(\"avx2, bmi2\")) and .[0].features == [\"avx2\", \"bmi2\"]' '$tmp/base.json' > /dev/null"
+ferryctl cpu-baseline > "$tmp/base.txt"
+check "cpu-baseline in text: x1 cannot run on h3: h3 lacks avx2, bmi2" \
+	grep -qx 'x1 cannot run on h3: h3 lacks avx2, bmi2' "$tmp/base.txt"
+check "cpu-baseline in text prints the baseline's model and features" bash -c \
+	"grep -q '^  model [A-Za-z]' '$tmp/base.txt' && grep -q '^  requires:' '$tmp/base.txt'"
 
 exit $FAILED

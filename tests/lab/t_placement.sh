@@ -3,8 +3,7 @@
 # required label no host carries is named with every host's reason, and
 # ferryctl place lists the verdicts. The coordinator is restarted with
 # zones and labels and restarted again with the lab's own configuration at
-# the end. (CPU: under TCG every lab host offers the same CPU, so the CPU
-# filter is covered by unit tests; see README, Placement.)
+# the end. (A host whose CPU differs: t_cpu.sh.)
 . "$(dirname "$0")/lib.sh"
 
 tmp=$(mktemp -d)
