@@ -1527,6 +1527,95 @@ two_rounds(struct cluster *cl, void *arg)
 	return runs_of(cl, "rebalance", "completed") >= 2;
 }
 
+/* ferryctl place asks before it answers: a VM nobody checked yet gets its
+ * guest CPU from its source and every other host's comparison, so the host
+ * that cannot run it is rejected at the first ask; a second ask is
+ * answered from the cache (no call to any hostd). */
+static void
+test_place_asks_first(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__PlaceRequest req = FERRY__PLACE_REQUEST__INIT;
+	Ferry__PlaceReply *r;
+	struct frame *f;
+	unsigned cpu1, cmp2, cmp3;
+	int round;
+
+	add_guests(cl, 1, 0);
+	fake_hv_set_compare(cluster_host_uri(1), HV_CPU_INCOMPATIBLE,
+	    "Host CPU does not provide required features: avx512f, amx-tile");
+	assert_int_equal(cpucache_lookup(&cl->co, "g0", 1, NULL),
+	    PLACE_UNKNOWN);
+	req.vm = "g0";
+	for (round = 0; round < 2; round++) {
+		cpu1 = fake_hv_calls(cluster_host_uri(0), FAKE_OP_DOMAIN_CPU);
+		cmp2 = fake_hv_calls(cluster_host_uri(1), FAKE_OP_COMPARE_CPU);
+		cmp3 = fake_hv_calls(cluster_host_uri(2), FAKE_OP_COMPARE_CPU);
+		assert_non_null(f = ctl_roundtrip(cl, MSG_CTL_PLACE, &req.base,
+		    15000));
+		assert_int_equal(f->hdr.status, FRAME_OK);
+		assert_non_null(r = (Ferry__PlaceReply *)frame_unpack(f,
+		    &ferry__place_reply__descriptor));
+		frame_free(f);
+		assert_int_equal(r->n_hosts, 3);
+		assert_string_equal(r->hosts[0]->filter, "source");
+		assert_false(r->hosts[1]->ok);
+		assert_string_equal(r->hosts[1]->filter, "cpu");
+		assert_string_equal(r->hosts[1]->reason, "h2: cpu: guest CPU: "
+		    "Host CPU does not provide required features: avx512f, "
+		    "amx-tile");
+		assert_true(r->hosts[2]->ok);
+		assert_string_equal(r->best, "h3");
+		ferry__place_reply__free_unpacked(r, NULL);
+		/* First: the source once, each other host once; then none. */
+		assert_int_equal(fake_hv_calls(cluster_host_uri(0),
+		    FAKE_OP_DOMAIN_CPU) - cpu1, round == 0 ? 1 : 0);
+		assert_int_equal(fake_hv_calls(cluster_host_uri(1),
+		    FAKE_OP_COMPARE_CPU) - cmp2, round == 0 ? 1 : 0);
+		assert_int_equal(fake_hv_calls(cluster_host_uri(2),
+		    FAKE_OP_COMPARE_CPU) - cmp3, round == 0 ? 1 : 0);
+	}
+	assert_int_equal(cpucache_lookup(&cl->co, "g0", 2, NULL), PLACE_YES);
+}
+
+/* A rebalance plan waits for the other hosts' word on its VMs' CPUs: the
+ * host that cannot run them gets no move although it is as empty as the
+ * one that can. */
+static void
+test_rebalance_asks_cpu(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__RebalanceRequest req = FERRY__REBALANCE_REQUEST__INIT;
+	Ferry__RebalanceReply *r;
+	struct json_object *root, *moves, *to;
+	struct frame *f;
+	size_t i, n;
+
+	add_guests(cl, 4, 0);
+	fake_hv_set_compare(cluster_host_uri(1), HV_CPU_INCOMPATIBLE,
+	    "Host CPU does not provide required features: avx512f");
+	assert_non_null(f = ctl_roundtrip(cl, MSG_CTL_REBALANCE, &req.base,
+	    15000));
+	assert_int_equal(f->hdr.status, FRAME_OK);
+	assert_non_null(r = (Ferry__RebalanceReply *)frame_unpack(f,
+	    &ferry__rebalance_reply__descriptor));
+	frame_free(f);
+	assert_non_null(root = json_tokener_parse(r->plan_json));
+	assert_true(json_object_object_get_ex(root, "moves", &moves));
+	assert_true((n = json_object_array_length(moves)) > 0);
+	for (i = 0; i < n; i++) {
+		assert_true(json_object_object_get_ex(
+		    json_object_array_get_idx(moves, i), "to", &to));
+		assert_string_equal(json_object_get_string(to), "h3");
+	}
+	json_object_put(root);
+	ferry__rebalance_reply__free_unpacked(r, NULL);
+	assert_int_equal(cpucache_lookup(&cl->co, "g0", 1, NULL), PLACE_NO);
+	/* The four guests share one CPU: one comparison per host. */
+	assert_int_equal(fake_hv_calls(cluster_host_uri(1), FAKE_OP_COMPARE_CPU),
+	    1);
+}
+
 static void
 test_periodic_rebalance(void **state)
 {
@@ -1757,6 +1846,10 @@ main(void)
 		    setup_zones, teardown_zones),
 		cmocka_unit_test_setup_teardown(test_cpu_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cpu_baseline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_place_asks_first, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_rebalance_asks_cpu, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cpu_prefetch, setup,
 		    teardown),
