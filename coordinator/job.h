@@ -127,6 +127,10 @@ struct job {
 	char			 candidates[8][64];	/* destinations to try */
 	size_t			 ncandidates, candidate;
 	char			 placement_why[768];	/* no candidate: why */
+	/* Without --to: CPU_COMPAREs asked of the other hosts once the
+	 * source said what the guest CPU is (counted in calls too). */
+	int			 cpu_asks;
+	int			 cpu_asked;
 
 	/* migrating */
 	uint64_t		 migrate_sent_ms;

@@ -362,6 +362,80 @@ job_send_dest_check(struct job *j)
 	j->calls++;
 }
 
+/* Without --to, once the guest CPU is known and the other hosts have said
+ * whether they can run it: the candidates again, from the cache, so the
+ * destination checked is one that did not say no. */
+static void
+job_repick(struct job *j)
+{
+	struct host *dh;
+	char cur[64];
+
+	/* Not counted as on its way to cur while choosing again. */
+	snprintf(cur, sizeof(cur), "%s", j->destination);
+	j->destination[0] = '\0';
+	job_pick_candidates(j);
+	if (j->ncandidates == 0) {
+		snprintf(j->destination, sizeof(j->destination), "%s", cur);
+		job_add_check(j, "destination", 0, 0, "no host can take %s: %s",
+		    j->vm, j->placement_why[0] ? j->placement_why :
+		    "every other host is down, in maintenance or full");
+		job_storage_cleanup(j);
+		return;
+	}
+	snprintf(j->destination, sizeof(j->destination), "%s",
+	    j->candidates[0]);
+	if (strcmp(j->candidates[0], cur) != 0) {
+		log_job_info(j->id, j->vm, "%s instead of %s, which cannot run "
+		    "its CPU or no longer fits", j->candidates[0], cur);
+		if (!j->check_only && store_job_set_destination(j->co->store,
+		    j->id, j->destination, clock_wall_ms()) < 0)
+			log_job_warnx(j->id, j->vm, "%s",
+			    store_error(j->co->store));
+		dh = coord_host_find(j->co, j->destination);
+		(void)job_check_destination(j, dh, 1);
+		if (j->blocked) {
+			job_storage_cleanup(j);
+			return;
+		}
+	}
+	job_send_dest_check(j);
+}
+
+static void
+job_cpu_asked(void *arg)
+{
+	struct job *j = arg;
+
+	j->calls--;
+	if (--j->cpu_asks > 0)
+		return;
+	if (!j->co->stopping && !j->blocked)
+		job_repick(j);
+	job_checks_done(j);
+}
+
+/* The destination's checks, after asking the other hosts about the guest
+ * CPU when the placement chose it (the first candidate only). */
+static void
+job_ask_then_check(struct job *j, struct host *src)
+{
+	int n;
+
+	if (j->ncandidates == 0 || j->candidate != 0 || j->cpu_asked) {
+		job_send_dest_check(j);
+		return;
+	}
+	j->cpu_asked = 1;
+	if ((n = cpucache_prefetch(j->co, src, j->vm, j->src, job_cpu_asked,
+	    j)) > 0) {
+		j->cpu_asks = n;
+		j->calls += n;
+		return;
+	}
+	job_repick(j);		/* the cache may know already */
+}
+
 static void
 job_source_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 {
@@ -390,7 +464,7 @@ job_source_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 		/* The destination needs the source's findings (nonces, CPU);
 		 * a source that blocks still gets its nonces removed. */
 		if (!j->blocked)
-			job_send_dest_check(j);
+			job_ask_then_check(j, h);
 		else
 			job_storage_cleanup(j);
 	}

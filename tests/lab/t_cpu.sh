@@ -10,7 +10,7 @@
 
 tmp=$(mktemp -d)
 restore() {
-	for g in x0 x1; do lab vm destroy "$g" > /dev/null 2>&1; done
+	for g in x0 x1 x2; do lab vm destroy "$g" > /dev/null 2>&1; done
 	ferryctl maintenance exit h1 > /dev/null 2>&1
 	ferryctl maintenance exit h2 > /dev/null 2>&1
 	lab cpu h3 reset > /dev/null 2>&1
@@ -37,6 +37,18 @@ lab vm create x0 --host h1 --mem 512 --dirty-mib 1 --dirty-rate 1 > /dev/null
 on_h1() { exactly_one x0 h1 > /dev/null && exactly_one x1 h1 > /dev/null; }
 check "x0 and x1 run on h1" wait_until 30 on_h1
 check "x1 (qemu64+avx2+bmi2) boots and beats" wait_until 30 lab heartbeat x1
+
+# --- check without --to: h3 has the most room, and is never the one checked ---
+# (x2 loads h2, so the placement's first choice is h3 until the hosts are asked)
+lab vm create x2 --host h2 --mem 1024 --dirty-mib 1 --dirty-rate 1 > /dev/null
+seen_x2() { [ "$(running_on_ferry x2)" = h2 ]; }
+check "x2 runs on h2 (Ferry sees it)" wait_until 30 seen_x2
+ferryctl check x1 > "$tmp/auto.txt" 2>&1; rc=$?
+check "check x1 without --to: h2 checked and ok, h3 never asked to take it" bash -c "[ $rc = 0 ] &&
+	grep -q '^x1 on h1 -> h2: ok' '$tmp/auto.txt' && ! grep -q '@h3' '$tmp/auto.txt'"
+lab vm destroy x2 > /dev/null
+gone_x2() { [ -z "$(running_on_ferry x2)" ]; }
+check "x2 gone" wait_until 30 gone_x2
 
 # --- place asks the hosts before it answers (nothing was checked yet) --------
 ferryctl place x1 --json > "$tmp/place1.json"; rc=$?

@@ -1616,6 +1616,44 @@ test_rebalance_asks_cpu(void **state)
 	    1);
 }
 
+/* migrate without --to asks the other hosts about the guest CPU once the
+ * source has said what it is, and checks a host that did not say no: h2,
+ * the placement's first choice (h3 carries more), is never checked as the
+ * destination; the VM goes to h3 in one try. */
+static void
+test_migrate_asks_cpu(void **state)
+{
+	struct cluster *cl = *state;
+	struct hv_domain big;
+	int64_t id;
+
+	memset(&big, 0, sizeof(big));
+	snprintf(big.name, sizeof(big.name), "big");
+	snprintf(big.uuid, sizeof(big.uuid), "5a1e0000-0000-0000-0000-0000000000b5");
+	big.state = HV_STATE_RUNNING;
+	big.mem_mib = 1024;
+	big.vcpus = 1;
+	big.persistent = 1;
+	assert_int_equal(fake_hv_add_domain(cluster_host_uri(2), &big), 0);
+	hostd_inventory_refresh(&cl->hd[2]);
+	assert_true(cluster_run_until(cl, inventory_has_big, NULL, 20000));
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmauto", NULL,
+	    0), 0);
+	fake_hv_set_compare(cluster_host_uri(1), HV_CPU_INCOMPATIBLE,
+	    "Host CPU does not provide required features: avx512f");
+	id = start_job(cl, "vmauto", NULL, 0);
+	cluster_wait_final(cl, id, 20000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_true(cluster_running_on(cluster_host_uri(2), "vmauto"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(1), "vmauto"));
+	/* One round of checks (h3's), not a refusal by h2 and a second try;
+	 * h2 only compared the CPU (CPU_COMPARE). */
+	assert_int_equal(journal_count(cl, id, "checks"), 1);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(1), FAKE_OP_COMPARE_CPU),
+	    1);
+	assert_int_equal(cpucache_lookup(&cl->co, "vmauto", 1, NULL), PLACE_NO);
+}
+
 static void
 test_periodic_rebalance(void **state)
 {
@@ -1850,6 +1888,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_place_asks_first, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rebalance_asks_cpu, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_asks_cpu, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cpu_prefetch, setup,
 		    teardown),
