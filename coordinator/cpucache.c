@@ -183,7 +183,9 @@ cpucache_inventory(struct coord *co, const struct host *h,
 	b = inv->host;
 	if (a->cpus != b->cpus || !cpucache_same(a->arch, b->arch) ||
 	    !cpucache_same(a->hostd_version, b->hostd_version) ||
-	    !cpucache_same(a->host_uuid, b->host_uuid))
+	    !cpucache_same(a->host_uuid, b->host_uuid) ||
+	    a->has_libvirt_session != b->has_libvirt_session ||
+	    a->libvirt_session != b->libvirt_session)
 		cpucache_forget_host(co, h);
 }
 

@@ -9,8 +9,9 @@
  * CPU is keyed by a hash of those four strings. Only the host's own verdict
  * on itself is kept: a host can only exclude itself (a "yes" still gets the
  * move's own check). A host's verdicts are dropped when it reconnects or
- * its reported identity (CPUs, architecture, hostd version) changes, since
- * a libvirt or CPU change comes with a new session or inventory. */
+ * its reported identity (CPUs, architecture, hostd version, host UUID, or
+ * libvirt_session: hostd connected to libvirtd anew, which may run another
+ * QEMU) changes. */
 #ifndef FERRY_CPUCACHE_H
 #define FERRY_CPUCACHE_H
 

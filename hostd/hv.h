@@ -29,6 +29,7 @@ struct hv_host {
 	uint32_t	cpus;
 	uint64_t	mem_mib;
 	uint64_t	mem_free_mib;
+	uint64_t	libvirt_session;	/* grows on each new connection */
 };
 
 struct hv_disk {

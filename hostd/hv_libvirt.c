@@ -272,6 +272,7 @@ hvl_conn(struct hv *hv)
 	if (p->conn == NULL) {
 		if (hvl_connect(hv, p) == -1)
 			goto out;
+		p->sessions++;
 		up = 1;
 	}
 	c = p->conn;
@@ -480,6 +481,9 @@ hvl_host_info(struct hv *hv, struct hv_host *h)
 	memset(h, 0, sizeof(*h));
 	if ((c = hvl_conn(hv)) == NULL)
 		return -1;
+	pthread_mutex_lock(&((struct hvl *)hv->priv)->mtx);
+	h->libvirt_session = ((struct hvl *)hv->priv)->sessions;
+	pthread_mutex_unlock(&((struct hvl *)hv->priv)->mtx);
 	if (virNodeGetInfo(c, &ni) < 0 ||
 	    (hostname = virConnectGetHostname(c)) == NULL ||
 	    (caps = virConnectGetCapabilities(c)) == NULL) {

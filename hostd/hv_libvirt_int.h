@@ -40,6 +40,8 @@ struct hvl {
 	int		 ev_ids[HVL_NEV];
 	int		 close_cb;	/* the close callback is registered */
 	struct hvl_cb	*cb;
+	uint64_t	 sessions;	/* connections opened: after a new one
+					 * libvirtd may run another QEMU */
 };
 
 /* A call on one domain: both references are dropped by hvl_end. */

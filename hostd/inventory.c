@@ -101,6 +101,8 @@ inventory_pack(const struct hostd_conf *conf, const struct hv_host *host,
 	hi.reserve_mib = conf->memory_reserve_mib;
 	hi.arch = (char *)host->arch;
 	hi.hostd_version = HOSTD_VERSION;
+	hi.has_libvirt_session = 1;
+	hi.libvirt_session = host->libvirt_session;
 
 	for (i = 0; i < ndoms; i++)
 		ndisks += doms[i].ndisks;

@@ -4,8 +4,8 @@
 # guest whose qemu64 CPU requires them (x1) must never be sent there:
 # ferryctl place (which asks the hosts first), check and migrate --to h3,
 # a rebalance plan and a drain all name the missing features; a plain
-# guest (x0) still goes to h3; cpu-baseline lists the block. h3's QEMU is
-# put back at the end.
+# guest (x0) still goes to h3; cpu-baseline lists the block. At the end h3
+# gets the real QEMU back, and its stale verdict goes (libvirt_session).
 . "$(dirname "$0")/lib.sh"
 
 tmp=$(mktemp -d)
@@ -99,5 +99,14 @@ check "cpu-baseline in text: x1 cannot run on h3: h3 lacks avx2, bmi2" \
 	grep -qx 'x1 cannot run on h3: h3 lacks avx2, bmi2' "$tmp/base.txt"
 check "cpu-baseline in text prints the baseline's model and features" bash -c \
 	"grep -q '^  model [A-Za-z]' '$tmp/base.txt' && grep -q '^  requires:' '$tmp/base.txt'"
+
+# --- h3 gets the machine's QEMU back: its old verdict must go ------------------
+check "lab cpu h3 reset (libvirtd restarted on the real QEMU)" lab cpu h3 reset
+h3_takes_x1() {
+	ferryctl place x1 --json | jq -e '.hosts[] | select(.host == "h3") | .ok' > /dev/null
+}
+check "place x1: h3 accepts it once its hostd reconnected to libvirtd" wait_until 90 h3_takes_x1
+ferryctl check x1 --to h3 > /dev/null 2>&1; rc=$?
+check "check x1 --to h3 passes now (exit 0)" [ $rc = 0 ]
 
 exit $FAILED

@@ -1231,6 +1231,8 @@ test_cpu_cache(void **state)
 	Ferry__PlaceReply *r;
 	Ferry__Inventory a = FERRY__INVENTORY__INIT, b = FERRY__INVENTORY__INIT;
 	Ferry__HostInfo ha = FERRY__HOST_INFO__INIT, hb = FERRY__HOST_INFO__INIT;
+	Ferry__DestCheckReply dr = FERRY__DEST_CHECK_REPLY__INIT;
+	Ferry__CheckResult cr = FERRY__CHECK_RESULT__INIT, *crv[1] = { &cr };
 	struct hv_domain big;
 	const char *why = NULL;
 	char err[256], st[32];
@@ -1279,15 +1281,32 @@ test_cpu_cache(void **state)
 	assert_false(fake_hv_has_domain(cluster_host_uri(1), "vmcpu"));
 	assert_int_equal(fake_hv_calls(cluster_host_uri(1), FAKE_OP_COMPARE_CPU), before);
 
-	/* Invalidation: same identity keeps it; another one, or a new
-	 * session (no previous inventory), drops it. */
+	/* Invalidation: same identity keeps it; another one, a new libvirt
+	 * connection (libvirt_session: libvirtd restarted, maybe on another
+	 * QEMU), or a new session (no previous inventory), drops it. */
 	a.host = &ha;
 	b.host = &hb;
 	ha.cpus = hb.cpus = 4;
 	ha.arch = hb.arch = "x86_64";
 	ha.hostd_version = hb.hostd_version = "1";
+	ha.has_libvirt_session = hb.has_libvirt_session = 1;
+	ha.libvirt_session = hb.libvirt_session = 3;
 	cpucache_inventory(&cl->co, &cl->co.hosts[1], &a, &b);
 	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 1, NULL), PLACE_NO);
+	hb.libvirt_session = 4;
+	cpucache_inventory(&cl->co, &cl->co.hosts[1], &a, &b);
+	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 1, NULL),
+	    PLACE_UNKNOWN);
+	/* h2 says it again (as its next check would). */
+	cr.name = "cpu";
+	cr.ok = 0;
+	cr.reason = "this host cannot run the guest's CPU: Host CPU does not "
+	    "provide required features: avx512f";
+	dr.checks = crv;
+	dr.n_checks = 1;
+	cpucache_verdict(&cl->co, "vmcpu", &cl->co.hosts[1], &dr);
+	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 1, NULL), PLACE_NO);
+	hb.libvirt_session = 3;
 	hb.hostd_version = "2";
 	cpucache_inventory(&cl->co, &cl->co.hosts[1], &a, &b);
 	assert_int_equal(cpucache_lookup(&cl->co, "vmcpu", 1, NULL),
