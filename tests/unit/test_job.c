@@ -22,6 +22,7 @@
 #include <cmocka.h>
 #include <json.h>
 
+#include "clock.h"
 #include "cluster.h"
 #include "coordinator.h"
 #include "fake_hv.h"
@@ -1853,6 +1854,115 @@ test_journal_failure_retried(void **state)
 	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 1);
 }
 
+/* ---- deadlines, on the injected monotonic clock (clock.h) ---------------- */
+
+static int
+verified_rounds(struct cluster *cl, void *arg)
+{
+	int64_t *a = arg;
+	struct job *j = job_find(&cl->co, a[0]);
+
+	return j != NULL && j->state == JOB_VERIFYING && j->verify_round >= a[1];
+}
+
+/* A destination that never answers: verification waits for it, asking
+ * again every second, until the verifying state's own deadline; then the
+ * job fails naming what each host said, and nothing is destroyed. */
+static void
+test_verify_deadline(void **state)
+{
+	struct cluster *cl = *state;
+	int64_t id, arg[2];
+	struct job *j;
+	uint64_t now;
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vvd", NULL,
+	    0), 0);
+	cluster_script(0, "vvd", 8, -1, "injected: migration failed");
+	id = start_job(cl, "vvd", "h2", 0);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
+	fake_hv_fail(cluster_host_uri(1), FAKE_OP_DOMAIN_INFO, 1000000, -1,
+	    "injected: cannot get domain info");
+	arg[1] = 3;
+	assert_true(cluster_run_until(cl, verified_rounds, arg, 20000));
+	j = job_find(&cl->co, id);
+	now = clock_mono_ms();
+	/* The deadline is the state's: set when verifying was entered. */
+	assert_true(j->deadline_ms > now);
+	assert_true(j->deadline_ms <= now + VERIFY_DEADLINE_MS);
+	assert_true(j->deadline_ms + 5000 > now + VERIFY_DEADLINE_MS - 20000);
+	clock_test_step(CLOCK_KIND_MONO, (int64_t)(j->deadline_ms - now + 1));
+	cluster_wait_final(cl, id, 20000);
+	fake_hv_fail(cluster_host_uri(1), FAKE_OP_DOMAIN_INFO, 0, 0, NULL);
+	clock_test_reset();
+	cluster_expect_job(cl, id, "failed", "cannot verify where vvd runs");
+	assert_true(cluster_running_on(cluster_host_uri(0), "vvd"));
+}
+
+static int
+migrating_quietly(struct cluster *cl, void *arg)
+{
+	struct job *j = job_find(&cl->co, *(int64_t *)arg);
+
+	return j != NULL && j->state == JOB_MIGRATING && j->calls == 0 &&
+	    j->step == JOB_STEP_RUNNING && j->nsamples >= 1;
+}
+
+/* The journal has a "verifying" entry whose data contains what. */
+static int
+journal_has(struct cluster *cl, int64_t id, const char *st, const char *what)
+{
+	struct store_event *ev = NULL;
+	size_t n = 0, i;
+	int found = 0;
+
+	assert_int_equal(store_job_events(cl->co.store, id, &ev, &n), 0);
+	for (i = 0; i < n; i++)
+		if (strcmp(ev[i].type, "state") == 0 &&
+		    strcmp(ev[i].state, st) == 0 && ev[i].data &&
+		    strstr(ev[i].data, what) != NULL)
+			found = 1;
+	store_event_list_free(ev, n);
+	return found;
+}
+
+/* A migration that outlives libvirt's completion timeout by the stuck
+ * grace: migrating's deadline (the state's own) passes, the job stops
+ * waiting for the source and asks both hosts; while libvirt still has
+ * the job it waits, and the truth it then finds is recorded. */
+static void
+test_stuck_grace(void **state)
+{
+	struct cluster *cl = *state;
+	int64_t id;
+	struct job *j;
+	uint64_t now;
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vsg", NULL,
+	    0), 0);
+	cluster_script(0, "vsg", 16, 0, NULL);
+	id = start_job(cl, "vsg", "h2", 0);
+	assert_true(cluster_run_until(cl, migrating_quietly, &id, 15000));
+	j = job_find(&cl->co, id);
+	now = clock_mono_ms();
+	/* Migrating's deadline is the completion timeout plus the grace. */
+	assert_true(j->deadline_ms > now + STUCK_GRACE_MS);
+	clock_test_step(CLOCK_KIND_MONO, (int64_t)(j->deadline_ms - now + 1));
+	if (!cluster_run_until(cl, cluster_job_in,
+	    (int64_t[]){ id, JOB_VERIFYING }, 10000) &&
+	    job_find(&cl->co, id) != NULL)
+		fail_msg("job %lld did not stop waiting past its deadline",
+		    (long long)id);
+	assert_true(journal_has(cl, id, "verifying", "did not end"));
+	cluster_wait_final(cl, id, 40000);
+	clock_test_reset();
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_true(cluster_running_on(cluster_host_uri(1), "vsg"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(0), "vsg"));
+}
+
 int
 main(void)
 {
@@ -1862,6 +1972,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_journal_failure_retried,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_deadline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stuck_grace, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_success, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_final_figures, setup,
 		    teardown),
