@@ -63,12 +63,7 @@ INC_hostd	:= $(INC_storage) -Ihostd
 INC_coordinator	:= $(INC_planner) -Icoordinator
 INC_ferryctl	:= $(INC_common) -Iplanner -Iferryctl
 INC_tests	:= $(INC_planner) -Ihostd -Icoordinator -Iferryctl -Itests/unit
-# The one exception left: common/converge.h includes hostd/hv.h for struct
-# hv_job_stats (coordinator.h includes converge.h). It goes when that struct
-# moves below hostd (issue 12).
-INC_common_converge := -Ihostd
-INC_coordinator	+= -Ihostd
-dir_inc = $(INC_$(firstword $(subst /, ,$(1)))) $(if $(filter common/converge.c,$(1)),$(INC_common_converge))
+dir_inc = $(INC_$(firstword $(subst /, ,$(1))))
 FERRY_CPPFLAGS = -D_GNU_SOURCE $(call dir_inc,$<)
 ALL_CFLAGS = $(WARNFLAGS) $(FERRY_CPPFLAGS) $(PKG_CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
