@@ -143,6 +143,7 @@ void	 store_job_clear(struct store_job *);
 void	 store_job_list_free(struct store_job *, size_t n);
 void	 store_event_list_free(struct store_event *, size_t n);
 
+/* store_run.c */
 /* Runs. store_run_create fills run->id; the run's transitions, events and
  * end are store_job_* calls on that id. */
 int	 store_run_create(struct store *, struct store_run *, const char *params,

@@ -2,7 +2,8 @@
  * the connection with its prepared statements, and the helpers every
  * record kind's file calls. store.c holds the schema, the statements'
  * SQL, opening and the helpers; store_host.c hosts, trust and inventory;
- * store_job.c jobs and their journal.
+ * store_job.c jobs and their journal; store_run.c runs (drains, restores,
+ * rebalances) beside their job rows.
  */
 #ifndef FERRY_STORE_INT_H
 #define FERRY_STORE_INT_H
@@ -69,5 +70,9 @@ int	 store_changed(struct store *s, const char *fn, const char *what,
     const char *name);
 int	 store_grow(struct store *s, const char *fn, void **arr, size_t *cap,
     size_t n, size_t sz);
+
+/* store_job.c */
+int	 store_event_append(struct store *, const char *fn, int64_t id,
+	    const char *type, const char *data, uint64_t now_ms);
 
 #endif
