@@ -9,7 +9,6 @@
  * (and qemu-img) in a timed child (timed.c): a hung filesystem fails the
  * call in about timeout_ms.
  */
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -18,58 +17,67 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #include "storage.h"
 
 #define LOCALDISK_JSON_MAX	16384
 
-/* In a timed child: run argv, its stdout into out[outlen] (NUL ended).
- * The grandchild dies with the child should the deadline kill it. */
+/*
+ * In a timed child: run argv, its stdout and stderr into out[outlen] (NUL
+ * ended). posix_spawn, not fork: hostd's libraries have fork handlers that
+ * recreate their own pipes in a forked child (closing ours).
+ */
 static int
 localdisk_run(char *const argv[], char *out, size_t outlen, char *err,
     size_t errlen)
 {
-	int p[2], status;
+	posix_spawn_file_actions_t fa;
+	int p[2], status, rc;
 	size_t n = 0;
 	ssize_t r;
 	pid_t pid;
 
-	if (pipe(p) == -1) {
+	if (pipe2(p, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		return -errno;
-	}
-	if ((pid = fork()) == -1) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
 		return -EIO;
 	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(null, 0);
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
 	close(p[1]);
-	while (n + 1 < outlen && (r = read(p[0], out + n, outlen - n - 1)) > 0)
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: %s", argv[0], strerror(rc));
+		close(p[0]);
+		return -rc;
+	}
+	/* hostd's signal handlers (libuv's SIGCHLD) survive the fork: EINTR */
+	while (n + 1 < outlen) {
+		r = read(p[0], out + n, outlen - n - 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
 		n += r;
+	}
 	out[n] = '\0';
 	close(p[0]);
-	if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0) {
+	while ((r = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
+		;
+	if (r == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		/* qemu-img's own message is the useful part */
 		n = strcspn(out, "\n");
-		snprintf(err, errlen, "%s failed: %.*s", argv[1], (int)n,
-		    n ? out : "(no message)");
+		snprintf(err, errlen, "qemu-img %s failed: %.*s", argv[1],
+		    (int)n, n ? out : "(no message)");
 		return -EIO;
 	}
 	return 0;
@@ -114,7 +122,8 @@ localdisk_info(const char *path, int timeout_ms, struct localdisk_info *li,
 	    snprintf(li->format, sizeof(li->format), "%s",
 	    json_object_get_string(v)) >= (int)sizeof(li->format) ||
 	    !json_object_object_get_ex(o, "virtual-size", &v)) {
-		snprintf(err, errlen, "qemu-img info %s: unexpected output", path);
+		snprintf(err, errlen, "qemu-img info %s: unexpected output: "
+		    "%.80s", path, json);
 		goto done;
 	}
 	li->virtual_size = (uint64_t)json_object_get_int64(v);
