@@ -8,13 +8,15 @@
 # alone, and the final figures those of libvirt's completed-job statistics);
 # refused back onto the source's leftover copy; and with the destination's
 # link cut during the copy, rolled back: the VM on its source only, the
-# destination's partial copy removed.
+# destination's partial copy removed; a drain with --copy-storage empties a
+# host whose guest has a local disk (unmovable without it).
 . "$(dirname "$0")/lib.sh"
 
 tmp=$(mktemp -d)
 img=/var/lib/libvirt/images/cs1.qcow2
 cleanup() {
 	lab link h1 up > /dev/null 2>&1
+	ferryctl maintenance exit h2 > /dev/null 2>&1
 	lab exec h2 umount /var/lib/libvirt/images > /dev/null 2>&1
 	lab vm destroy cs1 > /dev/null 2>&1
 	for h in h1 h2; do lab exec "$h" rm -f "$img" > /dev/null 2>&1; done
@@ -121,4 +123,16 @@ check "... cs1 runs on h2 only" wait_until 30 exactly_one cs1 h2
 check "... heartbeat unbroken" heartbeat_ok cs1 --since-ms "$cut"
 check "... the partial copy on h1 removed" wait_until 30 no_file h1
 check "... h2's disk untouched" [ "$(disk_sum h2)" = "$sum0" ]
+
+# --- 6. a drain: the local-disk guest makes h2 unmovable, unless --copy-storage --------
+ferryctl maintenance enter h2 --dry-run --json > "$tmp/dry.json"
+check "drain dry run without --copy-storage: cs1 unmovable" jqe '.items[] | select(.vm == "cs1") | .state == "unmovable"' "$tmp/dry.json"
+t0=$(now_ms)
+ferryctl maintenance enter h2 --copy-storage --wait --json > "$tmp/drain.json"; rc=$?
+check "maintenance enter h2 --copy-storage --wait exits 0" [ "$rc" = 0 ]
+check "... the drain completed: h2 is empty" jqe -s 'map(select(.event == "done"))[0] | .state == "completed"' "$tmp/drain.json"
+check "... cs1 runs on h1 only" wait_until 10 exactly_one cs1 h1
+check "... heartbeat unbroken" beats_after cs1 "$t0"
+check "... its disk content identical on h1" [ "$(disk_sum h1)" = "$sum0" ]
+ferryctl maintenance exit h2 > /dev/null
 finish
