@@ -26,6 +26,7 @@ struct hv_job_stats {
 	uint64_t	setup_time;
 	uint64_t	auto_converge_throttle;
 	int		postcopy;		/* in post-copy phase */
+	uint64_t	disk_total, disk_processed, disk_remaining; /* storage copy */
 };
 
 #endif

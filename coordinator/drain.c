@@ -228,6 +228,7 @@ struct drain {
 	enum drain_state	 state;
 	uint64_t		 deadline_ms;	/* of the state; 0: none */
 	int			 dry_run, force, resumed;
+	int			 copy_storage;	/* local disks copied (opt-in) */
 	uint32_t		 max_parallel, per_dest;
 	struct drain_item	*items;
 	size_t			 nitems;
@@ -518,6 +519,9 @@ drain_json(const struct drain *d)
 		    json_object_new_string(d->host));
 	json_object_object_add(o, "restore",
 	    json_object_new_boolean(drain_kinds[d->kind].fixed));
+	if (d->copy_storage)
+		json_object_object_add(o, "copy_storage",
+		    json_object_new_boolean(1));
 	json_object_object_add(o, "max_parallel",
 	    json_object_new_int(d->max_parallel));
 	json_object_object_add(o, "per_destination",
@@ -972,6 +976,8 @@ drain_start_item(struct drain *d, struct drain_item *it)
 
 	o.vm = it->vm;
 	o.to = it->dest;
+	o.has_copy_storage = 1;
+	o.copy_storage = d->copy_storage;
 	it->attempts++;
 	if (it->ntried < DRAIN_ATTEMPTS + 1)
 		snprintf(it->tried[it->ntried++], sizeof(it->tried[0]), "%s",
@@ -1388,6 +1394,9 @@ drain_start_planning(struct drain *d, char *err, size_t errlen)
 		req.name = (char *)dom->name;
 		req.has_timeout_ms = 1;
 		req.timeout_ms = 10000;
+		/* With --copy-storage a local disk does not make it unmovable. */
+		req.has_copy_storage = 1;
+		req.copy_storage = d->copy_storage;
 		if (peer_call(h, MSG_PRECHECK_SOURCE, &req.base,
 		    DRAIN_CHECK_TIMEOUT_MS, drain_check_cb, d) == 0)
 			d->calls++;
@@ -1509,6 +1518,7 @@ drain_enter(struct coord *co, const Ferry__MaintenanceRequest *req,
 		d->max_parallel = req->max_parallel;
 	d->dry_run = req->has_dry_run && req->dry_run;
 	d->force = req->has_force && req->force;
+	d->copy_storage = req->has_copy_storage && req->copy_storage;
 	control_client_ref(c);
 	d->reply_client = c;
 	d->reply_serial = serial;

@@ -127,6 +127,7 @@ job_free(struct job *j)
 		return;
 	watch_list_clear(&j->watchers);
 	control_client_unref(j->check_client);
+	job_copy_free(j);
 	for (i = 0; i < j->nchecks; i++) {
 		free(j->check_names[i]);
 		free(j->check_reasons[i]);
@@ -215,6 +216,9 @@ job_params_json(const struct job *j)
 	json_object_object_add(o, "auto_converge",
 	    json_object_new_boolean(j->opts.auto_converge));
 	json_object_object_add(o, "mem_mib", json_object_new_int64(j->mem_mib));
+	if (j->opts.copy_storage)
+		json_object_object_add(o, "copy_storage",
+		    json_object_new_boolean(1));
 	if (j->uuid[0])
 		json_object_object_add(o, "uuid", json_object_new_string(j->uuid));
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -471,6 +475,7 @@ job_migrate(struct coord *co, const Ferry__MigrateOptions *o, int64_t parent,
 	j->opts.timeout_s = o->has_timeout_s ? o->timeout_s : 0;
 	j->opts.postcopy = o->has_postcopy ? o->postcopy : 0;
 	j->opts.auto_converge = o->has_auto_converge && o->auto_converge;
+	j->opts.copy_storage = o->has_copy_storage && o->copy_storage;
 
 	memset(&sj, 0, sizeof(sj));
 	snprintf(sj.kind, sizeof(sj.kind), "migrate");
@@ -615,7 +620,7 @@ job_send_migrate(struct job *j, int resume)
 	Ferry__Policy pol = FERRY__POLICY__INIT;
 	struct host *sh = coord_host_find(j->co, j->source);
 	struct host *dh = coord_host_find(j->co, j->destination);
-	char muri[300], e[300];
+	char muri[300], e[300], *copy[16];
 
 	if (sh == NULL || dh == NULL ||
 	    job_dest_uris(dh, muri, sizeof(muri), e, sizeof(e)) < 0) {
@@ -655,7 +660,8 @@ job_send_migrate(struct job *j, int resume)
 	if (resume) {
 		req.has_postcopy_resume = 1;
 		req.postcopy_resume = 1;
-	}
+	} else
+		job_copy_migrate_request(j, &req, copy, 16);
 	j->have_result = 0;
 	j->migrate_sent_ms = j->last_event_ms = clock_mono_ms();
 	if (peer_call(sh, MSG_MIGRATE, &req.base, HOSTD_TIMEOUT_MS,
@@ -725,7 +731,8 @@ job_progress_event(struct job *j, const Ferry__JobStats *s,
 	 * was sent grows past the total as passes resend dirty pages, so
 	 * progress is the remaining's low-water mark, which never falls
 	 * back when a pass begins. */
-	if (s->has_memory_total && s->memory_total) {
+	if (s->has_memory_total && s->memory_total &&
+	    !job_copy_progress(s, NULL)) {
 		tot_b = s->memory_total;
 		rem_b = s->has_memory_remaining ? s->memory_remaining : 0;
 	} else {
@@ -773,6 +780,7 @@ job_progress_event(struct job *j, const Ferry__JobStats *s,
 		ev->has_eta_s = 1;
 		ev->eta_s = remaining / (bps - dirty);
 	}
+	(void)job_copy_progress(s, ev);
 }
 
 void
@@ -950,7 +958,8 @@ job_timeout_ms(const struct job *j)
 	converge_policy_defaults(&pol);
 	if (j->opts.timeout_s)
 		pol.timeout_s = j->opts.timeout_s;
-	return converge_timeout_ms(&pol, j->mem_mib ? j->mem_mib : 1);
+	return converge_timeout_ms(&pol, (j->mem_mib ? j->mem_mib : 1) +
+	    job_copy_mib(j));
 }
 
 void

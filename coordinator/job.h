@@ -68,6 +68,7 @@ struct job_opts {
 	uint32_t	timeout_s;		/* 0: scaled by memory */
 	int		postcopy;		/* -1 never, 0 default (no), 1 allowed */
 	int		auto_converge;
+	int		copy_storage;		/* copy local disks (NBD) */
 };
 
 struct job_watcher {
@@ -121,6 +122,7 @@ struct job {
 	Ferry__CheckResult	 checks[JOB_MAX_CHECKS];
 	char			*check_names[JOB_MAX_CHECKS];	/* owned */
 	char			*check_reasons[JOB_MAX_CHECKS];	/* owned */
+	char			*check_where[JOB_MAX_CHECKS][3]; /* owned: fs, volume, mount */
 	size_t			 nchecks;
 	int			 blocked;
 	double			 dirty_mibs;	/* -1 unknown */
@@ -150,6 +152,12 @@ struct job {
 	int			 has_downtime, has_data, has_migration_ms;
 	uint64_t		 downtime_ms, data_bytes, migration_ms, passes;
 	int			 postcopy;
+	int			 has_disk;	/* --copy-storage: disk copied */
+	uint64_t		 disk_bytes, disk_total;
+	/* --copy-storage: what the destination pre-created (owned),
+	 * removed there again unless the job succeeds. */
+	char			**copy_created;
+	size_t			 ncopy_created;
 
 	/* verifying */
 	int			 verify_round;
@@ -239,6 +247,21 @@ void	 job_finish(struct job *, enum job_state, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 int	 job_journal_end(struct job *, enum job_state, const char *msg);
 void	 job_done(struct job *, const char *msg);
+
+/* job_copy.c: --copy-storage (one call each from the job's steps) */
+struct json_object;
+void	 job_copy_check_where(struct job *, const Ferry__CheckResult *);
+void	 job_copy_take_created(struct job *, const Ferry__DestCheckReply *);
+void	 job_copy_free(struct job *);
+void	 job_copy_cleanup(struct job *);
+void	 job_copy_dest_request(struct job *, Ferry__DestCheckRequest *);
+uint64_t job_copy_mib(const struct job *);
+void	 job_copy_migrate_request(struct job *, Ferry__MigrateRequest *,
+	    char **targets, size_t max);
+int	 job_copy_progress(const Ferry__JobStats *, Ferry__JobEvent *);
+void	 job_copy_figures(struct job *, const Ferry__JobFigures *);
+void	 job_copy_journal(const struct job *, struct json_object *);
+void	 job_copy_done(struct job *, enum job_state, Ferry__JobEvent *);
 
 /* job_recover.c */
 int	 job_recover(struct coord *, char *err, size_t errlen);

@@ -65,6 +65,7 @@ job_add_checks(struct job *j, const char *where, Ferry__CheckResult **v,
 		snprintf(name, sizeof(name), "%s%s", v[i]->name, where);
 		job_add_check(j, name, v[i]->ok, v[i]->has_warning &&
 		    v[i]->warning, "%s", v[i]->reason);
+		job_copy_check_where(j, v[i]);
 	}
 }
 
@@ -286,6 +287,7 @@ job_checks_done(struct job *j)
 			log_job_info(j->id, j->vm, "%s refused (%s); trying "
 			    "the next destination", j->destination,
 			    j->error);
+			job_copy_cleanup(j);
 			j->candidate++;
 			j->blocked = 0;
 			j->error[0] = '\0';
@@ -326,6 +328,7 @@ job_dest_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 		    h->conf.name);
 	else {
 		job_add_checks(j, where, r->checks, r->n_checks);
+		job_copy_take_created(j, r);
 		cpucache_verdict(j->co, j->vm, h, r);
 		ferry__dest_check_reply__free_unpacked(r, NULL);
 	}
@@ -352,6 +355,7 @@ job_send_dest_check(struct job *j)
 	req.virttype = j->src->virttype;
 	req.has_timeout_ms = 1;
 	req.timeout_ms = 10000;
+	job_copy_dest_request(j, &req);
 	if (dh == NULL || peer_call(dh, MSG_PRECHECK_DEST, &req.base,
 	    CHECK_TIMEOUT_MS, job_dest_cb, j) < 0) {
 		job_add_check(j, "destination", 0, 0, "host %s is not connected",
@@ -538,6 +542,8 @@ job_start_checks(struct job *j)
 	sreq.name = j->vm;
 	sreq.has_timeout_ms = 1;
 	sreq.timeout_ms = 10000;
+	sreq.has_copy_storage = 1;
+	sreq.copy_storage = j->opts.copy_storage;
 	if (peer_call(sh, MSG_PRECHECK_SOURCE, &sreq.base, CHECK_TIMEOUT_MS,
 	    job_source_cb, j) < 0) {
 		job_add_check(j, "source", 0, 0, "host %s is not connected",
@@ -661,6 +667,7 @@ job_check(struct coord *co, const Ferry__CheckRequest *req,
 	j->opts.bandwidth_mibs = req->has_bandwidth_mibs ? req->bandwidth_mibs : 0;
 	j->opts.max_downtime_ms = req->has_max_downtime_ms ?
 	    req->max_downtime_ms : 0;
+	j->opts.copy_storage = req->has_copy_storage && req->copy_storage;
 	if (job_locate(co, req->vm, j->source, sizeof(j->source), j->uuid,
 	    sizeof(j->uuid), &j->mem_mib, err, errlen) < 0 || job_validate_target(co, j, req->to, err,
 	    errlen) < 0) {

@@ -398,6 +398,7 @@ job_take_figures(struct job *j)
 	}
 	if (f->has_iterations)
 		j->passes = f->iterations;
+	job_copy_figures(j, f);
 }
 
 /* A final state, by the edge that leads there from verifying (or, for
@@ -459,6 +460,7 @@ job_journal_end(struct job *j, enum job_state s, const char *msg)
 	    job_json_mib(j->data_bytes) : NULL);
 	json_object_object_add(o, "passes", j->passes ?
 	    json_object_new_int64(j->passes) : NULL);
+	job_copy_journal(j, o);
 	if (s == JOB_SUCCEEDED)
 		json_object_object_add(o, "figures_from", json_object_new_string(
 		    j->has_downtime || j->has_data ? "destination libvirt "
@@ -510,6 +512,7 @@ job_done(struct job *j, const char *msg)
 	ev.migration_ms = j->migration_ms;
 	ev.has_passes = j->passes > 0;
 	ev.passes = j->passes;
+	job_copy_done(j, s, &ev);
 	if (s != JOB_SUCCEEDED)
 		ev.error = (char *)msg;
 	ev.message = (char *)msg;

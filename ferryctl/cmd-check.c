@@ -14,6 +14,7 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 		{ "to", required_argument, NULL, 't' },
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "max-downtime", required_argument, NULL, 'd' },
+		{ "copy-storage", no_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -27,7 +28,7 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 	/* 0, not 1: glibc then forgets main's '+' and lets options
 	 * follow the VM or job id. */
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "t:b:d:j", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "t:b:d:cj", opts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
 			req.to = optarg;
@@ -45,6 +46,10 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 				return CTL_EXIT_USAGE;
 			req.has_max_downtime_ms = 1;
 			req.max_downtime_ms = (uint32_t)v;
+			break;
+		case 'c':
+			req.has_copy_storage = 1;
+			req.copy_storage = 1;
 			break;
 		case 'j':
 			json = 1;
@@ -89,6 +94,16 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 			json_object_object_add(ck, "warning",
 			    json_object_new_boolean(cr->has_warning &&
 			    cr->warning));
+			/* storage checks: where the disk lives */
+			if (cr->filesystem)
+				json_object_object_add(ck, "filesystem",
+				    out_str(cr->filesystem));
+			if (cr->volume)
+				json_object_object_add(ck, "volume",
+				    out_str(cr->volume));
+			if (cr->mount)
+				json_object_object_add(ck, "mount",
+				    out_str(cr->mount));
 			json_object_array_add(arr, ck);
 		}
 		json_object_object_add(o, "checks", arr);
@@ -114,7 +129,8 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 }
 
 const struct ctl_cmd cmd_check = {
-	"check", "VM [--to HOST] [--bandwidth MIB] [--max-downtime MS] [--json]",
+	"check", "VM [--to HOST] [--bandwidth MIB] [--max-downtime MS] [--copy-storage] "
+	    "[--json]",
 	"run the pre-checks of a migration without migrating",
 	cmd_check_exec,
 };

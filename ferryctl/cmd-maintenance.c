@@ -777,6 +777,8 @@ opt_name(int ch)
 		return "--force";
 	case 'r':
 		return "--restore";
+	case 'c':
+		return "--copy-storage";
 	}
 	return "?";
 }
@@ -790,11 +792,12 @@ cmd_maintenance_exec(struct ctl *c, int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "restore", no_argument, NULL, 'r' },
+		{ "copy-storage", no_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *allowed[] = {
-		[SUB_ENTER] = "wmnfj",
+		[SUB_ENTER] = "wmnfcj",
 		[SUB_CANCEL] = "j",
 		[SUB_EXIT] = "rwj",
 	};
@@ -822,7 +825,7 @@ cmd_maintenance_exec(struct ctl *c, int argc, char **argv)
 	/* The subcommand stands in for the program name; 0, not 1, lets
 	 * options follow HOST. */
 	optind = 0;
-	while ((ch = getopt_long(argc - 1, argv + 1, "wm:nfrj", opts,
+	while ((ch = getopt_long(argc - 1, argv + 1, "wm:nfrcj", opts,
 	    NULL)) != -1) {
 		if (ch == '?' || ch == ':')
 			return out_usage(&cmd_maintenance);
@@ -850,6 +853,10 @@ cmd_maintenance_exec(struct ctl *c, int argc, char **argv)
 			break;
 		case 'r':
 			m.restore = 1;
+			break;
+		case 'c':
+			req.has_copy_storage = 1;
+			req.copy_storage = 1;
 			break;
 		case 'j':
 			m.json = 1;
@@ -893,7 +900,7 @@ cmd_maintenance_exec(struct ctl *c, int argc, char **argv)
 const struct ctl_cmd cmd_maintenance = {
 	"maintenance",
 	"enter|cancel|exit HOST [--wait] [--max-parallel N] [--dry-run] "
-	    "[--force] [--restore] [--json]",
+	    "[--force] [--copy-storage] [--restore] [--json]",
 	"drain a host for maintenance, cancel the drain, or bring it back",
 	cmd_maintenance_exec,
 };

@@ -17,6 +17,7 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 		{ "postcopy", no_argument, NULL, 'p' },
 		{ "no-postcopy", no_argument, NULL, 'P' },
 		{ "auto-converge", no_argument, NULL, 'a' },
+		{ "copy-storage", no_argument, NULL, 'c' },
 		{ "no-wait", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
@@ -29,7 +30,7 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 	/* 0, not 1: glibc then forgets main's '+' and lets options
 	 * follow the VM or job id. */
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "t:b:d:T:pPanj", opts,
+	while ((ch = getopt_long(argc, argv, "t:b:d:T:pPacnj", opts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 't':
@@ -65,6 +66,10 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 			req.has_auto_converge = 1;
 			req.auto_converge = 1;
 			break;
+		case 'c':
+			req.has_copy_storage = 1;
+			req.copy_storage = 1;
+			break;
 		case 'n':
 			wait = 0;
 			break;
@@ -97,7 +102,8 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 const struct ctl_cmd cmd_migrate = {
 	"migrate",
 	"VM [--to HOST] [--bandwidth MIB] [--max-downtime MS] [--timeout SEC] "
-	    "[--postcopy|--no-postcopy] [--auto-converge] [--no-wait] [--json]",
+	    "[--postcopy|--no-postcopy] [--auto-converge] [--copy-storage] "
+	    "[--no-wait] [--json]",
 	"live-migrate a VM and follow the job",
 	cmd_migrate_exec,
 };

@@ -176,6 +176,12 @@ show_progress(struct progress *f, const Ferry__JobEvent *e)
 		json_object_object_add(o, "expected_downtime_ms",
 		    jint(e->has_expected_downtime_ms, e->expected_downtime_ms));
 		json_object_object_add(o, "eta_s", jnum1(e->has_eta_s, e->eta_s));
+		if (e->has_disk_total_mib) {
+			json_object_object_add(o, "disk_processed_mib",
+			    jnum1(1, e->disk_processed_mib));
+			json_object_object_add(o, "disk_total_mib",
+			    jnum1(1, e->disk_total_mib));
+		}
 		out_json(o);
 		return;
 	}
@@ -215,6 +221,9 @@ show_progress(struct progress *f, const Ferry__JobEvent *e)
 		if (e->has_remaining_low_mib)
 			APPEND(" (low %.1f)", e->remaining_low_mib);
 	}
+	if (e->has_disk_total_mib)
+		APPEND("  disk %.1f of %.1f MiB", e->disk_processed_mib,
+		    e->disk_total_mib);
 	if (e->has_iteration)
 		APPEND("  pass %" PRIu64, e->iteration);
 	if (e->has_mib_per_s)
@@ -346,6 +355,12 @@ show_done(struct progress *f, const Ferry__JobEvent *e)
 		    jint(e->has_migration_ms, e->migration_ms));
 		json_object_object_add(o, "passes",
 		    jint(e->has_passes, e->passes));
+		if (e->has_disk_total_mib) {
+			json_object_object_add(o, "disk_mib",
+			    jnum1(1, e->disk_processed_mib));
+			json_object_object_add(o, "disk_total_mib",
+			    jnum1(1, e->disk_total_mib));
+		}
 		json_object_object_add(o, "error", out_str(e->error));
 		out_json(o);
 		return;
@@ -375,6 +390,10 @@ show_done(struct progress *f, const Ferry__JobEvent *e)
 			off += snprintf(extra + off, sizeof(extra) - off,
 			    "%s%" PRIu64 " pass%s", off ? ", " : "", e->passes,
 			    e->passes == 1 ? "" : "es");
+		if (e->has_disk_total_mib && off < sizeof(extra))
+			off += snprintf(extra + off, sizeof(extra) - off,
+			    "%sdisk %.1f MiB copied", off ? ", " : "",
+			    e->disk_processed_mib);
 		printf("succeeded: %s now runs on %s%s%s%s\n", or_dash(f->vm),
 		    or_dash(on ? on : f->destination), off ? " (" : "", extra,
 		    off ? ")" : "");

@@ -64,6 +64,8 @@ struct hv_domain {
 	size_t		 ndisks;
 };
 
+#define HV_COPY_DISKS_MAX	16
+
 struct hv_migrate_params {
 	const char	*dest_uri;		/* destination libvirtd, e.g. qemu+tcp://a/system */
 	const char	*migrate_uri;		/* QEMU data, e.g. tcp://a; NULL: libvirt's default */
@@ -72,6 +74,10 @@ struct hv_migrate_params {
 	int		 auto_converge;
 	int		 persist;		/* PERSIST_DEST|UNDEFINE_SOURCE */
 	int		 postcopy_resume;	/* POSTCOPY_RESUME of a failed post-copy */
+	/* Disks (targets) copied to the destination over NBD
+	 * (VIR_MIGRATE_NON_SHARED_DISK); none: shared storage only. */
+	char		 copy_disks[HV_COPY_DISKS_MAX][32];
+	size_t		 ncopy_disks;
 };
 
 enum hv_cpu_result {

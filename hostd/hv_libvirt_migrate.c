@@ -97,6 +97,44 @@ hvl_dirty_rate(struct hv *hv, const char *name, int seconds, uint64_t *mibs)
 	return rc;
 }
 
+/*
+ * --copy-storage: the listed disks only (migrate_disks), copied whole
+ * (NON_SHARED_DISK: the destination's pre-created image is empty). The
+ * destination's NBD server listens on the migration address, on a port
+ * from its qemu.conf migration_port_min..max range.
+ */
+static int
+hvl_migrate_copy(const struct hv_migrate_params *mp,
+    virTypedParameterPtr *params, int *np, int *maxp, unsigned int *flags)
+{
+	char addr[256];
+	const char *h, *end;
+	size_t i;
+
+	if (mp->ncopy_disks == 0)
+		return 0;
+	*flags |= VIR_MIGRATE_NON_SHARED_DISK;
+	for (i = 0; i < mp->ncopy_disks; i++)
+		if (virTypedParamsAddString(params, np, maxp,
+		    VIR_MIGRATE_PARAM_MIGRATE_DISKS, mp->copy_disks[i]) < 0)
+			return -1;
+	/* tcp://ADDR[:port] or tcp://[v6]:port: the NBD server's address */
+	if (mp->migrate_uri != NULL &&
+	    strncmp(mp->migrate_uri, "tcp://", 6) == 0) {
+		h = mp->migrate_uri + 6;
+		if (*h == '[' && (end = strchr(h, ']')) != NULL)
+			snprintf(addr, sizeof(addr), "%.*s", (int)(end - h - 1),
+			    h + 1);
+		else
+			snprintf(addr, sizeof(addr), "%.*s", (int)strcspn(h,
+			    ":/"), h);
+		if (addr[0] != '\0' && virTypedParamsAddString(params, np,
+		    maxp, VIR_MIGRATE_PARAM_LISTEN_ADDRESS, addr) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 hvl_migrate(struct hv *hv, const char *name, const struct hv_migrate_params *mp)
 {
@@ -136,6 +174,8 @@ hvl_migrate(struct hv *hv, const char *name, const struct hv_migrate_params *mp)
 		goto lverr;
 	if (mp->bandwidth_mibs > 0 && virTypedParamsAddULLong(&params, &np,
 	    &maxp, VIR_MIGRATE_PARAM_BANDWIDTH, mp->bandwidth_mibs) < 0)
+		goto lverr;
+	if (hvl_migrate_copy(mp, &params, &np, &maxp, &flags) < 0)
 		goto lverr;
 	if (mp->persist)
 		flags |= VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
@@ -189,6 +229,9 @@ hvl_stats_of(virTypedParameterPtr p, int np, struct hv_job_stats *s)
 	s->setup_time = hvl_param_u64(p, np, VIR_DOMAIN_JOB_SETUP_TIME);
 	s->auto_converge_throttle = hvl_param_u64(p, np,
 	    VIR_DOMAIN_JOB_AUTO_CONVERGE_THROTTLE);
+	s->disk_total = hvl_param_u64(p, np, VIR_DOMAIN_JOB_DISK_TOTAL);
+	s->disk_processed = hvl_param_u64(p, np, VIR_DOMAIN_JOB_DISK_PROCESSED);
+	s->disk_remaining = hvl_param_u64(p, np, VIR_DOMAIN_JOB_DISK_REMAINING);
 	s->has_downtime = virTypedParamsGet(p, np,
 	    VIR_DOMAIN_JOB_DOWNTIME) != NULL;
 }

@@ -300,6 +300,13 @@ mig_poll_after(struct workq_item *it, int cancelled)
 		js.max_downtime_ms = mg->cs.downtime_ms;
 		js.has_postcopy = 1;
 		js.postcopy = mg->postcopy;
+		if (mg->params.ncopy_disks > 0) {
+			js.has_disk_total = js.has_disk_processed = 1;
+			js.has_disk_remaining = 1;
+			js.disk_total = w->st.disk_total;
+			js.disk_processed = w->st.disk_processed;
+			js.disk_remaining = w->st.disk_remaining;
+		}
 		if (w->dec.action != CONV_CONTINUE)
 			js.action = w->dec.reason;
 		hostd_broadcast(mg->hd, MSG_MIGRATE_PROGRESS, &js.base);
@@ -389,9 +396,24 @@ migrate_start(struct hostd *hd, const Ferry__MigrateRequest *req, char *err,
 		snprintf(err, errlen, "name or URI too long");
 		return -1;
 	}
+	if (req->n_copy_disks > HV_COPY_DISKS_MAX) {
+		snprintf(err, errlen, "%zu disks to copy: at most %d",
+		    req->n_copy_disks, HV_COPY_DISKS_MAX);
+		return -1;
+	}
 	if ((mg = calloc(1, sizeof(*mg))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
+	}
+	for (size_t i = 0; i < req->n_copy_disks; i++) {
+		if (snprintf(mg->params.copy_disks[i],
+		    sizeof(mg->params.copy_disks[i]), "%s",
+		    req->copy_disks[i]) >= (int)sizeof(mg->params.copy_disks[i])) {
+			snprintf(err, errlen, "disk target too long");
+			free(mg);
+			return -1;
+		}
+		mg->params.ncopy_disks++;
 	}
 	mg->hd = hd;
 	mg->job_id = req->job_id;
@@ -428,14 +450,15 @@ migrate_start(struct hostd *hd, const Ferry__MigrateRequest *req, char *err,
 	uv_timer_start(&mg->stats_timer, mig_stats_cb, 200,
 	    mg->pol.stats_interval_ms);
 	log_info("job %llu: migrating %s to %s (%s), bandwidth %llu MiB/s, "
-	    "downtime %u..%u ms, timeout %llu s%s%s",
+	    "downtime %u..%u ms, timeout %llu s%s%s%s",
 	    (unsigned long long)mg->job_id, mg->name, mg->dest_uri,
 	    mg->migrate_uri[0] ? mg->migrate_uri : "default stream",
 	    (unsigned long long)mg->pol.bandwidth_mibs,
 	    mg->pol.initial_downtime_ms, mg->pol.max_downtime_ms,
 	    (unsigned long long)(mg->cs.timeout_ms / 1000),
 	    mg->pol.allow_postcopy ? ", post-copy allowed" : "",
-	    mg->pol.auto_converge ? ", auto-converge" : "");
+	    mg->pol.auto_converge ? ", auto-converge" : "",
+	    mg->params.ncopy_disks ? ", copying local disks" : "");
 	return 0;
 }
 

@@ -4,6 +4,7 @@
  * they block on libvirt, filesystems and NFS, each with a timeout. */
 #include <errno.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,9 @@ struct checks {
 	Ferry__CheckResult	*v[PRECHECK_MAX];
 	char			 name[PRECHECK_MAX][64];
 	char			 reason[PRECHECK_MAX][768];
+	char			 fs[PRECHECK_MAX][32];
+	char			 vol[PRECHECK_MAX][256];
+	char			 mnt[PRECHECK_MAX][256];
 	size_t			 n;
 	int			 blocked;
 };
@@ -50,6 +54,145 @@ checks_add(struct checks *c, const char *name, int ok, int warning,
 		c->blocked = 1;
 	c->v[c->n] = r;
 	c->n++;
+}
+
+/* The storage of the last verdict, as separate fields for ferryctl
+ * check's JSON (filesystem, volume, mount). */
+static void
+checks_where(struct checks *c, const struct storcheck_result *r)
+{
+	Ferry__CheckResult *cr;
+	size_t i;
+
+	if (c->n == 0)
+		return;
+	i = c->n - 1;
+	cr = &c->res[i];
+	if (r->fsname[0]) {
+		snprintf(c->fs[i], sizeof(c->fs[i]), "%s", r->fsname);
+		cr->filesystem = c->fs[i];
+	}
+	if (r->volume[0]) {
+		snprintf(c->vol[i], sizeof(c->vol[i]), "%s", r->volume);
+		cr->volume = c->vol[i];
+	}
+	if (r->mountpoint[0]) {
+		snprintf(c->mnt[i], sizeof(c->mnt[i]), "%s", r->mountpoint);
+		cr->mount = c->mnt[i];
+	}
+}
+
+/* ---- --copy-storage ------------------------------------------------------
+ * The disks this host pre-created for a job's copy: the only files a
+ * STORAGE_CLEANUP may remove (the coordinator's word is not enough). Kept
+ * in memory: after a hostd restart a half-copied file stays (logged at
+ * creation) for the operator. */
+struct precheck_copy {
+	uint64_t	job_id;
+	char		vm[HV_NAME_MAX];
+	char		path[STORAGE_PATH_MAX];
+};
+#define PRECHECK_COPIES_MAX	64
+static pthread_mutex_t		precheck_copies_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct precheck_copy	precheck_copies[PRECHECK_COPIES_MAX];
+
+static int
+precheck_copy_add(uint64_t job_id, const char *vm, const char *path)
+{
+	int i, rc = -1;
+
+	pthread_mutex_lock(&precheck_copies_lock);
+	for (i = 0; i < PRECHECK_COPIES_MAX; i++)
+		if (precheck_copies[i].job_id == 0) {
+			precheck_copies[i].job_id = job_id;
+			snprintf(precheck_copies[i].vm,
+			    sizeof(precheck_copies[i].vm), "%s", vm);
+			snprintf(precheck_copies[i].path,
+			    sizeof(precheck_copies[i].path), "%s", path);
+			rc = 0;
+			break;
+		}
+	pthread_mutex_unlock(&precheck_copies_lock);
+	return rc;
+}
+
+/* 1 (and forgotten) if this host created path for job_id's vm. */
+static int
+precheck_copy_take(uint64_t job_id, const char *vm, const char *path)
+{
+	int i, rc = 0;
+
+	pthread_mutex_lock(&precheck_copies_lock);
+	for (i = 0; i < PRECHECK_COPIES_MAX; i++)
+		if (precheck_copies[i].job_id == job_id && job_id != 0 &&
+		    strcmp(precheck_copies[i].vm, vm) == 0 &&
+		    strcmp(precheck_copies[i].path, path) == 0) {
+			memset(&precheck_copies[i], 0,
+			    sizeof(precheck_copies[i]));
+			rc = 1;
+			break;
+		}
+	pthread_mutex_unlock(&precheck_copies_lock);
+	return rc;
+}
+
+/*
+ * Source: a disk storcheck found on this host's own filesystem, to be
+ * copied. Its image must be what the domain says (format), standalone (a
+ * backing chain would be flattened or need the same base on the other
+ * side: refused), and not a cdrom or read-only disk.
+ */
+static int
+precheck_source_copy(struct checks *c, const char *cname,
+    const struct hv_disk *d, const struct storcheck_result *sr, int timeout,
+    Ferry__LocalDisk *ld, char *path, size_t plen, char *format, size_t flen)
+{
+	struct localdisk_info li;
+	char e[STORAGE_ERR_MAX];
+
+	if (strcmp(d->device, "disk") != 0 || d->readonly) {
+		checks_add(c, cname, 0, 0, "%s; a %s%s is not copied by "
+		    "--copy-storage", sr->reason, d->device,
+		    d->readonly ? " (read-only)" : "");
+		return -1;
+	}
+	if (localdisk_info(sr->path, timeout, &li, e, sizeof(e)) < 0) {
+		checks_add(c, cname, 0, 0, "disk %s: cannot read the image %s: "
+		    "%s", d->target, sr->path, e);
+		return -1;
+	}
+	if (strcmp(li.format, "qcow2") != 0 && strcmp(li.format, "raw") != 0) {
+		checks_add(c, cname, 0, 0, "disk %s: %s is %s; --copy-storage "
+		    "copies qcow2 and raw images", d->target, sr->path,
+		    li.format);
+		return -1;
+	}
+	if (d->format[0] && strcmp(d->format, li.format) != 0) {
+		checks_add(c, cname, 0, 0, "disk %s: the domain says %s but %s "
+		    "is %s", d->target, d->format, sr->path, li.format);
+		return -1;
+	}
+	if (li.backing[0]) {
+		checks_add(c, cname, 0, 0, "disk %s: %s has a backing file (%s): "
+		    "--copy-storage copies standalone images only", d->target,
+		    sr->path, li.backing);
+		return -1;
+	}
+	if (li.virtual_size == 0) {
+		checks_add(c, cname, 0, 0, "disk %s: %s has no size", d->target,
+		    sr->path);
+		return -1;
+	}
+	snprintf(path, plen, "%s", sr->path);
+	snprintf(format, flen, "%s", li.format);
+	ferry__local_disk__init(ld);
+	ld->target = (char *)d->target;
+	ld->path = path;
+	ld->format = format;
+	ld->virtual_size = li.virtual_size;
+	ld->has_actual_size = 1;
+	ld->actual_size = li.actual_size;
+	return 0;
 }
 
 static void
@@ -108,6 +251,19 @@ precheck_describe(const struct storcheck_result *r, char *buf, size_t len)
 		    "nothing to check");
 }
 
+/* A local file's directory, for its nonce (dir; reldir "": no server). */
+static void
+precheck_local_dir(const char *path, char *dir, size_t dlen, char *reldir,
+    size_t rlen)
+{
+	const char *slash = strrchr(path, '/');
+
+	snprintf(dir, dlen, "%.*s", slash == NULL || slash == path ? 1 :
+	    (int)(slash - path), slash ? path : "/");
+	if (rlen)
+		reldir[0] = '\0';
+}
+
 /* PRECHECK_SOURCE: the VM is here and running; each disk is on storage
  * Ferry can check; a nonce file next to each file disk for the
  * destination to find. */
@@ -135,7 +291,10 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 	char e[STORAGE_ERR_MAX];
 	int timeout = req->has_timeout_ms && req->timeout_ms ? (int)req->timeout_ms :
 	    PRECHECK_TIMEOUT_MS;
-	size_t i, nn = 0, ni = 0;
+	Ferry__LocalDisk lds[PRECHECK_MAX], *ldv[PRECHECK_MAX];
+	char lpath[PRECHECK_MAX][HV_PATH_MAX], lfmt[PRECHECK_MAX][16];
+	int copy = req->has_copy_storage && req->copy_storage;
+	size_t i, nn = 0, ni = 0, nl = 0;
 	int rc = -1;
 
 	memset(&d, 0, sizeof(d));
@@ -174,13 +333,33 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 		snprintf(cname, sizeof(cname), "storage:%s", d.disks[i].target);
 		precheck_hv_disk(&d.disks[i], &sd);
 		memset(sr, 0, sizeof(*sr));
-		if (storcheck_disk(&sd, NULL, timeout, sr) < 0) {
+		if (storcheck_disk(&sd, NULL, timeout, sr) < 0 &&
+		    (!copy || !sr->local)) {
 			checks_add(c, cname, 0, 0, "%s", sr->reason);
+			checks_where(c, sr);
 			continue;
 		}
 		if (sr->kind == STORCHECK_IGNORED)
 			continue;
-		precheck_describe(sr, what, sizeof(what));
+		if (sr->local) {
+			/* --copy-storage: copied, and a nonce beside it for
+			 * the destination to prove it does NOT see it. */
+			if (nl == PRECHECK_MAX || precheck_source_copy(c, cname,
+			    &d.disks[i], sr, timeout, &lds[nl], lpath[nl],
+			    sizeof(lpath[nl]), lfmt[nl], sizeof(lfmt[nl])) < 0) {
+				checks_where(c, sr);
+				continue;
+			}
+			snprintf(what, sizeof(what), "%s (%s, %llu MiB, %llu MiB "
+			    "allocated) on this host's %s at %s: to be copied "
+			    "(--copy-storage)", sr->path, lds[nl].format,
+			    (unsigned long long)(lds[nl].virtual_size >> 20),
+			    (unsigned long long)(lds[nl].actual_size >> 20),
+			    sr->fstype, sr->mountpoint);
+			ldv[nl] = &lds[nl];
+			nl++;
+		} else
+			precheck_describe(sr, what, sizeof(what));
 		if (sr->kind == STORCHECK_ISCSI_NETWORK && sr->lunid[0]) {
 			/* for the destination to compare with its own view */
 			ferry__disk_identity__init(&ids[ni]);
@@ -190,12 +369,16 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 			idv[ni] = &ids[ni];
 			ni++;
 		}
-		if (!storcheck_is_file(sr)) {
+		if (!storcheck_is_file(sr) && !sr->local) {
 			checks_add(c, cname, 1, 0, "%s", what);
+			checks_where(c, sr);
 			continue;
 		}
-		if (storcheck_dirs(sr, dir, sizeof(dir), reldir,
-		    sizeof(reldir)) < 0 || nonce_write(dir, &nv[nn], timeout, e,
+		if (sr->local)
+			precheck_local_dir(sr->path, dir, sizeof(dir), reldir,
+			    sizeof(reldir));
+		if ((!sr->local && storcheck_dirs(sr, dir, sizeof(dir), reldir,
+		    sizeof(reldir)) < 0) || nonce_write(dir, &nv[nn], timeout, e,
 		    sizeof(e)) < 0) {
 			checks_add(c, cname, 0, 0, "cannot write a nonce file "
 			    "next to %s: %s", sr->path, e);
@@ -215,6 +398,7 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 		noncev[nn] = &nonces[nn];
 		nn++;
 		checks_add(c, cname, 1, 0, "%s", what);
+		checks_where(c, sr);
 	}
 
 	if (d.ndisks && ((pdisks = calloc(d.ndisks, sizeof(*pdisks))) == NULL ||
@@ -230,6 +414,8 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 	rep.n_nonces = nn;
 	rep.identities = idv;
 	rep.n_identities = ni;
+	rep.local_disks = ldv;
+	rep.n_local_disks = nl;
 	rep.cpu_xml = cpu;
 	rep.emulator = emu;
 	rep.arch = arch;
@@ -392,6 +578,136 @@ precheck_dest_lun(struct checks *c, const char *cname,
 		    "on the source", what);
 }
 
+static const Ferry__LocalDisk *
+precheck_find_local(const Ferry__DestCheckRequest *req, const char *target)
+{
+	size_t i;
+
+	for (i = 0; i < req->n_local_disks; i++)
+		if (strcmp(req->local_disks[i]->target, target) == 0)
+			return req->local_disks[i];
+	return NULL;
+}
+
+/*
+ * Destination of --copy-storage: the disk's path must be the domain's, a
+ * clean absolute path whose directory exists here, holds no file of that
+ * name (never copied over anything: a shared directory after all, or a
+ * leftover), does not show the source's nonce (the same directory seen
+ * from both hosts would be copied onto itself), and has room for the
+ * whole virtual size (a qcow2 copy can grow to it).
+ */
+static void
+precheck_dest_copy(struct checks *c, const char *cname,
+    const Ferry__DestCheckRequest *req, const Ferry__Disk *pd,
+    const Ferry__LocalDisk *ld, int timeout)
+{
+	const Ferry__Nonce *pn = precheck_find_nonce(req, pd->target);
+	struct nonce n;
+	char dir[STORAGE_PATH_MAX], mydir[STORAGE_PATH_MAX], e[STORAGE_ERR_MAX];
+	uint64_t avail = 0;
+	int exists = 0, r;
+
+	if (pd->type == NULL || strcmp(pd->type, "file") != 0 ||
+	    pd->source == NULL || strcmp(pd->source, ld->path) != 0) {
+		checks_add(c, cname, 0, 0, "disk %s: the source asks to copy %s, "
+		    "which is not that disk's file", pd->target, ld->path);
+		return;
+	}
+	if (ld->path[0] != '/' || strstr(ld->path, "/../") != NULL ||
+	    strstr(ld->path, "/./") != NULL || strstr(ld->path, "//") != NULL ||
+	    strlen(ld->path) >= STORAGE_PATH_MAX - 1) {
+		checks_add(c, cname, 0, 0, "disk %s: %s is not a clean absolute "
+		    "path", pd->target, ld->path);
+		return;
+	}
+	if (strcmp(ld->format, "qcow2") != 0 && strcmp(ld->format, "raw") != 0) {
+		checks_add(c, cname, 0, 0, "disk %s: format %s is not copied",
+		    pd->target, ld->format);
+		return;
+	}
+	precheck_local_dir(ld->path, mydir, sizeof(mydir), NULL, 0);
+	if (pn == NULL || precheck_nonce_of(pn, dir, sizeof(dir), &n) < 0 ||
+	    strcmp(dir, mydir) != 0) {
+		checks_add(c, cname, 0, 0, "disk %s: the source sent no usable "
+		    "nonce beside %s", pd->target, ld->path);
+		return;
+	}
+	r = localdisk_room(ld->path, timeout, &avail, &exists, e, sizeof(e));
+	if (r < 0) {
+		checks_add(c, cname, 0, 0, "disk %s: cannot copy %s here: %s",
+		    pd->target, ld->path, e);
+		return;
+	}
+	r = nonce_read(dir, &n, timeout, e, sizeof(e));
+	if (r == 0 || r == -EBADMSG) {
+		checks_add(c, cname, 0, 0, "disk %s: %s is in a directory this "
+		    "host shares with the source (its nonce is visible here): "
+		    "not copied onto itself", pd->target, ld->path);
+		return;
+	}
+	if (r != -ENOENT) {
+		checks_add(c, cname, 0, 0, "disk %s: cannot tell whether %s is "
+		    "shared with the source: %s", pd->target, dir, e);
+		return;
+	}
+	if (exists) {
+		checks_add(c, cname, 0, 0, "disk %s: %s already exists here "
+		    "(a leftover copy?): never copied over", pd->target,
+		    ld->path);
+		return;
+	}
+	if (avail < ld->virtual_size) {
+		checks_add(c, cname, 0, 0, "disk %s: not enough room for %s here: "
+		    "%llu MiB needed (its virtual size), %llu MiB free in %s",
+		    pd->target, ld->path,
+		    (unsigned long long)((ld->virtual_size + (1 << 20) - 1) >> 20),
+		    (unsigned long long)(avail >> 20), dir);
+		return;
+	}
+	checks_add(c, cname, 1, 0, "disk %s: %s (%s, %llu MiB) to be copied "
+	    "here: %llu MiB free in %s, not shared with the source",
+	    pd->target, ld->path, ld->format,
+	    (unsigned long long)(ld->virtual_size >> 20),
+	    (unsigned long long)(avail >> 20), dir);
+}
+
+/* Pre-create the copies once every check here passed; all or none. */
+static int
+precheck_dest_prepare(struct checks *c, const Ferry__DestCheckRequest *req,
+    int timeout, char **created, size_t *ncreated)
+{
+	char e[STORAGE_ERR_MAX];
+	size_t i, j;
+
+	*ncreated = 0;
+	for (i = 0; i < req->n_local_disks; i++) {
+		const Ferry__LocalDisk *ld = req->local_disks[i];
+
+		if (localdisk_create(ld->path, ld->format, ld->virtual_size,
+		    timeout, e, sizeof(e)) < 0 ||
+		    precheck_copy_add(req->job_id, req->domain->name,
+		    ld->path) < 0) {
+			checks_add(c, "storage", 0, 0, "cannot pre-create %s for "
+			    "the copy: %s", ld->path, e);
+			for (j = 0; j < *ncreated; j++) {
+				(void)precheck_copy_take(req->job_id,
+				    req->domain->name, created[j]);
+				(void)localdisk_remove(created[j], timeout, e,
+				    sizeof(e));
+			}
+			*ncreated = 0;
+			return -1;
+		}
+		log_info("job %llu: pre-created %s (%s, %llu bytes) for the "
+		    "copy of %s", (unsigned long long)req->job_id, ld->path,
+		    ld->format, (unsigned long long)ld->virtual_size,
+		    req->domain->name);
+		created[(*ncreated)++] = ld->path;
+	}
+	return 0;
+}
+
 /* PRECHECK_DEST: can this host take the VM the source described? */
 int
 precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
@@ -403,10 +719,11 @@ precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 	struct storcheck_disk sd;
 	struct checks *c = NULL;
 	struct hv_domain d;
-	char *reason = NULL;
+	const Ferry__LocalDisk *ld;
+	char *reason = NULL, *created[PRECHECK_MAX];
 	int timeout = req->has_timeout_ms && req->timeout_ms ?
 	    (int)req->timeout_ms : PRECHECK_TIMEOUT_MS;
-	size_t i;
+	size_t i, ncreated = 0;
 	int rc = -1, r;
 
 	memset(&d, 0, sizeof(d));
@@ -458,10 +775,15 @@ precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 		char cname[64], what[1200];
 
 		snprintf(cname, sizeof(cname), "storage:%s", pd->target);
+		if ((ld = precheck_find_local(req, pd->target)) != NULL) {
+			precheck_dest_copy(c, cname, req, pd, ld, timeout);
+			continue;
+		}
 		precheck_disk_of(pd, &sd);
 		memset(sr, 0, sizeof(*sr));
 		if (storcheck_disk(&sd, NULL, timeout, sr) < 0) {
 			checks_add(c, cname, 0, 0, "%s", sr->reason);
+			checks_where(c, sr);
 			continue;
 		}
 		if (sr->kind == STORCHECK_IGNORED)
@@ -473,12 +795,24 @@ precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 		precheck_describe(sr, what, sizeof(what));
 		if (sr->kind == STORCHECK_ISCSI_NETWORK) {
 			precheck_dest_lun(c, cname, req, pd->target, sr, what);
+			checks_where(c, sr);
 			continue;
 		}
 		checks_add(c, cname, 1, 0, "%s", what);
+		checks_where(c, sr);
 	}
+	if (req->n_local_disks > PRECHECK_MAX)
+		checks_add(c, "storage", 0, 0, "too many disks to copy");
+	else if (req->n_local_disks > 0 && req->has_prepare && req->prepare &&
+	    !c->blocked && (!req->has_job_id || req->job_id == 0))
+		checks_add(c, "storage", 0, 0, "a copy needs a job");
+	else if (req->n_local_disks > 0 && req->has_prepare && req->prepare &&
+	    !c->blocked)
+		(void)precheck_dest_prepare(c, req, timeout, created, &ncreated);
 	rep.checks = c->v;
 	rep.n_checks = c->n;
+	rep.created = created;
+	rep.n_created = ncreated;
 	if (hostd_pack(&rep.base, payload, len) < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto done;
@@ -490,6 +824,53 @@ done:
 	free(sr);
 	free(c);
 	return rc;
+}
+
+/*
+ * A failed copy's pre-created disks: removed only if this host created
+ * them for that job and no domain of that name is alive here (libvirt's
+ * word on this host, not the coordinator's): a VM that runs here after all
+ * keeps its disk.
+ */
+static void
+precheck_cleanup_copies(struct hostd *hd, const Ferry__StorageCleanup *req)
+{
+	struct hv_domain d;
+	char e[STORAGE_ERR_MAX];
+	size_t i;
+	int r;
+
+	memset(&d, 0, sizeof(d));
+	r = hd->hv->ops->domain_info(hd->hv, req->vm, &d);
+	if (r == 0 && d.state != HV_STATE_SHUTOFF) {
+		log_warnx("job %llu: %s is %s here: keeping its copied disks",
+		    (unsigned long long)req->job_id, req->vm,
+		    hv_state_name(d.state));
+		goto done;
+	}
+	if (r < 0 && r != -ENOENT) {
+		log_warnx("job %llu: cannot ask libvirt about %s (%s): keeping "
+		    "its copied disks", (unsigned long long)req->job_id, req->vm,
+		    hv_last_error());
+		goto done;
+	}
+	for (i = 0; i < req->n_created; i++) {
+		if (!precheck_copy_take(req->job_id, req->vm, req->created[i])) {
+			log_warnx("job %llu: refusing to remove %s: not created "
+			    "here for this job", (unsigned long long)req->job_id,
+			    req->created[i]);
+			continue;
+		}
+		if (localdisk_remove(req->created[i], PRECHECK_TIMEOUT_MS, e,
+		    sizeof(e)) < 0)
+			log_warnx("job %llu: cannot remove the partial copy %s: %s",
+			    (unsigned long long)req->job_id, req->created[i], e);
+		else
+			log_info("job %llu: removed the partial copy %s",
+			    (unsigned long long)req->job_id, req->created[i]);
+	}
+ done:
+	hv_domain_clear(&d);
 }
 
 /* STORAGE_CLEANUP: remove the nonce files this host wrote. */
@@ -512,6 +893,8 @@ precheck_cleanup(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 			log_warnx("cannot remove nonce %s: %s",
 			    req->nonces[i]->path, e);
 	}
+	if (req->n_created > 0 && req->vm != NULL && req->has_job_id)
+		precheck_cleanup_copies(hd, req);
 	if (hostd_pack(&rep.base, payload, len) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -568,6 +951,11 @@ precheck_domain_state(struct hostd *hd, const ProtobufCMessage *m,
 			fig.has_memory_bytes = fig.has_memory_total = 1;
 			fig.memory_bytes = cs.memory_processed;
 			fig.memory_total = cs.memory_total;
+			if (cs.disk_total > 0) {
+				fig.has_disk_bytes = fig.has_disk_total = 1;
+				fig.disk_bytes = cs.disk_processed;
+				fig.disk_total = cs.disk_total;
+			}
 			st.completed = &fig;
 		}
 	} else if (r != -ENOENT) {

@@ -160,6 +160,30 @@ int	iscsiprobe_lun(const char *portal, const char *iqn, int lun,
 	    int timeout_ms, struct iscsiprobe_info *info, char *err,
 	    size_t errlen);
 
+/* localdisk.c: a disk on the host's own filesystem, for --copy-storage. */
+
+struct localdisk_info {
+	char		format[16];		/* as qemu-img reads the file */
+	uint64_t	virtual_size;		/* bytes */
+	uint64_t	actual_size;		/* bytes allocated */
+	char		backing[STORAGE_PATH_MAX]; /* backing file, "" if none */
+	int		dirty;
+};
+
+/* qemu-img info -U of the image (in a timed child). */
+int	localdisk_info(const char *path, int timeout_ms,
+	    struct localdisk_info *, char *err, size_t errlen);
+/* The free bytes (for an unprivileged user's view: f_bavail) of path's
+ * directory, and whether path itself exists. -ENOENT: no directory. */
+int	localdisk_room(const char *path, int timeout_ms, uint64_t *avail,
+	    int *exists, char *err, size_t errlen);
+/* Create path (O_EXCL: never over an existing file) as an empty image of
+ * format (qcow2 or raw) and size bytes; removed again if qemu-img fails. */
+int	localdisk_create(const char *path, const char *format, uint64_t size,
+	    int timeout_ms, char *err, size_t errlen);
+int	localdisk_remove(const char *path, int timeout_ms, char *err,
+	    size_t errlen);
+
 /* storcheck.c: is one disk safe for a live migration on shared storage. */
 
 /* A disk as libvirt describes it (hostd copies its hv_disk here). Strings
@@ -203,6 +227,9 @@ struct storcheck_result {
 	int	lun;				/* iSCSI: LUN; volume: IQN */
 	char	lunid[192];			/* iSCSI: size and serial seen */
 	int	bind;				/* file: its mount is a bind */
+	int	local;				/* blocked: a regular file on a
+						 * filesystem of this host only
+						 * (--copy-storage can copy it) */
 	char	reason[STORAGE_ERR_MAX];	/* why blocked, or a note */
 };
 

@@ -211,6 +211,11 @@ storcheck_file(const struct storcheck_disk *d, const struct mountinfo *mi,
 			storcheck_shared_file(d, e, i, rel, r);
 			return;
 		}
+		/* Shared types on a bind stay blocked, but not "local". */
+		r->local = i == sizeof(storcheck_shared) /
+		    sizeof(storcheck_shared[0]);
+		snprintf(r->fsname, sizeof(r->fsname), "%s", e->fstype);
+		snprintf(r->volume, sizeof(r->volume), "%s", e->source);
 		if (e->bind)
 			storcheck_block(r, "file %s is on %s mounted at %s "
 			    "(bind mount of %s of %s), not on shared storage",

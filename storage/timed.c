@@ -139,6 +139,9 @@ timed_child(int fd, timed_fn fn, void *arg, void *out, size_t outlen)
 	}
 	closefrom(TIMED_FD + 1);
 	signal(SIGPIPE, SIG_DFL);
+	/* hostd's libuv SIGCHLD handler (privsep's child watch) would run
+	 * here when fn's own child exits, find its pipes closed and abort. */
+	signal(SIGCHLD, SIG_DFL);
 
 	memset(&h, 0, sizeof(h));
 	h.rc = fn(arg, out, outlen, h.err, sizeof(h.err));

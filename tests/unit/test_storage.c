@@ -196,6 +196,10 @@ test_classify_local(void **state)
 	file_disk("bind-local.mountinfo", "/run/vms/a.raw", &r);
 	assert_blocked(&r, "disk vda: file /run/vms/a.raw is on tmpfs mounted "
 	    "at /run/vms (tmpfs), not on shared storage");
+	/* --copy-storage may copy it: local, with its filesystem named */
+	assert_true(r.local);
+	assert_string_equal(r.fsname, "tmpfs");
+	assert_string_equal(r.mountpoint, "/run/vms");
 	file_disk("bind-local.mountinfo", "/var/lib/containers/ovl/a", &r);
 	assert_blocked(&r, "disk vda: file /var/lib/containers/ovl/a is on "
 	    "overlay mounted at /var/lib/containers/ovl (overlay), not on shared storage");
@@ -521,6 +525,65 @@ tmpdir_teardown(void **state)
 	return 0;
 }
 
+/* --copy-storage's image operations, on a real qcow2 and raw image. */
+static void
+test_localdisk(void **state)
+{
+	const char *dir = *state;
+	struct localdisk_info li;
+	char path[PATH_MAX], raw[PATH_MAX], err[STORAGE_ERR_MAX], cmd[PATH_MAX * 3];
+	uint64_t avail = 0;
+	int exists = 1;
+
+	snprintf(path, sizeof(path), "%s/a.qcow2", dir);
+	snprintf(raw, sizeof(raw), "%s/b.raw", dir);
+	assert_int_equal(localdisk_room(path, 5000, &avail, &exists, err,
+	    sizeof(err)), 0);
+	assert_false(exists);
+	assert_true(avail > 0);
+	assert_int_equal(localdisk_create(path, "qcow2", 8 << 20, 5000, err,
+	    sizeof(err)), 0);
+	assert_int_equal(localdisk_room(path, 5000, &avail, &exists, err,
+	    sizeof(err)), 0);
+	assert_true(exists);
+	/* never over an existing file */
+	assert_int_equal(localdisk_create(path, "qcow2", 8 << 20, 5000, err,
+	    sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "File exists"));
+	assert_int_equal(localdisk_info(path, 5000, &li, err, sizeof(err)), 0);
+	assert_string_equal(li.format, "qcow2");
+	assert_true(li.virtual_size == 8 << 20);
+	assert_string_equal(li.backing, "");
+	assert_int_equal(localdisk_create(raw, "raw", 4 << 20, 5000, err,
+	    sizeof(err)), 0);
+	assert_int_equal(localdisk_info(raw, 5000, &li, err, sizeof(err)), 0);
+	assert_string_equal(li.format, "raw");
+	assert_true(li.virtual_size == 4 << 20);
+	/* a backing chain is seen */
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 -b '%s' -F qcow2 "
+	    "'%s/c.qcow2'", path, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/c.qcow2", dir);
+	assert_int_equal(localdisk_info(cmd, 5000, &li, err, sizeof(err)), 0);
+	assert_string_equal(li.backing, path);
+	/* bad input: formats not copied, relative or unclean paths */
+	assert_int_equal(localdisk_create(raw, "vmdk", 1, 5000, err,
+	    sizeof(err)), -EINVAL);
+	assert_int_equal(localdisk_create("a.qcow2", "qcow2", 1, 5000, err,
+	    sizeof(err)), -EINVAL);
+	assert_int_equal(localdisk_create("/tmp/../etc/x", "raw", 1, 5000, err,
+	    sizeof(err)), -EINVAL);
+	assert_int_equal(localdisk_info("/nonexistent/x.qcow2", 5000, &li, err,
+	    sizeof(err)), -EIO);
+	assert_non_null(strstr(err, "qemu-img info failed"));
+	/* no directory */
+	assert_int_equal(localdisk_room("/nonexistent/x.qcow2", 5000, &avail,
+	    &exists, err, sizeof(err)), -ENOENT);
+	assert_int_equal(localdisk_remove(path, 5000, err, sizeof(err)), 0);
+	assert_int_equal(localdisk_remove(path, 5000, err, sizeof(err)),
+	    -ENOENT);
+}
+
 static void
 test_nonce(void **state)
 {
@@ -836,6 +899,8 @@ main(void)
 		cmocka_unit_test(test_timed),
 		cmocka_unit_test(test_timed_threads),
 		cmocka_unit_test_setup_teardown(test_disk_io, tmpdir_setup,
+		    tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_localdisk, tmpdir_setup,
 		    tmpdir_teardown),
 		cmocka_unit_test(test_nfsprobe_fails),
 	};
