@@ -92,7 +92,12 @@ rbdprobe_op(void *arg, void *out, size_t outlen, char *err, size_t errlen)
 		goto done;
 	}
 	if ((r = rados_connect(c)) < 0) {
-		if (r == -EACCES || r == -EPERM || r == -EKEYREJECTED) {
+		if (r == -EINVAL && t->key != NULL && *t->key != '\0') {
+			/* librados decodes the key only now */
+			snprintf(err, errlen, "the key this host holds for %s "
+			    "is not a cephx key", what);
+			rv = -EKEYREJECTED;
+		} else if (r == -EACCES || r == -EPERM || r == -EKEYREJECTED) {
 			snprintf(err, errlen, "Ceph monitor %s refused the key "
 			    "this host holds for %s (%s)", t->monitors, what,
 			    strerror(-r));

@@ -493,6 +493,37 @@ test_srvprobe(void **state)
 	}
 }
 
+/* librados against a monitor address nobody listens on: it retries until
+ * its own timeout, and the probe returns in its deadline naming the
+ * monitor; a key that is no cephx key is refused before any connection. */
+static void
+test_rbdprobe(void **state)
+{
+	struct rbdprobe_target t = { .monitors = "127.0.0.1:1", .user = "ferry",
+	    .key = "AQBi0WlnAAAAABAAk4Mfa5ZRk+bxSQO5LHhiRg==", .pool = "rbd",
+	    .image = "vm1" };
+	struct rbdprobe_info info;
+	char err[STORAGE_ERR_MAX];
+	int64_t t0 = now_ms(), el;
+	int r;
+
+	(void)state;
+	r = rbdprobe_image(&t, 3000, &info, err, sizeof(err));
+	el = now_ms() - t0;
+	print_message("# %s (%d ms)\n", err, (int)el);
+	assert_true(r == -EHOSTUNREACH || r == -ETIMEDOUT);
+	assert_non_null(strstr(err, "Ceph monitor 127.0.0.1:1"));
+	assert_true(el < 4000);
+	t.key = "not a key!";
+	assert_int_equal(rbdprobe_image(&t, 3000, &info, err, sizeof(err)),
+	    -EKEYREJECTED);
+	assert_string_equal(err, "the key this host holds for client.ferry is "
+	    "not a cephx key");
+	t.image = "";
+	assert_int_equal(rbdprobe_image(&t, 3000, &info, err, sizeof(err)),
+	    -EINVAL);
+}
+
 static void
 test_same(void **state)
 {
@@ -861,6 +892,7 @@ main(void)
 		cmocka_unit_test(test_classify_shared),
 		cmocka_unit_test(test_classify_network_kinds),
 		cmocka_unit_test(test_srvprobe),
+		cmocka_unit_test(test_rbdprobe),
 		cmocka_unit_test(test_same),
 		cmocka_unit_test_setup_teardown(test_nonce, tmpdir_setup,
 		    tmpdir_teardown),
