@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "log.h"
 #include "storage.h"
@@ -565,6 +566,54 @@ storcheck_probe_server(struct storcheck_result *r, int timeout_ms)
 		    r->fsname, err);
 }
 
+static int64_t
+storcheck_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Some monitor of "a[:port],[v6addr]:port,..." accepts a TCP connection
+ * (each gets its share of the deadline). A monitor that is down refuses at
+ * once, where librados would retry until its own timeout. 0 if one does,
+ * else -1 with the last one's reason in err. */
+static int
+storcheck_rbd_mons(const char *mons, int timeout_ms, char *err, size_t errlen)
+{
+	char buf[STORAGE_NAME_MAX], e[STORAGE_ERR_MAX] = "no monitor", *tok;
+	char *save = NULL, *host, *p;
+	const char *s;
+	int port, n = 1, each;
+
+	for (s = mons; *s; s++)
+		n += *s == ',';
+	each = timeout_ms / n > 1000 ? timeout_ms / n : 1000;
+	snprintf(buf, sizeof(buf), "%s", mons);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		host = tok;
+		port = SRVPROBE_CEPH_MON_PORT;
+		if (*host == '[') {
+			if ((p = strchr(host, ']')) == NULL)
+				continue;
+			*p = '\0';
+			host++;
+			if (p[1] == ':')
+				port = atoi(p + 2);
+		} else if ((p = strchr(host, ':')) != NULL &&
+		    strchr(p + 1, ':') == NULL) {
+			*p = '\0';
+			port = atoi(p + 1);
+		}
+		if (srvprobe_tcp(host, port, each, e, sizeof(e)) == 0)
+			return 0;
+	}
+	snprintf(err, errlen, "%s", e);
+	return -1;
+}
+
 /* An RBD image opens from here with this host's key: monitors answer, the
  * key is accepted, pool and image exist. Its size and id are what the other
  * host compares; its watchers say who has it open. */
@@ -575,12 +624,22 @@ storcheck_probe_rbd(const struct storcheck_disk *d, struct storcheck_result *r,
 	struct rbdprobe_target t;
 	struct rbdprobe_info info;
 	char err[STORAGE_ERR_MAX];
+	int64_t t0;
+	int left;
 
 	if (!storcheck_empty(d->auth_user) && storcheck_empty(d->key)) {
 		storcheck_block(r, "Ceph RBD image %s: this host holds no key "
 		    "for client.%s", r->remote, d->auth_user);
 		return;
 	}
+	t0 = storcheck_now_ms();
+	if (storcheck_rbd_mons(r->server, timeout_ms, err, sizeof(err)) != 0) {
+		storcheck_block(r, "Ceph monitor %s unreachable: %s", r->server,
+		    err);
+		return;
+	}
+	/* librados gets what is left of the deadline, at least 2 s */
+	left = timeout_ms - (int)(storcheck_now_ms() - t0);
 	memset(&t, 0, sizeof(t));
 	t.monitors = r->server;
 	t.user = storcheck_empty(d->auth_user) ? NULL : d->auth_user;
@@ -588,7 +647,8 @@ storcheck_probe_rbd(const struct storcheck_disk *d, struct storcheck_result *r,
 	t.pool = r->volume;
 	t.nspace = r->export;
 	t.image = r->relpath;
-	if (rbdprobe_image(&t, timeout_ms, &info, err, sizeof(err)) != 0) {
+	if (rbdprobe_image(&t, left > 2000 ? left : 2000, &info, err,
+	    sizeof(err)) != 0) {
 		storcheck_block(r, "%s", err);
 		return;
 	}
