@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "storage.h"
 
@@ -566,15 +566,6 @@ storcheck_probe_server(struct storcheck_result *r, int timeout_ms)
 		    r->fsname, err);
 }
 
-static int64_t
-storcheck_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Some monitor of "a[:port],[v6addr]:port,..." accepts a TCP connection
  * (each gets its share of the deadline). A monitor that is down refuses at
  * once, where librados would retry until its own timeout. 0 if one does,
@@ -632,14 +623,14 @@ storcheck_probe_rbd(const struct storcheck_disk *d, struct storcheck_result *r,
 		    "for client.%s", r->remote, d->auth_user);
 		return;
 	}
-	t0 = storcheck_now_ms();
+	t0 = (int64_t)clock_mono_ms();
 	if (storcheck_rbd_mons(r->server, timeout_ms, err, sizeof(err)) != 0) {
 		storcheck_block(r, "Ceph monitor %s unreachable: %s", r->server,
 		    err);
 		return;
 	}
 	/* librados gets what is left of the deadline, at least 2 s */
-	left = timeout_ms - (int)(storcheck_now_ms() - t0);
+	left = timeout_ms - (int)((int64_t)clock_mono_ms() - t0);
 	memset(&t, 0, sizeof(t));
 	t.monitors = r->server;
 	t.user = storcheck_empty(d->auth_user) ? NULL : d->auth_user;
