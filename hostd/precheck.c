@@ -109,19 +109,23 @@ precheck_base64(const unsigned char *in, size_t n, char *out, size_t outlen)
 	return 0;
 }
 
-/* The key this host holds for a disk's <auth>: the value of its own libvirt
- * secret of that UUID (the XML names the UUID, each host has its own
- * copy). 0 with key "" when the disk has no secret; -1 with why in err. */
+/* The key this host holds for an rbd disk's <auth>: the value of its own
+ * libvirt secret of that UUID (the XML names the UUID, each host has its
+ * own copy). 0 with key "" when the disk is no rbd disk or has no secret
+ * (other protocols' secrets, e.g. iSCSI CHAP, are not Ferry's to read);
+ * -1 with why in err. */
 static int
-precheck_disk_key(struct hostd *hd, const char *target, const char *user,
-    const char *uuid, char *key, size_t keylen, char *err, size_t errlen)
+precheck_disk_key(struct hostd *hd, const char *protocol, const char *target,
+    const char *user, const char *uuid, char *key, size_t keylen, char *err,
+    size_t errlen)
 {
 	unsigned char *v = NULL;
 	size_t n = 0;
 	int r;
 
 	key[0] = '\0';
-	if (uuid == NULL || *uuid == '\0')
+	if (protocol == NULL || strcmp(protocol, "rbd") != 0 || uuid == NULL ||
+	    *uuid == '\0')
 		return 0;
 	if (hd->hv->ops->secret_value == NULL) {
 		snprintf(err, errlen, "disk %s: this host cannot read libvirt "
@@ -246,7 +250,7 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 
 		snprintf(cname, sizeof(cname), "storage:%s", d.disks[i].target);
 		precheck_hv_disk(&d.disks[i], &sd);
-		if (precheck_disk_key(hd, d.disks[i].target,
+		if (precheck_disk_key(hd, d.disks[i].protocol, d.disks[i].target,
 		    d.disks[i].auth_user, d.disks[i].secret_uuid, key,
 		    sizeof(key), e, sizeof(e)) < 0) {
 			checks_add(c, cname, 0, 0, "%s", e);
@@ -266,9 +270,10 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 		if (sr->kind == STORCHECK_RBD_NETWORK && sr->watchers == 0) {
 			/* the running guest's QEMU watches the image it has
 			 * open: nobody watching is not the guest's disk */
-			checks_add(c, cname, 0, 0, "Ceph RBD image %s has no "
-			    "watcher although %s runs here: not the image its "
-			    "QEMU has open", sr->remote, d.name);
+			checks_add(c, cname, 0, 0, "disk %s: Ceph RBD image %s "
+			    "has no watcher although %s runs here: not the image "
+			    "its QEMU has open", d.disks[i].target, sr->remote,
+			    d.name);
 			continue;
 		}
 		if ((sr->kind == STORCHECK_ISCSI_NETWORK ||
@@ -559,7 +564,7 @@ precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 		snprintf(cname, sizeof(cname), "storage:%s", pd->target);
 		precheck_disk_of(pd, &sd);
 		/* this host's own secret of the UUID the domain names */
-		if (precheck_disk_key(hd, pd->target, pd->auth_user,
+		if (precheck_disk_key(hd, pd->protocol, pd->target, pd->auth_user,
 		    pd->secret_uuid, key, sizeof(key), e, sizeof(e)) < 0) {
 			checks_add(c, cname, 0, 0, "%s", e);
 			continue;
