@@ -67,7 +67,8 @@ dir_inc = $(INC_$(firstword $(subst /, ,$(1))))
 FERRY_CPPFLAGS = -D_GNU_SOURCE $(call dir_inc,$<)
 ALL_CFLAGS = $(WARNFLAGS) $(FERRY_CPPFLAGS) $(PKG_CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
-ALL_LDLIBS = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+# librbd and librados: Debian 12 ships no pkg-config files for them.
+ALL_LDLIBS = $(PKG_LIBS) -lrbd -lrados -lpthread -lm $(LDLIBS)
 
 PROTO_C	:= proto/ferry.pb-c.c
 PROTO_H	:= proto/ferry.pb-c.h

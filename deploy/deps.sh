@@ -13,7 +13,8 @@ libcmocka-dev libsqlite3-dev sqlite3 libconfig-dev libjson-c-dev libxml2-dev lib
 clang libclang-rt-dev
 mandoc groff-base man-db
 iproute2 cpio busybox-static procps psmisc util-linux kmod systemd
-glusterfs-server glusterfs-client nftables tgt libiscsi-dev"
+glusterfs-server glusterfs-client nftables tgt libiscsi-dev
+librbd-dev librados-dev ceph-mon ceph-osd ceph-common"
 # deps.sh --packaging: also what building and checking the .debs needs
 # (make check-packages).
 if [ "${1:-}" = --packaging ]; then

@@ -41,6 +41,10 @@ struct hv_disk {
 	char		host[HV_NAME_MAX];	/* network: first <host name=> */
 	char		format[16];		/* driver type: qcow2 raw */
 	int		readonly;
+	char		hosts[HV_NAME_MAX];	/* network: every <host> as
+						 * "name[:port],..." */
+	char		auth_user[64];		/* <auth username=> */
+	char		secret_uuid[40];	/* <auth><secret uuid=> */
 };
 
 enum hv_state {
@@ -144,6 +148,11 @@ struct hv_ops {
 	int	(*resume)(struct hv *, const char *name);
 	/* Stop a domain (destroy) and, if it is not persistent, it is gone. */
 	int	(*destroy)(struct hv *, const char *name);
+	/* The value of this host's libvirt secret uuid (malloc'd, *len
+	 * bytes): e.g. a Ceph key for an rbd disk. -ENOENT: no such secret
+	 * here or it has no value. NULL op: the hypervisor keeps none. */
+	int	(*secret_value)(struct hv *, const char *uuid,
+		    unsigned char **value, size_t *len);
 };
 
 struct hv {

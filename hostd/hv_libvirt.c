@@ -585,6 +585,44 @@ hvl_domain_info(struct hv *hv, const char *name, struct hv_domain *d)
 	return rc;
 }
 
+/* A libvirt secret's value: e.g. the Ceph key of an rbd disk's <auth>.
+ * libvirt never gives out a private='yes' secret's value. */
+static int
+hvl_secret_value(struct hv *hv, const char *uuid, unsigned char **value,
+    size_t *len)
+{
+	virConnectPtr c;
+	virSecretPtr sec = NULL;
+	virErrorPtr e;
+	int rc = -1;
+
+	*value = NULL;
+	*len = 0;
+	if ((c = hvl_conn(hv)) == NULL)
+		return -1;
+	if ((sec = virSecretLookupByUUIDString(c, uuid)) == NULL) {
+		e = virGetLastError();
+		rc = e != NULL && e->code == VIR_ERR_NO_SECRET ? -ENOENT : -1;
+		hv_set_error("no libvirt secret %s on this host%s%s", uuid,
+		    rc == -ENOENT ? "" : ": ", rc == -ENOENT ? "" : hvl_errmsg());
+		goto done;
+	}
+	if ((*value = virSecretGetValue(sec, len, 0)) == NULL) {
+		e = virGetLastError();
+		rc = e != NULL && e->code == VIR_ERR_NO_SECRET ? -ENOENT : -1;
+		hv_set_error("libvirt secret %s on this host has no value%s%s",
+		    uuid, rc == -ENOENT ? "" : ": ", rc == -ENOENT ? "" :
+		    hvl_errmsg());
+		goto done;
+	}
+	rc = 0;
+ done:
+	if (sec != NULL)
+		virSecretFree(sec);
+	virConnectClose(c);
+	return rc;
+}
+
 const struct hv_ops hv_libvirt_ops = {
 	.name = "libvirt",
 	.open = hvl_open,
@@ -606,4 +644,5 @@ const struct hv_ops hv_libvirt_ops = {
 	.start_postcopy = hvl_start_postcopy,
 	.resume = hvl_resume,
 	.destroy = hvl_destroy,
+	.secret_value = hvl_secret_value,
 };

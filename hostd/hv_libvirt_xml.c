@@ -161,6 +161,54 @@ hvl_xml_read(const char *xml)
 	return doc;
 }
 
+/* Every <host name= port=> of a network source as "name[:port],...". */
+static int
+hvl_parse_hosts(xmlNodePtr src, struct hv_disk *d)
+{
+	xmlNodePtr c;
+	char name[HV_NAME_MAX], port[16];
+	size_t n = 0;
+	int w, v6;
+
+	for (c = src->children; c != NULL; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE ||
+		    strcmp((const char *)c->name, "host") != 0)
+			continue;
+		name[0] = port[0] = '\0';
+		if (hvl_xml_attr(c, "name", name, sizeof(name), "host") ||
+		    hvl_xml_attr(c, "port", port, sizeof(port), "port"))
+			return -1;
+		if (name[0] == '\0')
+			continue;
+		/* a bare IPv6 address needs brackets before a port */
+		v6 = port[0] && strchr(name, ':') != NULL;
+		w = snprintf(d->hosts + n, sizeof(d->hosts) - n, "%s%s%s%s%s%s",
+		    n ? "," : "", v6 ? "[" : "", name, v6 ? "]" : "",
+		    port[0] ? ":" : "", port);
+		if (w < 0 || (size_t)w >= sizeof(d->hosts) - n) {
+			hv_set_error("disk hosts too long");
+			return -1;
+		}
+		n += w;
+	}
+	return 0;
+}
+
+/* <auth username=><secret uuid=/></auth>, in <source> (libvirt's place
+ * since 3.9) or directly in <disk> (older XML). */
+static int
+hvl_parse_auth(xmlNodePtr disk, xmlNodePtr src, struct hv_disk *d)
+{
+	xmlNodePtr a;
+
+	if ((a = hvl_xml_child(src, "auth")) == NULL &&
+	    (a = hvl_xml_child(disk, "auth")) == NULL)
+		return 0;
+	return hvl_xml_attr(a, "username", d->auth_user, sizeof(d->auth_user),
+	    "auth username") || hvl_xml_attr(hvl_xml_child(a, "secret"),
+	    "uuid", d->secret_uuid, sizeof(d->secret_uuid), "secret uuid");
+}
+
 /* One disk element into d. */
 static int
 hvl_parse_disk(xmlNodePtr disk, struct hv_disk *d)
@@ -190,7 +238,8 @@ hvl_parse_disk(xmlNodePtr disk, struct hv_disk *d)
 		    hvl_xml_attr(src, "name", d->source, sizeof(d->source),
 		    "source") ||
 		    hvl_xml_attr(hvl_xml_child(src, "host"), "name", d->host,
-		    sizeof(d->host), "host"))
+		    sizeof(d->host), "host") || hvl_parse_hosts(src, d) ||
+		    hvl_parse_auth(disk, src, d))
 			return -1;
 	} else if (strcmp(d->type, "volume") == 0) {
 		if (hvl_xml_attr(src, "pool", pool, sizeof(pool), "pool") ||

@@ -25,6 +25,12 @@ inventory_fill_disk(Ferry__Disk *pd, const struct hv_disk *d)
 		pd->format = (char *)d->format;
 	pd->has_readonly = 1;
 	pd->readonly = d->readonly;
+	if (d->hosts[0])
+		pd->hosts = (char *)d->hosts;
+	if (d->auth_user[0])
+		pd->auth_user = (char *)d->auth_user;
+	if (d->secret_uuid[0])
+		pd->secret_uuid = (char *)d->secret_uuid;
 }
 
 /* Points pd at d's fields (borrowed) and its disks at disks/diskv, which

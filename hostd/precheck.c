@@ -206,6 +206,8 @@ precheck_disk_of(const Ferry__Disk *pd, struct storcheck_disk *sd)
 	sd->source = pd->source;
 	sd->host = pd->host;
 	sd->format = pd->format;
+	sd->hosts = pd->hosts;
+	sd->auth_user = pd->auth_user;
 }
 
 static void
@@ -219,6 +221,77 @@ precheck_hv_disk(const struct hv_disk *d, struct storcheck_disk *sd)
 	sd->source = d->source;
 	sd->host = d->host;
 	sd->format = d->format;
+	sd->hosts = d->hosts;
+	sd->auth_user = d->auth_user;
+}
+
+/* Base64 of a libvirt secret's raw bytes: a Ceph key as librados takes it
+ * (libvirt decodes the key it is given and hands QEMU its base64 again). */
+static int
+precheck_base64(const unsigned char *in, size_t n, char *out, size_t outlen)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i, o = 0;
+	uint32_t v;
+
+	if (outlen < (n + 2) / 3 * 4 + 1)
+		return -1;
+	for (i = 0; i < n; i += 3) {
+		v = (uint32_t)in[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		out[o++] = tab[(v >> 18) & 63];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? tab[v & 63] : '=';
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* The key this host holds for an rbd disk's <auth>: the value of its own
+ * libvirt secret of that UUID (the XML names the UUID, each host has its
+ * own copy). 0 with key "" when the disk is no rbd disk or has no secret
+ * (other protocols' secrets, e.g. iSCSI CHAP, are not Ferry's to read);
+ * -1 with why in err. */
+static int
+precheck_disk_key(struct hostd *hd, const char *protocol, const char *target,
+    const char *user, const char *uuid, char *key, size_t keylen, char *err,
+    size_t errlen)
+{
+	unsigned char *v = NULL;
+	size_t n = 0;
+	int r;
+
+	key[0] = '\0';
+	if (protocol == NULL || strcmp(protocol, "rbd") != 0 || uuid == NULL ||
+	    *uuid == '\0')
+		return 0;
+	if (hd->hv->ops->secret_value == NULL) {
+		snprintf(err, errlen, "disk %s: this host cannot read libvirt "
+		    "secrets (the key of client.%s)", target, user ? user : "?");
+		return -1;
+	}
+	r = hd->hv->ops->secret_value(hd->hv, uuid, &v, &n);
+	if (r < 0) {
+		snprintf(err, errlen, "disk %s: %s (the key of client.%s): this "
+		    "host cannot open the image", target, hv_last_error(),
+		    user ? user : "?");
+		return -1;
+	}
+	r = precheck_base64(v, n, key, keylen);
+	if (v != NULL)
+		memset(v, 0, n);
+	free(v);
+	if (r < 0) {
+		snprintf(err, errlen, "disk %s: libvirt secret %s is too long "
+		    "for a Ceph key", target, uuid);
+		return -1;
+	}
+	return 0;
 }
 
 /* What ferryctl check shows of a disk: filesystem, volume, mount path. */
@@ -242,6 +315,10 @@ precheck_describe(const struct storcheck_result *r, char *buf, size_t len)
 	else if (r->kind == STORCHECK_ISCSI_NETWORK)
 		snprintf(buf, len, "QEMU iSCSI LUN %d of target %s at portal %s "
 		    "answers (%s)", r->lun, r->volume, r->server, r->lunid);
+	else if (r->kind == STORCHECK_RBD_NETWORK)
+		snprintf(buf, len, "QEMU Ceph RBD image %s (pool %s) opens with "
+		    "this host's key, monitors %s answering (%s; %s)", r->remote,
+		    r->volume, r->server, r->lunid, r->rbdnote);
 	else if (r->kind == STORCHECK_NFS_NETWORK)
 		snprintf(buf, len, "QEMU NFS image %s:%s%s%s readable over NFS",
 		    r->server, r->export, r->relpath[0] ? "/" : "",
@@ -288,14 +365,14 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 	struct hv_domain d;
 	char *cpu = NULL, *emu = NULL, *arch = NULL, *mach = NULL, *vt = NULL;
 	char dir[STORAGE_PATH_MAX], reldir[STORAGE_PATH_MAX], what[1200];
-	char e[STORAGE_ERR_MAX];
+	char e[STORAGE_ERR_MAX], key[256];
 	int timeout = req->has_timeout_ms && req->timeout_ms ? (int)req->timeout_ms :
 	    PRECHECK_TIMEOUT_MS;
 	Ferry__LocalDisk lds[PRECHECK_MAX], *ldv[PRECHECK_MAX];
 	char lpath[PRECHECK_MAX][HV_PATH_MAX], lfmt[PRECHECK_MAX][16];
 	int copy = req->has_copy_storage && req->copy_storage;
 	size_t i, nn = 0, ni = 0, nl = 0;
-	int rc = -1;
+	int rc = -1, rv;
 
 	memset(&d, 0, sizeof(d));
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
@@ -332,9 +409,17 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 
 		snprintf(cname, sizeof(cname), "storage:%s", d.disks[i].target);
 		precheck_hv_disk(&d.disks[i], &sd);
+		if (precheck_disk_key(hd, d.disks[i].protocol, d.disks[i].target,
+		    d.disks[i].auth_user, d.disks[i].secret_uuid, key,
+		    sizeof(key), e, sizeof(e)) < 0) {
+			checks_add(c, cname, 0, 0, "%s", e);
+			continue;
+		}
+		sd.key = key;
 		memset(sr, 0, sizeof(*sr));
-		if (storcheck_disk(&sd, NULL, timeout, sr) < 0 &&
-		    (!copy || !sr->local)) {
+		rv = storcheck_disk(&sd, NULL, timeout, sr);
+		memset(key, 0, sizeof(key));
+		if (rv < 0 && (!copy || !sr->local)) {
 			checks_add(c, cname, 0, 0, "%s", sr->reason);
 			checks_where(c, sr);
 			continue;
@@ -360,7 +445,17 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 			nl++;
 		} else
 			precheck_describe(sr, what, sizeof(what));
-		if (sr->kind == STORCHECK_ISCSI_NETWORK && sr->lunid[0]) {
+		if (sr->kind == STORCHECK_RBD_NETWORK && sr->watchers == 0) {
+			/* the running guest's QEMU watches the image it has
+			 * open: nobody watching is not the guest's disk */
+			checks_add(c, cname, 0, 0, "disk %s: Ceph RBD image %s "
+			    "has no watcher although %s runs here: not the image "
+			    "its QEMU has open", d.disks[i].target, sr->remote,
+			    d.name);
+			continue;
+		}
+		if ((sr->kind == STORCHECK_ISCSI_NETWORK ||
+		    sr->kind == STORCHECK_RBD_NETWORK) && sr->lunid[0]) {
 			/* for the destination to compare with its own view */
 			ferry__disk_identity__init(&ids[ni]);
 			snprintf(idstr[ni], sizeof(idstr[ni]), "%s", sr->lunid);
@@ -554,7 +649,9 @@ precheck_token(const char *s)
 }
 
 /* An iSCSI LUN: the same size and serial here as the source saw, so the
- * same IQN does not name another LUN behind another portal. */
+ * same IQN does not name another LUN behind another portal. An RBD image:
+ * the same size and image id, so the same name does not name another
+ * image (another cluster behind other monitors, or one re-created). */
 static void
 precheck_dest_lun(struct checks *c, const char *cname,
     const Ferry__DestCheckRequest *req, const char *target,
@@ -566,16 +663,22 @@ precheck_dest_lun(struct checks *c, const char *cname,
 	for (i = 0; i < req->n_identities; i++)
 		if (strcmp(req->identities[i]->target, target) == 0)
 			theirs = req->identities[i]->identity;
+	int rbd = sr->kind == STORCHECK_RBD_NETWORK;
+
 	if (theirs == NULL)
 		checks_add(c, cname, 0, 0, "%s; but the source reported nothing "
-		    "of this LUN to compare with", what);
+		    "of this %s to compare with", what, rbd ? "image" : "LUN");
+	else if (strcmp(theirs, sr->lunid) != 0 && rbd)
+		checks_add(c, cname, 0, 0, "Ceph RBD image %s is %s here but %s "
+		    "on the source: not the same image", sr->remote, sr->lunid,
+		    theirs);
 	else if (strcmp(theirs, sr->lunid) != 0)
 		checks_add(c, cname, 0, 0, "iSCSI LUN %d of %s is %s here but %s "
 		    "on the source: not the same LUN", sr->lun, sr->volume,
 		    sr->lunid, theirs);
 	else
-		checks_add(c, cname, 1, 0, "%s; the same LUN (size and serial) as "
-		    "on the source", what);
+		checks_add(c, cname, 1, 0, "%s; the same %s as on the source",
+		    what, rbd ? "image (size and id)" : "LUN (size and serial)");
 }
 
 static const Ferry__LocalDisk *
@@ -720,7 +823,8 @@ precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 	struct checks *c = NULL;
 	struct hv_domain d;
 	const Ferry__LocalDisk *ld;
-	char *reason = NULL, *created[PRECHECK_MAX];
+	char *reason = NULL, *created[PRECHECK_MAX], key[256],
+	    e[STORAGE_ERR_MAX];
 	int timeout = req->has_timeout_ms && req->timeout_ms ?
 	    (int)req->timeout_ms : PRECHECK_TIMEOUT_MS;
 	size_t i, ncreated = 0;
@@ -780,8 +884,17 @@ precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 			continue;
 		}
 		precheck_disk_of(pd, &sd);
+		/* this host's own secret of the UUID the domain names */
+		if (precheck_disk_key(hd, pd->protocol, pd->target, pd->auth_user,
+		    pd->secret_uuid, key, sizeof(key), e, sizeof(e)) < 0) {
+			checks_add(c, cname, 0, 0, "%s", e);
+			continue;
+		}
+		sd.key = key;
 		memset(sr, 0, sizeof(*sr));
-		if (storcheck_disk(&sd, NULL, timeout, sr) < 0) {
+		r = storcheck_disk(&sd, NULL, timeout, sr);
+		memset(key, 0, sizeof(key));
+		if (r < 0) {
 			checks_add(c, cname, 0, 0, "%s", sr->reason);
 			checks_where(c, sr);
 			continue;
@@ -793,7 +906,8 @@ precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 			continue;
 		}
 		precheck_describe(sr, what, sizeof(what));
-		if (sr->kind == STORCHECK_ISCSI_NETWORK) {
+		if (sr->kind == STORCHECK_ISCSI_NETWORK ||
+		    sr->kind == STORCHECK_RBD_NETWORK) {
 			precheck_dest_lun(c, cname, req, pd->target, sr, what);
 			checks_where(c, sr);
 			continue;

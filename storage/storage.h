@@ -184,6 +184,36 @@ int	localdisk_create(const char *path, const char *format, uint64_t size,
 int	localdisk_remove(const char *path, int timeout_ms, char *err,
 	    size_t errlen);
 
+/* rbdprobe.c: open a Ceph RBD image through librados/librbd. */
+
+#define RBDPROBE_WATCHERS_MAX	16
+
+struct rbdprobe_target {
+	const char	*monitors;	/* mon_host: "a[:port][,b...]" */
+	const char	*user;		/* cephx id without "client.";
+					 * NULL: librados' default (admin) */
+	const char	*key;		/* base64 cephx key; NULL or "": no
+					 * auth (auth_client_required none) */
+	const char	*pool;
+	const char	*nspace;	/* RADOS namespace, NULL or "": none */
+	const char	*image;
+};
+
+struct rbdprobe_info {
+	uint64_t	bytes;
+	char		id[64];		/* rbd_get_id: new per image */
+	int		watchers;	/* -1: could not list */
+	char		watcher[128];	/* the first watcher's address */
+	int		lock_owners;	/* exclusive-lock owners */
+};
+
+/* Connect with the target's user and key, open pool/image read-only, fill
+ * info. Errors (err names the monitor, user, pool or image):
+ * -EHOSTUNREACH or -ETIMEDOUT the monitors do not answer, -EKEYREJECTED
+ * the key is refused, -ENOENT the pool or image does not exist. */
+int	rbdprobe_image(const struct rbdprobe_target *, int timeout_ms,
+	    struct rbdprobe_info *info, char *err, size_t errlen);
+
 /* storcheck.c: is one disk safe for a live migration on shared storage. */
 
 /* A disk as libvirt describes it (hostd copies its hv_disk here). Strings
@@ -196,6 +226,11 @@ struct storcheck_disk {
 	const char	*source;	/* file path / network name */
 	const char	*host;		/* network: first <host name=> */
 	const char	*format;	/* qcow2 raw */
+	const char	*hosts;		/* network: every <host> as
+					 * "name[:port],...": rbd monitors */
+	const char	*auth_user;	/* <auth username=>: rbd cephx id */
+	const char	*key;		/* rbd: this host's key for auth_user
+					 * (its libvirt secret), base64 */
 };
 
 enum storcheck_kind {
@@ -207,6 +242,7 @@ enum storcheck_kind {
 				 * GlusterFS (FUSE), CephFS, GFS2, OCFS2 */
 	STORCHECK_GLUSTER_NETWORK, /* QEMU opens it over gluster:// itself */
 	STORCHECK_ISCSI_NETWORK, /* QEMU logs in to the target itself */
+	STORCHECK_RBD_NETWORK,	/* QEMU opens a Ceph RBD image (librbd) */
 };
 
 struct storcheck_result {
@@ -225,7 +261,10 @@ struct storcheck_result {
 	char	remote[STORAGE_PATH_MAX];	/* export/relpath, compare this */
 	int	nfsvers;			/* 3 or 4 */
 	int	lun;				/* iSCSI: LUN; volume: IQN */
-	char	lunid[192];			/* iSCSI: size and serial seen */
+	char	lunid[192];			/* iSCSI: size and serial seen;
+						 * RBD: size and image id */
+	int	watchers;			/* RBD: watchers of the image */
+	char	rbdnote[192];			/* RBD: watchers, lock owners */
 	int	bind;				/* file: its mount is a bind */
 	int	local;				/* blocked: a regular file on a
 						 * filesystem of this host only

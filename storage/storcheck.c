@@ -4,8 +4,9 @@
  * FUSE, CephFS, GFS2, OCFS2 by their mountinfo types; both hosts must then
  * name the same server and path, see storcheck_same, and pass the nonce
  * check), or a network disk QEMU opens itself over NFS (probed with libnfs)
- * or gluster:// (glusterd probed). Ceph RBD and iSCSI disks are recognised
- * and blocked with what Ferry does not verify. Everything else is blocked
+ * or gluster:// (glusterd probed), an iSCSI LUN (libiscsi login) or a Ceph
+ * RBD image (librados/librbd with this host's own key). Everything else is
+ * blocked
  * with a reason naming the disk: Ferry cannot prove the destination sees
  * the same bytes.
  */
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "log.h"
 #include "storage.h"
 
@@ -352,6 +354,50 @@ storcheck_iscsi(const struct storcheck_disk *d, struct storcheck_result *r)
 	r->kind = STORCHECK_ISCSI_NETWORK;
 }
 
+/* rbd: name "pool/image" or "pool/namespace/image"; the monitors are every
+ * <host> (hosts), else the first (host). server: the monitors, volume: the
+ * pool, export: the namespace, relpath: the image. */
+static void
+storcheck_rbd(const struct storcheck_disk *d, struct storcheck_result *r)
+{
+	const char *name = d->source, *s1, *s2 = NULL;
+	const char *mons = storcheck_empty(d->hosts) ? d->host : d->hosts;
+
+	snprintf(r->fsname, sizeof(r->fsname), "Ceph RBD");
+	if (storcheck_empty(mons)) {
+		storcheck_block(r, "Ceph RBD image %s has no monitor <host>",
+		    d->source);
+		return;
+	}
+	if (strchr(name, '@') != NULL) {
+		storcheck_block(r, "Ceph RBD image %s is a snapshot: not "
+		    "supported by Ferry's checks", d->source);
+		return;
+	}
+	if ((s1 = strchr(name, '/')) == NULL || s1 == name || s1[1] == '\0' ||
+	    ((s2 = strchr(s1 + 1, '/')) != NULL && (s2 == s1 + 1 ||
+	    s2[1] == '\0' || strchr(s2 + 1, '/') != NULL))) {
+		storcheck_block(r, "Ceph RBD disk name %s is not pool/image or "
+		    "pool/namespace/image", d->source);
+		return;
+	}
+	if ((size_t)(s1 - name) >= sizeof(r->volume) ||
+	    storcheck_copy(r->server, sizeof(r->server), mons) == -1 ||
+	    storcheck_copy(r->remote, sizeof(r->remote), name) == -1) {
+		storcheck_block(r, "Ceph RBD disk %s: name too long", d->source);
+		return;
+	}
+	memcpy(r->volume, name, s1 - name);
+	r->volume[s1 - name] = '\0';
+	if (s2 != NULL) {
+		snprintf(r->export, sizeof(r->export), "%.*s",
+		    (int)(s2 - s1 - 1), s1 + 1);
+		snprintf(r->relpath, sizeof(r->relpath), "%s", s2 + 1);
+	} else
+		snprintf(r->relpath, sizeof(r->relpath), "%s", s1 + 1);
+	r->kind = STORCHECK_RBD_NETWORK;
+}
+
 static void
 storcheck_network(const struct storcheck_disk *d, struct storcheck_result *r)
 {
@@ -362,13 +408,8 @@ storcheck_network(const struct storcheck_disk *d, struct storcheck_result *r)
 		storcheck_gluster(d, r);
 		return;
 	}
-	/* Recognised, named, and refused with what is missing. */
 	if (storcheck_is(d->protocol, "rbd")) {
-		snprintf(r->fsname, sizeof(r->fsname), "Ceph RBD");
-		storcheck_block(r, "Ceph RBD image %s (monitor %s) is recognised "
-		    "but not verified by Ferry (same pool and image from both "
-		    "hosts, monitors answering): not migrated", d->source,
-		    storcheck_empty(d->host) ? "none given" : d->host);
+		storcheck_rbd(d, r);
 		return;
 	}
 	if (storcheck_is(d->protocol, "iscsi")) {
@@ -530,6 +571,95 @@ storcheck_probe_server(struct storcheck_result *r, int timeout_ms)
 		    r->fsname, err);
 }
 
+/* Some monitor of "a[:port],[v6addr]:port,..." accepts a TCP connection
+ * (each gets its share of the deadline). A monitor that is down refuses at
+ * once, where librados would retry until its own timeout. 0 if one does,
+ * else -1 with the last one's reason in err. */
+static int
+storcheck_rbd_mons(const char *mons, int timeout_ms, char *err, size_t errlen)
+{
+	char buf[STORAGE_NAME_MAX], e[STORAGE_ERR_MAX] = "no monitor", *tok;
+	char *save = NULL, *host, *p;
+	const char *s;
+	int port, n = 1, each;
+
+	for (s = mons; *s; s++)
+		n += *s == ',';
+	each = timeout_ms / n > 1000 ? timeout_ms / n : 1000;
+	snprintf(buf, sizeof(buf), "%s", mons);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		host = tok;
+		port = SRVPROBE_CEPH_MON_PORT;
+		if (*host == '[') {
+			if ((p = strchr(host, ']')) == NULL)
+				continue;
+			*p = '\0';
+			host++;
+			if (p[1] == ':')
+				port = atoi(p + 2);
+		} else if ((p = strchr(host, ':')) != NULL &&
+		    strchr(p + 1, ':') == NULL) {
+			*p = '\0';
+			port = atoi(p + 1);
+		}
+		if (srvprobe_tcp(host, port, each, e, sizeof(e)) == 0)
+			return 0;
+	}
+	snprintf(err, errlen, "%s", e);
+	return -1;
+}
+
+/* An RBD image opens from here with this host's key: monitors answer, the
+ * key is accepted, pool and image exist. Its size and id are what the other
+ * host compares; its watchers say who has it open. */
+static void
+storcheck_probe_rbd(const struct storcheck_disk *d, struct storcheck_result *r,
+    int timeout_ms)
+{
+	struct rbdprobe_target t;
+	struct rbdprobe_info info;
+	char err[STORAGE_ERR_MAX];
+	int64_t t0;
+	int left;
+
+	if (!storcheck_empty(d->auth_user) && storcheck_empty(d->key)) {
+		storcheck_block(r, "Ceph RBD image %s: this host holds no key "
+		    "for client.%s", r->remote, d->auth_user);
+		return;
+	}
+	t0 = (int64_t)clock_mono_ms();
+	if (storcheck_rbd_mons(r->server, timeout_ms, err, sizeof(err)) != 0) {
+		storcheck_block(r, "Ceph monitor %s unreachable: %s", r->server,
+		    err);
+		return;
+	}
+	/* librados gets what is left of the deadline, at least 2 s */
+	left = timeout_ms - (int)((int64_t)clock_mono_ms() - t0);
+	memset(&t, 0, sizeof(t));
+	t.monitors = r->server;
+	t.user = storcheck_empty(d->auth_user) ? NULL : d->auth_user;
+	t.key = d->key;
+	t.pool = r->volume;
+	t.nspace = r->export;
+	t.image = r->relpath;
+	if (rbdprobe_image(&t, left > 2000 ? left : 2000, &info, err,
+	    sizeof(err)) != 0) {
+		storcheck_block(r, "%s", err);
+		return;
+	}
+	snprintf(r->lunid, sizeof(r->lunid), "%llu MiB, id %s",
+	    (unsigned long long)(info.bytes >> 20), info.id);
+	r->watchers = info.watchers;
+	if (info.watchers < 0)
+		snprintf(r->rbdnote, sizeof(r->rbdnote), "watchers unknown");
+	else
+		snprintf(r->rbdnote, sizeof(r->rbdnote), "%d watcher%s%s%s, "
+		    "exclusive lock %s", info.watchers,
+		    info.watchers == 1 ? "" : "s", info.watcher[0] ? " " : "",
+		    info.watcher, info.lock_owners > 0 ? "held" : "free");
+}
+
 int
 storcheck_disk(const struct storcheck_disk *d, const struct mountinfo *mi,
     int timeout_ms, struct storcheck_result *r)
@@ -619,6 +749,8 @@ storcheck_disk(const struct storcheck_disk *d, const struct mountinfo *mi,
 			    "%s", (unsigned long long)(info.bytes >> 20),
 			    info.serial[0] ? info.serial : "(none)");
 	}
+	if (r->kind == STORCHECK_RBD_NETWORK)
+		storcheck_probe_rbd(d, r, timeout_ms);
  done:
 	mountinfo_free(own);
 	if (r->kind == STORCHECK_BLOCKED)
@@ -667,7 +799,8 @@ storcheck_same(const struct storcheck_result *src,
 	if (strcasecmp(src->server, dst->server) != 0 ||
 	    !storcheck_samepath(src->remote, dst->remote)) {
 		if (src->kind == STORCHECK_SHARED_FILE ||
-		    src->kind == STORCHECK_GLUSTER_NETWORK)
+		    src->kind == STORCHECK_GLUSTER_NETWORK ||
+		    src->kind == STORCHECK_RBD_NETWORK)
 			snprintf(err, errlen, "disk %s: %s %s:%s on the source, "
 			    "%s %s:%s on the destination", src->target,
 			    src->fsname, src->server, src->remote, dst->fsname,
@@ -716,6 +849,8 @@ storcheck_kind_name(const struct storcheck_result *r)
 		return "QEMU GlusterFS";
 	case STORCHECK_ISCSI_NETWORK:
 		return "QEMU iSCSI";
+	case STORCHECK_RBD_NETWORK:
+		return "QEMU Ceph RBD";
 	case STORCHECK_IGNORED:
 		return "empty";
 	default:

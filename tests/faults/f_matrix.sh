@@ -7,7 +7,8 @@
 # copy is left on the other host, and no job is left unfinished. The table
 # goes to $FAULT_RESULTS (make check-faults: tests/faults/RESULTS.md).
 # The storage faults stop the server of the guest's disk: nfs (QEMU's own
-# NFS client) and gluster (a file on the hosts' GlusterFS FUSE mounts).
+# NFS client), gluster (a file on the hosts' GlusterFS FUSE mounts) and ceph
+# (monitor and OSD stopped under an RBD disk QEMU opens with librbd).
 # Lost (running nowhere) and duplicated (running on two hosts) are counted
 # from libvirt's answers. The wall clock is never stepped here: the lab
 # shares the machine's clock with everything else on it.
@@ -20,6 +21,7 @@ RESULTS=${FAULT_RESULTS:-$(mktemp /tmp/ferry-faults.XXXXXX.md)}
 if [ -z "${FAULTS:-}" ]; then
 	FAULTS="dest-libvirtd dest-hostd src-hostd coordinator link nfs src-libvirtd dest-qemu coordinator-disk-full postcopy-link"
 	lab status | grep -q '^gluster ' && FAULTS="$FAULTS gluster"
+	lab status | grep -q '^ceph ' && FAULTS="$FAULTS ceph"
 fi
 declare -A n_runs n_ok n_succ n_rb n_fail n_lost n_dup notes
 STATE=/var/lib/ferry-lab/$LAB_ID
@@ -79,6 +81,8 @@ inject() { # FAULT SRC DST VM RUN: break something, then mend it
 		lab stop nfs > /dev/null; sleep 8; lab start nfs > /dev/null ;;
 	gluster)
 		lab stop gluster > /dev/null; sleep 8; lab start gluster > /dev/null ;;
+	ceph)
+		lab stop ceph > /dev/null; sleep 8; lab start ceph > /dev/null ;;
 	src-libvirtd)
 		kill -9 "$(pidof_daemon "$2-libvirtd")"; sleep 8
 		lab start "$2" libvirtd > /dev/null ;;
@@ -155,6 +159,7 @@ one_run() { # FAULT RUN
 	local dmib=16 drate=2 mopt="" n other persisted st_note="" rnote="" n_full
 	DUP_SEEN=0
 	[ "$f" = gluster ] && disk=gluster-file
+	[ "$f" = ceph ] && disk=rbd
 	[ "$f" = coordinator-disk-full ] && { db_on_tmpfs || { notok "fault $f: no tmpfs for the database"; return; }; }
 	if [ "$f" = postcopy-link ]; then
 		# Pre-copy must stall (the guest dirties 24 MiB/s, the link to

@@ -60,6 +60,9 @@ struct fake_host {
 	size_t			 nopen;
 	struct fake_hv_migrate_rec last;
 	int			 has_last;
+	char			 secret_uuid[40];	/* "": none */
+	unsigned char		 secret[64];
+	size_t			 secret_len;
 	struct fake_host	*nexthost;
 };
 
@@ -318,6 +321,20 @@ fake_hv_reset(void)
 	}
 	fake_gen++;
 	pthread_cond_broadcast(&fake_cond);
+	pthread_mutex_unlock(&fake_mtx);
+}
+
+void
+fake_hv_set_secret(const char *uri, const char *uuid, const void *value,
+    size_t len)
+{
+	struct fake_host *h;
+
+	pthread_mutex_lock(&fake_mtx);
+	h = fake_host(uri);
+	snprintf(h->secret_uuid, sizeof(h->secret_uuid), "%s", uuid);
+	h->secret_len = len < sizeof(h->secret) ? len : sizeof(h->secret);
+	memcpy(h->secret, value, h->secret_len);
 	pthread_mutex_unlock(&fake_mtx);
 }
 
@@ -1341,6 +1358,32 @@ fake_destroy(struct hv *hv, const char *name)
 	return rc;
 }
 
+/* libvirt's answers: no such secret (-ENOENT), else a copy of its value. */
+static int
+fake_secret_value(struct hv *hv, const char *uuid, unsigned char **value,
+    size_t *len)
+{
+	struct fake_host *h;
+	int rc = 0;
+
+	*value = NULL;
+	*len = 0;
+	pthread_mutex_lock(&fake_mtx);
+	h = fake_host(hv->uri);
+	if (h->secret_uuid[0] == '\0' || strcmp(h->secret_uuid, uuid) != 0) {
+		hv_set_error("no libvirt secret %s on this host", uuid);
+		rc = -ENOENT;
+	} else if ((*value = malloc(h->secret_len ? h->secret_len : 1)) ==
+	    NULL)
+		rc = -ENOMEM;
+	else {
+		memcpy(*value, h->secret, h->secret_len);
+		*len = h->secret_len;
+	}
+	pthread_mutex_unlock(&fake_mtx);
+	return rc;
+}
+
 const struct hv_ops fake_hv_ops = {
 	.name = "fake",
 	.open = fake_open,
@@ -1362,4 +1405,5 @@ const struct hv_ops fake_hv_ops = {
 	.start_postcopy = fake_start_postcopy,
 	.resume = fake_resume,
 	.destroy = fake_destroy,
+	.secret_value = fake_secret_value,
 };

@@ -93,6 +93,9 @@ struct fake_hv_tuning {
 void	 fake_hv_reset(void);
 
 void	 fake_hv_set_host(const char *uri, const struct hv_host *);
+/* The host's one libvirt secret (value copied; at most 64 bytes). */
+void	 fake_hv_set_secret(const char *uri, const char *uuid,
+	    const void *value, size_t len);
 
 /* Copies d, disks included; replaces a domain of the same name. */
 int	 fake_hv_add_domain(const char *uri, const struct hv_domain *d);

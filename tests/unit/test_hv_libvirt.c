@@ -138,6 +138,13 @@ test_parse_multi(void **state)
 	/* Only the first of several hosts. */
 	check_disk(&d[2], "network", "disk", "vdc", "raw",
 	    "pool/vm-multi-scratch", "rbd", "ceph-mon1", 0);
+	/* every monitor for librados, and the <auth> in <source> */
+	assert_string_equal(d[2].hosts, "ceph-mon1:6789,ceph-mon2:6789,fd00::5");
+	assert_string_equal(d[2].auth_user, "ferry");
+	assert_string_equal(d[2].secret_uuid,
+	    "fe77ceb0-0000-4000-8000-00000000001a");
+	assert_string_equal(d[0].hosts, "nfs.lab");
+	assert_string_equal(d[0].auth_user, "");
 	check_disk(&d[3], "file", "cdrom", "sda", "raw",
 	    "/srv/iso/install.iso", "", "", 1);
 	free(d);

@@ -353,6 +353,48 @@ test_refused_local_disk(void **state)
 	assert_false(fake_hv_has_domain(cluster_host_uri(1), "vmlocal"));
 }
 
+/* An RBD disk: the key comes from each host's own libvirt secret of the UUID
+ * the domain names. None on the source: refused naming the secret, nothing
+ * contacted. With it: librados tries the domain's monitor (nobody listens),
+ * refused naming the monitor within the pre-check's deadline. */
+static void
+test_refused_rbd(void **state)
+{
+	static const unsigned char key[16] = { 0x41, 0x51, 0x42 };
+	struct cluster *cl = *state;
+	struct hv_disk d;
+	int64_t id, t0;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.target, sizeof(d.target), "vda");
+	snprintf(d.type, sizeof(d.type), "network");
+	snprintf(d.device, sizeof(d.device), "disk");
+	snprintf(d.protocol, sizeof(d.protocol), "rbd");
+	snprintf(d.source, sizeof(d.source), "rbd/vmrbd");
+	snprintf(d.host, sizeof(d.host), "127.0.0.1");
+	snprintf(d.hosts, sizeof(d.hosts), "127.0.0.1:1");
+	snprintf(d.format, sizeof(d.format), "raw");
+	snprintf(d.auth_user, sizeof(d.auth_user), "ferry");
+	snprintf(d.secret_uuid, sizeof(d.secret_uuid),
+	    "fe77ceb0-0000-4000-8000-000000000001");
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmrbd", &d, 1), 0);
+	id = start_job(cl, "vmrbd", "h2", 0);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "refused", "no libvirt secret "
+	    "fe77ceb0-0000-4000-8000-000000000001 on this host");
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 0);
+
+	fake_hv_set_secret(cluster_host_uri(0), d.secret_uuid, key, sizeof(key));
+	t0 = (int64_t)cluster_mono_ms();
+	id = start_job(cl, "vmrbd", "h2", 0);
+	cluster_wait_final(cl, id, 20000);
+	cluster_expect_job(cl, id, "refused", "Ceph monitor 127.0.0.1:1");
+	assert_true((int64_t)cluster_mono_ms() - t0 < 15000);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_MIGRATE), 0);
+	assert_true(cluster_running_on(cluster_host_uri(0), "vmrbd"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(1), "vmrbd"));
+}
+
 static void
 test_refused_cpu(void **state)
 {
@@ -1981,6 +2023,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_progress_event_truth),
 		cmocka_unit_test_setup_teardown(test_refused_local_disk, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_refused_rbd, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_refused_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),

@@ -249,10 +249,8 @@ test_classify_other(void **state)
 	d = (struct storcheck_disk){ .target = "vdb", .type = "network",
 	    .device = "disk", .protocol = "rbd", .host = "mon1",
 	    .source = "pool/image" };
-	storcheck_classify(&d, mi, &r);
-	assert_blocked(&r, "disk vdb: Ceph RBD image pool/image (monitor mon1) "
-	    "is recognised but not verified by Ferry (same pool and image from "
-	    "both hosts, monitors answering): not migrated");
+	assert_int_equal(storcheck_classify(&d, mi, &r), 0);
+	assert_int_equal(r.kind, STORCHECK_RBD_NETWORK);
 	d.protocol = "http";
 	storcheck_classify(&d, mi, &r);
 	assert_blocked(&r, "disk vdb: protocol http is not supported by "
@@ -366,8 +364,7 @@ test_classify_shared(void **state)
 	    "file on NFS on the destination");
 }
 
-/* gluster:// disks are checked; rbd and iscsi are recognised and blocked
- * with what is not verified. */
+/* gluster://, rbd and iscsi disks: what their names and hosts become. */
 static void
 test_classify_network_kinds(void **state)
 {
@@ -403,10 +400,46 @@ test_classify_network_kinds(void **state)
 	d = (struct storcheck_disk){ .target = "vdb", .type = "network",
 	    .device = "disk", .protocol = "rbd", .host = "mon1",
 	    .source = "rbdpool/vm1-disk", .format = "raw" };
+	assert_int_equal(storcheck_classify(&d, mi, &r), 0);
+	assert_int_equal(r.kind, STORCHECK_RBD_NETWORK);
+	assert_string_equal(r.fsname, "Ceph RBD");
+	assert_string_equal(r.server, "mon1");
+	assert_string_equal(r.volume, "rbdpool");
+	assert_string_equal(r.export, "");
+	assert_string_equal(r.relpath, "vm1-disk");
+	assert_string_equal(r.remote, "rbdpool/vm1-disk");
+	assert_string_equal(storcheck_kind_name(&r), "QEMU Ceph RBD");
+	assert_false(storcheck_is_file(&r));
+	/* every monitor, when the XML names several */
+	d.hosts = "mon1:6789,mon2:3300";
+	d.source = "rbdpool/ns1/vm1-disk";
+	assert_int_equal(storcheck_classify(&d, mi, &r), 0);
+	assert_string_equal(r.server, "mon1:6789,mon2:3300");
+	assert_string_equal(r.export, "ns1");
+	assert_string_equal(r.relpath, "vm1-disk");
+	d.hosts = NULL;
+	d.source = "rbdpool/vm1-disk@snap1";
 	storcheck_classify(&d, mi, &r);
-	assert_blocked(&r, "disk vdb: Ceph RBD image rbdpool/vm1-disk "
-	    "(monitor mon1) is recognised but not verified by Ferry (same pool "
-	    "and image from both hosts, monitors answering): not migrated");
+	assert_blocked(&r, "disk vdb: Ceph RBD image rbdpool/vm1-disk@snap1 is "
+	    "a snapshot: not supported by Ferry's checks");
+	d.source = "rbdpool";
+	storcheck_classify(&d, mi, &r);
+	assert_blocked(&r, "disk vdb: Ceph RBD disk name rbdpool is not "
+	    "pool/image or pool/namespace/image");
+	d.source = "rbdpool/a/b/c";
+	storcheck_classify(&d, mi, &r);
+	assert_blocked(&r, "disk vdb: Ceph RBD disk name rbdpool/a/b/c is not "
+	    "pool/image or pool/namespace/image");
+	d.source = "/vm1-disk";
+	storcheck_classify(&d, mi, &r);
+	assert_blocked(&r, "disk vdb: Ceph RBD disk name /vm1-disk is not "
+	    "pool/image or pool/namespace/image");
+	d.source = "rbdpool/vm1-disk";
+	d.host = NULL;
+	storcheck_classify(&d, mi, &r);
+	assert_blocked(&r, "disk vdb: Ceph RBD image rbdpool/vm1-disk has no "
+	    "monitor <host>");
+	d.host = "mon1";
 	d.protocol = "iscsi";
 	d.host = "10.0.0.30";
 	d.source = "iqn.2026-12.test.ferry:lun/1";
@@ -462,6 +495,37 @@ test_srvprobe(void **state)
 		assert_non_null(strstr(err, "iqn.2026-12.test.ferry:none"));
 		assert_true(now_ms() - t0 < 3500);
 	}
+}
+
+/* librados against a monitor address nobody listens on: it retries until
+ * its own timeout, and the probe returns in its deadline naming the
+ * monitor; a key that is no cephx key is refused before any connection. */
+static void
+test_rbdprobe(void **state)
+{
+	struct rbdprobe_target t = { .monitors = "127.0.0.1:1", .user = "ferry",
+	    .key = "AQBi0WlnAAAAABAAk4Mfa5ZRk+bxSQO5LHhiRg==", .pool = "rbd",
+	    .image = "vm1" };
+	struct rbdprobe_info info;
+	char err[STORAGE_ERR_MAX];
+	int64_t t0 = now_ms(), el;
+	int r;
+
+	(void)state;
+	r = rbdprobe_image(&t, 3000, &info, err, sizeof(err));
+	el = now_ms() - t0;
+	print_message("# %s (%d ms)\n", err, (int)el);
+	assert_true(r == -EHOSTUNREACH || r == -ETIMEDOUT);
+	assert_non_null(strstr(err, "Ceph monitor 127.0.0.1:1"));
+	assert_true(el < 4000);
+	t.key = "not a key!";
+	assert_int_equal(rbdprobe_image(&t, 3000, &info, err, sizeof(err)),
+	    -EKEYREJECTED);
+	assert_string_equal(err, "the key this host holds for client.ferry is "
+	    "not a cephx key");
+	t.image = "";
+	assert_int_equal(rbdprobe_image(&t, 3000, &info, err, sizeof(err)),
+	    -EINVAL);
 }
 
 static void
@@ -891,6 +955,7 @@ main(void)
 		cmocka_unit_test(test_classify_shared),
 		cmocka_unit_test(test_classify_network_kinds),
 		cmocka_unit_test(test_srvprobe),
+		cmocka_unit_test(test_rbdprobe),
 		cmocka_unit_test(test_same),
 		cmocka_unit_test_setup_teardown(test_nonce, tmpdir_setup,
 		    tmpdir_teardown),
