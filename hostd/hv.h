@@ -138,6 +138,10 @@ struct hv_ops {
 	int	(*resume)(struct hv *, const char *name);
 	/* Stop a domain (destroy) and, if it is not persistent, it is gone. */
 	int	(*destroy)(struct hv *, const char *name);
+	/* Remove the persistent definition of an inactive domain whose UUID
+	 * is uuid; checked on the same libvirt handle that undefines it.
+	 * -ENOENT no such domain, -EEXIST another UUID, -EBUSY active. */
+	int	(*undefine)(struct hv *, const char *name, const char *uuid);
 };
 
 struct hv {

@@ -606,4 +606,5 @@ const struct hv_ops hv_libvirt_ops = {
 	.start_postcopy = hvl_start_postcopy,
 	.resume = hvl_resume,
 	.destroy = hvl_destroy,
+	.undefine = hvl_undefine,
 };
