@@ -215,7 +215,7 @@ fault_round() {
 	local f=$1 r=$2 k=$3 i v j src=h1 dst=h2 disk=nfs dmib=16 drate=2 mopt=""
 	local vms=() jobs=() offs=() maxo=0 t0 tinj tend st_before ok_inj=1 left at
 	local clog=$STATE/coordinator/coordinator.log full0 n_full=-1 unfinished
-	local -A before_restart=()
+	local -A before_restart=() pc_before=()
 	CLOCK_MISSED=0
 	: > "$TMPD/dup"
 	[ "$f" = gluster ] && disk=gluster-file
@@ -263,6 +263,8 @@ fault_round() {
 		local pd=$(( RANDOM % 3 ))
 		note "post-copy since $(now_ms); cut in ${pd}s"
 		sleep "$pd"
+		# A guest not in post-copy when the link is cut is no trial of it.
+		for v in "${vms[@]}"; do in_postcopy "$v" "$src" && pc_before[$v]=1; done
 		for ((i = 0; i < k; i++)); do offs[i]=$pd; done
 	else
 		while [ "$(now_ms)" -lt $(( t0 + maxo * 1000 )) ]; do sleep 0.1; done
@@ -304,7 +306,8 @@ fault_round() {
 }
 
 # trial FAULT ROUND I VM JOB OFFSET: one guest's verdict (reads fault_round's
-# locals: src dst tinj tend st_before ok_inj n_full unfinished before_restart).
+# locals: src dst tinj tend st_before ok_inj n_full unfinished before_restart
+# pc_before).
 trial() {
 	local f=$1 r=$2 i=$3 vm=$4 job=$5 delay=$6 st host good=1 why="" n other persisted
 	local st_note="" rnote="" late="" vms_ms
@@ -354,7 +357,9 @@ trial() {
 	fi
 	# Mid-copy: migrating just before the injection, and not judged over
 	# before it began (the coordinator's clock is the machine's then).
-	if [ "$(jq -r --arg j "$job" '.[$j] // "none"' <<< "$st_before")" != migrating ]; then
+	if [ "$f" = postcopy-link ] && [ -z "${pc_before[$vm]:-}" ]; then
+		late="not in post-copy when the link was cut"
+	elif [ "$(jq -r --arg j "$job" '.[$j] // "none"' <<< "$st_before")" != migrating ]; then
 		late="$(jq -r --arg j "$job" '.[$j] // "ended"' <<< "$st_before") when the fault struck"
 	else
 		vms_ms=$(verifying_ms "$job")
