@@ -225,10 +225,11 @@ fault_round() {
 	[ "$f" = clock-step ] && mopt="--timeout 120"
 	if [ "$f" = postcopy-link ]; then
 		# Pre-copy must stall (each guest dirties 24 MiB/s, the link to
-		# the destination carries 4 MiB/s a guest) so that the jobs
+		# the destination carries 4 MiB/s for all) so that the jobs
 		# switch to post-copy, and post-copy lasts long enough to be cut.
+		# (4 MiB/s a guest let loaded TCG guests converge in pre-copy.)
 		dmib=24 drate=24 mopt="--postcopy --timeout 900"
-		tc qdisc add dev "fl${LAB_ID}h${dst#h}" root tbf rate $(( 32 * k ))mbit burst 32k latency 400ms
+		tc qdisc add dev "fl${LAB_ID}h${dst#h}" root tbf rate 32mbit burst 32k latency 400ms
 	fi
 	for ((i = 0; i < k; i++)); do
 		vms+=("fm${RANDOM}x$i")
