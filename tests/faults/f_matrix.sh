@@ -106,9 +106,11 @@ inject() { # FAULT SRC DST "VMS" ROUND: break something, then mend it
 		# be seen by the coordinator and both hostds.
 		local step=$(( $5 % 2 ? 3600 : -3600 ))
 		lab clock "$(printf '%+d' "$step")" > /dev/null
-		wait_until 10 clock_seen "$step" "$2" "$3" ||
-		    { note "the ${step}s step did not reach the daemons"; CLOCK_MISSED=1; }
-		note "clock stepped ${step}s at $(now_ms); the coordinator, $2 and $3 read it"
+		if wait_until 10 clock_seen "$step" "$2" "$3"; then
+			note "clock stepped ${step}s at $(now_ms); the coordinator, $2 and $3 read it"
+		else
+			note "the ${step}s step did not reach the daemons"; CLOCK_MISSED=1
+		fi
 		sleep 8
 		lab clock 0 > /dev/null
 		wait_until 10 clock_seen 0 "$2" "$3" ||
