@@ -31,6 +31,7 @@ enum msg_type {
 	MSG_HOST_CPU = 15,	/* Empty -> HostCpuReply */
 	MSG_CPU_BASELINE = 16,	/* CpuBaselineRequest -> CpuBaselineReply */
 	MSG_CPU_COMPARE = 17,	/* CpuCompareRequest -> CpuCompareReply */
+	MSG_UNDEFINE_LEFTOVER = 18, /* DestroyRequest -> DomainState */
 	MSG_HOST_MAX,
 
 	/* ferryctl -> coordinator */

@@ -167,6 +167,8 @@ struct job {
 	char			 src_err[256], dst_err[256];
 	int			 cleanup_sent;	/* DESTROY_LEFTOVER attempts */
 	int			 resumes;	/* post-copy resume attempts */
+	int			 undefine_sent;	/* the source's leftover definition */
+	char			 undefine_err[256];
 
 	char			 error[1024];	/* why it failed / was refused */
 	struct job_watcher_list	 watchers;
@@ -185,6 +187,7 @@ TAILQ_HEAD(job_list, job);
 #define ABORT_RETRY_MS		1000	/* after a refused or lost abort */
 #define ABORT_CONFIRM_MS	10000	/* accepted, but the migration goes on: again */
 #define JOURNAL_RETRY_MS	1000	/* a transition the journal refused: again */
+#define JOB_EV_ABORT_REQUEST	"abort-request"	/* journal: an abort was asked */
 
 struct json_object;
 
@@ -239,6 +242,7 @@ int	 job_abort(struct coord *, int64_t id, const char *why, char *err,
 int	 job_abort_send(struct job *);
 void	 job_abort_note(struct job *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+int	 job_recover_abort(struct job *);
 
 /* job_verify.c: verification and the end */
 void	 job_verify(struct job *);

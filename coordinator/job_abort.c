@@ -125,8 +125,13 @@ job_abort(struct coord *co, int64_t id, const char *why, char *err,
 	}
 	j->abort_requested = 1;
 	snprintf(j->abort_reason, sizeof(j->abort_reason), "%s", why);
-	if (store_job_event(co->store, j->id, "info", why, clock_wall_ms()) < 0)
-		log_job_warnx(j->id, j->vm, "%s", store_error(co->store));
+	/* Journaled as its own type: a coordinator restarted before the
+	 * source confirmed it takes the abort up again (job_recover_abort). */
+	if (store_job_event(co->store, j->id, JOB_EV_ABORT_REQUEST, why,
+	    clock_wall_ms()) < 0)
+		log_job_warnx(j->id, j->vm, "abort not journaled (a restart "
+		    "before it takes effect forgets it): %s",
+		    store_error(co->store));
 	log_job_info(j->id, j->vm, "abort requested: %s", why);
 	if (j->state != JOB_MIGRATING)
 		return 0;	/* checks finish, then nothing starts */
@@ -139,3 +144,36 @@ job_abort(struct coord *co, int64_t id, const char *why, char *err,
 	return 0;
 }
 
+
+/*
+ * A recovered job whose journal holds an abort request: the abort is still
+ * pending (the source may never have got it, or its reply was lost with the
+ * old coordinator). A migrating job sends it again from job_tick; one that
+ * ends anyway reports the abort's fate in its history. -1 when the journal
+ * cannot be read: the caller does not guess.
+ */
+int
+job_recover_abort(struct job *j)
+{
+	struct store_event *ev = NULL;
+	size_t n = 0, i;
+
+	if (store_job_events(j->co->store, j->id, &ev, &n) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (strcmp(ev[i].type, JOB_EV_ABORT_REQUEST) != 0)
+			continue;
+		j->abort_requested = 1;
+		snprintf(j->abort_reason, sizeof(j->abort_reason), "%s",
+		    ev[i].data ? ev[i].data : "aborted");
+		snprintf(j->error, sizeof(j->error), "%s", j->abort_reason);
+	}
+	store_event_list_free(ev, n);
+	if (!j->abort_requested)
+		return 0;
+	j->abort_next_ms = 0;	/* at once, once the source is connected */
+	if (j->state == JOB_MIGRATING)
+		job_abort_note(j, "coordinator restarted with the abort pending "
+		    "(%s); sending it again", j->abort_reason);
+	return 0;
+}

@@ -74,6 +74,11 @@ job_recover(struct coord *co, char *err, size_t errlen)
 		job_parse_params(j, sj[i].params);
 		j->state = st;
 		TAILQ_INSERT_TAIL(&co->jobs, j, entry);
+		if (job_recover_abort(j) < 0) {
+			snprintf(err, errlen, "job %lld: cannot read its journal: "
+			    "%s", (long long)j->id, store_error(co->store));
+			goto fail;
+		}
 		log_job_info(j->id, j->vm, "recovering %s of %s (%s -> %s)",
 		    sj[i].state, j->vm, j->source,
 		    j->destination);

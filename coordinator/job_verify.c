@@ -111,6 +111,97 @@ job_destroy_leftover(struct job *j, const char *host, const char *uuid)
 	return 0;
 }
 
+static void
+job_undefine_cb(struct host *h, const struct frame *f, const char *err,
+    void *arg)
+{
+	struct job *j = arg;
+	char msg[400];
+
+	j->calls--;
+	if (f == NULL) {
+		snprintf(j->undefine_err, sizeof(j->undefine_err), "%s", err);
+		snprintf(msg, sizeof(msg), "undefining the source's leftover "
+		    "definition on %s failed: %s", h->conf.name, err);
+	} else
+		snprintf(msg, sizeof(msg), "undefined the source's leftover "
+		    "inactive definition on %s", h->conf.name);
+	log_job_info(j->id, j->vm, "%s", msg);
+	if (store_job_event(j->co->store, j->id, "cleanup", msg,
+	    clock_wall_ms()) < 0)
+		log_job_warnx(j->id, j->vm, "%s", store_error(j->co->store));
+	j->verify_next_ms = clock_mono_ms();	/* look again */
+	job_verify(j);
+}
+
+/*
+ * Called once success is verified with both hosts (the destination runs the
+ * VM, same UUID on both, the source's copy is not running). The source may
+ * still hold a persistent, shut-off definition: libvirt's UNDEFINE_SOURCE
+ * runs only when its migration call itself ends well, not after a post-copy
+ * whose connection broke. A `virsh start` or autostart there would boot a
+ * second copy, so it is undefined, journaled first; only when the source
+ * says shut off (migrated) with no libvirt job, and hostd checks UUID and
+ * inactivity again on the handle it undefines. Returns 1 when the job waits
+ * for that or has ended here (a definition left is reported), 0 when
+ * nothing is left and the caller finishes the job as succeeded.
+ */
+static int
+job_undefine_source(struct job *j, const Ferry__DomainState *s,
+    const Ferry__DomainState *d)
+{
+	Ferry__DestroyRequest req = FERRY__DESTROY_REQUEST__INIT;
+	struct host *h = coord_host_find(j->co, j->source);
+	char msg[400];
+
+	if (!s->exists)
+		return 0;
+	if (j->undefine_sent) {
+		job_finish(j, JOB_SUCCEEDED, "%s runs on %s; %s still holds an "
+		    "inactive definition of it (%s): remove it there with "
+		    "virsh undefine", j->vm, j->destination, j->source,
+		    j->undefine_err[0] ? j->undefine_err : "it is still there");
+		return 1;
+	}
+	if (!job_is(s, "shutoff") || s->reason == NULL ||
+	    strcmp(s->reason, "migrated") != 0 ||
+	    (s->has_job_active && s->job_active) || s->uuid == NULL ||
+	    d->uuid == NULL || strcmp(s->uuid, d->uuid) != 0 ||
+	    (j->uuid[0] && strcmp(s->uuid, j->uuid) != 0)) {
+		job_finish(j, JOB_SUCCEEDED, "%s runs on %s; %s holds a "
+		    "definition Ferry leaves alone (%s, %s, UUID %.40s): check "
+		    "it, then remove it there (virsh undefine)", j->vm,
+		    j->destination, j->source, s->state ? s->state : "?",
+		    s->reason ? s->reason : "no reason",
+		    s->uuid ? s->uuid : "(none)");
+		return 1;
+	}
+	snprintf(msg, sizeof(msg), "%s runs on %s; undefining the inactive "
+	    "definition %s keeps (UUID %.40s)", j->vm, j->destination,
+	    j->source, s->uuid);
+	log_job_info(j->id, j->vm, "%s", msg);
+	if (store_job_event(j->co->store, j->id, "cleanup", msg,
+	    clock_wall_ms()) < 0) {
+		/* Not journaled, not done: the operator hears of it. */
+		snprintf(j->undefine_err, sizeof(j->undefine_err),
+		    "not undefined: %s", store_error(j->co->store));
+		j->undefine_sent = 1;
+		return job_undefine_source(j, s, d);
+	}
+	req.name = j->vm;
+	req.uuid = s->uuid;
+	j->undefine_sent = 1;
+	if (h == NULL || peer_call(h, MSG_UNDEFINE_LEFTOVER, &req.base,
+	    HOSTD_TIMEOUT_MS, job_undefine_cb, j) < 0) {
+		snprintf(j->undefine_err, sizeof(j->undefine_err), "%s is not "
+		    "connected", j->source);
+		return job_undefine_source(j, s, d);
+	}
+	j->calls++;
+	j->step = JOB_STEP_CLEANING;
+	return 1;
+}
+
 /* Verifying: ask again after VERIFY_RETRY_MS (job_tick). */
 void
 job_wait(struct job *j, uint64_t now)
@@ -158,6 +249,8 @@ job_judge(struct job *j)
 			    sd);
 			return;
 		}
+		if (job_undefine_source(j, s, d))
+			return;
 		job_finish(j, JOB_SUCCEEDED, "%s runs on %s", j->vm,
 		    j->destination);
 		return;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install every Debian 12 package Ferry's build, tests and lab need.
 # Idempotent: asks apt only for what is missing. clang and libclang-rt-dev
-# (libFuzzer, only recommended by clang) are for tests/fuzz.
+# (libFuzzer, only recommended by clang) are for tests/fuzz; faketime
+# (libfaketime) for the lab's stepped wall clock (lab up --faketime).
 set -eu
 
 PKGS="build-essential pkg-config gcc make
@@ -13,7 +14,7 @@ libcmocka-dev libsqlite3-dev sqlite3 libconfig-dev libjson-c-dev libxml2-dev lib
 clang libclang-rt-dev
 mandoc groff-base man-db
 iproute2 cpio busybox-static procps psmisc util-linux kmod systemd
-glusterfs-server glusterfs-client nftables tgt libiscsi-dev
+glusterfs-server glusterfs-client nftables tgt libiscsi-dev faketime
 librbd-dev librados-dev ceph-mon ceph-osd ceph-common"
 # deps.sh --packaging: also what building and checking the .debs needs
 # (make check-packages).

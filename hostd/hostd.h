@@ -226,6 +226,8 @@ int	 precheck_cleanup(struct hostd *, const ProtobufCMessage *, uint8_t **,
 	    size_t *, char *, size_t);
 int	 precheck_domain_state(struct hostd *, const ProtobufCMessage *,
 	    uint8_t **, size_t *, char *, size_t);
+int	 precheck_undefine(struct hostd *, const ProtobufCMessage *, uint8_t **,
+	    size_t *, char *, size_t);
 int	 precheck_destroy(struct hostd *, const ProtobufCMessage *, uint8_t **,
 	    size_t *, char *, size_t);
 int	 precheck_dirty_rate(struct hostd *, const ProtobufCMessage *,

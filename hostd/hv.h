@@ -153,6 +153,10 @@ struct hv_ops {
 	 * here or it has no value. NULL op: the hypervisor keeps none. */
 	int	(*secret_value)(struct hv *, const char *uuid,
 		    unsigned char **value, size_t *len);
+	/* Remove the persistent definition of an inactive domain whose UUID
+	 * is uuid; checked on the same libvirt handle that undefines it.
+	 * -ENOENT no such domain, -EEXIST another UUID, -EBUSY active. */
+	int	(*undefine)(struct hv *, const char *name, const char *uuid);
 };
 
 struct hv {

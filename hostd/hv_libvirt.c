@@ -645,4 +645,5 @@ const struct hv_ops hv_libvirt_ops = {
 	.resume = hvl_resume,
 	.destroy = hvl_destroy,
 	.secret_value = hvl_secret_value,
+	.undefine = hvl_undefine,
 };

@@ -87,5 +87,6 @@ int	 hvl_set_max_speed(struct hv *hv, const char *name, uint64_t mibs);
 int	 hvl_start_postcopy(struct hv *hv, const char *name);
 int	 hvl_resume(struct hv *hv, const char *name);
 int	 hvl_destroy(struct hv *hv, const char *name);
+int	 hvl_undefine(struct hv *hv, const char *name, const char *uuid);
 
 #endif

@@ -401,3 +401,46 @@ hvl_destroy(struct hv *hv, const char *name)
 {
 	return hvl_simple(hv, name, HVL_DESTROY, 0);
 }
+
+/* Only an inactive domain of that UUID, checked on the handle undefined:
+ * a same-named domain defined meanwhile is not touched. Flags 0: libvirt
+ * refuses a domain with a managed-save image or snapshots (another state
+ * of the guest someone may want). */
+int
+hvl_undefine(struct hv *hv, const char *name, const char *uuid)
+{
+	struct hvl_call c;
+	char u[VIR_UUID_STRING_BUFLEN];
+	int rc, act;
+
+	if ((rc = hvl_begin(hv, name, "undefine", &c)) != 0)
+		return rc;
+	rc = -1;
+	if (virDomainGetUUIDString(c.dom, u) < 0) {
+		rc = hvl_fail("undefine", name);
+		goto done;
+	}
+	if (uuid == NULL || strcmp(u, uuid) != 0) {
+		hv_set_error("undefine %s: its UUID is %s, not %s", name, u,
+		    uuid ? uuid : "(none)");
+		rc = -EEXIST;
+		goto done;
+	}
+	if ((act = virDomainIsActive(c.dom)) != 0) {
+		if (act < 0)
+			rc = hvl_fail("undefine", name);
+		else {
+			hv_set_error("undefine %s: the domain is active", name);
+			rc = -EBUSY;
+		}
+		goto done;
+	}
+	if (virDomainUndefine(c.dom) < 0) {
+		rc = hvl_fail("undefine", name);
+		goto done;
+	}
+	rc = 0;
+done:
+	hvl_end(&c);
+	return rc;
+}

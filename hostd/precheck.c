@@ -1145,6 +1145,54 @@ done:
 	return rc;
 }
 
+/*
+ * UNDEFINE_LEFTOVER: remove the persistent, inactive definition a finished
+ * migration left on its source (libvirt's UNDEFINE_SOURCE did not run, e.g.
+ * after a post-copy whose connection broke). Refused unless the domain here
+ * has the request's UUID and is shut off: a running or another domain of
+ * that name is never touched. Replies with the state afterwards.
+ */
+int
+precheck_undefine(struct hostd *hd, const ProtobufCMessage *m,
+    uint8_t **payload, size_t *len, char *err, size_t errlen)
+{
+	const Ferry__DestroyRequest *req = (const Ferry__DestroyRequest *)m;
+	Ferry__DomainState st = FERRY__DOMAIN_STATE__INIT;
+	struct hv_domain d;
+	int r, rc = -1;
+
+	memset(&d, 0, sizeof(d));
+	st.name = req->name;
+	if (hd->hv->ops->undefine == NULL) {
+		snprintf(err, errlen, "undefine is not supported here");
+		goto done;
+	}
+	r = hd->hv->ops->undefine(hd->hv, req->name, req->uuid);
+	if (r < 0 && r != -ENOENT) {
+		snprintf(err, errlen, "refusing to undefine %s: %s", req->name,
+		    hv_last_error());
+		goto done;
+	}
+	if (r == 0)
+		log_warnx("undefined the inactive leftover definition of %s "
+		    "(UUID %s)", req->name, req->uuid);
+	r = hd->hv->ops->domain_info(hd->hv, req->name, &d);
+	if (r == 0)
+		precheck_state_of(&d, &st);
+	else if (r != -ENOENT) {
+		snprintf(err, errlen, "%s", hv_last_error());
+		goto done;
+	}
+	if (hostd_pack(&st.base, payload, len) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	rc = 0;
+done:
+	hv_domain_clear(&d);
+	return rc;
+}
+
 /* DIRTY_RATE: libvirt's dirty-rate calculation over a few seconds. */
 int
 precheck_dirty_rate(struct hostd *hd, const ProtobufCMessage *m,

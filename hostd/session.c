@@ -88,6 +88,7 @@ session_domain_of(uint16_t type, const ProtobufCMessage *m)
 	case MSG_DIRTY_RATE:
 		return ((const Ferry__DirtyRateRequest *)m)->name;
 	case MSG_DESTROY_LEFTOVER:
+	case MSG_UNDEFINE_LEFTOVER:
 		return ((const Ferry__DestroyRequest *)m)->name;
 	default:
 		return "";
@@ -149,6 +150,22 @@ handle_destroy_leftover(void *ctx, const struct frame_hdr *h,
 		return -1;
 	}
 	return session_worker(s, h, m, precheck_destroy, HOSTD_WQ_STATE, err,
+	    errlen);
+}
+/* The same guard: a VM migrating out of here is not a leftover. */
+static int
+handle_undefine_leftover(void *ctx, const struct frame_hdr *h,
+    ProtobufCMessage *m, char *err, size_t errlen)
+{
+	struct session *s = ctx;
+	const Ferry__DestroyRequest *req = (const Ferry__DestroyRequest *)m;
+
+	if (migrate_outgoing(s->hd, req->name)) {
+		snprintf(err, errlen, "refusing to undefine %s: this host is "
+		    "migrating it out", req->name);
+		return -1;
+	}
+	return session_worker(s, h, m, precheck_undefine, HOSTD_WQ_STATE, err,
 	    errlen);
 }
 WORKER_HANDLER(handle_host_cpu, cpu_host, HOSTD_WQ_CHECK)
@@ -255,6 +272,9 @@ const struct dispatch_entry session_dispatch[MSG_HOST_MAX] = {
 	    DISPATCH_AUTH },
 	[MSG_CPU_COMPARE] = { "cpu-compare",
 	    &ferry__cpu_compare_request__descriptor, handle_cpu_compare,
+	    DISPATCH_AUTH },
+	[MSG_UNDEFINE_LEFTOVER] = { "undefine-leftover",
+	    &ferry__destroy_request__descriptor, handle_undefine_leftover,
 	    DISPATCH_AUTH },
 };
 const size_t session_ndispatch = MSG_HOST_MAX;

@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# The fault matrix: each fault injected at a random point of a live
-# migration (5 MiB/s, a guest dirtying memory), FAULT_RUNS times (default 1;
-# make check-faults runs more), and once during a maintenance drain. After
-# each run: the VM runs on exactly one host (asked of libvirt), its
-# heartbeat never reset, the job's final state agrees with where it runs, no
-# copy is left on the other host, and no job is left unfinished. The table
-# goes to $FAULT_RESULTS (make check-faults: tests/faults/RESULTS.md).
-# The storage faults stop the server of the guest's disk: nfs (QEMU's own
+# The fault matrix: each fault injected at a random point of live
+# migrations (a 10 MiB/s cap, guests dirtying memory), FAULT_RUNS trials a
+# fault (default 1; make check-faults runs 30), and during maintenance
+# drains. Trials of one fault run FAULT_PAR at a time (default 6): that many
+# guests migrate at once, each started at its own random offset (3-10 s)
+# before the one injection, so each is an independent trial with its own
+# verdict. After each trial: the VM runs on exactly one host (asked of
+# libvirt), its heartbeat never reset, the job's final state agrees with
+# where it runs, no copy or definition is left on the other host, and no
+# job is left unfinished. A trial whose job was not migrating when the fault
+# struck (not started yet, or already over) counts as not a run when it
+# passes those checks, and as a failed run when it does not.
+# The table goes to $FAULT_RESULTS (make check-faults: tests/faults/RESULTS.md).
+# The storage faults stop the server of the guests' disks: nfs (QEMU's own
 # NFS client), gluster (a file on the hosts' GlusterFS FUSE mounts) and ceph
-# (monitor and OSD stopped under an RBD disk QEMU opens with librbd).
+# (monitor and OSD stopped under RBD disks QEMU opens with librbd).
+# clock-step steps the coordinator's and the hostds' wall clock by an hour
+# (forward on odd rounds, back on even ones, then back again) through
+# libfaketime (lab up --faketime): the machine's clock is never touched.
 # Lost (running nowhere) and duplicated (running on two hosts) are counted
-# from libvirt's answers. The wall clock is never stepped here: the lab
-# shares the machine's clock with everything else on it.
+# from libvirt's answers.
 . "$(dirname "$0")/../lab/lib.sh"
 
 RUNS=${FAULT_RUNS:-1}
+PAR=${FAULT_PAR:-6}
+BW=${FAULT_BW:-10}
 RESULTS=${FAULT_RESULTS:-$(mktemp /tmp/ferry-faults.XXXXXX.md)}
 # "gluster" (the GlusterFS server stopped under a guest whose disk is a file
 # on the hosts' FUSE mounts) when the lab has one (tests/run: it does).
@@ -22,8 +32,10 @@ if [ -z "${FAULTS:-}" ]; then
 	FAULTS="dest-libvirtd dest-hostd src-hostd coordinator link nfs src-libvirtd dest-qemu coordinator-disk-full postcopy-link"
 	lab status | grep -q '^gluster ' && FAULTS="$FAULTS gluster"
 	lab status | grep -q '^ceph ' && FAULTS="$FAULTS ceph"
+	[ "$(grep -s '^FAKETIME=' "/run/ferry-lab/$LAB_ID/lab.env" | cut -d= -f2)" = 1 ] && FAULTS="$FAULTS clock-step"
 fi
-declare -A n_runs n_ok n_succ n_rb n_fail n_lost n_dup notes
+T_START=$(date +%s)
+declare -A n_runs n_ok n_succ n_rb n_fail n_lost n_dup n_late n_secs notes
 STATE=/var/lib/ferry-lab/$LAB_ID
 DBFS=$STATE/coordinator/dbfs	# a small tmpfs for coordinator-disk-full
 
@@ -63,9 +75,8 @@ db_restore() {
 	umount "$DBFS" && rmdir "$DBFS"
 	lab start coordinator > /dev/null
 }
-trap db_restore EXIT
 
-inject() { # FAULT SRC DST VM RUN: break something, then mend it
+inject() { # FAULT SRC DST "VMS" ROUND: break something, then mend it
 	case $1 in
 	dest-libvirtd)
 		lab stop "$3" libvirtd > /dev/null; sleep 8; lab start "$3" libvirtd > /dev/null ;;
@@ -87,9 +98,27 @@ inject() { # FAULT SRC DST VM RUN: break something, then mend it
 		kill -9 "$(pidof_daemon "$2-libvirtd")"; sleep 8
 		lab start "$2" libvirtd > /dev/null ;;
 	dest-qemu)
-		local pid
-		pid=$(dest_qemu_pid "$4" "$3") || { note "no incoming QEMU of $4 on $3"; return 1; }
-		kill -9 "$pid" ;;
+		local pid v miss=0
+		for v in $4; do
+			pid=$(dest_qemu_pid "$v" "$3") || { note "no incoming QEMU of $v on $3"; miss=1; continue; }
+			kill -9 "$pid"
+		done
+		return $miss ;;
+	clock-step)
+		# An hour forward (odd rounds) or back (even), held 8 s, then
+		# the opposite step back to the machine's time. Each step must
+		# be seen by the coordinator and both hostds.
+		local step=$(( $5 % 2 ? 3600 : -3600 ))
+		lab clock "$(printf '%+d' "$step")" > /dev/null
+		if wait_until 10 clock_seen "$step" "$2" "$3"; then
+			note "clock stepped ${step}s at $(now_ms); the coordinator, $2 and $3 read it"
+		else
+			note "the ${step}s step did not reach the daemons"; CLOCK_MISSED=1
+		fi
+		sleep 8
+		lab clock 0 > /dev/null
+		wait_until 10 clock_seen 0 "$2" "$3" ||
+		    { note "the step back did not reach the daemons"; CLOCK_MISSED=1; } ;;
 	coordinator-disk-full)
 		# dd stops at ENOSPC; the coordinator runs full for 8-32 s,
 		# so that the job's end falls into some runs' outage.
@@ -110,23 +139,46 @@ inject() { # FAULT SRC DST VM RUN: break something, then mend it
 		# an open bug (README, Status).
 		local cut=$(( $5 % 2 ? 12 : 45 ))
 		note "link cut for ${cut}s"
-		watch_both "$4" "$cut" & local w=$!
+		watch_both "$cut" $4 & local w=$!
 		lab link "$3" down > /dev/null; sleep "$cut"; lab link "$3" up > /dev/null
-		wait "$w" || DUP_SEEN=1 ;;
+		wait "$w" || true ;;
 	esac
 }
 
-# watch_both VM SECONDS: fails if, sampled every 0.5 s, VM is ever seen
-# running on both h1 and h2 (libvirt's answers).
+# watch_both SECONDS VM...: fails if, sampled every 0.5 s, a VM is ever
+# seen running on both h1 and h2 (libvirt's answers); names it in $TMPD/dup.
 watch_both() {
-	local end=$(( $(date +%s) + $2 )) a b
+	local end=$(( $(date +%s) + $1 )) a b v rc=0
+	shift
 	while [ "$(date +%s)" -lt "$end" ]; do
-		a=$(lab virsh h1 domstate "$1" 2> /dev/null | head -1)
-		b=$(lab virsh h2 domstate "$1" 2> /dev/null | head -1)
-		if [ "$a" = running ] && [ "$b" = running ]; then
-			note "$1 running on h1 and h2 at $(now_ms)"; return 1
-		fi
+		a=$(lab virsh h1 list --name 2> /dev/null)
+		b=$(lab virsh h2 list --name 2> /dev/null)
+		for v in "$@"; do
+			if grep -qx "$v" <<< "$a" && grep -qx "$v" <<< "$b" &&
+			    [ "$(lab virsh h1 domstate "$v" 2> /dev/null | head -1)" = running ] &&
+			    [ "$(lab virsh h2 domstate "$v" 2> /dev/null | head -1)" = running ]; then
+				note "$v running on h1 and h2 at $(now_ms)"; echo "$v" >> "$TMPD/dup"; rc=1
+			fi
+		done
 		sleep 0.5
+	done
+	return $rc
+}
+
+# clock_seen OFFSET SRC DST: the coordinator (the time it last heard from a
+# host, by its own clock) and both hostds (a log line made now: a TCP probe
+# of the port is logged as a failed handshake) read the machine's time plus
+# OFFSET seconds, within 30 s.
+clock_seen() {
+	local want=$(( $(date +%s) + $1 )) t h line
+	t=$(( $(ferryctl hosts --json | jq '[.[].last_seen_ms] | max') / 1000 ))
+	[ $(( t - want )) -le 30 ] && [ $(( want - t )) -le 30 ] || return 1
+	for h in "$2" "$3"; do
+		timeout 2 bash -c "exec 3<>/dev/tcp/198.18.$LAB_ID.$((10 + ${h#h}))/7220" 2> /dev/null
+		sleep 0.3
+		line=$(tail -1 "$STATE/$h/hostd.log")
+		t=$(date -d "${line%% *}" +%s 2> /dev/null) || return 1
+		[ $(( t - want )) -le 30 ] && [ $(( want - t )) -le 30 ] || return 1
 	done
 }
 
@@ -154,47 +206,128 @@ record() { # FAULT OK STATE NOTE [NRUNNING]
 	[ -n "$4" ] && notes[$1]="${notes[$1]:-}${notes[$1]:+; }$4"
 }
 
-one_run() { # FAULT RUN
-	local f=$1 r=$2 vm=fm$RANDOM src=h1 dst=h2 job delay st host good=1 why="" disk=nfs
-	local dmib=16 drate=2 mopt="" n other persisted st_note="" rnote="" n_full
-	DUP_SEEN=0
+job_state() { ferryctl job "$1" --json 2> /dev/null | jq -r .job.state; }
+# verifying_ms JOB: when the coordinator first judged the migration over.
+verifying_ms() {
+	ferryctl job "$1" --json 2> /dev/null |
+	    jq '[.history[] | select(.type == "state" and .state == "verifying") | .time_ms] | min // 0'
+}
+all_final() { local j; for j in "$@"; do job_final "$j" || return 1; done; }
+all_in_postcopy() { local v; for v in "$@"; do in_postcopy "$v" h1 || return 1; done; }
+
+# fault_round FAULT ROUND K: K guests migrate h1 -> h2, each started at its
+# own offset before the one injection of FAULT; K verdicts (trial).
+fault_round() {
+	local f=$1 r=$2 k=$3 i v j src=h1 dst=h2 disk=nfs dmib=16 drate=2 mopt=""
+	local vms=() jobs=() offs=() maxo=0 t0 tinj tend st_before ok_inj=1 left at
+	local clog=$STATE/coordinator/coordinator.log full0 n_full=-1 unfinished
+	local -A before_restart=() pc_before=()
+	CLOCK_MISSED=0
+	: > "$TMPD/dup"
 	[ "$f" = gluster ] && disk=gluster-file
 	[ "$f" = ceph ] && disk=rbd
 	[ "$f" = coordinator-disk-full ] && { db_on_tmpfs || { notok "fault $f: no tmpfs for the database"; return; }; }
+	# A stepped clock is no reason to give up: with a completion timeout,
+	# a wall-clock deadline would fire at once (forward) or late (back).
+	[ "$f" = clock-step ] && mopt="--timeout 120"
 	if [ "$f" = postcopy-link ]; then
-		# Pre-copy must stall (the guest dirties 24 MiB/s, the link to
-		# the destination carries 4 MiB/s) so that the job switches to
-		# post-copy, and post-copy lasts long enough to be cut.
+		# Pre-copy must stall (each guest dirties 24 MiB/s, the link to
+		# the destination carries 4 MiB/s for all) so that the jobs
+		# switch to post-copy, and post-copy lasts long enough to be cut.
+		# (4 MiB/s a guest let loaded TCG guests converge in pre-copy.)
 		dmib=24 drate=24 mopt="--postcopy --timeout 900"
 		tc qdisc add dev "fl${LAB_ID}h${dst#h}" root tbf rate 32mbit burst 32k latency 400ms
 	fi
-	lab vm create "$vm" --host "$src" --mem 128 --dirty-mib "$dmib" --dirty-rate "$drate" --disk "$disk" > /dev/null
-	wait_until 20 exactly_one "$vm" "$src"
-	sleep 2
-	job=$(ferryctl migrate "$vm" --to "$dst" --bandwidth 5 $mopt --no-wait)
-	wait_until 30 migrating "$job"
+	for ((i = 0; i < k; i++)); do
+		vms+=("fm${RANDOM}x$i")
+		lab vm create "${vms[i]}" --host "$src" --mem 128 --dirty-mib "$dmib" --dirty-rate "$drate" --disk "$disk" > /dev/null &
+	done
+	wait
+	for v in "${vms[@]}"; do wait_until 30 exactly_one "$v" "$src" || note "$v did not come up on $src"; done
+	# Offsets: guest i's migration is asked for offs[i] seconds before
+	# the fault, the largest first: 3-10 s, as its pre-checks take about
+	# 2 s and the copy at 10 MiB/s about 15 s.
+	for ((i = 0; i < k; i++)); do
+		offs+=($(( 3 + RANDOM % 8 )))
+		[ "${offs[i]}" -gt "$maxo" ] && maxo=${offs[i]}
+		jobs+=("")
+	done
+	[ "$f" = postcopy-link ] && maxo=0
+	t0=$(now_ms)
+	left=$k
+	while [ "$left" -gt 0 ]; do
+		for ((i = 0; i < k; i++)); do
+			[ -z "${jobs[i]}" ] || continue
+			at=$(( t0 + (maxo - ${offs[i]}) * 1000 ))
+			[ "$(now_ms)" -ge "$at" ] || continue
+			jobs[i]=$(ferryctl migrate "${vms[i]}" --to "$dst" --bandwidth "$BW" $mopt --no-wait)
+			left=$((left - 1))
+		done
+		[ "$left" -gt 0 ] && sleep 0.1
+	done
 	if [ "$f" = postcopy-link ]; then
-		if ! wait_until 240 in_postcopy "$vm" "$src"; then
-			good=0; why="no switch to post-copy in 240 s"
-		fi
-		delay=$(( RANDOM % 3 ))
-		note "post-copy since $(now_ms); cut in ${delay}s"
+		wait_until 240 all_in_postcopy "${vms[@]}" ||
+		    note "not every guest switched to post-copy in 240 s"
+		local pd=$(( RANDOM % 3 ))
+		note "post-copy since $(now_ms); cut in ${pd}s"
+		sleep "$pd"
+		# A guest not in post-copy when the link is cut is no trial of it.
+		for v in "${vms[@]}"; do in_postcopy "$v" "$src" && pc_before[$v]=1; done
+		for ((i = 0; i < k; i++)); do offs[i]=$pd; done
 	else
-		delay=$(( 1 + RANDOM % 8 ))
+		while [ "$(now_ms)" -lt $(( t0 + maxo * 1000 )) ]; do sleep 0.1; done
 	fi
-	sleep "$delay"
-	local clog=$STATE/coordinator/coordinator.log full0
+	# Which jobs the fault strikes mid-copy: migrating now, and (trial)
+	# not judged over before the injection began.
+	st_before=$(ferryctl jobs --json | jq -c 'map({(.id | tostring): .state}) | add // {}')
+	tinj=$(now_ms)
 	full0=$(grep -c "disk is full" "$clog")
-	inject "$f" "$src" "$dst" "$vm" "$r" || { good=0; why="$why fault not injected"; }
+	inject "$f" "$src" "$dst" "${vms[*]}" "$r" || ok_inj=0
 	[ "$f" = postcopy-link ] && tc qdisc del dev "fl${LAB_ID}h${dst#h}" root 2> /dev/null
-	[ "$DUP_SEEN" = 1 ] && { good=0; why="$why seen running on both during the fault"; }
 	wait_until 30 all_up
-	if ! wait_until 300 job_final "$job"; then
+	wait_until 300 all_final "${jobs[@]}"
+	if [ "$f" = coordinator-disk-full ]; then
+		# What was written while the disk was full: a restarted
+		# coordinator must read the same final states back.
+		n_full=$(( $(grep -c "disk is full" "$clog") - full0 ))
+		note "writes the coordinator could not make: $n_full"
+		for j in "${jobs[@]}"; do before_restart[$j]=$(job_state "$j"); done
+		lab stop coordinator > /dev/null; lab start coordinator > /dev/null
+		wait_until 30 all_up
+	fi
+	tend=$(now_ms)
+	unfinished=$(ferryctl jobs --all --json | jq '[.[] | select(.ended_ms == null)] | length')
+	for ((i = 0; i < k; i++)); do
+		trial "$f" "$r" "$i" "${vms[i]}" "${jobs[i]}" "${offs[i]}"
+	done
+	# Mend what the verdicts found unfinished (e.g. a wall-clock deadline
+	# an hour away), so that the next round starts clean: a restarted
+	# coordinator takes the jobs up again from now.
+	if ! all_final "${jobs[@]}"; then
+		note "round $r: jobs still unfinished; restarting the coordinator"
+		lab stop coordinator > /dev/null; lab start coordinator > /dev/null
+		wait_until 30 all_up
+		wait_until 240 all_final "${jobs[@]}" || note "round $r: jobs unfinished after a restart too"
+	fi
+	for v in "${vms[@]}"; do lab vm destroy "$v" > /dev/null & done
+	wait
+}
+
+# trial FAULT ROUND I VM JOB OFFSET: one guest's verdict (reads fault_round's
+# locals: src dst tinj tend st_before ok_inj n_full unfinished before_restart
+# pc_before).
+trial() {
+	local f=$1 r=$2 i=$3 vm=$4 job=$5 delay=$6 st host good=1 why="" n other persisted
+	local st_note="" rnote="" late="" vms_ms
+	[ "$ok_inj" = 1 ] || { good=0; why="fault not injected"; }
+	[ "$CLOCK_MISSED" = 1 ] && { good=0; why="$why the clock step did not reach the daemons"; }
+	grep -qx "$vm" "$TMPD/dup" && { good=0; why="$why seen running on both during the fault"; }
+	if ! job_final "$job"; then
 		good=0; why="$why job $job not final after 300 s"
 	fi
-	st=$(ferryctl job "$job" --json | jq -r .job.state)
+	st=$(job_state "$job")
 	n=$(running_on_libvirt "$vm" | grep -c .)
-	[ "$DUP_SEEN" = 1 ] && n=2
+	grep -qx "$vm" "$TMPD/dup" && n=2
 	host=$(on_one_host "$vm")
 	if [ -z "$host" ]; then
 		good=0; why="$why runs on [$(running_on_libvirt "$vm" | tr '\n' ' ')] hosts"
@@ -207,55 +340,66 @@ one_run() { # FAULT RUN
 	    ! { [ "$st" = rolled_back ] && [ "$host" = "$src" ]; }; then
 		good=0; why="$why job says $st, libvirt says $host"
 	fi
+	if [ "$f" = clock-step ] && [ "$st" != succeeded ]; then
+		good=0; why="$why $st under a stepped clock, nothing else broken: a wall-clock deadline?"
+	fi
 	other=$src; [ "$host" = "$src" ] && other=$dst
 	if [ -n "$host" ] && leftover "$vm" "$other"; then
 		good=0; why="$why leftover on $other ($(lab virsh "$other" domstate --reason "$vm" 2> /dev/null | head -1),$(lab virsh "$other" dominfo "$vm" 2> /dev/null | awk '/^Persistent:/ { print " persistent " $2 }'); on $host$(lab virsh "$host" dominfo "$vm" 2> /dev/null | awk '/^Persistent:/ { print " persistent " $2 }'))"
 	fi
-	if ! beats_after "$vm" "$(now_ms)" > /dev/null; then
+	if ! beats_after "$vm" "$tend" > /dev/null; then
 		good=0; why="$why heartbeat broken"
 	fi
-	if [ "$(ferryctl jobs --all --json | jq '[.[] | select(.ended_ms == null)] | length')" != 0 ]; then
-		good=0; why="$why unfinished jobs in the database"
-	fi
+	[ "$unfinished" = 0 ] || { good=0; why="$why unfinished jobs in the database"; }
 	if [ "$f" = coordinator-disk-full ]; then
-		# What was written while the disk was full: a restarted
-		# coordinator reads the same final state back.
-		lab stop coordinator > /dev/null; lab start coordinator > /dev/null
-		wait_until 30 all_up
-		n_full=$(( $(grep -c "disk is full" "$clog") - full0 ))
-		note "writes the coordinator could not make: $n_full"
 		[ "$n_full" -gt 0 ] || { good=0; why="$why the disk was full but no write failed"; }
-		persisted=$(ferryctl job "$job" --json | jq -r .job.state)
-		[ "$persisted" = "$st" ] || { good=0; why="$why job $st before a restart, $persisted after"; }
+		persisted=$(job_state "$job")
+		[ "$persisted" = "${before_restart[$job]}" ] || { good=0; why="$why job ${before_restart[$job]} before a restart, $persisted after"; }
 	fi
 	if [ "$f" = postcopy-link ]; then
 		if ferryctl job "$job" --json | grep -q "resuming the failed post-copy"; then
-			note "post-copy resumed"; st_note="resumed"
+			st_note="resumed"
 		else
 			st_note="not resumed"
 		fi
 	fi
-	note "$f run $r: fault after ${delay}s of migration; job $job $st; runs on ${host:-?}${st_note:+; post-copy $st_note}"
+	# Mid-copy: migrating just before the injection, and not judged over
+	# before it began (by the coordinator's clock: the machine's, except
+	# under clock-step, whose records carry the stepped time).
+	if [ "$f" = postcopy-link ] && [ -z "${pc_before[$vm]:-}" ]; then
+		late="not in post-copy when the link was cut"
+	elif [ "$(jq -r --arg j "$job" '.[$j] // "none"' <<< "$st_before")" != migrating ]; then
+		late="$(jq -r --arg j "$job" '.[$j] // "ended"' <<< "$st_before") when the fault struck"
+	elif [ "$f" != clock-step ]; then
+		vms_ms=$(verifying_ms "$job")
+		if [ "$vms_ms" != 0 ] && [ "$vms_ms" -lt "$tinj" ]; then
+			late="over $(( tinj - vms_ms )) ms before the fault"
+		fi
+	fi
+	note "$f round $r guest $i: migration started ${delay}s before the fault; job $job $st; runs on ${host:-?}${st_note:+; post-copy $st_note}${late:+; not mid-copy: $late}"
+	if [ $good = 1 ] && [ -n "$late" ]; then
+		ok "fault $f (round $r, guest $i): not a run ($late); $st, on $host only"
+		n_late[$f]=$(( ${n_late[$f]:-0} + 1 ))
+		return
+	fi
 	if [ $good = 1 ]; then
-		ok "fault $f (run $r, at ${delay}s): $st, on $host only, heartbeat unbroken"
+		ok "fault $f (round $r, guest $i, at ${delay}s): $st, on $host only, heartbeat unbroken"
 	else
-		notok "fault $f (run $r, at ${delay}s): $why"
+		notok "fault $f (round $r, guest $i, at ${delay}s): $why"
 		ferryctl job "$job" 2>&1 | sed 's/^/#   /' | tail -30
 	fi
-	rnote=""
-	[ $good = 1 ] || rnote="run $r:$why"
-	[ -n "$st_note" ] && rnote="${rnote:-run $r:} post-copy $st_note"
+	[ $good = 1 ] || rnote="round $r guest $i:$why"
+	[ -n "$st_note" ] && rnote="${rnote:-round $r guest $i:} post-copy $st_note"
 	record "$f" "$good" "$st" "$rnote" "$n"
-
-	lab vm destroy "$vm" > /dev/null
 }
 
 drain_run() { # coordinator killed during a maintenance drain
 	local f=drain-coordinator vms="fd1 fd2 fd3" v good=1 why="" st
 	for v in $vms; do
-		lab vm create "$v" --host h1 --mem 128 --dirty-mib 8 --dirty-rate 2 > /dev/null
+		lab vm create "$v" --host h1 --mem 128 --dirty-mib 8 --dirty-rate 2 > /dev/null &
 	done
-	for v in $vms; do wait_until 20 exactly_one "$v" h1; done
+	wait
+	for v in $vms; do wait_until 30 exactly_one "$v" h1; done
 	ferryctl maintenance enter h1 --max-parallel 1 > /dev/null
 	sleep $(( 2 + RANDOM % 5 ))
 	lab stop coordinator > /dev/null; sleep 2; lab start coordinator > /dev/null
@@ -272,33 +416,60 @@ drain_run() { # coordinator killed during a maintenance drain
 	else notok "fault $f: $why"; fi
 	record "$f" "$good" "$([ $good = 1 ] && echo succeeded || echo failed)" "$why" 1
 	ferryctl maintenance exit h1 > /dev/null
-	for v in $vms; do lab vm destroy "$v" > /dev/null; done
+	for v in $vms; do lab vm destroy "$v" > /dev/null & done
+	wait
 }
 
-for ((r = 1; r <= RUNS; r++)); do
-	for f in $FAULTS; do one_run "$f" "$r"; done
+TMPD=$(mktemp -d)
+trap 'db_restore; rm -rf "$TMPD"' EXIT
+# Per fault: rounds of up to PAR trials (post-copy: 3, as the throttled link
+# is shared) until RUNS trials were runs; one extra round makes up for
+# trials that were not mid-copy.
+for f in $FAULTS; do
+	t_f=$(date +%s)
+	par=$PAR
+	[ "$f" = postcopy-link ] && [ "$par" -gt 3 ] && par=3
+	r=0
+	while [ "${n_runs[$f]:-0}" -lt "$RUNS" ] && [ "$r" -lt $(( (RUNS + par - 1) / par + 1 )) ]; do
+		r=$((r + 1))
+		k=$(( RUNS - ${n_runs[$f]:-0} ))
+		[ "$k" -gt "$par" ] && k=$par
+		fault_round "$f" "$r" "$k"
+	done
+	n_secs[$f]=$(( $(date +%s) - t_f ))
+	note "$f: ${n_runs[$f]:-0} runs, ${n_late[$f]:-0} not runs, in ${n_secs[$f]} s"
 done
-[ "${FAULT_DRAIN:-1}" = 1 ] && drain_run
+if [ "${FAULT_DRAIN:-1}" = 1 ]; then
+	t_f=$(date +%s)
+	for ((r = 1; r <= RUNS; r++)); do drain_run; done
+	n_secs[drain-coordinator]=$(( $(date +%s) - t_f ))
+	note "drain-coordinator: ${n_runs[drain-coordinator]:-0} runs in ${n_secs[drain-coordinator]} s"
+fi
 
 {
 	echo "# Fault matrix"
 	echo
 	echo "Generated by tests/faults/f_matrix.sh on $(date -u '+%Y-%m-%d %H:%M UTC'),"
-	echo "commit $(git -C "$REPO" rev-parse --short HEAD), $(nproc) cores. Each run migrates a 128 MiB"
-	echo "guest dirtying 2 MiB/s at 5 MiB/s and injects the fault 1-8 s into the copy."
-	echo "A run is ok when the VM runs on exactly one host (libvirt), the job's final"
-	echo "state agrees, nothing is left on the other host, the heartbeat never reset"
-	echo "and no job is left unfinished."
+	echo "commit $(git -C "$REPO" rev-parse --short HEAD), $(nproc) cores, FAULT_RUNS=$RUNS, FAULT_PAR=$PAR."
+	echo "Each trial migrates a 128 MiB guest dirtying 2 MiB/s at $BW MiB/s; up to $PAR"
+	echo "trials (post-copy: 3) share one injection, each migration asked for 3-10 s"
+	echo "before it. A run is ok when the VM runs on exactly one host (libvirt), the"
+	echo "job's final state agrees, nothing is left on the other host, the heartbeat"
+	echo "never reset and no job is left unfinished. Not a run: the job was not"
+	echo "migrating when the fault struck (and passed the same checks). Seconds: the"
+	echo "fault's wall time, creating and destroying guests included."
 	echo
 	echo "Lost: running on no host; duplicated: running on two (libvirt's answers,"
 	echo "after the job; for postcopy-link also sampled during the cut)."
 	echo
-	echo "| fault | runs | ok | lost | duplicated | succeeded | rolled back | failed | notes |"
-	echo "|---|---|---|---|---|---|---|---|---|"
+	echo "| fault | runs | ok | lost | duplicated | not a run | succeeded | rolled back | failed | seconds | notes |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
 	for f in $FAULTS drain-coordinator; do
 		[ -n "${n_runs[$f]:-}" ] || continue
-		echo "| $f | ${n_runs[$f]} | ${n_ok[$f]:-0} | ${n_lost[$f]:-0} | ${n_dup[$f]:-0} | ${n_succ[$f]:-0} | ${n_rb[$f]:-0} | ${n_fail[$f]:-0} | ${notes[$f]:-} |"
+		echo "| $f | ${n_runs[$f]} | ${n_ok[$f]:-0} | ${n_lost[$f]:-0} | ${n_dup[$f]:-0} | ${n_late[$f]:-0} | ${n_succ[$f]:-0} | ${n_rb[$f]:-0} | ${n_fail[$f]:-0} | ${n_secs[$f]:-?} | ${notes[$f]:-} |"
 	done
+	echo
+	echo "Total: $(( $(date +%s) - T_START )) s."
 } > "$RESULTS"
 note "results in $RESULTS"
 cat "$RESULTS" | sed 's/^/# /'

@@ -1384,6 +1384,32 @@ fake_secret_value(struct hv *hv, const char *uuid, unsigned char **value,
 	return rc;
 }
 
+/* As libvirt: only an inactive domain of that UUID (hv.h). */
+static int
+fake_undefine(struct hv *hv, const char *name, const char *uuid)
+{
+	struct fake_host *h;
+	struct fake_dom *fd;
+	int rc;
+
+	pthread_mutex_lock(&fake_mtx);
+	h = fake_host(hv->uri);
+	if ((rc = fake_enter(h, FAKE_OP_UNDEFINE)) == 0 &&
+	    (rc = fake_need(h, name, &fd)) == 0) {
+		if (uuid == NULL || strcmp(fd->d.uuid, uuid) != 0) {
+			hv_set_error("undefine %s: its UUID is %s", name,
+			    fd->d.uuid);
+			rc = -EEXIST;
+		} else if (fd->d.state != VIR_DOMAIN_SHUTOFF) {
+			hv_set_error("undefine %s: the domain is active", name);
+			rc = -EBUSY;
+		} else
+			fake_dom_unlink(h, fd);
+	}
+	pthread_mutex_unlock(&fake_mtx);
+	return rc;
+}
+
 const struct hv_ops fake_hv_ops = {
 	.name = "fake",
 	.open = fake_open,
@@ -1406,4 +1432,5 @@ const struct hv_ops fake_hv_ops = {
 	.resume = fake_resume,
 	.destroy = fake_destroy,
 	.secret_value = fake_secret_value,
+	.undefine = fake_undefine,
 };

@@ -694,6 +694,59 @@ test_hostd_destroy_rules(void **state)
 	assert_int_equal(fake_hv_calls(cluster_host_uri(1), FAKE_OP_DESTROY), 1);
 }
 
+#ifndef OLD_MAIN
+/* hostd's rules for UNDEFINE_LEFTOVER: only an inactive domain of the
+ * request's UUID loses its definition, whoever asks. */
+static void
+undefine_call(struct cluster *cl, int host, const char *vm, const char *uuid,
+    struct destroy_reply *r)
+{
+	Ferry__DestroyRequest req = FERRY__DESTROY_REQUEST__INIT;
+
+	memset(r, 0, sizeof(*r));
+	req.name = (char *)vm;
+	req.uuid = (char *)uuid;
+	assert_int_equal(peer_call(&cl->co.hosts[host], MSG_UNDEFINE_LEFTOVER,
+	    &req.base, 10000, destroy_cb, r), 0);
+	assert_true(cluster_run_until(cl, destroy_done, r, 15000));
+}
+
+static void
+test_hostd_undefine_rules(void **state)
+{
+	struct cluster *cl = *state;
+	struct destroy_reply r;
+	struct hv_domain d;
+	char uuid[40];
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(1), "vmu", NULL, 0), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(fake_hv_get_domain(cluster_host_uri(1), "vmu", &d), 0);
+	snprintf(uuid, sizeof(uuid), "%s", d.uuid);
+	hv_domain_clear(&d);
+	/* Running: never, even with the right UUID. */
+	undefine_call(cl, 1, "vmu", uuid, &r);
+	assert_false(r.ok);
+	assert_non_null(strstr(r.err, "refus"));
+	assert_true(fake_hv_has_domain(cluster_host_uri(1), "vmu"));
+	/* Shut off, but no UUID or another one. */
+	assert_int_equal(fake_hv_set_state(cluster_host_uri(1), "vmu",
+	    VIR_DOMAIN_SHUTOFF, VIR_DOMAIN_SHUTOFF_MIGRATED), 0);
+	undefine_call(cl, 1, "vmu", NULL, &r);
+	assert_false(r.ok);
+	undefine_call(cl, 1, "vmu", "0badc0de-0000-4000-8000-000000000001", &r);
+	assert_false(r.ok);
+	assert_true(fake_hv_has_domain(cluster_host_uri(1), "vmu"));
+	/* The real leftover goes; asking again finds nothing, and says so. */
+	undefine_call(cl, 1, "vmu", uuid, &r);
+	if (!r.ok)
+		fail_msg("leftover not undefined: %s", r.err);
+	assert_false(fake_hv_has_domain(cluster_host_uri(1), "vmu"));
+	undefine_call(cl, 1, "vmu", uuid, &r);
+	assert_true(r.ok);
+}
+#endif
+
 int
 main(void)
 {
@@ -720,6 +773,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_true_leftover_destroyed, setup,
 		    teardown),
+#ifndef OLD_MAIN
+		cmocka_unit_test_setup_teardown(test_hostd_undefine_rules, setup,
+		    teardown),
+#endif
 		cmocka_unit_test_setup_teardown(test_hostd_destroy_rules, setup,
 		    teardown),
 	};

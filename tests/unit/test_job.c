@@ -589,6 +589,56 @@ test_abort_refused_is_retried(void **state)
 	    "the migration ended (not completed) after 2 abort call(s)"), 1);
 }
 
+/* The first abort's failure is journaled: the coordinator got its reply. */
+static int
+first_abort_failed(struct cluster *cl, void *arg)
+{
+	return journal_count_with(cl, *(int64_t *)arg, "abort",
+	    "retrying") == 1;
+}
+
+/*
+ * Issue 11: an abort asked, then the coordinator killed before the source
+ * carried it out (its first try failed, the retry never came). The
+ * restarted coordinator reads the pending abort from the journal and sends
+ * it again: the job rolls back. Before, the abort lived in memory only and
+ * the recovered migration completed.
+ */
+static void
+test_abort_survives_restart(void **state)
+{
+	struct cluster *cl = *state;
+	char err[256];
+	int64_t id, arg[2];
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmas", NULL, 0), 0);
+	cluster_script(0, "vmas", 24, 0, NULL);	/* 12 s: completes unless aborted */
+	id = start_job(cl, "vmas", "h2", 5);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
+	assert_true(cluster_run_until(cl, src_migrating, (void *)"vmas", 10000));
+	fake_hv_fail(cluster_host_uri(0), FAKE_OP_ABORT_JOB, 1, -1, "abort job vmas: "
+	    "Timed out during operation: cannot acquire state change lock");
+	assert_int_equal(job_abort(&cl->co, id, "aborted by operator", err,
+	    sizeof(err)), 0);
+	assert_true(cluster_run_until(cl, first_abort_failed, &id, 10000));
+	/* Gone before its retry (ABORT_RETRY_MS); hostd carries on. */
+	cluster_coord_stop(cl);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_ABORT_JOB), 1);
+	cluster_coord_start(cl);
+	assert_non_null(job_find(&cl->co, id));
+	cluster_wait_final(cl, id, 20000);
+	cluster_expect_job(cl, id, "rolled_back", "aborted by operator");
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_ABORT_JOB), 2);
+	assert_true(cluster_running_on(cluster_host_uri(0), "vmas"));
+	assert_false(fake_hv_has_domain(cluster_host_uri(1), "vmas"));
+	assert_int_equal(journal_count_with(cl, id, "abort",
+	    "coordinator restarted with the abort pending"), 1);
+	assert_int_equal(journal_count_with(cl, id, "abort-request",
+	    "aborted by operator"), 1);
+}
+
 /* Replies to the slow calls of test_slow_checks_do_not_starve. */
 struct slow_calls {
 	int	replied, busy, other;
@@ -2037,6 +2087,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_libvirt_failure, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_both_running_is_failed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_abort_survives_restart, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_recovery_after_restart, setup,
 		    teardown),
