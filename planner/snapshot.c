@@ -428,7 +428,9 @@ balance_to_string(struct json_object *o, int flags)
 char *
 balance_write(const struct balance_model *m)
 {
-	struct json_object *root, *hosts, *vms, *o, *a;
+	/* a = NULL: gcc -O2 with -fsanitize cannot see that a is set whenever
+	 * the label loops run (-Wmaybe-uninitialized under SAN=1). */
+	struct json_object *root, *hosts, *vms, *o, *a = NULL;
 	const struct balance_host *h;
 	const struct balance_vm *v;
 	const struct balance_group *g;
