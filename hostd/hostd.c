@@ -54,6 +54,19 @@ hostd_hv_ensure(struct hostd *hd)
 	return rc;
 }
 
+/* READY=1 once the port accepts connections (without privsep: since
+ * hostd_init; with it: once the network process says it listens) and
+ * libvirt has answered. */
+void
+hostd_ready(struct hostd *hd)
+{
+	if (hd->ready || !hd->listening || !hd->libvirt_ok)
+		return;
+	notify_ready("listening on %s:%d; libvirt %s: %zu domains",
+	    hd->conf.listen, hd->conf.port, hd->conf.libvirt_uri, hd->ndoms);
+	hd->ready = 1;
+}
+
 struct session *
 hostd_session_find(struct hostd *hd, uint64_t id)
 {
@@ -263,12 +276,11 @@ inv_after_cb(struct workq_item *it, int cancelled)
 		inv_answer_waiters(hd, w->err);
 		goto done;
 	}
-	if (lasterr[0] != '\0' || !hd->ready)
-		notify_ready("listening on %s:%d; libvirt %s: %zu domains",
-		    hd->conf.listen, hd->conf.port, hd->conf.libvirt_uri,
-		    w->ndoms);
-	/* Ready: listening since hostd_init, and libvirt has answered. */
-	hd->ready = 1;
+	hd->libvirt_ok = 1;
+	hd->ndoms = w->ndoms;
+	if (lasterr[0] != '\0')
+		hd->ready = 0;		/* libvirt is back: say so */
+	hostd_ready(hd);
 	lasterr[0] = '\0';
 	hd->mem_free_mib = w->host.mem_free_mib;
 	/* Compare with generation 0 so only real changes make a new one;
@@ -471,6 +483,7 @@ hostd_init(struct hostd *hd, uv_loop_t *loop, const struct hostd_conf *conf,
 		hostd_shutdown(hd);
 		return -1;
 	}
+	hd->listening = 1;
 started:
 	uv_timer_start(&hd->refresh_timer, refresh_cb, 0,
 	    hd->conf.refresh_interval_ms);

@@ -152,6 +152,10 @@ struct hostd {
 	int			 hv_lost;	/* set by libvirt's thread */
 	int			 stopping;
 	int			 ready;		/* READY=1 sent (notify.h) */
+	int			 listening;	/* our port accepts (privsep: the
+						 * network process said so) */
+	int			 libvirt_ok;	/* libvirt has answered */
+	size_t			 ndoms;		/* in its last answer */
 	uint64_t		 inv_generation;
 	struct inv_waiter_list	 inv_waiters;
 	struct mig_list		 migs;
@@ -188,6 +192,7 @@ int	 hostd_call_start(struct session *, const struct frame_hdr *,
 int	 hostd_pack(const ProtobufCMessage *, uint8_t **, size_t *);
 int	 hostd_hv_ensure(struct hostd *);
 struct session *hostd_session_find(struct hostd *, uint64_t id);
+void	 hostd_ready(struct hostd *);
 
 /* inventory.c */
 int	 inventory_collect(struct hv *, struct hv_host *, struct hv_domain **,

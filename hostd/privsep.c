@@ -61,6 +61,7 @@ enum ps_type {
 	PS_DOWN,	/* child: it ended; body: reason */
 	PS_SEND,	/* parent: a frame to it; body: the frame */
 	PS_KICK,	/* parent: end it; body: reason */
+	PS_LISTENING,	/* child: the port accepts connections; no body */
 };
 
 /* One side's end of the pipe: a record reader and a bounded writer. */
@@ -324,6 +325,10 @@ ps_parent_record(struct ps_pipe *pp, uint32_t type, uint64_t id,
 		if (s != NULL)
 			session_down(s, len ? (char *)body : "closed");
 		break;
+	case PS_LISTENING:
+		ps->hd->listening = 1;
+		hostd_ready(ps->hd);
+		break;
 	default:
 		ps_pipe_fail(pp, "unknown record");
 		break;
@@ -352,6 +357,7 @@ ps_parent_eof(struct ps_pipe *pp, const char *why)
 	if (pp->open && !ps->stopping)
 		log_warnx("network process: pipe %s", why);
 	ps_sessions_down(ps, "network process gone");
+	ps->hd->listening = 0;
 	ps_pipe_close(pp, NULL);
 	/* A child that broke the protocol is not left running. */
 	if (ps->running)
@@ -887,6 +893,7 @@ privsep_child_main(const struct hostd_conf *conf, int fd)
 	}
 	log_info("network process: listening on %s:%d as uid %u", conf->listen,
 	    conf->port, (unsigned)getuid());
+	(void)ps_write(&ch.pp, PS_LISTENING, 0, NULL, 0, NULL, 0);
 	uv_run(&ch.loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&ch.loop);
 	return rc == 0 ? 0 : 1;
