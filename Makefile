@@ -160,7 +160,7 @@ check: all
 # injection (~80 min on 2 cores, see tests/faults/RESULTS.md), then the race
 # suite RACE_RUNS times (5: ~10 min).
 check-faults: all
-	FAULT_RUNS=$${FAULT_RUNS:-30} FAULT_RESULTS=$(CURDIR)/tests/faults/RESULTS.md \
+	FAULT_RUNS=$${FAULT_RUNS:-30} FAULT_LONG=1 FAULT_RESULTS=$(CURDIR)/tests/faults/RESULTS.md \
 	    LAB_SCRIPT_TIMEOUT=$${LAB_SCRIPT_TIMEOUT:-10800} tests/run --faults --build $(B)
 	RACE_RUNS=$${RACE_RUNS:-5} LAB_SCRIPT_TIMEOUT=$${LAB_SCRIPT_TIMEOUT:-10800} \
 	    tests/run --lab --only t_races --build $(B)

@@ -94,9 +94,9 @@ chmod 755 "$WORK"
 CLI=$WORK/nfsprobe-cli
 # shellcheck disable=SC2046
 cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
-    -I"$REPO/common" -I"$REPO/storage" $(pkg-config --cflags libnfs libiscsi libsystemd) \
+    -I"$REPO/common" -I"$REPO/storage" $(pkg-config --cflags libnfs libiscsi libsystemd json-c) \
     -o "$CLI" "$REPO/tests/lab/nfsprobe-cli.c" "$REPO"/storage/*.c \
-    "$REPO/common/log.c" $(pkg-config --libs libnfs libiscsi libsystemd) -lpthread ||
+    "$REPO/common/log.c" "$REPO/common/clock.c" $(pkg-config --libs libnfs libiscsi libsystemd json-c) -lrbd -lrados -lpthread ||
 	die "cannot build nfsprobe-cli"
 
 # A namespace of this name is this script's own, left by a killed run.

@@ -6,8 +6,9 @@
 # definition a `virsh start` would boot as a second copy. Ferry now removes
 # it once both hosts agree the destination runs that VM (same UUID) and the
 # source's copy is shut off (migrated): the job succeeds with nothing left
-# on the source. Takes about 2-3 minutes.
-. "$(dirname "$0")/lib.sh"
+# on the source. Takes about 2-3 minutes: make check-faults runs it
+# (FAULT_LONG=1), not make check.
+. "$(dirname "$0")/../../lab/lib.sh"
 
 vm=pl$RANDOM
 dev=fl${LAB_ID}h2
