@@ -54,6 +54,28 @@ hostd_hv_ensure(struct hostd *hd)
 	return rc;
 }
 
+/* The SSH server's configuration from hostd's, in this process or in the
+ * network process (privsep.c, which then names its own key copies). The
+ * strings are conf's. */
+void
+hostd_server_config(const struct hostd_conf *conf, struct tr_server_config *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->listen_addr = conf->listen;
+	sc->port = conf->port;
+	sc->host_key = conf->host_key;
+	sc->authorized_keys = conf->authorized_keys;
+	sc->handshake_timeout_ms = conf->handshake_timeout_ms;
+	sc->idle_timeout_ms = conf->idle_timeout_ms;
+	sc->frame_timeout_ms = conf->handshake_timeout_ms;
+	sc->max_sessions = conf->max_sessions;
+	sc->startups_begin = conf->startups_begin;
+	sc->startups_rate = conf->startups_rate;
+	sc->startups_full = conf->startups_full;
+	sc->per_source_startups = conf->per_source_max_startups;
+	sc->max_frame_rate = conf->max_frame_rate;
+}
+
 /* READY=1 once the port accepts connections (without privsep: since
  * hostd_init; with it: once the network process says it listens) and
  * libvirt has answered. */
@@ -464,20 +486,7 @@ hostd_init(struct hostd *hd, uv_loop_t *loop, const struct hostd_conf *conf,
 		}
 		goto started;
 	}
-	memset(&sc, 0, sizeof(sc));
-	sc.listen_addr = hd->conf.listen;
-	sc.port = hd->conf.port;
-	sc.host_key = hd->conf.host_key;
-	sc.authorized_keys = hd->conf.authorized_keys;
-	sc.handshake_timeout_ms = hd->conf.handshake_timeout_ms;
-	sc.idle_timeout_ms = hd->conf.idle_timeout_ms;
-	sc.frame_timeout_ms = hd->conf.handshake_timeout_ms;
-	sc.max_sessions = hd->conf.max_sessions;
-	sc.startups_begin = hd->conf.startups_begin;
-	sc.startups_rate = hd->conf.startups_rate;
-	sc.startups_full = hd->conf.startups_full;
-	sc.per_source_startups = hd->conf.per_source_max_startups;
-	sc.max_frame_rate = hd->conf.max_frame_rate;
+	hostd_server_config(&hd->conf, &sc);
 	if ((hd->server = tr_server_start(loop, &sc, &cbs, hd, err,
 	    errlen)) == NULL) {
 		hostd_shutdown(hd);

@@ -193,6 +193,8 @@ int	 hostd_pack(const ProtobufCMessage *, uint8_t **, size_t *);
 int	 hostd_hv_ensure(struct hostd *);
 struct session *hostd_session_find(struct hostd *, uint64_t id);
 void	 hostd_ready(struct hostd *);
+void	 hostd_server_config(const struct hostd_conf *,
+	    struct tr_server_config *);
 
 /* inventory.c */
 int	 inventory_collect(struct hv *, struct hv_host *, struct hv_domain **,

@@ -101,6 +101,7 @@ struct privsep {
 	uv_fs_poll_t	 keys_poll;
 	int		 stopping;
 	int		 nopen;		/* handles not yet closed */
+	int		 prepared;	/* privsep_dir ready for the next spawn */
 	uid_t		 uid;
 	gid_t		 gid;
 };
@@ -528,10 +529,13 @@ ps_spawn(struct privsep *ps)
 
 	if (ps->stopping)
 		return;
-	if (ps_prepare_dir(ps, err, sizeof(err)) < 0) {
+	/* privsep_start prepared it for the first spawn; a respawn copies the
+	 * keys again (the host key may have been replaced). */
+	if (!ps->prepared && ps_prepare_dir(ps, err, sizeof(err)) < 0) {
 		log_warnx("network process: %s", err);
 		goto retry;
 	}
+	ps->prepared = 0;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("network process: socketpair");
 		goto retry;
@@ -628,6 +632,7 @@ privsep_start(struct hostd *hd, char *err, size_t errlen)
 		free(ps);
 		return NULL;
 	}
+	ps->prepared = 1;	/* refused here, at start, with the reason */
 	uv_timer_init(hd->loop, &ps->respawn);
 	ps->respawn.data = ps;
 	uv_fs_poll_init(hd->loop, &ps->keys_poll);
@@ -869,20 +874,10 @@ privsep_child_main(const struct hostd_conf *conf, int fd)
 		log_warnx("network process: fd %d is not hostd's pipe", fd);
 		return 1;
 	}
-	memset(&sc, 0, sizeof(sc));
-	sc.listen_addr = conf->listen;
-	sc.port = conf->port;
+	hostd_server_config(conf, &sc);
+	/* The copies root made, as the chroot sees them. */
 	sc.host_key = "/keys/host_key";
 	sc.authorized_keys = "/keys/authorized_keys";
-	sc.handshake_timeout_ms = conf->handshake_timeout_ms;
-	sc.idle_timeout_ms = conf->idle_timeout_ms;
-	sc.frame_timeout_ms = conf->handshake_timeout_ms;
-	sc.max_sessions = conf->max_sessions;
-	sc.startups_begin = conf->startups_begin;
-	sc.startups_rate = conf->startups_rate;
-	sc.startups_full = conf->startups_full;
-	sc.per_source_startups = conf->per_source_max_startups;
-	sc.max_frame_rate = conf->max_frame_rate;
 	if ((ch.srv = tr_server_start(&ch.loop, &sc, &cbs, &ch, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("network process: %s", err);
