@@ -2,7 +2,10 @@
 # Install every Debian 12 package Ferry's build, tests and lab need.
 # Idempotent: asks apt only for what is missing. clang and libclang-rt-dev
 # (libFuzzer, only recommended by clang) are for tests/fuzz; faketime
-# (libfaketime) for the lab's stepped wall clock (lab up --faketime).
+# (libfaketime) for the lab's stepped wall clock (lab up --faketime);
+# postgresql/libpq for the HA store, libmicrohttpd/GnuTLS for the HTTPS
+# API, gnutls-bin (certtool) for the lab's PKI, prometheus for promtool,
+# chromium for the web view's browser test.
 set -eu
 
 PKGS="build-essential pkg-config gcc make
@@ -15,7 +18,9 @@ clang libclang-rt-dev
 mandoc groff-base man-db
 iproute2 cpio busybox-static procps psmisc util-linux kmod systemd
 glusterfs-server glusterfs-client nftables tgt libiscsi-dev faketime
-librbd-dev librados-dev ceph-mon ceph-osd ceph-common"
+librbd-dev librados-dev ceph-mon ceph-osd ceph-common
+postgresql libpq-dev libmicrohttpd-dev libgnutls28-dev gnutls-bin prometheus
+chromium chromium-driver fonts-dejavu-core"
 # deps.sh --packaging: also what building and checking the .debs needs
 # (make check-packages).
 if [ "${1:-}" = --packaging ]; then
