@@ -261,8 +261,37 @@ drain_exit(struct coord *co, const Ferry__MaintenanceRequest *req,
 	return 0;
 }
 
+/* The operator's options of a drain, from the parameters its record was
+ * created with: a resumed drain keeps --copy-storage and its limits. */
+static void
+drain_recover_params(struct drain *d)
+{
+	struct store_job sj;
+	struct json_object *o = NULL, *v;
+
+	memset(&sj, 0, sizeof(sj));
+	if (store_job_get(d->co->store, d->id, &sj) <= 0 || sj.params == NULL ||
+	    (o = json_tokener_parse(sj.params)) == NULL) {
+		log_drain_warnx(d->id, d->host, "its options were not recorded; "
+		    "resuming with the defaults");
+		goto done;
+	}
+	if (json_object_object_get_ex(o, "copy_storage", &v))
+		d->copy_storage = json_object_get_boolean(v);
+	if (json_object_object_get_ex(o, "max_parallel", &v) &&
+	    json_object_get_int(v) > 0)
+		d->max_parallel = json_object_get_int(v);
+	if (json_object_object_get_ex(o, "per_destination", &v) &&
+	    json_object_get_int(v) > 0)
+		d->per_dest = json_object_get_int(v);
+ done:
+	json_object_put(o);
+	store_job_clear(&sj);
+}
+
 /* After a restart: a drain the journal says was under way is planned again
- * from what its host still runs, once that host is back. */
+ * from what its host still runs, once that host is back, with the options
+ * it was started with. */
 int
 drain_recover(struct coord *co, char *err, size_t errlen)
 {
@@ -289,6 +318,7 @@ drain_recover(struct coord *co, char *err, size_t errlen)
 		d->id = runs[i].id;
 		d->resumed = 1;
 		d->force = 1;
+		drain_recover_params(d);
 		log_drain_info(d->id, d->host, "resuming after a restart");
 		(void)store_job_event(co->store, d->id, "info", "coordinator "
 		    "restarted; planning again from what the host runs",

@@ -24,6 +24,7 @@
 
 #include "cluster.h"
 #include "coordinator.h"
+#include "drain_int.h"
 #include "fake_hv.h"
 #include "hostd.h"
 #include "log.h"
@@ -632,6 +633,60 @@ test_recovered_verify_deadline(void **state)
 	assert_false(fake_hv_has_domain(cluster_host_uri(0), "vd"));
 }
 
+/* A drain started with --copy-storage and its own limit, taken up after a
+ * restart, keeps both: they come from its record, not the defaults (a
+ * resumed drain planned a local-disk VM as unmovable and ran two at once). */
+static int
+drain_migrating(struct cluster *cl, void *arg)
+{
+	struct job *j;
+
+	(void)arg;
+	TAILQ_FOREACH(j, &cl->co.jobs, entry)
+		if (j->state == JOB_MIGRATING && j->calls == 0 &&
+		    j->step != JOB_STEP_QUERYING)
+			return 1;
+	return 0;
+}
+
+static void
+test_drain_resumed_keeps_options(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	const char *vms[] = { "vr1", "vr2" };
+	struct drain *d;
+	char st[32], err[256];
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vr1", NULL, 0), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vr2", NULL, 0), 0);
+	cluster_script(0, "vr1", 12, 0, NULL);
+	cluster_script(0, "vr2", 12, 0, NULL);
+	cluster_wait_seen(cl, "vr2", 0);
+	req.host = "h1";
+	req.has_max_parallel = 1;
+	req.max_parallel = 1;
+	req.has_copy_storage = 1;
+	req.copy_storage = 1;
+	if (drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER, 1, err,
+	    sizeof(err)) < 0)
+		fail_msg("maintenance enter h1: %s", err);
+	assert_true(cluster_run_until(cl, drain_migrating, NULL, 20000));
+	cluster_coord_stop(cl);
+	cluster_coord_start(cl);
+	d = TAILQ_FIRST(&cl->co.drains);
+	assert_non_null(d);
+	assert_true(d->resumed);
+	assert_int_equal(d->copy_storage, 1);
+	assert_int_equal(d->max_parallel, 1);
+	assert_true(cluster_run_until(cl, no_drain, NULL, 60000));
+	cluster_run_until(cl, no_job, NULL, 30000);
+	last_run(cl, "drain", "h1", st, sizeof(st), NULL, 0);
+	assert_string_equal(st, "completed");
+	expect_maintenance_empty(cl, 0, vms, 2);
+	expect_once(vms, 2);
+}
+
 /* ---- the clocks ------------------------------------------------------------ */
 
 struct held_call { int replied, failed; char err[160]; };
@@ -840,6 +895,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_shutdown_during_checks,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovered_verify_deadline,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain_resumed_keeps_options,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_journal_failure,
 		    setup, teardown),
