@@ -8,8 +8,11 @@
 # alone, and the final figures those of libvirt's completed-job statistics);
 # refused back onto the source's leftover copy; and with the destination's
 # link cut during the copy, rolled back: the VM on its source only, the
-# destination's partial copy removed; a drain with --copy-storage empties a
-# host whose guest has a local disk (unmovable without it).
+# destination's partial copy removed; aborted by the operator during the
+# copy, the same; a drain with --copy-storage empties a host whose guest has
+# a local disk (unmovable without it). The guest checks its own disk all the
+# while (lab vm create --disk-verify): every block it wrote before and
+# during each copy reads back the same on whichever host runs it.
 . "$(dirname "$0")/lib.sh"
 
 tmp=$(mktemp -d)
@@ -26,10 +29,13 @@ trap cleanup EXIT
 
 has_file() { lab exec "$1" test -e "$img"; }
 no_file() { ! has_file "$1"; }
-# sha256 of the image's guest-visible content (raw), read beside QEMU's lock
+# sha256 of the image's guest-visible content (raw), read beside QEMU's
+# lock, but for the MiB at 48 MiB where the guest keeps writing and checks
+# its blocks itself (lab disk-verify)
 disk_sum() {
 	lab exec "$1" qemu-img convert -U -f qcow2 -O raw "$img" "$tmp/$1.raw" &&
-		sha256sum < "$tmp/$1.raw" | cut -d' ' -f1
+		{ dd if="$tmp/$1.raw" bs=1M count=48 status=none; dd if="$tmp/$1.raw" bs=1M skip=49 status=none; } |
+		sha256sum | cut -d' ' -f1
 	rm -f "$tmp/$1.raw"
 }
 # MiB of a virsh domjobinfo line ("Data processed:   90.283 MiB")
@@ -41,9 +47,12 @@ jobinfo_mib() {
 
 # a copy left by an earlier run would (rightly) be refused
 for h in h1 h2; do lab exec "$h" rm -f "$img"; done
-lab vm create cs1 --host h1 --mem 128 --dirty-mib 8 --dirty-rate 2 --disk local > /dev/null
+lab vm create cs1 --host h1 --mem 128 --dirty-mib 8 --dirty-rate 2 --disk local --disk-verify > /dev/null
 wait_until 20 exactly_one cs1 h1
 sum0=$(disk_sum h1)
+# the guest's verdict on its disk since $1 (ms), waited for
+guest_disk_ok() { out=$(lab disk-verify cs1 --since-ms "$1" --wait 20); rc=$?; note "$out"; [ $rc = 0 ]; }
+check "the guest writes its disk and reads it back (on h1)" guest_disk_ok "$(now_ms)"
 
 # --- 1. refused without --copy-storage, checked with it ---------------------------
 out=$(ferryctl check cs1 --to h2 2>&1); rc=$?
@@ -76,6 +85,7 @@ check "... done: succeeded, running on h2" jqe -s 'map(select(.event == "done"))
 check "... the progress line counted the disk (64 MiB of 64)" jqe -s '[.[] | select(.event == "progress" and .disk_total_mib == 64)] | length > 0' "$tmp/m1.json"
 check "... cs1 runs on h2 only (libvirt and Ferry agree)" wait_until 10 exactly_one cs1 h2
 check "... heartbeat unbroken" beats_after cs1 "$end"
+check "... the guest reads back on h2 every block it wrote on h1 and during the copy" guest_disk_ok "$end"
 sum2=$(disk_sum h2)
 check "... disk content identical on h2 (sha256 ${sum2:0:12})" [ -n "$sum2" ] && [ "$sum2" = "$sum0" ]
 check "... the pattern written before the copy reads back on h2" bash -c "lab() { \"$LAB\" --id $LAB_ID \"\$@\"; }; \
@@ -126,6 +136,26 @@ check "... cs1 runs on h2 only" wait_until 30 exactly_one cs1 h2
 check "... heartbeat unbroken" heartbeat_ok cs1 --since-ms "$cut"
 check "... the partial copy on h1 removed" wait_until 30 no_file h1
 check "... h2's disk untouched" [ "$(disk_sum h2)" = "$sum0" ]
+check "... the guest's blocks read back on h2" guest_disk_ok "$(now_ms)"
+
+# --- 5b. aborted by the operator during the copy: the same ----------------------------
+ferryctl migrate cs1 --to h1 --copy-storage --bandwidth 1 --json > "$tmp/m4.json" &
+mpid=$!
+copying4() { jq -e -s '[.[] | select(.event == "progress" and .disk_processed_mib > 0)] | length > 0' "$tmp/m4.json"; }
+check "copy under way again (disk progress seen)" wait_until 60 copying4
+check "... the destination's copy exists on h1" has_file h1
+job=$(jq -r -s 'map(select(.event == "started"))[0].job' "$tmp/m4.json")
+out=$(ferryctl abort "$job" 2>&1); rc=$?
+check "ferryctl abort $job during the copy exits 0" [ "$rc" = 0 ] || echo "$out" | sed 's/^/# /'
+ab=$(now_ms)
+wait $mpid; rc=$?
+check "... migrate exits non-zero ($rc)" [ "$rc" != 0 ]
+check "... rolled back" jqe -s 'map(select(.event == "done"))[0].state == "rolled_back"' "$tmp/m4.json" || tail -2 "$tmp/m4.json" | sed 's/^/# /'
+check "... cs1 runs on h2 only" wait_until 30 exactly_one cs1 h2
+check "... heartbeat unbroken" heartbeat_ok cs1 --since-ms "$ab"
+check "... the partial copy on h1 removed" wait_until 30 no_file h1
+check "... h2's disk untouched" [ "$(disk_sum h2)" = "$sum0" ]
+check "... the guest's blocks read back on h2" guest_disk_ok "$ab"
 
 # --- 6. a drain: the local-disk guest makes h2 unmovable, unless --copy-storage --------
 ferryctl maintenance enter h2 --dry-run --json > "$tmp/dry.json"
@@ -137,5 +167,6 @@ check "... the drain completed: h2 is empty" jqe -s 'map(select(.event == "done"
 check "... cs1 runs on h1 only" wait_until 10 exactly_one cs1 h1
 check "... heartbeat unbroken" beats_after cs1 "$t0"
 check "... its disk content identical on h1" [ "$(disk_sum h1)" = "$sum0" ]
+check "... the guest reads back on h1 every block it wrote" guest_disk_ok "$t0"
 ferryctl maintenance exit h2 > /dev/null
 finish

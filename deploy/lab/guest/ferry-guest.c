@@ -23,8 +23,22 @@
  * Parameters: argv "--mib N --rate N" or, failing that, ferry.dirty_mib= and
  * ferry.dirty_rate= from /proc/cmdline.  Defaults 32 MiB and 16 MiB/s.
  *
+ * With ferry.disk_verify=1 (or argv "--disk PATH") it also checks its disk, so
+ * that a migration that copies the disk (NBD) is judged from inside: once per
+ * beat it writes one 4 KiB block of a 64-block region at DISK_OFFSET (O_DIRECT,
+ * O_DSYNC: past the guest's cache), each block holding words derived from the
+ * boot id, the block and its generation, then re-reads every block it has
+ * written and compares.  Its expectations live in guest memory, which the
+ * migration carries: on the destination it reads the copy.  One line a beat:
+ *
+ *   FERRY-DISK seq=N rtc=S written=W verified=V bad=B end
+ *
+ *   written  blocks written so far;  verified  blocks read back equal this beat
+ *   bad      blocks that ever read back different (or failed), cumulative
+ *
  * Build: gcc -O2 -static -o ferry-guest ferry-guest.c
  */
+#define _GNU_SOURCE /* O_DIRECT */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -136,15 +150,102 @@ static uint64_t expected(uint64_t salt, uint64_t page, uint64_t pass)
 	return salt ^ (pass << 32) ^ page;
 }
 
+#define DISK_BLOCKS 64
+#define DISK_OFFSET (48ULL * 1024 * 1024) /* clear of the lab's qemu-io patterns */
+
+struct disk {
+	int fd;
+	uint64_t salt;
+	uint64_t gen[DISK_BLOCKS]; /* 0: never written */
+	uint64_t written, bad;
+	uint64_t *buf;             /* one aligned block (O_DIRECT) */
+};
+
+static uint64_t disk_word(const struct disk *d, uint64_t blk, uint64_t gen, uint64_t i)
+{
+	uint64_t x = d->salt ^ (blk << 48) ^ (gen << 16) ^ i;
+	x ^= x >> 33; /* splitmix-style mixing: every word differs */
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* The disk appears once /init's modules probed it: wait for it. */
+static int disk_open(struct disk *d, const char *path, uint64_t salt)
+{
+	memset(d, 0, sizeof *d);
+	d->fd = -1;
+	d->salt = salt;
+	for (int i = 0; i < 300 && d->fd < 0; i++) {
+		d->fd = open(path, O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
+		if (d->fd < 0) {
+			struct timespec ts = { 0, 100000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (d->fd < 0) {
+		sayf("FERRY-ERR disk %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	void *p = NULL;
+	if (posix_memalign(&p, PAGE, PAGE) != 0) {
+		close(d->fd);
+		d->fd = -1;
+		return -1;
+	}
+	d->buf = p;
+	return 0;
+}
+
+static void disk_beat(struct disk *d, uint64_t seq)
+{
+	uint64_t blk = seq % DISK_BLOCKS, gen = seq / DISK_BLOCKS + 1, verified = 0;
+	off_t off;
+
+	for (uint64_t i = 0; i < PAGE / 8; i++)
+		d->buf[i] = disk_word(d, blk, gen, i);
+	off = (off_t)(DISK_OFFSET + blk * PAGE);
+	if (pwrite(d->fd, d->buf, PAGE, off) == (ssize_t)PAGE) {
+		d->gen[blk] = gen;
+		d->written++;
+	} else {
+		sayf("FERRY-ERR disk write block %" PRIu64 ": %s\n", blk, strerror(errno));
+		d->bad++;
+	}
+	for (uint64_t b = 0; b < DISK_BLOCKS; b++) {
+		if (d->gen[b] == 0)
+			continue;
+		off = (off_t)(DISK_OFFSET + b * PAGE);
+		int same = pread(d->fd, d->buf, PAGE, off) == (ssize_t)PAGE;
+		for (uint64_t i = 0; same && i < PAGE / 8; i++)
+			same = d->buf[i] == disk_word(d, b, d->gen[b], i);
+		if (same) {
+			verified++;
+			continue;
+		}
+		if (d->bad < 5)
+			sayf("FERRY-ERR disk block %" PRIu64 " generation %" PRIu64
+			     " did not read back\n", b, d->gen[b]);
+		d->bad++;
+	}
+	sayf("FERRY-DISK seq=%" PRIu64 " rtc=%lld written=%" PRIu64 " verified=%" PRIu64
+	     " bad=%" PRIu64 " end\n", seq, rtc_seconds(), d->written, verified, d->bad);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long mib = (unsigned long)-1, rate = (unsigned long)-1;
+	const char *disk_path = NULL;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--mib") == 0)
 			mib = strtoul(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--rate") == 0)
 			rate = strtoul(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--disk") == 0)
+			disk_path = argv[i + 1];
 	}
+	if (disk_path == NULL && cmdline_param("ferry.disk_verify", 0) == 1)
+		disk_path = "/dev/vda";
 	if (mib == (unsigned long)-1)
 		mib = cmdline_param("ferry.dirty_mib", 32);
 	if (rate == (unsigned long)-1)
@@ -173,6 +274,9 @@ int main(int argc, char **argv)
 	uint64_t per_slice = (uint64_t)rate * (1024 * 1024 / PAGE) / SLICES_PER_BEAT;
 	if (npages == 0)
 		per_slice = 0;
+
+	static struct disk disk;
+	int verify = disk_path != NULL && disk_open(&disk, disk_path, salt ^ 0xd15c) == 0;
 
 	sayf("FERRY-START boot=%08x dirty_mib=%lu dirty_rate=%lu\n", boot, mib, rate);
 
@@ -205,6 +309,8 @@ int main(int argc, char **argv)
 			     " bad=%" PRIu64 " lag_ms=%lld end\n",
 			     seq, boot, (long long)(t / 1000000), rtc_seconds(),
 			     written * PAGE / (1024 * 1024), bad, lag);
+			if (verify)
+				disk_beat(&disk, seq);
 			seq++;
 		}
 		next += SLICE_NS;
