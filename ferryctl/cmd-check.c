@@ -20,7 +20,6 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 	};
 	Ferry__CheckRequest req = FERRY__CHECK_REQUEST__INIT;
 	Ferry__CheckReply *r;
-	struct json_object *o, *arr, *ck;
 	uint64_t v;
 	size_t i, w = 5;
 	int ch, json = 0, ok;
@@ -68,46 +67,10 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 	    (ProtobufCMessage **)&r) < 0)
 		return CTL_EXIT_FAIL;
 
-	/* One blocking check blocks, whatever the summary says. */
-	ok = r->ok;
-	for (i = 0; i < r->n_checks; i++)
-		if (!r->checks[i]->ok)
-			ok = 0;
+	ok = jsonv_check_ok(r);
 
 	if (json) {
-		o = json_object_new_object();
-		json_object_object_add(o, "vm", out_str(r->vm));
-		json_object_object_add(o, "source", out_str(r->source));
-		json_object_object_add(o, "destination",
-		    out_str(r->destination));
-		json_object_object_add(o, "ok", json_object_new_boolean(ok));
-		arr = json_object_new_array();
-		for (i = 0; i < r->n_checks; i++) {
-			Ferry__CheckResult *cr = r->checks[i];
-
-			ck = json_object_new_object();
-			json_object_object_add(ck, "name", out_str(cr->name));
-			json_object_object_add(ck, "ok",
-			    json_object_new_boolean(cr->ok));
-			json_object_object_add(ck, "reason",
-			    out_str(cr->reason));
-			json_object_object_add(ck, "warning",
-			    json_object_new_boolean(cr->has_warning &&
-			    cr->warning));
-			/* storage checks: where the disk lives */
-			if (cr->filesystem)
-				json_object_object_add(ck, "filesystem",
-				    out_str(cr->filesystem));
-			if (cr->volume)
-				json_object_object_add(ck, "volume",
-				    out_str(cr->volume));
-			if (cr->mount)
-				json_object_object_add(ck, "mount",
-				    out_str(cr->mount));
-			json_object_array_add(arr, ck);
-		}
-		json_object_object_add(o, "checks", arr);
-		out_json(o);
+		out_json(jsonv_check(r));
 	} else {
 		for (i = 0; i < r->n_checks; i++)
 			if (strlen(r->checks[i]->name) > w)

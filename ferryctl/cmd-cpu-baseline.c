@@ -10,52 +10,6 @@
 
 #include "ferryctl.h"
 
-/* The <model> of a CPU definition, into buf; "-" without one. */
-static const char *
-cpub_model(const char *xml, char *buf, size_t len)
-{
-	const char *p, *q;
-
-	if (xml == NULL || (p = strstr(xml, "<model")) == NULL ||
-	    (p = strchr(p, '>')) == NULL || (q = strstr(p, "</model>")) == NULL)
-		return "-";
-	snprintf(buf, len, "%.*s", (int)(q - p - 1), p + 1);
-	return buf;
-}
-
-/* The features libvirt names in an incompatibility ("... required
- * features: avx2, bmi2"), as a JSON array (NULL when it names none); with
- * text, ", "-joined into buf. */
-static struct json_object *
-cpub_features(const char *reason, char *buf, size_t len)
-{
-	static const char key[] = "required features: ";
-	struct json_object *a;
-	const char *p, *q;
-	size_t n;
-	char f[64];
-
-	buf[0] = '\0';
-	if (reason == NULL || (p = strstr(reason, key)) == NULL)
-		return NULL;
-	a = json_object_new_array();
-	for (p += sizeof(key) - 1; *p; p = *q ? q + 1 : q) {
-		while (*p == ' ')
-			p++;
-		for (q = p; *q && *q != ',' && *q != ' ' && *q != ';'; q++)
-			;
-		if ((n = (size_t)(q - p)) == 0 || n >= sizeof(f))
-			break;
-		snprintf(f, sizeof(f), "%.*s", (int)n, p);
-		json_object_array_add(a, json_object_new_string(f));
-		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
-		    buf[0] ? ", " : "", f);
-		if (*q != ',')
-			break;
-	}
-	return a;
-}
-
 /* The baseline in a line: its model and the features it adds or takes
  * away, read from the XML (text mode: the XML's newlines are escaped). */
 static void
@@ -65,7 +19,7 @@ cpub_print_baseline(const char *xml)
 	char model[128];
 	int nreq = 0, ndis = 0, dis;
 
-	printf("  model %s\n  requires:", cpub_model(xml, model,
+	printf("  model %s\n  requires:", jsonv_cpu_model(xml, model,
 	    sizeof(model)));
 	for (dis = 0; dis < 2; dis++) {
 		if (dis)
@@ -101,7 +55,6 @@ cmd_cpu_baseline_exec(struct ctl *c, int argc, char **argv)
 	};
 	Ferry__Empty req = FERRY__EMPTY__INIT;
 	Ferry__CpuBaselineInfo *r;
-	struct json_object *o, *arr, *e;
 	char model[128], feats[512];
 	int ch, json = 0, rc;
 	size_t i;
@@ -122,39 +75,7 @@ cmd_cpu_baseline_exec(struct ctl *c, int argc, char **argv)
 		return CTL_EXIT_FAIL;
 	rc = r->baseline_xml ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 	if (json) {
-		o = json_object_new_object();
-		json_object_object_add(o, "baseline", out_str(r->baseline_xml));
-		json_object_object_add(o, "computed_on", out_str(r->computed_on));
-		json_object_object_add(o, "error", out_str(r->error));
-		arr = json_object_new_array();
-		for (i = 0; i < r->n_hosts; i++) {
-			e = json_object_new_object();
-			json_object_object_add(e, "host", out_str(r->hosts[i]->host));
-			json_object_object_add(e, "model", r->hosts[i]->cpu_xml ?
-			    out_str(cpub_model(r->hosts[i]->cpu_xml, model,
-			    sizeof(model))) : NULL);
-			json_object_object_add(e, "cpu_xml",
-			    out_str(r->hosts[i]->cpu_xml));
-			json_object_object_add(e, "error",
-			    out_str(r->hosts[i]->error));
-			json_object_array_add(arr, e);
-		}
-		json_object_object_add(o, "hosts", arr);
-		arr = json_object_new_array();
-		for (i = 0; i < r->n_blocks; i++) {
-			e = json_object_new_object();
-			json_object_object_add(e, "vm", out_str(r->blocks[i]->vm));
-			json_object_object_add(e, "host",
-			    out_str(r->blocks[i]->host));
-			json_object_object_add(e, "reason",
-			    out_str(r->blocks[i]->reason));
-			json_object_object_add(e, "features",
-			    cpub_features(r->blocks[i]->reason, feats,
-			    sizeof(feats)));
-			json_object_array_add(arr, e);
-		}
-		json_object_object_add(o, "blocks", arr);
-		out_json(o);
+		out_json(jsonv_cpu_baseline(r));
 	} else {
 		if (r->baseline_xml) {
 			printf("baseline CPU (computed on %s), runs on every "
@@ -166,10 +87,10 @@ cmd_cpu_baseline_exec(struct ctl *c, int argc, char **argv)
 		for (i = 0; i < r->n_hosts; i++)
 			printf("%-12s %s\n", r->hosts[i]->host,
 			    r->hosts[i]->error ? r->hosts[i]->error :
-			    cpub_model(r->hosts[i]->cpu_xml, model,
+			    jsonv_cpu_model(r->hosts[i]->cpu_xml, model,
 			    sizeof(model)));
 		for (i = 0; i < r->n_blocks; i++) {
-			json_object_put(cpub_features(r->blocks[i]->reason,
+			json_object_put(jsonv_cpu_features(r->blocks[i]->reason,
 			    feats, sizeof(feats)));
 			if (feats[0])
 				printf("%s cannot run on %s: %s lacks %s\n",

@@ -5,47 +5,6 @@
 
 #include "ferryctl.h"
 
-static struct json_object *
-cmd_hosts_json(const Ferry__HostEntry *e)
-{
-	struct json_object *o = json_object_new_object(), *lab;
-	size_t k;
-
-	json_object_object_add(o, "name", out_str(e->name));
-	/* state: the connection (up, down); admin_state: active, draining,
-	 * maintenance. */
-	json_object_object_add(o, "state", out_str(e->state));
-	json_object_object_add(o, "admin_state", out_str(e->admin_state));
-	json_object_object_add(o, "address", out_str(e->address));
-	json_object_object_add(o, "libvirt_uri", out_str(e->libvirt_uri));
-	json_object_object_add(o, "migration_address",
-	    out_str(e->migration_address));
-	json_object_object_add(o, "reported_libvirt_uri",
-	    out_str(e->reported_libvirt_uri));
-	json_object_object_add(o, "trust", out_str(e->trust));
-	json_object_object_add(o, "flag_reason", out_str(e->flag_reason));
-	json_object_object_add(o, "notice", out_str(e->notice));
-	json_object_object_add(o, "cpus", e->has_cpus ?
-	    json_object_new_int64(e->cpus) : NULL);
-	json_object_object_add(o, "mem_mib", e->has_mem_mib ?
-	    json_object_new_int64(e->mem_mib) : NULL);
-	json_object_object_add(o, "mem_free_mib", e->has_mem_free_mib ?
-	    json_object_new_int64(e->mem_free_mib) : NULL);
-	json_object_object_add(o, "reserve_mib", e->has_reserve_mib ?
-	    json_object_new_int64(e->reserve_mib) : NULL);
-	json_object_object_add(o, "vms", e->has_vms ?
-	    json_object_new_int64(e->vms) : NULL);
-	json_object_object_add(o, "last_seen_ms", e->has_last_seen_ms ?
-	    json_object_new_int64(e->last_seen_ms) : NULL);
-	json_object_object_add(o, "error", out_str(e->last_error));
-	json_object_object_add(o, "zone", out_str(e->zone));
-	lab = json_object_new_array();
-	for (k = 0; k < e->n_labels; k++)
-		json_object_array_add(lab, json_object_new_string(e->labels[k]));
-	json_object_object_add(o, "labels", lab);
-	return o;
-}
-
 /* What a host's strings may hold reaches the terminal escaped. */
 static void
 cmd_hosts_print_safe(const char *prefix, const char *s)
@@ -92,7 +51,7 @@ cmd_hosts_accept(struct ctl *c, int argc, char **argv)
 		return CTL_EXIT_FAIL;
 	}
 	if (json)
-		out_json(cmd_hosts_json(r->hosts[0]));
+		out_json(jsonv_host(r->hosts[0]));
 	else
 		printf("%s accepted: libvirt URI %s, migration address %s\n",
 		    r->hosts[0]->name, r->hosts[0]->libvirt_uri ?
@@ -111,7 +70,6 @@ cmd_hosts_exec(struct ctl *c, int argc, char **argv)
 	};
 	Ferry__HostsRequest req = FERRY__HOSTS_REQUEST__INIT;
 	Ferry__HostsReply *r;
-	struct json_object *arr, *o;
 	int ch, json = 0;
 	size_t i, k;
 
@@ -133,12 +91,7 @@ cmd_hosts_exec(struct ctl *c, int argc, char **argv)
 		return CTL_EXIT_FAIL;
 
 	if (json) {
-		arr = json_object_new_array();
-		for (i = 0; i < r->n_hosts; i++) {
-			o = cmd_hosts_json(r->hosts[i]);
-			json_object_array_add(arr, o);
-		}
-		out_json(arr);
+		out_json(jsonv_hosts(r));
 	} else {
 		printf("%-12s %-5s %-12s %-22s %5s %9s %9s %4s %-8s %-16s %s\n",
 		    "NAME", "STATE", "ADMIN", "ADDRESS", "CPUS", "MEM(MiB)",

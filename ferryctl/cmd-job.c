@@ -6,55 +6,6 @@
 
 #include "ferryctl.h"
 
-/* History data is JSON text or a plain message; embed it parsed only when
- * all of it parses ("12 disks" must stay a string). */
-static struct json_object *
-history_data(const char *s)
-{
-	struct json_tokener *tok;
-	struct json_object *o;
-	size_t len, end;
-
-	if (s == NULL)
-		return NULL;
-	len = strlen(s);
-	if ((tok = json_tokener_new()) == NULL)
-		return json_object_new_string(s);
-	o = json_tokener_parse_ex(tok, s, (int)len);
-	end = json_tokener_get_parse_end(tok);
-	while (end < len && strchr(" \t\r\n", s[end]) != NULL)
-		end++;
-	if (json_tokener_get_error(tok) != json_tokener_success ||
-	    end != len) {
-		json_object_put(o);
-		o = json_object_new_string(s);
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
-static struct json_object *
-job_json(const Ferry__JobInfo *j)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "id", json_object_new_int64((int64_t)j->id));
-	json_object_object_add(o, "kind", out_str(j->kind));
-	json_object_object_add(o, "vm", out_str(j->vm[0] ? j->vm : NULL));
-	json_object_object_add(o, "state", out_str(j->state));
-	json_object_object_add(o, "source", out_str(j->source));
-	json_object_object_add(o, "destination", out_str(j->destination));
-	json_object_object_add(o, "running_on", out_str(j->running_on));
-	json_object_object_add(o, "started_ms", j->has_started_ms ?
-	    json_object_new_int64((int64_t)j->started_ms) : NULL);
-	json_object_object_add(o, "ended_ms", j->has_ended_ms ?
-	    json_object_new_int64((int64_t)j->ended_ms) : NULL);
-	json_object_object_add(o, "parent", j->has_parent ?
-	    json_object_new_int64((int64_t)j->parent) : NULL);
-	json_object_object_add(o, "error", out_str(j->error));
-	return o;
-}
-
 static void
 job_print(const Ferry__JobReply *r)
 {
@@ -113,9 +64,7 @@ cmd_job_exec(struct ctl *c, int argc, char **argv)
 	};
 	Ferry__JobRequest req = FERRY__JOB_REQUEST__INIT;
 	Ferry__JobReply *r;
-	struct json_object *o, *arr, *h;
 	int ch, json = 0;
-	size_t i;
 
 	/* 0, not 1: glibc then forgets main's '+' and lets options
 	 * follow the VM or job id. */
@@ -136,26 +85,9 @@ cmd_job_exec(struct ctl *c, int argc, char **argv)
 	    (ProtobufCMessage **)&r) < 0)
 		return CTL_EXIT_FAIL;
 
-	if (json) {
-		o = json_object_new_object();
-		json_object_object_add(o, "job", job_json(r->job));
-		arr = json_object_new_array();
-		for (i = 0; i < r->n_history; i++) {
-			const Ferry__JobHistoryEntry *e = r->history[i];
-
-			h = json_object_new_object();
-			json_object_object_add(h, "seq",
-			    json_object_new_int64((int64_t)e->seq));
-			json_object_object_add(h, "time_ms",
-			    json_object_new_int64((int64_t)e->time_ms));
-			json_object_object_add(h, "type", out_str(e->type));
-			json_object_object_add(h, "state", out_str(e->state));
-			json_object_object_add(h, "data", history_data(e->data));
-			json_object_array_add(arr, h);
-		}
-		json_object_object_add(o, "history", arr);
-		out_json(o);
-	} else
+	if (json)
+		out_json(jsonv_job_detail(r));
+	else
 		job_print(r);
 	ferry__job_reply__free_unpacked(r, NULL);
 	return CTL_EXIT_OK;

@@ -28,7 +28,6 @@ cmd_jobs_exec(struct ctl *c, int argc, char **argv)
 	};
 	Ferry__JobsRequest req = FERRY__JOBS_REQUEST__INIT;
 	Ferry__JobsReply *r;
-	struct json_object *arr, *o;
 	uint64_t v;
 	size_t i;
 	int ch, json = 0;
@@ -66,28 +65,7 @@ cmd_jobs_exec(struct ctl *c, int argc, char **argv)
 		return CTL_EXIT_FAIL;
 
 	if (json) {
-		arr = json_object_new_array();
-		for (i = 0; i < r->n_jobs; i++) {
-			Ferry__JobInfo *j = r->jobs[i];
-
-			o = json_object_new_object();
-			json_object_object_add(o, "id",
-			    json_object_new_int64((int64_t)j->id));
-			json_object_object_add(o, "kind", out_str(j->kind));
-			json_object_object_add(o, "vm",
-			    out_str(j->vm[0] ? j->vm : NULL));	/* a run */
-			json_object_object_add(o, "state", out_str(j->state));
-			json_object_object_add(o, "source", out_str(j->source));
-			json_object_object_add(o, "destination",
-			    out_str(j->destination));
-			json_object_object_add(o, "started_ms", j->has_started_ms ?
-			    json_object_new_int64((int64_t)j->started_ms) : NULL);
-			json_object_object_add(o, "ended_ms", j->has_ended_ms ?
-			    json_object_new_int64((int64_t)j->ended_ms) : NULL);
-			json_object_object_add(o, "error", out_str(j->error));
-			json_object_array_add(arr, o);
-		}
-		out_json(arr);
+		out_json(jsonv_jobs(r));
 	} else {
 		printf("%6s  %-8s %-20s %-12s %-12s %-12s %-19s  %s\n", "ID",
 		    "KIND", "VM", "STATE", "SOURCE", "DEST", "STARTED",

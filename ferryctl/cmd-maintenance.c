@@ -99,64 +99,6 @@ count_items(const Ferry__DrainInfo *d, struct counts *k)
 	}
 }
 
-/* Percent to one decimal: scripts get numbers, not 17 digits. */
-static struct json_object *
-jpercent(const Ferry__DrainItem *it)
-{
-	char buf[32];
-
-	if (!it->has_percent || !isfinite(it->percent))
-		return NULL;
-	snprintf(buf, sizeof(buf), "%.1f", it->percent);
-	return json_object_new_double_s(strtod(buf, NULL), buf);
-}
-
-static struct json_object *
-jint(int has, uint64_t v)
-{
-	return has ? json_object_new_int64((int64_t)v) : NULL;
-}
-
-static struct json_object *
-item_json(const Ferry__DrainItem *it)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "order", jint(it->has_order, it->order));
-	json_object_object_add(o, "vm", out_str(it->vm));
-	json_object_object_add(o, "mem_mib", jint(1, it->mem_mib));
-	json_object_object_add(o, "destination", out_str(it->destination));
-	json_object_object_add(o, "state", out_str(it->state));
-	json_object_object_add(o, "reason", out_str(it->reason));
-	json_object_object_add(o, "job", jint(it->has_job_id, it->job_id));
-	json_object_object_add(o, "attempts", jint(it->has_attempts,
-	    it->attempts));
-	json_object_object_add(o, "percent", jpercent(it));
-	return o;
-}
-
-static struct json_object *
-drain_json(const Ferry__DrainInfo *d)
-{
-	struct json_object *o = json_object_new_object(), *arr;
-	size_t i;
-
-	json_object_object_add(o, "id", jint(1, d->id));
-	json_object_object_add(o, "host", out_str(d->host));
-	json_object_object_add(o, "state", out_str(d->state));
-	json_object_object_add(o, "host_state", out_str(d->host_state));
-	json_object_object_add(o, "message", out_str(d->message));
-	json_object_object_add(o, "max_parallel", jint(d->has_max_parallel,
-	    d->max_parallel));
-	json_object_object_add(o, "per_destination",
-	    jint(d->has_per_destination, d->per_destination));
-	arr = json_object_new_array();
-	for (i = 0; i < d->n_items; i++)
-		json_object_array_add(arr, item_json(d->items[i]));
-	json_object_object_add(o, "items", arr);
-	return o;
-}
-
 static void
 widen(struct maint *m, const Ferry__DrainInfo *d)
 {
@@ -313,24 +255,6 @@ item_changed(const Ferry__DrainItem *a, const Ferry__DrainItem *b)
 	return 0;
 }
 
-static void
-show_item_json(const Ferry__DrainInfo *d, const Ferry__DrainItem *it)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "event", json_object_new_string("item"));
-	json_object_object_add(o, "drain_id", jint(1, d->id));
-	json_object_object_add(o, "vm", out_str(it->vm));
-	json_object_object_add(o, "destination", out_str(it->destination));
-	json_object_object_add(o, "state", out_str(it->state));
-	json_object_object_add(o, "reason", out_str(it->reason));
-	json_object_object_add(o, "job", jint(it->has_job_id, it->job_id));
-	json_object_object_add(o, "attempts", jint(it->has_attempts,
-	    it->attempts));
-	json_object_object_add(o, "percent", jpercent(it));
-	out_json(o);
-}
-
 /* Shows what changed since the last snapshot, then keeps d as it. */
 static void
 show_changes(struct maint *m, Ferry__DrainInfo *d)
@@ -351,7 +275,8 @@ show_changes(struct maint *m, Ferry__DrainInfo *d)
 			if (ch == 0)
 				continue;
 			if (m->mode == MODE_JSON) {
-				show_item_json(d, d->items[i]);
+				out_json(jsonv_drain_event("item", d,
+				    d->items[i]));
 				continue;
 			}
 			if (ch == 1 && !percent_due)
@@ -390,22 +315,11 @@ exit_for_done(const struct maint *m, const Ferry__DrainInfo *d)
 static void
 show_done(struct maint *m, const Ferry__DrainInfo *d)
 {
-	struct json_object *o;
 	struct counts k;
 
 	count_items(d, &k);
 	if (m->mode == MODE_JSON) {
-		o = json_object_new_object();
-		json_object_object_add(o, "event",
-		    json_object_new_string("done"));
-		json_object_object_add(o, "drain_id", jint(1, d->id));
-		json_object_object_add(o, "host", out_str(d->host));
-		json_object_object_add(o, "state", out_str(d->state));
-		json_object_object_add(o, "host_state", out_str(d->host_state));
-		json_object_object_add(o, "moved", jint(1, k.moved));
-		json_object_object_add(o, "failed", jint(1, k.failed));
-		json_object_object_add(o, "unmovable", jint(1, k.unmovable));
-		out_json(o);
+		out_json(jsonv_drain_event("done", d, NULL));
 		return;
 	}
 	block_close(m);
@@ -418,16 +332,6 @@ show_done(struct maint *m, const Ferry__DrainInfo *d)
 	if (d->message && d->message[0])
 		printf("%s\n", d->message);
 	fflush(stdout);
-}
-
-static void
-show_plan_json(const Ferry__DrainInfo *d)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "event", json_object_new_string("plan"));
-	json_object_object_add(o, "drain", drain_json(d));
-	out_json(o);
 }
 
 /* The reply to enter or exit, as text. */
@@ -521,9 +425,9 @@ on_reply(struct maint *m, Ferry__DrainInfo *d, int following)
 	m->have_reply = 1;
 	if (m->mode == MODE_JSON) {
 		if (!following)
-			out_json(drain_json(d));
+			out_json(jsonv_drain(d));
 		else {
-			show_plan_json(d);
+			out_json(jsonv_drain_event("plan", d, NULL));
 			/* The stream always ends with "done", even when
 			 * the drain never started. */
 			if (!follow)
@@ -740,7 +644,7 @@ maint_cancel(struct maint *m, const Ferry__MaintenanceRequest *req)
 		return CTL_EXIT_FAIL;
 	rc = str_is(d->state, "cancelled") ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 	if (m->json) {
-		out_json(drain_json(d));
+		out_json(jsonv_drain(d));
 		ferry__drain_info__free_unpacked(d, NULL);
 		return rc;
 	}

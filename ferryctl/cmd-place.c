@@ -16,7 +16,6 @@ cmd_place_exec(struct ctl *c, int argc, char **argv)
 	};
 	Ferry__PlaceRequest req = FERRY__PLACE_REQUEST__INIT;
 	Ferry__PlaceReply *r;
-	struct json_object *o, *arr, *e;
 	int ch, json = 0, rc;
 	size_t i;
 
@@ -37,26 +36,7 @@ cmd_place_exec(struct ctl *c, int argc, char **argv)
 		return CTL_EXIT_FAIL;
 	rc = r->best ? CTL_EXIT_OK : CTL_EXIT_BLOCKED;
 	if (json) {
-		o = json_object_new_object();
-		json_object_object_add(o, "vm", out_str(r->vm));
-		json_object_object_add(o, "source", out_str(r->source));
-		json_object_object_add(o, "best", out_str(r->best));
-		arr = json_object_new_array();
-		for (i = 0; i < r->n_hosts; i++) {
-			Ferry__PlaceVerdict *v = r->hosts[i];
-
-			e = json_object_new_object();
-			json_object_object_add(e, "host", out_str(v->host));
-			json_object_object_add(e, "ok",
-			    json_object_new_boolean(v->ok));
-			json_object_object_add(e, "filter", out_str(v->filter));
-			json_object_object_add(e, "reason", out_str(v->reason));
-			json_object_object_add(e, "weight", v->has_weight ?
-			    json_object_new_double(v->weight) : NULL);
-			json_object_array_add(arr, e);
-		}
-		json_object_object_add(o, "hosts", arr);
-		out_json(o);
+		out_json(jsonv_place(r));
 	} else {
 		printf("%s runs on %s; best destination: %s\n", r->vm, r->source,
 		    r->best ? r->best : "none");

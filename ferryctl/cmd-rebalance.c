@@ -123,13 +123,13 @@ rebalance_event(struct follow *fl, const struct frame *f)
 			    json_object_new_string("item"));
 			json_object_object_add(o, "run",
 			    json_object_new_int64(rb->id));
-			json_object_object_add(o, "vm", out_str(it->vm));
+			json_object_object_add(o, "vm", jsonv_str(it->vm));
 			json_object_object_add(o, "to",
-			    out_str(it->destination));
+			    jsonv_str(it->destination));
 			json_object_object_add(o, "state",
-			    out_str(it->state));
+			    jsonv_str(it->state));
 			json_object_object_add(o, "reason",
-			    out_str(it->reason));
+			    jsonv_str(it->reason));
 			json_object_object_add(o, "job", it->has_job_id ?
 			    json_object_new_int64(it->job_id) : NULL);
 			out_json(o);
@@ -157,7 +157,7 @@ rebalance_event(struct follow *fl, const struct frame *f)
 			json_object_object_add(o, "run",
 			    json_object_new_int64(rb->id));
 			json_object_object_add(o, "state",
-			    out_str(ev->drain->state));
+			    jsonv_str(ev->drain->state));
 			json_object_object_add(o, "moved",
 			    json_object_new_int64(moved));
 			json_object_object_add(o, "planned",

@@ -15,7 +15,6 @@ cmd_vms_exec(struct ctl *c, int argc, char **argv)
 	};
 	Ferry__VmsRequest req = FERRY__VMS_REQUEST__INIT;
 	Ferry__VmsReply *r;
-	struct json_object *arr, *o, *disks, *d;
 	int ch, json = 0;
 	size_t i, j;
 
@@ -42,43 +41,7 @@ cmd_vms_exec(struct ctl *c, int argc, char **argv)
 		return CTL_EXIT_FAIL;
 
 	if (json) {
-		arr = json_object_new_array();
-		for (i = 0; i < r->n_vms; i++) {
-			Ferry__VmEntry *e = r->vms[i];
-
-			o = json_object_new_object();
-			json_object_object_add(o, "name", out_str(e->name));
-			json_object_object_add(o, "host", out_str(e->host));
-			json_object_object_add(o, "state", out_str(e->state));
-			json_object_object_add(o, "mem_mib",
-			    json_object_new_int64(e->mem_mib));
-			json_object_object_add(o, "vcpus",
-			    json_object_new_int64(e->vcpus));
-			json_object_object_add(o, "uuid", out_str(e->uuid));
-			/* A migrating VM is listed on both hosts: which copy
-			 * is which, and by which job. */
-			json_object_object_add(o, "role", out_str(e->role));
-			json_object_object_add(o, "job", e->has_job ?
-			    json_object_new_int64((int64_t)e->job) : NULL);
-			disks = json_object_new_array();
-			for (j = 0; j < e->n_disks; j++) {
-				d = json_object_new_object();
-				json_object_object_add(d, "target",
-				    out_str(e->disks[j]->target));
-				json_object_object_add(d, "type",
-				    out_str(e->disks[j]->type));
-				json_object_object_add(d, "protocol",
-				    out_str(e->disks[j]->protocol));
-				json_object_object_add(d, "source",
-				    out_str(e->disks[j]->source));
-				json_object_object_add(d, "host",
-				    out_str(e->disks[j]->host));
-				json_object_array_add(disks, d);
-			}
-			json_object_object_add(o, "disks", disks);
-			json_object_array_add(arr, o);
-		}
-		out_json(arr);
+		out_json(jsonv_vms(r));
 	} else {
 		printf("%-24s %-12s %-10s %9s %6s %-16s  %s\n", "NAME", "HOST",
 		    "STATE", "MEM(MiB)", "VCPUS", "MIGRATION", "DISKS");

@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 
+#include "jsonv.h"
 #include "msg.h"
 
 #define CTL_EXIT_OK		0
@@ -45,7 +46,6 @@ void	*out_unpack(const struct frame *, const ProtobufCMessageDescriptor *);
 void	 out_sanitize(ProtobufCMessage *);	/* control chars -> \xHH */
 const char *out_cell(const char *);	/* the same for one string */
 void	 out_json(struct json_object *);	/* prints one line; takes the object */
-struct json_object *out_str(const char *);	/* JSON null for NULL */
 void	 out_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	 out_before_message(void (*)(void));
 int	 out_usage(const struct ctl_cmd *);

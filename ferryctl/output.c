@@ -164,12 +164,6 @@ out_json(struct json_object *o)
 	json_object_put(o);
 }
 
-struct json_object *
-out_str(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
 static void (*out_before)(void);
 
 /* fn runs before every message on stderr (progress.c: close the live

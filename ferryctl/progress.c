@@ -61,22 +61,28 @@ or_dash(const char *s)
 	return s ? s : "-";
 }
 
-/* MiB figures to one decimal: scripts get numbers, not 17 digits. */
-static struct json_object *
-jnum1(int has, double d)
+/* What earlier messages told of the job, for the events that leave it out. */
+static void
+known_of(const struct progress *f, Ferry__JobInfo *k)
 {
-	char buf[64];
-
-	if (!has || !isfinite(d))
-		return NULL;
-	snprintf(buf, sizeof(buf), "%.1f", d);
-	return json_object_new_double_s(strtod(buf, NULL), buf);
+	ferry__job_info__init(k);
+	k->id = f->job;
+	k->kind = f->kind;
+	k->vm = f->vm;
+	k->state = f->state;
+	k->source = f->source;
+	k->destination = f->destination;
 }
 
-static struct json_object *
-jint(int has, uint64_t v)
+/* One event of the stream as JSON. */
+static void
+show_json(const struct progress *f, const char *event,
+    const Ferry__JobEvent *e)
 {
-	return has ? json_object_new_int64((int64_t)v) : NULL;
+	Ferry__JobInfo k;
+
+	known_of(f, &k);
+	out_json(e ? jsonv_job_event(event, e, &k) : jsonv_job_started(&k));
 }
 
 /* Ends a live progress line before anything else is printed. */
@@ -119,21 +125,12 @@ fmt_secs(double s, char *buf, size_t len)
 static void
 show_started(struct progress *f)
 {
-	struct json_object *o;
 
 	if (f->started_shown)
 		return;
 	f->started_shown = 1;
 	if (f->mode == MODE_JSON) {
-		o = json_object_new_object();
-		json_object_object_add(o, "event",
-		    json_object_new_string("started"));
-		json_object_object_add(o, "job", jint(1, f->job));
-		json_object_object_add(o, "vm", out_str(f->vm));
-		json_object_object_add(o, "source", out_str(f->source));
-		json_object_object_add(o, "destination",
-		    out_str(f->destination));
-		out_json(o);
+		show_json(f, "started", NULL);
 		return;
 	}
 	line_close(f);
@@ -146,43 +143,13 @@ show_started(struct progress *f)
 static void
 show_progress(struct progress *f, const Ferry__JobEvent *e)
 {
-	struct json_object *o;
 	struct winsize ws;
 	char line[512], eta[32];
 	size_t off = 0;
 	int i, fill;
 
 	if (f->mode == MODE_JSON) {
-		o = json_object_new_object();
-		json_object_object_add(o, "event",
-		    json_object_new_string("progress"));
-		json_object_object_add(o, "job", jint(1, e->job_id));
-		json_object_object_add(o, "percent",
-		    jnum1(e->has_percent, e->percent));
-		json_object_object_add(o, "data_processed_mib",
-		    jnum1(e->has_data_processed_mib, e->data_processed_mib));
-		json_object_object_add(o, "data_remaining_mib",
-		    jnum1(e->has_data_remaining_mib, e->data_remaining_mib));
-		json_object_object_add(o, "data_total_mib",
-		    jnum1(e->has_data_total_mib, e->data_total_mib));
-		json_object_object_add(o, "remaining_low_mib",
-		    jnum1(e->has_remaining_low_mib, e->remaining_low_mib));
-		json_object_object_add(o, "mib_per_s",
-		    jnum1(e->has_mib_per_s, e->mib_per_s));
-		json_object_object_add(o, "dirty_mib_per_s",
-		    jnum1(e->has_dirty_mib_per_s, e->dirty_mib_per_s));
-		json_object_object_add(o, "iteration",
-		    jint(e->has_iteration, e->iteration));
-		json_object_object_add(o, "expected_downtime_ms",
-		    jint(e->has_expected_downtime_ms, e->expected_downtime_ms));
-		json_object_object_add(o, "eta_s", jnum1(e->has_eta_s, e->eta_s));
-		if (e->has_disk_total_mib) {
-			json_object_object_add(o, "disk_processed_mib",
-			    jnum1(1, e->disk_processed_mib));
-			json_object_object_add(o, "disk_total_mib",
-			    jnum1(1, e->disk_total_mib));
-		}
-		out_json(o);
+		show_json(f, "progress", e);
 		return;
 	}
 	if (f->mode == MODE_PLAIN) {
@@ -282,17 +249,10 @@ state_label(const char *state, char *buf, size_t len)
 static void
 show_state(struct progress *f, const Ferry__JobEvent *e)
 {
-	struct json_object *o;
 	char label[64];
 
 	if (f->mode == MODE_JSON) {
-		o = json_object_new_object();
-		json_object_object_add(o, "event",
-		    json_object_new_string("state"));
-		json_object_object_add(o, "job", jint(1, e->job_id));
-		json_object_object_add(o, "state", out_str(f->state));
-		json_object_object_add(o, "message", out_str(e->message));
-		out_json(o);
+		show_json(f, "state", e);
 		return;
 	}
 	line_close(f);
@@ -308,17 +268,11 @@ show_state(struct progress *f, const Ferry__JobEvent *e)
 static void
 show_info(struct progress *f, const Ferry__JobEvent *e)
 {
-	struct json_object *o;
 
 	if (e->message == NULL)
 		return;
 	if (f->mode == MODE_JSON) {
-		o = json_object_new_object();
-		json_object_object_add(o, "event",
-		    json_object_new_string("info"));
-		json_object_object_add(o, "job", jint(1, e->job_id));
-		json_object_object_add(o, "message", out_str(e->message));
-		out_json(o);
+		show_json(f, "info", e);
 		return;
 	}
 	line_close(f);
@@ -329,40 +283,12 @@ show_info(struct progress *f, const Ferry__JobEvent *e)
 static void
 show_done(struct progress *f, const Ferry__JobEvent *e)
 {
-	struct json_object *o;
 	char dur[32], extra[128];
 	size_t off = 0;
 	const char *on = e->running_on;
 
 	if (f->mode == MODE_JSON) {
-		o = json_object_new_object();
-		json_object_object_add(o, "event",
-		    json_object_new_string("done"));
-		json_object_object_add(o, "job", jint(1, e->job_id));
-		json_object_object_add(o, "vm", out_str(f->vm));
-		json_object_object_add(o, "state", out_str(f->state));
-		json_object_object_add(o, "source", out_str(f->source));
-		json_object_object_add(o, "destination",
-		    out_str(f->destination));
-		json_object_object_add(o, "running_on", out_str(on));
-		json_object_object_add(o, "elapsed_ms",
-		    jint(e->has_elapsed_ms, e->elapsed_ms));
-		json_object_object_add(o, "downtime_ms",
-		    jint(e->has_downtime_ms, e->downtime_ms));
-		json_object_object_add(o, "data_mib",
-		    jnum1(e->has_data_mib, e->data_mib));
-		json_object_object_add(o, "migration_ms",
-		    jint(e->has_migration_ms, e->migration_ms));
-		json_object_object_add(o, "passes",
-		    jint(e->has_passes, e->passes));
-		if (e->has_disk_total_mib) {
-			json_object_object_add(o, "disk_mib",
-			    jnum1(1, e->disk_processed_mib));
-			json_object_object_add(o, "disk_total_mib",
-			    jnum1(1, e->disk_total_mib));
-		}
-		json_object_object_add(o, "error", out_str(e->error));
-		out_json(o);
+		show_json(f, "done", e);
 		return;
 	}
 	line_close(f);

@@ -812,7 +812,8 @@ test_jobs_json(void **state)
 	Ferry__JobInfo j1 = FERRY__JOB_INFO__INIT, j2 = FERRY__JOB_INFO__INIT;
 	Ferry__JobInfo *jobs[2] = { &j1, &j2 };
 	static const char *const keys[] = { "id", "kind", "vm", "state",
-		"source", "destination", "started_ms", "ended_ms", "error",
+		"source", "destination", "running_on", "started_ms", "ended_ms", "parent",
+		"error",
 		NULL };
 	struct json_object *arr, *o;
 	uint32_t serial;
