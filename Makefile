@@ -34,7 +34,7 @@ endif
 
 CC	?= cc
 CFLAGS	?= -O2 -g
-PKGS	:= libvirt libssh libnfs libiscsi libuv libprotobuf-c sqlite3 libconfig json-c libxml-2.0 libsystemd
+PKGS	:= libvirt libssh libnfs libiscsi libuv libprotobuf-c sqlite3 libpq libconfig json-c libxml-2.0 libsystemd
 
 # pkg-config runs when a compile or link first needs it, not when make reads
 # this file: targets that run deps first would otherwise build with the

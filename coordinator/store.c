@@ -1,34 +1,37 @@
-/* store.c: the coordinator's durable state in SQLite; see store.h.
+/* store.c: the coordinator's durable state; see store.h.
  *
- * One connection in WAL mode with synchronous=FULL, so every commit is
- * fsynced before a store_* call returns 0. Statements are prepared once at
- * open and reset after each use. The schema is versioned in
- * PRAGMA user_version and upgraded by store_migrate_step at open. Hosts,
- * trust and inventory are in store_host.c, jobs and their journal in
- * store_job.c; what they share is in store_int.h.
+ * The schema, the statements' SQL, opening (and migrating) and the
+ * helpers the record kinds' files share. The SQL is portable and goes
+ * through the statement layer (store_db.h) to SQLite (the default, one
+ * file in WAL mode, synchronous=FULL) or PostgreSQL (store_open_pg). Every
+ * commit is durable before a store_* call returns 0. Statements are
+ * prepared once at open and reset after each use. The schema is versioned
+ * (SQLite: PRAGMA user_version; PostgreSQL: table ferry_schema) and
+ * upgraded by store_migrate_step at open. Hosts, trust and inventory are
+ * in store_host.c, jobs and their journal in store_job.c, runs in
+ * store_run.c; what they share is in store_int.h.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <sqlite3.h>
 
 #include "log.h"
 #include "store_int.h"
 
-#define STORE_SCHEMA_VERSION	3
-#define STORE_BUSY_TIMEOUT_MS	5000
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
-/* migrations[v] takes the schema from version v to v + 1; each script
- * sets user_version itself and runs inside one transaction. */
-static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
+/*
+ * store_migrations[v] takes the schema from version v to v + 1, inside one
+ * transaction that then records version v + 1 (the scripts do not). The
+ * SQL is portable; where a backend needs its own words (SQLite's
+ * AUTOINCREMENT and WITHOUT ROWID, PostgreSQL's 64-bit BIGINT for what
+ * SQLite's INTEGER holds, identity columns, BYTEA), store_migrations_pg[v]
+ * replaces it on PostgreSQL. New steps: portable SQL only (BIGINT for
+ * times and sizes, TEXT, INTEGER), appended to store_migrations.
+ */
+static const char *const store_migrations[] = {
 	/* 0 -> 1 */
 	"CREATE TABLE hosts ("
 	"  name TEXT PRIMARY KEY NOT NULL,"
@@ -91,8 +94,7 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"  state TEXT NOT NULL,"
 	"  data TEXT,"
 	"  PRIMARY KEY (job_id, seq)"
-	") WITHOUT ROWID;"
-	"PRAGMA user_version = 1;",
+	") WITHOUT ROWID",
 	/* 1 -> 2: where each host is reached, pinned at first contact and
 	 * changed only by the operator (issue 11, finding 1). */
 	"CREATE TABLE host_trust ("
@@ -102,8 +104,7 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"  flagged INTEGER NOT NULL DEFAULT 0,"
 	"  reason TEXT NOT NULL DEFAULT '',"
 	"  updated_ms INTEGER NOT NULL DEFAULT 0"
-	");"
-	"PRAGMA user_version = 2;",
+	")",
 	/* 2 -> 3: drains, restores and rebalances are runs with a record of
 	 * their own; the host a drain or restore acts on was kept in the
 	 * jobs' vm column ("cluster" for a rebalance, which collided with a
@@ -116,9 +117,96 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"INSERT INTO runs (id, kind, host) SELECT id, kind, CASE kind "
 	"  WHEN 'rebalance' THEN NULL ELSE vm END FROM jobs "
 	"  WHERE kind IN ('drain', 'restore', 'rebalance');"
-	"UPDATE jobs SET vm = '' WHERE kind IN ('drain', 'restore', 'rebalance');"
-	"PRAGMA user_version = 3;",
+	"UPDATE jobs SET vm = '' WHERE kind IN ('drain', 'restore', 'rebalance')",
 };
+
+#define STORE_SCHEMA_VERSION	((int)nitems(store_migrations))
+
+/* The same schema on PostgreSQL, step by step (index = from version). */
+static const char *const store_migrations_pg[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE hosts ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  address TEXT NOT NULL,"
+	"  port INTEGER NOT NULL,"
+	"  admin_state TEXT NOT NULL DEFAULT 'active'"
+	"    CHECK (admin_state IN ('active', 'draining', 'maintenance')),"
+	"  conn_state TEXT NOT NULL DEFAULT 'down'"
+	"    CHECK (conn_state IN ('up', 'down')),"
+	"  host_uuid TEXT NOT NULL DEFAULT '',"
+	"  libvirt_uri TEXT NOT NULL DEFAULT '',"
+	"  migration_address TEXT NOT NULL DEFAULT '',"
+	"  arch TEXT NOT NULL DEFAULT '',"
+	"  cpus BIGINT NOT NULL DEFAULT 0,"
+	"  mem_mib BIGINT NOT NULL DEFAULT 0,"
+	"  mem_free_mib BIGINT NOT NULL DEFAULT 0,"
+	"  reserve_mib BIGINT NOT NULL DEFAULT 0,"
+	"  last_seen_ms BIGINT NOT NULL DEFAULT 0,"
+	"  last_error TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE TABLE vms ("
+	"  host TEXT NOT NULL REFERENCES hosts(name) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  uuid TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  mem_mib BIGINT NOT NULL,"
+	"  vcpus BIGINT NOT NULL,"
+	"  persistent INTEGER NOT NULL,"
+	"  blob BYTEA,"
+	"  updated_ms BIGINT NOT NULL,"
+	"  PRIMARY KEY (host, name)"
+	");"
+	"CREATE INDEX vms_by_uuid ON vms(uuid);"
+	/* An identity never hands out an id twice, as AUTOINCREMENT. */
+	"CREATE TABLE jobs ("
+	"  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"
+	"  vm TEXT NOT NULL,"
+	"  source TEXT NOT NULL,"
+	"  destination TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  params TEXT,"
+	"  error TEXT,"
+	"  parent BIGINT REFERENCES jobs(id),"
+	"  finished INTEGER NOT NULL DEFAULT 0,"
+	"  started_ms BIGINT NOT NULL,"
+	"  ended_ms BIGINT NOT NULL DEFAULT 0,"
+	"  updated_ms BIGINT NOT NULL"
+	");"
+	"CREATE INDEX jobs_by_state ON jobs(state);"
+	"CREATE INDEX jobs_unfinished ON jobs(id) WHERE finished = 0;"
+	"CREATE INDEX jobs_by_parent ON jobs(parent) WHERE parent IS NOT NULL;"
+	"CREATE TABLE job_events ("
+	"  job_id BIGINT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+	"  seq BIGINT NOT NULL,"
+	"  time_ms BIGINT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  data TEXT,"
+	"  PRIMARY KEY (job_id, seq)"
+	")",
+	/* 1 -> 2 */
+	"CREATE TABLE host_trust ("
+	"  name TEXT PRIMARY KEY NOT NULL REFERENCES hosts(name) ON DELETE CASCADE,"
+	"  libvirt_uri TEXT NOT NULL DEFAULT '',"
+	"  migration_address TEXT NOT NULL DEFAULT '',"
+	"  flagged INTEGER NOT NULL DEFAULT 0,"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  updated_ms BIGINT NOT NULL DEFAULT 0"
+	")",
+	/* 2 -> 3 (a new database: no jobs to move) */
+	"CREATE TABLE runs ("
+	"  id BIGINT PRIMARY KEY NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('drain', 'restore', 'rebalance')),"
+	"  host TEXT CHECK ((kind = 'rebalance') = (host IS NULL))"
+	")",
+	/* Later steps: NULL, the portable SQL serves. */
+};
+
+_Static_assert(nitems(store_migrations_pg) <= nitems(store_migrations),
+    "a PostgreSQL variant of a migration that does not exist");
+
 
 #define HOST_COLS	"name, address, port, admin_state, conn_state, " \
 	"host_uuid, libvirt_uri, migration_address, arch, cpus, mem_mib, " \
@@ -168,7 +256,7 @@ static const char *const store_sql[Q_MAX] = {
 	[Q_JOB_INSERT] =
 	    "INSERT INTO jobs (kind, vm, source, destination, state, params, "
 	    "error, parent, started_ms, updated_ms) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id",
 	[Q_JOB_SET_STATE] =
 	    "UPDATE jobs SET state = ?2, updated_ms = ?3 "
 	    "WHERE id = ?1 AND finished = 0",
@@ -188,10 +276,10 @@ static const char *const store_sql[Q_MAX] = {
 	    "WHERE job_id = ?1), 0) + 1, ?2, ?3, state, ?4 "
 	    "FROM jobs WHERE id = ?1",
 	[Q_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
-	/* The newest ?2 jobs (-1: all), oldest first. */
+	/* The newest ?2 jobs, oldest first. */
 	[Q_JOBS_LIST] =
 	    "SELECT * FROM (SELECT " JOB_COLS " FROM jobs "
-	    "WHERE ?1 = 0 OR finished = 0 ORDER BY id DESC LIMIT ?2) "
+	    "WHERE ?1 = 0 OR finished = 0 ORDER BY id DESC LIMIT ?2) AS t "
 	    "ORDER BY id",
 	[Q_EVENTS_LIST] =
 	    "SELECT job_id, seq, time_ms, type, state, data FROM job_events "
@@ -219,7 +307,7 @@ store_seterr(struct store *s, const char *fn, const char *fmt, ...)
 void
 store_dberr(struct store *s, const char *fn)
 {
-	store_seterr(s, fn, "%s", sqlite3_errmsg(s->db));
+	store_seterr(s, fn, "%s", db_errmsg(s->db));
 }
 
 const char *
@@ -230,108 +318,154 @@ store_error(const struct store *s)
 	return s->err[0] ? s->err : "no error";
 }
 
-sqlite3_stmt *
+const char *
+store_backend(const struct store *s)
+{
+	return s == NULL || s->db == NULL ? "none" : db_name(s->db);
+}
+
+struct db_stmt *
 store_stmt(struct store *s, enum store_q q)
 {
-	sqlite3_reset(s->q[q]);
-	sqlite3_clear_bindings(s->q[q]);
+	db_reset(s->q[q]);
 	return s->q[q];
 }
 
-/* Text is bound SQLITE_STATIC: every statement is stepped and reset before
- * the caller's strings can go away. NULL binds SQL NULL. */
+/* Text is not copied: every statement is stepped and reset before the
+ * caller's strings can go away. NULL binds SQL NULL. */
 int
-store_bind_text(sqlite3_stmt *st, int i, const char *v)
+store_bind_text(struct db_stmt *st, int i, const char *v)
 {
-	if (v == NULL)
-		return sqlite3_bind_null(st, i);
-	return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	return db_bind_text(st, i, v);
+}
+
+int
+store_bind_int64(struct db_stmt *st, int i, int64_t v)
+{
+	return db_bind_int64(st, i, v);
 }
 
 /* Unsigned values are kept as their int64 bit pattern. */
 int
-store_bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+store_bind_u64(struct db_stmt *st, int i, uint64_t v)
 {
-	return sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+	return db_bind_int64(st, i, (int64_t)v);
 }
 
 void
-store_col_text(sqlite3_stmt *st, int col, char *dst, size_t size)
+store_col_text(struct db_stmt *st, int col, char *dst, size_t size)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
+	const char *t = db_col_text(st, col);
 
-	snprintf(dst, size, "%s", t ? (const char *)t : "");
+	snprintf(dst, size, "%s", t ? t : "");
+}
+
+int64_t
+store_col_int64(struct db_stmt *st, int col)
+{
+	return db_col_int64(st, col);
 }
 
 uint64_t
-store_col_u64(sqlite3_stmt *st, int col)
+store_col_u64(struct db_stmt *st, int col)
 {
-	return (uint64_t)sqlite3_column_int64(st, col);
+	return (uint64_t)db_col_int64(st, col);
 }
 
 /* A malloc'd copy of a text column, NULL for SQL NULL; -1 on ENOMEM. */
 int
-store_col_strdup(sqlite3_stmt *st, int col, char **out)
+store_col_strdup(struct db_stmt *st, int col, char **out)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
+	const char *t = db_col_text(st, col);
 
 	*out = NULL;
 	if (t == NULL)
-		return sqlite3_errcode(sqlite3_db_handle(st)) == SQLITE_NOMEM ?
-		    -1 : 0;
-	if ((*out = strdup((const char *)t)) == NULL)
+		return db_col_null(st, col) ? 0 : -1;
+	if ((*out = strdup(t)) == NULL)
 		return -1;
 	return 0;
+}
+
+/* One step: DB_ROW, DB_DONE, or -1 with the error recorded (the
+ * statement is then reset). */
+int
+store_step(struct store *s, struct db_stmt *st, const char *fn)
+{
+	int rc = db_step(st);
+
+	if (rc == -1) {
+		store_dberr(s, fn);
+		db_reset(st);
+	}
+	return rc;
 }
 
 /* Steps a statement that returns no rows; resets it either way. */
 int
-store_run(struct store *s, sqlite3_stmt *st, const char *fn)
+store_run(struct store *s, struct db_stmt *st, const char *fn)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step(st);
 
-	if (rc != SQLITE_DONE) {
-		store_dberr(s, fn);
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
+	if (rc != DB_DONE) {
+		if (rc == -1)
+			store_dberr(s, fn);
+		else
+			store_seterr(s, fn, "statement returned rows");
+		db_reset(st);
 		return -1;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	db_reset(st);
 	return 0;
 }
 
-static int
-store_exec(struct store *s, const char *sql, const char *fn)
+/* An INSERT ... RETURNING id: the new row's id; resets the statement. */
+int
+store_insert_id(struct store *s, struct db_stmt *st, const char *fn,
+    int64_t *id)
 {
-	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-		store_dberr(s, fn);
+	int rc = db_step(st);
+
+	if (rc != DB_ROW) {
+		if (rc == -1)
+			store_dberr(s, fn);
+		else
+			store_seterr(s, fn, "no id returned");
+		db_reset(st);
 		return -1;
 	}
-	return 0;
+	*id = db_col_int64(st, 0);
+	/* Stepping to the end completes the statement on SQLite. */
+	rc = db_step(st);
+	if (rc == -1)
+		store_dberr(s, fn);
+	db_reset(st);
+	return rc == -1 ? -1 : 0;
 }
 
-/* IMMEDIATE takes the write lock now, so the transaction cannot fail
- * half-way with SQLITE_BUSY on its first write. */
+/* A write transaction (SQLite: the write lock is taken now, so it cannot
+ * fail half-way with SQLITE_BUSY on its first write). */
 int
 store_begin(struct store *s, const char *fn)
 {
-	return store_exec(s, "BEGIN IMMEDIATE", fn);
+	if (db_begin(s->db) == -1) {
+		store_dberr(s, fn);
+		return -1;
+	}
+	return 0;
 }
 
 /* Rolls back whatever is open; keeps the error already recorded. */
 void
 store_rollback(struct store *s)
 {
-	if (!sqlite3_get_autocommit(s->db) &&
-	    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
-		log_warnx("store: rollback: %s", sqlite3_errmsg(s->db));
+	db_rollback(s->db);
 }
 
 int
 store_commit(struct store *s, const char *fn)
 {
-	if (store_exec(s, "COMMIT", fn) == -1) {
+	if (db_commit(s->db) == -1) {
+		store_dberr(s, fn);
 		store_rollback(s);
 		return -1;
 	}
@@ -354,45 +488,52 @@ store_check_len(struct store *s, const char *fn, const char *what,
 	return 0;
 }
 
-static int
-store_pragma_int(struct store *s, const char *sql, int *out)
+static const char *
+store_migration_sql(struct store *s, int from)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
-
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		store_dberr(s, "store_open");
-		goto done;
-	}
-	*out = sqlite3_column_int(st, 0);
-	rc = 0;
- done:
-	sqlite3_finalize(st);
-	return rc;
+	if (strcmp(db_name(s->db), "postgresql") == 0 &&
+	    from < (int)nitems(store_migrations_pg) &&
+	    store_migrations_pg[from] != NULL)
+		return store_migrations_pg[from];
+	return store_migrations[from];
 }
 
-/* Takes the schema from version `from` to from + 1 in one transaction.
- * The version is read again under the write lock, so two processes
- * opening a new file at once do not both migrate it. */
+/*
+ * One step in one transaction: lock the schema (PostgreSQL: an advisory
+ * lock; SQLite: BEGIN IMMEDIATE's write lock), read the version under the
+ * lock, so two coordinators opening a new database at once do not both
+ * migrate it, and take it from v to v + 1. *v is the version found;
+ * returns 1 when it is current (nothing done), 0 after a step, -1.
+ */
 static int
-store_migrate_step(struct store *s, int from)
+store_migrate_step(struct store *s, int *v)
 {
-	int v;
+	const char *fn = "store_open";
 
-	if (store_begin(s, "store_open") == -1)
+	if (store_begin(s, fn) == -1)
 		return -1;
-	if (store_pragma_int(s, "PRAGMA user_version", &v) == -1)
+	if (db_lock_schema(s->db) == -1 || db_version_get(s->db, v) == -1) {
+		store_dberr(s, fn);
 		goto fail;
-	if (v != from) {
-		store_rollback(s);
-		return 0;
 	}
-	if (store_exec(s, store_migrations[from], "store_open") == -1)
+	if (*v == STORE_SCHEMA_VERSION) {
+		store_rollback(s);
+		return 1;
+	}
+	if (*v < 0 || *v > STORE_SCHEMA_VERSION) {
+		store_seterr(s, fn, "database schema version %d is newer than "
+		    "this program's (%d)", *v, STORE_SCHEMA_VERSION);
 		goto fail;
-	if (store_commit(s, "store_open") == -1)
+	}
+	if (db_exec(s->db, store_migration_sql(s, *v)) == -1 ||
+	    db_version_set(s->db, *v + 1) == -1) {
+		store_dberr(s, fn);
+		goto fail;
+	}
+	if (store_commit(s, fn) == -1)
 		return -1;
-	log_info("store: schema migrated to version %d", from + 1);
+	log_info("store: schema migrated to version %d (%s)", *v + 1,
+	    db_name(s->db));
 	return 0;
  fail:
 	store_rollback(s);
@@ -402,162 +543,75 @@ store_migrate_step(struct store *s, int from)
 static int
 store_migrate(struct store *s)
 {
-	int v;
+	int rc, v;
 
-	for (;;) {
-		if (store_pragma_int(s, "PRAGMA user_version", &v) == -1)
-			return -1;
-		if (v == STORE_SCHEMA_VERSION)
-			return 0;
-		if (v < 0 || v > STORE_SCHEMA_VERSION) {
-			store_seterr(s, "store_open", "database schema version "
-			    "%d is newer than this program's (%d)", v,
-			    STORE_SCHEMA_VERSION);
-			return -1;
-		}
-		if (store_migrate_step(s, v) == -1)
-			return -1;
-	}
+	while ((rc = store_migrate_step(s, &v)) == 0)
+		;
+	return rc == 1 ? 0 : -1;
 }
 
-/* The directory part of path, "." when there is none. */
+/* Takes over db (closed on failure). */
 static int
-store_dirname(const char *path, char *dir, size_t size)
-{
-	char *slash;
-
-	if (snprintf(dir, size, "%s", path) >= (int)size)
-		return -1;
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, size, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	return 0;
-}
-
-/* The parent directory must exist already; the file is created 0600. */
-static int
-store_create_file(struct store *s, const char *path)
-{
-	char dir[PATH_MAX];
-	struct stat sb;
-	int fd;
-
-	if (store_dirname(path, dir, sizeof(dir)) == -1) {
-		store_seterr(s, "store_open", "path too long: %s", path);
-		return -1;
-	}
-	if (stat(dir, &sb) == -1) {
-		store_seterr(s, "store_open", "database directory %s: %s", dir,
-		    errno == ENOENT ? "does not exist" : strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(sb.st_mode)) {
-		store_seterr(s, "store_open", "%s is not a directory", dir);
-		return -1;
-	}
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd == -1) {
-		if (errno == EEXIST)
-			return 0;
-		store_seterr(s, "store_open", "cannot create %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	/* The umask may have taken bits away; SQLite gives -wal and -shm
-	 * the database file's mode. */
-	if (fchmod(fd, 0600) == -1) {
-		store_seterr(s, "store_open", "chmod %s: %s", path,
-		    strerror(errno));
-		close(fd);
-		unlink(path);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-int
-store_open(const char *path, struct store **out, char *err, size_t errlen)
+store_open_db(struct db *db, struct store **out, char *err, size_t errlen)
 {
 	struct store *s;
-	sqlite3_stmt *st = NULL;
-	char dir[PATH_MAX];
-	const char *mode;
-	int i, inmem, fk;
+	int i;
 
 	*out = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		db_close(db);
 		if (errlen > 0)
 			snprintf(err, errlen, "store_open: %s", strerror(errno));
 		return -1;
 	}
-	inmem = strcmp(path, ":memory:") == 0;
-	if (!inmem && store_create_file(s, path) == -1)
-		goto fail;
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
-		if (s->db == NULL)
-			store_seterr(s, "store_open", "%s: out of memory", path);
-		else
-			store_seterr(s, "store_open", "%s: %s", path,
-			    sqlite3_errmsg(s->db));
-		goto fail;
-	}
-	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
-
-	/* journal_mode answers with the mode in effect; WAL can be refused
-	 * (e.g. a filesystem without shared memory), and must not be. */
-	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st,
-	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		store_seterr(s, "store_open", "%s: %s", path,
-		    sqlite3_errmsg(s->db));
-		goto fail;
-	}
-	mode = (const char *)sqlite3_column_text(st, 0);
-	if (!inmem && (mode == NULL || strcmp(mode, "wal") != 0)) {
-		store_seterr(s, "store_open", "%s: cannot use WAL mode "
-		    "(journal_mode is %s)", path, mode ? mode : "unknown");
-		goto fail;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (store_exec(s, "PRAGMA synchronous = FULL", "store_open") == -1 ||
-	    store_exec(s, "PRAGMA foreign_keys = ON", "store_open") == -1)
-		goto fail;
-	if (store_pragma_int(s, "PRAGMA foreign_keys", &fk) == -1)
-		goto fail;
-	if (fk != 1) {
-		store_seterr(s, "store_open", "SQLite without foreign keys");
-		goto fail;
-	}
+	s->db = db;
 	if (store_migrate(s) == -1)
 		goto fail;
 	for (i = 0; i < Q_MAX; i++) {
-		if (sqlite3_prepare_v2(s->db, store_sql[i], -1, &s->q[i],
-		    NULL) != SQLITE_OK) {
+		if (db_prepare(s->db, store_sql[i], &s->q[i]) == -1) {
 			store_seterr(s, "store_open", "prepare %d: %s", i,
-			    sqlite3_errmsg(s->db));
+			    db_errmsg(s->db));
 			goto fail;
 		}
 	}
 	*out = s;
 	return 0;
  fail:
-	sqlite3_finalize(st);
-	/* WAL creates -wal and -shm beside the file: say so when that is
-	 * what SQLite's message hides. */
-	if (!inmem && s->db != NULL && store_dirname(path, dir,
-	    sizeof(dir)) == 0 && access(dir, W_OK) == -1)
-		snprintf(s->err + strlen(s->err), sizeof(s->err) -
-		    strlen(s->err), " (directory %s: %s)", dir, strerror(errno));
 	if (errlen > 0)
 		snprintf(err, errlen, "%s", s->err);
 	store_close(s);
 	return -1;
+}
+
+int
+store_open(const char *path, struct store **out, char *err, size_t errlen)
+{
+	struct db *db;
+	char why[448] = "";
+
+	*out = NULL;
+	if (db_sqlite_open(path, &db, why, sizeof(why)) == -1) {
+		if (errlen > 0)
+			snprintf(err, errlen, "store_open: %s", why);
+		return -1;
+	}
+	return store_open_db(db, out, err, errlen);
+}
+
+int
+store_open_pg(const char *conninfo, struct store **out, char *err,
+    size_t errlen)
+{
+	struct db *db;
+	char why[448] = "";
+
+	*out = NULL;
+	if (db_pg_open(conninfo, &db, why, sizeof(why)) == -1) {
+		if (errlen > 0)
+			snprintf(err, errlen, "store_open: %s", why);
+		return -1;
+	}
+	return store_open_db(db, out, err, errlen);
 }
 
 void
@@ -568,9 +622,8 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	for (i = 0; i < Q_MAX; i++)
-		sqlite3_finalize(s->q[i]);
-	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
-		log_warnx("store: close: %s", sqlite3_errmsg(s->db));
+		db_finalize(s->q[i]);
+	db_close(s->db);
 	free(s);
 }
 
@@ -591,7 +644,7 @@ int
 store_changed(struct store *s, const char *fn, const char *what,
     const char *name)
 {
-	if (sqlite3_changes(s->db) == 0) {
+	if (db_changes(s->db) == 0) {
 		store_seterr(s, fn, "no %s %s", what, name);
 		return -1;
 	}

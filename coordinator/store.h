@@ -1,4 +1,5 @@
-/* store.h: the coordinator's durable state in SQLite (WAL, synchronous=FULL).
+/* store.h: the coordinator's durable state, in SQLite (one file, WAL,
+ * synchronous=FULL; the default) or PostgreSQL (synchronous_commit on).
  *
  * Every function returns 0 on success or -1 with a message retrievable by
  * store_error(); none keeps pointers to its arguments. Called from the
@@ -96,8 +97,14 @@ struct store_run {
 
 /* store.c */
 int	 store_open(const char *path, struct store **, char *err, size_t errlen);
+/* A libpq conninfo ("host=... dbname=..." or postgresql://...). The
+ * database must be reachable now; later losses of it fail the calls made
+ * meanwhile and are reconnected (see store_pg.c). */
+int	 store_open_pg(const char *conninfo, struct store **, char *err,
+	    size_t errlen);
 void	 store_close(struct store *);			/* NULL ok */
 const char *store_error(const struct store *);
+const char *store_backend(const struct store *);	/* sqlite, postgresql */
 
 /* store_host.c */
 /* Hosts. store_host_configure inserts the host or updates its address and

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sqlite3.h>
 
 #include "log.h"
 #include "store_int.h"
@@ -16,7 +15,7 @@ store_host_configure(struct store *s, const char *name, const char *address,
 {
 	const char *fn = "store_host_configure";
 	struct store_host h;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	if (store_check_len(s, fn, "host name", name, sizeof(h.name)) == -1 ||
 	    store_check_len(s, fn, "address", address,
@@ -25,17 +24,17 @@ store_host_configure(struct store *s, const char *name, const char *address,
 	st = store_stmt(s, Q_HOST_CONFIGURE);
 	store_bind_text(st, 1, name);
 	store_bind_text(st, 2, address);
-	sqlite3_bind_int(st, 3, port);
+	store_bind_int64(st, 3, port);
 	return store_run(s, st, fn);
 }
 
 static void
-store_host_row(sqlite3_stmt *st, struct store_host *h)
+store_host_row(struct db_stmt *st, struct store_host *h)
 {
 	memset(h, 0, sizeof(*h));
 	store_col_text(st, 0, h->name, sizeof(h->name));
 	store_col_text(st, 1, h->address, sizeof(h->address));
-	h->port = sqlite3_column_int(st, 2);
+	h->port = (int)store_col_int64(st, 2);
 	store_col_text(st, 3, h->admin_state, sizeof(h->admin_state));
 	store_col_text(st, 4, h->conn_state, sizeof(h->conn_state));
 	store_col_text(st, 5, h->host_uuid, sizeof(h->host_uuid));
@@ -43,7 +42,7 @@ store_host_row(sqlite3_stmt *st, struct store_host *h)
 	store_col_text(st, 7, h->migration_address,
 	    sizeof(h->migration_address));
 	store_col_text(st, 8, h->arch, sizeof(h->arch));
-	h->cpus = (uint32_t)sqlite3_column_int64(st, 9);
+	h->cpus = (uint32_t)store_col_int64(st, 9);
 	h->mem_mib = store_col_u64(st, 10);
 	h->mem_free_mib = store_col_u64(st, 11);
 	h->reserve_mib = store_col_u64(st, 12);
@@ -54,16 +53,16 @@ store_host_row(sqlite3_stmt *st, struct store_host *h)
 int
 store_host_get(struct store *s, const char *name, struct store_host *h)
 {
-	sqlite3_stmt *st = store_stmt(s, Q_HOST_GET);
+	struct db_stmt *st = store_stmt(s, Q_HOST_GET);
 	int rc;
 
 	store_bind_text(st, 1, name);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
+	switch (db_step(st)) {
+	case DB_ROW:
 		store_host_row(st, h);
 		rc = 1;
 		break;
-	case SQLITE_DONE:
+	case DB_DONE:
 		rc = 0;
 		break;
 	default:
@@ -71,8 +70,7 @@ store_host_get(struct store *s, const char *name, struct store_host *h)
 		rc = -1;
 		break;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -80,29 +78,29 @@ int
 store_hosts_list(struct store *s, struct store_host **out, size_t *nout)
 {
 	const char *fn = "store_hosts_list";
-	sqlite3_stmt *st = store_stmt(s, Q_HOSTS_LIST);
+	struct db_stmt *st = store_stmt(s, Q_HOSTS_LIST);
 	struct store_host *arr = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
 
 	*out = NULL;
 	*nout = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (store_grow(s, fn, (void **)&arr, &cap, n,
 		    sizeof(*arr)) == -1)
 			goto fail;
 		store_host_row(st, &arr[n++]);
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		store_dberr(s, fn);
 		goto fail;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	*out = arr;
 	*nout = n;
 	return 0;
  fail:
-	sqlite3_reset(st);
+	db_reset(st);
 	free(arr);
 	return -1;
 }
@@ -112,7 +110,7 @@ store_host_set_conn(struct store *s, const char *name, const char *conn_state,
     const char *last_error, uint64_t now_ms)
 {
 	const char *fn = "store_host_set_conn";
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	if (conn_state == NULL || (strcmp(conn_state, "up") != 0 &&
 	    strcmp(conn_state, "down") != 0)) {
@@ -135,7 +133,7 @@ store_host_set_admin(struct store *s, const char *name,
     const char *admin_state)
 {
 	const char *fn = "store_host_set_admin";
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	if (admin_state == NULL || (strcmp(admin_state, "active") != 0 &&
 	    strcmp(admin_state, "draining") != 0 &&
@@ -156,14 +154,14 @@ int
 store_host_set_info(struct store *s, const struct store_host *h)
 {
 	const char *fn = "store_host_set_info";
-	sqlite3_stmt *st = store_stmt(s, Q_HOST_SET_INFO);
+	struct db_stmt *st = store_stmt(s, Q_HOST_SET_INFO);
 
 	store_bind_text(st, 1, h->name);
 	store_bind_text(st, 2, h->host_uuid);
 	store_bind_text(st, 3, h->libvirt_uri);
 	store_bind_text(st, 4, h->migration_address);
 	store_bind_text(st, 5, h->arch);
-	sqlite3_bind_int64(st, 6, h->cpus);
+	store_bind_int64(st, 6, h->cpus);
 	store_bind_u64(st, 7, h->mem_mib);
 	store_bind_u64(st, 8, h->mem_free_mib);
 	store_bind_u64(st, 9, h->reserve_mib);
@@ -176,7 +174,7 @@ int
 store_host_seen(struct store *s, const char *name, uint64_t now_ms)
 {
 	const char *fn = "store_host_seen";
-	sqlite3_stmt *st = store_stmt(s, Q_HOST_SEEN);
+	struct db_stmt *st = store_stmt(s, Q_HOST_SEEN);
 
 	store_bind_text(st, 1, name);
 	store_bind_u64(st, 2, now_ms);
@@ -188,23 +186,23 @@ store_host_seen(struct store *s, const char *name, uint64_t now_ms)
 int
 store_trust_get(struct store *s, const char *name, struct store_trust *t)
 {
-	sqlite3_stmt *st = store_stmt(s, Q_TRUST_GET);
+	struct db_stmt *st = store_stmt(s, Q_TRUST_GET);
 	int rc;
 
 	memset(t, 0, sizeof(*t));
 	store_bind_text(st, 1, name);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
+	switch (db_step(st)) {
+	case DB_ROW:
 		store_col_text(st, 0, t->name, sizeof(t->name));
 		store_col_text(st, 1, t->libvirt_uri, sizeof(t->libvirt_uri));
 		store_col_text(st, 2, t->migration_address,
 		    sizeof(t->migration_address));
-		t->flagged = sqlite3_column_int(st, 3) != 0;
+		t->flagged = (int)store_col_int64(st, 3) != 0;
 		store_col_text(st, 4, t->reason, sizeof(t->reason));
 		t->updated_ms = store_col_u64(st, 5);
 		rc = 1;
 		break;
-	case SQLITE_DONE:
+	case DB_DONE:
 		rc = 0;
 		break;
 	default:
@@ -212,20 +210,19 @@ store_trust_get(struct store *s, const char *name, struct store_trust *t)
 		rc = -1;
 		break;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	db_reset(st);
 	return rc;
 }
 
 int
 store_trust_set(struct store *s, const struct store_trust *t)
 {
-	sqlite3_stmt *st = store_stmt(s, Q_TRUST_SET);
+	struct db_stmt *st = store_stmt(s, Q_TRUST_SET);
 
 	store_bind_text(st, 1, t->name);
 	store_bind_text(st, 2, t->libvirt_uri);
 	store_bind_text(st, 3, t->migration_address);
-	sqlite3_bind_int(st, 4, t->flagged != 0);
+	store_bind_int64(st, 4, t->flagged != 0);
 	store_bind_text(st, 5, t->reason);
 	store_bind_u64(st, 6, t->updated_ms);
 	return store_run(s, st, "store_trust_set");
@@ -239,7 +236,7 @@ store_inventory_replace(struct store *s, const char *host,
 {
 	const char *fn = "store_inventory_replace";
 	struct store_host h;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	size_t i;
 
 	if (store_check_len(s, fn, "host name", host, sizeof(h.name)) == -1)
@@ -271,11 +268,10 @@ store_inventory_replace(struct store *s, const char *host,
 		store_bind_text(st, 4, v->state);
 		store_bind_text(st, 5, v->reason);
 		store_bind_u64(st, 6, v->mem_mib);
-		sqlite3_bind_int64(st, 7, v->vcpus);
-		sqlite3_bind_int(st, 8, v->persistent ? 1 : 0);
+		store_bind_int64(st, 7, v->vcpus);
+		store_bind_int64(st, 8, v->persistent ? 1 : 0);
 		if (v->blob != NULL && v->bloblen > 0)
-			sqlite3_bind_blob64(st, 9, v->blob, v->bloblen,
-			    SQLITE_STATIC);
+			db_bind_blob(st, 9, v->blob, v->bloblen);
 		store_bind_u64(st, 10, now_ms);
 		if (store_run(s, st, fn) == -1) {
 			char why[sizeof(s->err)];
@@ -298,16 +294,17 @@ store_vms_list(struct store *s, const char *host, struct store_vm **out,
     size_t *nout)
 {
 	const char *fn = "store_vms_list";
-	sqlite3_stmt *st = store_stmt(s, Q_VMS_LIST);
+	struct db_stmt *st = store_stmt(s, Q_VMS_LIST);
 	struct store_vm *arr = NULL, *v;
 	size_t n = 0, cap = 0;
 	const void *blob;
-	int rc, len;
+	size_t len;
+	int rc;
 
 	*out = NULL;
 	*nout = 0;
 	store_bind_text(st, 1, host);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (store_grow(s, fn, (void **)&arr, &cap, n,
 		    sizeof(*arr)) == -1)
 			goto fail;
@@ -318,11 +315,10 @@ store_vms_list(struct store *s, const char *host, struct store_vm **out,
 		store_col_text(st, 3, v->state, sizeof(v->state));
 		store_col_text(st, 4, v->reason, sizeof(v->reason));
 		v->mem_mib = store_col_u64(st, 5);
-		v->vcpus = (uint32_t)sqlite3_column_int64(st, 6);
-		v->persistent = sqlite3_column_int(st, 7);
+		v->vcpus = (uint32_t)store_col_int64(st, 6);
+		v->persistent = (int)store_col_int64(st, 7);
 		v->updated_ms = store_col_u64(st, 9);
-		blob = sqlite3_column_blob(st, 8);
-		len = sqlite3_column_bytes(st, 8);
+		blob = db_col_blob(st, 8, &len);
 		if (blob != NULL && len > 0) {
 			if ((v->blob = malloc(len)) == NULL) {
 				store_seterr(s, fn, "%s", strerror(errno));
@@ -332,18 +328,16 @@ store_vms_list(struct store *s, const char *host, struct store_vm **out,
 			v->bloblen = len;
 		}
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		store_dberr(s, fn);
 		goto fail;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	db_reset(st);
 	*out = arr;
 	*nout = n;
 	return 0;
  fail:
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	db_reset(st);
 	store_vm_list_free(arr, n);
 	return -1;
 }

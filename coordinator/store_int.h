@@ -1,6 +1,7 @@
 /* store_int.h: what the store's files share (see store.h for its users):
- * the connection with its prepared statements, and the helpers every
- * record kind's file calls. store.c holds the schema, the statements'
+ * the connection (store_db.h: SQLite or PostgreSQL) with its prepared
+ * statements, and the helpers every record kind's file calls; they call
+ * no backend's library directly. store.c holds the schema, the statements'
  * SQL, opening and the helpers; store_host.c hosts, trust and inventory;
  * store_job.c jobs and their journal; store_run.c runs (drains, restores,
  * rebalances) beside their job rows.
@@ -11,9 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
-
 #include "store.h"
+#include "store_db.h"
 
 enum store_q {
 	Q_HOST_CONFIGURE,
@@ -44,8 +44,8 @@ enum store_q {
 };
 
 struct store {
-	sqlite3		*db;
-	sqlite3_stmt	*q[Q_MAX];
+	struct db	*db;
+	struct db_stmt	*q[Q_MAX];
 	char		 err[512];
 };
 
@@ -53,13 +53,18 @@ struct store {
 void	 store_seterr(struct store *, const char *, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	 store_dberr(struct store *s, const char *fn);
-sqlite3_stmt *store_stmt(struct store *s, enum store_q q);
-int	 store_bind_text(sqlite3_stmt *st, int i, const char *v);
-int	 store_bind_u64(sqlite3_stmt *st, int i, uint64_t v);
-void	 store_col_text(sqlite3_stmt *st, int col, char *dst, size_t size);
-uint64_t store_col_u64(sqlite3_stmt *st, int col);
-int	 store_col_strdup(sqlite3_stmt *st, int col, char **out);
-int	 store_run(struct store *s, sqlite3_stmt *st, const char *fn);
+struct db_stmt *store_stmt(struct store *s, enum store_q q);
+int	 store_bind_text(struct db_stmt *st, int i, const char *v);
+int	 store_bind_int64(struct db_stmt *st, int i, int64_t v);
+int	 store_bind_u64(struct db_stmt *st, int i, uint64_t v);
+void	 store_col_text(struct db_stmt *st, int col, char *dst, size_t size);
+int64_t	 store_col_int64(struct db_stmt *st, int col);
+uint64_t store_col_u64(struct db_stmt *st, int col);
+int	 store_col_strdup(struct db_stmt *st, int col, char **out);
+int	 store_step(struct store *s, struct db_stmt *st, const char *fn);
+int	 store_run(struct store *s, struct db_stmt *st, const char *fn);
+int	 store_insert_id(struct store *s, struct db_stmt *st, const char *fn,
+    int64_t *id);
 int	 store_begin(struct store *s, const char *fn);
 void	 store_rollback(struct store *s);
 int	 store_commit(struct store *s, const char *fn);

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sqlite3.h>
 
 #include "log.h"
 #include "store_int.h"
@@ -17,15 +16,15 @@ int
 store_event_append(struct store *s, const char *fn, int64_t id,
     const char *type, const char *data, uint64_t now_ms)
 {
-	sqlite3_stmt *st = store_stmt(s, Q_EVENT_APPEND);
+	struct db_stmt *st = store_stmt(s, Q_EVENT_APPEND);
 
-	sqlite3_bind_int64(st, 1, id);
+	store_bind_int64(st, 1, id);
 	store_bind_u64(st, 2, now_ms);
 	store_bind_text(st, 3, type);
 	store_bind_text(st, 4, data);
 	if (store_run(s, st, fn) == -1)
 		return -1;
-	if (sqlite3_changes(s->db) == 0) {
+	if (db_changes(s->db) == 0) {
 		store_seterr(s, fn, "no job %lld", (long long)id);
 		return -1;
 	}
@@ -38,7 +37,7 @@ int
 store_job_create(struct store *s, struct store_job *j, uint64_t now_ms)
 {
 	const char *fn = "store_job_create";
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t id;
 
 	if (store_check_len(s, fn, "kind", j->kind, sizeof(j->kind)) == -1 ||
@@ -61,11 +60,10 @@ store_job_create(struct store *s, struct store_job *j, uint64_t now_ms)
 	store_bind_text(st, 6, j->params);
 	store_bind_text(st, 7, j->error);
 	if (j->parent != 0)
-		sqlite3_bind_int64(st, 8, j->parent);
+		store_bind_int64(st, 8, j->parent);
 	store_bind_u64(st, 9, now_ms);
-	if (store_run(s, st, fn) == -1)
+	if (store_insert_id(s, st, fn, &id) == -1)
 		goto fail;
-	id = sqlite3_last_insert_rowid(s->db);
 	if (store_event_append(s, fn, id, "state", NULL, now_ms) == -1)
 		goto fail;
 	if (store_commit(s, fn) == -1)
@@ -84,19 +82,19 @@ store_job_create(struct store *s, struct store_job *j, uint64_t now_ms)
 static void
 store_job_why(struct store *s, const char *fn, int64_t id)
 {
-	sqlite3_stmt *st = store_stmt(s, Q_JOB_FINISHED);
+	struct db_stmt *st = store_stmt(s, Q_JOB_FINISHED);
 	int rc;
 
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	store_bind_int64(st, 1, id);
+	rc = db_step(st);
+	if (rc == DB_ROW)
 		store_seterr(s, fn, "job %lld is already finished",
 		    (long long)id);
-	else if (rc == SQLITE_DONE)
+	else if (rc == DB_DONE)
 		store_seterr(s, fn, "no job %lld", (long long)id);
 	else
 		store_dberr(s, fn);
-	sqlite3_reset(st);
+	db_reset(st);
 }
 
 /* A job row update bound as (?1 id, ?2 value, ?3 now) and the event that
@@ -107,17 +105,17 @@ store_job_update(struct store *s, const char *fn, int q, int64_t id,
     const char *value, uint64_t now_ms, const char *evtype,
     const char *evdata)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	if (store_begin(s, fn) == -1)
 		return -1;
 	st = store_stmt(s, q);
-	sqlite3_bind_int64(st, 1, id);
+	store_bind_int64(st, 1, id);
 	store_bind_text(st, 2, value);
 	store_bind_u64(st, 3, now_ms);
 	if (store_run(s, st, fn) == -1)
 		goto fail;
-	if (sqlite3_changes(s->db) == 0) {
+	if (db_changes(s->db) == 0) {
 		store_job_why(s, fn, id);
 		goto fail;
 	}
@@ -167,20 +165,20 @@ store_job_finish(struct store *s, int64_t id, const char *state,
 {
 	const char *fn = "store_job_finish";
 	struct store_job j;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	if (store_check_len(s, fn, "state", state, sizeof(j.state)) == -1)
 		return -1;
 	if (store_begin(s, fn) == -1)
 		return -1;
 	st = store_stmt(s, Q_JOB_FINISH);
-	sqlite3_bind_int64(st, 1, id);
+	store_bind_int64(st, 1, id);
 	store_bind_text(st, 2, state);
 	store_bind_text(st, 3, error);
 	store_bind_u64(st, 4, now_ms);
 	if (store_run(s, st, fn) == -1)
 		goto fail;
-	if (sqlite3_changes(s->db) == 0) {
+	if (db_changes(s->db) == 0) {
 		store_job_why(s, fn, id);
 		goto fail;
 	}
@@ -199,7 +197,7 @@ store_job_event(struct store *s, int64_t id, const char *type,
 {
 	const char *fn = "store_job_event";
 	struct store_event e;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	if (store_check_len(s, fn, "event type", type, sizeof(e.type)) == -1)
 		return -1;
@@ -208,7 +206,7 @@ store_job_event(struct store *s, int64_t id, const char *type,
 	if (store_event_append(s, fn, id, type, data, now_ms) == -1)
 		goto fail;
 	st = store_stmt(s, Q_JOB_TOUCH);
-	sqlite3_bind_int64(st, 1, id);
+	store_bind_int64(st, 1, id);
 	store_bind_u64(st, 2, now_ms);
 	if (store_run(s, st, fn) == -1)
 		goto fail;
@@ -220,11 +218,11 @@ store_job_event(struct store *s, int64_t id, const char *type,
 
 /* Fills j from a JOB_COLS row; j's strings are new allocations. */
 static int
-store_job_row(struct store *s, const char *fn, sqlite3_stmt *st,
+store_job_row(struct store *s, const char *fn, struct db_stmt *st,
     struct store_job *j)
 {
 	memset(j, 0, sizeof(*j));
-	j->id = sqlite3_column_int64(st, 0);
+	j->id = store_col_int64(st, 0);
 	store_col_text(st, 1, j->kind, sizeof(j->kind));
 	store_col_text(st, 2, j->vm, sizeof(j->vm));
 	store_col_text(st, 3, j->source, sizeof(j->source));
@@ -236,7 +234,7 @@ store_job_row(struct store *s, const char *fn, sqlite3_stmt *st,
 		store_seterr(s, fn, "out of memory");
 		return -1;
 	}
-	j->parent = sqlite3_column_int64(st, 8);
+	j->parent = store_col_int64(st, 8);
 	j->started_ms = store_col_u64(st, 9);
 	j->ended_ms = store_col_u64(st, 10);
 	j->updated_ms = store_col_u64(st, 11);
@@ -248,16 +246,16 @@ int
 store_job_get(struct store *s, int64_t id, struct store_job *j)
 {
 	const char *fn = "store_job_get";
-	sqlite3_stmt *st = store_stmt(s, Q_JOB_GET);
+	struct db_stmt *st = store_stmt(s, Q_JOB_GET);
 	int rc;
 
 	memset(j, 0, sizeof(*j));
-	sqlite3_bind_int64(st, 1, id);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
+	store_bind_int64(st, 1, id);
+	switch (db_step(st)) {
+	case DB_ROW:
 		rc = store_job_row(s, fn, st, j) == -1 ? -1 : 1;
 		break;
-	case SQLITE_DONE:
+	case DB_DONE:
 		rc = 0;
 		break;
 	default:
@@ -265,7 +263,7 @@ store_job_get(struct store *s, int64_t id, struct store_job *j)
 		rc = -1;
 		break;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -275,33 +273,33 @@ store_jobs_list(struct store *s, int only_unfinished, size_t limit,
     struct store_job **out, size_t *nout)
 {
 	const char *fn = "store_jobs_list";
-	sqlite3_stmt *st = store_stmt(s, Q_JOBS_LIST);
+	struct db_stmt *st = store_stmt(s, Q_JOBS_LIST);
 	struct store_job *arr = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
 
 	*out = NULL;
 	*nout = 0;
-	sqlite3_bind_int(st, 1, only_unfinished ? 1 : 0);
-	sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX ? -1 :
-	    (sqlite3_int64)limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	store_bind_int64(st, 1, only_unfinished ? 1 : 0);
+	store_bind_int64(st, 2, limit == 0 || limit > INT64_MAX ?
+	    INT64_MAX : (int64_t)limit);
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (store_grow(s, fn, (void **)&arr, &cap, n,
 		    sizeof(*arr)) == -1 ||
 		    store_job_row(s, fn, st, &arr[n]) == -1)
 			goto fail;
 		n++;
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		store_dberr(s, fn);
 		goto fail;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	*out = arr;
 	*nout = n;
 	return 0;
  fail:
-	sqlite3_reset(st);
+	db_reset(st);
 	store_job_list_free(arr, n);
 	return -1;
 }
@@ -311,21 +309,21 @@ store_job_events(struct store *s, int64_t id, struct store_event **out,
     size_t *nout)
 {
 	const char *fn = "store_job_events";
-	sqlite3_stmt *st = store_stmt(s, Q_EVENTS_LIST);
+	struct db_stmt *st = store_stmt(s, Q_EVENTS_LIST);
 	struct store_event *arr = NULL, *e;
 	size_t n = 0, cap = 0;
 	int rc;
 
 	*out = NULL;
 	*nout = 0;
-	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	store_bind_int64(st, 1, id);
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (store_grow(s, fn, (void **)&arr, &cap, n,
 		    sizeof(*arr)) == -1)
 			goto fail;
 		e = &arr[n];
-		e->job_id = sqlite3_column_int64(st, 0);
-		e->seq = sqlite3_column_int64(st, 1);
+		e->job_id = store_col_int64(st, 0);
+		e->seq = store_col_int64(st, 1);
 		e->time_ms = store_col_u64(st, 2);
 		store_col_text(st, 3, e->type, sizeof(e->type));
 		store_col_text(st, 4, e->state, sizeof(e->state));
@@ -335,16 +333,16 @@ store_job_events(struct store *s, int64_t id, struct store_event **out,
 		}
 		n++;
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		store_dberr(s, fn);
 		goto fail;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	*out = arr;
 	*nout = n;
 	return 0;
  fail:
-	sqlite3_reset(st);
+	db_reset(st);
 	store_event_list_free(arr, n);
 	return -1;
 }

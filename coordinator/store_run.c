@@ -16,7 +16,7 @@ store_run_create(struct store *s, struct store_run *r, const char *params,
     uint64_t now_ms)
 {
 	const char *fn = "store_run_create";
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t id;
 	int drain = strcmp(r->kind, "drain") == 0;
 	int restore = strcmp(r->kind, "restore") == 0;
@@ -44,11 +44,10 @@ store_run_create(struct store *s, struct store_run *r, const char *params,
 	store_bind_text(st, 6, params);
 	store_bind_text(st, 7, NULL);
 	store_bind_u64(st, 9, now_ms);
-	if (store_run(s, st, fn) == -1)
+	if (store_insert_id(s, st, fn, &id) == -1)
 		goto fail;
-	id = sqlite3_last_insert_rowid(s->db);
 	st = store_stmt(s, Q_RUN_INSERT);
-	sqlite3_bind_int64(st, 1, id);
+	store_bind_int64(st, 1, id);
 	store_bind_text(st, 2, r->kind);
 	store_bind_text(st, 3, r->host[0] ? r->host : NULL);
 	if (store_run(s, st, fn) == -1 ||
@@ -72,38 +71,38 @@ store_runs_list(struct store *s, int only_unfinished, struct store_run **out,
     size_t *nout)
 {
 	const char *fn = "store_runs_list";
-	sqlite3_stmt *st = store_stmt(s, Q_RUNS_LIST);
+	struct db_stmt *st = store_stmt(s, Q_RUNS_LIST);
 	struct store_run *arr = NULL, *r;
 	size_t n = 0, cap = 0;
 	int rc;
 
 	*out = NULL;
 	*nout = 0;
-	sqlite3_bind_int(st, 1, only_unfinished ? 1 : 0);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	store_bind_int64(st, 1, only_unfinished ? 1 : 0);
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (store_grow(s, fn, (void **)&arr, &cap, n,
 		    sizeof(*arr)) == -1)
 			goto fail;
 		r = &arr[n++];
 		memset(r, 0, sizeof(*r));
-		r->id = sqlite3_column_int64(st, 0);
+		r->id = store_col_int64(st, 0);
 		store_col_text(st, 1, r->kind, sizeof(r->kind));
 		store_col_text(st, 2, r->host, sizeof(r->host));
 		store_col_text(st, 3, r->state, sizeof(r->state));
-		r->finished = sqlite3_column_int(st, 4);
+		r->finished = (int)store_col_int64(st, 4);
 		r->started_ms = store_col_u64(st, 5);
 		r->ended_ms = store_col_u64(st, 6);
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		store_dberr(s, fn);
 		goto fail;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	*out = arr;
 	*nout = n;
 	return 0;
  fail:
-	sqlite3_reset(st);
+	db_reset(st);
 	free(arr);
 	return -1;
 }
