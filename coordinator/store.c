@@ -252,7 +252,7 @@ static const char *const store_sql[Q_MAX] = {
 	[Q_VMS_LIST] =
 	    "SELECT name, uuid, host, state, reason, mem_mib, vcpus, "
 	    "persistent, blob, updated_ms FROM vms "
-	    "WHERE ?1 IS NULL OR host = ?1 ORDER BY host, name",
+	    "WHERE CAST(?1 AS TEXT) IS NULL OR host = ?1 ORDER BY host, name",
 	[Q_JOB_INSERT] =
 	    "INSERT INTO jobs (kind, vm, source, destination, state, params, "
 	    "error, parent, started_ms, updated_ms) "

@@ -4,7 +4,10 @@
  *
  * SQL is written once, for both: numbered placeholders ?1, ?2, ... (a
  * number may repeat; PostgreSQL gets them as $1, $2, ...), portable types
- * (INTEGER, BIGINT, TEXT), INSERT ... RETURNING for new ids. Values are
+ * (INTEGER, BIGINT, TEXT), INSERT ... RETURNING for new ids. PostgreSQL
+ * takes a parameter's type from what was bound (text, int8, bytea) or,
+ * for NULL, from where it is used: one used only where that says nothing
+ * (?1 IS NULL) needs a CAST (CAST(?1 AS TEXT) IS NULL). Values are
  * text, int64, blob or NULL. A statement is stepped to its end, or reset,
  * before the strings bound to it may go away (text is not copied).
  * Every function with an int result returns 0 (or DB_ROW/DB_DONE) on

@@ -95,6 +95,24 @@ pg_seterr(struct db_pg *d, const char *msg)
 			d->err[l] = ' ';
 }
 
+/* The server's message without its "ERROR:  " and LINE/caret
+ * decoration, with its detail when there is one. */
+static void
+pg_result_err(struct db_pg *d, const PGresult *r)
+{
+	const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	const char *det = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+	char msg[512];
+
+	if (m == NULL) {
+		pg_seterr(d, PQresultErrorMessage(r));
+		return;
+	}
+	snprintf(msg, sizeof(msg), "%s%s%s%s", m, det ? " (" : "",
+	    det ? det : "", det ? ")" : "");
+	pg_seterr(d, msg);
+}
+
 /* Notices (CREATE ... IF NOT EXISTS and the like) are not errors. */
 static void
 pg_notice(void *arg, const char *msg)
@@ -157,7 +175,7 @@ pg_connect(struct db_pg *d)
 	ok = pg_wait(d, clock_mono_ms() + PG_TIMEOUT_MS) == 0;
 	while (ok && d->conn != NULL && (r = PQgetResult(d->conn)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			pg_seterr(d, PQresultErrorMessage(r));
+			pg_result_err(d, r);
 			ok = 0;
 		}
 		PQclear(r);
@@ -299,7 +317,7 @@ pg_query(struct db_pg *d, const char *sql, int nparams, const Oid *types,
 			break;
 		default:
 			if (!failed)
-				pg_seterr(d, PQresultErrorMessage(r));
+				pg_result_err(d, r);
 			failed = 1;
 			break;
 		}

@@ -1,6 +1,10 @@
 /* test_store.c: coordinator/store.c against real SQLite files in a
  * temporary directory (and, for "disk full", a 1 MiB tmpfs in a private
- * mount namespace when the test may mount one). */
+ * mount namespace when the test may mount one), or, with FERRY_TEST_PG set
+ * to a conninfo (tests/run starts a server with deploy/lab/pg), the same
+ * backend-neutral tests against PostgreSQL plus its own: unreachable at
+ * start, concurrent migrators, the connection lost mid-run. Each test
+ * there starts from an empty database (schema public dropped). */
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -20,9 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -54,6 +60,40 @@ rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 	return 0;
 }
 
+static void
+pg_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* The PostgreSQL database under test, NULL: SQLite files. */
+static const char *pg_conninfo;
+
+static PGconn *
+pg_raw(void)
+{
+	PGconn *c = PQconnectdb(pg_conninfo);
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect %s: %s", pg_conninfo, PQerrorMessage(c));
+	PQsetNoticeProcessor(c, pg_quiet, NULL);
+	return c;
+}
+
+static void
+pg_raw_exec(const char *sql)
+{
+	PGconn *c = pg_raw();
+	PGresult *r = PQexec(c, sql);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+}
+
 static int
 setup(void **state)
 {
@@ -67,6 +107,9 @@ setup(void **state)
 		return -1;
 	}
 	snprintf(f->path, sizeof(f->path), "%s/ferry.db", f->dir);
+	if (pg_conninfo != NULL)
+		pg_raw_exec("DROP SCHEMA IF EXISTS public CASCADE;"
+		    "CREATE SCHEMA public");
 	*state = f;
 	return 0;
 }
@@ -83,13 +126,22 @@ teardown(void **state)
 	return 0;
 }
 
+/* The store under test: the SQLite file at path, or the database. */
+static int
+backend_open(const char *path, struct store **st, char *err, size_t errlen)
+{
+	if (pg_conninfo != NULL)
+		return store_open_pg(pg_conninfo, st, err, errlen);
+	return store_open(path, st, err, errlen);
+}
+
 static struct store *
 open_ok(const char *path)
 {
 	char err[512] = "";
 	struct store *st = NULL;
 
-	if (store_open(path, &st, err, sizeof(err)) != 0)
+	if (backend_open(path, &st, err, sizeof(err)) != 0)
 		fail_msg("store_open %s: %s", path, err);
 	assert_non_null(st);
 	return st;
@@ -100,6 +152,11 @@ static void
 raw_exec(const char *path, const char *sql)
 {
 	sqlite3 *db = NULL;
+
+	if (pg_conninfo != NULL) {
+		pg_raw_exec(sql);
+		return;
+	}
 
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
@@ -113,6 +170,18 @@ raw_int(const char *path, const char *sql)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *q = NULL;
 	int v;
+
+	if (pg_conninfo != NULL) {
+		PGconn *c = pg_raw();
+		PGresult *r = PQexec(c, sql);
+
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+			fail_msg("%s: %s", sql, PQerrorMessage(c));
+		v = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		PQfinish(c);
+		return v;
+	}
 
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
@@ -191,7 +260,8 @@ assert_error_contains(struct store *st, const char *what)
 {
 	const char *e = store_error(st);
 
-	if (strstr(e, what) == NULL)
+	/* Case aside: SQLite says UNIQUE, PostgreSQL unique. */
+	if (strcasestr(e, what) == NULL)
 		fail_msg("store_error \"%s\" lacks \"%s\"", e, what);
 }
 
@@ -255,12 +325,14 @@ test_open_refuses_newer_schema(void **state)
 	assert_int_equal(store_host_configure(f->st, "h1", "a", 1), 0);
 	store_close(f->st);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 99");
-	assert_int_equal(store_open(f->path, &st, err, sizeof(err)), -1);
+	raw_exec(f->path, pg_conninfo ? "UPDATE ferry_schema SET version = 99" :
+	    "PRAGMA user_version = 99");
+	assert_int_equal(backend_open(f->path, &st, err, sizeof(err)), -1);
 	assert_null(st);
 	assert_non_null(strstr(err, "version 99 is newer"));
 	/* Refusing must not have touched it. */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99);
+	assert_int_equal(raw_int(f->path, pg_conninfo ?
+	    "SELECT version FROM ferry_schema" : "PRAGMA user_version"), 99);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM hosts"), 1);
 }
 
@@ -421,7 +493,8 @@ test_inventory(void **state)
 	in[2].updated_ms = 6000;
 	assert_int_equal(store_inventory_replace(f->st, "h2", &in[2], 1, 6000),
 	    0);
-	assert_int_equal(store_vms_list(f->st, NULL, &out, &n), 0);
+	if (store_vms_list(f->st, NULL, &out, &n) != 0)
+		fail_msg("%s", store_error(f->st));
 	assert_int_equal(n, 4);
 	assert_string_equal(out[3].host, "h2");
 	assert_vm_equal(&out[3], &in[2]);
@@ -572,7 +645,8 @@ test_jobs(void **state)
 	/* A parent that does not exist is refused, and nothing is left. */
 	j3.parent = 12345;
 	assert_int_equal(store_job_create(f->st, &j3, 700), -1);
-	assert_error_contains(f->st, "store_job_create: FOREIGN KEY");
+	assert_error_contains(f->st, "store_job_create: ");
+	assert_error_contains(f->st, "FOREIGN KEY");
 	assert_int_equal(store_jobs_list(f->st, 0, 0, &list, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(list[0].id, j1.id);
@@ -719,7 +793,7 @@ test_crash_keeps_committed(void **state)
 		strcpy(j.kind, "migrate");
 		strcpy(j.vm, "alpha");
 		strcpy(j.state, "pending");
-		if (store_open(f->path, &st, err, sizeof(err)) != 0 ||
+		if (backend_open(f->path, &st, err, sizeof(err)) != 0 ||
 		    store_job_create(st, &j, 10) != 0 ||
 		    store_job_transition(st, j.id, "migrating", "go", 20) != 0)
 			_exit(1);
@@ -1058,10 +1132,143 @@ test_runs(void **state)
 	free(runs);
 }
 
+/* PostgreSQL: a database that cannot be reached at start is a clear
+ * error, quickly (connect_timeout), not a hang; the socket one at once. */
+static void
+test_pg_unreachable(void **state)
+{
+	static const char *const bad[] = {
+		"host=/nonexistent-ferry-test port=1 dbname=ferry user=ferry",
+		/* TEST-NET-2: nothing answers there. */
+		"host=198.51.100.1 port=5432 dbname=ferry user=ferry "
+		    "connect_timeout=2",
+	};
+	struct store *st;
+	char err[512];
+	struct timespec t0, t1;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		st = (struct store *)&st;
+		err[0] = '\0';
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(store_open_pg(bad[i], &st, err, sizeof(err)),
+		    -1);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		assert_null(st);
+		if (strstr(err, "store_open: cannot connect to PostgreSQL") ==
+		    NULL)
+			fail_msg("unexpected error: %s", err);
+		assert_true(t1.tv_sec - t0.tv_sec < 8);
+	}
+}
+
+/* Four coordinators open one new database at once: one migrates, the
+ * others wait for its lock and find the schema current (without the lock
+ * the second CREATE TABLE fails). */
+static void
+test_pg_concurrent_migrate(void **state)
+{
+	enum { N = 4 };
+	int go[2], status, i, ok = 0;
+	pid_t pids[N];
+	char c;
+
+	(void)state;
+	assert_int_equal(pipe(go), 0);
+	for (i = 0; i < N; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct store *st = NULL;
+			char err[512];
+
+			close(go[1]);
+			/* Released all together when the parent closes it. */
+			if (read(go[0], &c, 1) != 0)
+				_exit(2);
+			if (store_open_pg(pg_conninfo, &st, err,
+			    sizeof(err)) != 0) {
+				fprintf(stderr, "child %d: %s\n", i, err);
+				_exit(1);
+			}
+			store_close(st);
+			_exit(0);
+		}
+	}
+	close(go[0]);
+	close(go[1]);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			ok++;
+	}
+	assert_int_equal(ok, N);
+	assert_int_equal(raw_int(NULL, "SELECT version FROM ferry_schema"), 3);
+	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM ferry_schema"), 1);
+	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM "
+	    "information_schema.tables WHERE table_schema = 'public' AND "
+	    "table_name IN ('hosts', 'vms', 'jobs', 'job_events', "
+	    "'host_trust', 'runs')"), 6);
+}
+
+/* The coordinator's connection is cut between two transitions (its
+ * server process terminated): the transition fails and nothing of it is
+ * stored; retried, it is taken once, and the journal has no gap or
+ * duplicate. */
+static void
+test_pg_lost_midrun(void **state)
+{
+	static const struct want_event w[] = {
+		{ "state", "pending", NULL, 10 },
+		{ "state", "migrating", "go", 20 },
+	};
+	struct fixture *f = *state;
+	struct store_job j;
+	struct timespec t0, t1;
+	int i, rc;
+
+	f->st = open_ok(f->path);
+	memset(&j, 0, sizeof(j));
+	strcpy(j.kind, "migrate");
+	strcpy(j.vm, "alpha");
+	strcpy(j.state, "pending");
+	assert_int_equal(store_job_create(f->st, &j, 10), 0);
+	raw_exec(NULL, "SELECT pg_terminate_backend(pid) FROM "
+	    "pg_stat_activity WHERE application_name = 'ferry-coordinator'");
+	/* Wait until its server process is really gone. */
+	for (i = 0; raw_int(NULL, "SELECT count(*) FROM pg_stat_activity "
+	    "WHERE application_name = 'ferry-coordinator'") != 0; i++) {
+		assert_true(i < 500);
+		usleep(10000);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(store_job_transition(f->st, j.id, "migrating", "go",
+	    20), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 7);
+	assert_non_null(strstr(store_error(f->st), "store_job_transition"));
+	/* Not taken: the row and the journal are as before. */
+	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM jobs WHERE "
+	    "state = 'pending'"), 1);
+	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM job_events"), 1);
+	/* Retried (as job_tick does) until the store is back. */
+	for (i = 0; (rc = store_job_transition(f->st, j.id, "migrating", "go",
+	    20)) != 0; i++) {
+		assert_true(i < 150);
+		usleep(100000);
+	}
+	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM jobs WHERE "
+	    "state = 'migrating'"), 1);
+	check_events(f->st, j.id, w, 2);
+	store_job_clear(&j);
+}
+
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest sqlite_tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    test_open_creates_private_wal_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_missing_dir,
@@ -1084,6 +1291,32 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_disk_full, setup,
 		    teardown),
 	};
+	/* The backend-neutral tests, and PostgreSQL's own. */
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_refuses_newer_schema,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hosts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inventory, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_keeps_everything,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_keeps_committed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_unreachable, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pg_concurrent_migrate,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_lost_midrun, setup,
+		    teardown),
+	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	pg_conninfo = getenv("FERRY_TEST_PG");
+	if (pg_conninfo != NULL && *pg_conninfo != '\0')
+		return cmocka_run_group_tests_name("store on postgresql",
+		    pg_tests, NULL, NULL);
+	pg_conninfo = NULL;
+	return cmocka_run_group_tests_name("store on sqlite", sqlite_tests,
+	    NULL, NULL);
 }
