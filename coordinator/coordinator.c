@@ -84,7 +84,12 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 	TAILQ_INIT(&co->clients);
 	TAILQ_INIT(&co->jobs);
 	TAILQ_INIT(&co->drains);
-	if (store_open(co->conf.database, &co->store, err, errlen) < 0)
+	if (strcmp(co->conf.store.backend, "postgresql") == 0) {
+		if (store_open_pg(co->conf.store.conninfo, &co->store, err,
+		    errlen) < 0)
+			return -1;
+	} else if (store_open(co->conf.database, &co->store, err,
+	    errlen) < 0)
 		return -1;
 	if ((co->hosts = calloc(co->conf.nhosts, sizeof(*co->hosts))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -130,8 +135,12 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 	co->handles_open = 1;
 	for (i = 0; i < co->nhosts; i++)
 		peer_start(&co->hosts[i]);
-	log_info("coordinating %zu hosts; database %s; control socket %s",
-	    co->nhosts, co->conf.database, co->conf.socket);
+	/* Never the conninfo: it may hold a password. */
+	log_info("coordinating %zu hosts; store %s%s%s; control socket %s",
+	    co->nhosts, store_backend(co->store),
+	    strcmp(store_backend(co->store), "sqlite") == 0 ? " " : "",
+	    strcmp(store_backend(co->store), "sqlite") == 0 ?
+	    co->conf.database : "", co->conf.socket);
 	return 0;
 }
 

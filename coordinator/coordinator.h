@@ -60,9 +60,17 @@ struct coord_rebalance_conf {
 	char		threshold[32];	/* score above which a round acts */
 };
 
+/* store = { backend = "postgresql"; conninfo = "..."; }; without it the
+ * store is SQLite at database. */
+struct coord_store_conf {
+	char		backend[16];	/* sqlite (default), postgresql */
+	char		conninfo[1024];	/* libpq's; may hold a password */
+};
+
 struct coord_conf {
 	char		 name[64];		/* this coordinator, for hostd logs */
-	char		 database[PATH_MAX];
+	char		 database[PATH_MAX];	/* the SQLite file */
+	struct coord_store_conf store;
 	char		 socket[PATH_MAX];
 	char		 socket_group[64];	/* may connect besides root */
 	char		 identity[PATH_MAX];	/* private key, 0600 */

@@ -33,6 +33,7 @@ static const struct conf_key coord_keys[] = {
 	{ "pinned", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 	{ "groups", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 	{ "rebalance", CONF_CUSTOM, 0, 0, 0, 0, 0 },
+	{ "store", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 	{ "vms", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 	{ "zone_policy", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 };
@@ -44,6 +45,7 @@ parse_coord_defaults(struct coord_conf *c)
 	if (gethostname(c->name, sizeof(c->name) - 1) == -1)
 		snprintf(c->name, sizeof(c->name), "coordinator");
 	snprintf(c->database, sizeof(c->database), "%s", COORD_DEFAULT_DB);
+	snprintf(c->store.backend, sizeof(c->store.backend), "sqlite");
 	snprintf(c->socket, sizeof(c->socket), "%s", COORD_DEFAULT_SOCKET);
 	c->connect_timeout_ms = 5000;
 	c->idle_timeout_ms = 5000;
@@ -314,6 +316,55 @@ parse_groups(const config_setting_t *list, struct coord_conf *c,
 	return 0;
 }
 
+static const struct conf_key store_keys[] = {
+	{ "backend", CONF_STR, 1, offsetof(struct coord_store_conf, backend),
+	    sizeof(((struct coord_store_conf *)0)->backend), 0, 0 },
+	{ "conninfo", CONF_STR, 0, offsetof(struct coord_store_conf, conninfo),
+	    sizeof(((struct coord_store_conf *)0)->conninfo), 0, 0 },
+};
+
+/* The store group: the backend, and for PostgreSQL where it is. A
+ * conninfo with a password makes the file a secret. */
+static int
+parse_store(const config_setting_t *s, struct coord_conf *c, const char *path,
+    char *err, size_t errlen)
+{
+	int line = config_setting_source_line(s);
+
+	if (!config_setting_is_group(s)) {
+		snprintf(err, errlen, "%s:%d: store must be a group { ... }",
+		    path, line);
+		return -1;
+	}
+	if (conf_apply(s, store_keys, sizeof(store_keys) / sizeof(store_keys[0]),
+	    &c->store, path, err, errlen) < 0)
+		return -1;
+	if (strcmp(c->store.backend, "sqlite") == 0) {
+		if (c->store.conninfo[0] != '\0') {
+			snprintf(err, errlen, "%s:%d: store conninfo is for "
+			    "backend \"postgresql\" (sqlite uses database)",
+			    path, line);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(c->store.backend, "postgresql") != 0) {
+		snprintf(err, errlen, "%s:%d: store backend must be \"sqlite\" "
+		    "or \"postgresql\"", path, line);
+		return -1;
+	}
+	if (c->store.conninfo[0] == '\0') {
+		snprintf(err, errlen, "%s:%d: store backend \"postgresql\" "
+		    "needs conninfo", path, line);
+		return -1;
+	}
+	if (strstr(c->store.conninfo, "password") != NULL &&
+	    conf_check_private(path, "configuration with a database password",
+	    err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
 static const struct conf_key rebalance_keys[] = {
 	{ "enabled", CONF_BOOL, 0,
 	    offsetof(struct coord_rebalance_conf, enabled), 0, 0, 0 },
@@ -485,6 +536,9 @@ parse_coord_config(const char *path, struct coord_conf *out, char *err,
 		}
 		c.zone_stay = strcmp(zp, "stay") == 0;
 	}
+	if ((s = config_lookup(&cf, "store")) != NULL &&
+	    parse_store(s, &c, path, err, errlen) < 0)
+		goto done;
 	if ((s = config_lookup(&cf, "rebalance")) != NULL) {
 		char *end;
 

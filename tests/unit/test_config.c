@@ -195,8 +195,19 @@ test_coord_ok(void **state)
 	assert_string_equal(c.hosts[1].address, "198.18.1.12");
 	assert_int_equal(c.hosts[1].port, 7300);
 	assert_int_equal(c.host_max_frame_rate, 500);		/* default */
+	assert_string_equal(c.store.backend, "sqlite");		/* default */
+	assert_string_equal(c.store.conninfo, "");
 	parse_coord_conf_clear(&c);
 	parse_coord_conf_clear(&c);	/* twice is harmless */
+
+	/* The PostgreSQL store. */
+	assert_int_equal(parse_coord_config(write_file("c.conf", COORD_OK
+	    "store = { backend = \"postgresql\";\n"
+	    "  conninfo = \"host=/run/pg dbname=ferry\"; };\n", 0644), &c,
+	    err, sizeof(err)), 0);
+	assert_string_equal(c.store.backend, "postgresql");
+	assert_string_equal(c.store.conninfo, "host=/run/pg dbname=ferry");
+	parse_coord_conf_clear(&c);
 }
 
 static void
@@ -238,6 +249,20 @@ test_coord_errors(void **state)
 	    "backoff_max_ms = 100;\n", "backoff_min_ms is above");
 	expect_coord_error(COORD_OK "host_max_frame_rate = 0;\n",
 	    "host_max_frame_rate = 0 is out of range [10, 1000000]");
+	expect_coord_error(COORD_OK "store = { backend = \"mysql\"; };\n",
+	    "bad.conf:8: store backend must be \"sqlite\" or \"postgresql\"");
+	expect_coord_error(COORD_OK "store = { backend = \"postgresql\"; };\n",
+	    "bad.conf:8: store backend \"postgresql\" needs conninfo");
+	expect_coord_error(COORD_OK "store = { backend = \"sqlite\"; "
+	    "conninfo = \"x\"; };\n", "store conninfo is for backend");
+	expect_coord_error(COORD_OK "store = { conninfo = \"x\"; };\n",
+	    "backend");
+	expect_coord_error(COORD_OK "store = \"pg\";\n",
+	    "bad.conf:8: store must be a group");
+	/* A password in a file others can read is refused. */
+	expect_coord_error(COORD_OK "store = { backend = \"postgresql\"; "
+	    "conninfo = \"dbname=ferry password=s3cret\"; };\n",
+	    "mode 0644 is accessible by group or others");
 	expect_coord_error(COORD_OK "hosts2 = 1;\n",
 	    "bad.conf:8: unknown setting 'hosts2'");
 	/* Placement keys. */
