@@ -91,7 +91,7 @@ pg_seterr(struct db_pg *d, const char *msg)
 	    d->err[l - 1] == ' '))
 		d->err[l - 1] = '\0';
 	for (l = 0; d->err[l] != '\0'; l++)
-		if (d->err[l] == '\n')
+		if (d->err[l] == '\n' || d->err[l] == '\t')
 			d->err[l] = ' ';
 }
 
