@@ -175,8 +175,10 @@ main(int argc, char *argv[])
 		    authkeys);
 		snprintf(hc.libvirt_uri, sizeof(hc.libvirt_uri), "fake://sim%d",
 		    i);
+		/* What the coordinator pins and checks: a remote qemu URI
+		 * (a fake:// one is refused, and every check then blocks). */
 		snprintf(hc.advertise_uri, sizeof(hc.advertise_uri),
-		    "fake://sim%d", i);
+		    "qemu+tcp://sim%d/system", i);
 		snprintf(hc.migration_address, sizeof(hc.migration_address),
 		    "127.0.0.1");
 		hc.memory_reserve_mib = 1024;
