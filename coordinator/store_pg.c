@@ -41,7 +41,7 @@
 #define PG_SESSION \
 	"SET synchronous_commit = on;" \
 	"SET statement_timeout = 5000;" \
-	"SET lock_timeout = 5000;" \
+	"SET lock_timeout = 4000;" \
 	"SET idle_in_transaction_session_timeout = 30000;" \
 	"SET client_min_messages = warning"
 
@@ -84,14 +84,18 @@ pg_seterr(struct db_pg *d, const char *msg)
 {
 	size_t l;
 
-	snprintf(d->err, sizeof(d->err), "%s", msg && *msg ? msg :
-	    "PostgreSQL: unknown error");
-	/* libpq's messages end in a newline, sometimes several lines. */
-	while ((l = strlen(d->err)) > 0 && (d->err[l - 1] == '\n' ||
-	    d->err[l - 1] == ' '))
+	if (msg == NULL || *msg == '\0')
+		msg = "PostgreSQL: unknown error";
+	/* libpq's own messages: "FATAL:  why", then hints and the query's
+	 * text on further lines; the first line says it. */
+	if (strncmp(msg, "FATAL:  ", 8) == 0 || strncmp(msg, "ERROR:  ", 8) == 0)
+		msg += 8;
+	snprintf(d->err, sizeof(d->err), "%.*s", (int)strcspn(msg, "\n"),
+	    msg);
+	while ((l = strlen(d->err)) > 0 && d->err[l - 1] == ' ')
 		d->err[l - 1] = '\0';
 	for (l = 0; d->err[l] != '\0'; l++)
-		if (d->err[l] == '\n' || d->err[l] == '\t')
+		if (d->err[l] == '\t')
 			d->err[l] = ' ';
 }
 

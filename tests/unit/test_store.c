@@ -1265,6 +1265,107 @@ test_pg_lost_midrun(void **state)
 	store_job_clear(&j);
 }
 
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The one VM of h1 the store lists, or "" (asserts at most one). */
+static void
+only_vm(struct store *st, char *name, size_t size)
+{
+	struct store_vm *out;
+	size_t n;
+
+	if (store_vms_list(st, "h1", &out, &n) != 0)
+		fail_msg("%s", store_error(st));
+	assert_true(n <= 1);
+	snprintf(name, size, "%s", n ? out[0].name : "");
+	store_vm_list_free(out, n);
+}
+
+/*
+ * A store call stuck inside its transaction (another session holds the
+ * table's lock) does not hold the caller for long: the server's
+ * lock_timeout ends it in ~4 s. Then the same call's connection is cut
+ * while it waits inside its transaction: it fails at once. Either way
+ * nothing of the transaction is applied, and the next call works.
+ */
+static void
+test_pg_bounded_wait(void **state)
+{
+	struct fixture *f = *state;
+	struct store_vm a, b;
+	char name[64];
+	PGconn *c;
+	PGresult *r;
+	double t0, dt;
+	pid_t pid;
+	int status;
+
+	f->st = open_ok(f->path);
+	assert_int_equal(store_host_configure(f->st, "h1", "a", 1), 0);
+	fill_vm(&a, "h1", "alpha", 1, NULL, 0);
+	fill_vm(&b, "h1", "beta", 2, NULL, 0);
+	assert_int_equal(store_inventory_replace(f->st, "h1", &a, 1, 5), 0);
+
+	c = pg_raw();
+	PQclear(PQexec(c, "BEGIN"));
+	r = PQexec(c, "LOCK TABLE vms IN ACCESS EXCLUSIVE MODE");
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	t0 = mono_s();
+	assert_int_equal(store_inventory_replace(f->st, "h1", &b, 1, 6), -1);
+	dt = mono_s() - t0;
+	print_message("lock wait ended after %.1f s: %s\n", dt,
+	    store_error(f->st));
+	assert_true(dt >= 3.5 && dt < 8.0);
+	assert_error_contains(f->st, "lock timeout");
+
+	/* Cut while waiting: a child terminates the session once it waits. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		PGconn *k = PQconnectdb(pg_conninfo);
+		int i;
+
+		for (i = 0; i < 400; i++) {
+			r = PQexec(k, "SELECT pg_terminate_backend(pid) FROM "
+			    "pg_stat_activity WHERE application_name = "
+			    "'ferry-coordinator' AND wait_event_type = 'Lock'");
+			if (PQresultStatus(r) == PGRES_TUPLES_OK &&
+			    PQntuples(r) == 1) {
+				PQclear(r);
+				_exit(0);
+			}
+			PQclear(r);
+			usleep(10000);
+		}
+		_exit(1);
+	}
+	t0 = mono_s();
+	assert_int_equal(store_inventory_replace(f->st, "h1", &b, 1, 7), -1);
+	dt = mono_s() - t0;
+	print_message("cut while waiting: failed after %.1f s: %s\n", dt,
+	    store_error(f->st));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(dt < 3.5);
+	PQclear(PQexec(c, "ROLLBACK"));
+	PQfinish(c);
+
+	/* Nothing of either transaction is there; then it works. */
+	only_vm(f->st, name, sizeof(name));
+	assert_string_equal(name, "alpha");
+	assert_int_equal(store_inventory_replace(f->st, "h1", &b, 1, 8), 0);
+	only_vm(f->st, name, sizeof(name));
+	assert_string_equal(name, "beta");
+}
+
 int
 main(void)
 {
@@ -1309,6 +1410,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pg_concurrent_migrate,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_lost_midrun, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pg_bounded_wait, setup,
 		    teardown),
 	};
 
