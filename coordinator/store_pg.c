@@ -54,6 +54,7 @@ struct db_pg {
 	PGconn		*conn;
 	char		*conninfo;
 	char		 err[512];
+	char		 connerr[400];	/* why the last connection attempt failed */
 	int64_t		 changes;
 	int		 in_tx;		/* BEGIN sent, no COMMIT/ROLLBACK yet */
 	int		 tx_lost;	/* ... and its connection is gone */
@@ -212,7 +213,9 @@ pg_ready(struct db_pg *d)
 	}
 	now = clock_mono_ms();
 	if (now < d->retry_ms) {
-		/* d->err still says why the last attempt failed. */
+		snprintf(d->err, sizeof(d->err), "PostgreSQL unreachable "
+		    "(next attempt in %" PRIu64 " ms): %s", d->retry_ms - now,
+		    d->connerr);
 		return -1;
 	}
 	if (pg_connect(d) == -1) {
@@ -222,6 +225,7 @@ pg_ready(struct db_pg *d)
 			d->backoff_ms = PG_BACKOFF_MAX_MS;
 		d->retry_ms = clock_mono_ms() + d->backoff_ms;
 		snprintf(last, sizeof(last), "%s", d->err);
+		snprintf(d->connerr, sizeof(d->connerr), "%s", d->err);
 		log_warnx("store: %s (next attempt in %" PRIu64 " ms)", last,
 		    d->backoff_ms);
 		return -1;
