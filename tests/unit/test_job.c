@@ -1717,7 +1717,7 @@ test_rebalance_asks_cpu(void **state)
 	assert_true((n = json_object_array_length(moves)) > 0);
 	for (i = 0; i < n; i++) {
 		assert_true(json_object_object_get_ex(
-		    json_object_array_get_idx(moves, i), "to", &to));
+		    json_object_array_get_idx(moves, i), "destination", &to));
 		assert_string_equal(json_object_get_string(to), "h3");
 	}
 	json_object_put(root);
