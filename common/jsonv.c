@@ -32,6 +32,18 @@ jsonv_num1(int has, double d)
 	return json_object_new_double_s(strtod(buf, NULL), buf);
 }
 
+/* Scores and weights: six significant digits, enough to compare them. */
+struct json_object *
+jsonv_sig6(int has, double d)
+{
+	char buf[64];
+
+	if (!has || !isfinite(d))
+		return NULL;
+	snprintf(buf, sizeof(buf), "%.6g", d);
+	return json_object_new_double_s(strtod(buf, NULL), buf);
+}
+
 static void
 jsonv_add(struct json_object *o, const char *key, struct json_object *v)
 {
@@ -538,8 +550,7 @@ jsonv_place(const Ferry__PlaceReply *r)
 		jsonv_add(e, "ok", json_object_new_boolean(v->ok));
 		jsonv_add(e, "filter", jsonv_str(v->filter));
 		jsonv_add(e, "reason", jsonv_str(v->reason));
-		jsonv_add(e, "weight", v->has_weight ?
-		    json_object_new_double(v->weight) : NULL);
+		jsonv_add(e, "weight", jsonv_sig6(v->has_weight, v->weight));
 		json_object_array_add(arr, e);
 	}
 	jsonv_add(o, "hosts", arr);

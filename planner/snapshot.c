@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "balance.h"
+#include "jsonv.h"
 #include "place.h"
 
 /* What a snapshot file may weigh: a 100,000-VM cluster is about 15 MiB. */
@@ -514,17 +515,6 @@ balance_write(const struct balance_model *m)
 	return NULL;
 }
 
-/* A score to six significant digits: enough to compare plans, never the
- * 17 digits of a double. */
-static struct json_object *
-balance_json_score(double d)
-{
-	char buf[64];
-
-	snprintf(buf, sizeof(buf), "%.6g", d);
-	return json_object_new_double_s(strtod(buf, NULL), buf);
-}
-
 char *
 balance_plan_json(const struct balance_model *m, const struct balance_plan *p,
     double elapsed_ms)
@@ -539,8 +529,8 @@ balance_plan_json(const struct balance_model *m, const struct balance_plan *p,
 	    json_object_new_string(balance_policy_name(p->policy))) ||
 	    balance_put(root, "objective",
 	    json_object_new_string(balance_objective_name(p->objective))) ||
-	    balance_put(root, "score_before", balance_json_score(p->score_before)) ||
-	    balance_put(root, "score_after", balance_json_score(p->score_after)) ||
+	    balance_put(root, "score_before", jsonv_sig6(1, p->score_before)) ||
+	    balance_put(root, "score_after", jsonv_sig6(1, p->score_after)) ||
 	    balance_put(root, "memory_moved_mib",
 	    json_object_new_int64((int64_t)p->memory_moved_mib)) ||
 	    balance_put(root, "moves", moves = json_object_new_array()))
@@ -556,7 +546,7 @@ balance_plan_json(const struct balance_model *m, const struct balance_plan *p,
 		    json_object_new_string(m->hosts[mv->to].name)) ||
 		    balance_put(o, "mem_mib",
 		    json_object_new_int64((int64_t)mv->mem_mib)) ||
-		    balance_put(o, "score_after", balance_json_score(mv->score_after)))
+		    balance_put(o, "score_after", jsonv_sig6(1, mv->score_after)))
 			goto fail;
 	}
 	/* Whole milliseconds, as every duration in Ferry's JSON. */
