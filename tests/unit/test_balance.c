@@ -583,6 +583,56 @@ test_consolidate(void **state)
 	balance_model_free(m);
 }
 
+/*
+ * Issue 13's cluster: consolidate planned 5 moves, g1 and g3 each twice
+ * (h1 -> h2 -> h3), the first gaining nothing. The plan moves each VM at
+ * most once, every host's moves together free that host (hosts in use
+ * fall at the end of each), and all ends on h3: 3 moves, 1 host.
+ */
+static void
+test_consolidate_moves_once(void **state)
+{
+	static const char *json = "{\"hosts\":["
+	    "{\"name\":\"h1\",\"mem_mib\":4096,\"cpus\":4},"
+	    "{\"name\":\"h2\",\"mem_mib\":2048,\"cpus\":4},"
+	    "{\"name\":\"h3\",\"mem_mib\":8192,\"cpus\":8}],\"vms\":["
+	    "{\"name\":\"g1\",\"host\":\"h1\",\"mem_mib\":256},"
+	    "{\"name\":\"g3\",\"host\":\"h1\",\"mem_mib\":256},"
+	    "{\"name\":\"g2\",\"host\":\"h2\",\"mem_mib\":512},"
+	    "{\"name\":\"g4\",\"host\":\"h3\",\"mem_mib\":1024}]}";
+	struct balance_model *m = parse_ok(json);
+	struct balance_plan *p;
+	struct balance_opts o;
+	size_t i, j;
+	double before;
+
+	(void)state;
+	balance_opts_defaults(&o);
+	o.policy = BALANCE_POLICY_CONSOLIDATE;
+	p = plan_ok(m, &o);
+	check_plan(m, &o, p);
+	assert_true(p->score_before == 3);
+	assert_true(p->score_after == 1);
+	assert_int_equal(p->nmoves, 3);
+	for (i = 0; i < p->nmoves; i++) {
+		assert_int_equal(p->moves[i].to, 2);	/* h3 */
+		for (j = 0; j < i; j++)
+			assert_int_not_equal(p->moves[i].vm, p->moves[j].vm);
+	}
+	/* Each source's last move frees it: the score falls there, and
+	 * never rises. */
+	before = p->score_before;
+	for (i = 0; i < p->nmoves; i++) {
+		assert_true(p->moves[i].score_after <= before);
+		if (i + 1 == p->nmoves || p->moves[i + 1].from !=
+		    p->moves[i].from)
+			assert_true(p->moves[i].score_after < before);
+		before = p->moves[i].score_after;
+	}
+	balance_plan_free(p);
+	balance_model_free(m);
+}
+
 static void
 test_plan_json_shape(void **state)
 {
@@ -897,6 +947,7 @@ main(void)
 		cmocka_unit_test(test_anti_capacity_vcpu),
 		cmocka_unit_test(test_stopping_rules),
 		cmocka_unit_test(test_consolidate),
+		cmocka_unit_test(test_consolidate_moves_once),
 		cmocka_unit_test(test_plan_json_shape),
 		cmocka_unit_test(test_snapshot_roundtrip),
 		cmocka_unit_test(test_snapshot_errors),
