@@ -32,6 +32,18 @@ jsonv_num1(int has, double d)
 	return json_object_new_double_s(strtod(buf, NULL), buf);
 }
 
+/* Scores and weights: six significant digits, enough to compare them. */
+struct json_object *
+jsonv_sig6(int has, double d)
+{
+	char buf[64];
+
+	if (!has || !isfinite(d))
+		return NULL;
+	snprintf(buf, sizeof(buf), "%.6g", d);
+	return json_object_new_double_s(strtod(buf, NULL), buf);
+}
+
 static void
 jsonv_add(struct json_object *o, const char *key, struct json_object *v)
 {
@@ -70,7 +82,7 @@ jsonv_host(const Ferry__HostEntry *e)
 	jsonv_add(o, "mem_mib", jsonv_int(e->has_mem_mib, e->mem_mib));
 	jsonv_add(o, "mem_free_mib", jsonv_int(e->has_mem_free_mib,
 	    e->mem_free_mib));
-	jsonv_add(o, "reserve_mib", jsonv_int(e->has_reserve_mib,
+	jsonv_add(o, "reserved_mib", jsonv_int(e->has_reserve_mib,
 	    e->reserve_mib));
 	jsonv_add(o, "vms", jsonv_int(e->has_vms, e->vms));
 	jsonv_add(o, "last_seen_ms", jsonv_int(e->has_last_seen_ms,
@@ -108,7 +120,9 @@ jsonv_disk(const Ferry__Disk *d)
 	jsonv_add(o, "type", jsonv_str(d->type));
 	jsonv_add(o, "protocol", jsonv_str(d->protocol));
 	jsonv_add(o, "source", jsonv_str(d->source));
-	jsonv_add(o, "host", jsonv_str(d->host));
+	/* The storage server (NFS, Ceph monitor, iSCSI portal): "host" is
+	 * always a hypervisor. */
+	jsonv_add(o, "server", jsonv_str(d->host));
 	return o;
 }
 
@@ -167,7 +181,8 @@ jsonv_job(const Ferry__JobInfo *j)
 	jsonv_add(o, "started_ms", jsonv_int(j->has_started_ms,
 	    j->started_ms));
 	jsonv_add(o, "ended_ms", jsonv_int(j->has_ended_ms, j->ended_ms));
-	jsonv_add(o, "parent", jsonv_int(j->has_parent, j->parent));
+	/* A migration a run (drain, restore, rebalance) started: the run. */
+	jsonv_add(o, "run", jsonv_int(j->has_parent, j->parent));
 	jsonv_add(o, "error", jsonv_str(j->error));
 	return o;
 }
@@ -416,9 +431,22 @@ struct json_object *
 jsonv_drain_event(const char *event, const Ferry__DrainInfo *d,
     const Ferry__DrainItem *it)
 {
-	struct json_object *o;
+	struct json_object *o, *io;
 	size_t i, moved = 0, failed = 0, unmovable = 0;
 
+	if (strcmp(event, "item") == 0 && it != NULL) {
+		/* The item's own fields, after the event and its run. */
+		if ((o = json_object_new_object()) == NULL)
+			return NULL;
+		jsonv_add(o, "event", json_object_new_string(event));
+		jsonv_add(o, "run", jsonv_int(1, d->id));
+		if ((io = jsonv_drain_item(it)) != NULL) {
+			json_object_object_foreach(io, k, v)
+				jsonv_add(o, k, json_object_get(v));
+			json_object_put(io);
+		}
+		return o;
+	}
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
 	jsonv_add(o, "event", json_object_new_string(event));
@@ -426,19 +454,7 @@ jsonv_drain_event(const char *event, const Ferry__DrainInfo *d,
 		jsonv_add(o, "drain", jsonv_drain(d));
 		return o;
 	}
-	jsonv_add(o, "drain_id", jsonv_int(1, d->id));
-	if (strcmp(event, "item") == 0 && it != NULL) {
-		jsonv_add(o, "vm", jsonv_str(it->vm));
-		jsonv_add(o, "destination", jsonv_str(it->destination));
-		jsonv_add(o, "state", jsonv_str(it->state));
-		jsonv_add(o, "reason", jsonv_str(it->reason));
-		jsonv_add(o, "job", jsonv_int(it->has_job_id, it->job_id));
-		jsonv_add(o, "attempts", jsonv_int(it->has_attempts,
-		    it->attempts));
-		jsonv_add(o, "percent", jsonv_num1(it->has_percent,
-		    it->percent));
-		return o;
-	}
+	jsonv_add(o, "run", jsonv_int(1, d->id));
 	for (i = 0; i < d->n_items; i++) {
 		const char *st = d->items[i]->state;
 
@@ -449,9 +465,10 @@ jsonv_drain_event(const char *event, const Ferry__DrainInfo *d,
 		else if (jsonv_str_is(st, "unmovable"))
 			unmovable++;
 	}
-	jsonv_add(o, "host", jsonv_str(d->host));
+	jsonv_add(o, "host", jsonv_nstr(d->host));
 	jsonv_add(o, "state", jsonv_str(d->state));
 	jsonv_add(o, "host_state", jsonv_str(d->host_state));
+	jsonv_add(o, "planned", jsonv_int(1, d->n_items));
 	jsonv_add(o, "moved", jsonv_int(1, moved));
 	jsonv_add(o, "failed", jsonv_int(1, failed));
 	jsonv_add(o, "unmovable", jsonv_int(1, unmovable));
@@ -533,8 +550,7 @@ jsonv_place(const Ferry__PlaceReply *r)
 		jsonv_add(e, "ok", json_object_new_boolean(v->ok));
 		jsonv_add(e, "filter", jsonv_str(v->filter));
 		jsonv_add(e, "reason", jsonv_str(v->reason));
-		jsonv_add(e, "weight", v->has_weight ?
-		    json_object_new_double(v->weight) : NULL);
+		jsonv_add(e, "weight", jsonv_sig6(v->has_weight, v->weight));
 		json_object_array_add(arr, e);
 	}
 	jsonv_add(o, "hosts", arr);
@@ -593,7 +609,7 @@ jsonv_cpu_baseline(const Ferry__CpuBaselineInfo *r)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	jsonv_add(o, "baseline", jsonv_str(r->baseline_xml));
+	jsonv_add(o, "baseline_xml", jsonv_str(r->baseline_xml));
 	jsonv_add(o, "computed_on", jsonv_str(r->computed_on));
 	jsonv_add(o, "error", jsonv_str(r->error));
 	arr = json_object_new_array();
@@ -663,7 +679,14 @@ jsonv_plan(const char *text)
 struct json_object *
 jsonv_rebalance(const Ferry__RebalanceReply *r)
 {
-	return jsonv_plan(r->plan_json);
+	struct json_object *o = jsonv_plan(r->plan_json);
+
+	if (o == NULL)
+		return NULL;
+	/* Applied: the run that carries it out (ferryctl job RUN). */
+	jsonv_add(o, "run", jsonv_int(r->has_drain_id, r->drain_id));
+	jsonv_add(o, "message", jsonv_str(r->message));
+	return o;
 }
 
 struct json_object *

@@ -26,6 +26,7 @@
 struct json_object *jsonv_str(const char *);
 struct json_object *jsonv_int(int has, uint64_t);
 struct json_object *jsonv_num1(int has, double);	/* one decimal */
+struct json_object *jsonv_sig6(int has, double);	/* 6 significant digits */
 
 /* jsonv.c: objects */
 struct json_object *jsonv_host(const Ferry__HostEntry *);

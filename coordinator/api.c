@@ -547,17 +547,11 @@ api_snapshot(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
     char *err, size_t errlen)
 {
 	struct ctl_client *c = ctx;
-	Ferry__SnapshotReply r = FERRY__SNAPSHOT_REPLY__INIT;
-	char *json;
-	int rc;
 
 	(void)m;
-	if (rebalance_snapshot(control_coord(c), &json, err, errlen) < 0)
-		return -1;
-	r.json = json;
-	rc = control_reply(c, hdr->type, hdr->serial, &r.base);
-	free(json);
-	return rc;
+	/* Replied once every source has said which VMs cannot move. */
+	return rebalance_snapshot(control_coord(c), c, hdr->type, hdr->serial,
+	    err, errlen);
 }
 
 static int

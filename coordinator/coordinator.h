@@ -262,7 +262,8 @@ void	 drain_free_all(struct coord *);
 /* rebalance.c */
 int	 rebalance_request(struct coord *, const Ferry__RebalanceRequest *,
 	    struct ctl_client *, uint16_t type, uint32_t serial, char *, size_t);
-int	 rebalance_snapshot(struct coord *, char **json, char *, size_t);
+int	 rebalance_snapshot(struct coord *, struct ctl_client *, uint16_t type,
+	    uint32_t serial, char *, size_t);
 void	 rebalance_tick(struct coord *, uint64_t now_ms);
 
 /* cpubaseline.c */

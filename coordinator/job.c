@@ -59,6 +59,7 @@
 
 #include "coordinator.h"
 #include "cpucache.h"
+#include "jsonv.h"
 #include "log.h"
 #include "placement.h"
 #include "validate.h"
@@ -813,20 +814,24 @@ job_on_progress(struct host *h, const Ferry__JobStats *s)
 	if (s->action || now - j->last_recorded_ms >= RECORD_PROGRESS_MS) {
 		j->last_recorded_ms = now;
 		o = json_object_new_object();
-		json_object_object_add(o, "percent", json_object_new_double(pct));
+		/* The names and precision of the progress event (jsonv.c):
+		 * one decimal, never the 17 digits of a double. */
+		json_object_object_add(o, "percent", jsonv_num1(1, pct));
 		json_object_object_add(o, "data_processed_mib",
-		    json_object_new_double(processed));
+		    jsonv_num1(1, processed));
 		json_object_object_add(o, "data_remaining_mib",
-		    json_object_new_double(remaining));
+		    jsonv_num1(1, remaining));
 		json_object_object_add(o, "remaining_low_mib",
-		    json_object_new_double(j->remaining_low / MIB));
-		json_object_object_add(o, "data_total_mib",
-		    json_object_new_double(total));
-		json_object_object_add(o, "mib_per_s", json_object_new_double(bps));
-		json_object_object_add(o, "dirty_mib_per_s",
-		    json_object_new_double(dirty));
+		    jsonv_num1(1, j->remaining_low / MIB));
+		json_object_object_add(o, "data_total_mib", jsonv_num1(1, total));
+		json_object_object_add(o, "mib_per_s", jsonv_num1(1, bps));
+		json_object_object_add(o, "dirty_mib_per_s", jsonv_num1(1, dirty));
 		json_object_object_add(o, "iteration",
 		    json_object_new_int64(ev.iteration));
+		json_object_object_add(o, "expected_downtime_ms",
+		    jsonv_int(ev.has_expected_downtime_ms,
+		    ev.expected_downtime_ms));
+		/* The policy's downtime limit at this sample. */
 		json_object_object_add(o, "max_downtime_ms",
 		    json_object_new_int64(s->has_max_downtime_ms ?
 		    s->max_downtime_ms : 0));

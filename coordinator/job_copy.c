@@ -18,6 +18,7 @@
 #include <json-c/json.h>
 
 #include "coordinator.h"
+#include "jsonv.h"
 #include "log.h"
 
 #define MIB	(1024.0 * 1024.0)
@@ -202,9 +203,13 @@ job_copy_figures(struct job *j, const Ferry__JobFigures *f)
 void
 job_copy_journal(const struct job *j, struct json_object *o)
 {
-	if (j->opts.copy_storage)
-		json_object_object_add(o, "disk_bytes", j->has_disk ?
-		    json_object_new_int64(j->disk_bytes) : NULL);
+	if (!j->opts.copy_storage)
+		return;
+	/* Exact, and in MiB as the done event shows it. */
+	json_object_object_add(o, "disk_bytes", j->has_disk ?
+	    json_object_new_int64(j->disk_bytes) : NULL);
+	json_object_object_add(o, "disk_mib", jsonv_num1(j->has_disk,
+	    j->disk_bytes / MIB));
 }
 
 /* The end's event, and the partial copy removed unless the job succeeded. */

@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "coordinator.h"
+#include "jsonv.h"
 #include "log.h"
 
 #define MIB			(1024.0 * 1024.0)
@@ -458,16 +459,6 @@ job_running_on(const struct job *j, enum job_state s)
  * (UNDEFINE_SOURCE). Without them a figure is unknown, never an estimate.
  * The destination speaks only of its own VM here.
  */
-/* MiB to one decimal, as ferryctl shows it. */
-static struct json_object *
-job_json_mib(uint64_t bytes)
-{
-	char buf[64];
-
-	snprintf(buf, sizeof(buf), "%.1f", bytes / MIB);
-	return json_object_new_double_s(strtod(buf, NULL), buf);
-}
-
 static void
 job_take_figures(struct job *j)
 {
@@ -550,7 +541,7 @@ job_journal_end(struct job *j, enum job_state s, const char *msg)
 	json_object_object_add(o, "data_bytes", j->has_data ?
 	    json_object_new_int64(j->data_bytes) : NULL);
 	json_object_object_add(o, "data_mib", j->has_data ?
-	    job_json_mib(j->data_bytes) : NULL);
+	    jsonv_num1(1, j->data_bytes / MIB) : NULL);
 	json_object_object_add(o, "passes", j->passes ?
 	    json_object_new_int64(j->passes) : NULL);
 	job_copy_journal(j, o);

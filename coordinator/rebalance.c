@@ -227,12 +227,16 @@ fail:
 	return -1;
 }
 
-int
-rebalance_snapshot(struct coord *co, char **json, char *err, size_t errlen)
+/* The live model as snapshot JSON: what the planner knows, unmovable VMs
+ * (blocked: their sources' storage verdicts) pinned as the live planner
+ * pins them, so an offline plan of it proposes what a live one would. */
+static int
+rebalance_snapshot_json(struct coord *co, const struct rb_blocked *blocked,
+    char **json, char *err, size_t errlen)
 {
 	struct balance_model *m;
 
-	if (rebalance_model(co, 0, NULL, &m, err, errlen) < 0)
+	if (rebalance_model(co, 0, blocked, &m, err, errlen) < 0)
 		return -1;
 	if ((*json = balance_write(m)) == NULL) {
 		snprintf(err, errlen, "cannot write the snapshot");
@@ -328,6 +332,7 @@ done:
 /* A rebalance waiting for the sources' storage verdicts. */
 struct rb_pending {
 	struct coord		*co;
+	int			 snapshot;	/* reply a snapshot, plan nothing */
 	enum balance_policy	 policy;
 	enum balance_objective	 objective;
 	size_t			 max_moves;
@@ -360,7 +365,21 @@ rebalance_finish_pending(struct rb_pending *rp)
 		free(rp);
 		return;
 	}
-	if (rebalance_do(rp->co, rp->policy, rp->objective, rp->max_moves, rp->threshold,
+	if (rp->snapshot) {
+		Ferry__SnapshotReply r = FERRY__SNAPSHOT_REPLY__INIT;
+		char *json = NULL;
+
+		if (rebalance_snapshot_json(rp->co, &rp->blocked, &json, err,
+		    sizeof(err)) < 0) {
+			if (c != NULL)
+				(void)control_error(c, rp->type, rp->serial, 0,
+				    "%s", err);
+		} else if (c != NULL) {
+			r.json = json;
+			(void)control_reply(c, rp->type, rp->serial, &r.base);
+		}
+		free(json);
+	} else if (rebalance_do(rp->co, rp->policy, rp->objective, rp->max_moves, rp->threshold,
 	    rp->quiet_ms, &rp->blocked, rp->apply, c, rp->type,
 	    rp->serial, err, sizeof(err)) < 0) {
 		if (c != NULL)
@@ -438,7 +457,7 @@ rebalance_check_cb(struct host *h, const struct frame *f, const char *err,
 
 /* Asks every source about its VMs' storage, then plans (rebalance_do). */
 static int
-rebalance_start(struct coord *co, enum balance_policy policy,
+rebalance_start(struct coord *co, int snapshot, enum balance_policy policy,
     enum balance_objective objective, size_t max_moves, double threshold, uint64_t quiet_ms, int apply, struct ctl_client *c,
     uint16_t type, uint32_t serial, char *err, size_t errlen)
 {
@@ -447,7 +466,7 @@ rebalance_start(struct coord *co, enum balance_policy policy,
 	size_t i, k;
 
 	if (rb_current != NULL) {
-		snprintf(err, errlen, "a rebalance is being planned already");
+		snprintf(err, errlen, "a rebalance (or a snapshot) is being planned already");
 		return -1;
 	}
 	if ((rp = calloc(1, sizeof(*rp))) == NULL) {
@@ -455,6 +474,7 @@ rebalance_start(struct coord *co, enum balance_policy policy,
 		return -1;
 	}
 	rp->co = co;
+	rp->snapshot = snapshot;
 	rp->policy = policy;
 	rp->objective = objective;
 	rp->max_moves = max_moves;
@@ -510,8 +530,18 @@ rebalance_request(struct coord *co, const Ferry__RebalanceRequest *req,
 		return -1;
 	}
 	/* An operator's rebalance ignores the quiet period: they asked. */
-	return rebalance_start(co, p, ob, req->has_max_moves ? req->max_moves : 0,
+	return rebalance_start(co, 0, p, ob, req->has_max_moves ? req->max_moves : 0,
 	    -1, 0, req->has_apply && req->apply, c, type, serial, err, errlen);
+}
+
+/* ferryctl snapshot: asks every source about its VMs' storage as a
+ * rebalance does, then replies the snapshot (rebalance_finish_pending). */
+int
+rebalance_snapshot(struct coord *co, struct ctl_client *c, uint16_t type,
+    uint32_t serial, char *err, size_t errlen)
+{
+	return rebalance_start(co, 1, BALANCE_POLICY_BALANCE, BALANCE_OBJ_MEMORY,
+	    0, -1, 0, 0, c, type, serial, err, errlen);
 }
 
 /* The periodic mode: every interval, if the score passes the threshold,
@@ -535,7 +565,7 @@ rebalance_tick(struct coord *co, uint64_t now_ms)
 	if (!TAILQ_EMPTY(&co->drains) || rb_current != NULL)
 		return;
 	(void)balance_policy_parse(rc->policy, &p);
-	if (rebalance_start(co, p, BALANCE_OBJ_MEMORY, rc->max_moves, strtod(rc->threshold, NULL),
+	if (rebalance_start(co, 0, p, BALANCE_OBJ_MEMORY, rc->max_moves, strtod(rc->threshold, NULL),
 	    (uint64_t)rc->quiet_period_s * 1000, 1, NULL, 0, 0, err,
 	    sizeof(err)) < 0)
 		log_warnx("periodic rebalance: %s", err);

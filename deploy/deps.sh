@@ -5,7 +5,8 @@
 # (libfaketime) for the lab's stepped wall clock (lab up --faketime);
 # postgresql/libpq for the HA store, libmicrohttpd/GnuTLS for the HTTPS
 # API, gnutls-bin (certtool) for the lab's PKI, prometheus for promtool,
-# chromium for the web view's browser test.
+# chromium for the web view's browser test, python3-jsonschema to validate
+# every ferryctl --json output against docs/schema/ (tests/lab/t_json.sh).
 set -eu
 
 PKGS="build-essential pkg-config gcc make
@@ -13,7 +14,7 @@ libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
 qemu-system-x86 qemu-utils qemu-block-extra
 nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libnfs-dev
 libssh-dev openssh-client libprotobuf-c-dev protobuf-c-compiler libuv1-dev
-libcmocka-dev libsqlite3-dev sqlite3 libconfig-dev libjson-c-dev libxml2-dev libsystemd-dev jq python3
+libcmocka-dev libsqlite3-dev sqlite3 libconfig-dev libjson-c-dev libxml2-dev libsystemd-dev jq python3 python3-jsonschema
 clang libclang-rt-dev
 mandoc groff-base man-db
 iproute2 cpio busybox-static procps psmisc util-linux kmod systemd

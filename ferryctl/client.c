@@ -1,9 +1,11 @@
 /* client.c: ferryctl's connection to the coordinator's Unix socket. */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,7 +113,9 @@ int
 ctl_read(struct ctl *c, int timeout_ms, struct frame **out)
 {
 	struct frame_reader rd;
-	struct pollfd pfd;
+	struct pollfd pfd[2];
+	struct stat st;
+	int watch_out;
 	uint8_t buf[65536];
 	uint64_t deadline = timeout_ms >= 0 ? ctl_mono_ms() + timeout_ms : 0;
 	size_t used, want;
@@ -122,6 +126,8 @@ ctl_read(struct ctl *c, int timeout_ms, struct frame **out)
 	 * the next frame is taken and no state is kept between calls. */
 	frame_reader_init(&rd, FRAME_MAX_PAYLOAD);
 	*out = NULL;
+	watch_out = fstat(STDOUT_FILENO, &st) == 0 &&
+	    (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
 	for (;;) {
 		wait = -1;
 		if (timeout_ms >= 0) {
@@ -131,9 +137,15 @@ ctl_read(struct ctl *c, int timeout_ms, struct frame **out)
 				return 0;
 			wait = now >= deadline ? 0 : (int)(deadline - now);
 		}
-		pfd.fd = c->fd;
-		pfd.events = POLLIN;
-		if ((rc = poll(&pfd, 1, wait)) == -1) {
+		pfd[0].fd = c->fd;
+		pfd[0].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		/* A stdout whose reader went away (`| head -1`) shows as
+		 * POLLERR: nothing more can be shown, so stop now rather than
+		 * at the next event, however far off. */
+		pfd[1].fd = STDOUT_FILENO;
+		pfd[1].events = 0;
+		if ((rc = poll(pfd, watch_out ? 2 : 1, wait)) == -1) {
 			/* A signal between frames gives the caller a turn; in
 			 * the middle of one, the bytes read so far must not be
 			 * lost. */
@@ -144,8 +156,15 @@ ctl_read(struct ctl *c, int timeout_ms, struct frame **out)
 			out_fail("poll: %s", strerror(errno));
 			goto fail;
 		}
+		if (watch_out && (pfd[1].revents & (POLLERR | POLLHUP))) {
+			signal(SIGPIPE, SIG_DFL);
+			raise(SIGPIPE);
+			_exit(CTL_EXIT_FAIL);
+		}
 		if (rc == 0 && !frame_reader_pending(&rd))
 			return 0;
+		if (!(pfd[0].revents & (POLLIN | POLLERR | POLLHUP)))
+			continue;
 		want = frame_reader_want(&rd);
 		if (want > sizeof(buf))
 			want = sizeof(buf);

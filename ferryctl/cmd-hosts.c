@@ -47,7 +47,7 @@ cmd_hosts_accept(struct ctl *c, int argc, char **argv)
 		return CTL_EXIT_FAIL;
 	if (r->n_hosts != 1) {
 		ferry__hosts_reply__free_unpacked(r, NULL);
-		fprintf(stderr, "ferryctl: malformed reply\n");
+		out_fail("malformed reply");
 		return CTL_EXIT_FAIL;
 	}
 	if (json)

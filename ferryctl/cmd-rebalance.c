@@ -37,8 +37,8 @@ rebalance_print_plan(const char *plan_json)
 
 		mv = json_object_array_get_idx(moves, i);
 		json_object_object_get_ex(mv, "vm", &vm);
-		json_object_object_get_ex(mv, "from", &from);
-		json_object_object_get_ex(mv, "to", &to);
+		json_object_object_get_ex(mv, "source", &from);
+		json_object_object_get_ex(mv, "destination", &to);
 		json_object_object_get_ex(mv, "mem_mib", &mem);
 		json_object_object_get_ex(mv, "score_after", &sa);
 		printf("%-4zu %-24s %-12s %-12s %9lld %12.4f\n", i + 1,
@@ -76,9 +76,16 @@ rebalance_reply(struct follow *fl, const struct frame *f)
 		out_fail("malformed reply from the coordinator");
 		return CTL_EXIT_FAIL;
 	}
-	if (rb->json)
-		printf("%s\n", r->plan_json);
-	else
+	if (rb->json) {
+		struct json_object *o = jsonv_rebalance(r);
+
+		if (o == NULL) {
+			out_fail("malformed plan from the coordinator");
+			ferry__rebalance_reply__free_unpacked(r, NULL);
+			return CTL_EXIT_FAIL;
+		}
+		out_json(o);
+	} else
 		rebalance_print_plan(r->plan_json);
 	fflush(stdout);
 	if (rb->apply && r->has_drain_id) {
@@ -116,24 +123,9 @@ rebalance_event(struct follow *fl, const struct frame *f)
 		if (strcmp(rb->seen[i], it->state) == 0)
 			continue;
 		snprintf(rb->seen[i], sizeof(rb->seen[i]), "%s", it->state);
-		if (rb->json) {
-			struct json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "event",
-			    json_object_new_string("item"));
-			json_object_object_add(o, "run",
-			    json_object_new_int64(rb->id));
-			json_object_object_add(o, "vm", jsonv_str(it->vm));
-			json_object_object_add(o, "to",
-			    jsonv_str(it->destination));
-			json_object_object_add(o, "state",
-			    jsonv_str(it->state));
-			json_object_object_add(o, "reason",
-			    jsonv_str(it->reason));
-			json_object_object_add(o, "job", it->has_job_id ?
-			    json_object_new_int64(it->job_id) : NULL);
-			out_json(o);
-		} else
+		if (rb->json)
+			out_json(jsonv_drain_event("item", ev->drain, it));
+		else
 			printf("%s -> %s: %s%s%s\n", it->vm,
 			    it->destination ? it->destination : "?",
 			    it->state, it->reason ? ": " : "",
@@ -149,21 +141,9 @@ rebalance_event(struct follow *fl, const struct frame *f)
 				moved++;
 		rc = strcmp(ev->drain->state, "completed") == 0 ?
 		    CTL_EXIT_OK : CTL_EXIT_FAIL;
-		if (rb->json) {
-			struct json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "event",
-			    json_object_new_string("done"));
-			json_object_object_add(o, "run",
-			    json_object_new_int64(rb->id));
-			json_object_object_add(o, "state",
-			    jsonv_str(ev->drain->state));
-			json_object_object_add(o, "moved",
-			    json_object_new_int64(moved));
-			json_object_object_add(o, "planned",
-			    json_object_new_int64(n));
-			out_json(o);
-		} else
+		if (rb->json)
+			out_json(jsonv_drain_event("done", ev->drain, NULL));
+		else
 			printf("rebalance %llu %s: %zu of %zu moves done\n",
 			    (unsigned long long)rb->id, ev->drain->state,
 			    moved, n);

@@ -1,5 +1,6 @@
 /* ferryctl: the operator's client of ferry-coordinator. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,16 @@ main(int argc, char *argv[])
 	struct ctl c;
 	const char *env;
 	size_t i;
-	int ch, rc;
+	int ch, rc, k;
 
+	/* A closed stdout (`| head -1`) ends ferryctl at once, whatever
+	 * disposition it inherited; the coordinator's socket is written with
+	 * MSG_NOSIGNAL, so SIGPIPE can only come from stdout. */
+	signal(SIGPIPE, SIG_DFL);
+	/* --json anywhere: errors are JSON too, usage errors included. */
+	for (k = 1; k < argc; k++)
+		if (strcmp(argv[k], "--json") == 0)
+			out_json_errors_on();
 	memset(&c, 0, sizeof(c));
 	c.fd = -1;
 	c.socket = (env = getenv("FERRY_SOCKET")) && env[0] ? env :
@@ -80,11 +89,11 @@ main(int argc, char *argv[])
 		if (strcmp(argv[optind], ctl_cmds[i]->name) == 0)
 			break;
 	if (i == NCMDS) {
-		fprintf(stderr, "ferryctl: unknown command '%s'\n", argv[optind]);
+		out_fail("unknown command '%s'", argv[optind]);
 		usage(stderr);
-		return CTL_EXIT_USAGE;
+		return out_finish(CTL_EXIT_USAGE);
 	}
 	rc = ctl_cmds[i]->exec(&c, argc - optind, argv + optind);
 	ctl_close(&c);
-	return rc;
+	return out_finish(rc);
 }

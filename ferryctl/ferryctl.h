@@ -46,6 +46,8 @@ void	*out_unpack(const struct frame *, const ProtobufCMessageDescriptor *);
 void	 out_sanitize(ProtobufCMessage *);	/* control chars -> \xHH */
 const char *out_cell(const char *);	/* the same for one string */
 void	 out_json(struct json_object *);	/* prints one line; takes the object */
+void	 out_json_errors_on(void);	/* --json: errors as JSON on stdout */
+int	 out_finish(int rc);		/* prints the JSON error; returns rc */
 void	 out_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	 out_before_message(void (*)(void));
 int	 out_usage(const struct ctl_cmd *);

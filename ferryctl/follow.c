@@ -76,9 +76,9 @@ follow_run(struct follow *f, uint16_t type, const ProtobufCMessage *m)
 		sa.sa_handler = follow_on_sigint;
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGINT, &sa, NULL);
-		/* A coordinator gone while we interrupt is an error, not
-		 * death. */
-		signal(SIGPIPE, SIG_IGN);
+		/* SIGPIPE stays default: a coordinator gone while we
+		 * interrupt is an error (ctl_send's MSG_NOSIGNAL), a closed
+		 * stdout the end. */
 	}
 	if (ctl_send(f->c, type, m, &f->serial) < 0)
 		return CTL_EXIT_FAIL;

@@ -2,6 +2,7 @@
  * array per line so scripts can read it line by line. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,11 @@
 
 /* --json: strings are printed as sent (json-c escapes them). */
 static int out_raw;
+/* --json anywhere on the command line: an error is one JSON object on
+ * stdout, {"error":{"code":..,"message":..}}, printed at exit with the
+ * exit status it goes with (out_finish); the messages wait here. */
+static int out_json_errors;
+static char out_errbuf[2048];
 
 void
 out_set_json(int on)
@@ -155,13 +161,82 @@ out_unpack(const struct frame *f, const ProtobufCMessageDescriptor *desc)
 	return m;
 }
 
+/* A stdout that can no longer be written (a closed pipe: `| head -1`)
+ * ends ferryctl at once, as SIGPIPE would: nothing it prints can reach
+ * anyone. */
+static void
+out_check_stdout(void)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return;
+	if (errno == EPIPE) {
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+	}
+	_exit(CTL_EXIT_FAIL);
+}
+
 void
 out_json(struct json_object *o)
 {
-	printf("%s\n", json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	fflush(stdout);
+	printf("%s\n", o ? json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "null");
+	out_check_stdout();
 	json_object_put(o);
+}
+
+void
+out_json_errors_on(void)
+{
+	out_json_errors = 1;
+}
+
+/* The JSON error's code for an exit status. */
+static const char *
+out_error_code(int rc)
+{
+	switch (rc) {
+	case CTL_EXIT_USAGE:
+		return "usage";
+	case CTL_EXIT_BLOCKED:
+		return "blocked";
+	case CTL_EXIT_UNREACHABLE:
+		return "unreachable";
+	default:
+		return "failed";
+	}
+}
+
+int
+out_finish(int rc)
+{
+	if (!out_json_errors || out_errbuf[0] == '\0')
+		return rc;
+	if (rc == CTL_EXIT_OK)	/* a warning on the way: not an error */
+		fprintf(stderr, "ferryctl: %s\n", out_errbuf);
+	else {
+		printf("%s\n", json_object_to_json_string_ext(
+		    jsonv_error(out_error_code(rc), out_errbuf),
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		/* the object: freed by exit */
+		out_check_stdout();
+	}
+	out_errbuf[0] = '\0';
+	return rc;
+}
+
+/* --json: a message kept for the error object; several are joined. */
+static void
+out_keep(const char *fmt, va_list ap)
+{
+	size_t n = strlen(out_errbuf);
+
+	if (n > 0 && n < sizeof(out_errbuf) - 2) {
+		memcpy(out_errbuf + n, "; ", 3);
+		n += 2;
+	}
+	if (n < sizeof(out_errbuf))
+		vsnprintf(out_errbuf + n, sizeof(out_errbuf) - n, fmt, ap);
 }
 
 static void (*out_before)(void);
@@ -182,6 +257,12 @@ out_fail(const char *fmt, ...)
 	if (out_before != NULL)
 		out_before();
 	fflush(stdout);
+	if (out_json_errors) {
+		va_start(ap, fmt);
+		out_keep(fmt, ap);
+		va_end(ap);
+		return;
+	}
 	fprintf(stderr, "ferryctl: ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -192,7 +273,11 @@ out_fail(const char *fmt, ...)
 int
 out_usage(const struct ctl_cmd *cmd)
 {
-	fprintf(stderr, "usage: ferryctl %s %s\n", cmd->name, cmd->usage);
+	if (out_json_errors)
+		out_fail("usage: ferryctl %s %s", cmd->name, cmd->usage);
+	else
+		fprintf(stderr, "usage: ferryctl %s %s\n", cmd->name,
+		    cmd->usage);
 	return CTL_EXIT_USAGE;
 }
 

@@ -17,15 +17,18 @@ balance_cmp_unit_mem(const void *a, const void *b, void *arg)
 }
 
 /* Consolidate: empty the host with the least guest memory first, placing
- * its units largest first on the fullest occupied host that takes them
- * under the ceiling (best fit); a host that cannot be emptied whole is
- * left as it is. Hosts emptied are never destinations again. */
+ * its units largest first on the occupied host with the most guest memory
+ * that takes them under the ceiling (the one the order would empty last;
+ * ties: the fullest); a host that cannot be emptied whole is left as it
+ * is. Hosts emptied are never destinations again, and a host that received
+ * a VM is never emptied: no VM moves twice (h1 -> h2 -> h3 is h1 -> h3),
+ * and every host's moves together free that host. */
 int
 balance_run_consolidate(struct balance_state *st)
 {
 	const struct balance_model *m = st->m;
 	const struct balance_opts *o = st->o;
-	uint8_t *tried = NULL, *emptied = NULL;
+	uint8_t *tried = NULL, *emptied = NULL, *received = NULL;
 	size_t *list = NULL, *stamp = NULL;
 	size_t h, s, d, n, k, i, v, mark, nl, bestd;
 	struct balance_unit *u;
@@ -35,13 +38,14 @@ balance_run_consolidate(struct balance_state *st)
 
 	if ((tried = calloc(m->nhosts + 1, 1)) == NULL ||
 	    (emptied = calloc(m->nhosts + 1, 1)) == NULL ||
+	    (received = calloc(m->nhosts + 1, 1)) == NULL ||
 	    (list = calloc(st->nunits + 1, sizeof(*list))) == NULL ||
 	    (stamp = calloc(st->nunits + 1, sizeof(*stamp))) == NULL)
 		goto out;
 	for (;;) {
 		s = BALANCE_END;
 		for (h = 0; h < m->nhosts; h++)
-			if (m->hosts[h].usable && !tried[h] &&
+			if (m->hosts[h].usable && !tried[h] && !received[h] &&
 			    st->head[h] != BALANCE_END &&
 			    (s == BALANCE_END || st->gmem[h] < st->gmem[s]))
 				s = h;
@@ -71,14 +75,18 @@ balance_run_consolidate(struct balance_state *st)
 			bestd = BALANCE_END;
 			bestfill = -1;
 			for (d = 0; d < m->nhosts; d++) {
-				if (emptied[d] || st->head[d] == BALANCE_END ||
+				if (emptied[d] || d == s ||
+				    st->head[d] == BALANCE_END ||
 				    !balance_feasible(st, u, d,
 				    o->util_ceiling))
 					continue;
 				fill = (double)(st->gmem[d] + u->mem_mib +
 				    m->hosts[d].reserved_mib) /
 				    (double)m->hosts[d].mem_mib;
-				if (fill > bestfill) {
+				if (bestd == BALANCE_END ||
+				    st->gmem[d] > st->gmem[bestd] ||
+				    (st->gmem[d] == st->gmem[bestd] &&
+				    fill > bestfill)) {
 					bestfill = fill;
 					bestd = d;
 				}
@@ -93,6 +101,8 @@ balance_run_consolidate(struct balance_state *st)
 		}
 		if (ok) {
 			emptied[s] = 1;
+			for (n = mark; n < st->plan->nmoves; n++)
+				received[st->plan->moves[n].to] = 1;
 			continue;
 		}
 		/* Put back what was placed of this host. */
@@ -107,6 +117,7 @@ balance_run_consolidate(struct balance_state *st)
  out:
 	free(tried);
 	free(emptied);
+	free(received);
 	free(list);
 	free(stamp);
 	return rc;

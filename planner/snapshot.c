@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "balance.h"
+#include "jsonv.h"
 #include "place.h"
 
 /* What a snapshot file may weigh: a 100,000-VM cluster is about 15 MiB. */
@@ -528,10 +529,8 @@ balance_plan_json(const struct balance_model *m, const struct balance_plan *p,
 	    json_object_new_string(balance_policy_name(p->policy))) ||
 	    balance_put(root, "objective",
 	    json_object_new_string(balance_objective_name(p->objective))) ||
-	    balance_put(root, "score_before",
-	    json_object_new_double(p->score_before)) ||
-	    balance_put(root, "score_after",
-	    json_object_new_double(p->score_after)) ||
+	    balance_put(root, "score_before", jsonv_sig6(1, p->score_before)) ||
+	    balance_put(root, "score_after", jsonv_sig6(1, p->score_after)) ||
 	    balance_put(root, "memory_moved_mib",
 	    json_object_new_int64((int64_t)p->memory_moved_mib)) ||
 	    balance_put(root, "moves", moves = json_object_new_array()))
@@ -541,19 +540,18 @@ balance_plan_json(const struct balance_model *m, const struct balance_plan *p,
 		if (balance_append(moves, o = json_object_new_object()) ||
 		    balance_put(o, "vm",
 		    json_object_new_string(m->vms[mv->vm].name)) ||
-		    balance_put(o, "from",
+		    balance_put(o, "source",
 		    json_object_new_string(m->hosts[mv->from].name)) ||
-		    balance_put(o, "to",
+		    balance_put(o, "destination",
 		    json_object_new_string(m->hosts[mv->to].name)) ||
 		    balance_put(o, "mem_mib",
 		    json_object_new_int64((int64_t)mv->mem_mib)) ||
-		    balance_put(o, "memory_moved_mib",
-		    json_object_new_int64((int64_t)mv->mem_mib)) ||
-		    balance_put(o, "score_after",
-		    json_object_new_double(mv->score_after)))
+		    balance_put(o, "score_after", jsonv_sig6(1, mv->score_after)))
 			goto fail;
 	}
-	if (balance_put(root, "elapsed_ms", json_object_new_double(elapsed_ms)))
+	/* Whole milliseconds, as every duration in Ferry's JSON. */
+	if (balance_put(root, "elapsed_ms", json_object_new_int64(
+	    (int64_t)(elapsed_ms + 0.5))))
 		goto fail;
 	return balance_to_string(root, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE);

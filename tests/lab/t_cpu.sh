@@ -76,7 +76,7 @@ check "h2 is in maintenance" bash -c "[ \"\$(ferryctl hosts --json | jq -r '.[] 
 ferryctl rebalance --json > "$tmp/rb.json"; rc=$?
 check "rebalance (dry) answers" bash -c "[ $rc = 0 ] && [ -s '$tmp/rb.json' ]"
 check "the rebalance plan never puts x1 on h3" jqe '[.moves[]? | select(.vm == "x1")] == []' "$tmp/rb.json"
-note "rebalance moves: $(jq -c '[.moves[]? | {vm, to}]' "$tmp/rb.json")"
+note "rebalance moves: $(jq -c '[.moves[]? | {vm, destination}]' "$tmp/rb.json")"
 ferryctl maintenance enter h1 --dry-run --json > "$tmp/dry.json"
 check "drain dry run: x0 to h3, x1 nowhere with h3's cpu reason" jqe '
 	(.items[] | select(.vm == "x0") | .destination == "h3") and

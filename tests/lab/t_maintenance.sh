@@ -41,7 +41,7 @@ done
 for g in $guests; do
 	check "$g's heartbeat is continuous" beats_after "$g" "$end"
 done
-drain=$(jq -s 'map(select(.event == "done"))[0].drain_id' "$tmp/drain.json")
+drain=$(jq -s 'map(select(.event == "done"))[0].run' "$tmp/drain.json")
 # Overlap from the jobs' recorded start and end times.
 overlap=$(ferryctl jobs --all --json | jq --argjson d "$drain" '
 	[.[] | select(.kind == "migrate")] as $all
@@ -51,7 +51,7 @@ check "no more than 2 migrations ever overlapped ($overlap)" [ "$overlap" -le 2 
 within() { # host: guests' memory within capacity - reserve
 	local used cap
 	used=$(ferryctl vms --json | jq --arg h "$1" '[.[] | select(.host == $h and .state == "running") | .mem_mib] | add // 0')
-	cap=$(ferryctl hosts --json | jq --arg h "$1" '.[] | select(.name == $h) | .mem_mib - .reserve_mib')
+	cap=$(ferryctl hosts --json | jq --arg h "$1" '.[] | select(.name == $h) | .mem_mib - .reserved_mib')
 	note "$1: guests $used MiB of $cap MiB"
 	[ "$used" -le "$cap" ]
 }

@@ -67,8 +67,8 @@ check "place of an unknown VM fails (exit 1)" [ $rc = 1 ]
 # --- cpu-baseline: real libvirt on every host ----------------------------------
 ferryctl cpu-baseline --json > "$tmp/base.json"; rc=$?
 check "cpu-baseline exits 0 with a baseline from a host's libvirt" bash -c \
-	"[ $rc = 0 ] && jq -e '(.baseline | startswith(\"<cpu\")) and (.computed_on | test(\"^h[123]\$\")) and ([.hosts[] | select(.model != null and .error == null)] | length == 3) and (.blocks == [])' '$tmp/base.json' > /dev/null"
-note "baseline model: $(jq -r '.baseline' "$tmp/base.json" | grep -o '<model[^<]*</model>' | head -1)"
+	"[ $rc = 0 ] && jq -e '(.baseline_xml | startswith(\"<cpu\")) and (.computed_on | test(\"^h[123]\$\")) and ([.hosts[] | select(.model != null and .error == null)] | length == 3) and (.blocks == [])' '$tmp/base.json' > /dev/null"
+note "baseline model: $(jq -r '.baseline_xml' "$tmp/base.json" | grep -o '<model[^<]*</model>' | head -1)"
 
 # --- check without --to ------------------------------------------------------
 ferryctl check p3 > "$tmp/check.txt" 2>&1; rc=$?

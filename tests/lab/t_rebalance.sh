@@ -25,7 +25,7 @@ ferryctl plan --snapshot "$tmp/snap.json" --json > "$tmp/offline.json"; rc=$?
 check "ferryctl plan plans offline from it" bash -c "[ $rc = 0 ] && jq -e '.moves | length > 0' '$tmp/offline.json' > /dev/null"
 
 ferryctl rebalance --json > "$tmp/plan.json"; rc=$?
-check "rebalance (dry) proposes moves to h3" bash -c "[ $rc = 0 ] && jq -e '(.moves | length) > 0 and all(.moves[]; .to == \"h3\")' '$tmp/plan.json' > /dev/null"
+check "rebalance (dry) proposes moves to h3" bash -c "[ $rc = 0 ] && jq -e '(.moves | length) > 0 and all(.moves[]; .destination == \"h3\")' '$tmp/plan.json' > /dev/null"
 before=$(jq .score_before "$tmp/plan.json")
 check "a dry rebalance moves nothing" bash -c "[ \"\$(ferryctl vms --json | jq '[.[] | select(.host == \"h3\" and (.name | test(\"^r\")))] | length')\" = 0 ]"
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -23,6 +24,15 @@
 #include "frame.h"
 #include "msg.h"
 #include "fake_ctl.h"
+
+static uint64_t
+test_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int
 setup(void **state)
@@ -267,10 +277,13 @@ test_migrate_json_refused(void **state)
 	fctl_assert_str(fctl_line(s, 2), "downtime_ms", NULL);
 }
 
+static const char *const error_keys[] = { "code", "message", NULL };
+
 static void
 test_migrate_error_reply(void **state)
 {
 	struct fctl_session *s = *state;
+	struct json_object *o;
 	Ferry__MigrateOptions *m;
 	uint32_t serial;
 	uint8_t *buf;
@@ -286,8 +299,15 @@ test_migrate_error_reply(void **state)
 	    "unknown VM vm9", &buf, &len), 0);
 	fctl_write(s, buf, len);
 	assert_int_equal(fctl_finish(s), 1);
-	assert_int_equal(s->olen, 0);
-	assert_non_null(strstr(s->ebuf, "unknown VM vm9"));
+	/* --json: the error is one JSON object on stdout, nothing on
+	 * stderr, and the same exit status as without --json. */
+	assert_int_equal(s->elen, 0);
+	fctl_json_lines(s);
+	assert_int_equal(s->nlines, 1);
+	o = fctl_get(fctl_line(s, 0), "error");
+	fctl_assert_keys(o, error_keys);
+	fctl_assert_str(o, "code", "failed");
+	fctl_assert_str(o, "message", "unknown VM vm9");
 }
 
 static void
@@ -606,6 +626,7 @@ static void
 test_watch_lost_coordinator(void **state)
 {
 	struct fctl_session *s = *state;
+	struct json_object *o;
 	Ferry__JobRequest *r;
 	uint32_t serial;
 
@@ -619,7 +640,12 @@ test_watch_lost_coordinator(void **state)
 	close(s->cfd);
 	s->cfd = -1;
 	assert_int_equal(fctl_finish(s), 1);
-	assert_non_null(strstr(s->ebuf,
+	/* The stream's objects, then the error as the last line. */
+	fctl_json_lines(s);
+	assert_true(s->nlines >= 2);
+	o = fctl_get(fctl_line(s, s->nlines - 1), "error");
+	fctl_assert_str(o, "code", "failed");
+	assert_non_null(strstr(json_object_get_string(fctl_get(o, "message")),
 	    "lost the coordinator; the job continues: ferryctl watch 7"));
 }
 
@@ -674,6 +700,82 @@ test_unreachable(void **state)
 	fctl_spawn(s, path, "jobs", NULL);
 	assert_int_equal(fctl_finish(s), 4);
 	assert_non_null(strstr(s->ebuf, "cannot reach the coordinator"));
+}
+
+/* --json: an error is {"error":{"code","message"}} on stdout, nothing on
+ * stderr but getopt's own word, and the exit status it has without --json. */
+static void
+json_error_case(struct fctl_session *s, int want_rc, const char *code,
+    const char *msg)
+{
+	struct json_object *o;
+
+	assert_int_equal(fctl_finish(s), want_rc);
+	fctl_json_lines(s);
+	assert_int_equal(s->nlines, 1);
+	o = fctl_get(fctl_line(s, 0), "error");
+	fctl_assert_keys(o, error_keys);
+	fctl_assert_str(o, "code", code);
+	assert_non_null(strstr(json_object_get_string(fctl_get(o, "message")),
+	    msg));
+}
+
+static void
+test_json_errors(void **state)
+{
+	struct fctl_session *s = *state;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/nobody.sock", s->dir);
+	fctl_spawn(s, path, "jobs", "--json", NULL);
+	json_error_case(s, 4, "unreachable", "cannot reach the coordinator");
+	assert_null(strstr(s->ebuf, "cannot reach"));
+	fctl_teardown(state);
+	assert_int_equal(setup(state), 0);
+	s = *state;
+	fctl_spawn(s, NULL, "migrate", "vm1", "--bogus", "--json", NULL);
+	json_error_case(s, 2, "usage", "usage: ferryctl migrate");
+	fctl_teardown(state);
+	assert_int_equal(setup(state), 0);
+	s = *state;
+	fctl_spawn(s, NULL, "job", "abc", "--json", NULL);
+	json_error_case(s, 2, "usage", "'abc' is not a job id");
+	fctl_teardown(state);
+	assert_int_equal(setup(state), 0);
+	s = *state;
+	fctl_spawn(s, NULL, "nosuch", "--json", NULL);
+	json_error_case(s, 2, "usage", "unknown command 'nosuch'");
+}
+
+/* `ferryctl watch ID --json | head -1`: once the reader of stdout is gone,
+ * ferryctl ends at once, although the job sends nothing more. */
+static void
+test_watch_closed_stdout(void **state)
+{
+	struct fctl_session *s = *state;
+	Ferry__JobRequest *r;
+	uint32_t serial;
+	uint64_t t0;
+	int st = 0;
+	pid_t p = 0;
+
+	fctl_spawn(s, NULL, "watch", "7", "--json", NULL);
+	fctl_accept(s);
+	r = fctl_call(s, MSG_CTL_WATCH, &ferry__job_request__descriptor,
+	    &serial);
+	ferry__job_request__free_unpacked(r, NULL);
+	fake_reply_job(s, MSG_CTL_WATCH, serial, 7, "migrating", "h1", "h2");
+	assert_non_null(strstr(fctl_next_line(s), "\"started\""));
+	close(s->out);
+	s->out = -1;
+	t0 = test_now_ms();
+	while (test_now_ms() - t0 < 1000 &&
+	    (p = waitpid(s->pid, &st, WNOHANG)) == 0)
+		usleep(10000);
+	assert_int_equal(p, s->pid);
+	s->pid = -1;
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGPIPE);
 }
 
 static void
@@ -812,7 +914,7 @@ test_jobs_json(void **state)
 	Ferry__JobInfo j1 = FERRY__JOB_INFO__INIT, j2 = FERRY__JOB_INFO__INIT;
 	Ferry__JobInfo *jobs[2] = { &j1, &j2 };
 	static const char *const keys[] = { "id", "kind", "vm", "state",
-		"source", "destination", "running_on", "started_ms", "ended_ms", "parent",
+		"source", "destination", "running_on", "started_ms", "ended_ms", "run",
 		"error",
 		NULL };
 	struct json_object *arr, *o;
@@ -1099,6 +1201,8 @@ main(void)
 		T(test_watch_lost_coordinator),
 		T(test_unreachable),
 		T(test_bad_arguments),
+		T(test_json_errors),
+		T(test_watch_closed_stdout),
 		T(test_check_json_blocked),
 		T(test_check_table_ok),
 		T(test_jobs_json),

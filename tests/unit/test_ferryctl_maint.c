@@ -35,10 +35,12 @@ static const char *const drain_keys[] = { "id", "host", "state", "host_state",
 	"message", "max_parallel", "per_destination", "items", NULL };
 static const char *const drain_item_keys[] = { "order", "vm", "mem_mib",
 	"destination", "state", "reason", "job", "attempts", "percent", NULL };
-static const char *const item_keys[] = { "event", "drain_id", "vm",
-	"destination", "state", "reason", "job", "attempts", "percent", NULL };
-static const char *const done_keys[] = { "event", "drain_id", "host", "state",
-	"host_state", "moved", "failed", "unmovable", NULL };
+/* An item event: the event, its run, then the drain item's own fields. */
+static const char *const item_keys[] = { "event", "run", "order", "vm",
+	"mem_mib", "destination", "state", "reason", "job", "attempts",
+	"percent", NULL };
+static const char *const done_keys[] = { "event", "run", "host", "state",
+	"host_state", "planned", "moved", "failed", "unmovable", NULL };
 
 /* One VM of a scripted drain; percent < 0: none. */
 struct item {
@@ -345,7 +347,7 @@ test_wait_json_completed(void **state)
 	o = fctl_line(s, 1);
 	fctl_assert_keys(o, item_keys);
 	fctl_assert_str(o, "event", "item");
-	fctl_assert_int(o, "drain_id", 12);
+	fctl_assert_int(o, "run", 12);
 	fctl_assert_str(o, "vm", "vm1");
 	fctl_assert_str(o, "destination", "h2");
 	fctl_assert_str(o, "state", "migrating");
@@ -363,7 +365,7 @@ test_wait_json_completed(void **state)
 	o = fctl_line(s, 5);
 	fctl_assert_keys(o, done_keys);
 	fctl_assert_str(o, "event", "done");
-	fctl_assert_int(o, "drain_id", 12);
+	fctl_assert_int(o, "run", 12);
 	fctl_assert_str(o, "host", "h1");
 	fctl_assert_str(o, "state", "completed");
 	fctl_assert_str(o, "host_state", "maintenance");

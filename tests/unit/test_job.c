@@ -22,6 +22,7 @@
 #include <cmocka.h>
 #include <json.h>
 
+#include "balance.h"
 #include "clock.h"
 #include "cluster.h"
 #include "coordinator.h"
@@ -1690,6 +1691,60 @@ test_place_asks_first(void **state)
 	assert_int_equal(cpucache_lookup(&cl->co, "g0", 2, NULL), PLACE_YES);
 }
 
+/* ferryctl snapshot carries what the live planner knows: a VM whose
+ * source says its disk is local (unmovable) is pinned in the snapshot, so
+ * an offline plan of it (ferryctl plan --snapshot) never moves it, as the
+ * live rebalance does not; the movable ones stay unpinned. */
+static void
+test_snapshot_marks_unmovable(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__Empty req = FERRY__EMPTY__INIT;
+	Ferry__SnapshotReply *r;
+	struct balance_model *m;
+	struct balance_plan *p;
+	struct balance_opts o;
+	struct hv_disk d;
+	struct frame *f;
+	char path[128], err[256];
+	long vi;
+	size_t i;
+
+	add_guests(cl, 3, 0);
+	memset(&d, 0, sizeof(d));
+	snprintf(path, sizeof(path), "%s/local.qcow2", cl->dir);
+	cluster_sh(": > %s", path);
+	snprintf(d.target, sizeof(d.target), "vda");
+	snprintf(d.type, sizeof(d.type), "file");
+	snprintf(d.device, sizeof(d.device), "disk");
+	snprintf(d.source, sizeof(d.source), "%s", path);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "local", &d,
+	    1), 0);
+	hostd_inventory_refresh(&cl->hd[0]);
+	assert_true(cluster_run_until(cl, seen_on_h1, "local", 20000));
+
+	assert_non_null(f = ctl_roundtrip(cl, MSG_CTL_SNAPSHOT, &req.base,
+	    15000));
+	assert_int_equal(f->hdr.status, FRAME_OK);
+	assert_non_null(r = (Ferry__SnapshotReply *)frame_unpack(f,
+	    &ferry__snapshot_reply__descriptor));
+	frame_free(f);
+	assert_int_equal(balance_parse(r->json, strlen(r->json), &m, err,
+	    sizeof(err)), 0);
+	ferry__snapshot_reply__free_unpacked(r, NULL);
+	assert_true((vi = balance_find_vm(m, "local")) >= 0);
+	assert_true(m->vms[vi].pinned);
+	assert_false(m->vms[balance_find_vm(m, "g0")].pinned);
+	/* Everything is on h1: the plan spreads the others, never it. */
+	balance_opts_defaults(&o);
+	assert_int_equal(balance_plan(m, &o, &p, err, sizeof(err)), 0);
+	assert_true(p->nmoves > 0);
+	for (i = 0; i < p->nmoves; i++)
+		assert_int_not_equal(p->moves[i].vm, (size_t)vi);
+	balance_plan_free(p);
+	balance_model_free(m);
+}
+
 /* A rebalance plan waits for the other hosts' word on its VMs' CPUs: the
  * host that cannot run them gets no move although it is as empty as the
  * one that can. */
@@ -1717,7 +1772,7 @@ test_rebalance_asks_cpu(void **state)
 	assert_true((n = json_object_array_length(moves)) > 0);
 	for (i = 0; i < n; i++) {
 		assert_true(json_object_object_get_ex(
-		    json_object_array_get_idx(moves, i), "to", &to));
+		    json_object_array_get_idx(moves, i), "destination", &to));
 		assert_string_equal(json_object_get_string(to), "h3");
 	}
 	json_object_put(root);
@@ -2101,6 +2156,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_overlaps_two, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_marks_unmovable,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_unmovable, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_cancel, setup,
