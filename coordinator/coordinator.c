@@ -182,3 +182,19 @@ coord_free(struct coord *co)
 	co->store = NULL;
 	parse_coord_conf_clear(&co->conf);
 }
+
+/*
+ * A host refused a call for a stale epoch (hostd/fence.c): another
+ * coordinator leads with a higher epoch. This one stops acting at once
+ * (epoch 0 from now on is refused by every host that saw the higher one)
+ * and lets its lease (lease.c) find out who leads.
+ */
+void
+coord_fenced(struct coord *co, struct host *h, const char *why)
+{
+	if (co->fenced_logged != co->epoch)
+		log_warnx("host %s refused epoch %llu: %s; no longer leader",
+		    h->conf.name, (unsigned long long)co->epoch, why);
+	co->fenced_logged = co->epoch;
+	co->fenced = 1;
+}

@@ -168,6 +168,11 @@ struct coord {
 	uint64_t		 last_heartbeat_ms;
 	int			 stopping;
 	struct cpucache		*cpucache;	/* owned; cpucache.c */
+	/* HA (lease.c): this leader's epoch, stamped on every acting call to
+	 * a host (peer.c); 0 without HA, or while not leader. */
+	uint64_t		 epoch;
+	int			 fenced;	/* a host refused epoch: deposed */
+	uint64_t		 fenced_logged;	/* the epoch last logged as such */
 };
 
 /* parse.c */
@@ -183,6 +188,7 @@ void	 coord_shutdown(struct coord *);
 void	 coord_free(struct coord *);
 struct host *coord_host_find(struct coord *, const char *name);
 const char *coord_host_state(const struct host *);
+void	 coord_fenced(struct coord *, struct host *, const char *why);
 
 /* peer.c */
 void	 peer_start(struct host *);

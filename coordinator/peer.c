@@ -73,6 +73,8 @@ peer_on_reply(struct host *h, const struct frame *f)
 		h->reply_code = e ? e->code : EPROTO;
 		if (e)
 			ferry__error__free_unpacked(e, NULL);
+		if (h->reply_code == FERRY_EFENCED)
+			coord_fenced(h->co, h, msg);
 		pc->cb(h, NULL, msg, pc->arg);
 		h->reply_code = 0;
 	} else
@@ -208,6 +210,51 @@ peer_stop(struct host *h)
  * timeout or when the session ends. Returns -1 (cb not called) when the
  * host has no session.
  */
+/*
+ * Every call that acts on a host carries this coordinator's leader epoch
+ * (0 without HA), stamped here so that no caller can forget it; hostd
+ * refuses a lower epoch than it has seen (hostd/fence.c). The messages are
+ * the callers' own, built for this one call.
+ */
+static void
+peer_stamp_epoch(uint16_t type, ProtobufCMessage *m, uint64_t epoch)
+{
+	uint64_t *e = NULL;
+	protobuf_c_boolean *has = NULL;
+
+	switch (type) {
+	case MSG_PRECHECK_SOURCE:
+		e = &((Ferry__SourceCheckRequest *)m)->epoch;
+		has = &((Ferry__SourceCheckRequest *)m)->has_epoch;
+		break;
+	case MSG_PRECHECK_DEST:
+		e = &((Ferry__DestCheckRequest *)m)->epoch;
+		has = &((Ferry__DestCheckRequest *)m)->has_epoch;
+		break;
+	case MSG_STORAGE_CLEANUP:
+		e = &((Ferry__StorageCleanup *)m)->epoch;
+		has = &((Ferry__StorageCleanup *)m)->has_epoch;
+		break;
+	case MSG_MIGRATE:
+		e = &((Ferry__MigrateRequest *)m)->epoch;
+		has = &((Ferry__MigrateRequest *)m)->has_epoch;
+		break;
+	case MSG_ABORT:
+		e = &((Ferry__JobRef *)m)->epoch;
+		has = &((Ferry__JobRef *)m)->has_epoch;
+		break;
+	case MSG_DESTROY_LEFTOVER:
+	case MSG_UNDEFINE_LEFTOVER:
+		e = &((Ferry__DestroyRequest *)m)->epoch;
+		has = &((Ferry__DestroyRequest *)m)->has_epoch;
+		break;
+	default:
+		return;
+	}
+	*e = epoch;
+	*has = epoch != 0;
+}
+
 int
 peer_call(struct host *h, uint16_t type, const ProtobufCMessage *m,
     int timeout_ms, peer_reply_cb cb, void *arg)
@@ -218,6 +265,7 @@ peer_call(struct host *h, uint16_t type, const ProtobufCMessage *m,
 
 	if (h->conn == NULL || !tr_conn_is_up(h->conn))
 		return -1;
+	peer_stamp_epoch(type, (ProtobufCMessage *)(uintptr_t)m, h->co->epoch);
 	if ((pc = calloc(1, sizeof(*pc))) == NULL)
 		return -1;
 	if (++h->next_serial == 0)
