@@ -56,12 +56,16 @@ enum msg_type {
 	MSG_CTL_HOST_ACCEPT = 115, /* HostAcceptRequest -> HostsReply (that host) */
 	MSG_CTL_PLACE = 116,	/* PlaceRequest -> PlaceReply */
 	MSG_CTL_CPU_BASELINE = 117, /* Empty -> CpuBaselineInfo */
+	/* HA leadership (coordinator/ha.c) */
+	MSG_CTL_STATUS = 123,	/* Empty -> StatusReply */
 	MSG_CTL_MAX,
 };
 
 /* The Ferry.Error code of a call refused for a stale leader epoch
  * (hostd/fence.c): the caller is no longer the leader. */
 #define FERRY_EFENCED	ESTALE
+/* A standby coordinator's refusal of a command that acts (ha.c). */
+#define FERRY_ENOTLEADER	EREMOTE
 
 /* dispatch.c */
 #define DISPATCH_AUTH	0x1	/* refused until the session is authenticated/said hello */

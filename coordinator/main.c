@@ -73,6 +73,7 @@ main(int argc, char *argv[])
 	/* A peer that goes away mid-write must cost an EPIPE, not the
 	 * daemon (a ferryctl closing before its reply killed it). */
 	signal(SIGPIPE, SIG_IGN);
+	ha_argv = argv;		/* a deposed HA leader starts again (ha.c) */
 	if (uv_loop_init(&loop) != 0)
 		fatalx("uv_loop_init");
 	if (coord_init(&co, &loop, &conf, err, sizeof(err)) < 0) {

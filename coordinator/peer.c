@@ -162,8 +162,8 @@ peer_on_down(struct tr_conn *c, const char *reason, void *arg)
 		    h->conf.port, reason);
 		snprintf(h->last_error, sizeof(h->last_error), "%s", reason);
 		h->last_down_write_ms = clock_mono_ms();
-		if (store_host_set_conn(h->co->store, h->conf.name, "down",
-		    reason, clock_wall_ms()) < 0)
+		if (ha_acting(h->co) && store_host_set_conn(h->co->store,
+		    h->conf.name, "down", reason, clock_wall_ms()) < 0)
 			log_warnx("%s", store_error(h->co->store));
 	}
 }
@@ -216,7 +216,7 @@ peer_stop(struct host *h)
  * refuses a lower epoch than it has seen (hostd/fence.c). The messages are
  * the callers' own, built for this one call.
  */
-static void
+static int
 peer_stamp_epoch(uint16_t type, ProtobufCMessage *m, uint64_t epoch)
 {
 	uint64_t *e = NULL;
@@ -249,10 +249,11 @@ peer_stamp_epoch(uint16_t type, ProtobufCMessage *m, uint64_t epoch)
 		has = &((Ferry__DestroyRequest *)m)->has_epoch;
 		break;
 	default:
-		return;
+		return 0;
 	}
 	*e = epoch;
 	*has = epoch != 0;
+	return 1;
 }
 
 int
@@ -265,7 +266,15 @@ peer_call(struct host *h, uint16_t type, const ProtobufCMessage *m,
 
 	if (h->conn == NULL || !tr_conn_is_up(h->conn))
 		return -1;
-	peer_stamp_epoch(type, (ProtobufCMessage *)(uintptr_t)m, h->co->epoch);
+	/* With HA, nothing acts on a host that has not taken our epoch, nor
+	 * once the lease's deadline has passed (ha.c). */
+	if (peer_stamp_epoch(type, (ProtobufCMessage *)(uintptr_t)m,
+	    h->co->epoch) && !ha_host_ready(h)) {
+		log_debug("host %s: %s not sent: %s", h->conf.name,
+		    msg_type_name(type), h->co->ha_state == HA_STANDBY ?
+		    "a standby" : "the host has not taken our epoch");
+		return -1;
+	}
 	if ((pc = calloc(1, sizeof(*pc))) == NULL)
 		return -1;
 	if (++h->next_serial == 0)
