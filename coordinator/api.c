@@ -603,9 +603,7 @@ api_status(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	r.role = (char *)ha_role(co);
 	r.leader = co->ha ? co->ha_leader : co->conf.name;
 	r.epoch = co->ha ? co->ha_epoch : 0;
-	/* The store's backend; only the lease is in PostgreSQL until the
-	 * store's own PostgreSQL backend is configured. */
-	r.store = "sqlite";
+	r.store = (char *)store_backend(co->store);
 	for (i = 0; i < co->nhosts; i++)
 		r.hosts_up += co->hosts[i].up != 0;
 	r.has_hosts = 1;
