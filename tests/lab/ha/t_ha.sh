@@ -39,7 +39,15 @@ job_state() { cctl "$1" job "$2" --json 2> /dev/null | jq -r .job.state; }
 job_in() { [ "$(job_state "$1" "$2")" = "$3" ]; }
 job_final() { case "$(job_state "$1" "$2")" in succeeded|rolled_back|failed|refused) return 0;; esac; return 1; }
 hosts_up() { [ "$(cctl "$1" status --json | jq .hosts_up)" = 3 ]; }
-on_libvirt() { [ "$(running_on_libvirt "$1" | tr '\n' ' ')" = "$2 " ]; }
+# libvirt's own word, without asking a coordinator for the host list (none
+# may answer while the database is down).
+on_libvirt() {
+	local h on=""
+	for h in h1 h2 h3; do
+		[ "$(lab virsh "$h" domstate "$1" 2> /dev/null | head -1)" = running ] && on="$on$h "
+	done
+	[ "$on" = "$2 " ]
+}
 cleanup() { ip netns exec "fl$LAB_ID-c2" nft delete table inet ferry_t_ha 2> /dev/null
 	lab resume coordinator c1 > /dev/null 2>&1; lab resume coordinator c2 > /dev/null 2>&1
 	lab start postgres > /dev/null 2>&1; lab vm destroy "$vm" > /dev/null 2>&1; }
