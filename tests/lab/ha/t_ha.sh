@@ -53,6 +53,12 @@ cleanup() { ip netns exec "fl$LAB_ID-c2" nft delete table inet ferry_t_ha 2> /de
 	lab start postgres > /dev/null 2>&1; lab vm destroy "$vm" > /dev/null 2>&1; }
 trap cleanup EXIT
 
+# From a lab where c1 leads (an earlier run may have left c2 leading).
+if wait_until 3 is_role c2 leader; then
+	lab stop coordinator c2 > /dev/null
+	wait_until 30 is_role c1 leader
+	lab start coordinator c2 > /dev/null
+fi
 check "c1 leads, c2 is its standby" wait_until 20 is_role c2 standby
 check "c1 is the leader" is_role c1 leader
 check "c2 knows c1 leads" test "$(cctl c2 status --json | jq -r .leader)" = c1
