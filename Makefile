@@ -159,6 +159,11 @@ check: all
 # The fault matrix at scale: 30 trials of every fault, 6 guests an
 # injection (~80 min on 2 cores, see tests/faults/RESULTS.md), then the race
 # suite RACE_RUNS times (5: ~10 min).
+# HA coordinators (issue 16): a lab with two coordinators on PostgreSQL and
+# tests/lab/ha/t_*.sh (~3 min).
+check-ha: all
+	LAB_COORDINATORS=2 tests/run --lab --only t_ha --build $(B)
+
 check-faults: all
 	FAULT_RUNS=$${FAULT_RUNS:-30} FAULT_LONG=1 FAULT_RESULTS=$(CURDIR)/tests/faults/RESULTS.md \
 	    LAB_SCRIPT_TIMEOUT=$${LAB_SCRIPT_TIMEOUT:-10800} tests/run --faults --build $(B)
@@ -179,7 +184,7 @@ demo: all
 clean:
 	rm -rf build build-san build-tsan $(PROTO_C) $(PROTO_H)
 
-.PHONY: all build deps unit check check-faults soak bench demo clean
+.PHONY: all build deps unit check check-ha check-faults soak bench demo clean
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
 # Fuzzing: libFuzzer harnesses under ASan+UBSan (tests/fuzz/, built in

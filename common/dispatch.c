@@ -76,6 +76,8 @@ msg_type_name(uint16_t type)
 	case MSG_CPU_BASELINE:	return "cpu-baseline";
 	case MSG_CPU_COMPARE:	return "cpu-compare";
 	case MSG_UNDEFINE_LEFTOVER: return "undefine-leftover";
+	case MSG_EPOCH:		return "epoch";
+	case MSG_CTL_STATUS:	return "ctl-status";
 	case MSG_CTL_HOSTS:	return "hosts";
 	case MSG_CTL_VMS:	return "vms";
 	case MSG_CTL_MIGRATE:	return "ctl-migrate";

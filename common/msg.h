@@ -4,6 +4,7 @@
 #ifndef FERRY_MSG_H
 #define FERRY_MSG_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,8 @@ enum msg_type {
 	MSG_CPU_BASELINE = 16,	/* CpuBaselineRequest -> CpuBaselineReply */
 	MSG_CPU_COMPARE = 17,	/* CpuCompareRequest -> CpuCompareReply */
 	MSG_UNDEFINE_LEFTOVER = 18, /* DestroyRequest -> DomainState */
+	/* HA leadership (hostd/fence.c) */
+	MSG_EPOCH = 22,		/* EpochRequest -> EpochReply; FERRY_EFENCED if lower */
 	MSG_HOST_MAX,
 
 	/* ferryctl -> coordinator */
@@ -53,8 +56,16 @@ enum msg_type {
 	MSG_CTL_HOST_ACCEPT = 115, /* HostAcceptRequest -> HostsReply (that host) */
 	MSG_CTL_PLACE = 116,	/* PlaceRequest -> PlaceReply */
 	MSG_CTL_CPU_BASELINE = 117, /* Empty -> CpuBaselineInfo */
+	/* HA leadership (coordinator/ha.c) */
+	MSG_CTL_STATUS = 123,	/* Empty -> StatusReply */
 	MSG_CTL_MAX,
 };
+
+/* The Ferry.Error code of a call refused for a stale leader epoch
+ * (hostd/fence.c): the caller is no longer the leader. */
+#define FERRY_EFENCED	ESTALE
+/* A standby coordinator's refusal of a command that acts (ha.c). */
+#define FERRY_ENOTLEADER	EREMOTE
 
 /* dispatch.c */
 #define DISPATCH_AUTH	0x1	/* refused until the session is authenticated/said hello */

@@ -579,6 +579,32 @@ api_place(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	    req->vm, err, errlen);
 }
 
+/* ferryctl status: this coordinator's role in an HA group. */
+static int
+api_status(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+	struct coord *co = control_coord(c);
+	Ferry__StatusReply r = FERRY__STATUS_REPLY__INIT;
+	size_t i;
+
+	(void)m;
+	(void)err;
+	(void)errlen;
+	(void)ha_acting(co);	/* a lapsed lease ends the term here too */
+	r.coordinator = co->ha ? co->conf.ha.node : co->conf.name;
+	r.role = (char *)ha_role(co);
+	r.leader = co->ha ? co->ha_leader : co->conf.name;
+	r.epoch = co->ha ? co->ha_epoch : 0;
+	r.store = (char *)store_backend(co->store);
+	for (i = 0; i < co->nhosts; i++)
+		r.hosts_up += co->hosts[i].up != 0;
+	r.has_hosts = 1;
+	r.hosts = (uint32_t)co->nhosts;
+	return control_reply(c, hdr->type, hdr->serial, &r.base);
+}
+
 /* Rows indexed by message type (common/msg.h); the socket's permissions
  * (0660, root and socket_group) are the authentication. */
 const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
@@ -618,5 +644,28 @@ const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
 	    api_place, DISPATCH_AUTH },
 	[MSG_CTL_VMS] = { "vms", &ferry__vms_request__descriptor, api_vms,
 	    DISPATCH_AUTH },
+	[MSG_CTL_STATUS] = { "status", &ferry__empty__descriptor, api_status,
+	    DISPATCH_AUTH },
 };
+
+/* The commands that act (start, stop or check work on hosts, or write the
+ * cluster's state): a standby refuses them (ha.c). */
+int
+api_acting(uint16_t type)
+{
+	switch (type) {
+	case MSG_CTL_MIGRATE:
+	case MSG_CTL_CHECK:
+	case MSG_CTL_ABORT:
+	case MSG_CTL_MAINT_ENTER:
+	case MSG_CTL_MAINT_CANCEL:
+	case MSG_CTL_MAINT_EXIT:
+	case MSG_CTL_REBALANCE:
+	case MSG_CTL_HOST_ACCEPT:
+	case MSG_CTL_PLACE:
+		return 1;
+	default:
+		return 0;
+	}
+}
 const size_t api_ndispatch = MSG_CTL_MAX;

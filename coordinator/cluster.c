@@ -438,24 +438,29 @@ cluster_host_up(struct host *h, Ferry__Inventory *inv)
 	cpucache_forget_host(h->co, h);	/* libvirt may have changed */
 	h->last_seen_ms = clock_wall_ms();
 	cluster_set_inventory(h, inv, 1);
-	if (store_host_set_conn(h->co->store, h->conf.name, "up", "",
-	    h->last_seen_ms) < 0)
+	if (ha_acting(h->co) && store_host_set_conn(h->co->store,
+	    h->conf.name, "up", "", h->last_seen_ms) < 0)
 		log_warnx("%s", store_error(h->co->store));
 	log_info("host %s up: %s, %u cpus, %llu MiB, %zu domains",
 	    h->conf.name, inv->host->hostname, inv->host->cpus,
 	    (unsigned long long)inv->host->mem_mib, inv->n_domains);
-	job_host_up(h);
-	drain_host_up(h);
+	/* With HA: once the host has taken the leader's epoch (ha.c). */
+	if (ha_host_up(h)) {
+		job_host_up(h);
+		drain_host_up(h);
+	}
 }
 
 void
 cluster_host_down(struct host *h, const char *reason)
 {
 	h->up = 0;
-	cluster_write(h);	/* the last inventory it sent */
+	h->epoch_told = 0;
 	snprintf(h->last_error, sizeof(h->last_error), "%s", reason);
-	if (store_host_set_conn(h->co->store, h->conf.name, "down", reason,
-	    clock_wall_ms()) < 0)
+	if (ha_acting(h->co))
+		cluster_write(h);	/* the last inventory it sent */
+	if (ha_acting(h->co) && store_host_set_conn(h->co->store,
+	    h->conf.name, "down", reason, clock_wall_ms()) < 0)
 		log_warnx("%s", store_error(h->co->store));
 	log_warnx("host %s down: %s", h->conf.name, reason);
 	job_host_down(h);

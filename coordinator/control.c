@@ -305,6 +305,18 @@ control_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 			frame_free(f);
 			continue;
 		}
+		/* A standby answers reads from the shared store; what acts
+		 * is the leader's (ha.c). */
+		if (api_acting(f->hdr.type) && !ha_acting(c->co)) {
+			control_error(c, f->hdr.type, f->hdr.serial,
+			    FERRY_ENOTLEADER, "%s is a standby; the leader is "
+			    "%s (epoch %llu): run this against the leader",
+			    c->co->conf.ha.node, c->co->ha_leader[0] ?
+			    c->co->ha_leader : "not known yet",
+			    (unsigned long long)c->co->ha_epoch);
+			frame_free(f);
+			continue;
+		}
 		if (dispatch_frame(api_dispatch, api_ndispatch, c, 1, f, err,
 		    sizeof(err)) < 0)
 			control_error(c, f->hdr.type, f->hdr.serial, EINVAL,

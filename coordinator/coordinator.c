@@ -50,10 +50,13 @@ sweep_cb(uv_timer_t *t)
 		for (i = 0; i < co->nhosts; i++)
 			peer_heartbeat(&co->hosts[i]);
 	}
-	cluster_flush(co, 0);
-	job_tick(co, now);
-	drain_tick(co);
-	rebalance_tick(co, now);
+	/* A standby keeps its sessions (above) and starts nothing. */
+	if (ha_acting(co)) {
+		cluster_flush(co, 0);
+		job_tick(co, now);
+		drain_tick(co);
+		rebalance_tick(co, now);
+	}
 	control_sweep(co, now);
 }
 
@@ -103,10 +106,12 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 		h->conf = co->conf.hosts[i];
 		TAILQ_INIT(&h->calls);
 		snprintf(h->admin_state, sizeof(h->admin_state), "active");
+		/* With HA the leader's picture of the hosts stays. */
 		if (store_host_configure(co->store, h->conf.name,
 		    h->conf.address, h->conf.port) < 0 ||
+		    (co->conf.ha.node[0] == '\0' &&
 		    store_host_set_conn(co->store, h->conf.name, "down",
-		    "coordinator started", clock_wall_ms()) < 0) {
+		    "coordinator started", clock_wall_ms()) < 0)) {
 			snprintf(err, errlen, "%s", store_error(co->store));
 			return -1;
 		}
@@ -118,8 +123,9 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 			snprintf(h->admin_state, sizeof(h->admin_state), "%s",
 			    sh.admin_state);
 	}
-	if (job_recover(co, err, errlen) < 0 ||
-	    drain_recover(co, err, errlen) < 0)
+	/* With HA, recovery waits for the lease and the hosts' epochs. */
+	if (co->conf.ha.node[0] == '\0' && (job_recover(co, err, errlen) < 0 ||
+	    drain_recover(co, err, errlen) < 0))
 		return -1;
 	if (control_listen(co, err, errlen) < 0)
 		return -1;
@@ -135,6 +141,8 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 	co->handles_open = 1;
 	for (i = 0; i < co->nhosts; i++)
 		peer_start(&co->hosts[i]);
+	if (ha_start(co, err, errlen) < 0)
+		return -1;
 	/* Never the conninfo: it may hold a password. */
 	log_info("coordinating %zu hosts; store %s%s%s; control socket %s",
 	    co->nhosts, store_backend(co->store),
@@ -153,7 +161,9 @@ coord_shutdown(struct coord *co)
 		return;
 	co->stopping = 1;
 	notify_stopping();
-	cluster_flush(co, 1);
+	if (ha_acting(co))
+		cluster_flush(co, 1);
+	ha_stop(co);
 	for (i = 0; i < co->nhosts; i++)
 		peer_stop(&co->hosts[i]);
 	control_close(co);
@@ -181,4 +191,21 @@ coord_free(struct coord *co)
 	store_close(co->store);
 	co->store = NULL;
 	parse_coord_conf_clear(&co->conf);
+}
+
+/*
+ * A host refused a call for a stale epoch (hostd/fence.c): another
+ * coordinator leads with a higher epoch. This one stops acting at once
+ * (epoch 0 from now on is refused by every host that saw the higher one)
+ * and lets its lease (lease.c) find out who leads.
+ */
+void
+coord_fenced(struct coord *co, struct host *h, const char *why)
+{
+	if (co->fenced_logged != co->epoch)
+		log_warnx("host %s refused epoch %llu: %s; no longer leader",
+		    h->conf.name, (unsigned long long)co->epoch, why);
+	co->fenced_logged = co->epoch;
+	co->fenced = 1;
+	ha_fenced(co);
 }

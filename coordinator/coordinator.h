@@ -67,6 +67,17 @@ struct coord_store_conf {
 	char		conninfo[1024];	/* libpq's; may hold a password */
 };
 
+/* ha = { node = "c1"; ... }: several coordinators on one PostgreSQL store,
+ * one leader at a time (lease.c, ha.c). node "": no HA. */
+struct coord_ha_conf {
+	char		node[64];
+	char		conninfo[1024];	/* the lease's database (libpq) */
+	int		lease_ms;
+	int		renew_ms;
+	int		margin_ms;
+	int		timeout_ms;
+};
+
 struct coord_conf {
 	char		 name[64];		/* this coordinator, for hostd logs */
 	char		 database[PATH_MAX];	/* the SQLite file */
@@ -92,6 +103,7 @@ struct coord_conf {
 	struct coord_vm_conf *vms;		/* owned */
 	size_t		 nvms;
 	int		 zone_stay;		/* zone_policy "stay" (default) */
+	struct coord_ha_conf ha;
 };
 
 struct coord;
@@ -142,10 +154,18 @@ struct host {
 	char			 flag_reason[512];
 	char			 notice[512];	/* the latest distrust of its word */
 	uint64_t		 notice_ms;
+	uint64_t		 epoch_told;	/* HA: the epoch it took (ha.c) */
 };
 
 struct ctl_client;
 TAILQ_HEAD(ctl_client_list, ctl_client);
+struct lease;
+
+enum ha_state {
+	HA_STANDBY = 0,		/* starts nothing, writes nothing */
+	HA_ANNOUNCING,		/* lease taken: telling the hosts the epoch */
+	HA_LEADER,		/* hosts told, unfinished work adopted */
+};
 struct cpucache;
 struct drain;
 TAILQ_HEAD(drain_list, drain);
@@ -168,6 +188,17 @@ struct coord {
 	uint64_t		 last_heartbeat_ms;
 	int			 stopping;
 	struct cpucache		*cpucache;	/* owned; cpucache.c */
+	/* HA (lease.c): this leader's epoch, stamped on every acting call to
+	 * a host (peer.c); 0 without HA, or while not leader. */
+	uint64_t		 epoch;
+	int			 fenced;	/* a host refused epoch: deposed */
+	uint64_t		 fenced_logged;	/* the epoch last logged as such */
+	int			 ha;		/* ha = { node; } configured */
+	enum ha_state		 ha_state;
+	uint64_t		 ha_epoch;	/* the lease's (ours, or last seen) */
+	char			 ha_leader[64];	/* "": unknown */
+	int			 ha_pending;	/* EPOCH replies awaited */
+	struct lease		*lease;		/* owned; NULL without HA */
 };
 
 /* parse.c */
@@ -183,6 +214,18 @@ void	 coord_shutdown(struct coord *);
 void	 coord_free(struct coord *);
 struct host *coord_host_find(struct coord *, const char *name);
 const char *coord_host_state(const struct host *);
+void	 coord_fenced(struct coord *, struct host *, const char *why);
+
+/* ha.c */
+extern char **ha_argv;
+extern void (*ha_stepdown_hook)(struct coord *, const char *why);
+int	 ha_start(struct coord *, char *err, size_t errlen);
+void	 ha_stop(struct coord *);
+int	 ha_acting(struct coord *);
+int	 ha_host_ready(struct host *);
+int	 ha_host_up(struct host *);
+void	 ha_fenced(struct coord *);
+const char *ha_role(const struct coord *);
 
 /* peer.c */
 void	 peer_start(struct host *);
@@ -277,6 +320,7 @@ int	 placeask_request(struct coord *, struct ctl_client *, uint16_t type,
 /* api.c */
 extern const struct dispatch_entry api_dispatch[];
 extern const size_t api_ndispatch;
+int	 api_acting(uint16_t type);
 void	 api_vm_entry_stored(const struct store_vm *, const char *host,
 	    Ferry__VmEntry *, Ferry__Domain **);
 

@@ -73,17 +73,32 @@ main(int argc, char *argv[])
 	/* A peer that goes away mid-write must cost an EPIPE, not the
 	 * daemon (a ferryctl closing before its reply killed it). */
 	signal(SIGPIPE, SIG_IGN);
+	ha_argv = argv;		/* a deposed HA leader starts again (ha.c) */
 	if (uv_loop_init(&loop) != 0)
 		fatalx("uv_loop_init");
-	if (coord_init(&co, &loop, &conf, err, sizeof(err)) < 0) {
-		log_warnx("%s", err);
-		coord_shutdown(&co);
-		rc = 1;
-	} else {
-		/* The store is open and the control socket listening. */
-		notify_ready("coordinating %zu hosts; control socket %s",
-		    co.nhosts, co.conf.socket);
-		wd = notify_watchdog_start(&loop, &watchdog, &wd_usec) == 1;
+	/* An HA coordinator whose database is unreachable at start (a deposed
+	 * leader re-executing during an outage) waits for it rather than
+	 * exit: it starts nothing meanwhile, as a standby would. */
+	for (;;) {
+		if (coord_init(&co, &loop, &conf, err, sizeof(err)) == 0) {
+			/* The store is open and the control socket listening. */
+			notify_ready("coordinating %zu hosts; control socket %s",
+			    co.nhosts, co.conf.socket);
+			wd = notify_watchdog_start(&loop, &watchdog,
+			    &wd_usec) == 1;
+			break;
+		}
+		if (conf.ha.node[0] == '\0' || co.store != NULL) {
+			log_warnx("%s", err);
+			coord_shutdown(&co);
+			rc = 1;
+			break;
+		}
+		log_warnx("%s; HA: trying again in 2 s", err);
+		coord_free(&co);
+		sleep(2);
+		if (parse_coord_config(conffile, &conf, err, sizeof(err)) < 0)
+			goto bad;
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (wd) {

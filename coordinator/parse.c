@@ -8,6 +8,7 @@
 #include "conf.h"
 #include "coordinator.h"
 #include "validate.h"
+#include "lease.h"
 #include "place.h"
 
 #define OFF(f)	offsetof(struct coord_conf, f)
@@ -36,6 +37,7 @@ static const struct conf_key coord_keys[] = {
 	{ "store", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 	{ "vms", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 	{ "zone_policy", CONF_CUSTOM, 0, 0, 0, 0, 0 },
+	{ "ha", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 };
 
 void
@@ -60,6 +62,10 @@ parse_coord_defaults(struct coord_conf *c)
 	c->rebalance.quiet_period_s = 1800;
 	snprintf(c->rebalance.policy, sizeof(c->rebalance.policy), "balance");
 	snprintf(c->rebalance.threshold, sizeof(c->rebalance.threshold), "0.1");
+	c->ha.lease_ms = 10000;
+	c->ha.renew_ms = 2000;
+	c->ha.margin_ms = 2000;
+	c->ha.timeout_ms = 2000;
 }
 
 static void
@@ -365,6 +371,20 @@ parse_store(const config_setting_t *s, struct coord_conf *c, const char *path,
 	return 0;
 }
 
+static const struct conf_key ha_keys[] = {
+	{ "node", CONF_STR, 1, offsetof(struct coord_ha_conf, node), 64, 0, 0 },
+	{ "conninfo", CONF_STR, 0, offsetof(struct coord_ha_conf, conninfo),
+	    1024, 0, 0 },
+	{ "lease_ms", CONF_INT, 0, offsetof(struct coord_ha_conf, lease_ms), 0,
+	    1000, 600000 },
+	{ "renew_ms", CONF_INT, 0, offsetof(struct coord_ha_conf, renew_ms), 0,
+	    100, 300000 },
+	{ "margin_ms", CONF_INT, 0, offsetof(struct coord_ha_conf, margin_ms), 0,
+	    100, 300000 },
+	{ "timeout_ms", CONF_INT, 0, offsetof(struct coord_ha_conf, timeout_ms),
+	    0, 100, 300000 },
+};
+
 static const struct conf_key rebalance_keys[] = {
 	{ "enabled", CONF_BOOL, 0,
 	    offsetof(struct coord_rebalance_conf, enabled), 0, 0, 0 },
@@ -561,6 +581,48 @@ parse_coord_config(const char *path, struct coord_conf *out, char *err,
 		if (strtod(c.rebalance.threshold, &end) < 0 || *end != '\0') {
 			snprintf(err, errlen, "%s:%d: rebalance threshold must be "
 			    "a number", path, config_setting_source_line(s));
+			goto done;
+		}
+	}
+	if ((s = config_lookup(&cf, "ha")) != NULL) {
+		struct lease_conf lc;
+
+		if (!config_setting_is_group(s)) {
+			snprintf(err, errlen, "%s:%d: ha must be a group "
+			    "{ ... }", path, config_setting_source_line(s));
+			goto done;
+		}
+		if (conf_apply(s, ha_keys, sizeof(ha_keys) / sizeof(ha_keys[0]),
+		    &c.ha, path, err, errlen) < 0)
+			goto done;
+		/* The lease lives with the PostgreSQL store by default. */
+		if (c.ha.conninfo[0] == '\0' &&
+		    strcmp(c.store.backend, "postgresql") == 0)
+			snprintf(c.ha.conninfo, sizeof(c.ha.conninfo), "%s",
+			    c.store.conninfo);
+		if (c.ha.conninfo[0] == '\0') {
+			snprintf(err, errlen, "%s:%d: ha needs conninfo (or "
+			    "store = { backend = \"postgresql\"; ... })", path,
+			    config_setting_source_line(s));
+			goto done;
+		}
+		if (validate_host_name(c.ha.node, err, errlen) < 0) {
+			snprintf(err, errlen, "%s:%d: ha node '%s' is not a name",
+			    path, config_setting_source_line(s), c.ha.node);
+			goto done;
+		}
+		memset(&lc, 0, sizeof(lc));
+		snprintf(lc.node, sizeof(lc.node), "%s", c.ha.node);
+		lc.ttl_ms = c.ha.lease_ms;
+		lc.renew_ms = c.ha.renew_ms;
+		lc.margin_ms = c.ha.margin_ms;
+		lc.timeout_ms = c.ha.timeout_ms;
+		if (lease_conf_check(&lc, err, errlen) < 0) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "%s:%d: %s", path,
+			    config_setting_source_line(s), why);
 			goto done;
 		}
 	}

@@ -73,6 +73,8 @@ peer_on_reply(struct host *h, const struct frame *f)
 		h->reply_code = e ? e->code : EPROTO;
 		if (e)
 			ferry__error__free_unpacked(e, NULL);
+		if (h->reply_code == FERRY_EFENCED)
+			coord_fenced(h->co, h, msg);
 		pc->cb(h, NULL, msg, pc->arg);
 		h->reply_code = 0;
 	} else
@@ -160,8 +162,8 @@ peer_on_down(struct tr_conn *c, const char *reason, void *arg)
 		    h->conf.port, reason);
 		snprintf(h->last_error, sizeof(h->last_error), "%s", reason);
 		h->last_down_write_ms = clock_mono_ms();
-		if (store_host_set_conn(h->co->store, h->conf.name, "down",
-		    reason, clock_wall_ms()) < 0)
+		if (ha_acting(h->co) && store_host_set_conn(h->co->store,
+		    h->conf.name, "down", reason, clock_wall_ms()) < 0)
 			log_warnx("%s", store_error(h->co->store));
 	}
 }
@@ -208,6 +210,52 @@ peer_stop(struct host *h)
  * timeout or when the session ends. Returns -1 (cb not called) when the
  * host has no session.
  */
+/*
+ * Every call that acts on a host carries this coordinator's leader epoch
+ * (0 without HA), stamped here so that no caller can forget it; hostd
+ * refuses a lower epoch than it has seen (hostd/fence.c). The messages are
+ * the callers' own, built for this one call.
+ */
+static int
+peer_stamp_epoch(uint16_t type, ProtobufCMessage *m, uint64_t epoch)
+{
+	uint64_t *e = NULL;
+	protobuf_c_boolean *has = NULL;
+
+	switch (type) {
+	case MSG_PRECHECK_SOURCE:
+		e = &((Ferry__SourceCheckRequest *)m)->epoch;
+		has = &((Ferry__SourceCheckRequest *)m)->has_epoch;
+		break;
+	case MSG_PRECHECK_DEST:
+		e = &((Ferry__DestCheckRequest *)m)->epoch;
+		has = &((Ferry__DestCheckRequest *)m)->has_epoch;
+		break;
+	case MSG_STORAGE_CLEANUP:
+		e = &((Ferry__StorageCleanup *)m)->epoch;
+		has = &((Ferry__StorageCleanup *)m)->has_epoch;
+		break;
+	case MSG_MIGRATE:
+		e = &((Ferry__MigrateRequest *)m)->epoch;
+		has = &((Ferry__MigrateRequest *)m)->has_epoch;
+		break;
+	case MSG_ABORT:
+		e = &((Ferry__JobRef *)m)->epoch;
+		has = &((Ferry__JobRef *)m)->has_epoch;
+		break;
+	case MSG_DESTROY_LEFTOVER:
+	case MSG_UNDEFINE_LEFTOVER:
+		e = &((Ferry__DestroyRequest *)m)->epoch;
+		has = &((Ferry__DestroyRequest *)m)->has_epoch;
+		break;
+	default:
+		return 0;
+	}
+	*e = epoch;
+	*has = epoch != 0;
+	return 1;
+}
+
 int
 peer_call(struct host *h, uint16_t type, const ProtobufCMessage *m,
     int timeout_ms, peer_reply_cb cb, void *arg)
@@ -218,6 +266,15 @@ peer_call(struct host *h, uint16_t type, const ProtobufCMessage *m,
 
 	if (h->conn == NULL || !tr_conn_is_up(h->conn))
 		return -1;
+	/* With HA, nothing acts on a host that has not taken our epoch, nor
+	 * once the lease's deadline has passed (ha.c). */
+	if (peer_stamp_epoch(type, (ProtobufCMessage *)(uintptr_t)m,
+	    h->co->epoch) && !ha_host_ready(h)) {
+		log_debug("host %s: %s not sent: %s", h->conf.name,
+		    msg_type_name(type), h->co->ha_state == HA_STANDBY ?
+		    "a standby" : "the host has not taken our epoch");
+		return -1;
+	}
 	if ((pc = calloc(1, sizeof(*pc))) == NULL)
 		return -1;
 	if (++h->next_serial == 0)

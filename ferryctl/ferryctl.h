@@ -114,6 +114,7 @@ extern const struct ctl_cmd cmd_maintenance;
 extern const struct ctl_cmd cmd_plan;
 extern const struct ctl_cmd cmd_rebalance;
 extern const struct ctl_cmd cmd_snapshot;
+extern const struct ctl_cmd cmd_status;
 extern const struct ctl_cmd cmd_place;
 extern const struct ctl_cmd cmd_cpu_baseline;
 

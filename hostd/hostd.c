@@ -167,10 +167,22 @@ static void
 hostd_call_work(struct workq_item *it)
 {
 	struct hostd_call *c = it->data;
+	uint64_t epoch;
 
-	if (hostd_hv_ensure(c->hd) < 0) {
+	/* An EPOCH is about this host's disk, not libvirt. */
+	if (c->type != MSG_EPOCH && hostd_hv_ensure(c->hd) < 0) {
 		snprintf(c->err, sizeof(c->err), "libvirt: %s", hv_last_error());
 		c->rc = -1;
+		return;
+	}
+	/* Checked again here, just before it acts: an EPOCH may have raised
+	 * the epoch while the call waited in its queue. */
+	if (fence_epoch_of(c->type, c->msg, &epoch) == 0 &&
+	    fence_check(&c->hd->fence, epoch, c->err, sizeof(c->err)) < 0) {
+		log_warnx("session %llu: %s refused: %s",
+		    (unsigned long long)c->session_id, msg_type_name(c->type),
+		    c->err);
+		c->rc = -FERRY_EFENCED;
 		return;
 	}
 	c->rc = c->fn(c->hd, c->msg, &c->payload, &c->len, c->err,
@@ -193,7 +205,8 @@ hostd_call_after(struct workq_item *it, int cancelled)
 		if (c->rc == 0 && !cancelled)
 			hostd_send_raw(s, c->type, FRAME_REPLY, FRAME_OK, c->serial,
 			    c->payload, c->len);
-		else if (frame_pack_error(c->type, c->serial, EIO,
+		else if (frame_pack_error(c->type, c->serial,
+		    c->rc == -FERRY_EFENCED ? FERRY_EFENCED : EIO,
 		    c->err[0] ? c->err : "failed", &buf, &len) == 0)
 			(void)session_send(s, buf, len);
 	}
@@ -457,8 +470,12 @@ hostd_init(struct hostd *hd, uv_loop_t *loop, const struct hostd_conf *conf,
 	TAILQ_INIT(&hd->inv_waiters);
 	TAILQ_INIT(&hd->migs);
 	TAILQ_INIT(&hd->mig_results);
+	/* Before anything can act: the highest epoch this host has seen. */
+	if (fence_init(&hd->fence, conf->state_dir, err, errlen) < 0)
+		return -1;
 	if ((hd->hv = hv_new(ops, conf->libvirt_uri, hostd_hv_event, hd)) == NULL) {
 		snprintf(err, errlen, "out of memory");
+		fence_free(&hd->fence);
 		return -1;
 	}
 	for (i = 0; i < HOSTD_NWQ; i++)
@@ -554,4 +571,5 @@ hostd_free(struct hostd *hd)
 	free(hd->inv_payload);
 	free(hd->inv_cmp);
 	hd->inv_payload = hd->inv_cmp = NULL;
+	fence_free(&hd->fence);
 }

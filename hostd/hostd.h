@@ -42,6 +42,18 @@ struct hostd_conf {
 	char		privsep_user[64];	/* ... running as this user */
 	char		privsep_dir[PATH_MAX];	/* ... chrooted here */
 	char		conf_file[PATH_MAX];	/* absolute; "" when none */
+	char		state_dir[PATH_MAX];	/* the epoch file (fence.c); "":
+						 * in memory (in-process users) */
+};
+
+/* The highest leader epoch this host has seen (fence.c). */
+struct fence {
+	pthread_mutex_t	 mtx;		/* serializes raises (file writes) */
+	uint64_t	 epoch;		/* durable; atomic loads off mtx */
+	char		 leader[64];	/* under mtx */
+	char		 dir[PATH_MAX];	/* "": not persisted */
+	char		 path[PATH_MAX + 8];
+	int		 initialized;
 };
 
 /* A coordinator's session. Freed when its transport connection goes down. */
@@ -164,6 +176,7 @@ struct hostd {
 	uint64_t		 hb_seq;
 	uint64_t		 mem_free_mib;
 	struct workq		 wq[HOSTD_NWQ];
+	struct fence		 fence;
 };
 
 /* Work done on a worker thread for a call: packs the reply into *payload
@@ -175,6 +188,18 @@ typedef int (*hostd_work_fn)(struct hostd *, const ProtobufCMessage *req,
 void	 parse_hostd_defaults(struct hostd_conf *);
 int	 parse_hostd_config(const char *path, struct hostd_conf *, char *err,
 	    size_t errlen);
+
+/* fence.c */
+int	 fence_init(struct fence *, const char *state_dir, char *err,
+	    size_t errlen);
+void	 fence_free(struct fence *);
+uint64_t fence_epoch(struct fence *);
+int	 fence_raise(struct fence *, uint64_t epoch, const char *leader,
+	    uint64_t *cur, char *curleader, size_t curleaderlen, char *err,
+	    size_t errlen);
+int	 fence_check(struct fence *, uint64_t epoch, char *err, size_t errlen);
+int	 fence_epoch_of(uint16_t type, const ProtobufCMessage *,
+	    uint64_t *epoch);
 
 /* hostd.c */
 int	 hostd_init(struct hostd *, uv_loop_t *, const struct hostd_conf *,

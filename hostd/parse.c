@@ -42,6 +42,7 @@ static const struct conf_key hostd_keys[] = {
 	{ "privsep_user", CONF_STR, 0, OFF(privsep_user), SZ(privsep_user), 0,
 	    0 },
 	{ "privsep_dir", CONF_STR, 0, OFF(privsep_dir), SZ(privsep_dir), 0, 0 },
+	{ "state_dir", CONF_STR, 0, OFF(state_dir), SZ(state_dir), 0, 0 },
 };
 
 #define STARTUPS_MAX	4096
@@ -111,6 +112,18 @@ parse_hostd_defaults(struct hostd_conf *c)
 	snprintf(c->privsep_dir, sizeof(c->privsep_dir), "/run/ferry-hostd");
 }
 
+/* Whether path is dir or below it (textually; both absolute). */
+static int
+parse_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' ||
+	    path[n] == '/' || n == 1);
+}
+
 /*
  * Parses path into a fresh struct; *out is written only when the whole file
  * is valid, so a reload can keep the running configuration on error.
@@ -125,6 +138,7 @@ parse_hostd_config(const char *path, struct hostd_conf *out, char *err,
 
 	parse_hostd_defaults(&c);
 	c.privsep = 1;
+	snprintf(c.state_dir, sizeof(c.state_dir), "/var/lib/ferry-hostd");
 	if (realpath(path, c.conf_file) == NULL)
 		c.conf_file[0] = '\0';	/* conf_load says why */
 	config_init(&cf);
@@ -153,6 +167,19 @@ parse_hostd_config(const char *path, struct hostd_conf *out, char *err,
 	if (c.privsep && c.privsep_dir[0] != '/') {
 		snprintf(err, errlen, "%s: privsep_dir '%s' is not an absolute "
 		    "path", path, c.privsep_dir);
+		goto done;
+	}
+	if (c.state_dir[0] != '/') {
+		snprintf(err, errlen, "%s: state_dir '%s' is not an absolute "
+		    "path", path, c.state_dir);
+		goto done;
+	}
+	/* The network process must never reach the epoch file (fence.c). */
+	if (c.privsep && (parse_under(c.state_dir, c.privsep_dir) ||
+	    parse_under(c.privsep_dir, c.state_dir))) {
+		snprintf(err, errlen, "%s: state_dir '%s' and privsep_dir '%s' "
+		    "must not contain each other", path, c.state_dir,
+		    c.privsep_dir);
 		goto done;
 	}
 	*out = c;

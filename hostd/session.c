@@ -95,6 +95,31 @@ session_domain_of(uint16_t type, const ProtobufCMessage *m)
 	}
 }
 
+/*
+ * Refuses an acting call whose epoch is older than this host's (fence.c):
+ * answers it with FERRY_EFENCED and logs it. Returns 1 when refused (the
+ * caller returns 0: answered), 0 when the call may go on.
+ */
+static int
+session_fenced(struct session *s, const struct frame_hdr *h,
+    const ProtobufCMessage *m)
+{
+	char err[512];
+	uint8_t *buf;
+	size_t len;
+	uint64_t epoch;
+
+	if (fence_epoch_of(h->type, m, &epoch) < 0 ||
+	    fence_check(&s->hd->fence, epoch, err, sizeof(err)) == 0)
+		return 0;
+	log_warnx("%s: %s from coordinator '%s' refused: %s", session_peer(s),
+	    msg_type_name(h->type), s->coordinator, err);
+	if (frame_pack_error(h->type, h->serial, FERRY_EFENCED, err, &buf,
+	    &len) == 0)
+		(void)session_send(s, buf, len);
+	return 1;
+}
+
 static int
 session_worker(struct session *s, const struct frame_hdr *h,
     ProtobufCMessage *m, hostd_work_fn fn, enum hostd_wq wq, char *err,
@@ -102,6 +127,9 @@ session_worker(struct session *s, const struct frame_hdr *h,
 {
 	const char *name = session_domain_of(h->type, m);
 	int rc;
+
+	if (session_fenced(s, h, m))
+		return 0;
 
 	if (name != NULL && name[0] && validate_domain_name(name, err,
 	    errlen) < 0)
@@ -144,6 +172,8 @@ handle_destroy_leftover(void *ctx, const struct frame_hdr *h,
 	struct session *s = ctx;
 	const Ferry__DestroyRequest *req = (const Ferry__DestroyRequest *)m;
 
+	if (session_fenced(s, h, m))
+		return 0;
 	if (migrate_outgoing(s->hd, req->name)) {
 		snprintf(err, errlen, "refusing to destroy %s: this host is "
 		    "migrating it out", req->name);
@@ -160,6 +190,8 @@ handle_undefine_leftover(void *ctx, const struct frame_hdr *h,
 	struct session *s = ctx;
 	const Ferry__DestroyRequest *req = (const Ferry__DestroyRequest *)m;
 
+	if (session_fenced(s, h, m))
+		return 0;
 	if (migrate_outgoing(s->hd, req->name)) {
 		snprintf(err, errlen, "refusing to undefine %s: this host is "
 		    "migrating it out", req->name);
@@ -187,6 +219,8 @@ handle_migrate(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
 	struct session *s = ctx;
 	Ferry__MigrateRequest *r = (Ferry__MigrateRequest *)m;
 
+	if (session_fenced(s, h, m))
+		return 0;
 	if (validate_domain_name(r->name, err, errlen) < 0 ||
 	    validate_libvirt_uri(r->dest_uri, err, errlen) < 0 ||
 	    (r->migrate_uri && validate_migrate_uri(r->migrate_uri, err,
@@ -213,6 +247,9 @@ handle_abort(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
 	size_t len;
 	int rc;
 
+	(void)errlen;
+	if (session_fenced(s, h, m))
+		return 0;
 	if ((rc = migrate_abort(s->hd, s, h, ((Ferry__JobRef *)m)->job_id, err,
 	    errlen)) == 0)
 		return 0;
@@ -233,6 +270,50 @@ handle_job_query(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
 	    errlen) < 0)
 		return -1;
 	return hostd_send(s->hd, s, h->type, FRAME_REPLY, h->serial, &r.base);
+}
+
+/* EPOCH (worker thread): a leader announces its epoch (fence.c). Made
+ * durable before the reply; refused with FERRY_EFENCED when this host
+ * already saw a higher one, so the caller learns it is deposed. */
+static int
+session_epoch_work(struct hostd *hd, const ProtobufCMessage *m,
+    uint8_t **payload, size_t *len, char *err, size_t errlen)
+{
+	const Ferry__EpochRequest *req = (const Ferry__EpochRequest *)m;
+	Ferry__EpochReply rep = FERRY__EPOCH_REPLY__INIT;
+	char leader[64];
+	uint64_t before = fence_epoch(&hd->fence), cur;
+	int rc;
+
+	rc = fence_raise(&hd->fence, req->epoch, req->leader ? req->leader : "",
+	    &cur, leader, sizeof(leader), err, errlen);
+	if (rc < 0) {
+		log_warnx("epoch %llu from %s refused: %s",
+		    (unsigned long long)req->epoch, req->leader ? req->leader :
+		    "?", err);
+		return rc;
+	}
+	if (cur != before)
+		log_info("epoch %llu: leader %s", (unsigned long long)cur,
+		    leader[0] ? leader : "?");
+	rep.epoch = cur;
+	rep.leader = leader;
+	return hostd_pack(&rep.base, payload, len);
+}
+
+static int
+handle_epoch(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	const Ferry__EpochRequest *req = (const Ferry__EpochRequest *)m;
+
+	if (req->leader != NULL && req->leader[0] != '\0' &&
+	    validate_host_name(req->leader, err, errlen) < 0)
+		return -1;
+	/* The urgent class: a leader's first word must not wait behind
+	 * slow pre-checks. */
+	return session_worker(ctx, h, m, session_epoch_work, HOSTD_WQ_URGENT,
+	    err, errlen);
 }
 
 /* Rows indexed by message type; see common/msg.h. Everything but HELLO
@@ -276,6 +357,8 @@ const struct dispatch_entry session_dispatch[MSG_HOST_MAX] = {
 	[MSG_UNDEFINE_LEFTOVER] = { "undefine-leftover",
 	    &ferry__destroy_request__descriptor, handle_undefine_leftover,
 	    DISPATCH_AUTH },
+	[MSG_EPOCH] = { "epoch", &ferry__epoch_request__descriptor,
+	    handle_epoch, DISPATCH_AUTH },
 };
 const size_t session_ndispatch = MSG_HOST_MAX;
 

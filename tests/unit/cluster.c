@@ -179,6 +179,7 @@ cluster_hostd_start(struct cluster *cl, int i)
 	snprintf(hc.migration_address, sizeof(hc.migration_address),
 	    "127.0.0.1");
 	hc.memory_reserve_mib = 512;
+	snprintf(hc.state_dir, sizeof(hc.state_dir), "%s/state%d", cl->dir, i);
 	hc.capacity_mib = o->capacity_mib ? o->capacity_mib : 4096;
 	if (o->hostd_conf)
 		o->hostd_conf(cl, i, &hc);

@@ -83,6 +83,11 @@ test_hostd_ok(void **state)
 	assert_int_equal(c.startups_full, 60);
 	assert_int_equal(c.per_source_max_startups, 4);
 	assert_int_equal(c.max_frame_rate, 2000);
+	assert_string_equal(c.state_dir, "/var/lib/ferry-hostd");
+	assert_int_equal(parse_hostd_config(write_file("h.conf", HOSTD_OK
+	    "privsep_dir = \"/run/fh\";\nstate_dir = \"/run/fh2\";\n", 0644),
+	    &c, err, sizeof(err)), 0);
+	assert_string_equal(c.state_dir, "/run/fh2");
 	assert_int_equal(parse_hostd_config(write_file("h.conf", HOSTD_OK
 	    "max_startups = \"5:50:20\";\nper_source_max_startups = 2;\n",
 	    0644), &c, err, sizeof(err)), 0);
@@ -155,6 +160,13 @@ test_hostd_errors(void **state)
 	    "bad.conf:3: per_source_max_startups = 0 is out of range");
 	expect_hostd_error(HOSTD_REQ "max_frame_rate = 5;\n",
 	    "bad.conf:3: max_frame_rate = 5 is out of range [10, 1000000]");
+	/* The epoch file out of the network process's reach (fence.c). */
+	expect_hostd_error(HOSTD_REQ "state_dir = \"var/ferry\";\n",
+	    "state_dir 'var/ferry' is not an absolute path");
+	expect_hostd_error(HOSTD_REQ "privsep_dir = \"/run/fh\";\n"
+	    "state_dir = \"/run/fh/state\";\n", "must not contain each other");
+	expect_hostd_error(HOSTD_REQ "privsep_dir = \"/var/lib/fh/ps/\";\n"
+	    "state_dir = \"/var/lib/fh\";\n", "must not contain each other");
 }
 
 static void
