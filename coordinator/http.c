@@ -75,6 +75,10 @@ struct http_req {
 	char			*rbody;
 	size_t			 rlen;
 	const char		*ctype;
+	/* Or a protobuf reply, rendered on the HTTP thread (rbody: its
+	 * packed bytes). */
+	const ProtobufCMessageDescriptor *rdesc;
+	struct json_object	*(*render)(const ProtobufCMessage *);
 	/* Loop side. */
 	int			 in_loop;	/* the loop holds a reference */
 	int			 on_pending;
@@ -322,6 +326,68 @@ http_reply_raw(struct http_req *r, int status, const char *ctype, char *body,
 	}
 	if (!r->on_thread)
 		http_req_loop_done(r);
+}
+
+void
+http_reply_proto(struct http_req *r, int status,
+    const ProtobufCMessageDescriptor *desc,
+    struct json_object *(*render)(const ProtobufCMessage *),
+    const uint8_t *payload, size_t len)
+{
+	char *copy;
+
+	if ((copy = malloc(len ? len : 1)) == NULL) {
+		http_reply_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	if (len)
+		memcpy(copy, payload, len);
+	pthread_mutex_lock(&r->srv->mu);
+	if (!r->answered && !r->abandoned) {
+		r->rdesc = desc;
+		r->render = render;
+	}
+	pthread_mutex_unlock(&r->srv->mu);
+	http_reply_raw(r, status, "application/json", copy, len);
+}
+
+/* On the HTTP thread: a protobuf answer into its JSON text. */
+static void
+http_render_answer(struct http_req *r)
+{
+	ProtobufCMessage *m;
+	struct json_object *o;
+	const char *s;
+	char *body = NULL;
+
+	m = protobuf_c_message_unpack(r->rdesc, NULL, r->rlen,
+	    (const uint8_t *)r->rbody);
+	free(r->rbody);
+	r->rbody = NULL;
+	r->rlen = 0;
+	r->rdesc = NULL;
+	if (m == NULL || (o = r->render(m)) == NULL) {
+		if (m != NULL)
+			protobuf_c_message_free_unpacked(m, NULL);
+		r->status = 500;
+		r->rbody = http_error_text("internal", "cannot render the reply",
+		    &r->rlen);
+		return;
+	}
+	protobuf_c_message_free_unpacked(m, NULL);
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (s == NULL || asprintf(&body, "%s\n", s) < 0)
+		body = NULL;
+	json_object_put(o);
+	if (body == NULL) {
+		r->status = 500;
+		r->rbody = http_error_text("internal", "out of memory",
+		    &r->rlen);
+		return;
+	}
+	r->rbody = body;
+	r->rlen = strlen(body);
 }
 
 void
@@ -855,6 +921,8 @@ http_dispatch(struct http *srv, struct MHD_Connection *conn, struct http_req *r)
 		}
 		pthread_mutex_unlock(&srv->mu);
 	}
+	if (r->rdesc != NULL)
+		http_render_answer(r);	/* answered: the loop is done with r */
 	pthread_mutex_lock(&srv->mu);
 	srv->stats.requests++;
 	r->sent = 1;

@@ -64,6 +64,12 @@ struct json_object *http_req_json(struct http_req *);
 void	 http_reply_json(struct http_req *, int status, struct json_object *);
 void	 http_reply_raw(struct http_req *, int status, const char *ctype,
 	    char *body, size_t len);
+/* A reply of the control handlers, rendered by render on the HTTP thread
+ * (the loop only copies its bytes). */
+void	 http_reply_proto(struct http_req *, int status,
+	    const ProtobufCMessageDescriptor *,
+	    struct json_object *(*render)(const ProtobufCMessage *),
+	    const uint8_t *payload, size_t len);
 void	 http_reply_error(struct http_req *, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Set by a handler that answers later: called on the loop if the request
