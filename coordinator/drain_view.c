@@ -101,7 +101,7 @@ drain_emit(struct drain *d, const char *event, const char *msg)
 		(void)control_event(w->client, MSG_CTL_DRAIN_EVENT, w->serial,
 		    &ev.base);
 	if (d->co->http != NULL)
-		http_events_push(d->co, "drain", http_render_drain_event(&ev));
+		http_events_drain(d->co, event, &dv.info);
 	drain_view_clear(&dv);
 	d->last_emit_ms = clock_mono_ms();
 }

@@ -42,6 +42,7 @@
 #define HTTP_PEM_MAX	(64 * 1024)
 #define HTTP_SSE_PING_MS 5000	/* below the idle timeout: a quiet stream lives */
 #define HTTP_SWEEP_MS	1000
+#define HTTP_DRAIN_MAX	(1024 * 1024)	/* an oversized body read to drop it */
 
 struct http_kv {
 	char	*k, *v;
@@ -965,10 +966,13 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && strtoull(cl, NULL, 10) > max) {
-			/* Refused before a byte of it is read. */
 			r->too_big = 1;
-			return http_send_error(conn, r, 413, "too_large",
-			    "request body over the limit");
+			/* Far over: refused before a byte of it is read (the
+			 * client may see a reset instead). A little over:
+			 * read and dropped, so the 413 reaches it. */
+			if (strtoull(cl, NULL, 10) > max + HTTP_DRAIN_MAX)
+				return http_send_error(conn, r, 413,
+				    "too_large", "request body over the limit");
 		}
 		return MHD_YES;
 	}

@@ -104,6 +104,13 @@ enum http_role http_role_of(const char *);	/* "read", "operate"; NONE */
  * GET /v1/events (pushed on the loop, read by the HTTP threads) */
 void	 http_events_push(struct coord *, const char *kind,
 	    struct json_object *);	/* takes the object */
+/* A job's event and a drain's, as ferryctl migrate --json and
+ * maintenance --wait --json print them (what they remember from earlier
+ * events, the stream remembers here). */
+struct job;
+void	 http_events_job(struct job *, const Ferry__JobEvent *);
+void	 http_events_drain(struct coord *, const char *event,
+	    const Ferry__DrainInfo *);
 struct http_events;
 struct http_events *http_events_of(struct http *);	/* NULL: off */
 struct http_events *http_events_new(size_t capacity);
@@ -120,18 +127,5 @@ extern const size_t http_api_nroutes;
 
 /* http_openapi.c (made from docs/openapi.json by the Makefile) */
 extern const char http_openapi_json[];
-
-/* http_render.c: each object as ferryctl --json prints it */
-struct json_object *http_render_hosts(const Ferry__HostsReply *);
-struct json_object *http_render_host(const Ferry__HostEntry *);
-struct json_object *http_render_vms(const Ferry__VmsReply *);
-struct json_object *http_render_jobs(const Ferry__JobsReply *);
-struct json_object *http_render_job(const Ferry__JobReply *);
-struct json_object *http_render_job_info(const Ferry__JobInfo *);
-struct json_object *http_render_job_event(const Ferry__JobEvent *);
-struct json_object *http_render_drain(const Ferry__DrainInfo *);
-struct json_object *http_render_drain_event(const Ferry__DrainEvent *);
-struct json_object *http_render_check(const Ferry__CheckReply *);
-struct json_object *http_render_rebalance(const Ferry__RebalanceReply *);
 
 #endif

@@ -3,8 +3,8 @@
  * socket's call of the same name (api.c's handlers, through a client of
  * control.c whose replies come back here instead of going to a socket),
  * so the API and ferryctl share every check and every refusal; the reply
- * is rendered as ferryctl --json prints it (http_render.c). All on the
- * loop.
+ * is rendered as ferryctl --json prints it (common/jsonv.c, on the HTTP
+ * thread). The handlers run on the loop.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +14,7 @@
 
 #include "coordinator.h"
 #include "http.h"
+#include "jsonv.h"
 #include "log.h"
 
 /* One call through the control handlers. */
@@ -286,20 +287,20 @@ http_api_id(struct http_req *r, uint64_t *id)
 
 /* ---- renderings behind one signature ------------------------------------ */
 
-#define RENDER(name, type)						\
+#define RENDER(name, fn, type)						\
 static struct json_object *						\
 http_api_render_##name(const ProtobufCMessage *m)			\
 {									\
-	return http_render_##name((const type *)(const void *)m);	\
+	return fn((const type *)(const void *)m);			\
 }
-RENDER(hosts, Ferry__HostsReply)
-RENDER(vms, Ferry__VmsReply)
-RENDER(jobs, Ferry__JobsReply)
-RENDER(job, Ferry__JobReply)
-RENDER(job_info, Ferry__JobInfo)
-RENDER(check, Ferry__CheckReply)
-RENDER(drain, Ferry__DrainInfo)
-RENDER(rebalance, Ferry__RebalanceReply)
+RENDER(hosts, jsonv_hosts, Ferry__HostsReply)
+RENDER(vms, jsonv_vms, Ferry__VmsReply)
+RENDER(jobs, jsonv_jobs, Ferry__JobsReply)
+RENDER(job, jsonv_job_detail, Ferry__JobReply)
+RENDER(job_info, jsonv_job, Ferry__JobInfo)
+RENDER(check, jsonv_check, Ferry__CheckReply)
+RENDER(drain, jsonv_drain, Ferry__DrainInfo)
+RENDER(rebalance, jsonv_rebalance, Ferry__RebalanceReply)
 #undef RENDER
 
 /* ---- the resources ------------------------------------------------------ */

@@ -185,19 +185,8 @@ job_emit(struct job *j, Ferry__JobEvent *ev)
 	TAILQ_FOREACH(w, &j->watchers, entry)
 		(void)control_event(w->client, MSG_CTL_JOB_EVENT, w->serial,
 		    &ev->base);
-	if (j->co->http != NULL && !j->check_only) {
-		/* The API's stream has no earlier event to remember these
-		 * from (ferryctl does): every event names them. */
-		Ferry__JobEvent e = *ev;
-
-		if (e.state == NULL)
-			e.state = (char *)job_state_name(j->state);
-		if (e.source == NULL && j->source[0])
-			e.source = j->source;
-		if (e.destination == NULL && j->destination[0])
-			e.destination = j->destination;
-		http_events_push(j->co, "job", http_render_job_event(&e));
-	}
+	if (j->co->http != NULL && !j->check_only)
+		http_events_job(j, ev);
 }
 
 void

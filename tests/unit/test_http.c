@@ -27,6 +27,7 @@
 
 static int http_port;
 static int answer_timeout_s = 30;
+static int rate = 1000;
 
 struct req {
 	struct cluster	*cl;
@@ -55,7 +56,7 @@ http_coord_conf(struct cluster *cl, struct coord_conf *cc)
 	h->idle_timeout_s = 2;
 	h->max_header_kib = 16;
 	h->max_body_kib = 4;
-	h->rate = 1000;
+	h->rate = rate;
 	h->answer_timeout_s = answer_timeout_s;
 	h->events_kept = 64;
 }
@@ -350,10 +351,80 @@ test_loop_does_not_answer(void **state)
 	assert_int_equal(req(cl, &r, "GET", "/v1/hosts", read_tok, NULL), 200);
 }
 
+struct burst {
+	struct cluster	*cl;
+	int		 n200, n429;
+	volatile int	 done;
+};
+
+/* One curl, twelve requests on one kept-alive connection. */
+static void *
+burst_main(void *arg)
+{
+	struct burst *b = arg;
+	char cmd[4096], line[64];
+	size_t off;
+	FILE *p;
+	int i, code;
+
+	off = (size_t)snprintf(cmd, sizeof(cmd), "curl -s --max-time 20 "
+	    "--cacert %s/cert.pem -H 'Authorization: Bearer %s' -w "
+	    "'%%{http_code}\\n'", b->cl->dir, read_tok);
+	for (i = 0; i < 12; i++)
+		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off,
+		    " -o /dev/null 'https://127.0.0.1:%d/v1/jobs'", http_port);
+	if ((p = popen(cmd, "r")) != NULL) {
+		while (fgets(line, sizeof(line), p) != NULL) {
+			code = atoi(line);
+			b->n200 += code == 200;
+			b->n429 += code == 429;
+		}
+		pclose(p);
+	}
+	__atomic_store_n(&b->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static int
+burst_done(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	return __atomic_load_n(&((struct burst *)arg)->done, __ATOMIC_SEQ_CST);
+}
+
+/* Over the request rate (3 a second here): 429, and the API answers
+ * again the next second. */
+static void
+test_rate(void **state)
+{
+	struct cluster *cl = *state;
+	struct burst b;
+	struct req r;
+	pthread_t th;
+
+	memset(&b, 0, sizeof(b));
+	b.cl = cl;
+	assert_int_equal(pthread_create(&th, NULL, burst_main, &b), 0);
+	assert_true(cluster_run_until(cl, burst_done, &b, 30000));
+	pthread_join(th, NULL);
+	assert_int_equal(b.n200 + b.n429, 12);
+	assert_true(b.n429 >= 12 - 2 * 3);	/* at most two seconds' worth */
+	cluster_pump(cl, 1100);
+	assert_int_equal(req(cl, &r, "GET", "/v1/jobs", read_tok, NULL), 200);
+}
+
+static int
+setup_rate(void **state)
+{
+	rate = 3;
+	return setup(state);
+}
+
 static int
 setup_short(void **state)
 {
 	answer_timeout_s = 1;
+	rate = 1000;
 	return setup(state);
 }
 
@@ -369,6 +440,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_loop_does_not_answer,
 		    setup_short, teardown),
+		cmocka_unit_test_setup_teardown(test_rate, setup_rate, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
