@@ -1226,6 +1226,14 @@ http_free(struct coord *co)
 		TAILQ_REMOVE(&srv->queue, r, qentry);
 		http_req_unref_locked(r);
 	}
+	log_info("http: %llu requests, %llu answered >= 400, %llu not answered "
+	    "in time, %llu over the rate; the loop took a request at most "
+	    "%.1f ms after it was handed over",
+	    (unsigned long long)srv->stats.requests,
+	    (unsigned long long)srv->stats.errors,
+	    (unsigned long long)srv->stats.timeouts,
+	    (unsigned long long)srv->stats.limited,
+	    srv->stats.loop_lag_max_us / 1000.0);
 	pthread_mutex_unlock(&srv->mu);
 	http_destroy(srv);
 	co->http = NULL;
