@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """api_schema.py OPENAPI SEEN: checks what the API really answered against
 its OpenAPI document. SEEN has one line per answer: METHOD TEMPLATE STATUS
 FILE (TEMPLATE as the document's path, e.g. /v1/jobs/{id}). Every answer's

@@ -231,8 +231,8 @@ check "too many connections from one address are refused" rude many
 check "the API answers again afterwards" wait_until 10 bash -c "[ \"\$(curl -sS --cacert $FERRY_CA -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $FERRY_READ_TOKEN' $FERRY_API/v1/hosts)\" = 200 ]"
 
 # --- every answer above against the OpenAPI document -------------------------
-python3 "$(dirname "$0")/api_schema.py" "$tmp/openapi.json" "$tmp/seen" | grep -v '^ok - openapi: .* matches its schema$' || true
-check "every answer above matches the OpenAPI document" python3 "$(dirname "$0")/api_schema.py" "$tmp/openapi.json" "$tmp/seen" > /dev/null
+/usr/bin/python3 "$(dirname "$0")/api_schema.py" "$tmp/openapi.json" "$tmp/seen" | grep -v '^ok - openapi: .* matches its schema$' || true
+check "every answer above matches the OpenAPI document" /usr/bin/python3 "$(dirname "$0")/api_schema.py" "$tmp/openapi.json" "$tmp/seen" > /dev/null
 
 # Whatever the rebalance moved is done before the lab is used again.
 settled() { ! ferryctl jobs --json | jq -e 'map(select(.ended_ms == null)) | length > 0' > /dev/null; }
