@@ -78,6 +78,23 @@ struct coord_ha_conf {
 	int		timeout_ms;
 };
 
+/* http = { ... }: the HTTPS API (http.c); off unless configured. */
+struct coord_http_conf {
+	int		 enabled;
+	char		 listen[128];		/* ADDR:PORT */
+	char		 cert[PATH_MAX];	/* PEM chain */
+	char		 key[PATH_MAX];		/* PEM, 0600 */
+	char		 tokens[PATH_MAX];	/* name role sha256, 0600 */
+	int		 max_connections;
+	int		 max_connections_per_ip;
+	int		 idle_timeout_s;	/* a silent connection is cut */
+	int		 max_header_kib;	/* the request's headers in all */
+	int		 max_body_kib;
+	int		 rate;			/* requests a second per client */
+	int		 answer_timeout_s;	/* the loop's answer, or 504 */
+	int		 events_kept;		/* /v1/events' ring */
+};
+
 struct coord_conf {
 	char		 name[64];		/* this coordinator, for hostd logs */
 	char		 database[PATH_MAX];	/* the SQLite file */
@@ -104,6 +121,7 @@ struct coord_conf {
 	size_t		 nvms;
 	int		 zone_stay;		/* zone_policy "stay" (default) */
 	struct coord_ha_conf ha;
+	struct coord_http_conf http;
 };
 
 struct coord;
@@ -168,6 +186,7 @@ enum ha_state {
 };
 struct cpucache;
 struct drain;
+struct http;
 TAILQ_HEAD(drain_list, drain);
 
 struct coord {
@@ -199,6 +218,7 @@ struct coord {
 	char			 ha_leader[64];	/* "": unknown */
 	int			 ha_pending;	/* EPOCH replies awaited */
 	struct lease		*lease;		/* owned; NULL without HA */
+	struct http		*http;		/* owned; http.c; NULL: off */
 };
 
 /* parse.c */
@@ -269,6 +289,10 @@ struct coord *control_coord(struct ctl_client *);
 void	 control_client_ref(struct ctl_client *);
 void	 control_client_unref(struct ctl_client *);
 int	 control_client_alive(const struct ctl_client *);
+typedef void (*control_sink_fn)(void *arg, const struct frame *);
+struct ctl_client *control_client_sink(struct coord *, control_sink_fn,
+	    void *arg);
+void	 control_client_sink_close(struct ctl_client *);
 
 /* A move with a fixed destination (rebalancing). Strings are borrowed. */
 struct drain_move {
