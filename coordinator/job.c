@@ -650,6 +650,12 @@ job_send_migrate(struct job *j, int resume)
 		pol.allow_postcopy = j->opts.postcopy > 0;
 		pol.has_auto_converge = 1;
 		pol.auto_converge = j->opts.auto_converge;
+		/* The check's measurement: the ladder throttles from the
+		 * second pass on when it predicts no convergence. */
+		if (j->dirty_mibs > 0) {
+			pol.has_dirty_mibs = 1;
+			pol.dirty_mibs = j->dirty_mibs;
+		}
 	}
 	req.job_id = j->id;
 	req.name = j->vm;
@@ -838,6 +844,20 @@ job_on_progress(struct host *h, const Ferry__JobStats *s)
 		if (s->action)
 			json_object_object_add(o, "policy",
 			    json_object_new_string(s->action));
+		/* The decision as data: {"action":"throttle","percent":60,
+		 * "reason":"dirty 30 MiB/s > link 10 ..."} */
+		if (s->action && s->action_name) {
+			json_object_object_add(o, "action",
+			    json_object_new_string(s->action_name));
+			json_object_object_add(o, "reason",
+			    json_object_new_string(s->action));
+		}
+		if (s->has_throttle_pct) {
+			json_object_object_add(o, "percent",
+			    json_object_new_int64(s->throttle_pct));
+			json_object_object_add(o, "throttled_ms",
+			    json_object_new_int64((int64_t)s->throttled_ms));
+		}
 		job_record(j, "progress", o);
 	}
 }
