@@ -100,7 +100,6 @@ converge_init(struct converge_state *st, const struct converge_policy *p,
 	st->downtime_ms = p->initial_downtime_ms < p->max_downtime_ms ?
 	    p->initial_downtime_ms : p->max_downtime_ms;
 	st->best_remaining = CONVERGE_UNSET;
-	st->low_remaining = CONVERGE_UNSET;
 }
 
 /*
@@ -241,19 +240,11 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 	if (st->postcopy || s->postcopy)
 		return;
 
-	/* No new low of data remaining (1% below the last) for too long:
-	 * stuck, whatever the passes say. */
-	rem = s->data_remaining;
-	/* Set-up: nothing counted yet, so 0 remaining is no low. */
-	if (s->data_total == 0 || s->memory_iteration == 0)
-		;
-	else if (st->low_remaining == CONVERGE_UNSET || (rem <= st->low_remaining &&
-	    st->low_remaining - rem >= st->low_remaining / 100 +
-	    (st->low_remaining % 100 != 0))) {
-		st->low_remaining = rem;
-		st->low_ms = s->time_elapsed;
-	} else if (p->progress_timeout_s != 0 && s->time_elapsed - st->low_ms >
-	    (uint64_t)p->progress_timeout_s * 1000) {
+	/* No new low of data remaining at a pass boundary (1% below the
+	 * best, see below) for too long: stuck, whatever else is said. */
+	if (p->progress_timeout_s != 0 && st->last_iteration >= 2 &&
+	    s->time_elapsed > st->low_ms &&
+	    s->time_elapsed - st->low_ms > (uint64_t)p->progress_timeout_s * 1000) {
 		if (p->allow_postcopy || p->postcopy_always) {
 			st->postcopy = 1;
 			converge_set(d, CONV_POSTCOPY, st->downtime_ms,
@@ -276,6 +267,8 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 	iter = s->memory_iteration;
 	if (iter <= st->last_iteration)
 		return;
+	if (iter >= 2 && st->last_iteration < 2)
+		st->pass2_ms = s->time_elapsed;
 	st->last_iteration = iter;
 
 	/* --postcopy=always: the first pass is the pre-copy. */
@@ -316,14 +309,19 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 		}
 	}
 
+	rem = s->data_remaining;
 	best = st->best_remaining;
 	/* At least 1% lower: best - rem >= ceil(best / 100). */
 	if (best == CONVERGE_UNSET ||
 	    (rem <= best && best - rem >= best / 100 + (best % 100 != 0))) {
 		st->best_remaining = rem;
+		st->low_ms = s->time_elapsed;
 		st->stalled = 0;
 	} else
 		st->stalled++;
+	/* The first pass is not judged: its clock starts with the second. */
+	if (iter >= 2 && st->low_ms < st->pass2_ms)
+		st->low_ms = st->pass2_ms;
 
 	/* Stalled while the throttle can still tighten: let it (the
 	 * no-progress timeout still catches a guest it cannot slow). */

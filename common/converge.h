@@ -71,8 +71,8 @@ struct converge_state {
 	int			done;		/* aborted: nothing more to decide */
 	uint32_t		throttle_pct;	/* currently asked for */
 	uint64_t		throttle_since_ms;	/* elapsed when it began */
-	uint64_t		low_remaining;	/* lowest data_remaining of any sample */
-	uint64_t		low_ms;		/* ... at this elapsed time */
+	uint64_t		low_ms;		/* elapsed at the last new best_remaining */
+	uint64_t		pass2_ms;	/* elapsed when the second pass began */
 };
 void	converge_init(struct converge_state *, const struct converge_policy *,
 	    uint64_t mem_mib);

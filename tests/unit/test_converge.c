@@ -377,6 +377,7 @@ test_no_progress(void **state)
 		converge_policy_defaults(&p);
 		p.progress_timeout_s = 10;
 		p.stall_iterations = 0;
+		p.throttle = 0;
 		p.allow_postcopy = post;
 		p.timeout_s = 1000;
 		converge_init(&st, &p, 256);
@@ -384,12 +385,19 @@ test_no_progress(void **state)
 		s.data_total = 0;
 		converge_step(&st, &s, &d);
 		assert_int_equal(d.action, CONV_CONTINUE);
-		s = sample(1000, 1, 200 * MIB);
+		s = sample(1000, 1, 200 * MIB);		/* pass 1: no boundary yet */
 		converge_step(&st, &s, &d);
-		s = sample(11000, 1, 199 * MIB);	/* < 1 %: no new low */
+		s = sample(30000, 1, 1 * MIB);
 		converge_step(&st, &s, &d);
 		assert_int_equal(d.action, CONV_CONTINUE);
-		s = sample(11500, 1, 199 * MIB);
+		s = sample(31000, 2, 60 * MIB);		/* the best so far */
+		converge_step(&st, &s, &d);
+		s = sample(40000, 2, 1 * MIB);		/* low within a pass: no */
+		converge_step(&st, &s, &d);
+		s = sample(41000, 3, 60 * MIB);		/* not 1 % below */
+		converge_step(&st, &s, &d);
+		assert_true(d.action != CONV_ABORT && d.action != CONV_POSTCOPY);
+		s = sample(41500, 3, 1 * MIB);
 		converge_step(&st, &s, &d);
 		assert_int_equal(d.action, post ? CONV_POSTCOPY : CONV_ABORT);
 		assert_non_null(strstr(d.reason, "no progress"));
