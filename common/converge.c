@@ -60,9 +60,8 @@ converge_policy_defaults(struct converge_policy *p)
 	p->throttle = 1;
 	/* Half the link: each pass then sends at most half the last. */
 	p->throttle_target_pct = 50;
-	/* Of the vCPU time the guest used before: a guest whose dirtying
-	 * costs little CPU (the lab's) is slowed only near the top. */
-	p->throttle_max_pct = 99;
+	/* Of the vCPU time the guest used before: it keeps a twentieth. */
+	p->throttle_max_pct = 95;
 	/* Enough full passes at the rate achieved for the ladder to work. */
 	p->timeout_passes = 8;
 	/* Truly stuck: no new low of data remaining in this long. */
@@ -291,9 +290,10 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 	    (uint64_t)(link + 0.5) ? (uint64_t)(link + 0.5) : 1,
 	    p->max_downtime_ms, &pr) == 0 && !pr.converges))) {
 		pct = converge_throttle_for(dirty, link, st->throttle_pct, p);
-		/* Loosen only when far below the target: no flapping. */
-		if (pct < st->throttle_pct && dirty * 100.0 >
-		    link * p->throttle_target_pct / 2.0)
+		/* Only tighter while the migration runs: a loosened guest
+		 * dirtied in bursts again (lab); it is all released at the
+		 * end. */
+		if (pct < st->throttle_pct)
 			pct = st->throttle_pct;
 		if (pct != st->throttle_pct) {
 			if (st->throttle_pct == 0)
@@ -306,6 +306,8 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 			    st->throttle_pct, pct,
 			    link * p->throttle_target_pct / 100.0);
 			st->throttle_pct = pct;
+			/* a tighter throttle is progress of its own */
+			st->stalled = 0;
 		}
 	}
 

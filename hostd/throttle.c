@@ -27,10 +27,12 @@
 #include "hostd.h"
 #include "log.h"
 
-/* Long enough that a quota of 1 ms (the kernel's minimum) is 0.2 % of a
- * vCPU; short enough that the guest is never frozen much beyond half a
- * second at a time. */
-#define THROTTLE_PERIOD_US	500000
+/* The period is the shortest that can express the share: libvirt's
+ * default of 0.1 s (the guest is never frozen longer at a time), longer
+ * only for shares below 1 % (the kernel's minimum quota is 1 ms); a guest
+ * whose dirtying costs little CPU (the lab's, ~1 % under TCG) needs those. */
+#define THROTTLE_PERIOD_US	100000
+#define THROTTLE_PERIOD_MAX_US	1000000
 #define THROTTLE_MIN_QUOTA_US	1000
 #define THROTTLE_QEMU_RUN	"/run/libvirt/qemu"
 
@@ -305,7 +307,8 @@ throttle_sample(struct throttle *t, const char *name)
 int
 throttle_apply(struct throttle *t, const char *name, uint32_t pct)
 {
-	double base, q;
+	double base, q, share;
+	uint64_t period;
 	int64_t quota;
 	int i, rc = 0;
 
@@ -317,7 +320,14 @@ throttle_apply(struct throttle *t, const char *name, uint32_t pct)
 	base = t->base_share > 0.001 ? t->base_share : 1.0;
 	if (base > 1.0)
 		base = 1.0;
-	q = base * (100 - pct) / 100.0 * THROTTLE_PERIOD_US;
+	share = base * (100 - pct) / 100.0;
+	period = THROTTLE_PERIOD_US;
+	if (share * period < THROTTLE_MIN_QUOTA_US)
+		period = share > 0 ? (uint64_t)(THROTTLE_MIN_QUOTA_US / share) :
+		    THROTTLE_PERIOD_MAX_US;
+	if (period > THROTTLE_PERIOD_MAX_US)
+		period = THROTTLE_PERIOD_MAX_US;
+	q = share * period;
 	quota = q < THROTTLE_MIN_QUOTA_US ? THROTTLE_MIN_QUOTA_US : (int64_t)q;
 	for (i = 0; i < t->nvcpu; i++) {
 		if (pct == 0)
@@ -325,7 +335,7 @@ throttle_apply(struct throttle *t, const char *name, uint32_t pct)
 			    t->vcpu[i].orig_quota, t->vcpu[i].orig_period);
 		else
 			rc |= throttle_set(t->vcpu[i].dir, t->v2, quota,
-			    THROTTLE_PERIOD_US);
+			    period);
 	}
 	if (rc != 0) {
 		/* The QEMU gone (migrated, destroyed): nothing left to
