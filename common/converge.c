@@ -422,10 +422,10 @@ converge_predict(uint64_t mem_mib, double dirty_mibs, uint64_t bandwidth_mibs,
 		    " within %d passes", CONVERGE_MAX_PASSES);
 	}
 	snprintf(pr->summary, sizeof(pr->summary),
-	    "will not converge at %s: the guest dirties %.1f MiB/s; %s",
+	    "will not converge at %s: the guest dirties %.1f MiB/s; the "
+	    "policy will throttle its vCPUs (%s)",
 	    bw_str, dirty_mibs, bandwidth_mibs == 0 ?
-	    "use --postcopy or --auto-converge" :
-	    "raise --bandwidth, or use --postcopy or --auto-converge");
+	    "or use --postcopy" : "or raise --bandwidth, or use --postcopy");
 	return 0;
 }
 

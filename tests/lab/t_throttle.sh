@@ -33,36 +33,39 @@ done
 # No flags: the default policy. 128 MiB at 6 MiB/s: the first pass takes
 # ~20 s, the second is where the ladder throttles.
 js=$(ferryctl migrate $vs --to h2 --bandwidth 8 --no-wait) || notok "migrate $vs"
-ja=$(ferryctl migrate $va --to h2 --bandwidth 4 --no-wait) || notok "migrate $va"
-jf=$(ferryctl migrate $vf --to h3 --bandwidth 4 --no-wait) || notok "migrate $vf"
+ja=$(ferryctl migrate $va --to h2 --bandwidth 3 --no-wait) || notok "migrate $va"
+jf=$(ferryctl migrate $vf --to h3 --bandwidth 3 --no-wait) || notok "migrate $vf"
 
 # While they run: the two slow ones are throttled, in libvirt's own view.
-for p in "$va $ja" "$vf $jf"; do
-	set -- $p
+throttled() { # VM JOB
 	if wait_until 90 sh -c "[ \"\$(virsh -q -c qemu+tcp://$(hip h1)/system schedinfo $1 --live | awk '\$1 == \"vcpu_quota\" { print \$3 }')\" -gt 0 ] 2>/dev/null"; then
 		ok "$1: throttled during the migration (vcpu_quota $(quota h1 $1), $(throttles $2) decision(s) in the history)"
 	else
 		notok "$1: never throttled (vcpu_quota $(quota h1 $1), job $(job_state $2))"
 	fi
-done
+}
+
+# Failure, at once (a throttled guest may converge soon): the destination's
+# incoming QEMU dies; the source resumes.
+throttled $vf $jf
+pid=$(for p in $(ip netns pids "fl$LAB_ID-h3"); do
+	tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q "guest=$vf" && echo $p; done | head -1)
+[ "$(job_state $jf)" = migrating ] && [ -n "$pid" ] && kill -9 "$pid" ||
+	notok "no incoming QEMU of $vf on h3 to kill (job $(job_state $jf))"
+wait_until 60 sh -c "ferryctl job $jf --json | jq -e '.job.state != \"migrating\" and .job.state != \"verifying\" and .job.state != \"checking\"'" > /dev/null
+st=$(job_state "$jf") q=$(quota h1 $vf)
+[ "$st" != succeeded ] && [ "$q" = -1 ] && ok "after the failure ($st): $vf's vcpu_quota on h1 is -1 again" ||
+	notok "after the failure ($st): $vf's vcpu_quota on h1 is $q"
+exactly_one $vf h1 && ok "$vf runs on h1 only" || notok "$vf not on h1 only"
 
 # Abort: rolled back, running on h1, throttle released.
+throttled $va $ja
 out=$(ferryctl abort "$ja" 2>&1) || notok "abort $ja: $out"
 wait_until 60 sh -c "ferryctl job $ja --json | jq -e '.job.state == \"rolled_back\" or .job.state == \"failed\" or .job.state == \"aborted\"'" > /dev/null
 st=$(job_state "$ja") q=$(quota h1 $va)
 [ "$q" = -1 ] && ok "after the abort ($st): $va's vcpu_quota on h1 is -1 again" ||
 	notok "after the abort ($st): $va's vcpu_quota on h1 is $q"
 exactly_one $va h1 && ok "$va runs on h1 only" || notok "$va not on h1 only"
-
-# Failure: the destination's incoming QEMU dies; the source resumes.
-pid=$(for p in $(ip netns pids "fl$LAB_ID-h3"); do
-	tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q "guest=$vf" && echo $p; done | head -1)
-[ -n "$pid" ] && kill -9 "$pid" || notok "no incoming QEMU of $vf on h3"
-wait_until 60 sh -c "ferryctl job $jf --json | jq -e '.job.state != \"migrating\" and .job.state != \"verifying\" and .job.state != \"checking\"'" > /dev/null
-st=$(job_state "$jf") q=$(quota h1 $vf)
-[ "$st" != succeeded ] && [ "$q" = -1 ] && ok "after the failure ($st): $vf's vcpu_quota on h1 is -1 again" ||
-	notok "after the failure ($st): $vf's vcpu_quota on h1 is $q"
-exactly_one $vf h1 && ok "$vf runs on h1 only" || notok "$vf not on h1 only"
 
 # Success: on h2 only, unthrottled there (the throttle never travels).
 wait_until 120 sh -c "ferryctl job $js --json | jq -e '.job.state == \"succeeded\" or .job.state == \"rolled_back\" or .job.state == \"failed\"'" > /dev/null

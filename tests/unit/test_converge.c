@@ -702,8 +702,8 @@ test_predict(void **state)
 	expect_near(pr.seconds, 10.24);
 	expect_near(pr.final_downtime_ms, 10240);
 	assert_string_equal(pr.summary, "will not converge at 100 MiB/s: the "
-	    "guest dirties 150.0 MiB/s; raise --bandwidth, or use --postcopy "
-	    "or --auto-converge");
+	    "guest dirties 150.0 MiB/s; the policy will throttle its vCPUs "
+	    "(or raise --bandwidth, or use --postcopy)");
 
 	/* Exactly the link's rate: each pass as large as the last. */
 	assert_int_equal(converge_predict(1024, 100, 100, 500, &pr), 0);
@@ -724,7 +724,7 @@ test_predict(void **state)
 	assert_int_equal(pr.converges, 0);
 	assert_string_equal(pr.summary, "will not converge at unlimited "
 	    "bandwidth (assumed 1000 MiB/s): the guest dirties 2000.0 MiB/s; "
-	    "use --postcopy or --auto-converge");
+	    "the policy will throttle its vCPUs (or use --postcopy)");
 
 	/* 99 of 100 MiB/s: passes shrink by 1% each; after 30 passes
 	 * 1024 * 0.99^30 = 758 MiB is still far above 50 MiB. */
@@ -733,8 +733,8 @@ test_predict(void **state)
 	assert_int_equal(pr.iterations, 30);
 	expect_near(pr.final_downtime_ms, 1024 * pow(0.99, 30) * 10);
 	assert_string_equal(pr.summary, "will not converge at 100 MiB/s within "
-	    "30 passes: the guest dirties 99.0 MiB/s; raise --bandwidth, or "
-	    "use --postcopy or --auto-converge");
+	    "30 passes: the guest dirties 99.0 MiB/s; the policy will throttle "
+	    "its vCPUs (or raise --bandwidth, or use --postcopy)");
 
 	/* A guest small enough to stop at once: 64 MiB at 128 MiB/s is
 	 * 500 ms, so even dirtying 1000 MiB/s it converges: 1 pass (0.5 s),
