@@ -444,3 +444,20 @@ converge_action_name(enum converge_action a)
 	}
 	return "unknown";
 }
+
+/* --postcopy=MODE and coordinator.conf's postcopy: "never" -1, "stalled"
+ * 1 (when pre-copy stalls or makes no progress), "always" 2 (after the
+ * first pass); 0: not one of them. */
+int
+converge_postcopy_mode(const char *s)
+{
+	if (s == NULL)
+		return 0;
+	if (strcmp(s, "never") == 0)
+		return -1;
+	if (strcmp(s, "stalled") == 0)
+		return 1;
+	if (strcmp(s, "always") == 0)
+		return 2;
+	return 0;
+}

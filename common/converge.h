@@ -87,5 +87,6 @@ int	converge_predict(uint64_t mem_mib, double dirty_mibs,
 	    uint64_t bandwidth_mibs, uint32_t max_downtime_ms,
 	    struct converge_prediction *);
 const char *converge_action_name(enum converge_action);
+int	converge_postcopy_mode(const char *);
 
 #endif

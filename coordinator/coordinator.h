@@ -92,6 +92,7 @@ struct coord_conf {
 	struct coord_vm_conf *vms;		/* owned */
 	size_t		 nvms;
 	int		 zone_stay;		/* zone_policy "stay" (default) */
+	int		 postcopy;		/* -1 never (default), 1 stalled, 2 always */
 };
 
 struct coord;

@@ -622,6 +622,7 @@ job_send_migrate(struct job *j, int resume)
 	struct host *sh = coord_host_find(j->co, j->source);
 	struct host *dh = coord_host_find(j->co, j->destination);
 	char muri[300], e[300], *copy[16];
+	int pc;
 
 	if (sh == NULL || dh == NULL ||
 	    job_dest_uris(dh, muri, sizeof(muri), e, sizeof(e)) < 0) {
@@ -647,7 +648,11 @@ job_send_migrate(struct job *j, int resume)
 			pol.has_timeout_s = 1;
 			pol.timeout_s = j->opts.timeout_s;
 		}
-		pol.allow_postcopy = j->opts.postcopy > 0;
+		/* --postcopy=MODE, else the cluster's (coordinator.conf) */
+		pc = j->opts.postcopy ? j->opts.postcopy : j->co->conf.postcopy;
+		pol.allow_postcopy = pc > 0;
+		pol.has_postcopy_always = 1;
+		pol.postcopy_always = pc == 2;
 		pol.has_auto_converge = 1;
 		pol.auto_converge = j->opts.auto_converge;
 		/* The check's measurement: the ladder throttles from the

@@ -459,6 +459,34 @@ test_throttle(void **state)
 	assert_int_equal(d.throttle_pct, -1);
 }
 
+/* --postcopy=always: post-copy as the second pass begins. */
+static void
+test_postcopy_modes(void **state)
+{
+	struct converge_policy p;
+	struct converge_state st;
+	struct hv_job_stats s;
+	struct converge_decision d;
+
+	(void)state;
+	assert_int_equal(converge_postcopy_mode("never"), -1);
+	assert_int_equal(converge_postcopy_mode("stalled"), 1);
+	assert_int_equal(converge_postcopy_mode("always"), 2);
+	assert_int_equal(converge_postcopy_mode("sometimes"), 0);
+	assert_int_equal(converge_postcopy_mode(NULL), 0);
+	converge_policy_defaults(&p);
+	p.postcopy_always = 1;
+	converge_init(&st, &p, 256);
+	s = sample(1000, 1, 200 * MIB);
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.action, CONV_CONTINUE);
+	s = sample(26000, 2, 64 * MIB);
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.action, CONV_POSTCOPY);
+	assert_string_equal(d.reason, "iteration 2: post-copy after the first "
+	    "pass (policy: always)");
+}
+
 static struct hv_job_stats
 sample(uint64_t elapsed_ms, uint64_t iteration, uint64_t remaining)
 {
@@ -776,6 +804,7 @@ main(void)
 		cmocka_unit_test(test_link_timeout),
 		cmocka_unit_test(test_no_progress),
 		cmocka_unit_test(test_throttle),
+		cmocka_unit_test(test_postcopy_modes),
 		cmocka_unit_test(test_ramp_reaches_max),
 		cmocka_unit_test(test_iteration_jump),
 		cmocka_unit_test(test_one_percent),
