@@ -42,6 +42,7 @@ struct hostd_conf {
 	char		privsep_user[64];	/* ... running as this user */
 	char		privsep_dir[PATH_MAX];	/* ... chrooted here */
 	char		conf_file[PATH_MAX];	/* absolute; "" when none */
+	char		throttle_dir[PATH_MAX];	/* vCPU throttles to release after a restart */
 };
 
 /* A coordinator's session. Freed when its transport connection goes down. */
@@ -237,10 +238,15 @@ int	 cpu_compare(struct hostd *, const ProtobufCMessage *, uint8_t **,
 /* throttle.c */
 void	 throttle_sample(struct throttle *, const char *name);
 int	 throttle_apply(struct throttle *, const char *name, uint32_t pct);
+int	 throttle_record(const struct throttle *, const char *dir,
+	    const char *name);
+void	 throttle_forget(const char *dir, const char *name);
+void	 throttle_recover(const char *dir);
 
 /* migrate.c */
 struct mig;
 int	 migrate_throttle_set(struct mig *, uint32_t pct, char *, size_t);
+void	 migrate_recover_throttles(struct hostd *);
 int	 migrate_start(struct hostd *, const Ferry__MigrateRequest *, char *,
 	    size_t);
 int	 migrate_abort(struct hostd *, struct session *, const struct frame_hdr *,

@@ -175,11 +175,26 @@ migrate_throttle_set(struct mig *mg, uint32_t pct, char *err, size_t errlen)
 		rc = -1;
 		goto done;
 	}
+	/* Recorded before the first throttle, so that a restarted hostd
+	 * can release it (throttle_recover). */
+	if (pct > 0 && mg->thr_since_ms == 0 && mg->thr.resolved == 0 &&
+	    throttle_apply(&mg->thr, mg->name, 0) < 0) {
+		snprintf(err, errlen, "throttle %u%%: %s", pct, mg->thr.err);
+		rc = -1;
+		goto done;
+	}
+	if (pct > 0 && mg->thr_since_ms == 0 &&
+	    throttle_record(&mg->thr, mg->hd->conf.throttle_dir, mg->name) < 0)
+		log_warnx("job %llu: cannot record the throttle of %s in %s: %s",
+		    (unsigned long long)mg->job_id, mg->name,
+		    mg->hd->conf.throttle_dir, strerror(errno));
 	if (throttle_apply(&mg->thr, mg->name, pct) < 0) {
 		snprintf(err, errlen, "throttle %u%%: %s", pct, mg->thr.err);
 		rc = -1;
 		goto done;
 	}
+	if (pct == 0)
+		throttle_forget(mg->hd->conf.throttle_dir, mg->name);
 	if (pct > 0 && mg->thr_since_ms == 0)
 		mg->thr_since_ms = now;
 	if (pct == 0 && mg->thr_since_ms != 0) {
@@ -493,6 +508,44 @@ mig_policy_of(const Ferry__Policy *p, struct converge_policy *pol)
 	/* post-copy always needs libvirt's POSTCOPY flag */
 	if (pol->postcopy_always)
 		pol->allow_postcopy = 1;
+}
+
+/* At start-up: the throttles a killed predecessor left, released on a
+ * worker. */
+struct mig_recover {
+	struct workq_item	 item;
+	char			 dir[PATH_MAX];
+};
+
+static void
+mig_recover_work(struct workq_item *it)
+{
+	struct mig_recover *r = it->data;
+
+	throttle_recover(r->dir);
+}
+
+static void
+mig_recover_after(struct workq_item *it, int cancelled)
+{
+	(void)cancelled;
+	free(it->data);
+}
+
+void
+migrate_recover_throttles(struct hostd *hd)
+{
+	struct mig_recover *r;
+
+	if (hd->conf.throttle_dir[0] == '\0' ||
+	    (r = calloc(1, sizeof(*r))) == NULL)
+		return;
+	snprintf(r->dir, sizeof(r->dir), "%s", hd->conf.throttle_dir);
+	r->item.data = r;
+	r->item.work = mig_recover_work;
+	r->item.done = mig_recover_after;
+	if (workq_submit(&hd->wq[HOSTD_WQ_URGENT], &r->item) < 0)
+		free(r);
 }
 
 /* MIGRATE: start the migration and answer at once. */

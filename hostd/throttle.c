@@ -14,6 +14,7 @@
  * Blocking file I/O: call from workers only. Works with cgroup v1 (cpu
  * controller) and v2 (cpu.max).
  */
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <signal.h>
 #include <dirent.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hostd.h"
 #include "log.h"
@@ -351,4 +353,92 @@ throttle_apply(struct throttle *t, const char *name, uint32_t pct)
 	t->pct = pct;
 	t->quota_us = pct ? quota : -1;
 	return 0;
+}
+
+/*
+ * The record that lets a restarted hostd release a throttle its
+ * predecessor left (killed mid-migration): one file per domain in
+ * throttle_dir, "pid V2" then "DIR QUOTA PERIOD" per vCPU: the originals.
+ * Written (atomically) when a throttle is first applied, removed when it
+ * is released. Worker only.
+ */
+int
+throttle_record(const struct throttle *t, const char *dir, const char *name)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	FILE *f;
+	int i;
+
+	if (dir[0] == '\0')
+		return 0;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((f = fopen(tmp, "we")) == NULL)
+		return -1;
+	fprintf(f, "%d %d\n", (int)t->pid, t->v2);
+	for (i = 0; i < t->nvcpu; i++)
+		fprintf(f, "%s %" PRId64 " %" PRIu64 "\n", t->vcpu[i].dir,
+		    t->vcpu[i].orig_quota, t->vcpu[i].orig_period);
+	if (fflush(f) == EOF || fsync(fileno(f)) < 0) {
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	fclose(f);
+	return rename(tmp, path);
+}
+
+void
+throttle_forget(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (dir[0] == '\0')
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	(void)unlink(path);
+}
+
+/* Worker, at start-up: every throttle a previous hostd left is released
+ * (a migration still running after a restart goes on unthrottled), when
+ * that QEMU still runs. */
+void
+throttle_recover(const char *dir)
+{
+	char path[PATH_MAX], line[1024], cg[512];
+	struct dirent *de;
+	long long q;
+	unsigned long long per;
+	int pid, v2, n;
+	FILE *f;
+	DIR *d;
+
+	if (dir[0] == '\0' || (d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((f = fopen(path, "re")) == NULL)
+			continue;
+		n = 0;
+		if (fgets(line, sizeof(line), f) != NULL &&
+		    sscanf(line, "%d %d", &pid, &v2) == 2 && pid > 0 &&
+		    kill(pid, 0) == 0) {
+			while (fgets(line, sizeof(line), f) != NULL)
+				if (sscanf(line, "%511s %lld %llu", cg, &q,
+				    &per) == 3 && throttle_set(cg, v2, q,
+				    per) == 0)
+					n++;
+		}
+		fclose(f);
+		if (n > 0)
+			log_info("released the vCPU throttle of %s a previous "
+			    "hostd left (%d vCPU%s)", de->d_name, n,
+			    n == 1 ? "" : "s");
+		(void)unlink(path);
+	}
+	closedir(d);
 }
