@@ -54,6 +54,18 @@ converge_policy_defaults(struct converge_policy *p)
 	p->auto_converge = 0;
 	/* What Nova and virsh poll at; GetJobStats is cheap. */
 	p->stats_interval_ms = 500;
+	/* A guest that out-dirties the link never converges by itself;
+	 * slowing its vCPUs only while it moves is the cheapest way out,
+	 * and it is released the moment the migration ends. */
+	p->throttle = 1;
+	/* Half the link: each pass then sends at most half the last. */
+	p->throttle_target_pct = 50;
+	/* Of the vCPU time the guest used before: it keeps a twentieth. */
+	p->throttle_max_pct = 95;
+	/* Enough full passes at the rate achieved for the ladder to work. */
+	p->timeout_passes = 8;
+	/* Truly stuck: no new low of data remaining in this long. */
+	p->progress_timeout_s = 60;
 }
 
 uint64_t
@@ -87,6 +99,75 @@ converge_init(struct converge_state *st, const struct converge_policy *p,
 	st->downtime_ms = p->initial_downtime_ms < p->max_downtime_ms ?
 	    p->initial_downtime_ms : p->max_downtime_ms;
 	st->best_remaining = CONVERGE_UNSET;
+}
+
+/*
+ * The completion limit at the link's achieved rate: timeout_passes full
+ * passes over the guest's memory at data_processed / time_elapsed, and
+ * never below the static limit (converge_timeout_ms). A fixed timeout_s
+ * is the operator's and is kept.
+ */
+uint64_t
+converge_link_timeout_ms(const struct converge_state *st,
+    const struct hv_job_stats *s)
+{
+	uint64_t lim = st->timeout_ms, mem, ms;
+	double rate;
+
+	if (st->pol.timeout_s != 0 || st->pol.timeout_passes == 0 ||
+	    s->time_elapsed < 2000 || s->data_processed == 0)
+		return lim;
+	mem = s->memory_total ? s->memory_total : st->mem_mib << 20;
+	rate = (double)s->data_processed / (double)s->time_elapsed; /* B/ms */
+	ms = (uint64_t)((double)mem * st->pol.timeout_passes / rate);
+	/* whole seconds, so the reason reads exactly */
+	ms = (ms + 999) / 1000 * 1000;
+	return ms > lim ? ms : lim;
+}
+
+/*
+ * The vCPU throttle that brings a guest dirtying dirty_mibs, now throttled
+ * cur_pct, to the target share of the link: the guest's remaining vCPU
+ * share scales by target / dirty. 0 when no throttle is needed.
+ */
+uint32_t
+converge_throttle_for(double dirty_mibs, double link_mibs, uint32_t cur_pct,
+    const struct converge_policy *p)
+{
+	double target, share;
+	uint32_t pct;
+
+	if (!(dirty_mibs > 0) || !(link_mibs > 0))
+		return cur_pct;
+	target = link_mibs * p->throttle_target_pct / 100.0;
+	share = (100.0 - cur_pct) * target / dirty_mibs;
+	if (share >= 100.0)
+		return 0;
+	pct = (uint32_t)(100.0 - share + 0.5);
+	if (pct > p->throttle_max_pct)
+		pct = p->throttle_max_pct;
+	return pct;
+}
+
+static double
+converge_dirty_mibs(const struct converge_state *st, const struct hv_job_stats *s)
+{
+	uint64_t ps = s->memory_page_size ? s->memory_page_size : 4096;
+
+	if (s->memory_dirty_rate > 0)
+		return (double)(s->memory_dirty_rate * ps) / (1024.0 * 1024.0);
+	/* QEMU measures only from the second pass; until then the check's. */
+	return st->throttle_pct == 0 ? st->pol.dirty_mibs : 0;
+}
+
+static double
+converge_link_mibs(const struct converge_state *st, const struct hv_job_stats *s)
+{
+	if (s->memory_bps > 0)
+		return (double)s->memory_bps / (1024.0 * 1024.0);
+	if (st->pol.bandwidth_mibs > 0)
+		return (double)st->pol.bandwidth_mibs;
+	return CONVERGE_UNLIMITED_MIBS;
 }
 
 static void
@@ -126,13 +207,19 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
     struct converge_decision *d)
 {
 	const struct converge_policy *p = &st->pol;
-	uint64_t iter, rem, best, elapsed_s, target;
+	uint64_t iter, rem, best, elapsed_s, target, limit_ms;
+	struct converge_prediction pr;
+	double dirty, link;
+	uint32_t pct;
 
 	converge_set(d, CONV_CONTINUE, st->downtime_ms, "%s", "");
+	d->throttle_pct = -1;
+	d->throttle_reason[0] = '\0';
 	if (!s->active || st->done)
 		return;
 
-	if (s->time_elapsed > st->timeout_ms) {
+	limit_ms = converge_link_timeout_ms(st, s);
+	if (s->time_elapsed > limit_ms) {
 		/* Aborting post-copy would pause the guest half-moved:
 		 * let it finish. */
 		if (st->postcopy || s->postcopy)
@@ -143,7 +230,7 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 		    (s->time_elapsed % 1000 != 0);
 		converge_set(d, CONV_ABORT, st->downtime_ms,
 		    "completion timeout: %" PRIu64 " s elapsed > limit %"
-		    PRIu64 " s", elapsed_s, st->timeout_ms / 1000);
+		    PRIu64 " s", elapsed_s, limit_ms / 1000);
 		st->done = 1;
 		return;
 	}
@@ -152,13 +239,77 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 	if (st->postcopy || s->postcopy)
 		return;
 
+	/* No new low of data remaining at a pass boundary (1% below the
+	 * best, see below) for too long: stuck, whatever else is said. */
+	if (p->progress_timeout_s != 0 && st->last_iteration >= 2 &&
+	    s->time_elapsed > st->low_ms &&
+	    s->time_elapsed - st->low_ms > (uint64_t)p->progress_timeout_s * 1000) {
+		if (p->allow_postcopy || p->postcopy_always) {
+			st->postcopy = 1;
+			converge_set(d, CONV_POSTCOPY, st->downtime_ms,
+			    "no progress: data remaining has not reached a new "
+			    "low for %" PRIu32 " s; switching to post-copy",
+			    p->progress_timeout_s);
+		} else {
+			st->done = 1;
+			converge_set(d, CONV_ABORT, st->downtime_ms,
+			    "no progress: data remaining has not reached a new "
+			    "low for %" PRIu32 " s and post-copy is not allowed",
+			    p->progress_timeout_s);
+		}
+		return;
+	}
+
 	/* One sample is one observation of data_remaining, however many
 	 * passes it skipped: a jump from 3 to 6 counts once, both for the
 	 * stall counter and for the ramp. */
 	iter = s->memory_iteration;
 	if (iter <= st->last_iteration)
 		return;
+	if (iter >= 2 && st->last_iteration < 2)
+		st->pass2_ms = s->time_elapsed;
 	st->last_iteration = iter;
+
+	/* --postcopy=always: the first pass is the pre-copy. */
+	if (p->postcopy_always && iter >= 2) {
+		st->postcopy = 1;
+		converge_set(d, CONV_POSTCOPY, st->downtime_ms,
+		    "iteration %" PRIu64 ": post-copy after the first pass "
+		    "(policy: always)", iter);
+		return;
+	}
+
+	/* The throttle, re-decided at every pass from QEMU's dirty rate
+	 * and the rate the link achieved; before it would help (pass 1
+	 * sends everything anyway) only when the prediction says pre-copy
+	 * will not converge. */
+	dirty = converge_dirty_mibs(st, s);
+	link = converge_link_mibs(st, s);
+	if (p->throttle && iter >= 2 && dirty > 0 && (st->throttle_pct > 0 ||
+	    (converge_predict(st->mem_mib ? st->mem_mib : 1, dirty,
+	    (uint64_t)(link + 0.5) ? (uint64_t)(link + 0.5) : 1,
+	    p->max_downtime_ms, &pr) == 0 && !pr.converges))) {
+		pct = converge_throttle_for(dirty, link, st->throttle_pct, p);
+		/* Only tighter while the migration runs: a loosened guest
+		 * dirtied in bursts again (lab); it is all released at the
+		 * end. */
+		if (pct < st->throttle_pct)
+			pct = st->throttle_pct;
+		if (pct != st->throttle_pct) {
+			if (st->throttle_pct == 0)
+				st->throttle_since_ms = s->time_elapsed;
+			d->throttle_pct = (int)pct;
+			snprintf(d->throttle_reason, sizeof(d->throttle_reason),
+			    "dirty %.1f MiB/s %s link %.1f MiB/s: vCPU throttle "
+			    "%" PRIu32 "%% -> %" PRIu32 "%% (target %.1f MiB/s)",
+			    dirty, dirty > link ? ">" : "vs", link,
+			    st->throttle_pct, pct,
+			    link * p->throttle_target_pct / 100.0);
+			st->throttle_pct = pct;
+			/* a tighter throttle is progress of its own */
+			st->stalled = 0;
+		}
+	}
 
 	rem = s->data_remaining;
 	best = st->best_remaining;
@@ -166,11 +317,19 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 	if (best == CONVERGE_UNSET ||
 	    (rem <= best && best - rem >= best / 100 + (best % 100 != 0))) {
 		st->best_remaining = rem;
+		st->low_ms = s->time_elapsed;
 		st->stalled = 0;
 	} else
 		st->stalled++;
+	/* The first pass is not judged: its clock starts with the second. */
+	if (iter >= 2 && st->low_ms < st->pass2_ms)
+		st->low_ms = st->pass2_ms;
 
-	if (p->stall_iterations != 0 && st->stalled >= p->stall_iterations) {
+	/* Stalled while the throttle can still tighten: let it (the
+	 * no-progress timeout still catches a guest it cannot slow). */
+	if (p->stall_iterations != 0 && st->stalled >= p->stall_iterations &&
+	    !(p->throttle && st->throttle_pct > 0 &&
+	    st->throttle_pct < p->throttle_max_pct)) {
 		if (p->allow_postcopy) {
 			st->postcopy = 1;
 			converge_set(d, CONV_POSTCOPY, st->downtime_ms,
@@ -263,10 +422,10 @@ converge_predict(uint64_t mem_mib, double dirty_mibs, uint64_t bandwidth_mibs,
 		    " within %d passes", CONVERGE_MAX_PASSES);
 	}
 	snprintf(pr->summary, sizeof(pr->summary),
-	    "will not converge at %s: the guest dirties %.1f MiB/s; %s",
+	    "will not converge at %s: the guest dirties %.1f MiB/s; the "
+	    "policy will throttle its vCPUs (%s)",
 	    bw_str, dirty_mibs, bandwidth_mibs == 0 ?
-	    "use --postcopy or --auto-converge" :
-	    "raise --bandwidth, or use --postcopy or --auto-converge");
+	    "or use --postcopy" : "or raise --bandwidth, or use --postcopy");
 	return 0;
 }
 
@@ -284,4 +443,21 @@ converge_action_name(enum converge_action a)
 		return "abort";
 	}
 	return "unknown";
+}
+
+/* --postcopy=MODE and coordinator.conf's postcopy: "never" -1, "stalled"
+ * 1 (when pre-copy stalls or makes no progress), "always" 2 (after the
+ * first pass); 0: not one of them. */
+int
+converge_postcopy_mode(const char *s)
+{
+	if (s == NULL)
+		return 0;
+	if (strcmp(s, "never") == 0)
+		return -1;
+	if (strcmp(s, "stalled") == 0)
+		return 1;
+	if (strcmp(s, "always") == 0)
+		return 2;
+	return 0;
 }

@@ -18,9 +18,17 @@ struct converge_policy {
 	uint32_t	timeout_s_per_gib;	/* scaled timeout: per GiB of guest */
 	uint32_t	timeout_min_s;		/* ... but at least this */
 	uint32_t	stall_iterations;	/* no progress for this many */
-	int		allow_postcopy;
+	int		allow_postcopy;	/* post-copy when stalled */
 	int		auto_converge;
 	uint32_t	stats_interval_ms;
+	/* The ladder (issue 14). */
+	int		throttle;		/* Ferry's vCPU throttle allowed */
+	uint32_t	throttle_target_pct;	/* target dirty rate, % of the link */
+	uint32_t	throttle_max_pct;	/* never take more of the vCPU */
+	uint32_t	timeout_passes;		/* completion: this many full passes at the rate achieved */
+	uint32_t	progress_timeout_s;	/* no new low of data remaining for this long */
+	int		postcopy_always;	/* post-copy after the first pass */
+	double		dirty_mibs;		/* measured before the start; 0: unknown */
 };
 
 enum converge_action {
@@ -34,6 +42,8 @@ struct converge_decision {
 	enum converge_action	action;
 	uint64_t		downtime_ms;
 	char			reason[160];
+	int			throttle_pct;	/* -1: unchanged; else the new vCPU throttle */
+	char			throttle_reason[160];
 };
 
 struct converge_prediction {
@@ -59,15 +69,24 @@ struct converge_state {
 	uint32_t		stalled;	/* iterations without a new best */
 	int			postcopy;	/* switched */
 	int			done;		/* aborted: nothing more to decide */
+	uint32_t		throttle_pct;	/* currently asked for */
+	uint64_t		throttle_since_ms;	/* elapsed when it began */
+	uint64_t		low_ms;		/* elapsed at the last new best_remaining */
+	uint64_t		pass2_ms;	/* elapsed when the second pass began */
 };
 void	converge_init(struct converge_state *, const struct converge_policy *,
 	    uint64_t mem_mib);
 void	converge_step(struct converge_state *, const struct hv_job_stats *,
 	    struct converge_decision *);
 uint64_t converge_timeout_ms(const struct converge_policy *, uint64_t mem_mib);
+uint64_t converge_link_timeout_ms(const struct converge_state *,
+	    const struct hv_job_stats *);
+uint32_t converge_throttle_for(double dirty_mibs, double link_mibs,
+	    uint32_t cur_pct, const struct converge_policy *);
 int	converge_predict(uint64_t mem_mib, double dirty_mibs,
 	    uint64_t bandwidth_mibs, uint32_t max_downtime_ms,
 	    struct converge_prediction *);
 const char *converge_action_name(enum converge_action);
+int	converge_postcopy_mode(const char *);
 
 #endif

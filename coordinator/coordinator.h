@@ -122,6 +122,7 @@ struct coord_conf {
 	int		 zone_stay;		/* zone_policy "stay" (default) */
 	struct coord_ha_conf ha;
 	struct coord_http_conf http;
+	int		 postcopy;		/* -1 never (default), 1 stalled, 2 always */
 };
 
 struct coord;

@@ -625,6 +625,7 @@ job_send_migrate(struct job *j, int resume)
 	struct host *sh = coord_host_find(j->co, j->source);
 	struct host *dh = coord_host_find(j->co, j->destination);
 	char muri[300], e[300], *copy[16];
+	int pc;
 
 	if (sh == NULL || dh == NULL ||
 	    job_dest_uris(dh, muri, sizeof(muri), e, sizeof(e)) < 0) {
@@ -650,9 +651,19 @@ job_send_migrate(struct job *j, int resume)
 			pol.has_timeout_s = 1;
 			pol.timeout_s = j->opts.timeout_s;
 		}
-		pol.allow_postcopy = j->opts.postcopy > 0;
+		/* --postcopy=MODE, else the cluster's (coordinator.conf) */
+		pc = j->opts.postcopy ? j->opts.postcopy : j->co->conf.postcopy;
+		pol.allow_postcopy = pc > 0;
+		pol.has_postcopy_always = 1;
+		pol.postcopy_always = pc == 2;
 		pol.has_auto_converge = 1;
 		pol.auto_converge = j->opts.auto_converge;
+		/* The check's measurement: the ladder throttles from the
+		 * second pass on when it predicts no convergence. */
+		if (j->dirty_mibs > 0) {
+			pol.has_dirty_mibs = 1;
+			pol.dirty_mibs = j->dirty_mibs;
+		}
 	}
 	req.job_id = j->id;
 	req.name = j->vm;
@@ -841,6 +852,20 @@ job_on_progress(struct host *h, const Ferry__JobStats *s)
 		if (s->action)
 			json_object_object_add(o, "policy",
 			    json_object_new_string(s->action));
+		/* The decision as data: {"action":"throttle","percent":60,
+		 * "reason":"dirty 30 MiB/s > link 10 ..."} */
+		if (s->action && s->action_name) {
+			json_object_object_add(o, "action",
+			    json_object_new_string(s->action_name));
+			json_object_object_add(o, "reason",
+			    json_object_new_string(s->action));
+		}
+		if (s->has_throttle_pct) {
+			json_object_object_add(o, "percent",
+			    json_object_new_int64(s->throttle_pct));
+			json_object_object_add(o, "throttled_ms",
+			    json_object_new_int64((int64_t)s->throttled_ms));
+		}
 		job_record(j, "progress", o);
 	}
 }

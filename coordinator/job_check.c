@@ -259,6 +259,11 @@ job_checks_done(struct job *j)
 			    json_object_new_string(j->checks[i].name));
 			json_object_object_add(c, "ok",
 			    json_object_new_boolean(j->checks[i].ok));
+			/* a prediction of no convergence is recorded as the
+			 * warning it is, not as a silent ok */
+			if (j->checks[i].has_warning && j->checks[i].warning)
+				json_object_object_add(c, "warning",
+				    json_object_new_boolean(1));
 			json_object_object_add(c, "reason",
 			    json_object_new_string(j->checks[i].reason));
 			json_object_array_add(arr, c);
@@ -497,7 +502,8 @@ job_dirty_cb(struct host *h, const struct frame *f, const char *err, void *arg)
 			j->mem_mib = 1;
 		if (converge_predict(j->mem_mib, j->dirty_mibs,
 		    j->opts.bandwidth_mibs, downtime, &p) == 0)
-			/* A prediction informs; the policy decides in flight. */
+			/* A prediction is a warning; the ladder acts on it
+			 * in flight (its dirty rate goes with the policy). */
 			job_add_check(j, "convergence", 1, !p.converges, "%s",
 			    p.summary);
 	}

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "converge.h"
 #include "coordinator.h"
 #include "validate.h"
 #include "lease.h"
@@ -77,6 +78,8 @@ parse_coord_defaults(struct coord_conf *c)
 	c->per_destination = 1;
 	c->host_max_frame_rate = 500;
 	c->zone_stay = 1;
+	/* A failed post-copy leaves the guest split over two hosts. */
+	c->postcopy = -1;
 	c->rebalance.interval_s = 300;
 	c->rebalance.max_moves = 2;
 	c->rebalance.quiet_period_s = 1800;
@@ -587,6 +590,16 @@ parse_coord_config(const char *path, struct coord_conf *out, char *err,
 	if ((s = config_lookup(&cf, "store")) != NULL &&
 	    parse_store(s, &c, path, err, errlen) < 0)
 		goto done;
+	if ((s = config_lookup(&cf, "postcopy")) != NULL) {
+		const char *pc = config_setting_get_string(s);
+
+		if ((c.postcopy = converge_postcopy_mode(pc)) == 0) {
+			snprintf(err, errlen, "%s:%d: postcopy must be \"never\", "
+			    "\"stalled\" or \"always\"", path,
+			    config_setting_source_line(s));
+			goto done;
+		}
+	}
 	if ((s = config_lookup(&cf, "rebalance")) != NULL) {
 		char *end;
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "converge.h"
 #include "ferryctl.h"
 
 static int
@@ -14,7 +15,7 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "max-downtime", required_argument, NULL, 'd' },
 		{ "timeout", required_argument, NULL, 'T' },
-		{ "postcopy", no_argument, NULL, 'p' },
+		{ "postcopy", optional_argument, NULL, 'p' },
 		{ "no-postcopy", no_argument, NULL, 'P' },
 		{ "auto-converge", no_argument, NULL, 'a' },
 		{ "copy-storage", no_argument, NULL, 'c' },
@@ -58,9 +59,18 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 			req.timeout_s = (uint32_t)v;
 			break;
 		case 'p':
+			/* --postcopy alone: when stalled (as before) */
+			req.has_postcopy = 1;
+			req.postcopy = optarg ? converge_postcopy_mode(optarg) : 1;
+			if (req.postcopy == 0) {
+				out_fail("--postcopy must be never, "
+				    "stalled or always, not '%s'", optarg);
+				return CTL_EXIT_USAGE;
+			}
+			break;
 		case 'P':
 			req.has_postcopy = 1;
-			req.postcopy = ch == 'p' ? 1 : -1;
+			req.postcopy = -1;
 			break;
 		case 'a':
 			req.has_auto_converge = 1;
@@ -102,7 +112,7 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 const struct ctl_cmd cmd_migrate = {
 	"migrate",
 	"VM [--to HOST] [--bandwidth MIB] [--max-downtime MS] [--timeout SEC] "
-	    "[--postcopy|--no-postcopy] [--auto-converge] [--copy-storage] "
+	    "[--postcopy[=never|stalled|always]|--no-postcopy] [--auto-converge] [--copy-storage] "
 	    "[--no-wait] [--json]",
 	"live-migrate a VM and follow the job",
 	cmd_migrate_exec,

@@ -511,6 +511,7 @@ hostd_init(struct hostd *hd, uv_loop_t *loop, const struct hostd_conf *conf,
 	}
 	hd->listening = 1;
 started:
+	migrate_recover_throttles(hd);
 	uv_timer_start(&hd->refresh_timer, refresh_cb, 0,
 	    hd->conf.refresh_interval_ms);
 	uv_timer_start(&hd->heartbeat_timer, heartbeat_cb,

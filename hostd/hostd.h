@@ -42,6 +42,7 @@ struct hostd_conf {
 	char		privsep_user[64];	/* ... running as this user */
 	char		privsep_dir[PATH_MAX];	/* ... chrooted here */
 	char		conf_file[PATH_MAX];	/* absolute; "" when none */
+	char		throttle_dir[PATH_MAX];	/* vCPU throttles to release after a restart */
 	char		state_dir[PATH_MAX];	/* the epoch file (fence.c); "":
 						 * in memory (in-process users) */
 };
@@ -135,6 +136,27 @@ struct mig;
 struct mig_result;
 TAILQ_HEAD(mig_list, mig);
 TAILQ_HEAD(mig_result_list, mig_result);
+
+/* Ferry's vCPU throttle of one migrating guest (throttle.c). Touched by
+ * one worker at a time (the migration's poll work, then its release). */
+#define THROTTLE_VCPUS_MAX	32
+struct throttle {
+	int		 resolved, failed;
+	int		 v2;		/* cgroup v2: cpu.max */
+	pid_t		 pid;		/* the domain's QEMU */
+	int		 nvcpu;
+	struct {
+		pid_t		 tid;
+		char		 dir[512];
+		int64_t		 orig_quota;	/* -1: unlimited */
+		uint64_t	 orig_period;
+	}		 vcpu[THROTTLE_VCPUS_MAX];
+	double		 base_share;	/* CPUs the busiest vCPU used, unthrottled */
+	uint64_t	 last_ns, last_ms;
+	uint32_t	 pct;		/* applied */
+	int64_t		 quota_us;	/* applied; -1: none */
+	char		 err[256];
+};
 
 struct hostd {
 	uv_loop_t		*loop;
@@ -238,7 +260,18 @@ int	 cpu_baseline(struct hostd *, const ProtobufCMessage *, uint8_t **,
 int	 cpu_compare(struct hostd *, const ProtobufCMessage *, uint8_t **,
 	    size_t *, char *, size_t);
 
+/* throttle.c */
+void	 throttle_sample(struct throttle *, const char *name);
+int	 throttle_apply(struct throttle *, const char *name, uint32_t pct);
+int	 throttle_record(const struct throttle *, const char *dir,
+	    const char *name);
+void	 throttle_forget(const char *dir, const char *name);
+void	 throttle_recover(const char *dir);
+
 /* migrate.c */
+struct mig;
+int	 migrate_throttle_set(struct mig *, uint32_t pct, char *, size_t);
+void	 migrate_recover_throttles(struct hostd *);
 int	 migrate_start(struct hostd *, const Ferry__MigrateRequest *, char *,
 	    size_t);
 int	 migrate_abort(struct hostd *, struct session *, const struct frame_hdr *,

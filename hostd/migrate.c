@@ -54,6 +54,16 @@ struct mig {
 	char			 action[160];	/* the policy's last real decision */
 	int			 postcopy;
 	int			 aborted_by_policy;
+	/* Ferry's vCPU throttle: applied by poll work, released by the
+	 * migration's thread the moment libvirt returns; thr_mtx orders the
+	 * two, and nothing is applied once released. */
+	pthread_mutex_t		 thr_mtx;
+	struct throttle		 thr;
+	int			 thr_released;
+	uint64_t		 thr_since_ms;	/* mono, 0: not throttled */
+	uint64_t		 throttled_ms;	/* total */
+	uint32_t		 thr_max_pct;
+	char			 thr_err[256];	/* a failed release */
 };
 
 struct mig_result {
@@ -65,6 +75,9 @@ struct mig_result {
 	char			 action[160];
 	uint64_t		 elapsed_ms;
 	int			 postcopy;
+	uint64_t		 throttled_ms;
+	uint32_t		 thr_max_pct;
+	char			 thr_err[256];
 };
 
 struct mig_work {
@@ -104,8 +117,10 @@ mig_handle_closed(uv_handle_t *h)
 {
 	struct mig *mg = h->data;
 
-	if (--mg->open_handles == 0)
+	if (--mg->open_handles == 0) {
+		pthread_mutex_destroy(&mg->thr_mtx);
 		free(mg);
+	}
 }
 
 /* Frees mg once nothing refers to it any more. */
@@ -136,6 +151,80 @@ mig_fill_result(const struct mig_result *r, Ferry__MigrateResult *pr)
 	pr->elapsed_ms = r->elapsed_ms;
 	pr->has_postcopy = 1;
 	pr->postcopy = r->postcopy;
+	pr->has_throttled_ms = pr->has_throttle_max_pct = 1;
+	pr->throttled_ms = r->throttled_ms;
+	pr->throttle_max_pct = r->thr_max_pct;
+	if (r->thr_err[0])
+		pr->throttle_release = (char *)r->thr_err;
+}
+
+/*
+ * The one place the ladder's throttle changes (any thread but the loop):
+ * pct 0 releases. After migrate_throttle_release nothing is applied any
+ * more. Helpers steering a running job (ferryctl job set) call this too.
+ */
+int
+migrate_throttle_set(struct mig *mg, uint32_t pct, char *err, size_t errlen)
+{
+	uint64_t now = clock_mono_ms();
+	int rc = 0;
+
+	pthread_mutex_lock(&mg->thr_mtx);
+	if (mg->thr_released) {
+		snprintf(err, errlen, "the migration has ended");
+		rc = -1;
+		goto done;
+	}
+	/* Recorded before the first throttle, so that a restarted hostd
+	 * can release it (throttle_recover). */
+	if (pct > 0 && mg->thr_since_ms == 0 && mg->thr.resolved == 0 &&
+	    throttle_apply(&mg->thr, mg->name, 0) < 0) {
+		snprintf(err, errlen, "throttle %u%%: %s", pct, mg->thr.err);
+		rc = -1;
+		goto done;
+	}
+	if (pct > 0 && mg->thr_since_ms == 0 &&
+	    throttle_record(&mg->thr, mg->hd->conf.throttle_dir, mg->name) < 0)
+		log_warnx("job %llu: cannot record the throttle of %s in %s: %s",
+		    (unsigned long long)mg->job_id, mg->name,
+		    mg->hd->conf.throttle_dir, strerror(errno));
+	if (throttle_apply(&mg->thr, mg->name, pct) < 0) {
+		snprintf(err, errlen, "throttle %u%%: %s", pct, mg->thr.err);
+		rc = -1;
+		goto done;
+	}
+	if (pct == 0)
+		throttle_forget(mg->hd->conf.throttle_dir, mg->name);
+	if (pct > 0 && mg->thr_since_ms == 0)
+		mg->thr_since_ms = now;
+	if (pct == 0 && mg->thr_since_ms != 0) {
+		mg->throttled_ms += now - mg->thr_since_ms;
+		mg->thr_since_ms = 0;
+	}
+	if (pct > mg->thr_max_pct)
+		mg->thr_max_pct = pct;
+ done:
+	pthread_mutex_unlock(&mg->thr_mtx);
+	return rc;
+}
+
+/* The migration has ended, whatever the outcome: the originals back.
+ * On the migration's thread (blocking file I/O). */
+static void
+migrate_throttle_release(struct mig *mg)
+{
+	char err[256];
+
+	if (mg->thr.pct != 0 || mg->thr_since_ms != 0) {
+		if (migrate_throttle_set(mg, 0, err, sizeof(err)) < 0)
+			snprintf(mg->thr_err, sizeof(mg->thr_err), "%s", err);
+		else
+			log_info("job %llu: vCPU throttle of %s released",
+			    (unsigned long long)mg->job_id, mg->name);
+	}
+	pthread_mutex_lock(&mg->thr_mtx);
+	mg->thr_released = 1;
+	pthread_mutex_unlock(&mg->thr_mtx);
 }
 
 static void *
@@ -147,6 +236,7 @@ mig_thread(void *arg)
 	if (mg->rc < 0)
 		snprintf(mg->error, sizeof(mg->error), "%s", hv_last_error());
 	mg->ended_ms = clock_mono_ms();
+	migrate_throttle_release(mg);
 	__atomic_store_n(&mg->thread_done, 1, __ATOMIC_SEQ_CST);
 	uv_async_send(&mg->done_async);
 	return NULL;
@@ -177,6 +267,12 @@ mig_done_cb(uv_async_t *a)
 	snprintf(r->action, sizeof(r->action), "%s", mg->action);
 	r->elapsed_ms = mg->ended_ms - mg->started_ms;
 	r->postcopy = mg->postcopy;
+	r->throttled_ms = mg->throttled_ms;
+	r->thr_max_pct = mg->thr_max_pct;
+	snprintf(r->thr_err, sizeof(r->thr_err), "%s", mg->thr_err);
+	if (r->thr_err[0])
+		log_warnx("job %llu: the vCPU throttle of %s was not released: %s",
+		    (unsigned long long)r->job_id, r->name, r->thr_err);
 	if (r->ok)
 		log_info("job %llu: %s migrated to %s in %llu ms",
 		    (unsigned long long)r->job_id, r->name, mg->dest_uri,
@@ -223,6 +319,8 @@ mig_poll_work(struct workq_item *it)
 	}
 	if (!w->st.active)
 		return;
+	if (mg->pol.throttle)
+		throttle_sample(&mg->thr, mg->name);
 	if (!mg->downtime_set) {
 		/* Start low and let the policy raise it (QEMU's default is
 		 * 300 ms, more than many guests tolerate). */
@@ -231,6 +329,13 @@ mig_poll_work(struct workq_item *it)
 			mg->downtime_set = 1;
 	}
 	converge_step(&mg->cs, &w->st, &w->dec);
+	if (w->dec.throttle_pct >= 0 && migrate_throttle_set(mg,
+	    (uint32_t)w->dec.throttle_pct, w->err, sizeof(w->err)) < 0) {
+		/* Not fatal: the ladder goes on without it. */
+		w->rc = -1;
+		log_warnx("job %llu: %s", (unsigned long long)mg->job_id,
+		    w->err);
+	}
 	switch (w->dec.action) {
 	case CONV_CONTINUE:
 		break;
@@ -257,6 +362,7 @@ mig_poll_after(struct workq_item *it, int cancelled)
 	struct mig_work *w = it->data;
 	struct mig *mg = w->mg;
 	Ferry__JobStats js = FERRY__JOB_STATS__INIT;
+	char act[340];
 
 	mg->busy--;
 	mg->polling = 0;
@@ -274,6 +380,9 @@ mig_poll_after(struct workq_item *it, int cancelled)
 			if (w->dec.action == CONV_POSTCOPY && w->rc == 0)
 				mg->postcopy = 1;
 		}
+		if (w->dec.throttle_pct >= 0)
+			log_info("job %llu: policy: throttle: %s",
+			    (unsigned long long)mg->job_id, w->dec.throttle_reason);
 		if (w->st.postcopy)
 			mg->postcopy = 1;
 		js.job_id = mg->job_id;
@@ -307,8 +416,27 @@ mig_poll_after(struct workq_item *it, int cancelled)
 			js.disk_processed = w->st.disk_processed;
 			js.disk_remaining = w->st.disk_remaining;
 		}
-		if (w->dec.action != CONV_CONTINUE)
+		/* One decision per event: the throttle first (it is what
+		 * the guest feels); a downtime step taken with it is told in
+		 * the same reason. */
+		if (w->dec.throttle_pct >= 0) {
+			if (w->dec.action != CONV_CONTINUE)
+				snprintf(act, sizeof(act), "%s; %s",
+				    w->dec.throttle_reason, w->dec.reason);
+			else
+				snprintf(act, sizeof(act), "%s",
+				    w->dec.throttle_reason);
+			js.action = act;
+			js.action_name = "throttle";
+		} else if (w->dec.action != CONV_CONTINUE) {
 			js.action = w->dec.reason;
+			js.action_name = (char *)converge_action_name(
+			    w->dec.action);
+		}
+		js.has_throttle_pct = js.has_throttled_ms = 1;
+		js.throttle_pct = mg->thr.pct;
+		js.throttled_ms = mg->throttled_ms + (mg->thr_since_ms ?
+		    clock_mono_ms() - mg->thr_since_ms : 0);
 		hostd_broadcast(mg->hd, MSG_MIGRATE_PROGRESS, &js.base);
 	}
 	free(w);
@@ -369,6 +497,55 @@ mig_policy_of(const Ferry__Policy *p, struct converge_policy *pol)
 		pol->stall_iterations = p->stall_iterations;
 	if (p->has_stats_interval_ms && p->stats_interval_ms >= 100)
 		pol->stats_interval_ms = p->stats_interval_ms;
+	if (p->has_throttle)
+		pol->throttle = p->throttle;
+	if (p->has_postcopy_always)
+		pol->postcopy_always = p->postcopy_always;
+	if (p->has_dirty_mibs && p->dirty_mibs > 0)
+		pol->dirty_mibs = p->dirty_mibs;
+	if (p->has_progress_timeout_s)
+		pol->progress_timeout_s = p->progress_timeout_s;
+	/* post-copy always needs libvirt's POSTCOPY flag */
+	if (pol->postcopy_always)
+		pol->allow_postcopy = 1;
+}
+
+/* At start-up: the throttles a killed predecessor left, released on a
+ * worker. */
+struct mig_recover {
+	struct workq_item	 item;
+	char			 dir[PATH_MAX];
+};
+
+static void
+mig_recover_work(struct workq_item *it)
+{
+	struct mig_recover *r = it->data;
+
+	throttle_recover(r->dir);
+}
+
+static void
+mig_recover_after(struct workq_item *it, int cancelled)
+{
+	(void)cancelled;
+	free(it->data);
+}
+
+void
+migrate_recover_throttles(struct hostd *hd)
+{
+	struct mig_recover *r;
+
+	if (hd->conf.throttle_dir[0] == '\0' ||
+	    (r = calloc(1, sizeof(*r))) == NULL)
+		return;
+	snprintf(r->dir, sizeof(r->dir), "%s", hd->conf.throttle_dir);
+	r->item.data = r;
+	r->item.work = mig_recover_work;
+	r->item.done = mig_recover_after;
+	if (workq_submit(&hd->wq[HOSTD_WQ_URGENT], &r->item) < 0)
+		free(r);
 }
 
 /* MIGRATE: start the migration and answer at once. */
@@ -416,6 +593,8 @@ migrate_start(struct hostd *hd, const Ferry__MigrateRequest *req, char *err,
 		mg->params.ncopy_disks++;
 	}
 	mg->hd = hd;
+	pthread_mutex_init(&mg->thr_mtx, NULL);
+	mg->thr.quota_us = -1;
 	mg->job_id = req->job_id;
 	snprintf(mg->name, sizeof(mg->name), "%s", req->name);
 	snprintf(mg->dest_uri, sizeof(mg->dest_uri), "%s", req->dest_uri);

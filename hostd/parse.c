@@ -43,6 +43,8 @@ static const struct conf_key hostd_keys[] = {
 	    0 },
 	{ "privsep_dir", CONF_STR, 0, OFF(privsep_dir), SZ(privsep_dir), 0, 0 },
 	{ "state_dir", CONF_STR, 0, OFF(state_dir), SZ(state_dir), 0, 0 },
+	{ "throttle_dir", CONF_STR, 0, OFF(throttle_dir), SZ(throttle_dir), 0,
+	    0 },
 };
 
 #define STARTUPS_MAX	4096
@@ -110,6 +112,9 @@ parse_hostd_defaults(struct hostd_conf *c)
 	c->privsep = 0;
 	snprintf(c->privsep_user, sizeof(c->privsep_user), "nobody");
 	snprintf(c->privsep_dir, sizeof(c->privsep_dir), "/run/ferry-hostd");
+	/* /run: a throttle matters only while its QEMU runs */
+	snprintf(c->throttle_dir, sizeof(c->throttle_dir),
+	    "/run/ferry-hostd-throttle");
 }
 
 /* Whether path is dir or below it (textually; both absolute). */

@@ -254,6 +254,7 @@ test_stall_postcopy(void **state)
 	load(&r, "stall.txt");
 	assert_int_equal(r.n, 26);
 	converge_policy_defaults(&p);
+	p.throttle = 0;	/* the stall detector alone */
 	p.allow_postcopy = 1;
 	/* a limit the post-copy samples (12300, 12800 ms) are past */
 	p.timeout_s = 12;
@@ -286,6 +287,7 @@ test_stall_abort(void **state)
 	(void)state;
 	load(&r, "stall.txt");
 	converge_policy_defaults(&p);
+	p.throttle = 0;	/* the stall detector alone */
 	converge_init(&st, &p, 1024);
 	replay(&r, &st);
 
@@ -313,6 +315,10 @@ test_completion_timeout(void **state)
 	assert_true(r.n > 121);
 	assert_int_equal(r.s[119].time_elapsed, 60000);
 	converge_policy_defaults(&p);
+	/* the static limit alone (the link's is tested below) */
+	p.timeout_passes = 0;
+	p.throttle = 0;
+	p.progress_timeout_s = 0;
 	converge_init(&st, &p, 256);
 	replay(&r, &st);
 	check(&r, e, 1);
@@ -320,6 +326,165 @@ test_completion_timeout(void **state)
 	assert_string_equal(r.d[120].reason,
 	    "completion timeout: 61 s elapsed > limit 60 s");
 	assert_int_equal(st.done, 1);
+}
+
+static struct hv_job_stats sample(uint64_t, uint64_t, uint64_t);
+
+/* The limit follows the link: 8 passes over 256 MiB at the 4 MiB/s
+ * achieved is 512 s, above the static 60 s. */
+static void
+test_link_timeout(void **state)
+{
+	struct converge_policy p;
+	struct converge_state st;
+	struct hv_job_stats s;
+	struct converge_decision d;
+
+	(void)state;
+	converge_policy_defaults(&p);
+	converge_init(&st, &p, 256);
+	memset(&s, 0, sizeof(s));
+	s.active = 1;
+	s.time_elapsed = 10000;
+	s.data_processed = 40ULL << 20;
+	s.memory_total = 256ULL << 20;
+	assert_int_equal(converge_link_timeout_ms(&st, &s), 512000);
+	/* a fast link: the static floor */
+	s.data_processed = 4000ULL << 20;
+	assert_int_equal(converge_link_timeout_ms(&st, &s), 60000);
+	/* an operator's fixed timeout is kept */
+	p.timeout_s = 30;
+	converge_init(&st, &p, 256);
+	s.data_processed = 40ULL << 20;
+	assert_int_equal(converge_link_timeout_ms(&st, &s), 30000);
+	s.time_elapsed = 31000;
+	s.data_total = 1;
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.action, CONV_ABORT);
+}
+
+/* Data remaining never reaches a new low: abort after the no-progress
+ * timeout, or post-copy when allowed; set-up samples are no low. */
+static void
+test_no_progress(void **state)
+{
+	struct converge_policy p;
+	struct converge_state st;
+	struct hv_job_stats s;
+	struct converge_decision d;
+	int post;
+
+	(void)state;
+	for (post = 0; post <= 1; post++) {
+		converge_policy_defaults(&p);
+		p.progress_timeout_s = 10;
+		p.stall_iterations = 0;
+		p.throttle = 0;
+		p.allow_postcopy = post;
+		p.timeout_s = 1000;
+		converge_init(&st, &p, 256);
+		s = sample(500, 0, 0);
+		s.data_total = 0;
+		converge_step(&st, &s, &d);
+		assert_int_equal(d.action, CONV_CONTINUE);
+		s = sample(1000, 1, 200 * MIB);		/* pass 1: no boundary yet */
+		converge_step(&st, &s, &d);
+		s = sample(30000, 1, 1 * MIB);
+		converge_step(&st, &s, &d);
+		assert_int_equal(d.action, CONV_CONTINUE);
+		s = sample(31000, 2, 60 * MIB);		/* the best so far */
+		converge_step(&st, &s, &d);
+		s = sample(40000, 2, 1 * MIB);		/* low within a pass: no */
+		converge_step(&st, &s, &d);
+		s = sample(41000, 3, 60 * MIB);		/* not 1 % below */
+		converge_step(&st, &s, &d);
+		assert_true(d.action != CONV_ABORT && d.action != CONV_POSTCOPY);
+		s = sample(41500, 3, 1 * MIB);
+		converge_step(&st, &s, &d);
+		assert_int_equal(d.action, post ? CONV_POSTCOPY : CONV_ABORT);
+		assert_non_null(strstr(d.reason, "no progress"));
+	}
+}
+
+/* A guest dirtying 30 MiB/s over a 10 MiB/s link: from the second pass,
+ * the throttle brings it to half the link (share 100 -> 100*5/30), and
+ * tightens while it still dirties too much; never above the max. */
+static void
+test_throttle(void **state)
+{
+	struct converge_policy p;
+	struct converge_state st;
+	struct hv_job_stats s;
+	struct converge_decision d;
+
+	(void)state;
+	converge_policy_defaults(&p);
+	p.timeout_s = 1000;
+	assert_int_equal(converge_throttle_for(30, 10, 0, &p), 83);
+	assert_int_equal(converge_throttle_for(4, 10, 0, &p), 0);
+	assert_int_equal(converge_throttle_for(30, 10, 83, &p), 95);
+	assert_int_equal(converge_throttle_for(1000, 10, 90, &p), 95);
+	converge_init(&st, &p, 256);
+	s = sample(1000, 1, 250 * MIB);
+	s.memory_bps = 10 * MIB;
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.throttle_pct, -1);	/* pass 1: no throttle */
+	s = sample(26000, 2, 64 * MIB);
+	s.memory_bps = 10 * MIB;
+	s.memory_dirty_rate = 30 * 256;		/* pages of 4 KiB */
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.throttle_pct, 83);
+	assert_string_equal(d.throttle_reason, "dirty 30.0 MiB/s > link 10.0 "
+	    "MiB/s: vCPU throttle 0% -> 83% (target 5.0 MiB/s)");
+	/* still 30: tighter */
+	s = sample(33000, 3, 60 * MIB);
+	s.memory_bps = 10 * MIB;
+	s.memory_dirty_rate = 30 * 256;
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.throttle_pct, 95);
+	/* a guest that converges by itself is never throttled */
+	converge_init(&st, &p, 256);
+	s = sample(26000, 2, 64 * MIB);
+	s.memory_bps = 100 * MIB;
+	s.memory_dirty_rate = 4 * 256;
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.throttle_pct, -1);
+	/* nor when the policy says no */
+	p.throttle = 0;
+	converge_init(&st, &p, 256);
+	s = sample(26000, 2, 64 * MIB);
+	s.memory_bps = 10 * MIB;
+	s.memory_dirty_rate = 30 * 256;
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.throttle_pct, -1);
+}
+
+/* --postcopy=always: post-copy as the second pass begins. */
+static void
+test_postcopy_modes(void **state)
+{
+	struct converge_policy p;
+	struct converge_state st;
+	struct hv_job_stats s;
+	struct converge_decision d;
+
+	(void)state;
+	assert_int_equal(converge_postcopy_mode("never"), -1);
+	assert_int_equal(converge_postcopy_mode("stalled"), 1);
+	assert_int_equal(converge_postcopy_mode("always"), 2);
+	assert_int_equal(converge_postcopy_mode("sometimes"), 0);
+	assert_int_equal(converge_postcopy_mode(NULL), 0);
+	converge_policy_defaults(&p);
+	p.postcopy_always = 1;
+	converge_init(&st, &p, 256);
+	s = sample(1000, 1, 200 * MIB);
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.action, CONV_CONTINUE);
+	s = sample(26000, 2, 64 * MIB);
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.action, CONV_POSTCOPY);
+	assert_string_equal(d.reason, "iteration 2: post-copy after the first "
+	    "pass (policy: always)");
 }
 
 static struct hv_job_stats
@@ -565,8 +730,8 @@ test_predict(void **state)
 	expect_near(pr.seconds, 10.24);
 	expect_near(pr.final_downtime_ms, 10240);
 	assert_string_equal(pr.summary, "will not converge at 100 MiB/s: the "
-	    "guest dirties 150.0 MiB/s; raise --bandwidth, or use --postcopy "
-	    "or --auto-converge");
+	    "guest dirties 150.0 MiB/s; the policy will throttle its vCPUs "
+	    "(or raise --bandwidth, or use --postcopy)");
 
 	/* Exactly the link's rate: each pass as large as the last. */
 	assert_int_equal(converge_predict(1024, 100, 100, 500, &pr), 0);
@@ -587,7 +752,7 @@ test_predict(void **state)
 	assert_int_equal(pr.converges, 0);
 	assert_string_equal(pr.summary, "will not converge at unlimited "
 	    "bandwidth (assumed 1000 MiB/s): the guest dirties 2000.0 MiB/s; "
-	    "use --postcopy or --auto-converge");
+	    "the policy will throttle its vCPUs (or use --postcopy)");
 
 	/* 99 of 100 MiB/s: passes shrink by 1% each; after 30 passes
 	 * 1024 * 0.99^30 = 758 MiB is still far above 50 MiB. */
@@ -596,8 +761,8 @@ test_predict(void **state)
 	assert_int_equal(pr.iterations, 30);
 	expect_near(pr.final_downtime_ms, 1024 * pow(0.99, 30) * 10);
 	assert_string_equal(pr.summary, "will not converge at 100 MiB/s within "
-	    "30 passes: the guest dirties 99.0 MiB/s; raise --bandwidth, or "
-	    "use --postcopy or --auto-converge");
+	    "30 passes: the guest dirties 99.0 MiB/s; the policy will throttle "
+	    "its vCPUs (or raise --bandwidth, or use --postcopy)");
 
 	/* A guest small enough to stop at once: 64 MiB at 128 MiB/s is
 	 * 500 ms, so even dirtying 1000 MiB/s it converges: 1 pass (0.5 s),
@@ -636,6 +801,10 @@ main(void)
 		cmocka_unit_test(test_stall_postcopy),
 		cmocka_unit_test(test_stall_abort),
 		cmocka_unit_test(test_completion_timeout),
+		cmocka_unit_test(test_link_timeout),
+		cmocka_unit_test(test_no_progress),
+		cmocka_unit_test(test_throttle),
+		cmocka_unit_test(test_postcopy_modes),
 		cmocka_unit_test(test_ramp_reaches_max),
 		cmocka_unit_test(test_iteration_jump),
 		cmocka_unit_test(test_one_percent),

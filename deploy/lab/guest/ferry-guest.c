@@ -11,14 +11,22 @@
  *
  * Once per second it prints one heartbeat line to the serial console:
  *
- *   FERRY-HB seq=N boot=XXXXXXXX mono_ms=M rtc=S dirtied_mib=D bad=B lag_ms=L end
+ *   FERRY-HB seq=N boot=XXXXXXXX mono_ms=M rtc=S dirtied_mib=D dirty_mibs=R bad=B lag_ms=L end
  *
  *   seq      0, 1, 2, ... (+1 per line; back to 0 only when the guest booted again)
  *   boot     random id chosen at start (changes only on reboot)
  *   mono_ms  guest CLOCK_MONOTONIC in ms (does not advance while the VM is paused)
  *   rtc      the emulated CMOS RTC, seconds since the epoch: QEMU drives it from the
  *            host clock, so it does advance while paused (1 s resolution); -1 if unreadable
+ *   dirtied_mib  MiB written since the start
+ *   dirty_mibs   MiB/s actually written since the last beat (guest time): below
+ *            DIRTY_RATE while something (a migration's throttle) slows the guest
  *   lag_ms   how late this beat is against its 1 s schedule (guest time)
+ *
+ * The heartbeat and the dirtying are two processes (the dirtier at nice 10,
+ * sharing the buffer's counters): a throttled guest dirties less but still
+ * beats on time, so a gap means the guest stopped, and dirty_mibs shows
+ * how much it was slowed.
  *
  * Parameters: argv "--mib N --rate N" or, failing that, ferry.dirty_mib= and
  * ferry.dirty_rate= from /proc/cmdline.  Defaults 32 MiB and 16 MiB/s.
@@ -280,47 +288,70 @@ int main(int argc, char **argv)
 
 	sayf("FERRY-START boot=%08x dirty_mib=%lu dirty_rate=%lu\n", boot, mib, rate);
 
-	uint64_t seq = 0, cursor = 0, pass = 0, written = 0, bad = 0;
-	int64_t start = now_ns();
-	int64_t next = start;
-	int slice = 0;
-	for (;;) {
-		for (uint64_t k = 0; k < per_slice; k++) {
-			uint64_t *w = &mem[cursor * (PAGE / 8)];
-			if (*w != expected(salt, cursor, pass)) {
-				if (bad < 5)
-					sayf("FERRY-ERR page %" PRIu64 " pass %" PRIu64
-					     " holds %016" PRIx64 "\n", cursor, pass, *w);
-				bad++;
+	/* Counters shared with the dirtier. */
+	struct shared { volatile uint64_t written, bad; } *sh =
+		mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED) {
+		sayf("FERRY-ERR cannot map counters: %s\n", strerror(errno));
+		return 1;
+	}
+	sh->written = sh->bad = 0;
+	pid_t child = per_slice > 0 ? fork() : -1;
+	if (child == 0) {
+		(void)nice(10);
+		uint64_t cursor = 0, pass = 0, bad = 0;
+		int64_t next = now_ns();
+		for (;;) {
+			for (uint64_t k = 0; k < per_slice; k++) {
+				uint64_t *w = &mem[cursor * (PAGE / 8)];
+				if (*w != expected(salt, cursor, pass)) {
+					if (bad < 5)
+						sayf("FERRY-ERR page %" PRIu64 " pass %" PRIu64
+						     " holds %016" PRIx64 "\n", cursor, pass, *w);
+					bad++;
+					sh->bad = bad;
+				}
+				*w = expected(salt, cursor, pass + 1);
+				sh->written++;
+				if (++cursor == npages) {
+					cursor = 0;
+					pass++;
+				}
 			}
-			*w = expected(salt, cursor, pass + 1);
-			written++;
-			if (++cursor == npages) {
-				cursor = 0;
-				pass++;
-			}
-		}
-		if (++slice == SLICES_PER_BEAT) {
-			slice = 0;
+			next += SLICE_NS;
 			int64_t t = now_ns();
-			int64_t due = start + (int64_t)(seq + 1) * SLICES_PER_BEAT * SLICE_NS;
-			long long lag = t > due ? (t - due) / 1000000 : 0;
-			sayf("FERRY-HB seq=%" PRIu64 " boot=%08x mono_ms=%lld rtc=%lld dirtied_mib=%" PRIu64
-			     " bad=%" PRIu64 " lag_ms=%lld end\n",
-			     seq, boot, (long long)(t / 1000000), rtc_seconds(),
-			     written * PAGE / (1024 * 1024), bad, lag);
-			if (verify)
-				disk_beat(&disk, seq);
-			seq++;
+			if (t - next > 200000000LL)
+				next = t; /* behind (starved): no catching up in a burst */
+			if (next > t) {
+				struct timespec ts = { .tv_sec = next / 1000000000LL, .tv_nsec = next % 1000000000LL };
+				while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+					;
+			}
 		}
-		next += SLICE_NS;
+	}
+	if (per_slice > 0 && child < 0)
+		sayf("FERRY-ERR cannot fork the dirtier: %s\n", strerror(errno));
+
+	uint64_t seq = 0, pwritten = 0;
+	int64_t start = now_ns(), pt = start;
+	for (;;) {
+		int64_t due = start + (int64_t)(seq + 1) * SLICES_PER_BEAT * SLICE_NS;
+		struct timespec ts = { .tv_sec = due / 1000000000LL, .tv_nsec = due % 1000000000LL };
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
 		int64_t t = now_ns();
-		if (t - next > 1000000000LL)
-			next = t; /* far behind (starved): do not try to catch up in a burst */
-		if (next > t) {
-			struct timespec ts = { .tv_sec = next / 1000000000LL, .tv_nsec = next % 1000000000LL };
-			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-				;
-		}
+		long long lag = t > due ? (t - due) / 1000000 : 0;
+		uint64_t written = sh->written;
+		double mibs = t > pt ? (double)(written - pwritten) * PAGE / (1024.0 * 1024.0) /
+			((double)(t - pt) / 1e9) : 0;
+		sayf("FERRY-HB seq=%" PRIu64 " boot=%08x mono_ms=%lld rtc=%lld dirtied_mib=%" PRIu64
+		     " dirty_mibs=%.1f bad=%" PRIu64 " lag_ms=%lld end\n",
+		     seq, boot, (long long)(t / 1000000), rtc_seconds(),
+		     written * PAGE / (1024 * 1024), mibs, (uint64_t)sh->bad, lag);
+		if (verify)
+			disk_beat(&disk, seq);
+		pwritten = written;
+		pt = t;
+		seq++;
 	}
 }
