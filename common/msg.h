@@ -53,6 +53,9 @@ enum msg_type {
 	MSG_CTL_HOST_ACCEPT = 115, /* HostAcceptRequest -> HostsReply (that host) */
 	MSG_CTL_PLACE = 116,	/* PlaceRequest -> PlaceReply */
 	MSG_CTL_CPU_BASELINE = 117, /* Empty -> CpuBaselineInfo */
+	/* issue 17, helper 4: audit trail and metrics (133..137) */
+	MSG_CTL_AUDIT = 133,	/* AuditRequest -> AuditReply */
+	MSG_CTL_METRICS = 134,	/* Empty -> MetricsReply (Prometheus text) */
 	MSG_CTL_MAX,
 };
 

@@ -3,6 +3,7 @@
 #define FERRY_COORDINATOR_H
 
 #include <sys/queue.h>
+#include <sys/types.h>
 #include <limits.h>
 #include <stdint.h>
 
@@ -148,6 +149,7 @@ struct ctl_client;
 TAILQ_HEAD(ctl_client_list, ctl_client);
 struct cpucache;
 struct drain;
+struct metrics;
 TAILQ_HEAD(drain_list, drain);
 
 struct coord {
@@ -168,6 +170,7 @@ struct coord {
 	uint64_t		 last_heartbeat_ms;
 	int			 stopping;
 	struct cpucache		*cpucache;	/* owned; cpucache.c */
+	struct metrics		*metrics;	/* owned; metrics.c */
 };
 
 /* parse.c */
@@ -216,6 +219,7 @@ int	 control_listen(struct coord *, char *err, size_t errlen);
 void	 control_close(struct coord *);
 void	 control_sweep(struct coord *, uint64_t now_ms);
 size_t	 control_queued(struct coord *);
+size_t	 control_nclients(struct coord *);
 int	 control_reply(struct ctl_client *, uint16_t type, uint32_t serial,
 	    const ProtobufCMessage *);
 int	 control_event(struct ctl_client *, uint16_t type, uint32_t serial,
@@ -259,7 +263,22 @@ void	 drain_job_progress(struct coord *, const struct job *, double);
 void	 drain_tick(struct coord *);
 void	 drain_free_all(struct coord *);
 
+/* drain_view.c: runs in flight, for the metrics. Strings are borrowed
+ * until the loop next runs. items[] is indexed by item state (0 planned,
+ * 1 unmovable, 2 migrating, 3 moved, 4 failed, 5 cancelled). */
+#define DRAIN_STAT_ITEM_STATES	6
+struct drain_stat {
+	int64_t		 id;
+	const char	*kind;
+	const char	*host;		/* "" for a rebalance */
+	const char	*state;
+	uint32_t	 items[DRAIN_STAT_ITEM_STATES];
+};
+size_t	 drain_stats(struct coord *, struct drain_stat *, size_t max);
+const char *drain_item_state_name(size_t);
+
 /* rebalance.c */
+int	 rebalance_score(struct coord *, double *score);
 int	 rebalance_request(struct coord *, const Ferry__RebalanceRequest *,
 	    struct ctl_client *, uint16_t type, uint32_t serial, char *, size_t);
 int	 rebalance_snapshot(struct coord *, struct ctl_client *, uint16_t type,
@@ -274,9 +293,38 @@ int	 cpubaseline_request(struct coord *, struct ctl_client *, uint16_t type,
 int	 placeask_request(struct coord *, struct ctl_client *, uint16_t type,
 	    uint32_t serial, const char *vm, char *, size_t);
 
+/* metrics.c */
+int	 metrics_start(struct coord *);
+void	 metrics_stop(struct coord *);
+void	 metrics_free(struct coord *);
+void	 metrics_job_done(struct coord *, const struct job *);
+char	*metrics_render(struct coord *, size_t *len);
+
+/* audit.c: who asked. via "ctl" (uid and pid from SO_PEERCRED) or "api"
+ * (who is the token's name, no uid). Strings are borrowed. */
+struct audit_who {
+	const char	*via;
+	const char	*who;
+	int		 has_uid;
+	int64_t		 uid, pid;
+};
+const char *audit_ctl_what(uint16_t type, const ProtobufCMessage *);
+char	*audit_args_json(const ProtobufCMessage *);
+void	 audit_ctl_who(uid_t, char *, size_t);
+int	 audit_begin(struct coord *, const struct audit_who *, const char *what,
+	    const char *args, int64_t *id, char *err, size_t errlen);
+void	 audit_end(struct coord *, int64_t id, const char *outcome,
+	    int64_t job_id, const char *message);
+void	 audit_end_reply(struct coord *, int64_t id, const ProtobufCMessage *);
+int	 audit_record(struct coord *, const struct audit_who *, const char *what,
+	    const char *args, const char *outcome, int64_t job_id,
+	    const char *message);
+
 /* api.c */
 extern const struct dispatch_entry api_dispatch[];
 extern const size_t api_ndispatch;
+Ferry__AuditEntry *api_audit_entry(const struct store_audit *,
+	    Ferry__AuditEntry *);
 void	 api_vm_entry_stored(const struct store_vm *, const char *host,
 	    Ferry__VmEntry *, Ferry__Domain **);
 

@@ -24,6 +24,8 @@ static const struct ctl_cmd *ctl_cmds[] = {
 	&cmd_plan,
 	&cmd_rebalance,
 	&cmd_snapshot,
+	&cmd_audit,
+	&cmd_metrics,
 };
 #define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 

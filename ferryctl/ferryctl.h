@@ -116,5 +116,7 @@ extern const struct ctl_cmd cmd_rebalance;
 extern const struct ctl_cmd cmd_snapshot;
 extern const struct ctl_cmd cmd_place;
 extern const struct ctl_cmd cmd_cpu_baseline;
+extern const struct ctl_cmd cmd_audit;
+extern const struct ctl_cmd cmd_metrics;
 
 #endif
