@@ -257,8 +257,8 @@ control_audit_take(struct ctl_client *c, uint16_t type, uint32_t serial)
  * err: it cannot be recorded, and must not act.
  */
 static int
-control_audit_begin(struct ctl_client *c, const struct frame *f, char *err,
-    size_t errlen)
+control_audit_begin(struct ctl_client *c, const struct frame *f,
+    const char *token, char *err, size_t errlen)
 {
 	const struct dispatch_entry *e;
 	ProtobufCMessage *m = NULL;
@@ -284,12 +284,18 @@ control_audit_begin(struct ctl_client *c, const struct frame *f, char *err,
 		goto done;
 	}
 	args = audit_args_json(m);
-	audit_ctl_who(c->uid, name, sizeof(name));
-	who.via = "ctl";
-	who.who = name;
-	who.has_uid = 1;
-	who.uid = c->uid;
-	who.pid = c->pid;
+	memset(&who, 0, sizeof(who));
+	if (token != NULL) {
+		who.via = "api";
+		who.who = token;
+	} else {
+		audit_ctl_who(c->uid, name, sizeof(name));
+		who.via = "ctl";
+		who.who = name;
+		who.has_uid = 1;
+		who.uid = c->uid;
+		who.pid = c->pid;
+	}
 	if (audit_begin(c->co, &who, what, args, &a->id, err, errlen) < 0) {
 		free(a);
 		goto done;
@@ -303,6 +309,22 @@ done:
 	if (m != NULL)
 		protobuf_c_message_free_unpacked(m, NULL);
 	return rc;
+}
+
+/*
+ * A call to api.c's handlers, recorded in the audit trail first when it
+ * acts. token: the HTTPS API's token name (a client of its own, not on the
+ * socket), or NULL for a socket client, recorded by its uid. -1 with err
+ * to send back as the call's error.
+ */
+int
+control_dispatch(struct ctl_client *c, const struct frame *f,
+    const char *token, char *err, size_t errlen)
+{
+	if (control_audit_begin(c, f, token, err, errlen) < 0)
+		return -1;
+	return dispatch_frame(api_dispatch, api_ndispatch, c, 1, f, err,
+	    errlen);
 }
 
 static int
@@ -414,9 +436,7 @@ control_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 			frame_free(f);
 			continue;
 		}
-		if (control_audit_begin(c, f, err, sizeof(err)) < 0 ||
-		    dispatch_frame(api_dispatch, api_ndispatch, c, 1, f, err,
-		    sizeof(err)) < 0)
+		if (control_dispatch(c, f, NULL, err, sizeof(err)) < 0)
 			control_error(c, f->hdr.type, f->hdr.serial, EINVAL,
 			    "%s", err);
 		frame_free(f);

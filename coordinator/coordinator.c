@@ -179,6 +179,7 @@ coord_free(struct coord *co)
 	job_free_all(co);
 	cpucache_free(co);
 	metrics_free(co);
+	www_free(co);
 	for (i = 0; i < co->nhosts; i++)
 		if (co->hosts[i].inv)
 			ferry__inventory__free_unpacked(co->hosts[i].inv, NULL);

@@ -150,6 +150,7 @@ TAILQ_HEAD(ctl_client_list, ctl_client);
 struct cpucache;
 struct drain;
 struct metrics;
+struct www;
 TAILQ_HEAD(drain_list, drain);
 
 struct coord {
@@ -171,6 +172,7 @@ struct coord {
 	int			 stopping;
 	struct cpucache		*cpucache;	/* owned; cpucache.c */
 	struct metrics		*metrics;	/* owned; metrics.c */
+	struct www		*www;		/* owned; www.c; NULL: no web view */
 };
 
 /* parse.c */
@@ -220,6 +222,8 @@ void	 control_close(struct coord *);
 void	 control_sweep(struct coord *, uint64_t now_ms);
 size_t	 control_queued(struct coord *);
 size_t	 control_nclients(struct coord *);
+int	 control_dispatch(struct ctl_client *, const struct frame *,
+	    const char *token, char *err, size_t errlen);
 int	 control_reply(struct ctl_client *, uint16_t type, uint32_t serial,
 	    const ProtobufCMessage *);
 int	 control_event(struct ctl_client *, uint16_t type, uint32_t serial,
@@ -292,6 +296,25 @@ int	 cpubaseline_request(struct coord *, struct ctl_client *, uint16_t type,
 /* placeask.c: ferryctl place, after the hosts' word on the VM's CPU */
 int	 placeask_request(struct coord *, struct ctl_client *, uint16_t type,
 	    uint32_t serial, const char *vm, char *, size_t);
+
+/* www.c: the web view's files, in memory from start (www_load). */
+#define WWW_NFILES	3
+#define WWW_DEFAULT_DIR	"/usr/share/ferry/www"
+/* Every response of the HTTPS server carries it: the page loads its script,
+ * style and data from the coordinator only, runs no inline script, is
+ * never framed. */
+#define WWW_CSP	"default-src 'none'; script-src 'self'; style-src 'self'; " \
+	"connect-src 'self'; img-src 'self'; base-uri 'none'; " \
+	"form-action 'self'; frame-ancestors 'none'"
+struct www_file {
+	const char	*url;
+	const char	*type;		/* Content-Type */
+	char		*data;		/* owned by the struct www */
+	size_t		 len;
+};
+int	 www_load(struct coord *, const char *dir, char *err, size_t errlen);
+const struct www_file *www_find(const struct coord *, const char *url);
+void	 www_free(struct coord *);
 
 /* metrics.c */
 int	 metrics_start(struct coord *);
