@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "auditjson.h"
 #include "ferryctl.h"
+#include "jsonv.h"
 
 /*
  * TIME: a duration back from now (90s, 10m, 2h, 7d), a local date and time
@@ -98,7 +98,6 @@ cmd_audit_exec(struct ctl *c, int argc, char **argv)
 	};
 	Ferry__AuditRequest req = FERRY__AUDIT_REQUEST__INIT;
 	Ferry__AuditReply *r;
-	struct json_object *arr;
 	uint64_t v;
 	size_t i;
 	int ch, json = 0;
@@ -137,10 +136,7 @@ cmd_audit_exec(struct ctl *c, int argc, char **argv)
 	    &ferry__audit_reply__descriptor, (ProtobufCMessage **)&r) < 0)
 		return CTL_EXIT_FAIL;
 	if (json) {
-		arr = json_object_new_array();
-		for (i = 0; i < r->n_entries; i++)
-			json_object_array_add(arr, auditjson_entry(r->entries[i]));
-		out_json(arr);
+		out_json(jsonv_audit(r));
 	} else {
 		printf("%6s  %-19s  %-4s %-22s %-18s %-22s %s\n", "ID", "TIME",
 		    "VIA", "WHO", "WHAT", "OUTCOME", "JOB");

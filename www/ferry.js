@@ -234,12 +234,38 @@
 				return;
 			}
 			renderMigrations();
-		} else if (type === "drain" && o && o.drain) {
-			state.drains.set(o.drain.id, o.drain);
-			if (o.event === "done")
-				refresh();
+		} else if (type === "drain" && o) {
+			onDrainEvent(o);
 			renderDrains();
 		}
+	}
+
+	// A drain's events: "plan" carries the whole drain, "item" one VM
+	// that changed, "done" its end (ferryctl maintenance --json's shapes).
+	function onDrainEvent(o) {
+		if (o.drain && typeof o.drain === "object") {
+			state.drains.set(o.drain.id, o.drain);
+		} else if (o.drain_id !== undefined) {
+			const d = state.drains.get(o.drain_id) ||
+			    {id: o.drain_id, items: []};
+			if (o.event === "item" && o.vm) {
+				const it = d.items.find((x) => x.vm === o.vm);
+				const upd = {vm: o.vm, destination: o.destination,
+				    state: o.state, reason: o.reason, job: o.job,
+				    percent: o.percent};
+				if (it)
+					Object.assign(it, upd);
+				else
+					d.items.push(upd);
+			} else if (o.state) {
+				d.state = o.state;
+				if (o.host)
+					d.host = o.host;
+			}
+			state.drains.set(o.drain_id, d);
+		}
+		if (o.event === "done")
+			refresh();
 	}
 
 	// ---- rendering --------------------------------------------------------
