@@ -321,10 +321,20 @@ int
 control_dispatch(struct ctl_client *c, const struct frame *f,
     const char *token, char *err, size_t errlen)
 {
+	struct ctl_audit *a;
+
 	if (control_audit_begin(c, f, token, err, errlen) < 0)
 		return -1;
-	return dispatch_frame(api_dispatch, api_ndispatch, c, 1, f, err,
-	    errlen);
+	if (dispatch_frame(api_dispatch, api_ndispatch, c, 1, f, err,
+	    errlen) == 0)
+		return 0;
+	/* Refused before any reply: the caller answers err, maybe not
+	 * through control_error (the HTTPS API answers its own way). */
+	if ((a = control_audit_take(c, f->hdr.type, f->hdr.serial)) != NULL) {
+		audit_end(c->co, a->id, "refused", 0, err);
+		free(a);
+	}
+	return -1;
 }
 
 static int

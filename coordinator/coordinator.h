@@ -313,7 +313,7 @@ struct www_file {
 	size_t		 len;
 };
 int	 www_load(struct coord *, const char *dir, char *err, size_t errlen);
-const struct www_file *www_find(const struct coord *, const char *url);
+const struct www_file *www_find(const struct www *, const char *url);
 void	 www_free(struct coord *);
 
 /* metrics.c */

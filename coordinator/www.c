@@ -111,17 +111,17 @@ fail:
 
 /* The file a URL path names; NULL: none (any query is the caller's). */
 const struct www_file *
-www_find(const struct coord *co, const char *url)
+www_find(const struct www *w, const char *url)
 {
 	size_t i;
 
-	if (co->www == NULL)
+	if (w == NULL)
 		return NULL;
 	if (strcmp(url, "/index.html") == 0)
 		url = "/";
 	for (i = 0; i < WWW_NFILES; i++)
-		if (strcmp(co->www->f[i].url, url) == 0)
-			return &co->www->f[i];
+		if (strcmp(w->f[i].url, url) == 0)
+			return &w->f[i];
 	return NULL;
 }
 

@@ -53,6 +53,24 @@ check "the dry run and the reads are not" jqe '[.[] | select(.args.dry_run == tr
 ferryctl audit --since "@$since" > "$tmp/a.txt"
 check "the table shows the user and the uid" grep -q "$me (uid $uid)" "$tmp/a.txt"
 check "and the refusal" grep -q "refused" "$tmp/a.txt"
+# Through the HTTPS API (when the lab has it): the token's name, no uid,
+# and GET /v1/audit answers what ferryctl audit --json prints.
+if [ -n "${FERRY_API:-}" ]; then
+	api() { curl -sS --cacert "$FERRY_CA" -H "Authorization: Bearer $1" "${@:2}"; }
+	code=$(api "$FERRY_TOKEN" -o "$tmp/r.json" -w '%{http_code}' -X POST "$FERRY_API/v1/jobs/888888/abort")
+	check "an API abort of no job is refused ($code)" bash -c "[ '$code' = 404 ] || [ '$code' = 409 ]"
+	code=$(api "$FERRY_READ_TOKEN" -o /dev/null -w '%{http_code}' -X POST "$FERRY_API/v1/jobs/888888/abort")
+	check "a read token may not act ($code)" [ "$code" = 403 ]
+	api "$FERRY_READ_TOKEN" "$FERRY_API/v1/audit?since_ms=$((since * 1000))" > "$tmp/api.json"
+	ferryctl audit --since "@$since" --json > "$tmp/ctl.json"
+	check "GET /v1/audit is ferryctl audit --json" cmp -s <(jq -S . "$tmp/api.json") <(jq -S . "$tmp/ctl.json")
+	check "the API's refusal names its token, via api, no uid" jqe \
+	    '[.[] | select(.via == "api" and .what == "abort")] | length == 1 and (.[0] | .outcome == "refused" and (.who | length > 0) and .uid == null and .args.id == 888888 and (.message | test("888888")))' "$tmp/api.json"
+	note "API entry: $(jq -c '[.[] | select(.via == "api")][0] | {who, what, outcome, message}' "$tmp/api.json")"
+	check "the read token's 403 acted on nothing and is not recorded" jqe '[.[] | select(.via == "api")] | length == 1' "$tmp/api.json"
+	code=$(api "" -o /dev/null -w '%{http_code}' "$FERRY_API/v1/audit")
+	check "GET /v1/audit without a token: 401 ($code)" [ "$code" = 401 ]
+fi
 ferryctl audit --since "someday" > /dev/null 2>&1; rc=$?
 check "a bad --since is a usage error (exit $rc)" [ $rc = 2 ]
 finish
