@@ -584,6 +584,41 @@ test_audit_record_api(void **state)
 	store_audit_list_free(a, n);
 }
 
+/* The web view's files: read whole at start, found by URL only; a
+ * directory that lacks one is refused naming it. */
+static void
+test_www_load(void **state)
+{
+	struct coord co;
+	const struct www_file *f;
+	char dir[] = "/tmp/test_www.XXXXXX", err[512];
+
+	(void)state;
+	memset(&co, 0, sizeof(co));
+	assert_non_null(mkdtemp(dir));
+	cluster_sh("printf '<!DOCTYPE html>x' > %s/index.html && "
+	    "printf 'body{}' > %s/ferry.css", dir, dir);
+	assert_int_equal(www_load(&co, dir, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "ferry.js"));
+	assert_null(co.www);
+	cluster_sh("printf '\"use strict\";' > %s/ferry.js", dir);
+	assert_int_equal(www_load(&co, dir, err, sizeof(err)), 0);
+	assert_non_null(f = www_find(co.www, "/"));
+	assert_int_equal(f->len, 16);
+	assert_memory_equal(f->data, "<!DOCTYPE html>x", 16);
+	assert_non_null(strstr(f->type, "text/html"));
+	assert_ptr_equal(www_find(co.www, "/index.html"), f);
+	assert_non_null(f = www_find(co.www, "/ferry.js"));
+	assert_non_null(strstr(f->type, "javascript"));
+	assert_null(www_find(co.www, "/../etc/passwd"));
+	assert_null(www_find(co.www, "/ferry.js?x"));
+	assert_null(www_find(NULL, "/"));
+	www_free(&co);
+	assert_null(co.www);
+	www_free(&co);
+	cluster_sh("rm -rf %s", dir);
+}
+
 int
 main(void)
 {
@@ -596,6 +631,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_audit_record_api, setup,
 		    teardown),
+		cmocka_unit_test(test_www_load),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
