@@ -1205,12 +1205,12 @@ test_pg_concurrent_migrate(void **state)
 			ok++;
 	}
 	assert_int_equal(ok, N);
-	assert_int_equal(raw_int(NULL, "SELECT version FROM ferry_schema"), 3);
+	assert_int_equal(raw_int(NULL, "SELECT version FROM ferry_schema"), 4);
 	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM ferry_schema"), 1);
 	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM "
 	    "information_schema.tables WHERE table_schema = 'public' AND "
 	    "table_name IN ('hosts', 'vms', 'jobs', 'job_events', "
-	    "'host_trust', 'runs')"), 6);
+	    "'host_trust', 'runs', 'audit')"), 7);
 }
 
 /* The coordinator's connection is cut between two transitions (its
