@@ -34,7 +34,7 @@ endif
 
 CC	?= cc
 CFLAGS	?= -O2 -g
-PKGS	:= libvirt libssh libnfs libiscsi libuv libprotobuf-c sqlite3 libpq libconfig json-c libxml-2.0 libsystemd
+PKGS	:= libvirt libssh libnfs libiscsi libuv libprotobuf-c sqlite3 libpq libconfig json-c libxml-2.0 libsystemd libmicrohttpd gnutls nettle
 
 # pkg-config runs when a compile or link first needs it, not when make reads
 # this file: targets that run deps first would otherwise build with the
@@ -79,6 +79,8 @@ STORAGE_SRC	:= $(sort $(wildcard storage/*.c))
 PLANNER_SRC	:= $(sort $(wildcard planner/*.c))
 HOSTD_SRC	:= $(filter-out hostd/main.c,$(sort $(wildcard hostd/*.c)))
 COORD_SRC	:= $(filter-out coordinator/main.c,$(sort $(wildcard coordinator/*.c)))
+# The API's OpenAPI document, docs/openapi.json, compiled in as a string.
+OPENAPI_C	:= $(B)/gen/http_openapi.c
 CTL_SRC		:= $(sort $(wildcard ferryctl/*.c))
 UNIT_SRC	:= $(sort $(wildcard tests/unit/test_*.c))
 UNIT_HELPERS	:= $(filter-out tests/unit/test_%.c,$(sort $(wildcard tests/unit/*.c)))
@@ -113,6 +115,14 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+$(OPENAPI_C): docs/openapi.json
+	@mkdir -p $(dir $@)
+	{ echo '/* Made from docs/openapi.json by the Makefile. */'; \
+	  echo 'extern const char http_openapi_json[];'; \
+	  echo 'const char http_openapi_json[] ='; \
+	  sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $<; echo ';'; } > $@.tmp
+	mv $@.tmp $@
+
 $(B)/obj/proto/ferry.pb-c.o: proto/ferry.pb-c.c
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -Werror -Wmissing-prototypes -Wstrict-prototypes,$(ALL_CFLAGS)) -c -o $@ $<
@@ -121,7 +131,7 @@ $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 $(LIBSTORAGE): $(call obj,$(STORAGE_SRC))
 $(LIBPLANNER): $(call obj,$(PLANNER_SRC))
 $(LIBHOSTD): $(call obj,$(HOSTD_SRC))
-$(LIBCOORD): $(call obj,$(COORD_SRC))
+$(LIBCOORD): $(call obj,$(COORD_SRC)) $(call obj,$(OPENAPI_C))
 $(B)/lib%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^

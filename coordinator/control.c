@@ -49,6 +49,10 @@ struct ctl_client {
 	uint64_t		 rate_second;
 	uint32_t		 rate_frames;
 	struct ctl_audit_list	 audits;	/* pending outcomes; owned */
+	/* A client without a socket (the HTTPS API's): what is written to
+	 * it goes to sink, until it is closed. */
+	control_sink_fn		 sink;
+	void			*sink_arg;
 };
 
 struct ctl_write {
@@ -131,6 +135,8 @@ control_write_cb(uv_write_t *req, int status)
 static size_t
 control_client_queued(struct ctl_client *c)
 {
+	if (c->sink != NULL)
+		return 0;
 	return uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
 }
 
@@ -143,6 +149,40 @@ control_nclients(struct coord *co)
 	TAILQ_FOREACH(c, &co->clients, entry)
 		n++;
 	return n;
+}
+
+/*
+ * A client for a caller of the handlers in api.c that is not on the
+ * socket (http_api.c): each reply or event is handed to fn (which does
+ * not own the frame) instead of written. Never on co->clients; the
+ * caller holds one reference, dropped by control_client_sink_close.
+ */
+struct ctl_client *
+control_client_sink(struct coord *co, control_sink_fn fn, void *arg)
+{
+	struct ctl_client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->co = co;
+	c->references = 1;
+	c->uid = geteuid();
+	c->pid = getpid();
+	c->sink = fn;
+	c->sink_arg = arg;
+	TAILQ_INIT(&c->audits);
+	frame_reader_init(&c->rd, CTL_MAX_PAYLOAD);
+	return c;
+}
+
+/* From now on what is written to c is dropped (holders see it dead). */
+void
+control_client_sink_close(struct ctl_client *c)
+{
+	if (c == NULL)
+		return;
+	c->closing = 1;
+	control_client_unref(c);
 }
 
 /* Bytes queued for every client, unsent (the kernel's buffer is full). */
@@ -215,8 +255,20 @@ static int
 control_write(struct ctl_client *c, uint8_t *buf, size_t len)
 {
 	struct ctl_write *w;
+	struct frame f;
 	uv_buf_t b;
 
+	if (c->sink != NULL) {
+		if (c->closing || len < FRAME_HDR_LEN ||
+		    frame_hdr_decode(buf, &f.hdr, 0) < 0) {
+			free(buf);
+			return -1;
+		}
+		f.payload = f.hdr.len ? buf + FRAME_HDR_LEN : NULL;
+		c->sink(c->sink_arg, &f);
+		free(buf);
+		return 0;
+	}
 	if (c->closing || c->dropping || control_room(c, len) == -1 ||
 	    (w = calloc(1, sizeof(*w))) == NULL) {
 		free(buf);

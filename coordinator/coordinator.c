@@ -7,6 +7,7 @@
 
 #include "coordinator.h"
 #include "cpucache.h"
+#include "http.h"
 #include "log.h"
 #include "notify.h"
 
@@ -125,7 +126,9 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 	if (job_recover(co, err, errlen) < 0 ||
 	    drain_recover(co, err, errlen) < 0)
 		return -1;
-	if (control_listen(co, err, errlen) < 0)
+	if (control_listen(co, err, errlen) < 0 ||
+	    web_start(co, err, errlen) < 0 ||
+	    http_start(co, err, errlen) < 0)
 		return -1;
 	uv_timer_init(loop, &co->sweep_timer);
 	co->sweep_timer.data = co;
@@ -162,6 +165,7 @@ coord_shutdown(struct coord *co)
 		peer_stop(&co->hosts[i]);
 	control_close(co);
 	metrics_stop(co);
+	http_stop(co);
 	if (co->handles_open) {
 		uv_close((uv_handle_t *)&co->sweep_timer, NULL);
 		uv_close((uv_handle_t *)&co->sigterm, NULL);
@@ -175,6 +179,7 @@ coord_free(struct coord *co)
 {
 	size_t i;
 
+	http_free(co);
 	drain_free_all(co);
 	job_free_all(co);
 	cpucache_free(co);

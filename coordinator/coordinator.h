@@ -68,6 +68,25 @@ struct coord_store_conf {
 	char		conninfo[1024];	/* libpq's; may hold a password */
 };
 
+/* http = { ... }: the HTTPS API (http.c); off unless configured. */
+struct coord_http_conf {
+	int		 enabled;
+	char		 listen[128];		/* ADDR:PORT */
+	char		 cert[PATH_MAX];	/* PEM chain */
+	char		 key[PATH_MAX];		/* PEM, 0600 */
+	char		 tokens[PATH_MAX];	/* name role sha256, 0600 */
+	int		 max_connections;
+	int		 max_connections_per_ip;
+	int		 idle_timeout_s;	/* a silent connection is cut */
+	int		 max_header_kib;	/* the request's headers in all */
+	int		 max_body_kib;
+	int		 rate;			/* requests a second per client */
+	int		 answer_timeout_s;	/* the loop's answer, or 504 */
+	int		 events_kept;		/* /v1/events' ring */
+	char		 www[PATH_MAX];		/* the web view's files; "": default */
+	int		 metrics_token;		/* /metrics needs a read token */
+};
+
 struct coord_conf {
 	char		 name[64];		/* this coordinator, for hostd logs */
 	char		 database[PATH_MAX];	/* the SQLite file */
@@ -93,6 +112,7 @@ struct coord_conf {
 	struct coord_vm_conf *vms;		/* owned */
 	size_t		 nvms;
 	int		 zone_stay;		/* zone_policy "stay" (default) */
+	struct coord_http_conf http;
 };
 
 struct coord;
@@ -151,6 +171,7 @@ struct cpucache;
 struct drain;
 struct metrics;
 struct www;
+struct http;
 TAILQ_HEAD(drain_list, drain);
 
 struct coord {
@@ -173,6 +194,7 @@ struct coord {
 	struct cpucache		*cpucache;	/* owned; cpucache.c */
 	struct metrics		*metrics;	/* owned; metrics.c */
 	struct www		*www;		/* owned; www.c; NULL: no web view */
+	struct http		*http;		/* owned; http.c; NULL: off */
 };
 
 /* parse.c */
@@ -234,6 +256,10 @@ struct coord *control_coord(struct ctl_client *);
 void	 control_client_ref(struct ctl_client *);
 void	 control_client_unref(struct ctl_client *);
 int	 control_client_alive(const struct ctl_client *);
+typedef void (*control_sink_fn)(void *arg, const struct frame *);
+struct ctl_client *control_client_sink(struct coord *, control_sink_fn,
+	    void *arg);
+void	 control_client_sink_close(struct ctl_client *);
 
 /* A move with a fixed destination (rebalancing). Strings are borrowed. */
 struct drain_move {
@@ -296,6 +322,9 @@ int	 cpubaseline_request(struct coord *, struct ctl_client *, uint16_t type,
 /* placeask.c: ferryctl place, after the hosts' word on the VM's CPU */
 int	 placeask_request(struct coord *, struct ctl_client *, uint16_t type,
 	    uint32_t serial, const char *vm, char *, size_t);
+
+/* web.c: /, /metrics and /v1/audit on the HTTPS server */
+int	 web_start(struct coord *, char *err, size_t errlen);
 
 /* www.c: the web view's files, in memory from start (www_load). */
 #define WWW_NFILES	3

@@ -13,6 +13,7 @@
 #include "placement.h"
 #include "evacuate.h"
 #include "drain_int.h"
+#include "http.h"
 
 static const char *item_state_names[] = {
 	"planned", "unmovable", "migrating", "moved", "failed", "cancelled",
@@ -91,13 +92,16 @@ drain_emit(struct drain *d, const char *event, const char *msg)
 	struct job_watcher *w;
 	struct drain_view dv;
 
-	if (TAILQ_EMPTY(&d->watchers) || drain_view(d, &dv, msg) < 0)
+	if ((TAILQ_EMPTY(&d->watchers) && d->co->http == NULL) ||
+	    drain_view(d, &dv, msg) < 0)
 		return;
 	ev.event = (char *)event;
 	ev.drain = &dv.info;
 	TAILQ_FOREACH(w, &d->watchers, entry)
 		(void)control_event(w->client, MSG_CTL_DRAIN_EVENT, w->serial,
 		    &ev.base);
+	if (d->co->http != NULL)
+		http_events_drain(d->co, event, &dv.info);
 	drain_view_clear(&dv);
 	d->last_emit_ms = clock_mono_ms();
 }

@@ -59,6 +59,7 @@
 
 #include "coordinator.h"
 #include "cpucache.h"
+#include "http.h"
 #include "jsonv.h"
 #include "log.h"
 #include "placement.h"
@@ -184,6 +185,8 @@ job_emit(struct job *j, Ferry__JobEvent *ev)
 	TAILQ_FOREACH(w, &j->watchers, entry)
 		(void)control_event(w->client, MSG_CTL_JOB_EVENT, w->serial,
 		    &ev->base);
+	if (j->co->http != NULL && !j->check_only)
+		http_events_job(j, ev);
 }
 
 void

@@ -113,6 +113,9 @@ struct job {
 	int			 recovered;	/* picked up after a restart */
 	int64_t			 parent;	/* the drain that started it, or 0 */
 	struct job_parent	 parent_cb;	/* its callbacks; zero: none */
+	/* What the API's event stream told of the job (http_events.c). */
+	int			 api_started;
+	char			 api_action[256];	/* the policy's last message */
 
 	/* checking */
 	int			 check_only;	/* ferryctl check: reply, no record */

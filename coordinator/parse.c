@@ -36,6 +36,28 @@ static const struct conf_key coord_keys[] = {
 	{ "store", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 	{ "vms", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 	{ "zone_policy", CONF_CUSTOM, 0, 0, 0, 0, 0 },
+	{ "http", CONF_CUSTOM, 0, 0, 0, 0, 0 },
+};
+
+#define HOFF(f)	offsetof(struct coord_http_conf, f)
+#define HSZ(f)	sizeof(((struct coord_http_conf *)0)->f)
+
+static const struct conf_key http_keys[] = {
+	{ "listen", CONF_STR, 1, HOFF(listen), HSZ(listen), 0, 0 },
+	{ "cert", CONF_STR, 1, HOFF(cert), HSZ(cert), 0, 0 },
+	{ "key", CONF_STR, 1, HOFF(key), HSZ(key), 0, 0 },
+	{ "tokens", CONF_STR, 1, HOFF(tokens), HSZ(tokens), 0, 0 },
+	{ "max_connections", CONF_INT, 0, HOFF(max_connections), 0, 1, 4096 },
+	{ "max_connections_per_ip", CONF_INT, 0, HOFF(max_connections_per_ip),
+	    0, 1, 4096 },
+	{ "idle_timeout_s", CONF_INT, 0, HOFF(idle_timeout_s), 0, 1, 3600 },
+	{ "max_header_kib", CONF_INT, 0, HOFF(max_header_kib), 0, 4, 1024 },
+	{ "max_body_kib", CONF_INT, 0, HOFF(max_body_kib), 0, 1, 16384 },
+	{ "rate", CONF_INT, 0, HOFF(rate), 0, 1, 1000000 },
+	{ "answer_timeout_s", CONF_INT, 0, HOFF(answer_timeout_s), 0, 1, 600 },
+	{ "events_kept", CONF_INT, 0, HOFF(events_kept), 0, 16, 1000000 },
+	{ "www", CONF_STR, 0, HOFF(www), HSZ(www), 0, 0 },
+	{ "metrics_token", CONF_BOOL, 0, HOFF(metrics_token), 0, 0, 0 },
 };
 
 void
@@ -60,6 +82,15 @@ parse_coord_defaults(struct coord_conf *c)
 	c->rebalance.quiet_period_s = 1800;
 	snprintf(c->rebalance.policy, sizeof(c->rebalance.policy), "balance");
 	snprintf(c->rebalance.threshold, sizeof(c->rebalance.threshold), "0.1");
+	c->http.max_connections = 64;
+	c->http.max_connections_per_ip = 16;
+	c->http.idle_timeout_s = 10;
+	c->http.max_header_kib = 32;
+	c->http.max_body_kib = 64;
+	c->http.rate = 100;
+	c->http.answer_timeout_s = 60;
+	c->http.events_kept = 4096;
+	c->http.metrics_token = 1;
 }
 
 static void
@@ -563,6 +594,18 @@ parse_coord_config(const char *path, struct coord_conf *out, char *err,
 			    "a number", path, config_setting_source_line(s));
 			goto done;
 		}
+	}
+	if ((s = config_lookup(&cf, "http")) != NULL) {
+		if (!config_setting_is_group(s)) {
+			snprintf(err, errlen, "%s:%d: http must be a group "
+			    "{ listen = ...; cert = ...; key = ...; tokens = ...; }",
+			    path, config_setting_source_line(s));
+			goto done;
+		}
+		if (conf_apply(s, http_keys, sizeof(http_keys) /
+		    sizeof(http_keys[0]), &c.http, path, err, errlen) < 0)
+			goto done;
+		c.http.enabled = 1;
 	}
 	if (c.backoff_min_ms > c.backoff_max_ms) {
 		snprintf(err, errlen, "%s: backoff_min_ms is above backoff_max_ms",

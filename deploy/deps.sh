@@ -6,7 +6,9 @@
 # postgresql/libpq for the HA store, libmicrohttpd/GnuTLS for the HTTPS
 # API, gnutls-bin (certtool) for the lab's PKI, prometheus for promtool,
 # chromium for the web view's browser test, python3-jsonschema to validate
-# every ferryctl --json output against docs/schema/ (tests/lab/t_json.sh).
+# every ferryctl --json output against docs/schema/ (tests/lab/t_json.sh)
+# and the API's answers against its OpenAPI document (t_api); nettle-dev
+# (GnuTLS's crypto library: the API's constant-time token comparison).
 set -eu
 
 PKGS="build-essential pkg-config gcc make
@@ -21,6 +23,7 @@ iproute2 cpio busybox-static procps psmisc util-linux kmod systemd
 glusterfs-server glusterfs-client nftables tgt libiscsi-dev faketime
 librbd-dev librados-dev ceph-mon ceph-osd ceph-common
 postgresql libpq-dev libmicrohttpd-dev libgnutls28-dev gnutls-bin prometheus
+nettle-dev
 chromium chromium-driver fonts-dejavu-core"
 # deps.sh --packaging: also what building and checking the .debs needs
 # (make check-packages).

@@ -26,6 +26,7 @@ static const struct ctl_cmd *ctl_cmds[] = {
 	&cmd_snapshot,
 	&cmd_audit,
 	&cmd_metrics,
+	&cmd_token,
 };
 #define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 

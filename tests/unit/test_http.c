@@ -1,0 +1,449 @@
+/* test_http.c: the coordinator's HTTPS API (http*.c) in the unit tests'
+ * cluster (real hostd cores on fake hypervisors, the real coordinator and
+ * store): TLS with a certificate made by certtool, the token file and its
+ * roles, the statuses of refusals, body limits, a token file edited while
+ * running, an answer the loop does not give in time, and two operators
+ * POSTing the same migration at once. The client is curl, run from a
+ * thread while the test's thread drives the loop. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json.h>
+
+#include "cluster.h"
+#include "coordinator.h"
+#include "fake_hv.h"
+#include "http.h"
+
+static int http_port;
+static int answer_timeout_s = 30;
+static int rate = 1000;
+
+struct req {
+	struct cluster	*cl;
+	char		 method[8];
+	char		 path[256];
+	char		 token[128];
+	char		*body;		/* NULL: none */
+	int		 status;	/* out */
+	char		 out[65536];
+	volatile int	 done;
+	pthread_t	 th;
+};
+
+static void
+http_coord_conf(struct cluster *cl, struct coord_conf *cc)
+{
+	struct coord_http_conf *h = &cc->http;
+
+	h->enabled = 1;
+	snprintf(h->listen, sizeof(h->listen), "127.0.0.1:%d", http_port);
+	snprintf(h->cert, sizeof(h->cert), "%s/cert.pem", cl->dir);
+	snprintf(h->key, sizeof(h->key), "%s/key.pem", cl->dir);
+	snprintf(h->tokens, sizeof(h->tokens), "%s/tokens", cl->dir);
+	h->max_connections = 32;
+	h->max_connections_per_ip = 32;
+	h->idle_timeout_s = 2;
+	h->max_header_kib = 16;
+	h->max_body_kib = 4;
+	h->rate = rate;
+	h->answer_timeout_s = answer_timeout_s;
+	h->events_kept = 64;
+	/* The tree's web view (tests/run runs the tests from the top). */
+	snprintf(h->www, sizeof(h->www), "www");
+}
+
+static const struct cluster_opts http_opts = {
+	.tag = "http",
+	.coord_conf = http_coord_conf,
+};
+
+static char read_tok[80], op_tok[80];
+
+/* A token into the file, as ferryctl token add writes it. */
+static void
+add_token(struct cluster *cl, const char *name, const char *role,
+    const char *tok)
+{
+	char path[256], hex[65];
+	FILE *f;
+
+	assert_int_equal(http_token_hash_hex(tok, hex), 0);
+	snprintf(path, sizeof(path), "%s/tokens", cl->dir);
+	assert_non_null(f = fopen(path, "a"));
+	fprintf(f, "%s %s %s\n", name, role, hex);
+	fclose(f);
+	assert_int_equal(chmod(path, 0600), 0);
+}
+
+static void *
+req_main(void *arg)
+{
+	struct req *r = arg;
+	char cmd[2048], bodyf[300], outf[300];
+	FILE *p;
+	size_t n;
+
+	snprintf(outf, sizeof(outf), "%s/out.%p", r->cl->dir, (void *)r);
+	snprintf(bodyf, sizeof(bodyf), "%s/body.%p", r->cl->dir, (void *)r);
+	if (r->body != NULL) {
+		FILE *f = fopen(bodyf, "w");
+
+		fputs(r->body, f);
+		fclose(f);
+	}
+	snprintf(cmd, sizeof(cmd), "curl -s --max-time 20 --cacert %s/cert.pem "
+	    "-o %s -w '%%{http_code}' -X %s %s%s%s %s%s%s "
+	    "'https://127.0.0.1:%d%s'", r->cl->dir, outf, r->method,
+	    r->token[0] ? "-H 'Authorization: Bearer " : "", r->token,
+	    r->token[0] ? "'" : "", r->body ? "-H 'Content-Type: "
+	    "application/json' --data-binary @" : "", r->body ? bodyf : "",
+	    "", http_port, r->path);
+	if ((p = popen(cmd, "r")) != NULL) {
+		if (fscanf(p, "%d", &r->status) != 1)
+			r->status = -1;
+		pclose(p);
+	}
+	if ((p = fopen(outf, "r")) != NULL) {
+		n = fread(r->out, 1, sizeof(r->out) - 1, p);
+		r->out[n] = '\0';
+		fclose(p);
+	}
+	unlink(outf);
+	unlink(bodyf);
+	__atomic_store_n(&r->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void
+req_start(struct cluster *cl, struct req *r, const char *method,
+    const char *path, const char *token, const char *body)
+{
+	memset(r, 0, sizeof(*r));
+	r->cl = cl;
+	snprintf(r->method, sizeof(r->method), "%s", method);
+	snprintf(r->path, sizeof(r->path), "%s", path);
+	snprintf(r->token, sizeof(r->token), "%s", token ? token : "");
+	r->body = body ? strdup(body) : NULL;
+	assert_int_equal(pthread_create(&r->th, NULL, req_main, r), 0);
+}
+
+static int
+req_done(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	return __atomic_load_n(&((struct req *)arg)->done, __ATOMIC_SEQ_CST);
+}
+
+static void
+req_wait(struct cluster *cl, struct req *r)
+{
+	assert_true(cluster_run_until(cl, req_done, r, 30000));
+	pthread_join(r->th, NULL);
+	free(r->body);
+	r->body = NULL;
+}
+
+/* One request, the loop driven until it is answered. */
+static int
+req(struct cluster *cl, struct req *r, const char *method, const char *path,
+    const char *token, const char *body)
+{
+	req_start(cl, r, method, path, token, body);
+	req_wait(cl, r);
+	return r->status;
+}
+
+static const char *
+err_code(const struct req *r, char *buf, size_t len)
+{
+	struct json_object *o, *e, *c;
+
+	buf[0] = '\0';
+	if ((o = json_tokener_parse(r->out)) != NULL &&
+	    json_object_object_get_ex(o, "error", &e) &&
+	    json_object_object_get_ex(e, "code", &c))
+		snprintf(buf, len, "%s", json_object_get_string(c));
+	json_object_put(o);
+	return buf;
+}
+
+static int
+setup(void **state)
+{
+	struct cluster *cl;
+	int i;
+
+	http_port = 21000 + getpid() % 20000;
+	cl = cluster_new(&http_opts);
+	cluster_sh("cd %s && certtool --generate-privkey --key-type=ecdsa "
+	    "--outfile key.pem 2>/dev/null && printf 'cn = test\\nip_address = "
+	    "127.0.0.1\\nca\\ntls_www_server\\nexpiration_days = 2\\n' > tpl && "
+	    "certtool --generate-self-signed --load-privkey key.pem --template "
+	    "tpl --outfile cert.pem 2>/dev/null && chmod 600 key.pem", cl->dir);
+	snprintf(read_tok, sizeof(read_tok), "fy_read%d", getpid());
+	snprintf(op_tok, sizeof(op_tok), "fy_operate%d", getpid());
+	add_token(cl, "viewer", "read", read_tok);
+	add_token(cl, "alice", "operate", op_tok);
+	for (i = 0; i < CLUSTER_NHOSTS; i++)
+		cluster_hostd_start(cl, i);
+	cluster_coord_start(cl);
+	*state = cl;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	return cluster_teardown(state);
+}
+
+/* GET /v1/hosts: TLS, a read token, the hosts as ferryctl prints them. */
+static void
+test_hosts(void **state)
+{
+	struct cluster *cl = *state;
+	struct json_object *o, *h, *v;
+	struct req r;
+
+	assert_int_equal(req(cl, &r, "GET", "/v1/hosts", read_tok, NULL), 200);
+	assert_non_null(o = json_tokener_parse(r.out));
+	assert_true(json_object_is_type(o, json_type_array));
+	assert_int_equal(json_object_array_length(o), CLUSTER_NHOSTS);
+	h = json_object_array_get_idx(o, 0);
+	assert_true(json_object_object_get_ex(h, "name", &v));
+	assert_string_equal(json_object_get_string(v), "h1");
+	assert_true(json_object_object_get_ex(h, "state", &v));
+	assert_string_equal(json_object_get_string(v), "up");
+	assert_true(json_object_object_get_ex(h, "labels", &v));
+	json_object_put(o);
+}
+
+/* 401 without a token or with an unknown one; 403 for a read token that
+ * acts; 404 for what is not there; 400 for bad bodies; 413 too big. */
+static void
+test_refusals(void **state)
+{
+	struct cluster *cl = *state;
+	char code[64], big[8192];
+	struct req r;
+
+	assert_int_equal(req(cl, &r, "GET", "/v1/hosts", NULL, NULL), 401);
+	assert_string_equal(err_code(&r, code, sizeof(code)), "unauthorized");
+	assert_int_equal(req(cl, &r, "GET", "/v1/hosts", "fy_nope", NULL), 401);
+	assert_int_equal(req(cl, &r, "POST", "/v1/migrations", read_tok,
+	    "{\"vm\":\"vm1\"}"), 403);
+	assert_string_equal(err_code(&r, code, sizeof(code)), "forbidden");
+	assert_int_equal(req(cl, &r, "GET", "/v1/jobs/999", read_tok, NULL),
+	    404);
+	assert_string_equal(err_code(&r, code, sizeof(code)), "not_found");
+	assert_int_equal(req(cl, &r, "GET", "/v1/nothing", read_tok, NULL), 404);
+	assert_int_equal(req(cl, &r, "DELETE", "/v1/hosts", read_tok, NULL),
+	    405);
+	assert_int_equal(req(cl, &r, "POST", "/v1/migrations", op_tok,
+	    "{\"vm\":"), 400);
+	assert_string_equal(err_code(&r, code, sizeof(code)), "bad_request");
+	assert_int_equal(req(cl, &r, "POST", "/v1/migrations", op_tok,
+	    "{\"vm\":\"vm1\",\"bandwith_mib\":5}"), 400);
+	assert_non_null(strstr(r.out, "unknown field 'bandwith_mib'"));
+	assert_int_equal(req(cl, &r, "POST", "/v1/migrations", op_tok,
+	    "{\"vm\":\"no-such-vm\"}"), 404);
+	assert_int_equal(req(cl, &r, "POST", "/v1/hosts/h9/maintenance", op_tok,
+	    "{\"action\":\"enter\",\"dry_run\":true}"), 404);
+	memset(big, ' ', sizeof(big) - 1);
+	big[0] = '{';
+	big[sizeof(big) - 2] = '}';
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(req(cl, &r, "POST", "/v1/checks", op_tok, big), 413);
+	assert_string_equal(err_code(&r, code, sizeof(code)), "too_large");
+	/* The OpenAPI document needs no token. */
+	assert_int_equal(req(cl, &r, "GET", "/v1/openapi.json", NULL, NULL),
+	    200);
+	assert_non_null(strstr(r.out, "\"openapi\""));
+}
+
+/* A token added, then the file made world-readable, while running: the
+ * new token works at once; a readable file opens nothing (fail closed). */
+static void
+test_token_file_edited(void **state)
+{
+	struct cluster *cl = *state;
+	char path[256];
+	struct req r;
+
+	assert_int_equal(req(cl, &r, "GET", "/v1/hosts", "fy_later", NULL),
+	    401);
+	add_token(cl, "later", "read", "fy_later");
+	assert_int_equal(req(cl, &r, "GET", "/v1/hosts", "fy_later", NULL),
+	    200);
+	snprintf(path, sizeof(path), "%s/tokens", cl->dir);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(req(cl, &r, "GET", "/v1/hosts", read_tok, NULL), 401);
+	assert_int_equal(chmod(path, 0600), 0);
+	/* Same size and maybe the same mtime: touch it so it is read. */
+	cluster_sh("echo '# fixed' >> %s", path);
+	assert_int_equal(req(cl, &r, "GET", "/v1/hosts", read_tok, NULL), 200);
+}
+
+static int
+seen_on_h1(struct cluster *cl, void *arg)
+{
+	return cluster_inventory_has(cl, arg, 0);
+}
+
+/* Two operators POST the same migration at once: exactly one 202, the
+ * other 409, and one job. */
+static void
+test_same_migration_twice(void **state)
+{
+	struct cluster *cl = *state;
+	struct req a, b;
+	struct json_object *o, *v;
+	const char *body = "{\"vm\":\"vm1\",\"to\":\"h2\",\"bandwidth_mib\":40}";
+	int n202, n409;
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vm1", NULL,
+	    0), 0);
+	cluster_script(0, "vm1", 8, 0, NULL);
+	hostd_inventory_refresh(&cl->hd[0]);
+	assert_true(cluster_run_until(cl, seen_on_h1, (void *)"vm1", 20000));
+	req_start(cl, &a, "POST", "/v1/migrations", op_tok, body);
+	req_start(cl, &b, "POST", "/v1/migrations", op_tok, body);
+	req_wait(cl, &a);
+	req_wait(cl, &b);
+	n202 = (a.status == 202) + (b.status == 202);
+	n409 = (a.status == 409) + (b.status == 409);
+	assert_int_equal(n202, 1);
+	assert_int_equal(n409, 1);
+	assert_non_null(strstr(a.status == 409 ? a.out : b.out, "in flight"));
+	assert_non_null(o = json_tokener_parse(a.status == 202 ? a.out : b.out));
+	assert_true(json_object_object_get_ex(o, "id", &v));
+	cluster_wait_final(cl, json_object_get_int64(v), 20000);
+	cluster_expect_job(cl, json_object_get_int64(v), "succeeded", NULL);
+	json_object_put(o);
+}
+
+/* The loop does not answer in time (it is not run): 504, and the late
+ * request is dropped when the loop comes back, nothing done. */
+static void
+test_loop_does_not_answer(void **state)
+{
+	struct cluster *cl = *state;
+	struct http_stats st;
+	struct req r;
+
+	req_start(cl, &r, "GET", "/v1/hosts", read_tok, NULL);
+	while (!req_done(cl, &r))
+		usleep(10000);		/* the loop is not run meanwhile */
+	pthread_join(r.th, NULL);
+	assert_int_equal(r.status, 504);
+	cluster_pump(cl, 300);
+	http_get_stats(&cl->co, &st);
+	assert_true(st.timeouts >= 1);
+	assert_int_equal(req(cl, &r, "GET", "/v1/hosts", read_tok, NULL), 200);
+}
+
+struct burst {
+	struct cluster	*cl;
+	int		 n200, n429;
+	volatile int	 done;
+};
+
+/* One curl, twelve requests on one kept-alive connection. */
+static void *
+burst_main(void *arg)
+{
+	struct burst *b = arg;
+	char cmd[4096], line[64];
+	size_t off;
+	FILE *p;
+	int i, code;
+
+	off = (size_t)snprintf(cmd, sizeof(cmd), "curl -s --max-time 20 "
+	    "--cacert %s/cert.pem -H 'Authorization: Bearer %s' -w "
+	    "'%%{http_code}\\n'", b->cl->dir, read_tok);
+	for (i = 0; i < 12; i++)
+		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off,
+		    " -o /dev/null 'https://127.0.0.1:%d/v1/jobs'", http_port);
+	if ((p = popen(cmd, "r")) != NULL) {
+		while (fgets(line, sizeof(line), p) != NULL) {
+			code = atoi(line);
+			b->n200 += code == 200;
+			b->n429 += code == 429;
+		}
+		pclose(p);
+	}
+	__atomic_store_n(&b->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static int
+burst_done(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	return __atomic_load_n(&((struct burst *)arg)->done, __ATOMIC_SEQ_CST);
+}
+
+/* Over the request rate (3 a second here): 429, and the API answers
+ * again the next second. */
+static void
+test_rate(void **state)
+{
+	struct cluster *cl = *state;
+	struct burst b;
+	struct req r;
+	pthread_t th;
+
+	memset(&b, 0, sizeof(b));
+	b.cl = cl;
+	assert_int_equal(pthread_create(&th, NULL, burst_main, &b), 0);
+	assert_true(cluster_run_until(cl, burst_done, &b, 30000));
+	pthread_join(th, NULL);
+	assert_int_equal(b.n200 + b.n429, 12);
+	assert_true(b.n429 >= 12 - 2 * 3);	/* at most two seconds' worth */
+	cluster_pump(cl, 1100);
+	assert_int_equal(req(cl, &r, "GET", "/v1/jobs", read_tok, NULL), 200);
+}
+
+static int
+setup_rate(void **state)
+{
+	rate = 3;
+	return setup(state);
+}
+
+static int
+setup_short(void **state)
+{
+	answer_timeout_s = 1;
+	rate = 1000;
+	return setup(state);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_hosts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_file_edited, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_same_migration_twice, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_loop_does_not_answer,
+		    setup_short, teardown),
+		cmocka_unit_test_setup_teardown(test_rate, setup_rate, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
