@@ -217,6 +217,10 @@ DATADIR		?= $(PREFIX)/share
 MANDIR		?= $(DATADIR)/man
 UNITDIR		?= $(PREFIX)/lib/systemd/system
 BASHCOMPDIR	?= $(DATADIR)/bash-completion/completions
+# The web view's files; the coordinator's default is /usr/share/ferry/www
+# (http.www in coordinator.conf names another).
+WWWDIR		?= $(DATADIR)/ferry/www
+WWW_FILES	:= www/index.html www/ferry.css www/ferry.js
 INSTALL		?= install
 
 MAN1	:= man/ferryctl.1
@@ -231,7 +235,9 @@ programs: $(BINS)
 install: $(BINS)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSCONFDIR)/ferry
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSCONFDIR)/ferry \
+	    $(DESTDIR)$(WWWDIR)
+	$(INSTALL) -m 0644 $(WWW_FILES) $(DESTDIR)$(WWWDIR)/
 	$(INSTALL) -m 0755 $(B)/ferry-hostd $(B)/ferry-coordinator $(DESTDIR)$(SBINDIR)/
 	$(INSTALL) -m 0755 $(B)/ferryctl $(DESTDIR)$(BINDIR)/
 	for u in $(SYSTEMD_UNITS); do \
@@ -257,7 +263,9 @@ uninstall:
 	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(SYSTEMD_UNITS)) \
 	    $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
 	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
-	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
+	    $(addprefix $(DESTDIR)$(WWWDIR)/,$(notdir $(WWW_FILES)))
+	-rmdir $(DESTDIR)$(WWWDIR) $(DESTDIR)$(DATADIR)/ferry 2>/dev/null
 	for c in $(EXAMPLE_CONFS); do \
 	    f=$(DESTDIR)$(SYSCONFDIR)/ferry/$$c.conf; [ -e $$f ] || continue; \
 	    if $(INSTALL_SED) deploy/etc/$$c.conf.example | cmp -s - $$f; then rm -f $$f; \

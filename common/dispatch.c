@@ -96,6 +96,8 @@ msg_type_name(uint16_t type)
 	case MSG_CTL_HOST_ACCEPT: return "ctl-host-accept";
 	case MSG_CTL_PLACE:	return "ctl-place";
 	case MSG_CTL_CPU_BASELINE: return "ctl-cpu-baseline";
+	case MSG_CTL_AUDIT:	return "ctl-audit";
+	case MSG_CTL_METRICS:	return "ctl-metrics";
 	default:		return "unknown";
 	}
 }

@@ -711,3 +711,47 @@ jsonv_error(const char *code, const char *message)
 	jsonv_add(o, "error", e);
 	return o;
 }
+
+/* One entry of the audit trail (ferryctl audit --json, GET /v1/audit). */
+struct json_object *
+jsonv_audit_entry(const Ferry__AuditEntry *e)
+{
+	struct json_object *o;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	json_object_object_add(o, "id", json_object_new_int64((int64_t)e->id));
+	json_object_object_add(o, "time_ms",
+	    json_object_new_int64((int64_t)e->time_ms));
+	json_object_object_add(o, "via", jsonv_str(e->via));
+	json_object_object_add(o, "who", jsonv_str(e->who));
+	json_object_object_add(o, "uid", e->has_uid ?
+	    json_object_new_int64(e->uid) : NULL);
+	json_object_object_add(o, "pid", e->has_pid ?
+	    json_object_new_int64(e->pid) : NULL);
+	json_object_object_add(o, "what", jsonv_str(e->what));
+	/* The request's fields as an object, not a string in a string. */
+	json_object_object_add(o, "args", e->args != NULL ?
+	    json_tokener_parse(e->args) : NULL);
+	json_object_object_add(o, "outcome", jsonv_str(e->outcome));
+	json_object_object_add(o, "job_id", e->has_job_id ?
+	    json_object_new_int64((int64_t)e->job_id) : NULL);
+	json_object_object_add(o, "job_state", jsonv_str(e->job_state));
+	json_object_object_add(o, "message", jsonv_str(e->message));
+	json_object_object_add(o, "ended_ms", e->has_ended_ms ?
+	    json_object_new_int64((int64_t)e->ended_ms) : NULL);
+	return o;
+}
+
+struct json_object *
+jsonv_audit(const Ferry__AuditReply *r)
+{
+	struct json_object *a;
+	size_t i;
+
+	if ((a = json_object_new_array()) == NULL)
+		return NULL;
+	for (i = 0; i < r->n_entries; i++)
+		json_object_array_add(a, jsonv_audit_entry(r->entries[i]));
+	return a;
+}

@@ -69,6 +69,10 @@ struct json_object *jsonv_cpu_features(const char *reason, char *buf,
 struct json_object *jsonv_plan(const char *text);
 struct json_object *jsonv_rebalance(const Ferry__RebalanceReply *);
 struct json_object *jsonv_snapshot(const Ferry__SnapshotReply *);
+/* The audit trail: one entry (args is the request's fields as an object,
+ * job_state that job's state now), and the reply's entries (array). */
+struct json_object *jsonv_audit_entry(const Ferry__AuditEntry *);
+struct json_object *jsonv_audit(const Ferry__AuditReply *);
 /* {"error":{"code":CODE,"message":MESSAGE}} */
 struct json_object *jsonv_error(const char *code, const char *message);
 

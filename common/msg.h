@@ -58,6 +58,9 @@ enum msg_type {
 	MSG_CTL_CPU_BASELINE = 117, /* Empty -> CpuBaselineInfo */
 	/* HA leadership (coordinator/ha.c) */
 	MSG_CTL_STATUS = 123,	/* Empty -> StatusReply */
+	/* issue 17, helper 4: audit trail and metrics (133..137) */
+	MSG_CTL_AUDIT = 133,	/* AuditRequest -> AuditReply */
+	MSG_CTL_METRICS = 134,	/* Empty -> MetricsReply (Prometheus text) */
 	MSG_CTL_MAX,
 };
 

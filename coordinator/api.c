@@ -348,6 +348,30 @@ api_job_info(const struct store_job *sj, Ferry__JobInfo *ji)
 	}
 }
 
+/* e borrows a's strings. Returns e. */
+Ferry__AuditEntry *
+api_audit_entry(const struct store_audit *a, Ferry__AuditEntry *e)
+{
+	ferry__audit_entry__init(e);
+	e->id = (uint64_t)a->id;
+	e->time_ms = a->time_ms;
+	e->via = (char *)a->via;
+	e->who = (char *)a->who;
+	e->has_uid = e->has_pid = a->has_uid;
+	e->uid = a->uid;
+	e->pid = a->pid;
+	e->what = (char *)a->what;
+	e->args = a->args;
+	e->outcome = (char *)a->outcome;
+	e->has_job_id = a->job_id > 0;
+	e->job_id = (uint64_t)a->job_id;
+	e->message = a->message;
+	e->job_state = a->job_state[0] ? (char *)a->job_state : NULL;
+	e->has_ended_ms = a->ended_ms != 0;
+	e->ended_ms = a->ended_ms;
+	return e;
+}
+
 static int
 api_jobs(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
     char *err, size_t errlen)
@@ -605,6 +629,64 @@ api_status(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	return control_reply(c, hdr->type, hdr->serial, &r.base);
 }
 
+/* ferryctl audit: the trail, oldest first, with each job's state now. */
+static int
+api_audit(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+	struct coord *co = control_coord(c);
+	const Ferry__AuditRequest *req = (const Ferry__AuditRequest *)m;
+	Ferry__AuditReply r = FERRY__AUDIT_REPLY__INIT;
+	Ferry__AuditEntry *es = NULL, **v = NULL;
+	struct store_audit *a = NULL;
+	size_t n = 0, i;
+	int rc = -1;
+
+	if (store_audit_list(co->store, req->has_since_ms ? req->since_ms : 0,
+	    req->has_limit && req->limit ? req->limit : 200, &a, &n) < 0) {
+		snprintf(err, errlen, "%s", store_error(co->store));
+		return -1;
+	}
+	if (n && ((es = calloc(n, sizeof(*es))) == NULL ||
+	    (v = calloc(n, sizeof(*v))) == NULL)) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < n; i++)
+		v[i] = api_audit_entry(&a[i], &es[i]);
+	r.entries = v;
+	r.n_entries = n;
+	if ((rc = control_reply(c, hdr->type, hdr->serial, &r.base)) < 0)
+		snprintf(err, errlen, "cannot send reply");
+done:
+	free(es);
+	free(v);
+	store_audit_list_free(a, n);
+	return rc;
+}
+
+static int
+api_metrics(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+	Ferry__MetricsReply r = FERRY__METRICS_REPLY__INIT;
+	char *text;
+	int rc;
+
+	(void)m;
+	if ((text = metrics_render(control_coord(c), NULL)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	r.text = text;
+	if ((rc = control_reply(c, hdr->type, hdr->serial, &r.base)) < 0)
+		snprintf(err, errlen, "cannot send reply");
+	free(text);
+	return rc;
+}
+
 /* Rows indexed by message type (common/msg.h); the socket's permissions
  * (0660, root and socket_group) are the authentication. */
 const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
@@ -646,6 +728,10 @@ const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
 	    DISPATCH_AUTH },
 	[MSG_CTL_STATUS] = { "status", &ferry__empty__descriptor, api_status,
 	    DISPATCH_AUTH },
+	[MSG_CTL_AUDIT] = { "audit", &ferry__audit_request__descriptor,
+	    api_audit, DISPATCH_AUTH },
+	[MSG_CTL_METRICS] = { "metrics", &ferry__empty__descriptor,
+	    api_metrics, DISPATCH_AUTH },
 };
 
 /* The commands that act (start, stop or check work on hosts, or write the

@@ -26,6 +26,15 @@
 #define CTL_OUTQ_MAX	(8u * 1024 * 1024)
 #define CTL_OUTQ_TOTAL	(64u * 1024 * 1024)
 
+/* An acting call whose audit row waits for its reply or refusal. */
+struct ctl_audit {
+	TAILQ_ENTRY(ctl_audit)	 entry;
+	uint16_t		 type;
+	uint32_t		 serial;
+	int64_t			 id;
+};
+TAILQ_HEAD(ctl_audit_list, ctl_audit);
+
 struct ctl_client {
 	TAILQ_ENTRY(ctl_client)	 entry;
 	struct coord		*co;
@@ -39,6 +48,7 @@ struct ctl_client {
 	uint64_t		 frame_started_ms;	/* 0: between frames */
 	uint64_t		 rate_second;
 	uint32_t		 rate_frames;
+	struct ctl_audit_list	 audits;	/* pending outcomes; owned */
 	/* A client without a socket (the HTTPS API's): what is written to
 	 * it goes to sink, until it is closed. */
 	control_sink_fn		 sink;
@@ -75,8 +85,15 @@ control_client_ref(struct ctl_client *c)
 void
 control_client_unref(struct ctl_client *c)
 {
+	struct ctl_audit *a;
+
 	if (c == NULL || --c->references > 0)
 		return;
+	/* A call never answered keeps its row pending: that is the truth. */
+	while ((a = TAILQ_FIRST(&c->audits)) != NULL) {
+		TAILQ_REMOVE(&c->audits, a, entry);
+		free(a);
+	}
 	frame_reader_reset(&c->rd);
 	free(c);
 }
@@ -123,6 +140,17 @@ control_client_queued(struct ctl_client *c)
 	return uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
 }
 
+size_t
+control_nclients(struct coord *co)
+{
+	struct ctl_client *c;
+	size_t n = 0;
+
+	TAILQ_FOREACH(c, &co->clients, entry)
+		n++;
+	return n;
+}
+
 /*
  * A client for a caller of the handlers in api.c that is not on the
  * socket (http_api.c): each reply or event is handed to fn (which does
@@ -142,6 +170,7 @@ control_client_sink(struct coord *co, control_sink_fn fn, void *arg)
 	c->pid = getpid();
 	c->sink = fn;
 	c->sink_arg = arg;
+	TAILQ_INIT(&c->audits);
 	frame_reader_init(&c->rd, CTL_MAX_PAYLOAD);
 	return c;
 }
@@ -258,13 +287,130 @@ control_write(struct ctl_client *c, uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* The pending audit row of the call (type, serial), taken off the list;
+ * NULL if it has none. */
+static struct ctl_audit *
+control_audit_take(struct ctl_client *c, uint16_t type, uint32_t serial)
+{
+	struct ctl_audit *a;
+
+	TAILQ_FOREACH(a, &c->audits, entry)
+		if (a->type == type && a->serial == serial) {
+			TAILQ_REMOVE(&c->audits, a, entry);
+			return a;
+		}
+	return NULL;
+}
+
+/*
+ * Before an acting call is dispatched: its audit row, outcome pending,
+ * completed by its reply or its error (control_send, control_error),
+ * whenever they go out, to this client or to one that went away. -1 with
+ * err: it cannot be recorded, and must not act.
+ */
+static int
+control_audit_begin(struct ctl_client *c, const struct frame *f,
+    const char *token, char *err, size_t errlen)
+{
+	const struct dispatch_entry *e;
+	ProtobufCMessage *m = NULL;
+	struct audit_who who;
+	struct ctl_audit *a;
+	const char *what;
+	char name[64], *args = NULL;
+	int rc = -1;
+
+	if ((e = dispatch_lookup(api_dispatch, api_ndispatch,
+	    f->hdr.type)) == NULL)
+		return 0;
+	if (e->req != NULL)
+		m = protobuf_c_message_unpack(e->req, NULL, f->hdr.len,
+		    f->payload);
+	if ((what = audit_ctl_what(f->hdr.type, m)) == NULL) {
+		rc = 0;
+		goto done;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		snprintf(err, errlen, "cannot record it in the audit trail: "
+		    "out of memory");
+		goto done;
+	}
+	args = audit_args_json(m);
+	memset(&who, 0, sizeof(who));
+	if (token != NULL) {
+		who.via = "api";
+		who.who = token;
+	} else {
+		audit_ctl_who(c->uid, name, sizeof(name));
+		who.via = "ctl";
+		who.who = name;
+		who.has_uid = 1;
+		who.uid = c->uid;
+		who.pid = c->pid;
+	}
+	if (audit_begin(c->co, &who, what, args, &a->id, err, errlen) < 0) {
+		free(a);
+		goto done;
+	}
+	a->type = f->hdr.type;
+	a->serial = f->hdr.serial;
+	TAILQ_INSERT_TAIL(&c->audits, a, entry);
+	rc = 0;
+done:
+	free(args);
+	if (m != NULL)
+		protobuf_c_message_free_unpacked(m, NULL);
+	return rc;
+}
+
+/*
+ * A call to api.c's handlers, recorded in the audit trail first when it
+ * acts. token: the HTTPS API's token name (a client of its own, not on the
+ * socket), or NULL for a socket client, recorded by its uid. -1 with err
+ * to send back as the call's error.
+ */
+int
+control_dispatch(struct ctl_client *c, const struct frame *f,
+    const char *token, char *err, size_t errlen)
+{
+	struct ctl_audit *a;
+
+	/* The socket's reader refuses these with FERRY_ENOTLEADER first; the
+	 * HTTPS API reaches here directly. */
+	if (api_acting(f->hdr.type) && !ha_acting(c->co)) {
+		snprintf(err, errlen, "%s is a standby; the leader is %s "
+		    "(epoch %llu): ask the leader", c->co->conf.ha.node,
+		    c->co->ha_leader[0] ? c->co->ha_leader : "not known yet",
+		    (unsigned long long)c->co->ha_epoch);
+		return -1;
+	}
+	if (control_audit_begin(c, f, token, err, errlen) < 0)
+		return -1;
+	if (dispatch_frame(api_dispatch, api_ndispatch, c, 1, f, err,
+	    errlen) == 0)
+		return 0;
+	/* Refused before any reply: the caller answers err, maybe not
+	 * through control_error (the HTTPS API answers its own way). */
+	if ((a = control_audit_take(c, f->hdr.type, f->hdr.serial)) != NULL) {
+		audit_end(c->co, a->id, "refused", 0, err);
+		free(a);
+	}
+	return -1;
+}
+
 static int
 control_send(struct ctl_client *c, uint16_t type, uint16_t kind,
     uint32_t serial, const ProtobufCMessage *m)
 {
+	struct ctl_audit *a;
 	uint8_t *buf;
 	size_t len;
 
+	if (kind == FRAME_REPLY &&
+	    (a = control_audit_take(c, type, serial)) != NULL) {
+		audit_end_reply(c->co, a->id, m);
+		free(a);
+	}
 	if (frame_pack(type, kind, FRAME_OK, serial, m, &buf, &len) < 0)
 		return -1;
 	return control_write(c, buf, len);
@@ -288,6 +434,7 @@ int
 control_error(struct ctl_client *c, uint16_t type, uint32_t serial, int code,
     const char *fmt, ...)
 {
+	struct ctl_audit *a;
 	char msg[1024];
 	uint8_t *buf;
 	size_t len;
@@ -296,6 +443,10 @@ control_error(struct ctl_client *c, uint16_t type, uint32_t serial, int code,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if ((a = control_audit_take(c, type, serial)) != NULL) {
+		audit_end(c->co, a->id, "refused", 0, msg);
+		free(a);
+	}
 	if (frame_pack_error(type, serial, code, msg, &buf, &len) < 0)
 		return -1;
 	return control_write(c, buf, len);
@@ -368,8 +519,7 @@ control_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 			frame_free(f);
 			continue;
 		}
-		if (dispatch_frame(api_dispatch, api_ndispatch, c, 1, f, err,
-		    sizeof(err)) < 0)
+		if (control_dispatch(c, f, NULL, err, sizeof(err)) < 0)
 			control_error(c, f->hdr.type, f->hdr.serial, EINVAL,
 			    "%s", err);
 		frame_free(f);
@@ -452,6 +602,7 @@ control_accept_cb(uv_stream_t *server, int status)
 	}
 	c->co = co;
 	c->references = 1;
+	TAILQ_INIT(&c->audits);
 	frame_reader_init(&c->rd, CTL_MAX_PAYLOAD);
 	uv_pipe_init(co->loop, &c->pipe, 0);
 	c->pipe.data = c;

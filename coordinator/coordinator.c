@@ -124,11 +124,16 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 			snprintf(h->admin_state, sizeof(h->admin_state), "%s",
 			    sh.admin_state);
 	}
+	if (metrics_start(co) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	/* With HA, recovery waits for the lease and the hosts' epochs. */
 	if (co->conf.ha.node[0] == '\0' && (job_recover(co, err, errlen) < 0 ||
 	    drain_recover(co, err, errlen) < 0))
 		return -1;
 	if (control_listen(co, err, errlen) < 0 ||
+	    web_start(co, err, errlen) < 0 ||
 	    http_start(co, err, errlen) < 0)
 		return -1;
 	uv_timer_init(loop, &co->sweep_timer);
@@ -169,6 +174,7 @@ coord_shutdown(struct coord *co)
 	for (i = 0; i < co->nhosts; i++)
 		peer_stop(&co->hosts[i]);
 	control_close(co);
+	metrics_stop(co);
 	http_stop(co);
 	if (co->handles_open) {
 		uv_close((uv_handle_t *)&co->sweep_timer, NULL);
@@ -187,6 +193,8 @@ coord_free(struct coord *co)
 	drain_free_all(co);
 	job_free_all(co);
 	cpucache_free(co);
+	metrics_free(co);
+	www_free(co);
 	for (i = 0; i < co->nhosts; i++)
 		if (co->hosts[i].inv)
 			ferry__inventory__free_unpacked(co->hosts[i].inv, NULL);

@@ -3,6 +3,7 @@
 #define FERRY_COORDINATOR_H
 
 #include <sys/queue.h>
+#include <sys/types.h>
 #include <limits.h>
 #include <stdint.h>
 
@@ -93,6 +94,8 @@ struct coord_http_conf {
 	int		 rate;			/* requests a second per client */
 	int		 answer_timeout_s;	/* the loop's answer, or 504 */
 	int		 events_kept;		/* /v1/events' ring */
+	char		 www[PATH_MAX];		/* the web view's files; "": default */
+	int		 metrics_token;		/* /metrics needs a read token */
 };
 
 struct coord_conf {
@@ -187,6 +190,8 @@ enum ha_state {
 };
 struct cpucache;
 struct drain;
+struct metrics;
+struct www;
 struct http;
 TAILQ_HEAD(drain_list, drain);
 
@@ -219,6 +224,8 @@ struct coord {
 	char			 ha_leader[64];	/* "": unknown */
 	int			 ha_pending;	/* EPOCH replies awaited */
 	struct lease		*lease;		/* owned; NULL without HA */
+	struct metrics		*metrics;	/* owned; metrics.c */
+	struct www		*www;		/* owned; www.c; NULL: no web view */
 	struct http		*http;		/* owned; http.c; NULL: off */
 };
 
@@ -280,6 +287,9 @@ int	 control_listen(struct coord *, char *err, size_t errlen);
 void	 control_close(struct coord *);
 void	 control_sweep(struct coord *, uint64_t now_ms);
 size_t	 control_queued(struct coord *);
+size_t	 control_nclients(struct coord *);
+int	 control_dispatch(struct ctl_client *, const struct frame *,
+	    const char *token, char *err, size_t errlen);
 int	 control_reply(struct ctl_client *, uint16_t type, uint32_t serial,
 	    const ProtobufCMessage *);
 int	 control_event(struct ctl_client *, uint16_t type, uint32_t serial,
@@ -327,7 +337,22 @@ void	 drain_job_progress(struct coord *, const struct job *, double);
 void	 drain_tick(struct coord *);
 void	 drain_free_all(struct coord *);
 
+/* drain_view.c: runs in flight, for the metrics. Strings are borrowed
+ * until the loop next runs. items[] is indexed by item state (0 planned,
+ * 1 unmovable, 2 migrating, 3 moved, 4 failed, 5 cancelled). */
+#define DRAIN_STAT_ITEM_STATES	6
+struct drain_stat {
+	int64_t		 id;
+	const char	*kind;
+	const char	*host;		/* "" for a rebalance */
+	const char	*state;
+	uint32_t	 items[DRAIN_STAT_ITEM_STATES];
+};
+size_t	 drain_stats(struct coord *, struct drain_stat *, size_t max);
+const char *drain_item_state_name(size_t);
+
 /* rebalance.c */
+int	 rebalance_score(struct coord *, double *score);
 int	 rebalance_request(struct coord *, const Ferry__RebalanceRequest *,
 	    struct ctl_client *, uint16_t type, uint32_t serial, char *, size_t);
 int	 rebalance_snapshot(struct coord *, struct ctl_client *, uint16_t type,
@@ -342,10 +367,61 @@ int	 cpubaseline_request(struct coord *, struct ctl_client *, uint16_t type,
 int	 placeask_request(struct coord *, struct ctl_client *, uint16_t type,
 	    uint32_t serial, const char *vm, char *, size_t);
 
+/* web.c: /, /metrics and /v1/audit on the HTTPS server */
+int	 web_start(struct coord *, char *err, size_t errlen);
+
+/* www.c: the web view's files, in memory from start (www_load). */
+#define WWW_NFILES	3
+#define WWW_DEFAULT_DIR	"/usr/share/ferry/www"
+/* Every response of the HTTPS server carries it: the page loads its script,
+ * style and data from the coordinator only, runs no inline script, is
+ * never framed. */
+#define WWW_CSP	"default-src 'none'; script-src 'self'; style-src 'self'; " \
+	"connect-src 'self'; img-src 'self'; base-uri 'none'; " \
+	"form-action 'self'; frame-ancestors 'none'"
+struct www_file {
+	const char	*url;
+	const char	*type;		/* Content-Type */
+	char		*data;		/* owned by the struct www */
+	size_t		 len;
+};
+int	 www_load(struct coord *, const char *dir, char *err, size_t errlen);
+const struct www_file *www_find(const struct www *, const char *url);
+void	 www_free(struct coord *);
+
+/* metrics.c */
+int	 metrics_start(struct coord *);
+void	 metrics_stop(struct coord *);
+void	 metrics_free(struct coord *);
+void	 metrics_job_done(struct coord *, const struct job *);
+char	*metrics_render(struct coord *, size_t *len);
+
+/* audit.c: who asked. via "ctl" (uid and pid from SO_PEERCRED) or "api"
+ * (who is the token's name, no uid). Strings are borrowed. */
+struct audit_who {
+	const char	*via;
+	const char	*who;
+	int		 has_uid;
+	int64_t		 uid, pid;
+};
+const char *audit_ctl_what(uint16_t type, const ProtobufCMessage *);
+char	*audit_args_json(const ProtobufCMessage *);
+void	 audit_ctl_who(uid_t, char *, size_t);
+int	 audit_begin(struct coord *, const struct audit_who *, const char *what,
+	    const char *args, int64_t *id, char *err, size_t errlen);
+void	 audit_end(struct coord *, int64_t id, const char *outcome,
+	    int64_t job_id, const char *message);
+void	 audit_end_reply(struct coord *, int64_t id, const ProtobufCMessage *);
+int	 audit_record(struct coord *, const struct audit_who *, const char *what,
+	    const char *args, const char *outcome, int64_t job_id,
+	    const char *message);
+
 /* api.c */
 extern const struct dispatch_entry api_dispatch[];
 extern const size_t api_ndispatch;
 int	 api_acting(uint16_t type);
+Ferry__AuditEntry *api_audit_entry(const struct store_audit *,
+	    Ferry__AuditEntry *);
 void	 api_vm_entry_stored(const struct store_vm *, const char *host,
 	    Ferry__VmEntry *, Ferry__Domain **);
 

@@ -144,6 +144,38 @@ drain_reply_view(struct coord *co, enum drain_kind kind, const char *host,
 	drain_free(d);
 }
 
+/* What the metrics show of each run in flight: its kind, host, state and
+ * how many of its VMs are in each item state (n_items of them). */
+size_t
+drain_stats(struct coord *co, struct drain_stat *out, size_t max)
+{
+	struct drain *d;
+	size_t n = 0, i;
+
+	TAILQ_FOREACH(d, &co->drains, entry) {
+		struct drain_stat *st;
+
+		if (n == max)
+			break;
+		st = &out[n++];
+		memset(st, 0, sizeof(*st));
+		st->id = d->id;
+		st->kind = drain_kinds[d->kind].name;
+		st->host = d->host;
+		st->state = drain_states[d->state].shown;
+		for (i = 0; i < d->nitems; i++)
+			if ((size_t)d->items[i].state < DRAIN_STAT_ITEM_STATES)
+				st->items[d->items[i].state]++;
+	}
+	return n;
+}
+
+const char *
+drain_item_state_name(size_t i)
+{
+	return i < DRAIN_STAT_ITEM_STATES ? item_state_names[i] : "unknown";
+}
+
 /* ---- journal ------------------------------------------------------------- */
 
 static char *

@@ -673,6 +673,11 @@ http_send(struct MHD_Connection *conn, int status, const char *ctype,
 		MHD_add_response_header(resp, "Content-Type", ctype);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	/* The web view's policy (www.c), on every answer: nothing served
+	 * here runs inline script, loads from elsewhere or is framed. */
+	MHD_add_response_header(resp, "Content-Security-Policy", WWW_CSP);
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	if (unauthorized)
 		MHD_add_response_header(resp, "WWW-Authenticate",
 		    "Bearer realm=\"ferry\"");

@@ -162,7 +162,8 @@ http_api_call(struct http_req *r, uint16_t type, const ProtobufCMessage *msg,
 	f.hdr.kind = FRAME_CALL;
 	f.hdr.status = FRAME_OK;
 	f.payload = buf;
-	if (dispatch_frame(api_dispatch, api_ndispatch, c->ctl, 1, &f, err,
+	/* Through the audit trail, under the token's name. */
+	if (control_dispatch(c->ctl, &f, http_req_token(r), err,
 	    sizeof(err)) < 0 && !c->answered) {
 		c->answered = 1;
 		http_api_refuse(r, err);

@@ -771,6 +771,12 @@ job_progress_event(struct job *j, const Ferry__JobStats *s,
 	dirty = s->has_dirty_rate_bps ? s->dirty_rate_bps / MIB : 0;
 	if (s->has_postcopy && s->postcopy)
 		j->postcopy = 1;
+	j->last_total = tot_b;
+	j->last_remaining = rem_b;
+	j->last_processed = s->data_processed;
+	j->last_bps = s->has_memory_bps ? s->memory_bps : 0;
+	j->last_dirty_bps = s->has_dirty_rate_bps ? s->dirty_rate_bps : 0;
+	j->last_iteration = s->has_iteration ? s->iteration : 0;
 
 	ev->event = "progress";
 	ev->state = "migrating";

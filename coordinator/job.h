@@ -145,6 +145,9 @@ struct job {
 	uint64_t		 remaining_low;		/* bytes; low-water mark */
 	unsigned		 nsamples;		/* progress samples seen */
 	double			 percent;		/* the last sample's */
+	/* The last sample, as the metrics show it (bytes, bytes/s). */
+	uint64_t		 last_total, last_remaining, last_processed;
+	uint64_t		 last_bps, last_dirty_bps, last_iteration;
 	int			 have_result;	/* libvirt's result is known */
 	int			 result_ok;
 	char			 result_error[1024];

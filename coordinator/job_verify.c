@@ -601,6 +601,7 @@ job_done(struct job *j, const char *msg)
 		ev.error = (char *)msg;
 	ev.message = (char *)msg;
 	job_emit(j, &ev);
+	metrics_job_done(j->co, j);
 	/* Its parent (or a drain that follows it) learns the end. */
 	if (j->parent_cb.on_done != NULL)
 		j->parent_cb.on_done(j->parent_cb.arg, j);

@@ -59,6 +59,8 @@ static const struct conf_key http_keys[] = {
 	{ "rate", CONF_INT, 0, HOFF(rate), 0, 1, 1000000 },
 	{ "answer_timeout_s", CONF_INT, 0, HOFF(answer_timeout_s), 0, 1, 600 },
 	{ "events_kept", CONF_INT, 0, HOFF(events_kept), 0, 16, 1000000 },
+	{ "www", CONF_STR, 0, HOFF(www), HSZ(www), 0, 0 },
+	{ "metrics_token", CONF_BOOL, 0, HOFF(metrics_token), 0, 0, 0 },
 };
 
 void
@@ -97,6 +99,7 @@ parse_coord_defaults(struct coord_conf *c)
 	c->http.rate = 100;
 	c->http.answer_timeout_s = 60;
 	c->http.events_kept = 4096;
+	c->http.metrics_token = 1;
 }
 
 static void

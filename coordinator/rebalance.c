@@ -227,6 +227,20 @@ fail:
 	return -1;
 }
 
+/* The balance policy's score of the live cluster (the metrics). */
+int
+rebalance_score(struct coord *co, double *score)
+{
+	struct balance_model *m;
+	char err[256];
+
+	if (rebalance_model(co, 0, NULL, &m, err, sizeof(err)) < 0)
+		return -1;
+	*score = balance_score(m, BALANCE_POLICY_BALANCE);
+	balance_model_free(m);
+	return 0;
+}
+
 /* The live model as snapshot JSON: what the planner knows, unmovable VMs
  * (blocked: their sources' storage verdicts) pinned as the live planner
  * pins them, so an offline plan of it proposes what a live one would. */

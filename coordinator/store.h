@@ -158,4 +158,34 @@ int	 store_run_create(struct store *, struct store_run *, const char *params,
 int	 store_runs_list(struct store *, int only_unfinished,
 	    struct store_run **, size_t *);			/* free() the array */
 
+/* store_audit.c */
+/* The audit trail: one row per acting command, inserted before it acts
+ * (outcome "pending") and completed once with its outcome. */
+struct store_audit {
+	int64_t		 id;
+	uint64_t	 time_ms;
+	char		 via[8];		/* ctl, api */
+	char		 who[64];		/* user name or token name */
+	int		 has_uid;		/* ctl only */
+	int64_t		 uid, pid;
+	char		 what[32];
+	char		*args;			/* JSON; owned; may be NULL */
+	char		 outcome[16];		/* pending, accepted, refused */
+	int64_t		 job_id;		/* 0: none */
+	char		*message;		/* owned; may be NULL */
+	uint64_t	 ended_ms;		/* 0 while pending */
+	char		 job_state[16];		/* the job's now; "" none */
+};
+int	 store_audit_insert(struct store *, struct store_audit *);	/* fills id */
+int	 store_audit_end(struct store *, int64_t id, const char *outcome,
+	    int64_t job_id, const char *message, uint64_t now_ms);
+int	 store_audit_list(struct store *, uint64_t since_ms, size_t limit,
+	    struct store_audit **, size_t *);
+void	 store_audit_list_free(struct store_audit *, size_t n);
+
+/* Commit latency, for the metrics (metrics.c): called after every
+ * COMMIT with its duration. NULL: none. */
+void	 store_set_commit_hook(struct store *,
+	    void (*)(void *, double seconds), void *);
+
 #endif

@@ -40,6 +40,9 @@ enum store_q {
 	Q_EVENTS_LIST,
 	Q_RUN_INSERT,
 	Q_RUNS_LIST,
+	Q_AUDIT_INSERT,
+	Q_AUDIT_END,
+	Q_AUDIT_LIST,
 	Q_MAX
 };
 
@@ -47,6 +50,8 @@ struct store {
 	struct db	*db;
 	struct db_stmt	*q[Q_MAX];
 	char		 err[512];
+	void		(*commit_hook)(void *, double);	/* metrics; may be NULL */
+	void		*commit_arg;
 };
 
 /* store.c */

@@ -25,6 +25,8 @@ static const struct ctl_cmd *ctl_cmds[] = {
 	&cmd_rebalance,
 	&cmd_snapshot,
 	&cmd_status,
+	&cmd_audit,
+	&cmd_metrics,
 	&cmd_token,
 };
 #define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))

@@ -117,6 +117,8 @@ extern const struct ctl_cmd cmd_snapshot;
 extern const struct ctl_cmd cmd_status;
 extern const struct ctl_cmd cmd_place;
 extern const struct ctl_cmd cmd_cpu_baseline;
+extern const struct ctl_cmd cmd_audit;
+extern const struct ctl_cmd cmd_metrics;
 extern const struct ctl_cmd cmd_token;
 
 #endif

@@ -43,7 +43,7 @@ expect() { # desc line expected
 export FERRY_SOCKET=$tmp/none.sock
 build=${FERRY_BUILD:-$REPO/build}
 [ -x "$build/ferryctl" ] && PATH=$build:$PATH
-expect "commands" "ferryctl " "abort check cpu-baseline hosts job jobs maintenance migrate place plan rebalance snapshot status token vms watch"
+expect "commands" "ferryctl " "abort audit check cpu-baseline hosts job jobs maintenance metrics migrate place plan rebalance snapshot status token vms watch"
 expect "a command's prefix" "ferryctl ma" "maintenance"
 expect "global options" "ferryctl --" "--help --socket"
 expect "migrate's options" "ferryctl migrate web1 --" \

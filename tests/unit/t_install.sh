@@ -24,9 +24,11 @@ usr/local/lib/systemd/system/ferry-coordinator.service usr/local/lib/systemd/sys
 usr/local/share/man/man1/ferryctl.1 usr/local/share/man/man5/ferry-coordinator.conf.5
 usr/local/share/man/man5/ferry-hostd.conf.5 usr/local/share/man/man8/ferry-coordinator.8
 usr/local/share/man/man8/ferry-hostd.8 usr/local/share/bash-completion/completions/ferryctl
-usr/local/etc/ferry/coordinator.conf usr/local/etc/ferry/hostd.conf"
+usr/local/etc/ferry/coordinator.conf usr/local/etc/ferry/hostd.conf
+usr/local/share/ferry/www/index.html usr/local/share/ferry/www/ferry.css
+usr/local/share/ferry/www/ferry.js"
 got=$(cd "$D" && find . -type f | sed 's|^\./||' | sort)
-[ "$got" = "$(echo $want | tr ' ' '\n' | sort)" ] && ok "default prefix: exactly the 13 files under /usr/local" ||
+[ "$got" = "$(echo $want | tr ' ' '\n' | sort)" ] && ok "default prefix: exactly the 16 files under /usr/local" ||
 	notok "default prefix installed: $(echo $got)"
 cmp -s "$B/ferryctl" "$D/usr/local/bin/ferryctl" && [ -x "$D/usr/local/sbin/ferry-hostd" ] &&
 	ok "the binaries are the build's, executable" || notok "installed binaries differ or are not executable"

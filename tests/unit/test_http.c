@@ -59,6 +59,8 @@ http_coord_conf(struct cluster *cl, struct coord_conf *cc)
 	h->rate = rate;
 	h->answer_timeout_s = answer_timeout_s;
 	h->events_kept = 64;
+	/* The tree's web view (tests/run runs the tests from the top). */
+	snprintf(h->www, sizeof(h->www), "www");
 }
 
 static const struct cluster_opts http_opts = {

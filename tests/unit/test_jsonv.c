@@ -402,6 +402,50 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The audit trail: a ctl entry with every field, an API one with none of
+ * the optional ones; args is an object, not a string. */
+static void
+test_audit(void **state)
+{
+	Ferry__AuditEntry a = FERRY__AUDIT_ENTRY__INIT, b = FERRY__AUDIT_ENTRY__INIT;
+	Ferry__AuditEntry *v[2] = { &a, &b };
+	Ferry__AuditReply r = FERRY__AUDIT_REPLY__INIT;
+	struct json_object *o;
+
+	(void)state;
+	a.id = 1;
+	a.time_ms = 1700000000000ULL;
+	a.via = "ctl";
+	a.who = "root";
+	a.has_uid = a.has_pid = 1;
+	a.pid = 42;
+	a.what = "migrate";
+	a.args = "{\"vm\":\"vm1\",\"to\":\"h2\"}";
+	a.outcome = "accepted";
+	a.has_job_id = 1;
+	a.job_id = 7;
+	a.job_state = "succeeded";
+	a.has_ended_ms = 1;
+	a.ended_ms = a.time_ms + 5;
+	b.id = 2;
+	b.time_ms = a.time_ms + 10;
+	b.via = "api";
+	b.who = "ops";
+	b.what = "abort";
+	b.outcome = "refused";
+	b.message = "no job 9";
+	o = jsonv_audit_entry(&a);
+	assert_string_equal(json_object_get_string(get(get(o, "args"), "vm")),
+	    "vm1");
+	assert_int_equal(json_object_get_int64(get(o, "uid")), 0);
+	json_object_put(o);
+	r.entries = v;
+	r.n_entries = 2;
+	valid("audit", jsonv_audit(&r));
+	r.n_entries = 0;
+	valid("audit", jsonv_audit(&r));
+}
+
 int
 main(void)
 {
@@ -415,6 +459,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_plan_snapshot_error, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -276,7 +276,7 @@ test_open_creates_private_wal_file(void **state)
 	umask(old);
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name IN "
 	    "('hosts', 'vms', 'jobs', 'job_events', 'host_trust')"), 5);
@@ -1014,11 +1014,11 @@ test_migrate_v2_runs(void **state)
 	struct store_event *ev = NULL;
 	size_t n = 0, nev = 0;
 
-	/* A v2 file: the v3 tables less runs, rows as v2 wrote them. */
+	/* A v2 file: the v4 tables less runs and audit, rows as v2 wrote them. */
 	f->st = open_ok(f->path);
 	store_close(f->st);
 	f->st = NULL;
-	raw_exec(f->path, "DROP TABLE runs; PRAGMA user_version = 2;");
+	raw_exec(f->path, "DROP TABLE runs; DROP TABLE audit; PRAGMA user_version = 2;");
 	raw_exec(f->path,
 	    "INSERT INTO jobs (id, kind, vm, source, destination, state, params, "
 	    "finished, started_ms, ended_ms, updated_ms) VALUES "
@@ -1032,7 +1032,7 @@ test_migrate_v2_runs(void **state)
 	    "INSERT INTO job_events VALUES (1, 1, 10, 'state', 'draining', NULL),"
 	    "(1, 2, 20, 'state', 'completed', '{}');");
 	f->st = open_ok(f->path);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 
 	assert_int_equal(store_runs_list(f->st, 0, &runs, &n), 0);
 	assert_int_equal(n, 4);
@@ -1205,12 +1205,12 @@ test_pg_concurrent_migrate(void **state)
 			ok++;
 	}
 	assert_int_equal(ok, N);
-	assert_int_equal(raw_int(NULL, "SELECT version FROM ferry_schema"), 3);
+	assert_int_equal(raw_int(NULL, "SELECT version FROM ferry_schema"), 4);
 	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM ferry_schema"), 1);
 	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM "
 	    "information_schema.tables WHERE table_schema = 'public' AND "
 	    "table_name IN ('hosts', 'vms', 'jobs', 'job_events', "
-	    "'host_trust', 'runs')"), 6);
+	    "'host_trust', 'runs', 'audit')"), 7);
 }
 
 /* The coordinator's connection is cut between two transitions (its
