@@ -223,6 +223,9 @@ job_params_json(const struct job *j)
 	if (j->opts.copy_storage)
 		json_object_object_add(o, "copy_storage",
 		    json_object_new_boolean(1));
+	json_object_object_add(o, "parallel",
+	    json_object_new_int64(j->opts.parallel));
+	json_object_object_add(o, "tls", json_object_new_boolean(j->opts.tls));
 	if (j->uuid[0])
 		json_object_object_add(o, "uuid", json_object_new_string(j->uuid));
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -480,6 +483,11 @@ job_migrate(struct coord *co, const Ferry__MigrateOptions *o, int64_t parent,
 	j->opts.postcopy = o->has_postcopy ? o->postcopy : 0;
 	j->opts.auto_converge = o->has_auto_converge && o->auto_converge;
 	j->opts.copy_storage = o->has_copy_storage && o->copy_storage;
+	if (wire_opts(co, &j->opts, o->has_parallel, o->parallel,
+	    o->has_tls ? o->tls : 0, err, errlen) < 0) {
+		job_free(j);
+		return -1;
+	}
 
 	memset(&sj, 0, sizeof(sj));
 	snprintf(sj.kind, sizeof(sj.kind), "migrate");
@@ -624,7 +632,7 @@ job_send_migrate(struct job *j, int resume)
 	Ferry__Policy pol = FERRY__POLICY__INIT;
 	struct host *sh = coord_host_find(j->co, j->source);
 	struct host *dh = coord_host_find(j->co, j->destination);
-	char muri[300], e[300], *copy[16];
+	char muri[300], e[300], *copy[16], why[200];
 
 	if (sh == NULL || dh == NULL ||
 	    job_dest_uris(dh, muri, sizeof(muri), e, sizeof(e)) < 0) {
@@ -653,7 +661,15 @@ job_send_migrate(struct job *j, int resume)
 		pol.allow_postcopy = j->opts.postcopy > 0;
 		pol.has_auto_converge = 1;
 		pol.auto_converge = j->opts.auto_converge;
+		/* A resume continues the streams libvirt kept: not sent. */
+		j->streams = wire_streams(j->co, j, dh, why, sizeof(why));
+		req.has_parallel = 1;
+		req.parallel = j->streams;
+		log_job_info(j->id, j->vm, "%s%s", why, j->opts.tls ?
+		    ", over TLS" : "");
 	}
+	req.has_tls = 1;
+	req.tls = j->opts.tls;
 	req.job_id = j->id;
 	req.name = j->vm;
 	req.dest_uri = (char *)cluster_host_libvirt_uri(dh);

@@ -69,6 +69,8 @@ struct job_opts {
 	int		postcopy;		/* -1 never, 0 default (no), 1 allowed */
 	int		auto_converge;
 	int		copy_storage;		/* copy local disks (NBD) */
+	uint32_t	parallel;		/* multifd: 0 auto (wire.c), N fixed */
+	int		tls;			/* the stream over TLS (resolved) */
 };
 
 struct job_watcher {
@@ -155,6 +157,7 @@ struct job {
 	int			 has_downtime, has_data, has_migration_ms;
 	uint64_t		 downtime_ms, data_bytes, migration_ms, passes;
 	int			 postcopy;
+	uint32_t		 streams;	/* multifd connections sent (wire.c) */
 	int			 has_disk;	/* --copy-storage: disk copied */
 	uint64_t		 disk_bytes, disk_total;
 	/* --copy-storage: what the destination pre-created (owned),
@@ -269,6 +272,16 @@ int	 job_copy_progress(const Ferry__JobStats *, Ferry__JobEvent *);
 void	 job_copy_figures(struct job *, const Ferry__JobFigures *);
 void	 job_copy_journal(const struct job *, struct json_object *);
 void	 job_copy_done(struct job *, enum job_state, Ferry__JobEvent *);
+
+/* wire.c: multifd streams, TLS policy, what migrations measured */
+int	 wire_opts(struct coord *, struct job_opts *, int has_parallel,
+	    uint32_t parallel, int tls, char *err, size_t errlen);
+uint32_t wire_streams(struct coord *, const struct job *, const struct host *,
+	    char *why, size_t whylen);
+void	 wire_observe(struct coord *, const struct job *);
+uint32_t wire_drain_parallel(struct coord *, const char *src,
+	    const char **dests, size_t ndests, uint64_t mem_mib, size_t nitems,
+	    uint32_t operator_max, uint32_t per_dest, char *why, size_t whylen);
 
 /* job_recover.c */
 int	 job_recover(struct coord *, char *err, size_t errlen);

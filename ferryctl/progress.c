@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ferryctl.h"
+#include "validate.h"
 
 #define ERASE_LINE	"\r\033[K"
 #define REPLY_WAIT_MS	60000
@@ -624,6 +625,23 @@ ctl_parse_num(const char *opt, const char *s, uint64_t max, uint64_t *out)
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+/* --parallel N: 1 (one stream) .. VALIDATE_PARALLEL_MAX, else refused. */
+int
+ctl_parse_parallel(const char *s, uint32_t *out)
+{
+	uint64_t v;
+	char e[160];
+
+	if (ctl_parse_num("--parallel", s, UINT64_MAX, &v) < 0)
+		return -1;
+	if (validate_parallel(v, e, sizeof(e)) < 0) {
+		out_fail("%s", e);
+		return -1;
+	}
+	*out = (uint32_t)v;
 	return 0;
 }
 

@@ -43,6 +43,7 @@ static const struct conf_key hostd_keys[] = {
 	    0 },
 	{ "privsep_dir", CONF_STR, 0, OFF(privsep_dir), SZ(privsep_dir), 0, 0 },
 	{ "state_dir", CONF_STR, 0, OFF(state_dir), SZ(state_dir), 0, 0 },
+	{ "qemu_conf", CONF_STR, 0, OFF(qemu_conf), SZ(qemu_conf), 0, 0 },
 };
 
 #define STARTUPS_MAX	4096
@@ -110,6 +111,7 @@ parse_hostd_defaults(struct hostd_conf *c)
 	c->privsep = 0;
 	snprintf(c->privsep_user, sizeof(c->privsep_user), "nobody");
 	snprintf(c->privsep_dir, sizeof(c->privsep_dir), "/run/ferry-hostd");
+	snprintf(c->qemu_conf, sizeof(c->qemu_conf), "/etc/libvirt/qemu.conf");
 }
 
 /* Whether path is dir or below it (textually; both absolute). */
