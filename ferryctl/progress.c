@@ -632,11 +632,16 @@ ctl_parse_num(const char *opt, const char *s, uint64_t max, uint64_t *out)
 int
 ctl_parse_parallel(const char *s, uint32_t *out)
 {
-	uint64_t v;
-	char e[160];
+	unsigned long long v;
+	char e[160], *end;
 
-	if (ctl_parse_num("--parallel", s, UINT64_MAX, &v) < 0)
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0) {
+		out_fail("--parallel wants a number of streams, 1 to %d, not "
+		    "'%s'", VALIDATE_PARALLEL_MAX, s);
 		return -1;
+	}
 	if (validate_parallel(v, e, sizeof(e)) < 0) {
 		out_fail("%s", e);
 		return -1;
