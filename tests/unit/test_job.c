@@ -896,6 +896,188 @@ test_bad_requests(void **state)
 	}
 }
 
+/* A file with that text (the test's temporary files). */
+static void
+wire_write(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/*
+ * The wire: --parallel reaches libvirt as that many streams, a bad number
+ * and --parallel with --postcopy are refused before anything is recorded;
+ * under migration_tls = "required" --no-tls is refused, a destination
+ * without QEMU's x509 files is refused by its own pre-check, and with them
+ * the migration asks libvirt for TLS without being told. The automatic
+ * rule and the drain's parallelism follow what was measured.
+ */
+static void
+test_wire(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
+	struct fake_hv_migrate_rec rec;
+	struct job *j, fj;
+	char err[512], why[256], dir[] = "/tmp/ferry-wire-XXXXXX", path[600];
+	const char *dests[2] = { "h2", "h3" };
+	int64_t id;
+	int i;
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vw", NULL, 0), 0);
+	cluster_script(0, "vw", 4, 0, NULL);
+	hostd_inventory_refresh(&cl->hd[0]);
+	assert_true(cluster_run_until(cl, seen_on_h1, "vw", 20000));
+	o.vm = "vw";
+	o.to = "h2";
+	o.has_parallel = 1;
+	o.parallel = 0;
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "--parallel 0: the number of migration "
+	    "streams must be 1"));
+	o.parallel = 1000;
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
+	    sizeof(err)), -1);
+	o.parallel = 3;
+	o.has_postcopy = 1;
+	o.postcopy = 1;
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "cannot run post-copy over several"));
+	o.has_postcopy = 0;
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
+	    sizeof(err)), 0);
+	id = j->id;
+	job_run(j);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_int_equal(fake_hv_last_migrate(cluster_host_uri(0), &rec), 0);
+	assert_int_equal(rec.parallel, 3);
+	assert_false(rec.tls);
+
+	/* TLS required: h1's QEMU files in dir, h1 is the destination. */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/qemu.conf", dir);
+	wire_write(path, "# lab\nmigrate_tls_x509_cert_dir = \"");
+	{
+		FILE *fp = fopen(path, "a");
+
+		assert_non_null(fp);
+		fprintf(fp, "%s/pki\"\n", dir);
+		fclose(fp);
+	}
+	for (i = 0; i < NHOSTS; i++)
+		snprintf(cl->hd[i].conf.qemu_conf,
+		    sizeof(cl->hd[i].conf.qemu_conf), "%s", path);
+	snprintf(cl->co.conf.migration_tls, sizeof(cl->co.conf.migration_tls),
+	    "required");
+	cluster_script(1, "vw", 4, 0, NULL);
+	hostd_inventory_refresh(&cl->hd[1]);
+	assert_true(cluster_run_until(cl, seen_on_h2, "vw", 20000));
+	memset(&o, 0, sizeof(o));
+	ferry__migrate_options__init(&o);
+	o.vm = "vw";
+	o.to = "h1";
+	o.has_tls = 1;
+	o.tls = -1;
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "--no-tls refused: the cluster's policy "
+	    "requires TLS"));
+	o.has_tls = 0;
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
+	    sizeof(err)), 0);
+	id = j->id;
+	job_run(j);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "refused", "no TLS for migrations set up");
+	assert_true(cluster_running_on(cluster_host_uri(1), "vw"));
+	snprintf(path, sizeof(path), "%s/pki", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	{
+		static const char *f[] = { "ca-cert.pem", "server-cert.pem",
+		    "server-key.pem", "client-cert.pem", "client-key.pem" };
+
+		for (i = 0; i < 5; i++) {
+			snprintf(path, sizeof(path), "%s/pki/%s", dir, f[i]);
+			wire_write(path, "-----BEGIN X-----\nAA==\n-----END "
+			    "X-----\n");
+		}
+	}
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
+	    sizeof(err)), 0);
+	id = j->id;
+	job_run(j);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_int_equal(fake_hv_last_migrate(cluster_host_uri(1), &rec), 0);
+	assert_true(rec.tls);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+
+	/* The automatic rule, from what was measured into h2. */
+	memset(&fj, 0, sizeof(fj));
+	snprintf(fj.destination, sizeof(fj.destination), "h2");
+	cl->co.hosts[1].wire_stream_mibs = 0;
+	cl->co.conf.link_mibs = 0;
+	assert_int_equal(wire_streams(&cl->co, &fj, &cl->co.hosts[1], why,
+	    sizeof(why)), 1);
+	assert_non_null(strstr(why, "link's capacity is unknown"));
+	cl->co.conf.link_mibs = 1000;
+	assert_int_equal(wire_streams(&cl->co, &fj, &cl->co.hosts[1], why,
+	    sizeof(why)), 1);
+	assert_non_null(strstr(why, "no single-stream throughput"));
+	cl->co.hosts[1].wire_stream_mibs = 300;
+	assert_int_equal(wire_streams(&cl->co, &fj, &cl->co.hosts[1], why,
+	    sizeof(why)), 4);	/* ceil(1000/300), at most 4 */
+	fj.opts.bandwidth_mibs = 500;	/* the cap is the link */
+	assert_int_equal(wire_streams(&cl->co, &fj, &cl->co.hosts[1], why,
+	    sizeof(why)), 2);
+	fj.opts.bandwidth_mibs = 350;	/* one stream nearly fills it */
+	assert_int_equal(wire_streams(&cl->co, &fj, &cl->co.hosts[1], why,
+	    sizeof(why)), 1);
+	fj.opts.bandwidth_mibs = 0;
+	fj.opts.postcopy = 1;
+	assert_int_equal(wire_streams(&cl->co, &fj, &cl->co.hosts[1], why,
+	    sizeof(why)), 1);
+	fj.opts.postcopy = 0;
+	fj.opts.parallel = 7;
+	assert_int_equal(wire_streams(&cl->co, &fj, &cl->co.hosts[1], why,
+	    sizeof(why)), 7);
+
+	/* A drain's parallelism: ceil((F + X) / X), within every limit. */
+	cl->co.conf.link_mibs = 0;
+	cl->co.hosts[1].wire_stream_mibs = cl->co.hosts[2].wire_stream_mibs = 0;
+	assert_int_equal(wire_drain_parallel(&cl->co, "h1", dests, 2, 256, 8,
+	    0, 2, why, sizeof(why)), 2);
+	assert_non_null(strstr(why, "nothing measured yet"));
+	cl->co.hosts[1].wire_stream_mibs = cl->co.hosts[2].wire_stream_mibs =
+	    128;
+	cl->co.hosts[1].wire_fixed_ms = cl->co.hosts[2].wire_fixed_ms = 3000;
+	/* X = 256 MiB / 128 MiB/s = 2 s: ceil(5 / 2) = 3 */
+	assert_int_equal(wire_drain_parallel(&cl->co, "h1", dests, 2, 256, 8,
+	    0, 2, why, sizeof(why)), 3);
+	/* X = 0.5 s: ceil(3.5 / 0.5) = 7, capped by max_outgoing (4) */
+	cl->co.conf.max_outgoing = 4;
+	assert_int_equal(wire_drain_parallel(&cl->co, "h1", dests, 2, 64, 8,
+	    0, 2, why, sizeof(why)), 4);
+	assert_non_null(strstr(why, "max_outgoing 4"));
+	/* ... by 2 destinations x per_destination 1 */
+	assert_int_equal(wire_drain_parallel(&cl->co, "h1", dests, 2, 64, 8,
+	    0, 1, why, sizeof(why)), 2);
+	assert_non_null(strstr(why, "per_destination 1"));
+	/* ... by the operator's --max-parallel, and by the VMs left */
+	assert_int_equal(wire_drain_parallel(&cl->co, "h1", dests, 2, 64, 8,
+	    1, 2, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "--max-parallel 1"));
+	assert_int_equal(wire_drain_parallel(&cl->co, "h1", dests, 2, 64, 3,
+	    0, 2, why, sizeof(why)), 3);
+}
+
 /* A stalled pre-copy switches to post-copy (allowed), the post-copy fails
  * (network cut), and the coordinator resumes it: the VM ends on h2 only. */
 static void
@@ -2150,6 +2332,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_picks_least_loaded, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postcopy_resume, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_parallel, setup,
