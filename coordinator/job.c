@@ -519,8 +519,11 @@ job_migrate(struct coord *co, const Ferry__MigrateOptions *o, int64_t parent,
 void
 job_adopt(struct job *j, const struct job_parent *pcb)
 {
-	if (j->parent_cb.on_done == NULL && j->parent_cb.on_progress == NULL)
+	/* Followed, not gated: the run did not start it. */
+	if (j->parent_cb.on_done == NULL && j->parent_cb.on_progress == NULL) {
 		j->parent_cb = *pcb;
+		j->parent_cb.may_start = NULL;
+	}
 }
 
 /* Called by api.c after it has replied and added its watcher. */
@@ -529,6 +532,26 @@ job_run(struct job *j)
 {
 	/* Not journaled: job_tick tries again, and the job holds the VM. */
 	(void)job_enter(j, JOB_EV_RUN, "running pre-checks");
+}
+
+/* A held job (checked ahead, JOB_STEP_HELD) starts: its parent has a slot
+ * now, or it was aborted meanwhile (then nothing starts). */
+void
+job_release(struct job *j)
+{
+	if (j->state != JOB_CHECKING || j->step != JOB_STEP_HELD)
+		return;
+	j->step = JOB_STEP_NONE;
+	if (j->abort_requested) {
+		snprintf(j->error, sizeof(j->error), "%s", j->abort_reason);
+		(void)job_enter(j, JOB_EV_ABORTED, "aborted before the "
+		    "migration started");
+		return;
+	}
+	log_job_info(j->id, j->vm, "starts after waiting %llu ms for a slot",
+	    (unsigned long long)(clock_mono_ms() - j->held_ms));
+	j->parent_cb.may_start = NULL;	/* asked once: the answer was yes */
+	job_start_migration(j);
 }
 
 /* ---- migrating ---------------------------------------------------------- */
@@ -595,6 +618,18 @@ job_start_migration(struct job *j)
 	struct host *dh = coord_host_find(j->co, j->destination);
 	char muri[300], msg[600], e[300];
 
+	/* Checked ahead by a drain while others copy: it starts when the
+	 * drain has a slot (job_release); what follows is checked then. */
+	if (j->parent_cb.may_start != NULL &&
+	    !j->parent_cb.may_start(j->parent_cb.arg, j)) {
+		if (j->step != JOB_STEP_HELD) {
+			j->step = JOB_STEP_HELD;
+			j->held_ms = clock_mono_ms();
+			log_job_info(j->id, j->vm, "checked; waits for a free "
+			    "migration slot of its run");
+		}
+		return;
+	}
 	if (sh == NULL || dh == NULL || dh->inv == NULL || !sh->up) {
 		job_finish(j, JOB_REFUSED, "a host went away before the "
 		    "migration started");

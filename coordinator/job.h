@@ -41,6 +41,7 @@ enum job_event {
 enum job_step {
 	JOB_STEP_NONE = 0,
 	JOB_STEP_CHECKS,	/* checking: pre-check calls in flight */
+	JOB_STEP_HELD,		/* checking: passed; its parent has no slot yet */
 	JOB_STEP_SENT,		/* migrating: MIGRATE sent, not yet accepted */
 	JOB_STEP_RUNNING,	/* migrating: libvirt runs it; events come */
 	JOB_STEP_QUERYING,	/* migrating: JOB_QUERY of a quiet source */
@@ -56,6 +57,9 @@ struct job_parent {
 	void	(*on_progress)(void *arg, const struct job *);
 	void	(*on_done)(void *arg, const struct job *);
 	void	 *arg;
+	/* Checked, may it start copying now? No: it waits (JOB_STEP_HELD)
+	 * for job_release. NULL: always. */
+	int	(*may_start)(void *arg, const struct job *);
 };
 
 struct coord;
@@ -173,6 +177,7 @@ struct job {
 	char			 src_err[256], dst_err[256];
 	int			 cleanup_sent;	/* DESTROY_LEFTOVER attempts */
 	int			 resumes;	/* post-copy resume attempts */
+	uint64_t		 held_ms;	/* JOB_STEP_HELD since (monotonic) */
 	int			 undefine_sent;	/* the source's leftover definition */
 	char			 undefine_err[256];
 
@@ -219,6 +224,7 @@ int	 job_migrate(struct coord *, const Ferry__MigrateOptions *,
 	    char *err, size_t errlen);
 void	 job_adopt(struct job *, const struct job_parent *);
 void	 job_run(struct job *);
+void	 job_release(struct job *);
 void	 job_start_migration(struct job *);
 void	 job_try_resume(struct job *);
 void	 job_on_progress(struct host *, const Ferry__JobStats *);

@@ -1154,24 +1154,46 @@ last_drain_id(struct cluster *cl, char *state, size_t len)
 	return id;
 }
 
-/* Largest number of the drain's migrations whose [started, ended]
- * intervals overlap, from the recorded times. */
+/* When a job entered "migrating" (its copy began), from its journal; 0
+ * when it never did. */
+static uint64_t
+copy_started_ms(struct cluster *cl, int64_t id)
+{
+	struct store_event *ev = NULL;
+	size_t n = 0, i;
+	uint64_t t = 0;
+
+	assert_int_equal(store_job_events(cl->co.store, id, &ev, &n), 0);
+	for (i = 0; i < n && t == 0; i++)
+		if (strcmp(ev[i].type, "state") == 0 &&
+		    strcmp(ev[i].state, "migrating") == 0)
+			t = ev[i].time_ms;
+	store_event_list_free(ev, n);
+	return t;
+}
+
+/* Largest number of the drain's migrations whose [copy started, ended]
+ * intervals overlap, from the recorded times (checks run ahead and are
+ * not counted: only copies are limited). */
 static int
 max_overlap(struct cluster *cl, int64_t drain)
 {
 	struct store_job *sj = NULL;
+	uint64_t t[256];
 	size_t n = 0, i, k;
 	int best = 0, c;
 
 	assert_int_equal(store_jobs_list(cl->co.store, 0, 0, &sj, &n), 0);
+	assert_true(n <= 256);
+	for (i = 0; i < n; i++)
+		t[i] = sj[i].parent == drain ? copy_started_ms(cl, sj[i].id) : 0;
 	for (i = 0; i < n; i++) {
-		if (sj[i].parent != drain)
+		if (t[i] == 0)
 			continue;
 		c = 0;
 		for (k = 0; k < n; k++)
-			if (sj[k].parent == drain &&
-			    sj[k].started_ms <= sj[i].started_ms &&
-			    sj[k].ended_ms > sj[i].started_ms)
+			if (t[k] != 0 && t[k] <= t[i] &&
+			    sj[k].ended_ms > t[i])
 				c++;
 		if (c > best)
 			best = c;
@@ -1291,6 +1313,110 @@ drain_over_counting(struct cluster *cl, void *arg)
 {
 	(void)drain_migrating(cl, arg);
 	return TAILQ_EMPTY(&cl->co.drains);
+}
+
+/* One of the drain's jobs copies while another, checked, waits for its
+ * slot (JOB_STEP_HELD). */
+static int
+copying_and_held(struct cluster *cl, void *arg)
+{
+	struct job *j;
+	int copying = 0, held = 0;
+
+	(void)arg;
+	TAILQ_FOREACH(j, &cl->co.jobs, entry) {
+		if (j->parent == 0)
+			continue;
+		if (j->state == JOB_MIGRATING)
+			copying++;
+		if (j->state == JOB_CHECKING && j->step == JOB_STEP_HELD)
+			held++;
+	}
+	return copying == 1 && held == 1;
+}
+
+/*
+ * Checks run ahead: with --max-parallel 1 the next VM is checked while the
+ * first copies and starts when the copy ends, never two copies at once.
+ * An operator migrates a VM of the drain meanwhile: the drain does not
+ * refuse or repeat it (it follows the job, or finds the VM gone). A cancel
+ * ends a checked, waiting job without starting it.
+ */
+static void
+test_drain_checks_ahead(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
+	struct drain_overlap ov = { 0, 0 };
+	struct job *j;
+	char err[256], st[32], name[16];
+	int64_t id, op;
+	int i, k, where;
+
+	add_guests(cl, 4, 8);	/* 4 s each */
+	req.host = "h1";
+	req.has_max_parallel = 1;
+	req.max_parallel = 1;
+	if (drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER, 1, err,
+	    sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_true(cluster_run_until(cl, copying_and_held, NULL, 30000));
+	/* g3 is last in the plan and not started: the operator moves it. */
+	o.vm = "g3";
+	o.to = "h3";
+	if (job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)) < 0)
+		fail_msg("operator's migrate: %s", err);
+	op = j->id;
+	job_run(j);
+	assert_true(cluster_run_until(cl, drain_over_counting, &ov, 90000));
+	id = last_drain_id(cl, st, sizeof(st));
+	assert_string_equal(st, "completed");
+	cluster_expect_job(cl, op, "succeeded", NULL);
+	assert_true(cluster_running_on(cluster_host_uri(2), "g3"));
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		assert_false(fake_hv_has_domain(cluster_host_uri(0), name));
+		for (where = 0, k = 1; k < NHOSTS; k++)
+			where += cluster_running_on(cluster_host_uri(k), name);
+		assert_int_equal(where, 1);
+	}
+	/* Never two of the drain's copies at once. */
+	assert_int_equal(max_overlap(cl, id), 1);
+	assert_int_equal(ov.most, 1);
+}
+
+/* A cancel while one copies and the next is checked and waiting: the
+ * copy finishes, the waiting one never starts, its VM stays on h1. */
+static void
+test_drain_cancel_held(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	char err[256], st[32], name[16];
+	int i, k, on_h1 = 0, where;
+
+	add_guests(cl, 3, 8);
+	req.host = "h1";
+	req.has_max_parallel = 1;
+	req.max_parallel = 1;
+	if (drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER, 1, err,
+	    sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_true(cluster_run_until(cl, copying_and_held, NULL, 30000));
+	assert_int_equal(drain_cancel(&cl->co, "h1", NULL, MSG_CTL_MAINT_CANCEL,
+	    2, err, sizeof(err)), 0);
+	assert_true(cluster_run_until(cl, no_drain, NULL, 30000));
+	(void)last_drain_id(cl, st, sizeof(st));
+	assert_string_equal(st, "cancelled");
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		for (where = 0, k = 0; k < NHOSTS; k++)
+			where += cluster_running_on(cluster_host_uri(k), name);
+		assert_int_equal(where, 1);
+		on_h1 += cluster_running_on(cluster_host_uri(0), name);
+	}
+	assert_int_equal(on_h1, 2);	/* only the copy that ran moved */
 }
 
 /* max_parallel 2 really moves two at once: two destinations (h2, h3),
@@ -2341,6 +2467,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_marks_unmovable,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain_checks_ahead, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_drain_cancel_held, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_unmovable, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_cancel, setup,
