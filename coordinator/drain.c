@@ -792,7 +792,7 @@ drain_choose_parallel(struct drain *d)
 static void
 drain_tick_one(struct drain *d)
 {
-	size_t i, active = 0;
+	size_t i, active = 0, ahead;
 
 	if (drain_final(d)) {
 		/* The last late callback has come back: let go of it. */
@@ -830,15 +830,19 @@ drain_tick_one(struct drain *d)
 		return;
 	}
 	/* Then the next ones' checks, while the current ones copy: as many
-	 * again as may copy, so that each slot finds a checked VM. */
+	 * again as may copy, so that each slot finds a checked VM. Not with
+	 * --copy-storage: those checks pre-create disks on the destination
+	 * and register the copy with the source's hostd, which a VM waiting
+	 * for its slot would hold (and a restart would leave behind). */
+	ahead = d->copy_storage ? 1 : 2;
 	for (uint32_t ord = 1; ord <= d->nitems; ord++) {
 		struct drain_item *it = drain_item_at(d, ord);
 
 		if (it == NULL || it->state != ITEM_PLANNED)
 			continue;
-		if (drain_running(d, NULL) >= 2 * d->max_parallel)
+		if (drain_running(d, NULL) >= ahead * d->max_parallel)
 			break;
-		if (drain_running(d, it->dest) >= 2 * d->per_dest)
+		if (drain_running(d, it->dest) >= ahead * d->per_dest)
 			continue;	/* a later VM may go elsewhere */
 		drain_start_item(d, it);
 		/* The next one on the next tick: job_run may have changed
