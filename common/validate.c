@@ -268,3 +268,14 @@ validate_migrate_uri(const char *s, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+/* A number of multifd connections: 1..VALIDATE_PARALLEL_MAX. */
+int
+validate_parallel(unsigned long long n, char *err, size_t errlen)
+{
+	if (n >= 1 && n <= VALIDATE_PARALLEL_MAX)
+		return 0;
+	snprintf(err, errlen, "--parallel %llu: the number of migration "
+	    "streams must be 1 (one stream) to %d", n, VALIDATE_PARALLEL_MAX);
+	return -1;
+}

@@ -6,11 +6,17 @@
 
 #include <stddef.h>
 
+/* multifd connections: 1 is one stream; QEMU allows 255, but each one is a
+ * thread and a socket on both hosts, and past a few the link, not the
+ * stream, is the limit. */
+#define VALIDATE_PARALLEL_MAX	16
+
 /* validate.c */
 int	validate_domain_name(const char *, char *err, size_t errlen);
 int	validate_host_name(const char *, char *err, size_t errlen);
 int	validate_libvirt_uri(const char *, char *err, size_t errlen);
 int	validate_migration_address(const char *, char *err, size_t errlen);
 int	validate_migrate_uri(const char *, char *err, size_t errlen);
+int	validate_parallel(unsigned long long, char *err, size_t errlen);
 
 #endif

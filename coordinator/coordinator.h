@@ -126,6 +126,14 @@ struct coord_conf {
 	struct coord_ha_conf ha;
 	struct coord_http_conf http;
 	int		 postcopy;		/* -1 never (default), 1 stalled, 2 always */
+	/* The wire (wire.c): multifd streams (0 auto, 1 one, N fixed), TLS
+	 * ("off", "on": by default, "required": always, --no-tls refused),
+	 * the migration link's capacity per host (MiB/s, 0 unknown) and how
+	 * many migrations may leave one host at once. */
+	int		 migration_parallel;
+	char		 migration_tls[16];
+	int		 link_mibs;
+	int		 max_outgoing;
 };
 
 struct coord;
@@ -177,6 +185,10 @@ struct host {
 	char			 notice[512];	/* the latest distrust of its word */
 	uint64_t		 notice_ms;
 	uint64_t		 epoch_told;	/* HA: the epoch it took (ha.c) */
+
+	/* What migrations into this host measured (wire.c); 0: not yet. */
+	double			 wire_stream_mibs;	/* one stream's throughput */
+	double			 wire_fixed_ms;		/* a migration's fixed cost */
 };
 
 struct ctl_client;

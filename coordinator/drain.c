@@ -547,11 +547,23 @@ drain_tick_cancelling(struct drain *d)
 	size_t i, moved = 0;
 	char msg[256];
 
-	for (i = 0; i < d->nitems; i++)
+	for (i = 0; i < d->nitems; i++) {
+		struct job *j;
+		char e[128];
+
 		if (d->items[i].state == ITEM_PLANNED)
 			d->items[i].state = ITEM_CANCELLED;
 		else if (d->items[i].state == ITEM_MOVED)
 			moved++;
+		/* Checked ahead, not started: it never starts. Those that
+		 * copy finish (a VM is never stopped). */
+		else if (d->items[i].state == ITEM_MIGRATING &&
+		    (j = job_find(d->co, d->items[i].job_id)) != NULL &&
+		    j->state == JOB_CHECKING && j->step == JOB_STEP_HELD &&
+		    !j->abort_requested)
+			(void)job_abort(d->co, j->id, "the drain was cancelled "
+			    "before it started", e, sizeof(e));
+	}
 	if (d->calls > 0 || drain_running(d, NULL) > 0)
 		return;
 	snprintf(msg, sizeof(msg), "cancelled: %zu moved, %zu not", moved,
@@ -569,6 +581,23 @@ drain_running(const struct drain *d, const char *dest)
 	for (i = 0; i < d->nitems; i++)
 		if (d->items[i].state == ITEM_MIGRATING &&
 		    (dest == NULL || strcmp(d->items[i].dest, dest) == 0))
+			n++;
+	return n;
+}
+
+/* Of those, the ones past their checks: copying (or verifying), not
+ * checked ahead and waiting (JOB_STEP_HELD) or still checking. */
+size_t
+drain_copying(const struct drain *d, const char *dest)
+{
+	const struct job *j;
+	size_t i, n = 0;
+
+	for (i = 0; i < d->nitems; i++)
+		if (d->items[i].state == ITEM_MIGRATING &&
+		    (dest == NULL || strcmp(d->items[i].dest, dest) == 0) &&
+		    ((j = job_find(d->co, d->items[i].job_id)) == NULL ||
+		    j->state != JOB_CHECKING))
 			n++;
 	return n;
 }
@@ -609,16 +638,80 @@ drain_on_job_done(void *arg, const struct job *j)
 	drain_job_done(arg, j, j->state);
 }
 
+/* A migration the run checked ahead may copy once the run's limits allow:
+ * max_parallel copying at once, per_dest arriving at its destination. */
+static int
+drain_may_start(void *arg, const struct job *j)
+{
+	struct coord *co = arg;
+	struct drain *d;
+	size_t i;
+
+	TAILQ_FOREACH(d, &co->drains, entry)
+		for (i = 0; !drain_final(d) && i < d->nitems; i++)
+			if (d->items[i].job_id == j->id &&
+			    d->items[i].state == ITEM_MIGRATING)
+				return d->state == DS_DRAINING &&
+				    drain_copying(d, NULL) < d->max_parallel &&
+				    drain_copying(d, d->items[i].dest) <
+				    d->per_dest;
+	return 1;	/* not one of a run's: nothing holds it */
+}
+
 static void
 drain_start_item(struct drain *d, struct drain_item *it)
 {
 	const struct job_parent pcb = {
 		drain_on_job_progress, drain_on_job_done, d->co,
+		drain_may_start,
 	};
 	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
 	struct job *j;
 	char err[512];
 
+	/* Someone else (an operator's migrate) moves it off this host
+	 * already: followed like a migration of the run's own (its end
+	 * counts, a failure is retried), not refused as "in flight". */
+	if ((j = job_find_vm(d->co, it->vm)) != NULL && d->host[0] &&
+	    strcmp(j->source, d->host) == 0) {
+		const struct job_parent follow = {
+			NULL, drain_on_job_done, d->co, NULL,
+		};
+
+		it->state = ITEM_MIGRATING;
+		it->job_id = j->id;
+		it->percent = 0;
+		snprintf(it->dest, sizeof(it->dest), "%s", j->destination);
+		job_adopt(j, &follow);
+		log_ctx_info(&(struct log_ctx){ .drain = d->id, .vm = it->vm,
+		    .host = drain_label(d) }, "follows job %lld, already "
+		    "moving it to %s", (long long)j->id, j->destination[0] ?
+		    j->destination : "(choosing)");
+		drain_emit(d, "item", NULL);
+		return;
+	}
+	/* ... or moved it already: by its hosts' reports it runs elsewhere,
+	 * so there is nothing left to move (never a move from elsewhere). */
+	if (d->kind == DK_DRAIN) {
+		char src[64], uuid[40];
+		uint64_t mem;
+
+		if (job_locate(d->co, it->vm, src, sizeof(src), uuid,
+		    sizeof(uuid), &mem, err, sizeof(err)) == 0 &&
+		    strcmp(src, d->host) != 0) {
+			it->state = ITEM_MOVED;
+			it->percent = 100;
+			snprintf(it->dest, sizeof(it->dest), "%s", src);
+			snprintf(it->reason, sizeof(it->reason), "left %s by "
+			    "another migration: it runs on %s", d->host, src);
+			log_ctx_info(&(struct log_ctx){ .drain = d->id,
+			    .vm = it->vm, .host = drain_label(d) }, "%s",
+			    it->reason);
+			drain_journal(d, "item");
+			drain_emit(d, "item", NULL);
+			return;
+		}
+	}
 	o.vm = it->vm;
 	o.to = it->dest;
 	o.has_copy_storage = 1;
@@ -643,10 +736,63 @@ drain_start_item(struct drain *d, struct drain_item *it)
 	job_run(j);	/* may finish at once and call drain_job_done */
 }
 
+/* The item at position ord of the plan, or NULL. */
+static struct drain_item *
+drain_item_at(struct drain *d, uint32_t ord)
+{
+	size_t i;
+
+	for (i = 0; i < d->nitems; i++)
+		if (d->items[i].order == ord)
+			return &d->items[i];
+	return NULL;
+}
+
+/*
+ * The run's parallelism, from what its migrations measured and the limits
+ * (wire_drain_parallel), over what is left to move: its destinations and
+ * their mean memory. Chosen again every tick; logged when it changes.
+ */
+static void
+drain_choose_parallel(struct drain *d)
+{
+	const char *dests[DRAIN_MAX_ITEMS];
+	char why[256];
+	uint64_t mem = 0;
+	size_t i, k, nd = 0, left = 0;
+	uint32_t n;
+
+	for (i = 0; i < d->nitems; i++) {
+		const struct drain_item *it = &d->items[i];
+
+		if (it->state != ITEM_PLANNED && it->state != ITEM_MIGRATING)
+			continue;
+		left++;
+		mem += it->mem_mib;
+		for (k = 0; k < nd; k++)
+			if (strcmp(dests[k], it->dest) == 0)
+				break;
+		if (k == nd && it->dest[0] != '\0')
+			dests[nd++] = it->dest;
+	}
+	if (left == 0)
+		return;
+	n = wire_drain_parallel(d->co, d->host[0] ? d->host : "each host",
+	    dests, nd, mem / left, left, d->operator_max, d->per_dest, why,
+	    sizeof(why));
+	if (n != d->max_parallel || d->parallel_why[0] == '\0') {
+		log_ctx_info(&(struct log_ctx){ .drain = d->id,
+		    .host = drain_label(d) }, "%u migration(s) at once: %s", n,
+		    why);
+		d->max_parallel = n;
+	}
+	snprintf(d->parallel_why, sizeof(d->parallel_why), "%s", why);
+}
+
 static void
 drain_tick_one(struct drain *d)
 {
-	size_t i, active = 0;
+	size_t i, active = 0, ahead;
 
 	if (drain_final(d)) {
 		/* The last late callback has come back: let go of it. */
@@ -666,18 +812,37 @@ drain_tick_one(struct drain *d)
 	}
 	if (d->state != DS_DRAINING)
 		return;
-	/* Start in plan order while the limits allow. */
+	drain_choose_parallel(d);
+	/* Checked ones first, in plan order, while the limits allow. */
 	for (uint32_t ord = 1; ord <= d->nitems; ord++) {
-		struct drain_item *it = NULL;
+		struct drain_item *it = drain_item_at(d, ord);
+		struct job *j;
 
-		for (i = 0; i < d->nitems; i++)
-			if (d->items[i].order == ord)
-				it = &d->items[i];
+		if (it == NULL || it->state != ITEM_MIGRATING ||
+		    (j = job_find(d->co, it->job_id)) == NULL ||
+		    j->state != JOB_CHECKING || j->step != JOB_STEP_HELD)
+			continue;
+		if (drain_copying(d, NULL) >= d->max_parallel)
+			break;
+		if (drain_copying(d, it->dest) >= d->per_dest)
+			continue;
+		job_release(j);	/* may end at once and call drain_job_done */
+		return;
+	}
+	/* Then the next ones' checks, while the current ones copy: as many
+	 * again as may copy, so that each slot finds a checked VM. Not with
+	 * --copy-storage: those checks pre-create disks on the destination
+	 * and register the copy with the source's hostd, which a VM waiting
+	 * for its slot would hold (and a restart would leave behind). */
+	ahead = d->copy_storage ? 1 : 2;
+	for (uint32_t ord = 1; ord <= d->nitems; ord++) {
+		struct drain_item *it = drain_item_at(d, ord);
+
 		if (it == NULL || it->state != ITEM_PLANNED)
 			continue;
-		if (drain_running(d, NULL) >= d->max_parallel)
+		if (drain_running(d, NULL) >= ahead * d->max_parallel)
 			break;
-		if (drain_running(d, it->dest) >= d->per_dest)
+		if (drain_running(d, it->dest) >= ahead * d->per_dest)
 			continue;	/* a later VM may go elsewhere */
 		drain_start_item(d, it);
 		/* The next one on the next tick: job_run may have changed

@@ -43,7 +43,7 @@ drain_enter(struct coord *co, const Ferry__MaintenanceRequest *req,
 		return -1;
 	}
 	if (req->has_max_parallel && req->max_parallel > 0)
-		d->max_parallel = req->max_parallel;
+		d->max_parallel = d->operator_max = req->max_parallel;
 	d->dry_run = req->has_dry_run && req->dry_run;
 	d->force = req->has_force && req->force;
 	d->copy_storage = req->has_copy_storage && req->copy_storage;
@@ -249,6 +249,7 @@ drain_exit(struct coord *co, const Ferry__MaintenanceRequest *req,
 	d->force = 1;
 	d->max_parallel = req->has_max_parallel && req->max_parallel ?
 	    req->max_parallel : DRAIN_MAX_PARALLEL;
+	d->operator_max = req->has_max_parallel ? req->max_parallel : 0;
 	/* A restore is a plan with fixed destinations: record and run it. */
 	TAILQ_INSERT_TAIL(&co->drains, d, entry);
 	if (drain_step(d, DE_PLANNED, NULL) < 0) {
@@ -281,6 +282,11 @@ drain_recover_params(struct drain *d)
 	if (json_object_object_get_ex(o, "max_parallel", &v) &&
 	    json_object_get_int(v) > 0)
 		d->max_parallel = json_object_get_int(v);
+	/* The operator's --max-parallel bounds it still; max_parallel is
+	 * only what the drain had chosen (wire_drain_parallel). */
+	if (json_object_object_get_ex(o, "operator_max", &v) &&
+	    json_object_get_int(v) > 0)
+		d->max_parallel = d->operator_max = json_object_get_int(v);
 	if (json_object_object_get_ex(o, "per_destination", &v) &&
 	    json_object_get_int(v) > 0)
 		d->per_dest = json_object_get_int(v);

@@ -115,6 +115,10 @@ struct drain {
 	int			 dry_run, force, resumed;
 	int			 copy_storage;	/* local disks copied (opt-in) */
 	uint32_t		 max_parallel, per_dest;
+	/* The operator's --max-parallel (0: none given): a ceiling for the
+	 * parallelism the drain chooses (wire_drain_parallel). */
+	uint32_t		 operator_max;
+	char			 parallel_why[256];
 	struct drain_item	*items;
 	size_t			 nitems;
 	int			 calls;		/* callbacks still to come */
@@ -137,6 +141,7 @@ struct drain *drain_new(struct coord *, enum drain_kind, const char *host,
 void	 drain_set_admin(struct coord *, const char *host, const char *state);
 int	 drain_step(struct drain *, enum drain_event, const char *why);
 size_t	 drain_running(const struct drain *, const char *dest);
+size_t	 drain_copying(const struct drain *, const char *dest);
 void	 drain_on_job_done(void *arg, const struct job *);
 
 /* drain_view.c */

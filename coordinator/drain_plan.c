@@ -264,7 +264,7 @@ drain_start_planning(struct drain *d, char *err, size_t errlen)
 			/* A migration already in flight (e.g. after a
 			 * restart): follow it instead of planning another. */
 			const struct job_parent follow = {
-				NULL, drain_on_job_done, d->co,
+				NULL, drain_on_job_done, d->co, NULL,
 			};
 
 			it->state = ITEM_MIGRATING;
@@ -316,6 +316,7 @@ drain_start_moves(struct coord *co, const struct drain_move *moves, size_t n,
 		return -1;
 	}
 	d->max_parallel = max_parallel ? max_parallel : DRAIN_MAX_PARALLEL;
+	d->operator_max = max_parallel;
 	for (i = 0; i < n; i++) {
 		struct drain_item *it = &d->items[d->nitems++];
 

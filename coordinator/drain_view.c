@@ -197,6 +197,9 @@ drain_json(const struct drain *d)
 		    json_object_new_boolean(1));
 	json_object_object_add(o, "max_parallel",
 	    json_object_new_int(d->max_parallel));
+	if (d->operator_max)
+		json_object_object_add(o, "operator_max",
+		    json_object_new_int(d->operator_max));
 	json_object_object_add(o, "per_destination",
 	    json_object_new_int(d->per_dest));
 	arr = json_object_new_array();

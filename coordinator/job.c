@@ -223,6 +223,9 @@ job_params_json(const struct job *j)
 	if (j->opts.copy_storage)
 		json_object_object_add(o, "copy_storage",
 		    json_object_new_boolean(1));
+	json_object_object_add(o, "parallel",
+	    json_object_new_int64(j->opts.parallel));
+	json_object_object_add(o, "tls", json_object_new_boolean(j->opts.tls));
 	if (j->uuid[0])
 		json_object_object_add(o, "uuid", json_object_new_string(j->uuid));
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -480,6 +483,11 @@ job_migrate(struct coord *co, const Ferry__MigrateOptions *o, int64_t parent,
 	j->opts.postcopy = o->has_postcopy ? o->postcopy : 0;
 	j->opts.auto_converge = o->has_auto_converge && o->auto_converge;
 	j->opts.copy_storage = o->has_copy_storage && o->copy_storage;
+	if (wire_opts(co, &j->opts, o->has_parallel, o->parallel,
+	    o->has_tls ? o->tls : 0, err, errlen) < 0) {
+		job_free(j);
+		return -1;
+	}
 
 	memset(&sj, 0, sizeof(sj));
 	snprintf(sj.kind, sizeof(sj.kind), "migrate");
@@ -511,8 +519,11 @@ job_migrate(struct coord *co, const Ferry__MigrateOptions *o, int64_t parent,
 void
 job_adopt(struct job *j, const struct job_parent *pcb)
 {
-	if (j->parent_cb.on_done == NULL && j->parent_cb.on_progress == NULL)
+	/* Followed, not gated: the run did not start it. */
+	if (j->parent_cb.on_done == NULL && j->parent_cb.on_progress == NULL) {
 		j->parent_cb = *pcb;
+		j->parent_cb.may_start = NULL;
+	}
 }
 
 /* Called by api.c after it has replied and added its watcher. */
@@ -521,6 +532,26 @@ job_run(struct job *j)
 {
 	/* Not journaled: job_tick tries again, and the job holds the VM. */
 	(void)job_enter(j, JOB_EV_RUN, "running pre-checks");
+}
+
+/* A held job (checked ahead, JOB_STEP_HELD) starts: its parent has a slot
+ * now, or it was aborted meanwhile (then nothing starts). */
+void
+job_release(struct job *j)
+{
+	if (j->state != JOB_CHECKING || j->step != JOB_STEP_HELD)
+		return;
+	j->step = JOB_STEP_NONE;
+	if (j->abort_requested) {
+		snprintf(j->error, sizeof(j->error), "%s", j->abort_reason);
+		(void)job_enter(j, JOB_EV_ABORTED, "aborted before the "
+		    "migration started");
+		return;
+	}
+	log_job_info(j->id, j->vm, "starts after waiting %llu ms for a slot",
+	    (unsigned long long)(clock_mono_ms() - j->held_ms));
+	j->parent_cb.may_start = NULL;	/* asked once: the answer was yes */
+	job_start_migration(j);
 }
 
 /* ---- migrating ---------------------------------------------------------- */
@@ -587,6 +618,18 @@ job_start_migration(struct job *j)
 	struct host *dh = coord_host_find(j->co, j->destination);
 	char muri[300], msg[600], e[300];
 
+	/* Checked ahead by a drain while others copy: it starts when the
+	 * drain has a slot (job_release); what follows is checked then. */
+	if (j->parent_cb.may_start != NULL &&
+	    !j->parent_cb.may_start(j->parent_cb.arg, j)) {
+		if (j->step != JOB_STEP_HELD) {
+			j->step = JOB_STEP_HELD;
+			j->held_ms = clock_mono_ms();
+			log_job_info(j->id, j->vm, "checked; waits for a free "
+			    "migration slot of its run");
+		}
+		return;
+	}
 	if (sh == NULL || dh == NULL || dh->inv == NULL || !sh->up) {
 		job_finish(j, JOB_REFUSED, "a host went away before the "
 		    "migration started");
@@ -624,7 +667,7 @@ job_send_migrate(struct job *j, int resume)
 	Ferry__Policy pol = FERRY__POLICY__INIT;
 	struct host *sh = coord_host_find(j->co, j->source);
 	struct host *dh = coord_host_find(j->co, j->destination);
-	char muri[300], e[300], *copy[16];
+	char muri[300], e[300], *copy[16], why[200];
 	int pc;
 
 	if (sh == NULL || dh == NULL ||
@@ -664,7 +707,15 @@ job_send_migrate(struct job *j, int resume)
 			pol.has_dirty_mibs = 1;
 			pol.dirty_mibs = j->dirty_mibs;
 		}
+		/* A resume continues the streams libvirt kept: not sent. */
+		j->streams = wire_streams(j->co, j, dh, why, sizeof(why));
+		req.has_parallel = 1;
+		req.parallel = j->streams;
+		log_job_info(j->id, j->vm, "%s%s", why, j->opts.tls ?
+		    ", over TLS" : "");
 	}
+	req.has_tls = 1;
+	req.tls = j->opts.tls;
 	req.job_id = j->id;
 	req.name = j->vm;
 	req.dest_uri = (char *)cluster_host_libvirt_uri(dh);

@@ -41,6 +41,7 @@ enum job_event {
 enum job_step {
 	JOB_STEP_NONE = 0,
 	JOB_STEP_CHECKS,	/* checking: pre-check calls in flight */
+	JOB_STEP_HELD,		/* checking: passed; its parent has no slot yet */
 	JOB_STEP_SENT,		/* migrating: MIGRATE sent, not yet accepted */
 	JOB_STEP_RUNNING,	/* migrating: libvirt runs it; events come */
 	JOB_STEP_QUERYING,	/* migrating: JOB_QUERY of a quiet source */
@@ -56,6 +57,9 @@ struct job_parent {
 	void	(*on_progress)(void *arg, const struct job *);
 	void	(*on_done)(void *arg, const struct job *);
 	void	 *arg;
+	/* Checked, may it start copying now? No: it waits (JOB_STEP_HELD)
+	 * for job_release. NULL: always. */
+	int	(*may_start)(void *arg, const struct job *);
 };
 
 struct coord;
@@ -69,6 +73,8 @@ struct job_opts {
 	int		postcopy;		/* -1 never, 0 default (no), 1 allowed */
 	int		auto_converge;
 	int		copy_storage;		/* copy local disks (NBD) */
+	uint32_t	parallel;		/* multifd: 0 auto (wire.c), N fixed */
+	int		tls;			/* the stream over TLS (resolved) */
 };
 
 struct job_watcher {
@@ -158,6 +164,7 @@ struct job {
 	int			 has_downtime, has_data, has_migration_ms;
 	uint64_t		 downtime_ms, data_bytes, migration_ms, passes;
 	int			 postcopy;
+	uint32_t		 streams;	/* multifd connections sent (wire.c) */
 	int			 has_disk;	/* --copy-storage: disk copied */
 	uint64_t		 disk_bytes, disk_total;
 	/* --copy-storage: what the destination pre-created (owned),
@@ -173,6 +180,7 @@ struct job {
 	char			 src_err[256], dst_err[256];
 	int			 cleanup_sent;	/* DESTROY_LEFTOVER attempts */
 	int			 resumes;	/* post-copy resume attempts */
+	uint64_t		 held_ms;	/* JOB_STEP_HELD since (monotonic) */
 	int			 undefine_sent;	/* the source's leftover definition */
 	char			 undefine_err[256];
 
@@ -219,6 +227,7 @@ int	 job_migrate(struct coord *, const Ferry__MigrateOptions *,
 	    char *err, size_t errlen);
 void	 job_adopt(struct job *, const struct job_parent *);
 void	 job_run(struct job *);
+void	 job_release(struct job *);
 void	 job_start_migration(struct job *);
 void	 job_try_resume(struct job *);
 void	 job_on_progress(struct host *, const Ferry__JobStats *);
@@ -272,6 +281,16 @@ int	 job_copy_progress(const Ferry__JobStats *, Ferry__JobEvent *);
 void	 job_copy_figures(struct job *, const Ferry__JobFigures *);
 void	 job_copy_journal(const struct job *, struct json_object *);
 void	 job_copy_done(struct job *, enum job_state, Ferry__JobEvent *);
+
+/* wire.c: multifd streams, TLS policy, what migrations measured */
+int	 wire_opts(struct coord *, struct job_opts *, int has_parallel,
+	    uint32_t parallel, int tls, char *err, size_t errlen);
+uint32_t wire_streams(struct coord *, const struct job *, const struct host *,
+	    char *why, size_t whylen);
+void	 wire_observe(struct coord *, const struct job *);
+uint32_t wire_drain_parallel(struct coord *, const char *src,
+	    const char **dests, size_t ndests, uint64_t mem_mib, size_t nitems,
+	    uint32_t operator_max, uint32_t per_dest, char *why, size_t whylen);
 
 /* job_recover.c */
 int	 job_recover(struct coord *, char *err, size_t errlen);

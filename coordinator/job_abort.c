@@ -133,6 +133,10 @@ job_abort(struct coord *co, int64_t id, const char *why, char *err,
 		    "before it takes effect forgets it): %s",
 		    store_error(co->store));
 	log_job_info(j->id, j->vm, "abort requested: %s", why);
+	if (j->state == JOB_CHECKING && j->step == JOB_STEP_HELD) {
+		job_release(j);	/* checked and waiting: ends now */
+		return 0;
+	}
 	if (j->state != JOB_MIGRATING)
 		return 0;	/* checks finish, then nothing starts */
 	snprintf(j->error, sizeof(j->error), "%s", why);

@@ -360,6 +360,8 @@ job_send_dest_check(struct job *j)
 	req.virttype = j->src->virttype;
 	req.has_timeout_ms = 1;
 	req.timeout_ms = 10000;
+	req.has_tls = 1;
+	req.tls = j->opts.tls;
 	job_copy_dest_request(j, &req);
 	if (dh == NULL || peer_call(dh, MSG_PRECHECK_DEST, &req.base,
 	    CHECK_TIMEOUT_MS, job_dest_cb, j) < 0) {
@@ -550,6 +552,8 @@ job_start_checks(struct job *j)
 	sreq.timeout_ms = 10000;
 	sreq.has_copy_storage = 1;
 	sreq.copy_storage = j->opts.copy_storage;
+	sreq.has_tls = 1;
+	sreq.tls = j->opts.tls;
 	if (peer_call(sh, MSG_PRECHECK_SOURCE, &sreq.base, CHECK_TIMEOUT_MS,
 	    job_source_cb, j) < 0) {
 		job_add_check(j, "source", 0, 0, "host %s is not connected",
@@ -674,6 +678,11 @@ job_check(struct coord *co, const Ferry__CheckRequest *req,
 	j->opts.max_downtime_ms = req->has_max_downtime_ms ?
 	    req->max_downtime_ms : 0;
 	j->opts.copy_storage = req->has_copy_storage && req->copy_storage;
+	if (wire_opts(co, &j->opts, req->has_parallel, req->parallel,
+	    req->has_tls ? req->tls : 0, err, errlen) < 0) {
+		job_free(j);
+		return -1;
+	}
 	if (job_locate(co, req->vm, j->source, sizeof(j->source), j->uuid,
 	    sizeof(j->uuid), &j->mem_mib, err, errlen) < 0 || job_validate_target(co, j, req->to, err,
 	    errlen) < 0) {

@@ -30,6 +30,10 @@ job_parse_params(struct job *j, const char *params)
 		j->opts.postcopy = json_object_get_int(v);
 	if (json_object_object_get_ex(o, "auto_converge", &v))
 		j->opts.auto_converge = json_object_get_boolean(v);
+	if (json_object_object_get_ex(o, "parallel", &v))
+		j->opts.parallel = (uint32_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "tls", &v))
+		j->opts.tls = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "copy_storage", &v))
 		j->opts.copy_storage = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "mem_mib", &v))

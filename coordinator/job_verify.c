@@ -529,8 +529,10 @@ job_journal_end(struct job *j, enum job_state s, const char *msg)
 	    json_object_new_string(on) : NULL);
 	json_object_object_add(o, "elapsed_ms",
 	    json_object_new_int64(now - j->started_ms));
-	if (s == JOB_SUCCEEDED)
+	if (s == JOB_SUCCEEDED) {
 		job_take_figures(j);
+		wire_observe(j->co, j);
+	}
 	json_object_object_add(o, "call_ms",
 	    json_object_new_int64(j->elapsed_ms));
 	/* null: libvirt's completed statistics could not be read. */
@@ -545,6 +547,11 @@ job_journal_end(struct job *j, enum job_state s, const char *msg)
 	json_object_object_add(o, "passes", j->passes ?
 	    json_object_new_int64(j->passes) : NULL);
 	job_copy_journal(j, o);
+	if (j->streams)
+		json_object_object_add(o, "streams",
+		    json_object_new_int64(j->streams));
+	if (j->opts.tls)
+		json_object_object_add(o, "tls", json_object_new_boolean(1));
 	if (s == JOB_SUCCEEDED)
 		json_object_object_add(o, "figures_from", json_object_new_string(
 		    j->has_downtime || j->has_data ? "destination libvirt "

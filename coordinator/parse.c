@@ -31,6 +31,12 @@ static const struct conf_key coord_keys[] = {
 	{ "per_destination", CONF_INT, 0, OFF(per_destination), 0, 1, 64 },
 	{ "host_max_frame_rate", CONF_INT, 0, OFF(host_max_frame_rate), 0, 10,
 	    1000000 },
+	{ "migration_parallel", CONF_INT, 0, OFF(migration_parallel), 0, 0,
+	    VALIDATE_PARALLEL_MAX },
+	{ "migration_tls", CONF_STR, 0, OFF(migration_tls), SZ(migration_tls),
+	    0, 0 },
+	{ "link_mibs", CONF_INT, 0, OFF(link_mibs), 0, 0, 1000000 },
+	{ "max_outgoing", CONF_INT, 0, OFF(max_outgoing), 0, 1, 64 },
 	{ "hosts", CONF_CUSTOM, 1, 0, 0, 0, 0 },
 	{ "pinned", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 	{ "groups", CONF_CUSTOM, 0, 0, 0, 0, 0 },
@@ -82,6 +88,8 @@ parse_coord_defaults(struct coord_conf *c)
 	c->zone_stay = 1;
 	/* A failed post-copy leaves the guest split over two hosts. */
 	c->postcopy = -1;
+	snprintf(c->migration_tls, sizeof(c->migration_tls), "off");
+	c->max_outgoing = 4;
 	c->rebalance.interval_s = 300;
 	c->rebalance.max_moves = 2;
 	c->rebalance.quiet_period_s = 1800;
@@ -681,6 +689,13 @@ parse_coord_config(const char *path, struct coord_conf *out, char *err,
 		    sizeof(http_keys[0]), &c.http, path, err, errlen) < 0)
 			goto done;
 		c.http.enabled = 1;
+	}
+	if (strcmp(c.migration_tls, "off") != 0 &&
+	    strcmp(c.migration_tls, "on") != 0 &&
+	    strcmp(c.migration_tls, "required") != 0) {
+		snprintf(err, errlen, "%s: migration_tls must be \"off\", "
+		    "\"on\" or \"required\"", path);
+		goto done;
 	}
 	if (c.backoff_min_ms > c.backoff_max_ms) {
 		snprintf(err, errlen, "%s: backoff_min_ms is above backoff_max_ms",

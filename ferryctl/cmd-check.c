@@ -16,6 +16,9 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 		{ "max-downtime", required_argument, NULL, 'd' },
 		{ "copy-storage", no_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "parallel", required_argument, NULL, 'M' },
+		{ "tls", no_argument, NULL, 'L' },
+		{ "no-tls", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	Ferry__CheckRequest req = FERRY__CHECK_REQUEST__INIT;
@@ -27,7 +30,7 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 	/* 0, not 1: glibc then forgets main's '+' and lets options
 	 * follow the VM or job id. */
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "t:b:d:cj", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "t:b:d:cjM:LN", opts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
 			req.to = optarg;
@@ -49,6 +52,16 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 		case 'c':
 			req.has_copy_storage = 1;
 			req.copy_storage = 1;
+			break;
+		case 'M':
+			if (ctl_parse_parallel(optarg, &req.parallel) < 0)
+				return CTL_EXIT_USAGE;
+			req.has_parallel = 1;
+			break;
+		case 'L':
+		case 'N':
+			req.has_tls = 1;
+			req.tls = ch == 'L' ? 1 : -1;
 			break;
 		case 'j':
 			json = 1;
@@ -93,7 +106,7 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 
 const struct ctl_cmd cmd_check = {
 	"check", "VM [--to HOST] [--bandwidth MIB] [--max-downtime MS] [--copy-storage] "
-	    "[--json]",
+	    "[--parallel N] [--tls|--no-tls] [--json]",
 	"run the pre-checks of a migration without migrating",
 	cmd_check_exec,
 };

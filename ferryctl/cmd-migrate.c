@@ -21,6 +21,9 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 		{ "copy-storage", no_argument, NULL, 'c' },
 		{ "no-wait", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "parallel", required_argument, NULL, 'M' },
+		{ "tls", no_argument, NULL, 'L' },
+		{ "no-tls", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	Ferry__MigrateOptions req = FERRY__MIGRATE_OPTIONS__INIT;
@@ -31,7 +34,7 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 	/* 0, not 1: glibc then forgets main's '+' and lets options
 	 * follow the VM or job id. */
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "t:b:d:T:pPacnj", opts,
+	while ((ch = getopt_long(argc, argv, "t:b:d:T:pPacnjM:LN", opts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 't':
@@ -83,6 +86,16 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 		case 'n':
 			wait = 0;
 			break;
+		case 'M':
+			if (ctl_parse_parallel(optarg, &req.parallel) < 0)
+				return CTL_EXIT_USAGE;
+			req.has_parallel = 1;
+			break;
+		case 'L':
+		case 'N':
+			req.has_tls = 1;
+			req.tls = ch == 'L' ? 1 : -1;
+			break;
 		case 'j':
 			json = 1;
 			out_set_json(1);
@@ -113,7 +126,7 @@ const struct ctl_cmd cmd_migrate = {
 	"migrate",
 	"VM [--to HOST] [--bandwidth MIB] [--max-downtime MS] [--timeout SEC] "
 	    "[--postcopy[=never|stalled|always]|--no-postcopy] [--auto-converge] [--copy-storage] "
-	    "[--no-wait] [--json]",
+	    "[--parallel N] [--tls|--no-tls] [--no-wait] [--json]",
 	"live-migrate a VM and follow the job",
 	cmd_migrate_exec,
 };

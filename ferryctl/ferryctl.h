@@ -98,6 +98,7 @@ int	 progress_follow(struct ctl *, uint16_t type, const ProtobufCMessage *,
 void	 progress_print_started(const Ferry__JobInfo *, int json);
 int	 ctl_parse_id(const char *, uint64_t *);
 int	 ctl_parse_num(const char *opt, const char *, uint64_t max, uint64_t *);
+int	 ctl_parse_parallel(const char *, uint32_t *);
 void	 ctl_fmt_time(uint64_t ms, int with_ms, char *, size_t);
 void	 ctl_fmt_duration(uint64_t ms, char *, size_t);
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ferryctl.h"
+#include "validate.h"
 
 #define ERASE_LINE	"\r\033[K"
 #define REPLY_WAIT_MS	60000
@@ -624,6 +625,28 @@ ctl_parse_num(const char *opt, const char *s, uint64_t max, uint64_t *out)
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+/* --parallel N: 1 (one stream) .. VALIDATE_PARALLEL_MAX, else refused. */
+int
+ctl_parse_parallel(const char *s, uint32_t *out)
+{
+	unsigned long long v;
+	char e[160], *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0) {
+		out_fail("--parallel wants a number of streams, 1 to %d, not "
+		    "'%s'", VALIDATE_PARALLEL_MAX, s);
+		return -1;
+	}
+	if (validate_parallel(v, e, sizeof(e)) < 0) {
+		out_fail("%s", e);
+		return -1;
+	}
+	*out = (uint32_t)v;
 	return 0;
 }
 

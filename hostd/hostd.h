@@ -45,6 +45,7 @@ struct hostd_conf {
 	char		throttle_dir[PATH_MAX];	/* vCPU throttles to release after a restart */
 	char		state_dir[PATH_MAX];	/* the epoch file (fence.c); "":
 						 * in memory (in-process users) */
+	char		qemu_conf[PATH_MAX];	/* libvirt's, for TLS (tlscheck.c) */
 };
 
 /* The highest leader epoch this host has seen (fence.c). */
@@ -297,6 +298,11 @@ int	 precheck_destroy(struct hostd *, const ProtobufCMessage *, uint8_t **,
 	    size_t *, char *, size_t);
 int	 precheck_dirty_rate(struct hostd *, const ProtobufCMessage *,
 	    uint8_t **, size_t *, char *, size_t);
+
+/* tlscheck.c (worker threads) */
+void	 tlscheck_dir(const char *qemu_conf, char *dir, size_t);
+int	 tlscheck_host(const char *qemu_conf, int server, char *dir, size_t,
+	    char *why, size_t);
 
 /* privsep.c */
 struct privsep;

@@ -78,6 +78,8 @@ struct hv_migrate_params {
 	int		 auto_converge;
 	int		 persist;		/* PERSIST_DEST|UNDEFINE_SOURCE */
 	int		 postcopy_resume;	/* POSTCOPY_RESUME of a failed post-copy */
+	unsigned	 parallel;		/* multifd connections; 0/1: one stream */
+	int		 tls;			/* VIR_MIGRATE_TLS (QEMU's x509 PKI) */
 	/* Disks (targets) copied to the destination over NBD
 	 * (VIR_MIGRATE_NON_SHARED_DISK); none: shared storage only. */
 	char		 copy_disks[HV_COPY_DISKS_MAX][32];

@@ -185,9 +185,23 @@ hvl_migrate(struct hv *hv, const char *name, const struct hv_migrate_params *mp)
 		flags |= VIR_MIGRATE_POSTCOPY_RESUME;
 	if (mp->auto_converge)
 		flags |= VIR_MIGRATE_AUTO_CONVERGE;
-	log_debug("migrate %s to %s (data %s, flags 0x%x)", name,
+	/* multifd: parallel.connections streams (QEMU's multifd-channels);
+	 * libvirt refuses the parameter without the flag. */
+	if (mp->parallel > 1) {
+		flags |= VIR_MIGRATE_PARALLEL;
+		if (virTypedParamsAddInt(&params, &np, &maxp,
+		    VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
+		    (int)mp->parallel) < 0)
+			goto lverr;
+	}
+	/* QEMU's stream (and NBD) over TLS with the hosts' x509 certificates
+	 * (qemu.conf migrate_tls_x509_cert_dir); libvirt fails the call when
+	 * either side has none. */
+	if (mp->tls)
+		flags |= VIR_MIGRATE_TLS;
+	log_debug("migrate %s to %s (data %s, flags 0x%x, %u streams)", name,
 	    mp->dest_uri, mp->migrate_uri ? mp->migrate_uri : "default",
-	    flags);
+	    flags, mp->parallel > 1 ? mp->parallel : 1);
 	if (virDomainMigrateToURI3(c.dom, mp->dest_uri, params, np, flags) <
 	    0)
 		goto lverr;

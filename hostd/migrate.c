@@ -21,6 +21,7 @@
 #include "converge.h"
 #include "hostd.h"
 #include "log.h"
+#include "validate.h"
 
 #define MIG_RESULTS_KEPT	128
 #define MIB			(1024.0 * 1024.0)
@@ -573,6 +574,10 @@ migrate_start(struct hostd *hd, const Ferry__MigrateRequest *req, char *err,
 		snprintf(err, errlen, "name or URI too long");
 		return -1;
 	}
+	/* The coordinator checked it; a bad number is refused, not clamped. */
+	if (req->has_parallel && req->parallel != 0 &&
+	    validate_parallel(req->parallel, err, errlen) < 0)
+		return -1;
 	if (req->n_copy_disks > HV_COPY_DISKS_MAX) {
 		snprintf(err, errlen, "%zu disks to copy: at most %d",
 		    req->n_copy_disks, HV_COPY_DISKS_MAX);
@@ -612,6 +617,8 @@ migrate_start(struct hostd *hd, const Ferry__MigrateRequest *req, char *err,
 	mg->params.persist = 1;
 	mg->params.postcopy_resume = req->has_postcopy_resume &&
 	    req->postcopy_resume;
+	mg->params.parallel = req->has_parallel ? req->parallel : 0;
+	mg->params.tls = req->has_tls && req->tls;
 	mg->started_ms = clock_mono_ms();
 
 	uv_async_init(hd->loop, &mg->done_async, mig_done_cb);
@@ -629,12 +636,14 @@ migrate_start(struct hostd *hd, const Ferry__MigrateRequest *req, char *err,
 	uv_timer_start(&mg->stats_timer, mig_stats_cb, 200,
 	    mg->pol.stats_interval_ms);
 	log_info("job %llu: migrating %s to %s (%s), bandwidth %llu MiB/s, "
-	    "downtime %u..%u ms, timeout %llu s%s%s%s",
+	    "downtime %u..%u ms, timeout %llu s, %u stream(s)%s%s%s%s",
 	    (unsigned long long)mg->job_id, mg->name, mg->dest_uri,
 	    mg->migrate_uri[0] ? mg->migrate_uri : "default stream",
 	    (unsigned long long)mg->pol.bandwidth_mibs,
 	    mg->pol.initial_downtime_ms, mg->pol.max_downtime_ms,
 	    (unsigned long long)(mg->cs.timeout_ms / 1000),
+	    mg->params.parallel > 1 ? mg->params.parallel : 1,
+	    mg->params.tls ? ", TLS" : "",
 	    mg->pol.allow_postcopy ? ", post-copy allowed" : "",
 	    mg->pol.auto_converge ? ", auto-converge" : "",
 	    mg->params.ncopy_disks ? ", copying local disks" : "");

@@ -45,6 +45,7 @@ static const struct conf_key hostd_keys[] = {
 	{ "state_dir", CONF_STR, 0, OFF(state_dir), SZ(state_dir), 0, 0 },
 	{ "throttle_dir", CONF_STR, 0, OFF(throttle_dir), SZ(throttle_dir), 0,
 	    0 },
+	{ "qemu_conf", CONF_STR, 0, OFF(qemu_conf), SZ(qemu_conf), 0, 0 },
 };
 
 #define STARTUPS_MAX	4096
@@ -115,6 +116,7 @@ parse_hostd_defaults(struct hostd_conf *c)
 	/* /run: a throttle matters only while its QEMU runs */
 	snprintf(c->throttle_dir, sizeof(c->throttle_dir),
 	    "/run/ferry-hostd-throttle");
+	snprintf(c->qemu_conf, sizeof(c->qemu_conf), "/etc/libvirt/qemu.conf");
 }
 
 /* Whether path is dir or below it (textually; both absolute). */

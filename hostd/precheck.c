@@ -345,6 +345,23 @@ precheck_local_dir(const char *path, char *dir, size_t dlen, char *reldir,
 /* PRECHECK_SOURCE: the VM is here and running; each disk is on storage
  * Ferry can check; a nonce file next to each file disk for the
  * destination to find. */
+/* A TLS migration: this host's side of QEMU's x509 set-up (tlscheck.c). */
+static void
+precheck_tls(struct hostd *hd, struct checks *c, int server)
+{
+	char dir[512], why[700];
+
+	if (tlscheck_host(hd->conf.qemu_conf, server, dir, sizeof(dir), why,
+	    sizeof(why)) < 0)
+		checks_add(c, "tls", 0, 0, "no TLS for migrations set up here "
+		    "(a %s needs QEMU's x509 files in %s, qemu.conf "
+		    "migrate_tls_x509_cert_dir): %s", server ? "destination" :
+		    "source", dir, why);
+	else
+		checks_add(c, "tls", 1, 0, "QEMU's %s certificates are in %s",
+		    server ? "server" : "client", dir);
+}
+
 int
 precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
     size_t *len, char *err, size_t errlen)
@@ -393,6 +410,9 @@ precheck_source(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 		    "(another migration?)", d.name);
 	else
 		checks_add(c, "state", 1, 0, "%s is running here", d.name);
+
+	if (req->has_tls && req->tls)
+		precheck_tls(hd, c, 0);
 
 	if (d.state == HV_STATE_RUNNING &&
 	    hd->hv->ops->domain_cpu(hd->hv, req->name, &cpu, &emu, &arch, &mach,
@@ -849,6 +869,9 @@ precheck_dest(struct hostd *hd, const ProtobufCMessage *m, uint8_t **payload,
 	else if (r != -ENOENT)
 		checks_add(c, "destination", 0, 0, "cannot ask libvirt here: %s",
 		    hv_last_error());
+
+	if (req->has_tls && req->tls)
+		precheck_tls(hd, c, 1);
 
 	if (req->cpu_xml == NULL)
 		checks_add(c, "cpu", 1, 1, "the source sent no CPU definition; "

@@ -1098,6 +1098,8 @@ fake_migrate(struct hv *hv, const char *name,
 	h->last.auto_converge = mp->auto_converge;
 	h->last.persist = mp->persist;
 	h->last.postcopy_resume = mp->postcopy_resume;
+	h->last.parallel = mp->parallel;
+	h->last.tls = mp->tls;
 	h->has_last = 1;
 	if (mp->dest_uri == NULL || mp->dest_uri[0] == '\0') {
 		hv_set_error("migrate %s: no destination", name);

@@ -79,6 +79,8 @@ struct fake_hv_migrate_rec {
 	int		auto_converge;
 	int		persist;
 	int		postcopy_resume;
+	unsigned	parallel;
+	int		tls;
 };
 
 /* What the tuning ops did to a domain. */

@@ -47,8 +47,8 @@ expect "commands" "ferryctl " "abort audit check cpu-baseline hosts job jobs mai
 expect "a command's prefix" "ferryctl ma" "maintenance"
 expect "global options" "ferryctl --" "--help --socket"
 expect "migrate's options" "ferryctl migrate web1 --" \
-	"--auto-converge --bandwidth --copy-storage --json --max-downtime --no-postcopy --no-wait --postcopy --timeout --to"
-expect "options before the VM" "ferryctl migrate --no-" "--no-postcopy --no-wait"
+	"--auto-converge --bandwidth --copy-storage --json --max-downtime --no-postcopy --no-tls --no-wait --parallel --postcopy --timeout --tls --to"
+expect "options before the VM" "ferryctl migrate --no-" "--no-postcopy --no-tls --no-wait"
 expect "jobs' options" "ferryctl jobs --" "--all --json --limit"
 expect "maintenance subcommands" "ferryctl maintenance " "cancel enter exit"
 expect "maintenance exit's options only" "ferryctl maintenance exit h1 --" "--json --restore --wait"

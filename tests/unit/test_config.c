@@ -209,8 +209,21 @@ test_coord_ok(void **state)
 	assert_int_equal(c.host_max_frame_rate, 500);		/* default */
 	assert_string_equal(c.store.backend, "sqlite");		/* default */
 	assert_string_equal(c.store.conninfo, "");
+	assert_int_equal(c.migration_parallel, 0);		/* auto */
+	assert_string_equal(c.migration_tls, "off");
+	assert_int_equal(c.link_mibs, 0);			/* unknown */
+	assert_int_equal(c.max_outgoing, 4);
 	parse_coord_conf_clear(&c);
 	parse_coord_conf_clear(&c);	/* twice is harmless */
+	assert_int_equal(parse_coord_config(write_file("w.conf", COORD_OK
+	    "migration_parallel = 4;\nmigration_tls = \"required\";\n"
+	    "link_mibs = 1200;\nmax_outgoing = 6;\n", 0644), &c, err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.migration_parallel, 4);
+	assert_string_equal(c.migration_tls, "required");
+	assert_int_equal(c.link_mibs, 1200);
+	assert_int_equal(c.max_outgoing, 6);
+	parse_coord_conf_clear(&c);
 
 	/* The PostgreSQL store. */
 	assert_int_equal(parse_coord_config(write_file("c.conf", COORD_OK
@@ -259,6 +272,12 @@ test_coord_errors(void **state)
 	    "port must be an integer in [1, 65535]");
 	expect_coord_error(COORD_OK "backoff_min_ms = 5000;\n"
 	    "backoff_max_ms = 100;\n", "backoff_min_ms is above");
+	expect_coord_error(COORD_OK "migration_tls = \"yes\";\n",
+	    "migration_tls must be \"off\", \"on\" or \"required\"");
+	expect_coord_error(COORD_OK "migration_parallel = 1000;\n",
+	    "migration_parallel = 1000 is out of range [0, 16]");
+	expect_coord_error(COORD_OK "max_outgoing = 0;\n",
+	    "max_outgoing = 0 is out of range [1, 64]");
 	expect_coord_error(COORD_OK "host_max_frame_rate = 0;\n",
 	    "host_max_frame_rate = 0 is out of range [10, 1000000]");
 	expect_coord_error(COORD_OK "store = { backend = \"mysql\"; };\n",

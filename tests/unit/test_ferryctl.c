@@ -160,6 +160,9 @@ test_migrate_json_succeeded(void **state)
 	assert_int_equal(m->postcopy, 1);
 	assert_true(m->has_auto_converge && m->auto_converge);
 	assert_true(m->has_wait && m->wait);
+	/* Neither --parallel nor --tls: the cluster's defaults. */
+	assert_false(m->has_parallel);
+	assert_false(m->has_tls);
 	ferry__migrate_options__free_unpacked(m, NULL);
 
 	fake_reply_job(s, MSG_CTL_MIGRATE, serial, 7, "pending", "h1", "h2");
@@ -238,10 +241,15 @@ test_migrate_json_refused(void **state)
 	Ferry__CheckResult ck = FERRY__CHECK_RESULT__INIT, *cks[1] = { &ck };
 	uint32_t serial;
 
-	fctl_spawn(s, NULL, "migrate", "vm1", "--no-postcopy", "--json", NULL);
+	fctl_spawn(s, NULL, "migrate", "vm1", "--no-postcopy", "--json",
+	    "--parallel", "16", "--no-tls", NULL);
 	fctl_accept(s);
 	m = fctl_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
 	    &serial);
+	assert_true(m->has_parallel);
+	assert_int_equal(m->parallel, 16);
+	assert_true(m->has_tls);
+	assert_int_equal(m->tls, -1);
 	assert_null(m->to);
 	assert_false(m->has_bandwidth_mibs);
 	assert_true(m->has_postcopy);
@@ -783,6 +791,11 @@ test_bad_arguments(void **state)
 {
 	static const char *const cases[][5] = {
 		{ "migrate", "vm1", "--bandwidth", "abc" },
+		{ "migrate", "vm1", "--parallel", "0" },
+		{ "migrate", "vm1", "--parallel", "1000" },
+		{ "migrate", "vm1", "--parallel", "-1" },
+		{ "migrate", "vm1", "--parallel", "2x" },
+		{ "check", "vm1", "--parallel", "17" },
 		{ "migrate", "vm1", "--bandwidth", "0" },
 		{ "migrate", "vm1", "--max-downtime", "-5" },
 		{ "migrate", "vm1", "--timeout", "99999999999" },

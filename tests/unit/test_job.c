@@ -896,6 +896,188 @@ test_bad_requests(void **state)
 	}
 }
 
+/* A file with that text (the test's temporary files). */
+static void
+wire_write(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/*
+ * The wire: --parallel reaches libvirt as that many streams, a bad number
+ * and --parallel with --postcopy are refused before anything is recorded;
+ * under migration_tls = "required" --no-tls is refused, a destination
+ * without QEMU's x509 files is refused by its own pre-check, and with them
+ * the migration asks libvirt for TLS without being told. The automatic
+ * rule and the drain's parallelism follow what was measured.
+ */
+static void
+test_wire(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
+	struct fake_hv_migrate_rec rec;
+	struct job *j, fj;
+	char err[512], why[256], dir[] = "/tmp/ferry-wire-XXXXXX", path[600];
+	const char *dests[2] = { "h2", "h3" };
+	int64_t id;
+	int i;
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vw", NULL, 0), 0);
+	cluster_script(0, "vw", 4, 0, NULL);
+	hostd_inventory_refresh(&cl->hd[0]);
+	assert_true(cluster_run_until(cl, seen_on_h1, "vw", 20000));
+	o.vm = "vw";
+	o.to = "h2";
+	o.has_parallel = 1;
+	o.parallel = 0;
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "--parallel 0: the number of migration "
+	    "streams must be 1"));
+	o.parallel = 1000;
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
+	    sizeof(err)), -1);
+	o.parallel = 3;
+	o.has_postcopy = 1;
+	o.postcopy = 1;
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "cannot run post-copy over several"));
+	o.has_postcopy = 0;
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
+	    sizeof(err)), 0);
+	id = j->id;
+	job_run(j);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_int_equal(fake_hv_last_migrate(cluster_host_uri(0), &rec), 0);
+	assert_int_equal(rec.parallel, 3);
+	assert_false(rec.tls);
+
+	/* TLS required: h1's QEMU files in dir, h1 is the destination. */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/qemu.conf", dir);
+	wire_write(path, "# lab\nmigrate_tls_x509_cert_dir = \"");
+	{
+		FILE *fp = fopen(path, "a");
+
+		assert_non_null(fp);
+		fprintf(fp, "%s/pki\"\n", dir);
+		fclose(fp);
+	}
+	for (i = 0; i < NHOSTS; i++)
+		snprintf(cl->hd[i].conf.qemu_conf,
+		    sizeof(cl->hd[i].conf.qemu_conf), "%s", path);
+	snprintf(cl->co.conf.migration_tls, sizeof(cl->co.conf.migration_tls),
+	    "required");
+	cluster_script(1, "vw", 4, 0, NULL);
+	hostd_inventory_refresh(&cl->hd[1]);
+	assert_true(cluster_run_until(cl, seen_on_h2, "vw", 20000));
+	memset(&o, 0, sizeof(o));
+	ferry__migrate_options__init(&o);
+	o.vm = "vw";
+	o.to = "h1";
+	o.has_tls = 1;
+	o.tls = -1;
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "--no-tls refused: the cluster's policy "
+	    "requires TLS"));
+	o.has_tls = 0;
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
+	    sizeof(err)), 0);
+	id = j->id;
+	job_run(j);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "refused", "no TLS for migrations set up");
+	assert_true(cluster_running_on(cluster_host_uri(1), "vw"));
+	snprintf(path, sizeof(path), "%s/pki", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	{
+		static const char *f[] = { "ca-cert.pem", "server-cert.pem",
+		    "server-key.pem", "client-cert.pem", "client-key.pem" };
+
+		for (i = 0; i < 5; i++) {
+			snprintf(path, sizeof(path), "%s/pki/%s", dir, f[i]);
+			wire_write(path, "-----BEGIN X-----\nAA==\n-----END "
+			    "X-----\n");
+		}
+	}
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err,
+	    sizeof(err)), 0);
+	id = j->id;
+	job_run(j);
+	cluster_wait_final(cl, id, 15000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_int_equal(fake_hv_last_migrate(cluster_host_uri(1), &rec), 0);
+	assert_true(rec.tls);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+
+	/* The automatic rule, from what was measured into h2. */
+	memset(&fj, 0, sizeof(fj));
+	snprintf(fj.destination, sizeof(fj.destination), "h2");
+	cl->co.hosts[1].wire_stream_mibs = 0;
+	cl->co.conf.link_mibs = 0;
+	assert_int_equal(wire_streams(&cl->co, &fj, &cl->co.hosts[1], why,
+	    sizeof(why)), 1);
+	assert_non_null(strstr(why, "link's capacity is unknown"));
+	cl->co.conf.link_mibs = 1000;
+	assert_int_equal(wire_streams(&cl->co, &fj, &cl->co.hosts[1], why,
+	    sizeof(why)), 1);
+	assert_non_null(strstr(why, "no single-stream throughput"));
+	cl->co.hosts[1].wire_stream_mibs = 300;
+	assert_int_equal(wire_streams(&cl->co, &fj, &cl->co.hosts[1], why,
+	    sizeof(why)), 4);	/* ceil(1000/300), at most 4 */
+	fj.opts.bandwidth_mibs = 500;	/* the cap is the link */
+	assert_int_equal(wire_streams(&cl->co, &fj, &cl->co.hosts[1], why,
+	    sizeof(why)), 2);
+	fj.opts.bandwidth_mibs = 350;	/* one stream nearly fills it */
+	assert_int_equal(wire_streams(&cl->co, &fj, &cl->co.hosts[1], why,
+	    sizeof(why)), 1);
+	fj.opts.bandwidth_mibs = 0;
+	fj.opts.postcopy = 1;
+	assert_int_equal(wire_streams(&cl->co, &fj, &cl->co.hosts[1], why,
+	    sizeof(why)), 1);
+	fj.opts.postcopy = 0;
+	fj.opts.parallel = 7;
+	assert_int_equal(wire_streams(&cl->co, &fj, &cl->co.hosts[1], why,
+	    sizeof(why)), 7);
+
+	/* A drain's parallelism: ceil((F + X) / X), within every limit. */
+	cl->co.conf.link_mibs = 0;
+	cl->co.hosts[1].wire_stream_mibs = cl->co.hosts[2].wire_stream_mibs = 0;
+	assert_int_equal(wire_drain_parallel(&cl->co, "h1", dests, 2, 256, 8,
+	    0, 2, why, sizeof(why)), 2);
+	assert_non_null(strstr(why, "nothing measured yet"));
+	cl->co.hosts[1].wire_stream_mibs = cl->co.hosts[2].wire_stream_mibs =
+	    128;
+	cl->co.hosts[1].wire_fixed_ms = cl->co.hosts[2].wire_fixed_ms = 3000;
+	/* X = 256 MiB / 128 MiB/s = 2 s: ceil(5 / 2) = 3 */
+	assert_int_equal(wire_drain_parallel(&cl->co, "h1", dests, 2, 256, 8,
+	    0, 2, why, sizeof(why)), 3);
+	/* X = 0.5 s: ceil(3.5 / 0.5) = 7, capped by max_outgoing (4) */
+	cl->co.conf.max_outgoing = 4;
+	assert_int_equal(wire_drain_parallel(&cl->co, "h1", dests, 2, 64, 8,
+	    0, 2, why, sizeof(why)), 4);
+	assert_non_null(strstr(why, "max_outgoing 4"));
+	/* ... by 2 destinations x per_destination 1 */
+	assert_int_equal(wire_drain_parallel(&cl->co, "h1", dests, 2, 64, 8,
+	    0, 1, why, sizeof(why)), 2);
+	assert_non_null(strstr(why, "per_destination 1"));
+	/* ... by the operator's --max-parallel, and by the VMs left */
+	assert_int_equal(wire_drain_parallel(&cl->co, "h1", dests, 2, 64, 8,
+	    1, 2, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "--max-parallel 1"));
+	assert_int_equal(wire_drain_parallel(&cl->co, "h1", dests, 2, 64, 3,
+	    0, 2, why, sizeof(why)), 3);
+}
+
 /* A stalled pre-copy switches to post-copy (allowed), the post-copy fails
  * (network cut), and the coordinator resumes it: the VM ends on h2 only. */
 static void
@@ -972,24 +1154,46 @@ last_drain_id(struct cluster *cl, char *state, size_t len)
 	return id;
 }
 
-/* Largest number of the drain's migrations whose [started, ended]
- * intervals overlap, from the recorded times. */
+/* When a job entered "migrating" (its copy began), from its journal; 0
+ * when it never did. */
+static uint64_t
+copy_started_ms(struct cluster *cl, int64_t id)
+{
+	struct store_event *ev = NULL;
+	size_t n = 0, i;
+	uint64_t t = 0;
+
+	assert_int_equal(store_job_events(cl->co.store, id, &ev, &n), 0);
+	for (i = 0; i < n && t == 0; i++)
+		if (strcmp(ev[i].type, "state") == 0 &&
+		    strcmp(ev[i].state, "migrating") == 0)
+			t = ev[i].time_ms;
+	store_event_list_free(ev, n);
+	return t;
+}
+
+/* Largest number of the drain's migrations whose [copy started, ended]
+ * intervals overlap, from the recorded times (checks run ahead and are
+ * not counted: only copies are limited). */
 static int
 max_overlap(struct cluster *cl, int64_t drain)
 {
 	struct store_job *sj = NULL;
+	uint64_t t[256];
 	size_t n = 0, i, k;
 	int best = 0, c;
 
 	assert_int_equal(store_jobs_list(cl->co.store, 0, 0, &sj, &n), 0);
+	assert_true(n <= 256);
+	for (i = 0; i < n; i++)
+		t[i] = sj[i].parent == drain ? copy_started_ms(cl, sj[i].id) : 0;
 	for (i = 0; i < n; i++) {
-		if (sj[i].parent != drain)
+		if (t[i] == 0)
 			continue;
 		c = 0;
 		for (k = 0; k < n; k++)
-			if (sj[k].parent == drain &&
-			    sj[k].started_ms <= sj[i].started_ms &&
-			    sj[k].ended_ms > sj[i].started_ms)
+			if (t[k] != 0 && t[k] <= t[i] &&
+			    sj[k].ended_ms > t[i])
 				c++;
 		if (c > best)
 			best = c;
@@ -1109,6 +1313,110 @@ drain_over_counting(struct cluster *cl, void *arg)
 {
 	(void)drain_migrating(cl, arg);
 	return TAILQ_EMPTY(&cl->co.drains);
+}
+
+/* One of the drain's jobs copies while another, checked, waits for its
+ * slot (JOB_STEP_HELD). */
+static int
+copying_and_held(struct cluster *cl, void *arg)
+{
+	struct job *j;
+	int copying = 0, held = 0;
+
+	(void)arg;
+	TAILQ_FOREACH(j, &cl->co.jobs, entry) {
+		if (j->parent == 0)
+			continue;
+		if (j->state == JOB_MIGRATING)
+			copying++;
+		if (j->state == JOB_CHECKING && j->step == JOB_STEP_HELD)
+			held++;
+	}
+	return copying == 1 && held == 1;
+}
+
+/*
+ * Checks run ahead: with --max-parallel 1 the next VM is checked while the
+ * first copies and starts when the copy ends, never two copies at once.
+ * An operator migrates a VM of the drain meanwhile: the drain does not
+ * refuse or repeat it (it follows the job, or finds the VM gone). A cancel
+ * ends a checked, waiting job without starting it.
+ */
+static void
+test_drain_checks_ahead(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
+	struct drain_overlap ov = { 0, 0 };
+	struct job *j;
+	char err[256], st[32], name[16];
+	int64_t id, op;
+	int i, k, where;
+
+	add_guests(cl, 4, 8);	/* 4 s each */
+	req.host = "h1";
+	req.has_max_parallel = 1;
+	req.max_parallel = 1;
+	if (drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER, 1, err,
+	    sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_true(cluster_run_until(cl, copying_and_held, NULL, 30000));
+	/* g3 is last in the plan and not started: the operator moves it. */
+	o.vm = "g3";
+	o.to = "h3";
+	if (job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)) < 0)
+		fail_msg("operator's migrate: %s", err);
+	op = j->id;
+	job_run(j);
+	assert_true(cluster_run_until(cl, drain_over_counting, &ov, 90000));
+	id = last_drain_id(cl, st, sizeof(st));
+	assert_string_equal(st, "completed");
+	cluster_expect_job(cl, op, "succeeded", NULL);
+	assert_true(cluster_running_on(cluster_host_uri(2), "g3"));
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		assert_false(fake_hv_has_domain(cluster_host_uri(0), name));
+		for (where = 0, k = 1; k < NHOSTS; k++)
+			where += cluster_running_on(cluster_host_uri(k), name);
+		assert_int_equal(where, 1);
+	}
+	/* Never two of the drain's copies at once. */
+	assert_int_equal(max_overlap(cl, id), 1);
+	assert_int_equal(ov.most, 1);
+}
+
+/* A cancel while one copies and the next is checked and waiting: the
+ * copy finishes, the waiting one never starts, its VM stays on h1. */
+static void
+test_drain_cancel_held(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	char err[256], st[32], name[16];
+	int i, k, on_h1 = 0, where;
+
+	add_guests(cl, 3, 8);
+	req.host = "h1";
+	req.has_max_parallel = 1;
+	req.max_parallel = 1;
+	if (drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER, 1, err,
+	    sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_true(cluster_run_until(cl, copying_and_held, NULL, 30000));
+	assert_int_equal(drain_cancel(&cl->co, "h1", NULL, MSG_CTL_MAINT_CANCEL,
+	    2, err, sizeof(err)), 0);
+	assert_true(cluster_run_until(cl, no_drain, NULL, 30000));
+	(void)last_drain_id(cl, st, sizeof(st));
+	assert_string_equal(st, "cancelled");
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		for (where = 0, k = 0; k < NHOSTS; k++)
+			where += cluster_running_on(cluster_host_uri(k), name);
+		assert_int_equal(where, 1);
+		on_h1 += cluster_running_on(cluster_host_uri(0), name);
+	}
+	assert_int_equal(on_h1, 2);	/* only the copy that ran moved */
 }
 
 /* max_parallel 2 really moves two at once: two destinations (h2, h3),
@@ -2150,6 +2458,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_picks_least_loaded, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postcopy_resume, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_parallel, setup,
@@ -2158,6 +2467,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_marks_unmovable,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain_checks_ahead, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_drain_cancel_held, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_unmovable, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_cancel, setup,

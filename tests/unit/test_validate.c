@@ -128,6 +128,23 @@ test_uri_parameters(void **state)
 	    -1);
 }
 
+static void
+test_parallel(void **state)
+{
+	char err[256];
+
+	(void)state;
+	assert_int_equal(validate_parallel(1, err, sizeof(err)), 0);
+	assert_int_equal(validate_parallel(VALIDATE_PARALLEL_MAX, err,
+	    sizeof(err)), 0);
+	assert_int_equal(validate_parallel(0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "--parallel 0: the number of migration "
+	    "streams must be 1 (one stream) to 16"));
+	assert_int_equal(validate_parallel(1000, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "--parallel 1000"));
+	assert_int_equal(validate_parallel(~0ULL, err, sizeof(err)), -1);
+}
+
 int
 main(void)
 {
@@ -135,6 +152,7 @@ main(void)
 		cmocka_unit_test(test_domain_names),
 		cmocka_unit_test(test_uris),
 		cmocka_unit_test(test_uri_parameters),
+		cmocka_unit_test(test_parallel),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
