@@ -84,7 +84,7 @@ api_hosts(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	Ferry__HostsReply r = FERRY__HOSTS_REPLY__INIT;
 	Ferry__HostEntry *ents = NULL, **entv = NULL;
 	struct api_host_buf *bufs = NULL;
-	size_t i;
+	size_t i, k;
 	int rc = -1;
 
 	(void)m;
@@ -94,12 +94,15 @@ api_hosts(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
-	for (i = 0; i < co->nhosts; i++) {
-		api_host_entry(co, &co->hosts[i], &ents[i], &bufs[i]);
-		entv[i] = &ents[i];
+	for (i = k = 0; i < co->nhosts; i++) {
+		if (co->hosts[i].removed)
+			continue;	/* by a reload (reload.c) */
+		api_host_entry(co, &co->hosts[i], &ents[k], &bufs[k]);
+		entv[k] = &ents[k];
+		k++;
 	}
 	r.hosts = entv;
-	r.n_hosts = co->nhosts;
+	r.n_hosts = k;
 	rc = control_reply(c, hdr->type, hdr->serial, &r.base);
 	if (rc < 0)
 		snprintf(err, errlen, "cannot send reply");
@@ -220,7 +223,8 @@ api_vms(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	for (i = 0; i < co->nhosts; i++) {
 		struct host *h = &co->hosts[i];
 
-		if (req->host && strcmp(req->host, h->conf.name) != 0)
+		if (h->removed || (req->host &&
+		    strcmp(req->host, h->conf.name) != 0))
 			continue;
 		if (h->up && h->inv) {
 			for (j = 0; j < h->inv->n_domains; j++) {
@@ -451,8 +455,28 @@ api_abort(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	struct coord *co = control_coord(c);
 	Ferry__JobRequest *req = (Ferry__JobRequest *)m;
 	Ferry__JobInfo ji;
+	struct store_job sj;
 	struct job *j;
+	int found;
 
+	/* A job not in flight: say what job says of it ("no job N"), or
+	 * how it ended. */
+	if ((j = job_find(co, (int64_t)req->id)) == NULL || j->check_only) {
+		memset(&sj, 0, sizeof(sj));
+		if ((found = store_job_get(co->store, req->id, &sj)) <= 0)
+			snprintf(err, errlen, found == 0 ? "no job %llu" :
+			    "cannot read job %llu", (unsigned long long)req->id);
+		else if (strcmp(sj.kind, "migrate") != 0)
+			snprintf(err, errlen, "job %llu is a %s, not a "
+			    "migration: see ferryctl maintenance cancel",
+			    (unsigned long long)req->id, sj.kind);
+		else
+			snprintf(err, errlen, "job %llu is not running: it "
+			    "ended %s", (unsigned long long)req->id, sj.state);
+		if (found > 0)
+			store_job_clear(&sj);
+		return -1;
+	}
 	if (job_abort(co, (int64_t)req->id, "aborted by operator", err,
 	    errlen) < 0)
 		return -1;

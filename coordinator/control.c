@@ -413,7 +413,12 @@ control_accept_cb(uv_stream_t *server, int status)
 	    !control_peer_allowed(co, fd, &c->uid, &c->pid)) {
 		log_warnx("control: refused a client (pid %d, uid %d): not root "
 		    "nor in socket_group", (int)c->pid, (int)c->uid);
-		control_client_close(c);
+		/* Told why on serial 0 (the connection's, no call's), then
+		 * closed by the next sweep, after the write. */
+		(void)control_error(c, 0, 0, EACCES, "not allowed: you are "
+		    "not in group %s", co->conf.socket_group[0] ?
+		    co->conf.socket_group : "(none: root only)");
+		control_client_drop(c);
 		return;
 	}
 	if (n >= CTL_MAX_CLIENTS) {

@@ -30,6 +30,7 @@ static const struct conf_key coord_keys[] = {
 	{ "per_destination", CONF_INT, 0, OFF(per_destination), 0, 1, 64 },
 	{ "host_max_frame_rate", CONF_INT, 0, OFF(host_max_frame_rate), 0, 10,
 	    1000000 },
+	{ "retention_days", CONF_INT, 0, OFF(retention_days), 0, 1, 36500 },
 	{ "hosts", CONF_CUSTOM, 1, 0, 0, 0, 0 },
 	{ "pinned", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 	{ "groups", CONF_CUSTOM, 0, 0, 0, 0, 0 },
@@ -56,6 +57,7 @@ parse_coord_defaults(struct coord_conf *c)
 	c->backoff_max_ms = 10000;
 	c->per_destination = 1;
 	c->host_max_frame_rate = 500;
+	c->retention_days = 90;
 	c->zone_stay = 1;
 	c->rebalance.interval_s = 300;
 	c->rebalance.max_moves = 2;
