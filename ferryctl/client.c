@@ -28,8 +28,7 @@ ctl_not_allowed(struct ctl *c)
 		snprintf(gname, sizeof(gname), "%s", gr->gr_name);
 	else
 		snprintf(gname, sizeof(gname), "%s", "ferry");
-	out_fail("not allowed: you are not in group %s (the group of %s)",
-	    gname, c->socket);
+	out_fail("not allowed: you are not in group %s", gname);
 	c->denied = 1;
 }
 
