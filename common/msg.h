@@ -35,6 +35,8 @@ enum msg_type {
 	MSG_UNDEFINE_LEFTOVER = 18, /* DestroyRequest -> DomainState */
 	/* HA leadership (hostd/fence.c) */
 	MSG_EPOCH = 22,		/* EpochRequest -> EpochReply; FERRY_EFENCED if lower */
+	/* helper 8 (issue 13): control of a running job */
+	MSG_JOB_CONTROL = 40,	/* JobControlRequest -> Empty */
 	MSG_HOST_MAX,
 
 	/* ferryctl -> coordinator */
@@ -58,6 +60,8 @@ enum msg_type {
 	MSG_CTL_CPU_BASELINE = 117, /* Empty -> CpuBaselineInfo */
 	/* HA leadership (coordinator/ha.c) */
 	MSG_CTL_STATUS = 123,	/* Empty -> StatusReply */
+	/* helper 8 (issue 13): ferryctl job set | postcopy | complete */
+	MSG_CTL_JOB_CONTROL = 153, /* JobControlRequest -> JobInfo */
 	MSG_CTL_MAX,
 };
 

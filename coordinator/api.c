@@ -627,6 +627,16 @@ api_status(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	r.has_hosts = 1;
 	r.hosts = (uint32_t)co->nhosts;
 	return control_reply(c, hdr->type, hdr->serial, &r.base);
+static int
+api_job_control(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+
+	/* Replies when the source's libvirt has taken it. */
+	return job_control_request(control_coord(c),
+	    (const Ferry__JobControlRequest *)m, c, hdr->type, hdr->serial,
+	    err, errlen);
 }
 
 /* Rows indexed by message type (common/msg.h); the socket's permissions
@@ -669,6 +679,8 @@ const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
 	[MSG_CTL_VMS] = { "vms", &ferry__vms_request__descriptor, api_vms,
 	    DISPATCH_AUTH },
 	[MSG_CTL_STATUS] = { "status", &ferry__empty__descriptor, api_status,
+	[MSG_CTL_JOB_CONTROL] = { "job-control",
+	    &ferry__job_control_request__descriptor, api_job_control,
 	    DISPATCH_AUTH },
 };
 

@@ -233,6 +233,14 @@ control_event(struct ctl_client *c, uint16_t type, uint32_t serial,
 	return control_send(c, type, FRAME_EVENT, serial, m);
 }
 
+/* Who is asking (SO_PEERCRED at accept): for the journal. */
+void
+control_client_cred(const struct ctl_client *c, long *uid, long *pid)
+{
+	*uid = (long)c->uid;
+	*pid = (long)c->pid;
+}
+
 int
 control_error(struct ctl_client *c, uint16_t type, uint32_t serial, int code,
     const char *fmt, ...)

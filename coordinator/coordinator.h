@@ -282,6 +282,7 @@ struct coord *control_coord(struct ctl_client *);
 void	 control_client_ref(struct ctl_client *);
 void	 control_client_unref(struct ctl_client *);
 int	 control_client_alive(const struct ctl_client *);
+void	 control_client_cred(const struct ctl_client *, long *uid, long *pid);
 
 /* A move with a fixed destination (rebalancing). Strings are borrowed. */
 struct drain_move {
@@ -321,6 +322,11 @@ int	 rebalance_request(struct coord *, const Ferry__RebalanceRequest *,
 int	 rebalance_snapshot(struct coord *, struct ctl_client *, uint16_t type,
 	    uint32_t serial, char *, size_t);
 void	 rebalance_tick(struct coord *, uint64_t now_ms);
+
+/* job_control.c: ferryctl job set | postcopy | complete */
+int	 job_control_request(struct coord *, const Ferry__JobControlRequest *,
+	    struct ctl_client *, uint16_t type, uint32_t serial, char *err,
+	    size_t errlen);
 
 /* retention.c */
 void	 retention_tick(struct coord *, uint64_t now_ms);

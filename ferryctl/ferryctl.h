@@ -137,6 +137,9 @@ int	 ctl_parse_num(const char *opt, const char *, uint64_t max, uint64_t *);
 void	 ctl_fmt_time(uint64_t ms, int with_ms, char *, size_t);
 void	 ctl_fmt_duration(uint64_t ms, char *, size_t);
 
+/* cmd-jobctl.c: job set | postcopy | complete (argv[0] the subcommand) */
+int	 jobctl_exec(struct ctl *, int argc, char **argv);
+
 /* cmd-*.c */
 extern const struct ctl_cmd cmd_hosts;
 extern const struct ctl_cmd cmd_vms;

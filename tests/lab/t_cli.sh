@@ -72,6 +72,29 @@ lab vm create cli1 --host h1 --mem 128 --dirty-mib 8 --dirty-rate 4 > /dev/null
 check "guest cli1 runs on h1" wait_until 30 exactly_one cli1 h1
 id=$(ferryctl migrate cli1 --to h2 --bandwidth 3 --no-wait)
 check "a slow migration started (job $id)" [ -n "$id" ]
+# --- job set / postcopy / complete on the running migration ---------------
+speed() { lab virsh h1 migrate-getspeed cli1 2> /dev/null | tr -d '[:space:]'; }
+speed_is() { [ "$(speed)" = "$1" ]; }
+in_flight() { lab virsh h1 domjobinfo cli1 2> /dev/null | grep -Eq '^Job type: +Unbounded'; }
+check "the migration is in flight on the source (domjobinfo)" wait_until 20 in_flight
+check "libvirt on the source has it at 3 MiB/s (migrate-getspeed)" wait_until 10 speed_is 3
+note "speed before job set: $(speed)"
+ferryctl job set "$id" --bandwidth 7 --json > "$tmp/set.json"; rc=$?
+check "job set --bandwidth 7: exit 0 ($rc)" [ "$rc" = 0 ]
+check "... libvirt's migrate-getspeed on the source now says 7" speed_is 7
+check "... with the migration still in flight" in_flight
+check "... journaled with who asked (uid 0)" jqe '[.history[] | select(.type == "info" and (.data | type) == "object" and .data.control == "set")][0].data | .bandwidth_mibs == 7 and .by_uid == 0' <(ferryctl job "$id" --json)
+expect "job set with nothing to set: its usage" 2 "ferryctl: job set: --bandwidth MIB or --max-downtime MS
+usage: ferryctl job ID [--json] | set ID [--bandwidth MIB] [--max-downtime MS] |
+                    postcopy ID | complete ID [--yes]" ferryctl job set "$id"
+expect "job postcopy of a job started without post-copy is refused" 1 \
+	"ferryctl: job $id was not started with post-copy allowed (migrate --postcopy): use job complete to pause and finish" \
+	ferryctl job postcopy "$id"
+expect "job complete (pause-and-finish) without --yes and no terminal is refused" 1 \
+	"ferryctl: job $id: complete pauses the guest until the rest is copied; confirm with --yes" \
+	ferryctl job complete "$id"
+expect "job set of a job that does not exist: no job" 1 "ferryctl: no job 99999" \
+	ferryctl job set 99999 --bandwidth 5
 ferryctl abort "$id" --json > "$tmp/abort.json"; rc=$?
 check "abort --json: exit 0, one object naming the job" bash -c "[ $rc = 0 ] && jq -e --argjson id '$id' '.id == \$id and .abort_requested == true and .vm == \"cli1\"' '$tmp/abort.json' > /dev/null"
 ferryctl watch "$id" > /dev/null 2>&1
