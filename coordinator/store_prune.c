@@ -34,10 +34,10 @@ int
 store_prune(struct store *s, uint64_t cutoff_ms, size_t max, size_t *pruned)
 {
 	const char *fn = "store_prune";
-	sqlite3_stmt *sel = NULL, *del[NDELETE] = { NULL };
+	struct db_stmt *sel = NULL, *del[NDELETE] = { NULL };
 	int64_t *ids = NULL;
 	size_t n = 0, i, k;
-	int rc = -1, step = SQLITE_DONE;
+	int rc = -1, step = DB_DONE;
 
 	*pruned = 0;
 	if (max == 0)
@@ -46,27 +46,27 @@ store_prune(struct store *s, uint64_t cutoff_ms, size_t max, size_t *pruned)
 		store_seterr(s, fn, "out of memory");
 		return -1;
 	}
-	if (sqlite3_prepare_v2(s->db, prune_select, -1, &sel, NULL) !=
-	    SQLITE_OK)
+	/* Prepared here, not among store.c's statements: once an hour. */
+	if (db_prepare(s->db, prune_select, &sel) < 0)
 		goto dberr;
 	for (k = 0; k < NDELETE; k++)
-		if (sqlite3_prepare_v2(s->db, prune_delete[k], -1, &del[k],
-		    NULL) != SQLITE_OK)
+		if (db_prepare(s->db, prune_delete[k], &del[k]) < 0)
 			goto dberr;
 	if (store_begin(s, fn) == -1)
 		goto out;
-	sqlite3_bind_int64(sel, 1, cutoff_ms > INT64_MAX ? INT64_MAX :
-	    (sqlite3_int64)cutoff_ms);
-	sqlite3_bind_int64(sel, 2, (sqlite3_int64)max);
-	while (n < max && (step = sqlite3_step(sel)) == SQLITE_ROW)
-		ids[n++] = sqlite3_column_int64(sel, 0);
-	if (n < max && step != SQLITE_DONE)
+	if (store_bind_u64(sel, 1, cutoff_ms) < 0 ||
+	    store_bind_int64(sel, 2, (int64_t)max) < 0)
 		goto dberr_rollback;
+	while (n < max && (step = db_step(sel)) == DB_ROW)
+		ids[n++] = db_col_int64(sel, 0);
+	if (n < max && step != DB_DONE)
+		goto dberr_rollback;
+	db_reset(sel);
 	for (i = 0; i < n; i++)
 		for (k = 0; k < NDELETE; k++) {
-			sqlite3_reset(del[k]);
-			sqlite3_bind_int64(del[k], 1, ids[i]);
-			if (sqlite3_step(del[k]) != SQLITE_DONE)
+			db_reset(del[k]);
+			if (store_bind_int64(del[k], 1, ids[i]) < 0 ||
+			    db_step(del[k]) != DB_DONE)
 				goto dberr_rollback;
 		}
 	if (store_commit(s, fn) == -1)
@@ -81,9 +81,9 @@ dberr_rollback:
 dberr:
 	store_dberr(s, fn);
 out:
-	sqlite3_finalize(sel);
+	db_finalize(sel);
 	for (k = 0; k < NDELETE; k++)
-		sqlite3_finalize(del[k]);
+		db_finalize(del[k]);
 	free(ids);
 	return rc;
 }

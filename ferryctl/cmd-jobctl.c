@@ -24,7 +24,6 @@ jobctl_exec(struct ctl *c, int argc, char **argv)
 	Ferry__JobControlRequest req = FERRY__JOB_CONTROL_REQUEST__INIT;
 	Ferry__JobInfo *ji;
 	struct ctl_migopts mo = { 0 };
-	struct json_object *o;
 	const char *action = argv[0];
 	char prompt[160];
 	int ch, json = 0, yes = 0, rc, set = strcmp(action, "set") == 0;
@@ -76,21 +75,10 @@ jobctl_exec(struct ctl *c, int argc, char **argv)
 	if (ctl_call(c, MSG_CTL_JOB_CONTROL, &req.base,
 	    &ferry__job_info__descriptor, (ProtobufCMessage **)&ji) < 0)
 		return CTL_EXIT_FAIL;
-	if (json) {
-		o = json_object_new_object();
-		json_object_object_add(o, "id",
-		    json_object_new_int64((int64_t)ji->id));
-		json_object_object_add(o, "vm", out_str(ji->vm));
-		json_object_object_add(o, "state", out_str(ji->state));
-		json_object_object_add(o, "control", out_str(action));
-		if (mo.has_bandwidth)
-			json_object_object_add(o, "bandwidth_mibs",
-			    json_object_new_int64((int64_t)mo.bandwidth_mibs));
-		if (mo.has_max_downtime)
-			json_object_object_add(o, "max_downtime_ms",
-			    json_object_new_int64(mo.max_downtime_ms));
-		out_json(o);
-	} else
+	/* The job as it stands, as abort --json prints it. */
+	if (json)
+		out_json(jsonv_job(ji));
+	else
 		printf("job %" PRIu64 ": %s taken (state %s)\n", ji->id, action,
 		    ji->state);
 	ferry__job_info__free_unpacked(ji, NULL);

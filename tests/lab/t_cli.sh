@@ -55,6 +55,8 @@ expect "... also for a streaming command" 5 \
 chmod 0666 "$FERRY_SOCKET"
 expect "with the socket's mode loosened, the coordinator refuses the peer" 5 \
 	"ferryctl: not allowed: you are not in group ferry" as ferry-out hosts
+as ferry-out hosts --json > "$tmp/na.json" 2> /dev/null; rc=$?
+check "... with --json: {error: not_allowed} and exit 5" bash -c "[ $rc = 5 ] && jq -e '.error.code == \"not_allowed\" and .error.message == \"not allowed: you are not in group ferry\"' '$tmp/na.json' > /dev/null"
 expect "... and a call that follows events" 5 \
 	"ferryctl: not allowed: you are not in group ferry" as ferry-out migrate nosuchvm
 check "... and logs it" grep -q "refused a client (pid [0-9]*, uid $(id -u ferry-out))" "$LOG"
@@ -81,6 +83,7 @@ check "libvirt on the source has it at 3 MiB/s (migrate-getspeed)" wait_until 10
 note "speed before job set: $(speed)"
 ferryctl job set "$id" --bandwidth 7 --json > "$tmp/set.json"; rc=$?
 check "job set --bandwidth 7: exit 0 ($rc)" [ "$rc" = 0 ]
+check "... its --json is a job (docs/schema/job.json)" "$REPO/tests/lab/jsonschema-check" job "$tmp/set.json"
 check "... libvirt's migrate-getspeed on the source now says 7" speed_is 7
 check "... with the migration still in flight" in_flight
 check "... journaled with who asked (uid 0)" jqe '[.history[] | select(.type == "info" and (.data | type) == "object" and .data.control == "set")][0].data | .bandwidth_mibs == 7 and .by_uid == 0' <(ferryctl job "$id" --json)
@@ -95,8 +98,10 @@ expect "job complete (pause-and-finish) without --yes and no terminal is refused
 	ferryctl job complete "$id"
 expect "job set of a job that does not exist: no job" 1 "ferryctl: no job 99999" \
 	ferryctl job set 99999 --bandwidth 5
+ferryctl job set 99999 --bandwidth 5 --json > "$tmp/err.json" 2> /dev/null; rc=$?
+check "... with --json, an error object and the same exit 1" bash -c "[ $rc = 1 ] && jq -e '.error.message == \"no job 99999\"' '$tmp/err.json' > /dev/null"
 ferryctl abort "$id" --json > "$tmp/abort.json"; rc=$?
-check "abort --json: exit 0, one object naming the job" bash -c "[ $rc = 0 ] && jq -e --argjson id '$id' '.id == \$id and .abort_requested == true and .vm == \"cli1\"' '$tmp/abort.json' > /dev/null"
+check "abort --json: exit 0, one object naming the job" bash -c "[ $rc = 0 ] && jq -e --argjson id '$id' '.id == \$id and .vm == \"cli1\"' '$tmp/abort.json' > /dev/null"
 ferryctl watch "$id" > /dev/null 2>&1
 state=$(ferryctl job "$id" --json | jq -r .job.state)
 expect "abort of a job that ended says how it ended" 1 \
