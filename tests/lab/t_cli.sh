@@ -108,6 +108,22 @@ expect "abort of a job that ended says how it ended" 1 \
 	"ferryctl: job $id is not running: it ended $state" ferryctl abort "$id"
 check "cli1 still runs on h1 only" exactly_one cli1 h1
 
+# job postcopy of a job started with post-copy allowed: it switches, and
+# the guest ends on the destination only.
+id2=$(ferryctl migrate cli1 --to h2 --bandwidth 3 --postcopy --no-wait)
+# Post-copy can start once QEMU is copying (in its setup phase it cannot):
+# wait for the job's first progress sample.
+copying() { ferryctl job "$id2" --json | jq -e '[.history[] | select(.type == "progress")] | length > 0' > /dev/null; }
+check "a post-copy-allowed migration is copying (job $id2)" wait_until 20 copying
+ferryctl job postcopy "$id2" > "$tmp/pc.out" 2>&1; rc=$?
+check "job postcopy: exit 0 ($rc: $(head -c 200 "$tmp/pc.out"))" [ "$rc" = 0 ]
+ferryctl watch "$id2" > /dev/null 2>&1
+check "... the job succeeded" [ "$(ferryctl job "$id2" --json | jq -r .job.state)" = succeeded ]
+check "... journaled: postcopy, by uid 0" jqe '[.history[] | select(.type == "info" and (.data | type) == "object" and .data.control == "postcopy")][0].data.by_uid == 0' <(ferryctl job "$id2" --json)
+check "cli1 runs on h2 only" wait_until 20 exactly_one cli1 h2
+ferryctl migrate cli1 --to h1 > /dev/null 2>&1
+check "cli1 back on h1" wait_until 20 exactly_one cli1 h1
+
 # --- maintenance -----------------------------------------------------------
 ferryctl maintenance enter h3 --wait > /dev/null 2>&1
 check "h3 in maintenance" [ "$(host_admin h3)" = maintenance ]
