@@ -627,6 +627,8 @@ api_status(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	r.has_hosts = 1;
 	r.hosts = (uint32_t)co->nhosts;
 	return control_reply(c, hdr->type, hdr->serial, &r.base);
+}
+
 static int
 api_job_control(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
     char *err, size_t errlen)
@@ -679,6 +681,7 @@ const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
 	[MSG_CTL_VMS] = { "vms", &ferry__vms_request__descriptor, api_vms,
 	    DISPATCH_AUTH },
 	[MSG_CTL_STATUS] = { "status", &ferry__empty__descriptor, api_status,
+	    DISPATCH_AUTH },
 	[MSG_CTL_JOB_CONTROL] = { "job-control",
 	    &ferry__job_control_request__descriptor, api_job_control,
 	    DISPATCH_AUTH },

@@ -102,6 +102,8 @@ static const struct help_text help_texts[] = {
 	  "  --max-moves N     at most N migrations (default: none)\n"
 	  "  --apply           run the plan and follow it (default: dry)\n"
 	  "  --json            one JSON object a line\n" },
+	{ "status",
+	  "  --json            one line of JSON\n" },
 	{ "snapshot",
 	  "  (no options)      JSON on standard output, for ferryctl plan\n" },
 };
