@@ -78,6 +78,7 @@ msg_type_name(uint16_t type)
 	case MSG_UNDEFINE_LEFTOVER: return "undefine-leftover";
 	case MSG_EPOCH:		return "epoch";
 	case MSG_CTL_STATUS:	return "ctl-status";
+	case MSG_JOB_CONTROL:	return "job-control";
 	case MSG_CTL_HOSTS:	return "hosts";
 	case MSG_CTL_VMS:	return "vms";
 	case MSG_CTL_MIGRATE:	return "ctl-migrate";
@@ -98,6 +99,7 @@ msg_type_name(uint16_t type)
 	case MSG_CTL_CPU_BASELINE: return "ctl-cpu-baseline";
 	case MSG_CTL_AUDIT:	return "ctl-audit";
 	case MSG_CTL_METRICS:	return "ctl-metrics";
+	case MSG_CTL_JOB_CONTROL: return "ctl-job-control";
 	default:		return "unknown";
 	}
 }

@@ -35,6 +35,8 @@ enum msg_type {
 	MSG_UNDEFINE_LEFTOVER = 18, /* DestroyRequest -> DomainState */
 	/* HA leadership (hostd/fence.c) */
 	MSG_EPOCH = 22,		/* EpochRequest -> EpochReply; FERRY_EFENCED if lower */
+	/* helper 8 (issue 13): control of a running job */
+	MSG_JOB_CONTROL = 40,	/* JobControlRequest -> Empty */
 	MSG_HOST_MAX,
 
 	/* ferryctl -> coordinator */
@@ -61,6 +63,8 @@ enum msg_type {
 	/* issue 17, helper 4: audit trail and metrics (133..137) */
 	MSG_CTL_AUDIT = 133,	/* AuditRequest -> AuditReply */
 	MSG_CTL_METRICS = 134,	/* Empty -> MetricsReply (Prometheus text) */
+	/* helper 8 (issue 13): ferryctl job set | postcopy | complete */
+	MSG_CTL_JOB_CONTROL = 153, /* JobControlRequest -> JobInfo */
 	MSG_CTL_MAX,
 };
 

@@ -84,7 +84,7 @@ api_hosts(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	Ferry__HostsReply r = FERRY__HOSTS_REPLY__INIT;
 	Ferry__HostEntry *ents = NULL, **entv = NULL;
 	struct api_host_buf *bufs = NULL;
-	size_t i;
+	size_t i, k;
 	int rc = -1;
 
 	(void)m;
@@ -94,12 +94,15 @@ api_hosts(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
-	for (i = 0; i < co->nhosts; i++) {
-		api_host_entry(co, &co->hosts[i], &ents[i], &bufs[i]);
-		entv[i] = &ents[i];
+	for (i = k = 0; i < co->nhosts; i++) {
+		if (co->hosts[i].removed)
+			continue;	/* by a reload (reload.c) */
+		api_host_entry(co, &co->hosts[i], &ents[k], &bufs[k]);
+		entv[k] = &ents[k];
+		k++;
 	}
 	r.hosts = entv;
-	r.n_hosts = co->nhosts;
+	r.n_hosts = k;
 	rc = control_reply(c, hdr->type, hdr->serial, &r.base);
 	if (rc < 0)
 		snprintf(err, errlen, "cannot send reply");
@@ -220,7 +223,8 @@ api_vms(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	for (i = 0; i < co->nhosts; i++) {
 		struct host *h = &co->hosts[i];
 
-		if (req->host && strcmp(req->host, h->conf.name) != 0)
+		if (h->removed || (req->host &&
+		    strcmp(req->host, h->conf.name) != 0))
 			continue;
 		if (h->up && h->inv) {
 			for (j = 0; j < h->inv->n_domains; j++) {
@@ -475,8 +479,28 @@ api_abort(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	struct coord *co = control_coord(c);
 	Ferry__JobRequest *req = (Ferry__JobRequest *)m;
 	Ferry__JobInfo ji;
+	struct store_job sj;
 	struct job *j;
+	int found;
 
+	/* A job not in flight: say what job says of it ("no job N"), or
+	 * how it ended. */
+	if ((j = job_find(co, (int64_t)req->id)) == NULL || j->check_only) {
+		memset(&sj, 0, sizeof(sj));
+		if ((found = store_job_get(co->store, req->id, &sj)) <= 0)
+			snprintf(err, errlen, found == 0 ? "no job %llu" :
+			    "cannot read job %llu", (unsigned long long)req->id);
+		else if (strcmp(sj.kind, "migrate") != 0)
+			snprintf(err, errlen, "job %llu is a %s, not a "
+			    "migration: see ferryctl maintenance cancel",
+			    (unsigned long long)req->id, sj.kind);
+		else
+			snprintf(err, errlen, "job %llu is not running: it "
+			    "ended %s", (unsigned long long)req->id, sj.state);
+		if (found > 0)
+			store_job_clear(&sj);
+		return -1;
+	}
 	if (job_abort(co, (int64_t)req->id, "aborted by operator", err,
 	    errlen) < 0)
 		return -1;
@@ -687,6 +711,18 @@ api_metrics(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	return rc;
 }
 
+static int
+api_job_control(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct ctl_client *c = ctx;
+
+	/* Replies when the source's libvirt has taken it. */
+	return job_control_request(control_coord(c),
+	    (const Ferry__JobControlRequest *)m, c, hdr->type, hdr->serial,
+	    err, errlen);
+}
+
 /* Rows indexed by message type (common/msg.h); the socket's permissions
  * (0660, root and socket_group) are the authentication. */
 const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
@@ -732,6 +768,9 @@ const struct dispatch_entry api_dispatch[MSG_CTL_MAX] = {
 	    api_audit, DISPATCH_AUTH },
 	[MSG_CTL_METRICS] = { "metrics", &ferry__empty__descriptor,
 	    api_metrics, DISPATCH_AUTH },
+	[MSG_CTL_JOB_CONTROL] = { "job-control",
+	    &ferry__job_control_request__descriptor, api_job_control,
+	    DISPATCH_AUTH },
 };
 
 /* The commands that act (start, stop or check work on hosts, or write the

@@ -430,6 +430,14 @@ control_event(struct ctl_client *c, uint16_t type, uint32_t serial,
 	return control_send(c, type, FRAME_EVENT, serial, m);
 }
 
+/* Who is asking (SO_PEERCRED at accept): for the journal. */
+void
+control_client_cred(const struct ctl_client *c, long *uid, long *pid)
+{
+	*uid = (long)c->uid;
+	*pid = (long)c->pid;
+}
+
 int
 control_error(struct ctl_client *c, uint16_t type, uint32_t serial, int code,
     const char *fmt, ...)
@@ -615,7 +623,12 @@ control_accept_cb(uv_stream_t *server, int status)
 	    !control_peer_allowed(co, fd, &c->uid, &c->pid)) {
 		log_warnx("control: refused a client (pid %d, uid %d): not root "
 		    "nor in socket_group", (int)c->pid, (int)c->uid);
-		control_client_close(c);
+		/* Told why on serial 0 (the connection's, no call's), then
+		 * closed by the next sweep, after the write. */
+		(void)control_error(c, 0, 0, EACCES, "not allowed: you are "
+		    "not in group %s", co->conf.socket_group[0] ?
+		    co->conf.socket_group : "(none: root only)");
+		control_client_drop(c);
 		return;
 	}
 	if (n >= CTL_MAX_CLIENTS) {

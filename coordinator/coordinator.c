@@ -20,7 +20,8 @@ coord_host_find(struct coord *co, const char *name)
 	size_t i;
 
 	for (i = 0; i < co->nhosts; i++)
-		if (strcmp(co->hosts[i].conf.name, name) == 0)
+		if (!co->hosts[i].removed &&
+		    strcmp(co->hosts[i].conf.name, name) == 0)
 			return &co->hosts[i];
 	return NULL;
 }
@@ -35,6 +36,18 @@ coord_host_state(const struct host *h)
 	    strcmp(h->admin_state, "maintenance") == 0)
 		return h->admin_state;
 	return "up";
+}
+
+/* An administrative state as a sentence says it: "host h1 is in
+ * maintenance", "... is being drained". */
+const char *
+coord_admin_phrase(const char *admin_state)
+{
+	if (strcmp(admin_state, "maintenance") == 0)
+		return "in maintenance";
+	if (strcmp(admin_state, "draining") == 0)
+		return "being drained";
+	return admin_state;
 }
 
 static void
@@ -57,6 +70,7 @@ sweep_cb(uv_timer_t *t)
 		job_tick(co, now);
 		drain_tick(co);
 		rebalance_tick(co, now);
+		retention_tick(co, now);
 	}
 	control_sweep(co, now);
 }
@@ -68,12 +82,44 @@ signal_cb(uv_signal_t *sig, int signum)
 	coord_shutdown(sig->data);
 }
 
+/* A host's slot from its configuration: its records, trust and the
+ * administrative state kept from before. At start and when a reload adds
+ * it. */
+int
+coord_host_setup(struct coord *co, struct host *h,
+    const struct coord_host_conf *hc, char *err, size_t errlen)
+{
+	struct store_host sh;
+
+	h->co = co;
+	h->conf = *hc;
+	h->removed = 0;
+	TAILQ_INIT(&h->calls);
+	snprintf(h->admin_state, sizeof(h->admin_state), "active");
+	/* With HA the leader's picture of the hosts stays. */
+	if (store_host_configure(co->store, h->conf.name,
+	    h->conf.address, h->conf.port) < 0 ||
+	    (co->conf.ha.node[0] == '\0' &&
+	    store_host_set_conn(co->store, h->conf.name, "down",
+	    "coordinator started", clock_wall_ms()) < 0)) {
+		snprintf(err, errlen, "%s", store_error(co->store));
+		return -1;
+	}
+	if (cluster_trust_load(h, err, errlen) < 0)
+		return -1;
+	/* The administrative state survives restarts. */
+	if (store_host_get(co->store, h->conf.name, &sh) == 1 &&
+	    sh.admin_state[0])
+		snprintf(h->admin_state, sizeof(h->admin_state), "%s",
+		    sh.admin_state);
+	return 0;
+}
+
 /* Takes over conf->hosts. */
 int
 coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
     char *err, size_t errlen)
 {
-	struct store_host sh;
 	size_t i;
 
 	memset(co, 0, sizeof(*co));
@@ -95,35 +141,17 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 	} else if (store_open(co->conf.database, &co->store, err,
 	    errlen) < 0)
 		return -1;
-	if ((co->hosts = calloc(co->conf.nhosts, sizeof(*co->hosts))) == NULL) {
+	/* Room for hosts a reload adds: slots never move (coordinator.h). */
+	co->hosts_cap = co->conf.nhosts + COORD_HOSTS_SPARE;
+	if ((co->hosts = calloc(co->hosts_cap, sizeof(*co->hosts))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	co->nhosts = co->conf.nhosts;
-	for (i = 0; i < co->nhosts; i++) {
-		struct host *h = &co->hosts[i];
-
-		h->co = co;
-		h->conf = co->conf.hosts[i];
-		TAILQ_INIT(&h->calls);
-		snprintf(h->admin_state, sizeof(h->admin_state), "active");
-		/* With HA the leader's picture of the hosts stays. */
-		if (store_host_configure(co->store, h->conf.name,
-		    h->conf.address, h->conf.port) < 0 ||
-		    (co->conf.ha.node[0] == '\0' &&
-		    store_host_set_conn(co->store, h->conf.name, "down",
-		    "coordinator started", clock_wall_ms()) < 0)) {
-			snprintf(err, errlen, "%s", store_error(co->store));
+	for (i = 0; i < co->nhosts; i++)
+		if (coord_host_setup(co, &co->hosts[i], &co->conf.hosts[i], err,
+		    errlen) < 0)
 			return -1;
-		}
-		if (cluster_trust_load(h, err, errlen) < 0)
-			return -1;
-		/* The administrative state survives restarts. */
-		if (store_host_get(co->store, h->conf.name, &sh) == 1 &&
-		    sh.admin_state[0])
-			snprintf(h->admin_state, sizeof(h->admin_state), "%s",
-			    sh.admin_state);
-	}
 	if (metrics_start(co) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -145,6 +173,9 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 	uv_signal_init(loop, &co->sigint);
 	co->sigint.data = co;
 	uv_signal_start(&co->sigint, signal_cb, SIGINT);
+	uv_signal_init(loop, &co->sighup);
+	co->sighup.data = co;
+	uv_signal_start(&co->sighup, reload_signal_cb, SIGHUP);
 	co->handles_open = 1;
 	for (i = 0; i < co->nhosts; i++)
 		peer_start(&co->hosts[i]);
@@ -180,6 +211,7 @@ coord_shutdown(struct coord *co)
 		uv_close((uv_handle_t *)&co->sweep_timer, NULL);
 		uv_close((uv_handle_t *)&co->sigterm, NULL);
 		uv_close((uv_handle_t *)&co->sigint, NULL);
+		uv_close((uv_handle_t *)&co->sighup, NULL);
 	}
 }
 

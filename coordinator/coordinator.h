@@ -113,6 +113,7 @@ struct coord_conf {
 	int		 backoff_max_ms;
 	int		 per_destination;	/* drains: arriving at once */
 	int		 host_max_frame_rate;	/* from one hostd, per second */
+	int		 retention_days;	/* finished jobs kept (store_prune) */
 	struct coord_host_conf *hosts;		/* owned */
 	size_t		 nhosts;
 	char		**pinned;		/* VMs never moved by rebalancing; owned */
@@ -158,6 +159,7 @@ TAILQ_HEAD(peer_call_list, peer_call);
 struct host {
 	struct coord		*co;
 	struct coord_host_conf	 conf;
+	int			 removed;	/* by a reload: not a host now */
 	struct tr_conn		*conn;
 	int			 up;		/* hello answered: inventory known */
 	char			 admin_state[16];	/* active draining maintenance */
@@ -211,8 +213,14 @@ struct coord {
 	uv_loop_t		*loop;
 	struct coord_conf	 conf;
 	struct store		*store;
-	struct host		*hosts;		/* conf.nhosts of them */
-	size_t			 nhosts;
+	/* Slots never move (jobs, calls and connections point at them): a
+	 * reload appends a host (up to hosts_cap) or leaves a removed one's
+	 * slot in place, marked removed, for its name to come back to. */
+	struct host		*hosts;
+	size_t			 nhosts, hosts_cap;
+	const char		*conf_file;	/* for reloads (SIGHUP) */
+	uv_signal_t		 sighup;
+	uint64_t		 prune_next_ms;	/* retention (store_prune) */
 	uv_pipe_t		 ctl_server;
 	int			 ctl_open;
 	struct ctl_client_list	 clients;
@@ -248,6 +256,10 @@ int	 parse_coord_config(const char *path, struct coord_conf *, char *err,
 void	 parse_coord_conf_clear(struct coord_conf *);
 
 /* coordinator.c */
+/* Slots for hosts a reload may add beyond those configured at start. */
+#define COORD_HOSTS_SPARE	256
+int	 coord_host_setup(struct coord *, struct host *,
+	    const struct coord_host_conf *, char *err, size_t errlen);
 int	 coord_init(struct coord *, uv_loop_t *, struct coord_conf *, char *err,
 	    size_t errlen);
 void	 coord_shutdown(struct coord *);
@@ -266,6 +278,7 @@ int	 ha_host_ready(struct host *);
 int	 ha_host_up(struct host *);
 void	 ha_fenced(struct coord *);
 const char *ha_role(const struct coord *);
+const char *coord_admin_phrase(const char *admin_state);
 
 /* peer.c */
 void	 peer_start(struct host *);
@@ -316,6 +329,7 @@ typedef void (*control_sink_fn)(void *arg, const struct frame *);
 struct ctl_client *control_client_sink(struct coord *, control_sink_fn,
 	    void *arg);
 void	 control_client_sink_close(struct ctl_client *);
+void	 control_client_cred(const struct ctl_client *, long *uid, long *pid);
 
 /* A move with a fixed destination (rebalancing). Strings are borrowed. */
 struct drain_move {
@@ -370,6 +384,19 @@ int	 rebalance_request(struct coord *, const Ferry__RebalanceRequest *,
 int	 rebalance_snapshot(struct coord *, struct ctl_client *, uint16_t type,
 	    uint32_t serial, char *, size_t);
 void	 rebalance_tick(struct coord *, uint64_t now_ms);
+
+/* job_control.c: ferryctl job set | postcopy | complete */
+int	 job_control_request(struct coord *, const Ferry__JobControlRequest *,
+	    struct ctl_client *, uint16_t type, uint32_t serial, char *err,
+	    size_t errlen);
+
+/* retention.c */
+void	 retention_tick(struct coord *, uint64_t now_ms);
+
+/* reload.c: SIGHUP (systemctl reload) reads the configuration again */
+int	 reload_config(struct coord *, const char *path, char *err,
+	    size_t errlen);
+void	 reload_signal_cb(uv_signal_t *, int signum);
 
 /* cpubaseline.c */
 int	 cpubaseline_request(struct coord *, struct ctl_client *, uint16_t type,

@@ -27,6 +27,8 @@ struct cpub {
 	char			**xml;		/* per host; owned */
 	char			**error;	/* per host; owned */
 	size_t			 on;		/* host computing the baseline */
+	size_t			 nhosts;	/* xml and error's; a reload may
+						 * add hosts meanwhile */
 	struct cpub		*next;
 };
 
@@ -43,7 +45,7 @@ cpub_free(struct cpub *b)
 			*pp = b->next;
 			break;
 		}
-	for (i = 0; i < b->co->nhosts; i++) {
+	for (i = 0; i < b->nhosts; i++) {
 		free(b->xml[i]);
 		free(b->error[i]);
 	}
@@ -92,17 +94,17 @@ cpub_reply(struct cpub *b, const char *baseline, const char *error)
 	memset(&bl, 0, sizeof(bl));
 	if (!control_client_alive(b->client) || co->stopping)
 		return;
-	if ((hc = calloc(co->nhosts + 1, sizeof(*hc))) == NULL ||
-	    (hv = calloc(co->nhosts + 1, sizeof(*hv))) == NULL) {
+	if ((hc = calloc(b->nhosts + 1, sizeof(*hc))) == NULL ||
+	    (hv = calloc(b->nhosts + 1, sizeof(*hv))) == NULL) {
 		(void)control_error(b->client, b->type, b->serial, 0,
 		    "out of memory");
 		goto out;
 	}
 	/* The control socket's frames stop at 1 MiB: a large cluster's
 	 * CPUs are left out of the reply (the baseline is still there). */
-	for (i = 0, total = 0; i < co->nhosts; i++)
+	for (i = 0, total = 0; i < b->nhosts; i++)
 		total += b->xml[i] ? strlen(b->xml[i]) : 0;
-	for (i = 0; i < co->nhosts; i++) {
+	for (i = 0; i < b->nhosts; i++) {
 		ferry__host_cpu__init(&hc[i]);
 		hc[i].host = co->hosts[i].conf.name;
 		hc[i].cpu_xml = total <= CPUB_REPLY_XML_MAX ? b->xml[i] : NULL;
@@ -115,7 +117,7 @@ cpub_reply(struct cpub *b, const char *baseline, const char *error)
 	r.baseline_xml = (char *)baseline;
 	r.error = (char *)error;
 	r.hosts = hv;
-	r.n_hosts = co->nhosts;
+	r.n_hosts = b->nhosts;
 	r.blocks = bl.v;
 	r.n_blocks = bl.n;
 	if (baseline != NULL)
@@ -156,22 +158,22 @@ cpub_baseline(struct cpub *b)
 	char **cpus;
 	size_t i, n = 0;
 
-	if (co->stopping || (cpus = calloc(co->nhosts + 1,
+	if (co->stopping || (cpus = calloc(b->nhosts + 1,
 	    sizeof(*cpus))) == NULL) {
 		cpub_reply(b, NULL, "out of memory");
 		cpub_free(b);
 		return;
 	}
-	b->on = co->nhosts;
-	for (i = 0; i < co->nhosts; i++)
+	b->on = b->nhosts;
+	for (i = 0; i < b->nhosts; i++)
 		if (b->xml[i] != NULL) {
 			cpus[n++] = b->xml[i];
-			if (b->on == co->nhosts && co->hosts[i].up)
+			if (b->on == b->nhosts && co->hosts[i].up)
 				b->on = i;
 		}
 	req.cpus = cpus;
 	req.n_cpus = n;
-	if (n == 0 || b->on == co->nhosts) {
+	if (n == 0 || b->on == b->nhosts) {
 		cpub_reply(b, NULL, "no host reported its CPU");
 		cpub_free(b);
 	} else if (peer_call(&co->hosts[b->on], MSG_CPU_BASELINE, &req.base,
@@ -222,13 +224,14 @@ cpubaseline_request(struct coord *co, struct ctl_client *c, uint16_t type,
 		return -1;
 	}
 	b->co = co;
+	b->nhosts = co->nhosts;
 	control_client_ref(c);
 	b->client = c;
 	b->type = type;
 	b->serial = serial;
 	b->next = cpub_list;
 	cpub_list = b;
-	for (i = 0; i < co->nhosts; i++) {
+	for (i = 0; i < b->nhosts; i++) {
 		struct host *h = &co->hosts[i];
 
 		if (!h->up)

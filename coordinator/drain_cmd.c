@@ -185,8 +185,17 @@ drain_exit(struct coord *co, const Ferry__MaintenanceRequest *req,
 	}
 	drain_set_admin(co, req->host, "active");
 	if (!(req->has_restore && req->restore)) {
-		snprintf(msg, sizeof(msg), "host %s is %s", req->host,
-		    coord_host_state(h));
+		/* Active is recorded either way; a host that is down
+		 * takes no VM until its hostd is back, and the operator
+		 * must not read "up" into the reply. */
+		if (!h->up)
+			snprintf(msg, sizeof(msg), "host %s is out of "
+			    "maintenance but down: its hostd is not connected, "
+			    "so nothing can migrate to it until it is up",
+			    req->host);
+		else
+			snprintf(msg, sizeof(msg), "host %s is %s", req->host,
+			    coord_host_state(h));
 		drain_reply_view(co, DK_RESTORE, req->host, DS_COMPLETED, msg, c,
 		    type, serial);
 		return 0;

@@ -640,7 +640,7 @@ job_start_migration(struct job *j)
 	    drain_host_busy(j->co, dh->conf.name)) {
 		job_finish(j, JOB_REFUSED, "destination: host %s is %s",
 		    dh->conf.name, strcmp(dh->admin_state, "active") != 0 ?
-		    dh->admin_state : "being drained");
+		    coord_admin_phrase(dh->admin_state) : "being drained");
 		return;
 	}
 	if (job_dest_uris(dh, muri, sizeof(muri), e, sizeof(e)) < 0) {

@@ -112,7 +112,7 @@ job_check_destination(struct job *j, const struct host *dh, int record)
 	if (strcmp(dh->admin_state, "active") != 0) {
 		if (record)
 			job_add_check(j, "destination", 0, 0, "host %s is %s",
-			    dh->conf.name, dh->admin_state);
+			    dh->conf.name, coord_admin_phrase(dh->admin_state));
 		return -1;
 	}
 	/* Where it is reached is never the host's word (cluster.c). */

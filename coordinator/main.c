@@ -10,17 +10,19 @@
 #include "coordinator.h"
 #include "log.h"
 #include "notify.h"
+#include "frame.h"
+#include "version.h"
 
 #define DEFAULT_CONFIG	"/etc/ferry/coordinator.conf"
 
 static void __attribute__((noreturn))
-usage(void)
+usage(FILE *fp)
 {
-	fprintf(stderr, "usage: ferry-coordinator [-dnv] [-f file]\n"
+	fprintf(fp, "usage: ferry-coordinator [-dnv] [-f file] | --version | --help\n"
 	    "  -f file  configuration (default " DEFAULT_CONFIG ")\n"
 	    "  -n       check the configuration and exit\n"
 	    "  -d, -v   more verbose logging (repeat for more)\n");
-	exit(2);
+	exit(fp == stdout ? 0 : 2);
 }
 
 int
@@ -35,6 +37,13 @@ main(int argc, char *argv[])
 	char err[1024];
 	int ch, checkonly = 0, verbose = 0, rc = 0, wd = 0;
 
+	/* Long options only these two: the daemons' own are letters. */
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		fputs(FERRY_VERSION_LINE("ferry-coordinator"), stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--help") == 0)
+		usage(stdout);
 	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
 		switch (ch) {
 		case 'd':
@@ -48,11 +57,11 @@ main(int argc, char *argv[])
 			checkonly = 1;
 			break;
 		default:
-			usage();
+			usage(stderr);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr);
 	log_init("ferry-coordinator", verbose);
 
 	if (parse_coord_config(conffile, &conf, err, sizeof(err)) < 0)
@@ -81,6 +90,7 @@ main(int argc, char *argv[])
 	 * exit: it starts nothing meanwhile, as a standby would. */
 	for (;;) {
 		if (coord_init(&co, &loop, &conf, err, sizeof(err)) == 0) {
+			co.conf_file = conffile;	/* SIGHUP reads it again */
 			/* The store is open and the control socket listening. */
 			notify_ready("coordinating %zu hosts; control socket %s",
 			    co.nhosts, co.conf.socket);

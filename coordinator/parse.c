@@ -37,6 +37,7 @@ static const struct conf_key coord_keys[] = {
 	    0, 0 },
 	{ "link_mibs", CONF_INT, 0, OFF(link_mibs), 0, 0, 1000000 },
 	{ "max_outgoing", CONF_INT, 0, OFF(max_outgoing), 0, 1, 64 },
+	{ "retention_days", CONF_INT, 0, OFF(retention_days), 0, 1, 36500 },
 	{ "hosts", CONF_CUSTOM, 1, 0, 0, 0, 0 },
 	{ "pinned", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 	{ "groups", CONF_CUSTOM, 0, 0, 0, 0, 0 },
@@ -85,6 +86,7 @@ parse_coord_defaults(struct coord_conf *c)
 	c->backoff_max_ms = 10000;
 	c->per_destination = 1;
 	c->host_max_frame_rate = 500;
+	c->retention_days = 90;
 	c->zone_stay = 1;
 	/* A failed post-copy leaves the guest split over two hosts. */
 	c->postcopy = -1;

@@ -150,6 +150,12 @@ void	 store_job_clear(struct store_job *);
 void	 store_job_list_free(struct store_job *, size_t n);
 void	 store_event_list_free(struct store_event *, size_t n);
 
+/* store_prune.c: retention. At most max jobs that finished before
+ * cutoff_ms (wall), with their journal; never one unfinished, nor a run
+ * or migration whose other half is kept. *pruned: how many went. */
+int	 store_prune(struct store *, uint64_t cutoff_ms, size_t max,
+	    size_t *pruned);
+
 /* store_run.c */
 /* Runs. store_run_create fills run->id; the run's transitions, events and
  * end are store_job_* calls on that id. */

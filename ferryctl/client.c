@@ -4,6 +4,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,23 @@
 #include <unistd.h>
 
 #include "ferryctl.h"
+
+/* The socket is root's and its group's (0660): a user outside that group
+ * is told so, not that the coordinator may be down. */
+static void
+ctl_not_allowed(struct ctl *c)
+{
+	struct group *gr;
+	struct stat st;
+	char gname[64];
+
+	if (stat(c->socket, &st) == 0 && (gr = getgrgid(st.st_gid)) != NULL)
+		snprintf(gname, sizeof(gname), "%s", gr->gr_name);
+	else
+		snprintf(gname, sizeof(gname), "%s", "ferry");
+	out_fail("not allowed: you are not in group %s", gname);
+	c->denied = 1;
+}
 
 int
 ctl_connect(struct ctl *c)
@@ -30,7 +48,10 @@ ctl_connect(struct ctl *c)
 	memcpy(sun.sun_path, c->socket, strlen(c->socket) + 1);
 	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		out_fail("cannot reach the coordinator at %s: %s (is "
+		if (errno == EACCES || errno == EPERM)
+			ctl_not_allowed(c);
+		else
+			out_fail("cannot reach the coordinator at %s: %s (is "
 		    "ferry-coordinator running? see --socket or FERRY_SOCKET)",
 		    c->socket, strerror(errno));
 		if (c->fd != -1)
@@ -86,7 +107,16 @@ ctl_send(struct ctl *c, uint16_t type, const ProtobufCMessage *m,
 	rc = ctl_write_all(c->fd, buf, len);
 	free(buf);
 	if (rc < 0 && (errno == EPIPE || errno == ECONNRESET)) {
-		out_fail("the coordinator closed the connection");
+		struct frame *f = NULL;
+
+		/* A refused client may find why in what is left to read
+		 * (ctl_read reports the refusal). */
+		c->probing = 1;
+		if (ctl_read(c, 200, &f) == 1)
+			frame_free(f);
+		c->probing = 0;
+		if (!c->denied)
+			out_fail("the coordinator closed the connection");
 		return -1;
 	}
 	if (rc < 0) {
@@ -105,6 +135,20 @@ ctl_mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+ctl_conn_error(struct ctl *c, const struct frame *f)
+{
+	Ferry__Error *e;
+
+	e = (Ferry__Error *)frame_unpack(f, &ferry__error__descriptor);
+	out_sanitize(e ? &e->base : NULL);
+	out_fail("%s", e ? e->message : "refused by the coordinator");
+	if (e && e->code == EACCES)
+		c->denied = 1;
+	if (e)
+		ferry__error__free_unpacked(e, NULL);
 }
 
 /* Reads one frame. Returns 1 with *out (caller frees), 0 on timeout
@@ -173,13 +217,25 @@ ctl_read(struct ctl *c, int timeout_ms, struct frame **out)
 		if ((n = read(c->fd, buf, want)) <= 0) {
 			if (n == -1 && errno == EINTR)
 				continue;
-			out_fail("the coordinator closed the connection");
+			if (!c->probing)
+				out_fail("the coordinator closed the "
+				    "connection");
 			goto fail;
 		}
 		rc = frame_reader_feed(&rd, buf, n, &used, out);
 		if (rc < 0) {
 			out_fail("bad frame from the coordinator: %s",
 			    frame_strerror(rc));
+			goto fail;
+		}
+		if (rc == 1 && (*out)->hdr.serial == 0 &&
+		    (*out)->hdr.kind == FRAME_REPLY &&
+		    (*out)->hdr.status == FRAME_ERROR) {
+			/* Serial 0 answers no call: the connection's own
+			 * error (a client the coordinator refused). */
+			ctl_conn_error(c, *out);
+			frame_free(*out);
+			*out = NULL;
 			goto fail;
 		}
 		if (rc == 1)

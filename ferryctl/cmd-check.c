@@ -11,66 +11,40 @@ static int
 cmd_check_exec(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "to", required_argument, NULL, 't' },
-		{ "bandwidth", required_argument, NULL, 'b' },
-		{ "max-downtime", required_argument, NULL, 'd' },
-		{ "copy-storage", no_argument, NULL, 'c' },
+		CTL_MIGOPTS_LONG,
 		{ "json", no_argument, NULL, 'j' },
-		{ "parallel", required_argument, NULL, 'M' },
-		{ "tls", no_argument, NULL, 'L' },
-		{ "no-tls", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	Ferry__CheckRequest req = FERRY__CHECK_REQUEST__INIT;
 	Ferry__CheckReply *r;
-	uint64_t v;
+	struct ctl_migopts mo = { 0 };
 	size_t i, w = 5;
-	int ch, json = 0, ok;
+	int ch, json = 0, ok, rc;
 
 	/* 0, not 1: glibc then forgets main's '+' and lets options
 	 * follow the VM or job id. */
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "t:b:d:cjM:LN", opts, NULL)) != -1) {
-		switch (ch) {
-		case 't':
-			req.to = optarg;
-			break;
-		case 'b':
-			if (ctl_parse_num("--bandwidth", optarg, UINT64_MAX,
-			    &v) < 0)
-				return CTL_EXIT_USAGE;
-			req.has_bandwidth_mibs = 1;
-			req.bandwidth_mibs = v;
-			break;
-		case 'd':
-			if (ctl_parse_num("--max-downtime", optarg, UINT32_MAX,
-			    &v) < 0)
-				return CTL_EXIT_USAGE;
-			req.has_max_downtime_ms = 1;
-			req.max_downtime_ms = (uint32_t)v;
-			break;
-		case 'c':
-			req.has_copy_storage = 1;
-			req.copy_storage = 1;
-			break;
-		case 'M':
-			if (ctl_parse_parallel(optarg, &req.parallel) < 0)
-				return CTL_EXIT_USAGE;
-			req.has_parallel = 1;
-			break;
-		case 'L':
-		case 'N':
-			req.has_tls = 1;
-			req.tls = ch == 'L' ? 1 : -1;
-			break;
-		case 'j':
-			json = 1;
-			out_set_json(1);
-			break;
-		default:
+	while ((ch = getopt_long(argc, argv, CTL_MIGOPTS_SHORT "j", opts,
+	    NULL)) != -1) {
+		if ((rc = ctl_migopts_parse(&mo, ch, optarg)) == -1)
+			return CTL_EXIT_USAGE;
+		if (rc == 1)
+			continue;
+		if (ch != 'j')
 			return out_usage(&cmd_check);
-		}
+		json = 1;
+		out_set_json(1);
 	}
+	req.to = (char *)mo.to;
+	req.has_bandwidth_mibs = mo.has_bandwidth;
+	req.bandwidth_mibs = mo.bandwidth_mibs;
+	req.has_max_downtime_ms = mo.has_max_downtime;
+	req.max_downtime_ms = mo.max_downtime_ms;
+	req.has_copy_storage = req.copy_storage = mo.copy_storage;
+	req.has_parallel = mo.has_parallel;
+	req.parallel = mo.parallel;
+	req.has_tls = mo.tls != 0;
+	req.tls = mo.tls;
 	if (optind != argc - 1 || argv[optind][0] == '\0')
 		return out_usage(&cmd_check);
 	req.vm = argv[optind];
@@ -105,8 +79,8 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 }
 
 const struct ctl_cmd cmd_check = {
-	"check", "VM [--to HOST] [--bandwidth MIB] [--max-downtime MS] [--copy-storage] "
-	    "[--parallel N] [--tls|--no-tls] [--json]",
+	"check", "VM [--to HOST] [--bandwidth MIB] [--max-downtime MS] "
+	    "[--copy-storage] [--parallel N] [--tls|--no-tls] [--json]",
 	"run the pre-checks of a migration without migrating",
 	cmd_check_exec,
 };

@@ -135,6 +135,6 @@ cmd_hosts_exec(struct ctl *c, int argc, char **argv)
 
 const struct ctl_cmd cmd_hosts = {
 	"hosts", "[--json] | accept HOST [--json]",
-	"list hosts and their state; accept a flagged host's current addresses",
+	"list hosts and their state; accept a flagged host's addresses",
 	cmd_hosts_exec,
 };

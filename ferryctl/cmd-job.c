@@ -66,6 +66,11 @@ cmd_job_exec(struct ctl *c, int argc, char **argv)
 	Ferry__JobReply *r;
 	int ch, json = 0;
 
+	/* job set | postcopy | complete: cmd-jobctl.c */
+	if (argc >= 2 && (strcmp(argv[1], "set") == 0 ||
+	    strcmp(argv[1], "postcopy") == 0 ||
+	    strcmp(argv[1], "complete") == 0))
+		return jobctl_exec(c, argc - 1, argv + 1);
 	/* 0, not 1: glibc then forgets main's '+' and lets options
 	 * follow the VM or job id. */
 	optind = 0;
@@ -94,6 +99,8 @@ cmd_job_exec(struct ctl *c, int argc, char **argv)
 }
 
 const struct ctl_cmd cmd_job = {
-	"job", "ID [--json]", "show a job and its full history",
+	"job", "ID [--json] | set ID [--bandwidth MIB] [--max-downtime MS] "
+	    "| postcopy ID | complete ID [--yes]",
+	"show a job and its history, or steer a running migration",
 	cmd_job_exec,
 };

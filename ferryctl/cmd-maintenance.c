@@ -805,6 +805,6 @@ const struct ctl_cmd cmd_maintenance = {
 	"maintenance",
 	"enter|cancel|exit HOST [--wait] [--max-parallel N] [--dry-run] "
 	    "[--force] [--copy-storage] [--restore] [--json]",
-	"drain a host for maintenance, cancel the drain, or bring it back",
+	"drain a host, cancel the drain, or bring the host back",
 	cmd_maintenance_exec,
 };

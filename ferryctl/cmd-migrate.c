@@ -11,51 +11,34 @@ static int
 cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "to", required_argument, NULL, 't' },
-		{ "bandwidth", required_argument, NULL, 'b' },
-		{ "max-downtime", required_argument, NULL, 'd' },
+		CTL_MIGOPTS_LONG,
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "postcopy", optional_argument, NULL, 'p' },
 		{ "no-postcopy", no_argument, NULL, 'P' },
 		{ "auto-converge", no_argument, NULL, 'a' },
-		{ "copy-storage", no_argument, NULL, 'c' },
 		{ "no-wait", no_argument, NULL, 'n' },
+		{ "abort-on-interrupt", no_argument, NULL, 'A' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "parallel", required_argument, NULL, 'M' },
-		{ "tls", no_argument, NULL, 'L' },
-		{ "no-tls", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	Ferry__MigrateOptions req = FERRY__MIGRATE_OPTIONS__INIT;
 	Ferry__JobInfo *ji;
+	struct ctl_migopts mo = { 0 };
 	uint64_t v;
-	int ch, json = 0, wait = 1;
+	int ch, json = 0, wait = 1, abort_now = 0, rc;
 
 	/* 0, not 1: glibc then forgets main's '+' and lets options
 	 * follow the VM or job id. */
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "t:b:d:T:pPacnjM:LN", opts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, CTL_MIGOPTS_SHORT "T:pPanAj",
+	    opts, NULL)) != -1) {
+		if ((rc = ctl_migopts_parse(&mo, ch, optarg)) == -1)
+			return CTL_EXIT_USAGE;
+		if (rc == 1)
+			continue;
 		switch (ch) {
-		case 't':
-			req.to = optarg;
-			break;
-		case 'b':
-			if (ctl_parse_num("--bandwidth", optarg, UINT64_MAX,
-			    &v) < 0)
-				return CTL_EXIT_USAGE;
-			req.has_bandwidth_mibs = 1;
-			req.bandwidth_mibs = v;
-			break;
-		case 'd':
-			if (ctl_parse_num("--max-downtime", optarg, UINT32_MAX,
-			    &v) < 0)
-				return CTL_EXIT_USAGE;
-			req.has_max_downtime_ms = 1;
-			req.max_downtime_ms = (uint32_t)v;
-			break;
 		case 'T':
-			if (ctl_parse_num("--timeout", optarg, UINT32_MAX,
+			if (ctl_parse_num("--timeout", optarg, CTL_MAX_TIMEOUT_S,
 			    &v) < 0)
 				return CTL_EXIT_USAGE;
 			req.has_timeout_s = 1;
@@ -79,22 +62,11 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 			req.has_auto_converge = 1;
 			req.auto_converge = 1;
 			break;
-		case 'c':
-			req.has_copy_storage = 1;
-			req.copy_storage = 1;
+		case 'A':
+			abort_now = 1;
 			break;
 		case 'n':
 			wait = 0;
-			break;
-		case 'M':
-			if (ctl_parse_parallel(optarg, &req.parallel) < 0)
-				return CTL_EXIT_USAGE;
-			req.has_parallel = 1;
-			break;
-		case 'L':
-		case 'N':
-			req.has_tls = 1;
-			req.tls = ch == 'L' ? 1 : -1;
 			break;
 		case 'j':
 			json = 1;
@@ -107,13 +79,25 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 	if (optind != argc - 1 || argv[optind][0] == '\0')
 		return out_usage(&cmd_migrate);
 	req.vm = argv[optind];
+	req.to = (char *)mo.to;
+	req.has_bandwidth_mibs = mo.has_bandwidth;
+	req.bandwidth_mibs = mo.bandwidth_mibs;
+	req.has_max_downtime_ms = mo.has_max_downtime;
+	req.max_downtime_ms = mo.max_downtime_ms;
+	req.has_copy_storage = req.copy_storage = mo.copy_storage;
+	req.has_parallel = mo.has_parallel;
+	req.parallel = mo.parallel;
+	req.has_tls = mo.tls != 0;
+	req.tls = mo.tls;
 	req.has_wait = 1;
 	req.wait = wait;
 
 	if (ctl_connect(c) < 0)
 		return CTL_EXIT_UNREACHABLE;
 	if (wait)
-		return progress_follow(c, MSG_CTL_MIGRATE, &req.base, json);
+		return progress_follow(c, MSG_CTL_MIGRATE, &req.base,
+		    (json ? PROGRESS_JSON : 0) |
+		    (abort_now ? PROGRESS_ABORT_NOW : 0));
 	if (ctl_call(c, MSG_CTL_MIGRATE, &req.base, &ferry__job_info__descriptor,
 	    (ProtobufCMessage **)&ji) < 0)
 		return CTL_EXIT_FAIL;
@@ -125,8 +109,9 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 const struct ctl_cmd cmd_migrate = {
 	"migrate",
 	"VM [--to HOST] [--bandwidth MIB] [--max-downtime MS] [--timeout SEC] "
-	    "[--postcopy[=never|stalled|always]|--no-postcopy] [--auto-converge] [--copy-storage] "
-	    "[--parallel N] [--tls|--no-tls] [--no-wait] [--json]",
+	    "[--postcopy[=never|stalled|always]|--no-postcopy] [--auto-converge] "
+	    "[--copy-storage] [--parallel N] [--tls|--no-tls] [--no-wait] "
+	    "[--abort-on-interrupt] [--json]",
 	"live-migrate a VM and follow the job",
 	cmd_migrate_exec,
 };

@@ -266,7 +266,7 @@ cmd_snapshot_exec(struct ctl *c, int argc, char **argv)
 const struct ctl_cmd cmd_rebalance = {
 	"rebalance", "[--policy balance|consolidate] [--objective memory|moves] "
 	    "[--max-moves N] [--apply] "
-	"[--json]", "plan (and with --apply, run) migrations that rebalance "
+	"[--json]", "plan (with --apply, run) migrations that even out "
 	"the cluster", cmd_rebalance_exec,
 };
 

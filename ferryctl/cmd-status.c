@@ -62,6 +62,6 @@ cmd_status_exec(struct ctl *c, int argc, char **argv)
 
 const struct ctl_cmd cmd_status = {
 	"status", "[--json]",
-	"this coordinator's role (HA: leader or standby), the leader, its epoch",
+	"this coordinator's HA role, the leader and its epoch",
 	cmd_status_exec,
 };

@@ -29,7 +29,8 @@ cmd_watch_exec(struct ctl *c, int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	if (ctl_connect(c) < 0)
 		return CTL_EXIT_UNREACHABLE;
-	return progress_follow(c, MSG_CTL_WATCH, &req.base, json);
+	return progress_follow(c, MSG_CTL_WATCH, &req.base,
+	    json ? PROGRESS_JSON : 0);
 }
 
 const struct ctl_cmd cmd_watch = {

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "ferryctl.h"
+#include "frame.h"
+#include "version.h"
 
 #define DEFAULT_SOCKET	"/run/ferry/ferry.sock"
 
@@ -39,11 +41,15 @@ usage(FILE *fp)
 	fprintf(fp, "usage: ferryctl [--socket PATH] COMMAND [ARGS]\n\n"
 	    "The socket defaults to $FERRY_SOCKET, else " DEFAULT_SOCKET ".\n"
 	    "Commands:\n");
+	/* The usage of each is ferryctl COMMAND --help: kept out of
+	 * this list, so that no line wraps. */
 	for (i = 0; i < NCMDS; i++)
-		fprintf(fp, "  %-12s %-40s %s\n", ctl_cmds[i]->name,
-		    ctl_cmds[i]->usage, ctl_cmds[i]->help);
-	fprintf(fp, "\nExit status: 0 success, 1 failure, 2 usage, "
-	    "3 blocked by a pre-check, 4 coordinator unreachable.\n");
+		fprintf(fp, "  %-13s %s\n", ctl_cmds[i]->name,
+		    ctl_cmds[i]->help);
+	fprintf(fp, "\nferryctl COMMAND --help: its arguments and options.\n"
+	    "Exit status: 0 success, 1 failure, 2 usage, 3 blocked by a "
+	    "pre-check,\n4 coordinator unreachable, 5 not allowed (not in "
+	    "the socket's group).\n");
 }
 
 int
@@ -52,6 +58,7 @@ main(int argc, char *argv[])
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl c;
@@ -72,13 +79,16 @@ main(int argc, char *argv[])
 	c.socket = (env = getenv("FERRY_SOCKET")) && env[0] ? env :
 	    DEFAULT_SOCKET;
 	/* '+': stop at the command; its options are its own. */
-	while ((ch = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+s:hV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			c.socket = optarg;
 			break;
 		case 'h':
 			usage(stdout);
+			return CTL_EXIT_OK;
+		case 'V':
+			fputs(FERRY_VERSION_LINE("ferryctl"), stdout);
 			return CTL_EXIT_OK;
 		default:
 			usage(stderr);
@@ -97,7 +107,11 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return out_finish(CTL_EXIT_USAGE);
 	}
+	if (help_wanted(argc - optind, argv + optind))
+		return help_command(ctl_cmds[i]);
 	rc = ctl_cmds[i]->exec(&c, argc - optind, argv + optind);
 	ctl_close(&c);
+	if (c.denied)
+		rc = CTL_EXIT_DENIED;
 	return out_finish(rc);
 }

@@ -4,6 +4,7 @@
 #define FERRY_FERRYCTL_H
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
@@ -16,11 +17,23 @@
 #define CTL_EXIT_USAGE		2
 #define CTL_EXIT_BLOCKED	3	/* a pre-check blocked (check, migrate) */
 #define CTL_EXIT_UNREACHABLE	4	/* no coordinator at the socket */
+#define CTL_EXIT_DENIED		5	/* not allowed: not in the socket's group */
+
+/* Bounds of the options every migration command takes: what QEMU and a
+ * network can do, not what the integer holds. */
+#define CTL_MAX_BANDWIDTH_MIBS	1048576		/* 1 TiB/s */
+#define CTL_MAX_DOWNTIME_MS	60000		/* a minute's pause */
+#define CTL_MAX_TIMEOUT_S	86400		/* a day */
+#define CTL_MAX_JOB_ID		INT64_MAX	/* the store's integer */
+#define CTL_STR_(x)	#x
+#define CTL_STR(x)	CTL_STR_(x)
 
 struct ctl {
 	const char	*socket;
 	int		 fd;
 	uint32_t	 serial;
+	int		 denied;	/* refused as not in the group: exit 5 */
+	int		 probing;	/* ctl_read: an EOF is not reported */
 };
 
 struct ctl_cmd {
@@ -39,6 +52,33 @@ int	 ctl_send(struct ctl *, uint16_t type, const ProtobufCMessage *,
 	    uint32_t *serial);
 int	 ctl_read(struct ctl *, int timeout_ms, struct frame **);
 void	 ctl_print_frame_error(const struct frame *);
+
+/* help.c */
+void	 help_usage(FILE *, const struct ctl_cmd *);
+int	 help_command(const struct ctl_cmd *);
+int	 help_wanted(int argc, char **argv);
+
+/* migopts.c: the options check and migrate share (and job set's) */
+struct ctl_migopts {
+	const char	*to;
+	int		 has_bandwidth, has_max_downtime, copy_storage;
+	uint64_t	 bandwidth_mibs;
+	uint32_t	 max_downtime_ms;
+	int		 has_parallel;
+	uint32_t	 parallel;	/* multifd streams, 1-16 */
+	int		 tls;		/* 1 --tls, -1 --no-tls, 0 the policy's */
+};
+#define CTL_MIGOPTS_LONG						\
+	{ "to", required_argument, NULL, 't' },				\
+	{ "bandwidth", required_argument, NULL, 'b' },			\
+	{ "max-downtime", required_argument, NULL, 'd' },		\
+	{ "copy-storage", no_argument, NULL, 'c' },			\
+	{ "parallel", required_argument, NULL, 'M' },			\
+	{ "tls", no_argument, NULL, 'L' },				\
+	{ "no-tls", no_argument, NULL, 'N' }
+#define CTL_MIGOPTS_SHORT	"t:b:d:cM:LN"
+/* 1: ch was one of them, 0: not, -1: a bad value (reported). */
+int	 ctl_migopts_parse(struct ctl_migopts *, int ch, const char *arg);
 
 /* output.c */
 void	 out_set_json(int);		/* --json: strings printed as sent */
@@ -93,14 +133,19 @@ int	 follow_run(struct follow *, uint16_t type, const ProtobufCMessage *);
 
 /* progress.c: a job's events as migrate and watch show them, and the
  * argument and time formats the job commands share */
+#define PROGRESS_JSON		0x1	/* --json */
+#define PROGRESS_ABORT_NOW	0x2	/* Ctrl-C aborts without asking */
 int	 progress_follow(struct ctl *, uint16_t type, const ProtobufCMessage *,
-	    int json);
+	    int flags);
 void	 progress_print_started(const Ferry__JobInfo *, int json);
 int	 ctl_parse_id(const char *, uint64_t *);
 int	 ctl_parse_num(const char *opt, const char *, uint64_t max, uint64_t *);
 int	 ctl_parse_parallel(const char *, uint32_t *);
 void	 ctl_fmt_time(uint64_t ms, int with_ms, char *, size_t);
 void	 ctl_fmt_duration(uint64_t ms, char *, size_t);
+
+/* cmd-jobctl.c: job set | postcopy | complete (argv[0] the subcommand) */
+int	 jobctl_exec(struct ctl *, int argc, char **argv);
 
 /* cmd-*.c */
 extern const struct ctl_cmd cmd_hosts;

@@ -202,6 +202,8 @@ out_error_code(int rc)
 		return "blocked";
 	case CTL_EXIT_UNREACHABLE:
 		return "unreachable";
+	case CTL_EXIT_DENIED:
+		return "not_allowed";
 	default:
 		return "failed";
 	}
@@ -276,8 +278,7 @@ out_usage(const struct ctl_cmd *cmd)
 	if (out_json_errors)
 		out_fail("usage: ferryctl %s %s", cmd->name, cmd->usage);
 	else
-		fprintf(stderr, "usage: ferryctl %s %s\n", cmd->name,
-		    cmd->usage);
+		help_usage(stderr, cmd);
 	return CTL_EXIT_USAGE;
 }
 

@@ -34,6 +34,7 @@ struct progress {
 	uint64_t	 job;
 	char		*kind, *vm, *state, *source, *destination;
 	char		*action;	/* the policy's decision last shown */
+	int		 abort_now;	/* --abort-on-interrupt */
 };
 
 static struct progress *progress_cur;	/* whose line out_fail must close */
@@ -370,7 +371,7 @@ ask_abort(struct progress *f)
 {
 	char prompt[64];
 
-	if (f->mode == MODE_JSON || !out_have_tty())
+	if (f->abort_now || f->mode == MODE_JSON || !out_have_tty())
 		return 1;
 	line_close(f);
 	fflush(stdout);
@@ -531,7 +532,7 @@ progress_again(struct follow *fl, int pending)
  * the job's events until "done". Returns the exit status. */
 int
 progress_follow(struct ctl *c, uint16_t type, const ProtobufCMessage *m,
-    int json)
+    int flags)
 {
 	static const struct follow_ops ops = {
 		MSG_CTL_JOB_EVENT, progress_reply, progress_event,
@@ -549,8 +550,9 @@ progress_follow(struct ctl *c, uint16_t type, const ProtobufCMessage *m,
 	fl.arg = &f;
 	fl.reply_wait_ms = REPLY_WAIT_MS;
 	f.fl = &fl;
-	f.mode = json ? MODE_JSON :
+	f.mode = flags & PROGRESS_JSON ? MODE_JSON :
 	    isatty(STDOUT_FILENO) ? MODE_TTY : MODE_PLAIN;
+	f.abort_now = (flags & PROGRESS_ABORT_NOW) != 0;
 	progress_cur = &f;
 	out_before_message(line_close_cur);
 
@@ -596,7 +598,7 @@ ctl_parse_id(const char *s, uint64_t *out)
 {
 	uint64_t v;
 
-	if (ctl_parse_num(NULL, s, INT64_MAX, &v) < 0)
+	if (ctl_parse_num(NULL, s, CTL_MAX_JOB_ID, &v) < 0)
 		return -1;
 	*out = v;
 	return 0;
@@ -618,7 +620,7 @@ ctl_parse_num(const char *opt, const char *s, uint64_t max, uint64_t *out)
 	if (s[0] == '\0' || *p != '\0' ||
 	    (v = strtoull(s, &end, 10)) == 0 || errno != 0 || v > max) {
 		if (opt)
-			out_fail("%s wants a positive integer up to %" PRIu64
+			out_fail("%s wants a whole number from 1 to %" PRIu64
 			    ", not '%s'", opt, max, s);
 		else
 			out_fail("'%s' is not a job id (a positive integer)", s);

@@ -275,8 +275,15 @@ int	 migrate_throttle_set(struct mig *, uint32_t pct, char *, size_t);
 void	 migrate_recover_throttles(struct hostd *);
 int	 migrate_start(struct hostd *, const Ferry__MigrateRequest *, char *,
 	    size_t);
+/* jobctl.c: JOB_CONTROL (job set | postcopy | complete) */
+int	 jobctl_request(struct hostd *, struct session *,
+	    const struct frame_hdr *, const Ferry__JobControlRequest *,
+	    char *err, size_t errlen);
 int	 migrate_abort(struct hostd *, struct session *, const struct frame_hdr *,
 	    uint64_t job_id, char *, size_t);
+int	 migrate_job_view(struct hostd *, uint64_t job_id, char *name, size_t,
+	    int *allow_postcopy, int *in_postcopy);
+void	 migrate_operator_downtime(struct hostd *, uint64_t job_id, uint32_t);
 int	 migrate_query(struct hostd *, uint64_t job_id, Ferry__MigrateResult *,
 	    char *, size_t);
 void	 migrate_free_results(struct hostd *);

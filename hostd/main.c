@@ -10,17 +10,19 @@
 #include "hostd.h"
 #include "log.h"
 #include "notify.h"
+#include "frame.h"
+#include "version.h"
 
 #define DEFAULT_CONFIG	"/etc/ferry/hostd.conf"
 
 static void __attribute__((noreturn))
-usage(void)
+usage(FILE *fp)
 {
-	fprintf(stderr, "usage: ferry-hostd [-dnv] [-f file]\n"
+	fprintf(fp, "usage: ferry-hostd [-dnv] [-f file] | --version | --help\n"
 	    "  -f file  configuration (default " DEFAULT_CONFIG ")\n"
 	    "  -n       check the configuration and exit\n"
 	    "  -d, -v   more verbose logging (repeat for more)\n");
-	exit(2);
+	exit(fp == stdout ? 0 : 2);
 }
 
 int
@@ -37,6 +39,13 @@ main(int argc, char *argv[])
 	char *end;
 	long l;
 
+	/* Long options only these two: the daemons' own are letters. */
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		fputs(FERRY_VERSION_LINE("ferry-hostd"), stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--help") == 0)
+		usage(stdout);
 	while ((ch = getopt(argc, argv, "df:nN:v")) != -1) {
 		switch (ch) {
 		case 'd':
@@ -52,15 +61,15 @@ main(int argc, char *argv[])
 		case 'N':	/* the network process (privsep.c), not for users */
 			l = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || l < 3 || l > 1024)
-				usage();
+				usage(stderr);
 			netfd = (int)l;
 			break;
 		default:
-			usage();
+			usage(stderr);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr);
 	log_init(netfd == -1 ? "ferry-hostd" : "ferry-hostd-net", verbose);
 
 	if (parse_hostd_config(conffile, &conf, err, sizeof(err)) < 0 ||

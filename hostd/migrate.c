@@ -65,6 +65,7 @@ struct mig {
 	uint64_t		 throttled_ms;	/* total */
 	uint32_t		 thr_max_pct;
 	char			 thr_err[256];	/* a failed release */
+	uint32_t		 op_downtime_ms;	/* jobctl.c's; atomic */
 };
 
 struct mig_result {
@@ -328,6 +329,18 @@ mig_poll_work(struct workq_item *it)
 		if (hv->ops->set_max_downtime(hv, mg->name,
 		    mg->pol.initial_downtime_ms) == 0)
 			mg->downtime_set = 1;
+	}
+	{
+		/* An operator's longest pause (jobctl.c) holds: the ramp
+		 * stays at it. */
+		uint32_t op = __atomic_load_n(&mg->op_downtime_ms,
+		    __ATOMIC_SEQ_CST);
+
+		if (op != 0) {
+			mg->cs.pol.initial_downtime_ms = op;
+			mg->cs.pol.max_downtime_ms = op;
+			mg->cs.downtime_ms = op;
+		}
 	}
 	converge_step(&mg->cs, &w->st, &w->dec);
 	if (w->dec.throttle_pct >= 0 && migrate_throttle_set(mg,
@@ -781,6 +794,34 @@ migrate_abort(struct hostd *hd, struct session *s, const struct frame_hdr *h,
 	}
 	log_info("job %llu: abort requested", (unsigned long long)job_id);
 	return 0;
+}
+
+/* jobctl.c's view of a migration running here: its domain, whether it
+ * may switch to post-copy and whether it has. 0, or -ESRCH. */
+int
+migrate_job_view(struct hostd *hd, uint64_t job_id, char *name, size_t len,
+    int *allow_postcopy, int *in_postcopy)
+{
+	struct mig *mg = mig_find(hd, job_id, NULL);
+
+	if (mg == NULL || mg->finished ||
+	    __atomic_load_n(&mg->thread_done, __ATOMIC_SEQ_CST))
+		return -ESRCH;
+	snprintf(name, len, "%s", mg->name);
+	*allow_postcopy = mg->pol.allow_postcopy;
+	*in_postcopy = mg->postcopy;
+	return 0;
+}
+
+/* An operator's longest pause (jobctl.c): the policy keeps to it from
+ * its next poll on. */
+void
+migrate_operator_downtime(struct hostd *hd, uint64_t job_id, uint32_t ms)
+{
+	struct mig *mg = mig_find(hd, job_id, NULL);
+
+	if (mg != NULL)
+		__atomic_store_n(&mg->op_downtime_ms, ms, __ATOMIC_SEQ_CST);
 }
 
 /* JOB_QUERY: running, finished (with the result), or unknown. */

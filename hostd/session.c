@@ -260,6 +260,24 @@ handle_abort(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
 }
 
 static int
+handle_job_control(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
+    char *err, size_t errlen)
+{
+	struct session *s = ctx;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = jobctl_request(s->hd, s, h, (Ferry__JobControlRequest *)m,
+	    err, errlen)) == 0)
+		return 0;
+	log_warnx("%s: job control: %s", session_peer(s), err);
+	if (frame_pack_error(h->type, h->serial, -rc, err, &buf, &len) == 0)
+		(void)session_send(s, buf, len);
+	return 0;
+}
+
+static int
 handle_job_query(void *ctx, const struct frame_hdr *h, ProtobufCMessage *m,
     char *err, size_t errlen)
 {
@@ -343,6 +361,9 @@ const struct dispatch_entry session_dispatch[MSG_HOST_MAX] = {
 	    DISPATCH_AUTH },
 	[MSG_JOB_QUERY] = { "job-query", &ferry__job_ref__descriptor,
 	    handle_job_query, DISPATCH_AUTH },
+	[MSG_JOB_CONTROL] = { "job-control",
+	    &ferry__job_control_request__descriptor, handle_job_control,
+	    DISPATCH_AUTH },
 	[MSG_DESTROY_LEFTOVER] = { "destroy-leftover",
 	    &ferry__destroy_request__descriptor, handle_destroy_leftover,
 	    DISPATCH_AUTH },

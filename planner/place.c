@@ -169,8 +169,11 @@ place_host_verdict(const struct place_model *m, size_t vm, size_t h,
 	cur_zone = v->host != PLACE_NONE ? m->hosts[v->host].zone : NULL;
 	if (ph->state == NULL || strcmp(ph->state, "up") != 0) {
 		filter = "usable";
-		snprintf(why, sizeof(why), "host is %s",
-		    ph->state ? ph->state : "unknown");
+		/* "host is in maintenance", never "is maintenance". */
+		snprintf(why, sizeof(why), "host is %s", ph->state == NULL ?
+		    "unknown" : strcmp(ph->state, "maintenance") == 0 ?
+		    "in maintenance" : strcmp(ph->state, "draining") == 0 ?
+		    "being drained" : ph->state);
 	} else if (h == v->host) {
 		filter = "source";
 		snprintf(why, sizeof(why), "the VM runs here");

@@ -82,7 +82,7 @@ check "drain dry run: x0 to h3, x1 nowhere with h3's cpu reason" jqe '
 	(.items[] | select(.vm == "x0") | .destination == "h3") and
 	(.items[] | select(.vm == "x1") | (.destination // "") == "" and
 	 (.reason | contains("h3: cpu: ")) and (.reason | contains("avx2, bmi2")) and
-	 (.reason | contains("h2: usable: host is maintenance")))' "$tmp/dry.json"
+	 (.reason | contains("h2: usable: host is in maintenance")))' "$tmp/dry.json"
 ferryctl maintenance enter h1 --wait --force --json > "$tmp/drain.json"
 check "the drain ends incomplete (x1 stays)" jqe -s \
 	'map(select(.event == "done"))[0] | .state == "incomplete"' "$tmp/drain.json"

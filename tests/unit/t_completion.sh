@@ -45,9 +45,9 @@ build=${FERRY_BUILD:-$REPO/build}
 [ -x "$build/ferryctl" ] && PATH=$build:$PATH
 expect "commands" "ferryctl " "abort audit check cpu-baseline hosts job jobs maintenance metrics migrate place plan rebalance snapshot status token vms watch"
 expect "a command's prefix" "ferryctl ma" "maintenance"
-expect "global options" "ferryctl --" "--help --socket"
+expect "global options" "ferryctl --" "--help --socket --version"
 expect "migrate's options" "ferryctl migrate web1 --" \
-	"--auto-converge --bandwidth --copy-storage --json --max-downtime --no-postcopy --no-tls --no-wait --parallel --postcopy --timeout --tls --to"
+	"--abort-on-interrupt --auto-converge --bandwidth --copy-storage --json --max-downtime --no-postcopy --no-tls --no-wait --parallel --postcopy --timeout --tls --to"
 expect "options before the VM" "ferryctl migrate --no-" "--no-postcopy --no-tls --no-wait"
 expect "jobs' options" "ferryctl jobs --" "--all --json --limit"
 expect "maintenance subcommands" "ferryctl maintenance " "cancel enter exit"

@@ -68,6 +68,7 @@ test_usable(void **state)
 {
 	struct cl c;
 	const char *st[] = { "down", "draining", "maintenance" };
+	const char *said[] = { "down", "being drained", "in maintenance" };
 	size_t i;
 
 	(void)state;
@@ -76,7 +77,8 @@ test_usable(void **state)
 
 		cl_init(&c);
 		c.h[1].state = st[i];
-		snprintf(want, sizeof(want), "h2: usable: host is %s", st[i]);
+		snprintf(want, sizeof(want), "h2: usable: host is %s",
+		    said[i]);
 		verdict(&c, 0, 1, "usable", want);
 		assert_int_equal(place_evaluate(&c.m, 0, c.vd), PLACE_NONE);
 	}
@@ -311,7 +313,7 @@ test_all_together(void **state)
 	c.h[5].nlabels = 0;
 	assert_int_equal(place_evaluate(&c.m, 0, c.vd), PLACE_NONE);
 	place_summary(&c.m, c.vd, sum, sizeof(sum));
-	assert_string_equal(sum, "h2: usable: host is maintenance; "
+	assert_string_equal(sum, "h2: usable: host is in maintenance; "
 	    "h3: memory: needs 1024 MiB, 192 MiB free after the 0 MiB reserve "
 	    "and moves on their way; "
 	    "h4: cpu: guest needs avx512f, host lacks it; "

@@ -205,7 +205,7 @@ test_no_destination_reasons(void **state)
 	c.m.zone_stay = 1;
 	cl_vm(&c, "a", 0, 256, 1, NULL);
 	assert_int_equal(planner_evacuate(&c.m, c.p, c.np), 1);
-	assert_string_equal(c.p[0].reason, "h1: usable: host is draining; "
+	assert_string_equal(c.p[0].reason, "h1: usable: host is being drained; "
 	    "h2: usable: host is down; h3: zone: zone b, VM must stay in "
 	    "zone a");
 	c.p[0].vm = 7;

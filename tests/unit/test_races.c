@@ -252,7 +252,7 @@ test_migrate_refused_when_destination_drains(void **state)
 	assert_int_equal(cl->co.jobs.tqh_first->state, JOB_CHECKING);
 	enter(cl, "h3", 0);
 	cluster_wait_final(cl, id, 15000);
-	cluster_expect_job(cl, id, "refused", "h3 is draining");
+	cluster_expect_job(cl, id, "refused", "h3 is being drained");
 	assert_true(cluster_run_until(cl, no_drain, NULL, 30000));
 	cluster_run_until(cl, no_job, NULL, 30000);
 	last_run(cl, "drain", "h3", st, sizeof(st), NULL, 0);
