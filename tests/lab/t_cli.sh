@@ -22,10 +22,17 @@ cleanup() {
 	lab start h3 hostd > /dev/null 2>&1
 	ferryctl maintenance exit h3 > /dev/null 2>&1
 	lab vm destroy cli1 > /dev/null 2>&1
-	rm -rf "$tmp"
+	rm -rf "$tmp" "${pubdir:-}"
 }
 trap cleanup EXIT
-CTL=$(command -v ferryctl)
+# The users below must be able to run ferryctl: a checkout under a private
+# directory (a fresh clone in mktemp -d) is out of their reach, so they run
+# a copy in a directory of their own (what matters is the socket's refusal,
+# not the build tree's mode).
+pubdir=$(mktemp -d /tmp/ferry-cli.XXXXXX)
+chmod 755 "$pubdir"
+install -m 755 "$(command -v ferryctl)" "$pubdir/ferryctl"
+CTL=$pubdir/ferryctl
 
 # expect DESC RC STDERR CMD...: CMD exits RC and its stderr is exactly
 # STDERR (one line).
