@@ -907,8 +907,12 @@ http_dispatch(struct http *srv, struct MHD_Connection *conn, struct http_req *r)
 		TAILQ_INSERT_TAIL(&srv->waiting, r, wentry);
 		uv_async_send(&srv->async);
 		rc = 0;
+		/* clockwait, not timedwait: libfaketime (the lab's stepped
+		 * clock) rewrites a timedwait's deadline as wall time, and a
+		 * monotonic one then lies in the past. */
 		while (!r->answered && !srv->stopping && rc != ETIMEDOUT)
-			rc = pthread_cond_timedwait(&r->cv, &srv->mu, &ts);
+			rc = pthread_cond_clockwait(&r->cv, &srv->mu,
+			    CLOCK_MONOTONIC, &ts);
 		TAILQ_REMOVE(&srv->waiting, r, wentry);
 		if (!r->answered) {
 			r->abandoned = 1;

@@ -176,7 +176,8 @@ http_events_next(struct http_events *ev, int64_t last, int wait_ms,
 			rc = *out ? id : -1;
 			break;
 		}
-		if (pthread_cond_timedwait(&ev->cv, &ev->mu, &ts) == ETIMEDOUT)
+		if (pthread_cond_clockwait(&ev->cv, &ev->mu, CLOCK_MONOTONIC,
+		    &ts) == ETIMEDOUT)
 			break;
 	}
 	pthread_mutex_unlock(&ev->mu);

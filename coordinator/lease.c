@@ -51,7 +51,7 @@ lease_wait_until(struct lease *l, uint64_t when_ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
-	(void)pthread_cond_timedwait(&l->cond, &l->mtx, &ts);
+	(void)pthread_cond_clockwait(&l->cond, &l->mtx, CLOCK_MONOTONIC, &ts);
 }
 
 static void *

@@ -83,8 +83,8 @@ runs() { [ "$rc" = 0 ] && grep -q '^usage: ferryctl' <<< "$out"; }
 check "ferryctl runs as nobody (--help exit $rc)" runs
 out=$(as_nobody --socket "$FERRY_SOCKET" hosts 2>&1); rc=$?
 note "as nobody, socket mode 0660: exit $rc: $out"
-denied() { [ "$rc" = 4 ] && grep -q "cannot reach the coordinator at $FERRY_SOCKET: Permission denied" <<< "$out"; }
-check "a user outside socket_group cannot connect to the 0660 socket (exit 4, EACCES)" denied
+denied() { [ "$rc" = 5 ] && grep -q "not allowed: you are not in group ferry" <<< "$out"; }
+check "a user outside socket_group cannot connect to the 0660 socket (exit 5, not allowed)" denied
 clog=/var/lib/ferry-lab/$LAB_ID/coordinator/coordinator.log
 refusals() { grep -c "control: refused a client (pid [0-9]*, uid $nobody_uid): not root nor in socket_group" "$clog"; }
 before=$(refusals)
@@ -92,9 +92,9 @@ chmod 666 "$FERRY_SOCKET"
 out=$(as_nobody --socket "$FERRY_SOCKET" hosts 2>&1); rc=$?
 chmod 660 "$FERRY_SOCKET"
 note "as nobody, socket mode 0666: exit $rc: $out"
-cut() { [ "$rc" = 1 ] && grep -q "the coordinator closed the connection" <<< "$out" &&
+cut() { [ "$rc" = 5 ] && grep -q "not allowed: you are not in group ferry" <<< "$out" &&
 	! grep -q '"name"\|^NAME' <<< "$out"; }
-check "... nor use it when the socket's mode lets it connect (exit 1, cut off)" cut
+check "... nor use it when the socket's mode lets it connect (exit 5, refused by the coordinator)" cut
 check "the coordinator logs the refused client with nobody's uid $nobody_uid" \
 	wait_until 5 bash -c "[ \$(grep -c 'control: refused a client (pid [0-9]*, uid $nobody_uid): not root nor in socket_group' '$clog') -gt $before ]"
 rm -rf "$ctldir"
