@@ -378,6 +378,40 @@ http_api_abort(struct http_req *r)
 	    http_api_render_job_info, 202);
 }
 
+/* The members a migration and its check share (as ferryctl's migopts.c):
+ * 0, or -1 with the error answered. */
+struct http_api_migopts {
+	const char	*vm, *to;
+	int		 has_bandwidth, has_max_downtime, copy_storage;
+	uint64_t	 bandwidth_mibs;
+	uint32_t	 max_downtime_ms;
+};
+
+static int
+http_api_migopts(struct http_req *r, struct json_object *o,
+    struct http_api_migopts *mo)
+{
+	uint64_t v;
+	int has, b;
+
+	memset(mo, 0, sizeof(*mo));
+	if (http_api_str(r, o, "vm", 1, &mo->vm) < 0 ||
+	    http_api_str(r, o, "to", 0, &mo->to) < 0)
+		return -1;
+	if (http_api_uint(r, o, "bandwidth_mib", UINT32_MAX, &has, &v) < 0)
+		return -1;
+	mo->has_bandwidth = has;
+	mo->bandwidth_mibs = v;
+	if (http_api_uint(r, o, "max_downtime_ms", UINT32_MAX, &has, &v) < 0)
+		return -1;
+	mo->has_max_downtime = has;
+	mo->max_downtime_ms = (uint32_t)v;
+	if (http_api_bool(r, o, "copy_storage", &has, &b) < 0)
+		return -1;
+	mo->copy_storage = has && b;
+	return 0;
+}
+
 static void
 http_api_migrate(struct http_req *r)
 {
@@ -385,25 +419,21 @@ http_api_migrate(struct http_req *r)
 	    "max_downtime_ms", "timeout_s", "postcopy", "auto_converge",
 	    "copy_storage", NULL };
 	Ferry__MigrateOptions q = FERRY__MIGRATE_OPTIONS__INIT;
+	struct http_api_migopts mo;
 	struct json_object *o;
-	const char *vm, *to;
 	uint64_t v;
 	int has, b;
 
 	if ((o = http_req_json(r)) == NULL || http_api_keys(r, o, keys) < 0 ||
-	    http_api_str(r, o, "vm", 1, &vm) < 0 ||
-	    http_api_str(r, o, "to", 0, &to) < 0)
+	    http_api_migopts(r, o, &mo) < 0)
 		return;
-	q.vm = (char *)vm;
-	q.to = (char *)to;
-	if (http_api_uint(r, o, "bandwidth_mib", UINT32_MAX, &has, &v) < 0)
-		return;
-	q.has_bandwidth_mibs = has;
-	q.bandwidth_mibs = v;
-	if (http_api_uint(r, o, "max_downtime_ms", UINT32_MAX, &has, &v) < 0)
-		return;
-	q.has_max_downtime_ms = has;
-	q.max_downtime_ms = (uint32_t)v;
+	q.vm = (char *)mo.vm;
+	q.to = (char *)mo.to;
+	q.has_bandwidth_mibs = mo.has_bandwidth;
+	q.bandwidth_mibs = mo.bandwidth_mibs;
+	q.has_max_downtime_ms = mo.has_max_downtime;
+	q.max_downtime_ms = mo.max_downtime_ms;
+	q.has_copy_storage = q.copy_storage = mo.copy_storage;
 	if (http_api_uint(r, o, "timeout_s", UINT32_MAX, &has, &v) < 0)
 		return;
 	q.has_timeout_s = has;
@@ -416,10 +446,6 @@ http_api_migrate(struct http_req *r)
 		return;
 	q.has_auto_converge = has && b;
 	q.auto_converge = b;
-	if (http_api_bool(r, o, "copy_storage", &has, &b) < 0)
-		return;
-	q.has_copy_storage = has && b;
-	q.copy_storage = b;
 	q.has_wait = 1;
 	q.wait = 0;	/* its events go to /v1/events */
 	http_api_call(r, MSG_CTL_MIGRATE, &q.base, &ferry__job_info__descriptor,
@@ -432,29 +458,19 @@ http_api_check(struct http_req *r)
 	static const char *const keys[] = { "vm", "to", "bandwidth_mib",
 	    "max_downtime_ms", "copy_storage", NULL };
 	Ferry__CheckRequest q = FERRY__CHECK_REQUEST__INIT;
+	struct http_api_migopts mo;
 	struct json_object *o;
-	const char *vm, *to;
-	uint64_t v;
-	int has, b;
 
 	if ((o = http_req_json(r)) == NULL || http_api_keys(r, o, keys) < 0 ||
-	    http_api_str(r, o, "vm", 1, &vm) < 0 ||
-	    http_api_str(r, o, "to", 0, &to) < 0)
+	    http_api_migopts(r, o, &mo) < 0)
 		return;
-	q.vm = (char *)vm;
-	q.to = (char *)to;
-	if (http_api_uint(r, o, "bandwidth_mib", UINT32_MAX, &has, &v) < 0)
-		return;
-	q.has_bandwidth_mibs = has;
-	q.bandwidth_mibs = v;
-	if (http_api_uint(r, o, "max_downtime_ms", UINT32_MAX, &has, &v) < 0)
-		return;
-	q.has_max_downtime_ms = has;
-	q.max_downtime_ms = (uint32_t)v;
-	if (http_api_bool(r, o, "copy_storage", &has, &b) < 0)
-		return;
-	q.has_copy_storage = has && b;
-	q.copy_storage = b;
+	q.vm = (char *)mo.vm;
+	q.to = (char *)mo.to;
+	q.has_bandwidth_mibs = mo.has_bandwidth;
+	q.bandwidth_mibs = mo.bandwidth_mibs;
+	q.has_max_downtime_ms = mo.has_max_downtime;
+	q.max_downtime_ms = mo.max_downtime_ms;
+	q.has_copy_storage = q.copy_storage = mo.copy_storage;
 	http_api_call(r, MSG_CTL_CHECK, &q.base, &ferry__check_reply__descriptor,
 	    http_api_render_check, 200);
 }
