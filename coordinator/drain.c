@@ -736,16 +736,24 @@ drain_start_item(struct drain *d, struct drain_item *it)
 	job_run(j);	/* may finish at once and call drain_job_done */
 }
 
-/* The item at position ord of the plan, or NULL. */
-static struct drain_item *
-drain_item_at(struct drain *d, uint32_t ord)
+/*
+ * The items' indices in plan order (ties: in the order they were found).
+ * Orders are not dense: a VM that came back in a later round is planned
+ * after the earlier rounds, and one adopted in flight after a restart had
+ * none until its plan; walking 1..nitems skipped both (a drain waited
+ * forever on a VM it never started).
+ */
+static void
+drain_by_order(const struct drain *d, size_t *idx)
 {
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i < d->nitems; i++)
-		if (d->items[i].order == ord)
-			return &d->items[i];
-	return NULL;
+	for (i = 0; i < d->nitems; i++) {
+		for (k = i; k > 0 && d->items[idx[k - 1]].order >
+		    d->items[i].order; k--)
+			idx[k] = idx[k - 1];
+		idx[k] = i;
+	}
 }
 
 /*
@@ -792,6 +800,7 @@ drain_choose_parallel(struct drain *d)
 static void
 drain_tick_one(struct drain *d)
 {
+	size_t idx[DRAIN_MAX_ITEMS];
 	size_t i, active = 0, ahead;
 
 	if (drain_final(d)) {
@@ -813,12 +822,13 @@ drain_tick_one(struct drain *d)
 	if (d->state != DS_DRAINING)
 		return;
 	drain_choose_parallel(d);
+	drain_by_order(d, idx);
 	/* Checked ones first, in plan order, while the limits allow. */
-	for (uint32_t ord = 1; ord <= d->nitems; ord++) {
-		struct drain_item *it = drain_item_at(d, ord);
+	for (i = 0; i < d->nitems; i++) {
+		struct drain_item *it = &d->items[idx[i]];
 		struct job *j;
 
-		if (it == NULL || it->state != ITEM_MIGRATING ||
+		if (it->state != ITEM_MIGRATING ||
 		    (j = job_find(d->co, it->job_id)) == NULL ||
 		    j->state != JOB_CHECKING || j->step != JOB_STEP_HELD)
 			continue;
@@ -835,10 +845,10 @@ drain_tick_one(struct drain *d)
 	 * and register the copy with the source's hostd, which a VM waiting
 	 * for its slot would hold (and a restart would leave behind). */
 	ahead = d->copy_storage ? 1 : 2;
-	for (uint32_t ord = 1; ord <= d->nitems; ord++) {
-		struct drain_item *it = drain_item_at(d, ord);
+	for (i = 0; i < d->nitems; i++) {
+		struct drain_item *it = &d->items[idx[i]];
 
-		if (it == NULL || it->state != ITEM_PLANNED)
+		if (it->state != ITEM_PLANNED)
 			continue;
 		if (drain_running(d, NULL) >= ahead * d->max_parallel)
 			break;

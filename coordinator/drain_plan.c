@@ -39,14 +39,19 @@ drain_plan(struct drain *d)
 	/* Only what this round found is placed: an item already planned,
 	 * moving or done keeps its state (replanning one in flight moved a
 	 * VM twice). Later rounds come after the earlier ones in order. */
+	for (i = 0; i < d->nitems; i++)
+		if (!d->items[i].fresh && d->items[i].order > base)
+			base = d->items[i].order;
+	/* One adopted in flight (a restart) had no place in a plan: it comes
+	 * before this round's, as it was already under way. */
+	for (i = 0; i < d->nitems; i++)
+		if (!d->items[i].fresh && d->items[i].order == 0)
+			d->items[i].order = ++base;
 	for (i = 0; i < d->nitems; i++) {
 		struct drain_item *it = &d->items[i];
 
-		if (!it->fresh) {
-			if (it->order > base)
-				base = it->order;
+		if (!it->fresh)
 			continue;
-		}
 		map[npv] = i;
 		pv[npv].vm = placement_find_vm(pl, it->vm);
 		pv[npv].movable = it->state != ITEM_UNMOVABLE;

@@ -687,6 +687,62 @@ test_drain_resumed_keeps_options(void **state)
 	expect_once(vms, 2);
 }
 
+/*
+ * A coordinator restart while one of a drain's migrations copies and the
+ * next, checked ahead, waits for its slot: the waiting one is rolled back
+ * by recovery after the resumed drain adopted it, and is retried. It had
+ * no place in the plan (order 0), and the drain walked orders 1..n: it
+ * waited forever on a VM it never started (the lab's fault matrix).
+ */
+static int
+drain_one_held(struct cluster *cl, void *arg)
+{
+	struct job *j;
+	int held = 0, copying = 0;
+
+	(void)arg;
+	TAILQ_FOREACH(j, &cl->co.jobs, entry) {
+		if (j->state == JOB_CHECKING && j->step == JOB_STEP_HELD)
+			held++;
+		if (j->state == JOB_MIGRATING && j->calls == 0 &&
+		    j->step != JOB_STEP_QUERYING)
+			copying++;
+	}
+	return held > 0 && copying > 0;
+}
+
+static void
+test_drain_resumed_retries_held(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	const char *vms[] = { "vh1", "vh2", "vh3" };
+	char st[32], err[256];
+	size_t k;
+
+	for (k = 0; k < 3; k++) {
+		assert_int_equal(fake_hv_add_running(cluster_host_uri(0),
+		    vms[k], NULL, 0), 0);
+		cluster_script(0, vms[k], 12, 0, NULL);
+	}
+	cluster_wait_seen(cl, "vh3", 0);
+	req.host = "h1";
+	req.has_max_parallel = 1;
+	req.max_parallel = 1;
+	if (drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER, 1, err,
+	    sizeof(err)) < 0)
+		fail_msg("maintenance enter h1: %s", err);
+	assert_true(cluster_run_until(cl, drain_one_held, NULL, 20000));
+	cluster_coord_stop(cl);
+	cluster_coord_start(cl);
+	assert_true(cluster_run_until(cl, no_drain, NULL, 60000));
+	cluster_run_until(cl, no_job, NULL, 30000);
+	last_run(cl, "drain", "h1", st, sizeof(st), NULL, 0);
+	assert_string_equal(st, "completed");
+	expect_maintenance_empty(cl, 0, vms, 3);
+	expect_once(vms, 3);
+}
+
 /* ---- the clocks ------------------------------------------------------------ */
 
 struct held_call { int replied, failed; char err[160]; };
@@ -897,6 +953,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_recovered_verify_deadline,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_resumed_keeps_options,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain_resumed_retries_held,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_journal_failure,
 		    setup, teardown),
