@@ -172,7 +172,12 @@ check: all
 # HA coordinators (issue 16): a lab with two coordinators on PostgreSQL and
 # tests/lab/ha/t_*.sh (~3 min).
 check-ha: all
-	LAB_COORDINATORS=2 tests/run --lab --only t_ha --build $(B)
+	LAB_COORDINATORS=2 LAB_STORAGE=$${LAB_STORAGE:-nfs} tests/run --lab --only t_ha --build $(B)
+
+# The fault matrix's short form: one run a fault (~10 min on 2 cores), in
+# a lab of its own brought up with --faketime. CI runs it after make check.
+check-matrix: all
+	FAULT_RUNS=$${FAULT_RUNS:-1} tests/run --faults --build $(B)
 
 check-faults: all
 	FAULT_RUNS=$${FAULT_RUNS:-30} FAULT_LONG=1 FAULT_RESULTS=$(CURDIR)/tests/faults/RESULTS.md \
@@ -194,7 +199,7 @@ demo: all
 clean:
 	rm -rf build build-san build-tsan $(PROTO_C) $(PROTO_H)
 
-.PHONY: all build deps unit check check-ha check-faults soak bench demo clean
+.PHONY: all build deps unit check check-ha check-matrix check-faults soak bench demo clean
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
 # Fuzzing: libFuzzer harnesses under ASan+UBSan (tests/fuzz/, built in
