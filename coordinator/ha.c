@@ -10,8 +10,12 @@
  * asking the source's hostd with JOB_QUERY), then takes new work. A host
  * that comes up later is told the epoch before anything acts on it.
  *
+ * The store is fenced the same way: the leader's database connection
+ * carries its epoch, and PostgreSQL refuses a write once the lease row has
+ * a newer one (store_fence, schema 5).
+ *
  * A leader that loses the lease (not renewed by its deadline, taken by
- * another, or refused by a host for a stale epoch) does not unwind its
+ * another, refused by a host or by the store for a stale epoch) does not unwind its
  * jobs in memory: their calls in flight and their journal writes would
  * race the new leader's. It re-executes itself (ha_stepdown_hook), so it
  * comes back as a standby with nothing in memory, the way a restart after
@@ -62,6 +66,12 @@ ha_acting(struct coord *co)
 		return 1;
 	if (co->ha_state == HA_STANDBY)
 		return 0;
+	/* The database refused a write for a newer epoch: another leads. */
+	if (store_fenced(co->store)) {
+		ha_step_down(co, "the store refused a write: the lease has a "
+		    "newer epoch");
+		return 0;
+	}
 	if (lease_acting(co->lease))
 		return 1;
 	/* The deadline passed before its timer ran (a paused process, a
@@ -260,7 +270,14 @@ ha_lease_cb(void *arg, const struct lease_view *v)
 		ha_step_down(co, "a new term began");
 		return;
 	}
-	/* Leader: tell every host first; nothing acts until they know. */
+	/* Leader: the store takes this term's writes only while the lease
+	 * has its epoch; then tell every host; nothing acts until they know. */
+	if (store_fence(co->store, v->epoch) < 0) {
+		log_warnx("cannot fence the store at epoch %llu: %s",
+		    (unsigned long long)v->epoch, store_error(co->store));
+		lease_deposed(co->lease);
+		return;
+	}
 	co->ha_state = HA_ANNOUNCING;
 	co->ha_epoch = v->epoch;
 	co->ha_pending = 0;

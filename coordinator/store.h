@@ -105,6 +105,12 @@ int	 store_open_pg(const char *conninfo, struct store **, char *err,
 void	 store_close(struct store *);			/* NULL ok */
 const char *store_error(const struct store *);
 const char *store_backend(const struct store *);	/* sqlite, postgresql */
+/* HA leaders (ha.c): from now on the store takes a write only while the
+ * lease's epoch is this one (0: unconditionally); PostgreSQL enforces it
+ * (schema 5), SQLite has no HA and ignores it. store_fenced: a write was
+ * refused because the lease has a newer epoch. */
+int	 store_fence(struct store *, uint64_t epoch);
+int	 store_fenced(struct store *);
 
 /* store_host.c */
 /* Hosts. store_host_configure inserts the host or updates its address and

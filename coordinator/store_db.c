@@ -76,6 +76,18 @@ db_bind_blob(struct db_stmt *st, int i, const void *p, size_t len)
 }
 
 int
+db_fence(struct db *db, uint64_t epoch)
+{
+	return db->ops->fence != NULL ? db->ops->fence(db, epoch) : 0;
+}
+
+int
+db_fenced(struct db *db)
+{
+	return db->ops->fenced != NULL && db->ops->fenced(db);
+}
+
+int
 db_step(struct db_stmt *st)
 {
 	return st->db->ops->step(st);

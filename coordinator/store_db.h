@@ -53,6 +53,12 @@ struct db_ops {
 	int	 (*lock_schema)(struct db *);
 	int	 (*version_get)(struct db *, int *);
 	int	 (*version_set)(struct db *, int);
+	/* Fencing by the lease's epoch (PostgreSQL; NULL elsewhere): fence
+	 * makes every later write of this connection, and of the ones it
+	 * makes again, conditional on the lease still having that epoch
+	 * (0: none); fenced says a write was refused for it. */
+	int	 (*fence)(struct db *, uint64_t epoch);
+	int	 (*fenced)(struct db *);
 };
 
 /* What every backend's connection starts with. */
@@ -77,6 +83,8 @@ int	 db_bind_text(struct db_stmt *, int, const char *);	/* NULL: NULL */
 int	 db_bind_int64(struct db_stmt *, int, int64_t);
 int	 db_bind_blob(struct db_stmt *, int, const void *, size_t);
 int	 db_step(struct db_stmt *);		/* DB_ROW, DB_DONE or -1 */
+int	 db_fence(struct db *, uint64_t epoch);	/* 0 where nothing fences */
+int	 db_fenced(struct db *);
 int	 db_col_null(struct db_stmt *, int);
 const char *db_col_text(struct db_stmt *, int);	/* NULL for NULL */
 int64_t	 db_col_int64(struct db_stmt *, int);

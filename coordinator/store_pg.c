@@ -45,6 +45,9 @@
 	"SET idle_in_transaction_session_timeout = 30000;" \
 	"SET client_min_messages = warning"
 
+/* ferry_fence()'s refusal (store.c, schema 5) */
+#define PG_FENCED	"FE001"
+
 #define OID_BYTEA	17
 #define OID_INT8	20
 #define OID_TEXT	25
@@ -61,6 +64,8 @@ struct db_pg {
 	int		 migrating;
 	uint64_t	 retry_ms;	/* no connection attempt before */
 	uint64_t	 backoff_ms;
+	uint64_t	 fence_epoch;	/* SET ferry.epoch on every connection */
+	int		 fenced;	/* a write was refused for it (FE001) */
 };
 
 struct db_pg_stmt {
@@ -107,7 +112,11 @@ pg_result_err(struct db_pg *d, const PGresult *r)
 {
 	const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 	const char *det = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+	const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	char msg[512];
+
+	if (code != NULL && strcmp(code, PG_FENCED) == 0)
+		d->fenced = 1;
 
 	if (m == NULL) {
 		pg_seterr(d, PQresultErrorMessage(r));
@@ -152,9 +161,13 @@ pg_connect(struct db_pg *d)
 		"5", "5000", "1", "5", "2", "2", "ferry-coordinator",
 		d->conninfo, NULL
 	};
+	char session[sizeof(PG_SESSION) + 64];
 	PGresult *r;
 	int ok;
 
+	/* A leader's epoch holds on every connection it makes again. */
+	snprintf(session, sizeof(session), "%s;SET ferry.epoch = '%" PRIu64
+	    "'", PG_SESSION, d->fence_epoch);
 	d->conn = PQconnectdbParams(keys, vals, 1);
 	if (d->conn == NULL) {
 		pg_seterr(d, "cannot connect to PostgreSQL: out of memory");
@@ -172,7 +185,7 @@ pg_connect(struct db_pg *d)
 	}
 	PQsetNoticeProcessor(d->conn, pg_notice, NULL);
 	if (PQsetnonblocking(d->conn, 1) != 0 ||
-	    !PQsendQuery(d->conn, PG_SESSION)) {
+	    !PQsendQuery(d->conn, session)) {
 		pg_seterr(d, PQerrorMessage(d->conn));
 		pg_drop(d);
 		return -1;
@@ -661,6 +674,33 @@ pg_version_set(struct db *db, int v)
 	return pg_simple(PDB(db), sql);
 }
 
+/* The epoch is set now when connected (a lost connection sets it when
+ * made again, in pg_connect); never inside a transaction, whose rollback
+ * would undo it. */
+static int
+pg_fence(struct db *db, uint64_t epoch)
+{
+	struct db_pg *d = PDB(db);
+	char sql[64];
+
+	if (d->in_tx) {
+		pg_seterr(d, "cannot change the fencing epoch in a transaction");
+		return -1;
+	}
+	d->fence_epoch = epoch;
+	d->fenced = 0;
+	if (d->conn == NULL || PQstatus(d->conn) != CONNECTION_OK)
+		return 0;
+	snprintf(sql, sizeof(sql), "SET ferry.epoch = '%" PRIu64 "'", epoch);
+	return pg_simple(d, sql);
+}
+
+static int
+pg_fenced(struct db *db)
+{
+	return PDB(db)->fenced;
+}
+
 static const struct db_ops pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
@@ -685,6 +725,8 @@ static const struct db_ops pg_ops = {
 	.lock_schema = pg_lock_schema,
 	.version_get = pg_version_get,
 	.version_set = pg_version_set,
+	.fence = pg_fence,
+	.fenced = pg_fenced,
 };
 
 /* The first connection must succeed: a coordinator that cannot reach its

@@ -276,7 +276,7 @@ test_open_creates_private_wal_file(void **state)
 	umask(old);
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name IN "
 	    "('hosts', 'vms', 'jobs', 'job_events', 'host_trust')"), 5);
@@ -1032,7 +1032,7 @@ test_migrate_v2_runs(void **state)
 	    "INSERT INTO job_events VALUES (1, 1, 10, 'state', 'draining', NULL),"
 	    "(1, 2, 20, 'state', 'completed', '{}');");
 	f->st = open_ok(f->path);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 
 	assert_int_equal(store_runs_list(f->st, 0, &runs, &n), 0);
 	assert_int_equal(n, 4);
@@ -1205,7 +1205,7 @@ test_pg_concurrent_migrate(void **state)
 			ok++;
 	}
 	assert_int_equal(ok, N);
-	assert_int_equal(raw_int(NULL, "SELECT version FROM ferry_schema"), 4);
+	assert_int_equal(raw_int(NULL, "SELECT version FROM ferry_schema"), 5);
 	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM ferry_schema"), 1);
 	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM "
 	    "information_schema.tables WHERE table_schema = 'public' AND "
@@ -1263,6 +1263,75 @@ test_pg_lost_midrun(void **state)
 	    "state = 'migrating'"), 1);
 	check_events(f->st, j.id, w, 2);
 	store_job_clear(&j);
+}
+
+/* A job created on a connection fenced at epoch (store_fence). */
+static int
+fenced_create(struct store *st, const char *vm)
+{
+	struct store_job j;
+	int rc;
+
+	memset(&j, 0, sizeof(j));
+	strcpy(j.kind, "migrate");
+	snprintf(j.vm, sizeof(j.vm), "%s", vm);
+	strcpy(j.state, "pending");
+	rc = store_job_create(st, &j, 10);
+	store_job_clear(&j);
+	return rc;
+}
+
+/*
+ * Writes fenced by the lease's epoch (schema 5): a leader's store takes
+ * writes while the lease row has its epoch; once another coordinator's
+ * takeover raised it, every write fails (FE001, store_fenced), also on a
+ * connection made again after a loss (the epoch is set on every one), and
+ * nothing of it is stored. A store that set no epoch is not fenced.
+ */
+static void
+test_pg_fenced_writes(void **state)
+{
+	struct fixture *f = *state;
+	int i;
+
+	f->st = open_ok(f->path);
+	raw_exec(NULL, "CREATE TABLE ferry_lease (id INTEGER PRIMARY KEY "
+	    "CHECK (id = 1), holder TEXT NOT NULL, epoch BIGINT NOT NULL, "
+	    "expires TIMESTAMPTZ NOT NULL);"
+	    "INSERT INTO ferry_lease VALUES (1, 'c1', 5, now() + "
+	    "interval '1 minute')");
+	assert_int_equal(fenced_create(f->st, "before"), 0);	/* not fenced */
+	assert_int_equal(store_fence(f->st, 5), 0);
+	assert_int_equal(fenced_create(f->st, "ours"), 0);
+	assert_false(store_fenced(f->st));
+	/* c2 takes the lease. */
+	raw_exec(NULL, "UPDATE ferry_lease SET holder = 'c2', epoch = 6");
+	assert_int_equal(fenced_create(f->st, "late"), -1);
+	assert_true(store_fenced(f->st));
+	assert_non_null(strstr(store_error(f->st), "fenced"));
+	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM jobs WHERE "
+	    "vm = 'late'"), 0);
+	/* A connection made again keeps the fence. */
+	raw_exec(NULL, "SELECT pg_terminate_backend(pid) FROM "
+	    "pg_stat_activity WHERE application_name = 'ferry-coordinator'");
+	for (i = 0; raw_int(NULL, "SELECT count(*) FROM pg_stat_activity "
+	    "WHERE application_name = 'ferry-coordinator'") != 0; i++) {
+		assert_true(i < 500);
+		usleep(10000);
+	}
+	for (i = 0; fenced_create(f->st, "late") == -1 &&
+	    strstr(store_error(f->st), "fenced") == NULL; i++) {
+		assert_true(i < 150);
+		usleep(100000);
+	}
+	assert_non_null(strstr(store_error(f->st), "fenced"));
+	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM jobs WHERE "
+	    "vm = 'late'"), 0);
+	/* The new leader's own store, fenced at 6, writes. */
+	assert_int_equal(store_fence(f->st, 6), 0);
+	assert_false(store_fenced(f->st));
+	assert_int_equal(fenced_create(f->st, "new"), 0);
+	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM jobs"), 3);
 }
 
 static double
@@ -1412,6 +1481,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pg_lost_midrun, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_pg_bounded_wait, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pg_fenced_writes, setup,
 		    teardown),
 	};
 
