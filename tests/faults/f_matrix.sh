@@ -318,7 +318,7 @@ fault_round() {
 # pc_before).
 trial() {
 	local f=$1 r=$2 i=$3 vm=$4 job=$5 delay=$6 st host good=1 why="" n other persisted
-	local st_note="" rnote="" late="" vms_ms
+	local st_note="" rnote="" late="" vms_ms hb
 	[ "$ok_inj" = 1 ] || { good=0; why="fault not injected"; }
 	[ "$CLOCK_MISSED" = 1 ] && { good=0; why="$why the clock step did not reach the daemons"; }
 	grep -qx "$vm" "$TMPD/dup" && { good=0; why="$why seen running on both during the fault"; }
@@ -347,8 +347,8 @@ trial() {
 	if [ -n "$host" ] && leftover "$vm" "$other"; then
 		good=0; why="$why leftover on $other ($(lab virsh "$other" domstate --reason "$vm" 2> /dev/null | head -1),$(lab virsh "$other" dominfo "$vm" 2> /dev/null | awk '/^Persistent:/ { print " persistent " $2 }'); on $host$(lab virsh "$host" dominfo "$vm" 2> /dev/null | awk '/^Persistent:/ { print " persistent " $2 }'))"
 	fi
-	if ! beats_after "$vm" "$tend" > /dev/null; then
-		good=0; why="$why heartbeat broken"
+	if ! hb=$(beats_after "$vm" "$tend"); then
+		good=0; why="$why heartbeat broken ($(echo "$hb" | sed 's/^# //' | tr '\n' ' ' | cut -c1-240))"
 	fi
 	[ "$unfinished" = 0 ] || { good=0; why="$why unfinished jobs in the database"; }
 	if [ "$f" = coordinator-disk-full ]; then
