@@ -1222,6 +1222,61 @@ add_guests(struct cluster *cl, int n, size_t samples)
 	}
 }
 
+/*
+ * A VM the drain moved off turns up on the host again (started there
+ * behind Ferry's back) while the next one copies: the confirmation finds
+ * it and plans it again in its old item, whose order is then past the
+ * number of items. The drain walked orders 1..n and never started it.
+ */
+static int
+g0_moved_g1_copying(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	(void)arg;
+	return !fake_hv_has_domain(cluster_host_uri(0), "g0") &&
+	    fake_hv_migrating(cluster_host_uri(0), "g1");
+}
+
+static void
+test_drain_vm_comes_back(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
+	char err[256], st[32];
+	const char *names[] = { "g0", "g1" };
+	int i, k, where;
+
+	add_guests(cl, 2, 12);
+	req.host = "h1";
+	req.has_max_parallel = 1;
+	req.max_parallel = 1;
+	if (drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER, 1, err,
+	    sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_true(cluster_run_until(cl, g0_moved_g1_copying, NULL, 30000));
+	for (k = 1; k < NHOSTS; k++)
+		if (cluster_running_on(cluster_host_uri(k), "g0"))
+			break;
+	assert_true(k < NHOSTS);
+	assert_int_equal(fake_hv_remove_domain(cluster_host_uri(k), "g0"), 0);
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "g0", NULL,
+	    0), 0);
+	cluster_script(0, "g0", 3, 0, NULL);
+	hostd_inventory_refresh(&cl->hd[k]);
+	hostd_inventory_refresh(&cl->hd[0]);
+	assert_true(cluster_run_until(cl, no_drain, NULL, 60000));
+	(void)last_drain_id(cl, st, sizeof(st));
+	assert_string_equal(st, "completed");
+	assert_string_equal(cl->co.hosts[0].admin_state, "maintenance");
+	for (i = 0; i < 2; i++) {
+		assert_false(fake_hv_has_domain(cluster_host_uri(0), names[i]));
+		for (k = 1, where = 0; k < NHOSTS; k++)
+			where += cluster_running_on(cluster_host_uri(k),
+			    names[i]);
+		assert_int_equal(where, 1);
+	}
+}
+
 static void
 test_drain_parallel(void **state)
 {
@@ -2462,6 +2517,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_postcopy_resume, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_parallel, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_drain_vm_comes_back, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_overlaps_two, setup,
 		    teardown),
