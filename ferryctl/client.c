@@ -201,6 +201,7 @@ ctl_read(struct ctl *c, int timeout_ms, struct frame **out)
 			goto fail;
 		}
 		if (watch_out && (pfd[1].revents & (POLLERR | POLLHUP))) {
+			out_ask_restore();	/* the terminal as it was */
 			signal(SIGPIPE, SIG_DFL);
 			raise(SIGPIPE);
 			_exit(CTL_EXIT_FAIL);

@@ -35,6 +35,8 @@ struct maint {
 	int		 have_reply;
 	Ferry__DrainInfo *snap;		/* the last state shown */
 	int		 drawn;		/* lines of the live block on screen */
+	int		 qshown;	/* the question on the line below it */
+	struct follow	*fl;
 	int		 wvm, wdst;	/* column widths */
 	uint64_t	 last_plain_ms;
 };
@@ -197,7 +199,26 @@ item_line(const struct maint *m, const Ferry__DrainItem *it, char *line,
 static void
 block_close(struct maint *m)
 {
+	if (m->qshown)
+		fputs(ERASE_LINE, stdout);
+	m->qshown = 0;
 	m->drawn = 0;
+}
+
+/* The open question (follow.c's) on the line under the block, or that
+ * line cleared once it is answered. */
+static void
+question_line(struct maint *m)
+{
+	const char *q = m->fl ? m->fl->question : NULL;
+
+	if (q != NULL) {
+		printf(ERASE_LINE "%s", q);
+		m->qshown = 1;
+	} else if (m->qshown) {
+		fputs(ERASE_LINE, stdout);
+		m->qshown = 0;
+	}
 }
 
 static void
@@ -221,6 +242,7 @@ draw_block(struct maint *m, const Ferry__DrainInfo *d)
 	if ((size_t)m->drawn > d->n_items)
 		printf("\033[J");
 	m->drawn = (int)d->n_items;
+	question_line(m);
 	fflush(stdout);
 }
 
@@ -446,20 +468,17 @@ on_reply(struct maint *m, Ferry__DrainInfo *d, int following)
 	return rc;
 }
 
-/* Asks on the terminal; a second Ctrl-C while asking means yes. Without
- * a terminal to ask on, Ctrl-C means cancel, as with --json. */
+/* Asks on the terminal (follow.c keeps showing events meanwhile); a
+ * second Ctrl-C while asking means yes. Without a terminal to ask on,
+ * Ctrl-C means cancel, as with --json. */
 static int
-ask_cancel(struct maint *m, volatile sig_atomic_t *sigint)
+ask_cancel(struct maint *m, char *prompt, size_t len)
 {
-	char prompt[256];
-
 	if (m->mode == MODE_JSON || !out_have_tty())
 		return 1;
-	block_close(m);
-	fflush(stdout);
-	snprintf(prompt, sizeof(prompt), "cancel the %s %s %s? [y/N] ",
+	snprintf(prompt, len, "cancel the %s %s %s? [y/N] ",
 	    what(m), m->sub == SUB_EXIT ? "to" : "of", m->host);
-	return out_confirm(prompt, sigint);
+	return 0;
 }
 
 static int
@@ -567,10 +586,23 @@ maint_lost(struct follow *fl)
 }
 
 static int
-maint_ask(struct follow *fl, int pending)
+maint_ask(struct follow *fl, int pending, char *prompt, size_t len)
 {
 	(void)pending;
-	return ask_cancel(fl->arg, fl->sigint);
+	return ask_cancel(fl->arg, prompt, len);
+}
+
+/* On a terminal the question sits under the live block. */
+static int
+maint_redraw(struct follow *fl)
+{
+	struct maint *m = fl->arg;
+
+	if (m->mode != MODE_TTY)
+		return 0;
+	question_line(m);
+	fflush(stdout);
+	return 1;
 }
 
 static int
@@ -610,11 +642,12 @@ maint_run(struct maint *m, uint16_t type, const Ferry__MaintenanceRequest *req,
 	static const struct follow_ops follow = {
 		MSG_CTL_DRAIN_EVENT, maint_reply, maint_event, maint_lost,
 		maint_ask, maint_send, maint_sent_reply, maint_again,
+		maint_redraw,
 	};
 	/* Only the reply: no events, Ctrl-C not caught. */
 	static const struct follow_ops reply_only = {
 		MSG_CTL_DRAIN_EVENT, maint_reply, NULL, maint_lost,
-		NULL, NULL, NULL, NULL,
+		NULL, NULL, NULL, NULL, NULL,
 	};
 	struct follow fl;
 	int rc;
@@ -625,7 +658,10 @@ maint_run(struct maint *m, uint16_t type, const Ferry__MaintenanceRequest *req,
 	fl.arg = m;
 	fl.reply_wait_ms = REPLY_WAIT_MS;
 	m->following = following;
+	m->fl = &fl;
 	rc = follow_run(&fl, type, &req->base);
+	block_close(m);
+	m->fl = NULL;
 	if (m->snap)
 		ferry__drain_info__free_unpacked(m->snap, NULL);
 	m->snap = NULL;

@@ -177,7 +177,7 @@ cmd_rebalance_exec(struct ctl *c, int argc, char **argv)
 	};
 	static const struct follow_ops ops = {
 		MSG_CTL_DRAIN_EVENT, rebalance_reply, rebalance_event,
-		rebalance_lost, NULL, NULL, NULL, NULL,
+		rebalance_lost, NULL, NULL, NULL, NULL, NULL,
 	};
 	Ferry__RebalanceRequest req = FERRY__REBALANCE_REQUEST__INIT;
 	struct rebalance rb;

@@ -93,6 +93,12 @@ void	 out_before_message(void (*)(void));
 int	 out_usage(const struct ctl_cmd *);
 int	 out_have_tty(void);
 int	 out_confirm(const char *prompt, volatile sig_atomic_t *sigint);
+/* A question that does not stop the caller: the terminal's fd to poll
+ * (-1: none), its key (1 yes, 0 no, -1 none yet), closing it. */
+int	 out_ask_open(const char *prompt);
+int	 out_ask_key(void);
+void	 out_ask_close(const char *answer);
+void	 out_ask_restore(void);		/* async-signal-safe */
 
 /* follow.c: the loop of every command that streams events. The command
  * gives the callbacks; each that returns int returns an exit status to end
@@ -107,14 +113,20 @@ struct follow_ops {
 	/* The coordinator went away (or could not be written to). */
 	void	(*lost)(struct follow *);
 	/* Ctrl-C, when the command can interrupt what it follows (NULL ask:
-	 * Ctrl-C is not caught). ask: 1 to interrupt; pending: the Ctrl-C
-	 * came before the reply. send: the abort or cancel, -1 if it could
-	 * not go. sent_reply: its reply. again: a Ctrl-C after one sent
-	 * (pending 0) or still pending (1). */
-	int	(*ask)(struct follow *, int pending);
+	 * Ctrl-C is not caught). ask: 1 to interrupt now, 0 to ask prompt
+	 * (written into it) first; pending: the Ctrl-C came before the reply.
+	 * send: the abort or cancel, -1 if it could not go. sent_reply: its
+	 * reply. again: a Ctrl-C after one sent (pending 0) or still pending
+	 * (1). */
+	int	(*ask)(struct follow *, int pending, char *prompt, size_t len);
 	int	(*send)(struct follow *, uint32_t *serial);
 	void	(*sent_reply)(struct follow *, const struct frame *);
 	int	(*again)(struct follow *, int pending);
+	/* The question opened or closed (follow's question, NULL when none):
+	 * the live display drawn again with it. Returns 1 when that put the
+	 * question on the terminal, 0 when follow must write it there. May
+	 * be NULL (0). */
+	int	(*redraw)(struct follow *);
 };
 struct follow {
 	struct ctl		*c;
@@ -127,6 +139,12 @@ struct follow {
 	int			 pending;	/* a Ctrl-C before the reply */
 	int			 have_reply;	/* an event callback may set it */
 	volatile sig_atomic_t	*sigint;	/* for out_confirm */
+	/* The question Ctrl-C opened, answered while events are still
+	 * shown: its prompt (NULL: none open), for the command's redraw. */
+	const char		*question;
+	char			 qbuf[256];
+	int			 question_written;	/* follow wrote it */
+	int			 ask_fd;
 };
 /* Sends the call, then follows it. Returns the exit status. */
 int	 follow_run(struct follow *, uint16_t type, const ProtobufCMessage *);

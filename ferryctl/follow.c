@@ -4,7 +4,11 @@
  * callback returns an exit status. Where the command can interrupt what it
  * follows (abort a job, cancel a drain), Ctrl-C asks, and a Ctrl-C that
  * lands before the reply is kept until the reply names what to interrupt.
- * What is shown, and how, is the command's; see ferryctl.h. */
+ * The question never stops the loop: the terminal is polled beside the
+ * socket, so events are still shown (and progress redrawn) while it waits
+ * for its key. What is shown, and how, is the command's; see ferryctl.h. */
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,17 +36,70 @@ follow_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Asks, then sends the interrupt. Returns an exit status (lost), or -1. */
+/* Sends the interrupt. Returns an exit status (lost), or -1. */
 static int
-follow_interrupt(struct follow *f, int pending)
+follow_send(struct follow *f)
 {
-	if (!f->ops->ask(f, pending))
-		return -1;
 	if (f->ops->send(f, &f->sent_serial) < 0) {
 		f->ops->lost(f);
 		return CTL_EXIT_FAIL;
 	}
 	return -1;
+}
+
+/* The question is answered (or can no longer be asked): shown without it,
+ * then the interrupt sent on yes. */
+static int
+follow_answer(struct follow *f, int yes)
+{
+	int written = f->question_written;
+
+	f->question = NULL;
+	f->question_written = 0;
+	out_ask_close(written ? (yes ? "y" : "n") : NULL);
+	if (f->ops->redraw != NULL)
+		(void)f->ops->redraw(f);
+	return yes ? follow_send(f) : -1;
+}
+
+/* Ctrl-C: the command interrupts at once or asks; asking only opens the
+ * question, which the loop then answers from the terminal. Returns an
+ * exit status (lost), or -1. */
+static int
+follow_interrupt(struct follow *f, int pending)
+{
+	int shown;
+
+	if (f->ops->ask(f, pending, f->qbuf, sizeof(f->qbuf)))
+		return follow_send(f);
+	f->question = f->qbuf;
+	shown = f->ops->redraw != NULL && f->ops->redraw(f);
+	if ((f->ask_fd = out_ask_open(shown ? NULL : f->qbuf)) == -1)
+		return follow_answer(f, 1);	/* no terminal after all */
+	f->question_written = !shown;
+	return -1;
+}
+
+/* While a question is open: waits for the socket or a key, at most
+ * POLL_MS. Returns an exit status, -1 to read the socket, -2 for another
+ * turn. */
+static int
+follow_poll_question(struct follow *f)
+{
+	struct pollfd pfd[2];
+	int key, rc;
+
+	pfd[0].fd = f->c->fd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = f->ask_fd;
+	pfd[1].events = POLLIN;
+	pfd[0].revents = pfd[1].revents = 0;
+	if (poll(pfd, 2, POLL_MS) == -1)
+		return errno == EINTR ? -2 : -1;
+	if (pfd[1].revents != 0 && (key = out_ask_key()) >= 0 &&
+	    (rc = follow_answer(f, key)) >= 0)
+		return rc;
+	return pfd[0].revents != 0 ? -1 : -2;
 }
 
 /* The call's reply: an error ends the loop here, else the command's. */
@@ -70,6 +127,9 @@ follow_run(struct follow *f, uint16_t type, const ProtobufCMessage *m)
 	f->pending = 0;
 	f->sent_serial = 0;
 	f->have_reply = 0;
+	f->question = NULL;
+	f->question_written = 0;
+	f->ask_fd = -1;
 	if (ops->ask != NULL) {
 		/* No SA_RESTART: the signal must break poll() in ctl_read. */
 		memset(&sa, 0, sizeof(sa));
@@ -86,7 +146,11 @@ follow_run(struct follow *f, uint16_t type, const ProtobufCMessage *m)
 	while (rc < 0) {
 		if (follow_got_sigint && ops->ask != NULL) {
 			follow_got_sigint = 0;
-			if (f->sent_serial || f->pending) {
+			if (f->question != NULL) {
+				/* A second Ctrl-C while asking: yes. */
+				if ((rc = follow_answer(f, 1)) >= 0)
+					break;
+			} else if (f->sent_serial || f->pending) {
 				/* Ctrl-C again: the command says whether it
 				 * stops waiting. */
 				if ((rc = ops->again(f, f->sent_serial == 0)) >= 0)
@@ -103,7 +167,16 @@ follow_run(struct follow *f, uint16_t type, const ProtobufCMessage *m)
 			rc = CTL_EXIT_FAIL;
 			break;
 		}
-		if (ops->ask != NULL)
+		if (f->question != NULL) {
+			if ((rc = follow_poll_question(f)) >= 0)
+				break;
+			if (rc == -2) {
+				rc = -1;
+				continue;
+			}
+			rc = -1;
+			wait = POLL_MS;
+		} else if (ops->ask != NULL)
 			wait = POLL_MS;
 		else if (!f->have_reply)
 			wait = (int)(deadline - now);
@@ -133,6 +206,11 @@ follow_run(struct follow *f, uint16_t type, const ProtobufCMessage *m)
 			f->pending = 0;
 			rc = follow_interrupt(f, 1);
 		}
+	}
+	if (f->question != NULL) {
+		/* Ended while asking: the question with it. */
+		out_ask_close(f->question_written ? "" : NULL);
+		f->question = NULL;
 	}
 	return rc;
 }

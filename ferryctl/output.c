@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "ferryctl.h"
@@ -331,4 +332,113 @@ out_confirm(const char *prompt, volatile sig_atomic_t *sigint)
 	}
 	close(fd);
 	return yes;
+}
+
+/*
+ * A question asked without stopping: out_ask_open opens the terminal with
+ * single keys and no echo (a key answers at once, and nothing typed lands
+ * in the live line being redrawn), non-blocking, so the caller polls it
+ * beside the coordinator's socket; out_ask_key reads the answer once there
+ * is one; out_ask_close puts the terminal back. The terminal is also put
+ * back on SIGTERM, SIGHUP and a closed stdout (ctl_read), which end
+ * ferryctl.
+ */
+static int out_ask_fd = -1;
+static int out_ask_saved;
+static int out_ask_sigs;		/* our SIGTERM/SIGHUP handlers */
+static struct termios out_ask_tio;
+static struct sigaction out_ask_oldterm, out_ask_oldhup;
+
+/* Async-signal-safe: close(2) and tcsetattr(3) only. */
+void
+out_ask_restore(void)
+{
+	if (out_ask_fd == -1)
+		return;
+	if (out_ask_saved)
+		(void)tcsetattr(out_ask_fd, TCSANOW, &out_ask_tio);
+	out_ask_saved = 0;
+	(void)close(out_ask_fd);
+	out_ask_fd = -1;
+}
+
+static void
+out_ask_on_signal(int sig)
+{
+	out_ask_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+int
+out_ask_open(const char *prompt)
+{
+	struct termios tio;
+	struct sigaction sa;
+
+	if (out_ask_fd != -1)
+		return out_ask_fd;
+	if ((out_ask_fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1)
+		return -1;
+	if (tcgetattr(out_ask_fd, &out_ask_tio) == 0) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = out_ask_on_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, &out_ask_oldterm);
+		sigaction(SIGHUP, &sa, &out_ask_oldhup);
+		out_ask_sigs = 1;
+		tio = out_ask_tio;
+		/* ISIG stays: a second Ctrl-C still reaches the handler. */
+		tio.c_lflag &= ~(ICANON | ECHO);
+		tio.c_cc[VMIN] = 1;
+		tio.c_cc[VTIME] = 0;
+		out_ask_saved = tcsetattr(out_ask_fd, TCSANOW, &tio) == 0;
+	}
+	if (prompt != NULL && write(out_ask_fd, prompt, strlen(prompt)) < 0) {
+		out_ask_close(NULL);
+		return -1;
+	}
+	return out_ask_fd;
+}
+
+/* 1: yes (y or Y), 0: anything else or the terminal gone, -1: no answer
+ * yet. */
+int
+out_ask_key(void)
+{
+	char ch;
+	ssize_t n;
+
+	if (out_ask_fd == -1)
+		return 0;
+	n = read(out_ask_fd, &ch, 1);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return -1;
+	if (n != 1)
+		return 0;
+	return ch == 'y' || ch == 'Y';
+}
+
+/* Closes the question; with answer, writes it (and a newline) after the
+ * prompt out_ask_open wrote. */
+void
+out_ask_close(const char *answer)
+{
+	int saved = out_ask_saved;
+
+	if (out_ask_fd == -1)
+		return;
+	/* A terminal that went away has nothing to be told. */
+	if (answer != NULL && write(out_ask_fd, answer, strlen(answer)) >= 0)
+		(void)!write(out_ask_fd, "\n", 1);
+	/* Keys typed after the answer are not the shell's next command. */
+	if (saved)
+		(void)tcflush(out_ask_fd, TCIFLUSH);
+	out_ask_restore();
+	if (out_ask_sigs) {
+		sigaction(SIGTERM, &out_ask_oldterm, NULL);
+		sigaction(SIGHUP, &out_ask_oldhup, NULL);
+		out_ask_sigs = 0;
+	}
 }

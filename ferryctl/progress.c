@@ -30,6 +30,7 @@ struct progress {
 	int		 have_reply;
 	int		 started_shown;
 	int		 line_open;	/* a progress line waits for its \n */
+	char		 last[512];	/* that line's text, for redraws */
 	uint64_t	 last_plain_ms;
 	uint64_t	 job;
 	char		*kind, *vm, *state, *source, *destination;
@@ -97,6 +98,36 @@ line_close(struct progress *f)
 	}
 }
 
+/* The live line on a terminal: the open question first (a cut line
+ * keeps it), then the last progress. */
+static void
+line_draw(struct progress *f)
+{
+	struct winsize ws;
+	char line[768];
+	const char *q = f->fl ? f->fl->question : NULL;
+
+	snprintf(line, sizeof(line), "%s%s", q ? q : "", f->last);
+	if (line[0] == '\0') {
+		line_close(f);
+		return;
+	}
+	/* A wrapped line cannot be redrawn with \r: cut it. */
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
+	    ws.ws_col > 1 && ws.ws_col - 1 < (int)sizeof(line))
+		line[ws.ws_col - 1] = '\0';
+	printf(ERASE_LINE "%s", line);
+	f->line_open = 1;
+}
+
+/* After a message: the question back under it, while it waits. */
+static void
+line_again(struct progress *f)
+{
+	if (f->mode == MODE_TTY && f->fl && f->fl->question)
+		line_draw(f);
+}
+
 /* out_fail's hook: an error (e.g. from ctl_read) never lands on the end
  * of a progress line. */
 static void
@@ -139,13 +170,13 @@ show_started(struct progress *f)
 	printf("job %" PRIu64 ": %s %s from %s to %s\n", f->job,
 	    f->kind ? f->kind : "migrate", or_dash(f->vm), or_dash(f->source),
 	    f->destination ? f->destination : "(the coordinator's choice)");
+	line_again(f);
 	fflush(stdout);
 }
 
 static void
 show_progress(struct progress *f, const Ferry__JobEvent *e)
 {
-	struct winsize ws;
 	char line[512], eta[32];
 	size_t off = 0;
 	int i, fill;
@@ -211,12 +242,8 @@ show_progress(struct progress *f, const Ferry__JobEvent *e)
 	if (f->mode == MODE_PLAIN) {
 		printf("%s\n", line);
 	} else {
-		/* A wrapped line cannot be redrawn with \r: cut it. */
-		if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
-		    ws.ws_col > 1 && ws.ws_col - 1 < (int)sizeof(line))
-			line[ws.ws_col - 1] = '\0';
-		printf(ERASE_LINE "%s", line);
-		f->line_open = 1;
+		snprintf(f->last, sizeof(f->last), "%s", line);
+		line_draw(f);
 	}
 	fflush(stdout);
 }
@@ -264,6 +291,7 @@ show_state(struct progress *f, const Ferry__JobEvent *e)
 	else
 		printf("%s\n", label);
 	show_checks(e);
+	line_again(f);
 	fflush(stdout);
 }
 
@@ -279,6 +307,7 @@ show_info(struct progress *f, const Ferry__JobEvent *e)
 	}
 	line_close(f);
 	printf("%s\n", e->message);
+	line_again(f);
 	fflush(stdout);
 }
 
@@ -340,6 +369,8 @@ show_done(struct progress *f, const Ferry__JobEvent *e)
 		printf("\n");
 		show_checks(e);
 	}
+	f->last[0] = '\0';
+	line_again(f);
 	fflush(stdout);
 }
 
@@ -364,20 +395,16 @@ take_info(struct progress *f, const Ferry__JobInfo *ji)
 	set_str(&f->destination, ji->destination);
 }
 
-/* Asks on the terminal; a second Ctrl-C while asking means yes. Without
- * a terminal to ask on, Ctrl-C means abort, as with --json. */
+/* Asks on the terminal (follow.c keeps showing events meanwhile); a
+ * second Ctrl-C while asking means yes. Without a terminal to ask on,
+ * Ctrl-C means abort, as with --json. */
 static int
-ask_abort(struct progress *f)
+ask_abort(struct progress *f, char *prompt, size_t len)
 {
-	char prompt[64];
-
 	if (f->abort_now || f->mode == MODE_JSON || !out_have_tty())
 		return 1;
-	line_close(f);
-	fflush(stdout);
-	snprintf(prompt, sizeof(prompt), "abort job %" PRIu64 "? [y/N] ",
-	    f->job);
-	return out_confirm(prompt, f->fl->sigint);
+	snprintf(prompt, len, "abort job %" PRIu64 "? [y/N] ", f->job);
+	return 0;
 }
 
 static void
@@ -394,6 +421,7 @@ on_abort_reply(struct progress *f, const struct frame *fr)
 	ji = (Ferry__JobInfo *)out_unpack(fr, &ferry__job_info__descriptor);
 	line_close(f);
 	printf("abort requested (state %s)\n", ji ? ji->state : "unknown");
+	line_again(f);
 	fflush(stdout);
 	if (ji)
 		ferry__job_info__free_unpacked(ji, NULL);
@@ -492,9 +520,23 @@ progress_lost(struct follow *fl)
 
 /* A Ctrl-C before the reply aborts without asking: it was meant then. */
 static int
-progress_ask(struct follow *fl, int pending)
+progress_ask(struct follow *fl, int pending, char *prompt, size_t len)
 {
-	return pending ? 1 : ask_abort(fl->arg);
+	return pending ? 1 : ask_abort(fl->arg, prompt, len);
+}
+
+/* On a terminal the question leads the live line, redrawn with each
+ * progress; into a pipe follow.c writes it on the terminal. */
+static int
+progress_redraw(struct follow *fl)
+{
+	struct progress *f = fl->arg;
+
+	if (f->mode != MODE_TTY)
+		return 0;
+	line_draw(f);
+	fflush(stdout);
+	return 1;
 }
 
 static int
@@ -537,7 +579,7 @@ progress_follow(struct ctl *c, uint16_t type, const ProtobufCMessage *m,
 	static const struct follow_ops ops = {
 		MSG_CTL_JOB_EVENT, progress_reply, progress_event,
 		progress_lost, progress_ask, progress_send,
-		progress_sent_reply, progress_again,
+		progress_sent_reply, progress_again, progress_redraw,
 	};
 	struct follow fl;
 	struct progress f;

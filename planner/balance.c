@@ -63,13 +63,39 @@ balance_stats(const struct balance_state *st, struct balance_stats *s)
 		}
 }
 
+/* Consolidate's score: the hosts in use, plus how spread the guests'
+ * memory is over them, 1 - sum(share^2), in [0, 1) (0: all on one host).
+ * The whole part is what an operator counts; the fraction lets every move
+ * that packs memory onto a fuller host lower the score, not only the move
+ * that empties a host. */
+static double
+balance_consolidate_score(const struct balance_state *st)
+{
+	const struct balance_model *m = st->m;
+	double total = 0, sq = 0, sh;
+	size_t h;
+
+	for (h = 0; h < m->nhosts; h++)
+		if (m->hosts[h].usable)
+			total += (double)st->gmem[h];
+	if (total <= 0)
+		return (double)st->occupied;
+	for (h = 0; h < m->nhosts; h++)
+		if (m->hosts[h].usable) {
+			sh = (double)st->gmem[h] / total;
+			sq += sh * sh;
+		}
+	sh = 1 - sq;
+	return (double)st->occupied + (sh > 0 ? sh : 0);
+}
+
 static double
 balance_state_score(const struct balance_state *st)
 {
 	struct balance_stats s;
 
 	if (st->o->policy == BALANCE_POLICY_CONSOLIDATE)
-		return (double)st->occupied;
+		return balance_consolidate_score(st);
 	balance_stats(st, &s);
 	if (s.n == 0)
 		return 0;

@@ -160,7 +160,8 @@ int	 balance_plan(const struct balance_model *, const struct balance_opts *,
 void	 balance_plan_free(struct balance_plan *);
 /* The policy's score of the model as it stands: balance, the population
  * standard deviation over usable hosts of memory utilisation plus that of
- * the vCPU/CPU ratio; consolidate, the number of usable hosts with VMs. */
+ * the vCPU/CPU ratio; consolidate, the number of usable hosts with VMs
+ * plus the spread of guest memory over them, 1 - sum(share^2), in [0, 1). */
 double	 balance_score(const struct balance_model *, enum balance_policy);
 /* Moves the plan's VMs in the model, in order. */
 int	 balance_apply(struct balance_model *, const struct balance_plan *);

@@ -33,7 +33,7 @@ balance_run_consolidate(struct balance_state *st)
 	size_t h, s, d, n, k, i, v, mark, nl, bestd;
 	struct balance_unit *u;
 	struct balance_move *mv;
-	double fill, bestfill;
+	double fill, bestfill, before;
 	int ok, rc = -1;
 
 	if ((tried = calloc(m->nhosts + 1, 1)) == NULL ||
@@ -70,6 +70,9 @@ balance_run_consolidate(struct balance_state *st)
 		qsort_r(list, nl, sizeof(*list), balance_cmp_unit_mem,
 		    st->units);
 		mark = st->plan->nmoves;
+		before = st->plan->nmoves ?
+		    st->plan->moves[st->plan->nmoves - 1].score_after :
+		    st->plan->score_before;
 		for (n = 0; n < nl && ok; n++) {
 			u = &st->units[list[n]];
 			bestd = BALANCE_END;
@@ -99,6 +102,13 @@ balance_run_consolidate(struct balance_state *st)
 				goto out;
 			u->host = bestd;
 		}
+		/* Every move must lower the score: one that spreads memory
+		 * (onto a host holding less than the source keeps) gains
+		 * nothing on its own, so the host is left as it is. */
+		for (n = mark; ok && n < st->plan->nmoves; n++)
+			if (st->plan->moves[n].score_after >= (n == mark ?
+			    before : st->plan->moves[n - 1].score_after))
+				ok = 0;
 		if (ok) {
 			emptied[s] = 1;
 			for (n = mark; n < st->plan->nmoves; n++)

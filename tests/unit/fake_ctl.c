@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/ioctl.h>
 
 #include <errno.h>
 #include <pty.h>
@@ -113,7 +114,12 @@ fctl_spawn_v(struct fctl_session *s, int tty, const char *socket, va_list ap)
 		assert_int_equal(openpty(&master, &slave, NULL, NULL, NULL), 0);
 		assert_int_equal(tcgetattr(slave, &tio), 0);
 		cfmakeraw(&tio);
+		/* An operator's terminal: lines, echo and signals (output
+		 * still raw, so bytes arrive as written). */
+		if (tty == 2)
+			tio.c_lflag |= ICANON | ECHO | ISIG;
 		assert_int_equal(tcsetattr(slave, TCSANOW, &tio), 0);
+		assert_int_equal(ptsname_r(master, s->tty, sizeof(s->tty)), 0);
 		(void)fcntl(master, F_SETFD, FD_CLOEXEC);
 		(void)fcntl(slave, F_SETFD, FD_CLOEXEC);
 	} else
@@ -122,8 +128,14 @@ fctl_spawn_v(struct fctl_session *s, int tty, const char *socket, va_list ap)
 	s->pid = fork();
 	assert_true(s->pid >= 0);
 	if (s->pid == 0) {
-		/* No controlling terminal: ferryctl must never ask one. */
+		/* No controlling terminal: ferryctl must never ask one;
+		 * unless it is the test (tty 2). */
 		setsid();
+		if (tty == 2) {
+			if (ioctl(slave, TIOCSCTTY, 0) == -1)
+				_exit(126);
+			dup2(slave, STDIN_FILENO);
+		}
 		dup2(tty ? slave : po[1], STDOUT_FILENO);
 		dup2(tty ? slave : pe[1], STDERR_FILENO);
 		signal(SIGPIPE, SIG_DFL);
@@ -159,6 +171,75 @@ fctl_spawn_tty(struct fctl_session *s, const char *socket, ...)
 	va_start(ap, socket);
 	fctl_spawn_v(s, 1, socket, ap);
 	va_end(ap);
+}
+
+static int	pipe_read(struct fctl_session *, int fd, int timeout);
+
+void
+fctl_spawn_ctty(struct fctl_session *s, const char *socket, ...)
+{
+	va_list ap;
+
+	va_start(ap, socket);
+	fctl_spawn_v(s, 2, socket, ap);
+	va_end(ap);
+}
+
+/* Typed on the controlling terminal (fctl_spawn_ctty). */
+void
+fctl_type(struct fctl_session *s, const char *keys)
+{
+	assert_int_equal(write(s->out, keys, strlen(keys)),
+	    (ssize_t)strlen(keys));
+}
+
+/* The terminal's local modes (c_lflag), as ferryctl left them. */
+unsigned
+fctl_tty_lflag(struct fctl_session *s)
+{
+	struct termios tio;
+	int fd;
+
+	fd = open(s->tty, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(tcgetattr(fd, &tio), 0);
+	close(fd);
+	return (unsigned)tio.c_lflag;
+}
+
+/* Waits until stdout from byte from on holds needle; returns where. */
+const char *
+fctl_wait_output(struct fctl_session *s, size_t from, const char *needle)
+{
+	uint64_t deadline = now_ms() + FCTL_WAIT_MS;
+	const char *p;
+
+	for (;;) {
+		if (from <= s->olen && (p = strstr(s->obuf + from, needle)))
+			return p;
+		if (now_ms() >= deadline ||
+		    pipe_read(s, s->out, (int)(deadline - now_ms())) < 0)
+			fail_msg("ferryctl did not print '%s'; stdout: %s",
+			    needle, s->obuf + from);
+	}
+}
+
+/* Reaps ferryctl, its output left to read (fctl_finish). */
+int
+fctl_wait_exit(struct fctl_session *s)
+{
+	uint64_t deadline = now_ms() + FCTL_WAIT_MS;
+	pid_t r;
+
+	while ((r = waitpid(s->pid, &s->status, WNOHANG)) == 0 &&
+	    now_ms() < deadline) {
+		(void)pipe_read(s, s->out, 10);
+	}
+	if (r != s->pid)
+		fail_msg("ferryctl did not exit within %d ms", FCTL_WAIT_MS);
+	s->pid = -1;
+	assert_true(WIFEXITED(s->status));
+	return WEXITSTATUS(s->status);
 }
 
 void
@@ -306,8 +387,10 @@ fctl_finish(struct fctl_session *s)
 	close(s->out);
 	close(s->err);
 	s->out = s->err = -1;
-	assert_int_equal(waitpid(s->pid, &s->status, 0), s->pid);
-	s->pid = -1;
+	if (s->pid != -1) {	/* else reaped by fctl_wait_exit */
+		assert_int_equal(waitpid(s->pid, &s->status, 0), s->pid);
+		s->pid = -1;
+	}
 	assert_true(WIFEXITED(s->status));
 	return WEXITSTATUS(s->status);
 }

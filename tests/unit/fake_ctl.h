@@ -37,6 +37,7 @@ struct fctl_session {
 	char		 ebuf[8192];
 	size_t		 elen;
 	int		 status;	/* exit status once reaped */
+	char		 tty[64];	/* the pty's slave, when spawned on one */
 	char		*lines[FCTL_MAX_LINES];
 	int		 nlines;
 };
@@ -49,6 +50,16 @@ int		 fctl_teardown(void **);
 void		 fctl_spawn(struct fctl_session *, const char *socket, ...);
 /* The same with stdout and stderr both on one pseudo-terminal (s->out). */
 void		 fctl_spawn_tty(struct fctl_session *, const char *socket, ...);
+
+/* On a pseudo-terminal that is also its controlling terminal and stdin,
+ * in an operator's modes (lines, echo, signals): a question can be asked
+ * and answered (fctl_type). */
+void		 fctl_spawn_ctty(struct fctl_session *, const char *socket, ...);
+void		 fctl_type(struct fctl_session *, const char *keys);
+unsigned	 fctl_tty_lflag(struct fctl_session *);
+const char	*fctl_wait_output(struct fctl_session *, size_t from,
+		    const char *needle);
+int		 fctl_wait_exit(struct fctl_session *);
 
 void		 fctl_accept(struct fctl_session *);
 void		*fctl_call(struct fctl_session *, uint16_t,

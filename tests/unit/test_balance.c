@@ -164,7 +164,8 @@ check_plan(const struct balance_model *m0, const struct balance_opts *o,
 
 /* n1: 1000 MiB, 100 reserved, 4 CPUs, a (400 MiB, 4 vCPUs): 0.5 and 1.0.
  * n2: 1000 MiB, 8 CPUs, b (100 MiB, 2 vCPUs): 0.1 and 0.25.
- * sd(0.5, 0.1) = 0.2; sd(1.0, 0.25) = 0.375; n3 is down: not counted. */
+ * sd(0.5, 0.1) = 0.2; sd(1.0, 0.25) = 0.375; n3 is down: not counted.
+ * Consolidate: 2 hosts in use, spread 1 - (0.8^2 + 0.2^2) = 0.32. */
 static void
 test_score_by_hand(void **state)
 {
@@ -180,7 +181,8 @@ test_score_by_hand(void **state)
 	    "\"vcpus\":2},{\"name\":\"c\",\"host\":\"n3\",\"mem_mib\":9}]}");
 	assert_true(fabs(balance_score(m, BALANCE_POLICY_BALANCE) - 0.575) <
 	    1e-12);
-	assert_true(balance_score(m, BALANCE_POLICY_CONSOLIDATE) == 2);
+	assert_true(fabs(balance_score(m, BALANCE_POLICY_CONSOLIDATE) - 2.32) <
+	    1e-12);
 	balance_model_free(m);
 }
 
@@ -529,6 +531,20 @@ test_stopping_rules(void **state)
 	balance_model_free(m);
 }
 
+/* Consolidate: every move lowers the score (none gains nothing). */
+static void
+assert_scores_fall(const struct balance_plan *p)
+{
+	double before = p->score_before;
+	size_t i;
+
+	for (i = 0; i < p->nmoves; i++) {
+		assert_true(p->moves[i].score_after < before);
+		before = p->moves[i].score_after;
+	}
+	assert_true(p->score_after == before);
+}
+
 /* Four half-empty hosts pack onto two; the ceiling keeps a third. */
 static void
 test_consolidate(void **state)
@@ -554,12 +570,16 @@ test_consolidate(void **state)
 	o.util_ceiling = 0.8;
 	p = plan_ok(m, &o);
 	check_plan(m, &o, p);
-	assert_true(p->score_before == 4);
+	/* The score's whole part is the hosts in use. */
+	assert_int_equal((int)p->score_before, 4);
 	/* 1400 MiB over hosts of 800 usable: two hosts, one the pinned n4. */
-	assert_true(p->score_after == 2);
+	assert_int_equal((int)p->score_after, 2);
+	assert_scores_fall(p);
 	assert_true(balance_apply(m, p) == 0);
 	assert_int_equal(m->vms[4].host, 3);
-	assert_true(balance_score(m, BALANCE_POLICY_CONSOLIDATE) == 2);
+	assert_int_equal((int)balance_score(m, BALANCE_POLICY_CONSOLIDATE), 2);
+	assert_true(balance_score(m, BALANCE_POLICY_CONSOLIDATE) ==
+	    p->score_after);
 	balance_plan_free(p);
 	balance_model_free(m);
 
@@ -572,13 +592,15 @@ test_consolidate(void **state)
 	assert_int_equal(p->nmoves, 1);
 	assert_int_equal(p->moves[0].vm, 0);
 	assert_int_equal(p->moves[0].to, 3);
-	assert_true(p->score_after == 3);
+	assert_int_equal((int)p->score_after, 3);
+	assert_scores_fall(p);
 	balance_plan_free(p);
 	/* At 0.5 no VM fits next to another. */
 	o.util_ceiling = 0.5;
 	p = plan_ok(m, &o);
 	assert_int_equal(p->nmoves, 0);
-	assert_true(p->score_after == 4);
+	assert_int_equal((int)p->score_after, 4);
+	assert_true(p->score_after == p->score_before);
 	balance_plan_free(p);
 	balance_model_free(m);
 }
@@ -586,8 +608,8 @@ test_consolidate(void **state)
 /*
  * Issue 13's cluster: consolidate planned 5 moves, g1 and g3 each twice
  * (h1 -> h2 -> h3), the first gaining nothing. The plan moves each VM at
- * most once, every host's moves together free that host (hosts in use
- * fall at the end of each), and all ends on h3: 3 moves, 1 host.
+ * most once, every host's moves together free that host, every move lowers
+ * the score (not only a host's last), and all ends on h3: 3 moves, 1 host.
  */
 static void
 test_consolidate_moves_once(void **state)
@@ -611,7 +633,8 @@ test_consolidate_moves_once(void **state)
 	o.policy = BALANCE_POLICY_CONSOLIDATE;
 	p = plan_ok(m, &o);
 	check_plan(m, &o, p);
-	assert_true(p->score_before == 3);
+	assert_int_equal((int)p->score_before, 3);
+	/* All on one host: no spread left, exactly 1. */
 	assert_true(p->score_after == 1);
 	assert_int_equal(p->nmoves, 3);
 	for (i = 0; i < p->nmoves; i++) {
@@ -619,16 +642,28 @@ test_consolidate_moves_once(void **state)
 		for (j = 0; j < i; j++)
 			assert_int_not_equal(p->moves[i].vm, p->moves[j].vm);
 	}
-	/* Each source's last move frees it: the score falls there, and
-	 * never rises. */
+	/* Every move counts: g1 leaving h1 lowers the score although h1
+	 * is freed only by g3's move after it; each source's last move
+	 * takes a host off the whole part. */
+	assert_scores_fall(p);
 	before = p->score_before;
 	for (i = 0; i < p->nmoves; i++) {
-		assert_true(p->moves[i].score_after <= before);
 		if (i + 1 == p->nmoves || p->moves[i + 1].from !=
 		    p->moves[i].from)
-			assert_true(p->moves[i].score_after < before);
+			assert_int_equal((int)p->moves[i].score_after,
+			    (int)before - 1);
+		else
+			assert_int_equal((int)p->moves[i].score_after,
+			    (int)before);
 		before = p->moves[i].score_after;
 	}
+	/* The first move is h1's g1 (256 MiB of 2048 onto h3): the
+	 * spread falls from 1 - (1/16 + 1/16 + 1/4) to 1 - (1/64 + 1/16 +
+	 * 25/64). */
+	assert_int_equal(p->moves[0].from, 0);
+	assert_true(fabs(p->score_before - 3.625) < 1e-9);
+	assert_true(fabs(p->moves[0].score_after - (3 + 1 - 30.0 / 64)) <
+	    1e-9);
 	balance_plan_free(p);
 	balance_model_free(m);
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -698,6 +699,109 @@ test_migrate_sigint_aborts(void **state)
 	fctl_assert_str(o, "error", "aborted by operator");
 }
 
+/* Ctrl-C on a terminal asks "abort job N? [y/N]" without stopping:
+ * progress keeps being drawn under the question (no blocking read of the
+ * terminal), a key answers it (no Enter, no echo), n goes on, y aborts,
+ * and the terminal is left as it was. */
+static void
+test_migrate_question_keeps_progress(void **state)
+{
+	struct fctl_session *s = *state;
+	Ferry__MigrateOptions *m;
+	Ferry__JobRequest *r;
+	struct pollfd pfd;
+	const char *p, *q = "abort job 7? [y/N] ";
+	char want[64];
+	uint32_t serial, aserial;
+	size_t at;
+
+	fctl_spawn_ctty(s, NULL, "migrate", "vm1", "--to", "h2", NULL);
+	fctl_accept(s);
+	m = fctl_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
+	    &serial);
+	ferry__migrate_options__free_unpacked(m, NULL);
+	fake_reply_job(s, MSG_CTL_MIGRATE, serial, 7, "pending", "h1", "h2");
+	fake_progress(s, serial, 7, 30);
+	p = fctl_wait_output(s, 0, " 30.0% [");
+
+	assert_int_equal(kill(s->pid, SIGINT), 0);
+	p = fctl_wait_output(s, p - s->obuf, q);
+	at = p - s->obuf;
+	/* While it waits: single keys, no echo. */
+	assert_int_equal(fctl_tty_lflag(s) & (ICANON | ECHO), 0);
+	/* Progress still comes, the question leading each redraw. */
+	fake_progress(s, serial, 7, 60);
+	snprintf(want, sizeof(want), "\r\033[K%s 60.0%% [", q);
+	p = fctl_wait_output(s, at, want);
+	fake_progress(s, serial, 7, 70);
+	snprintf(want, sizeof(want), "\r\033[K%s 70.0%% [", q);
+	p = fctl_wait_output(s, p - s->obuf, want);
+	/* Nothing was sent while asking. */
+	pfd.fd = s->cfd;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 300), 0);
+
+	/* n: the question goes, the line stays, nothing aborted. */
+	fctl_type(s, "n");
+	p = fctl_wait_output(s, p - s->obuf + 1, "\r\033[K 70.0% [");
+	fake_progress(s, serial, 7, 80);
+	p = fctl_wait_output(s, p - s->obuf, "\r\033[K 80.0% [");
+	assert_int_equal(poll(&pfd, 1, 300), 0);
+	assert_int_equal(fctl_tty_lflag(s) & (ICANON | ECHO), ICANON | ECHO);
+
+	/* Asked again, y: the abort goes at once. */
+	assert_int_equal(kill(s->pid, SIGINT), 0);
+	p = fctl_wait_output(s, p - s->obuf, q);
+	fctl_type(s, "y");
+	r = fctl_call(s, MSG_CTL_ABORT, &ferry__job_request__descriptor,
+	    &aserial);
+	assert_int_equal(r->id, 7);
+	ferry__job_request__free_unpacked(r, NULL);
+	fake_reply_job(s, MSG_CTL_ABORT, aserial, 7, "migrating", "h1", "h2");
+	p = fctl_wait_output(s, p - s->obuf,
+	    "abort requested (state migrating)");
+	fake_state(s, serial, 7, "rolled_back", "aborted by operator");
+	fake_done(s, serial, 7, "rolled_back", "h1", "aborted by operator");
+	at = p - s->obuf;
+	assert_int_equal(fctl_wait_exit(s), 1);
+	/* The terminal as it was: lines and echo back. */
+	assert_int_equal(fctl_tty_lflag(s) & (ICANON | ECHO), ICANON | ECHO);
+	assert_int_equal(fctl_finish(s), 1);
+	assert_non_null(strstr(s->obuf + at, "rolled back: vm1 runs on h1: "
+	    "aborted by operator"));
+}
+
+/* A second Ctrl-C while the question waits means yes, as before. */
+static void
+test_migrate_question_second_sigint(void **state)
+{
+	struct fctl_session *s = *state;
+	Ferry__MigrateOptions *m;
+	Ferry__JobRequest *r;
+	uint32_t serial, aserial;
+
+	fctl_spawn_ctty(s, NULL, "migrate", "vm1", "--to", "h2", NULL);
+	fctl_accept(s);
+	m = fctl_call(s, MSG_CTL_MIGRATE, &ferry__migrate_options__descriptor,
+	    &serial);
+	ferry__migrate_options__free_unpacked(m, NULL);
+	fake_reply_job(s, MSG_CTL_MIGRATE, serial, 7, "pending", "h1", "h2");
+	fake_progress(s, serial, 7, 30);
+	(void)fctl_wait_output(s, 0, " 30.0% [");
+	assert_int_equal(kill(s->pid, SIGINT), 0);
+	(void)fctl_wait_output(s, 0, "abort job 7? [y/N] ");
+	assert_int_equal(kill(s->pid, SIGINT), 0);
+	r = fctl_call(s, MSG_CTL_ABORT, &ferry__job_request__descriptor,
+	    &aserial);
+	assert_int_equal(r->id, 7);
+	ferry__job_request__free_unpacked(r, NULL);
+	fake_reply_job(s, MSG_CTL_ABORT, aserial, 7, "migrating", "h1", "h2");
+	fake_done(s, serial, 7, "rolled_back", "h1", "aborted by operator");
+	assert_int_equal(fctl_wait_exit(s), 1);
+	assert_int_equal(fctl_tty_lflag(s) & (ICANON | ECHO), ICANON | ECHO);
+	assert_int_equal(fctl_finish(s), 1);
+}
+
 static void
 test_unreachable(void **state)
 {
@@ -1209,6 +1313,8 @@ main(void)
 		T(test_vms_roles),
 		T(test_tty_line_cleared_before_error),
 		T(test_migrate_sigint_aborts),
+		T(test_migrate_question_keeps_progress),
+		T(test_migrate_question_second_sigint),
 		T(test_watch_json),
 		T(test_watch_plain_rolled_back),
 		T(test_watch_lost_coordinator),

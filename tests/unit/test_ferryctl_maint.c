@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -626,6 +627,67 @@ test_sigint_json_cancels(void **state)
 	fctl_assert_int(o, "moved", 1);
 }
 
+/* On a terminal Ctrl-C asks "cancel the drain of h1? [y/N]" under the
+ * live block and the block keeps being redrawn while it waits; y cancels,
+ * and the terminal is left as it was. */
+static void
+test_sigint_tty_question_keeps_block(void **state)
+{
+	static const struct item ev1[] = {
+		{ "vm1", "h2", "migrating", NULL, 1, 30 },
+		{ "vm2", "h3", "planned", NULL, 0, -1 },
+		{ "vm3", "h2", "planned", NULL, 0, -1 },
+	};
+	static const struct item ev2[] = {
+		{ "vm1", "h2", "migrating", NULL, 1, 64 },
+		{ "vm2", "h3", "planned", NULL, 0, -1 },
+		{ "vm3", "h2", "planned", NULL, 0, -1 },
+	};
+	static const struct item done[] = {
+		{ "vm1", "h2", "moved", NULL, 1, -1 },
+		{ "vm2", "h3", "cancelled", NULL, 0, -1 },
+		{ "vm3", "h2", "cancelled", NULL, 0, -1 },
+	};
+	struct fctl_session *s = *state;
+	Ferry__MaintenanceRequest *r;
+	const char *p, *q = "cancel the drain of h1? [y/N] ";
+	struct pollfd pfd;
+	uint32_t serial, cserial;
+	size_t at;
+
+	fctl_spawn_ctty(s, NULL, "maintenance", "enter", "h1", "--wait",
+	    NULL);
+	fctl_accept(s);
+	r = fake_maint(s, MSG_CTL_MAINT_ENTER, &serial);
+	ferry__maintenance_request__free_unpacked(r, NULL);
+	reply_drain(s, MSG_CTL_MAINT_ENTER, serial, 16, "draining", "draining",
+	    NULL, plan3, N(plan3));
+	event_drain(s, serial, "item", 16, "draining", "draining", ev1, N(ev1));
+	p = fctl_wait_output(s, 0, "30");
+	assert_int_equal(kill(s->pid, SIGINT), 0);
+	p = fctl_wait_output(s, p - s->obuf, q);
+	at = p - s->obuf + strlen(q);
+	assert_int_equal(fctl_tty_lflag(s) & (ICANON | ECHO), 0);
+	/* The block is redrawn with vm1's new percent, the question again
+	 * under it; nothing was sent. */
+	event_drain(s, serial, "item", 16, "draining", "draining", ev2, N(ev2));
+	p = fctl_wait_output(s, at, "64");
+	(void)fctl_wait_output(s, p - s->obuf, q);
+	pfd.fd = s->cfd;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 300), 0);
+	fctl_type(s, "y");
+	r = fake_maint(s, MSG_CTL_MAINT_CANCEL, &cserial);
+	ferry__maintenance_request__free_unpacked(r, NULL);
+	reply_drain(s, MSG_CTL_MAINT_CANCEL, cserial, 16, "cancelled",
+	    "draining", NULL, ev2, N(ev2));
+	event_drain(s, serial, "done", 16, "cancelled", "up", done, N(done));
+	assert_int_equal(fctl_wait_exit(s), 1);
+	assert_int_equal(fctl_tty_lflag(s) & (ICANON | ECHO), ICANON | ECHO);
+	assert_int_equal(fctl_finish(s), 1);
+	assert_non_null(strstr(s->obuf, "cancel requested"));
+}
+
 static void
 test_bad_arguments(void **state)
 {
@@ -667,6 +729,7 @@ main(void)
 		T(test_exit),
 		T(test_exit_restore_wait),
 		T(test_sigint_json_cancels),
+		T(test_sigint_tty_question_keeps_block),
 		T(test_bad_arguments),
 	};
 
