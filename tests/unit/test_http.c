@@ -303,6 +303,12 @@ seen_on_h1(struct cluster *cl, void *arg)
 	return cluster_inventory_has(cl, arg, 0);
 }
 
+static int
+seen_on_h2(struct cluster *cl, void *arg)
+{
+	return cluster_inventory_has(cl, arg, 1);
+}
+
 /* Two operators POST the same migration at once: exactly one 202, the
  * other 409, and one job. */
 static void
@@ -434,6 +440,8 @@ test_migrate_options(void **state)
 
 	/* Back, several streams, post-copy off (false: --no-postcopy). */
 	cluster_script(1, "vo", 6, 0, NULL);
+	hostd_inventory_refresh(&cl->hd[1]);
+	assert_true(cluster_run_until(cl, seen_on_h2, (void *)"vo", 20000));
 	assert_int_equal(req(cl, &r, "POST", "/v1/migrations", op_tok,
 	    "{\"vm\":\"vo\",\"to\":\"h1\",\"parallel\":3,\"postcopy\":false}"),
 	    202);
