@@ -11,6 +11,11 @@
  * stream, is the limit. */
 #define VALIDATE_PARALLEL_MAX	16
 
+/* The ranges of a migration's options, ferryctl's and the API's alike. */
+#define VALIDATE_MAX_BANDWIDTH_MIBS	1048576		/* 1 TiB/s */
+#define VALIDATE_MAX_DOWNTIME_MS	60000		/* a minute's pause */
+#define VALIDATE_MAX_TIMEOUT_S		86400		/* a day */
+
 /* validate.c */
 int	validate_domain_name(const char *, char *err, size_t errlen);
 int	validate_host_name(const char *, char *err, size_t errlen);

@@ -3,8 +3,11 @@
  * ferryctl (the peer's uid, SO_PEERCRED) or from the HTTPS API (the
  * token's name), is written to the store before it acts, outcome
  * "pending", and completed once with its outcome: "accepted" with the job
- * or run it started or acted on, or "refused" with the refusal. A command
- * whose row cannot be written is refused: nothing acts unrecorded. */
+ * or run it started or acted on, or "refused" with the refusal, even when
+ * the caller went away before the answer. A call nothing ever answered is
+ * made final when its client is freed (control.c): "client-gone", or
+ * "interrupted" when the coordinator stopped first. A command whose row
+ * cannot be written is refused: nothing acts unrecorded. */
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>

@@ -89,9 +89,18 @@ control_client_unref(struct ctl_client *c)
 
 	if (c == NULL || --c->references > 0)
 		return;
-	/* A call never answered keeps its row pending: that is the truth. */
+	/* Nobody holds the client any more, so nobody will answer it: a
+	 * call still pending never will be. Its row is made final with what
+	 * is known, not left pending for ever. (Handlers answer a caller
+	 * that went away all the same, which records the real outcome:
+	 * this is for what never answered.) */
 	while ((a = TAILQ_FIRST(&c->audits)) != NULL) {
 		TAILQ_REMOVE(&c->audits, a, entry);
+		if (c->co->store != NULL)
+			audit_end(c->co, a->id, c->co->stopping ?
+			    "interrupted" : "client-gone", 0, c->co->stopping ?
+			    "the coordinator stopped before it answered" :
+			    "the caller went away and no outcome was given");
 		free(a);
 	}
 	frame_reader_reset(&c->rd);

@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "converge.h"
 #include "coordinator.h"
 #include "http.h"
 #include "jsonv.h"
 #include "log.h"
+#include "validate.h"
 
 /* One call through the control handlers. */
 struct http_call {
@@ -227,10 +229,10 @@ http_api_str(struct http_req *r, struct json_object *o, const char *key,
 	return 0;
 }
 
-/* *has: given. A number in [0, max], integral. */
+/* *has: given. A number in [min, max], integral. */
 static int
 http_api_uint(struct http_req *r, struct json_object *o, const char *key,
-    uint64_t max, int *has, uint64_t *out)
+    uint64_t min, uint64_t max, int *has, uint64_t *out)
 {
 	struct json_object *v;
 	int64_t n;
@@ -240,9 +242,12 @@ http_api_uint(struct http_req *r, struct json_object *o, const char *key,
 	    json_type_null))
 		return 0;
 	if (!json_object_is_type(v, json_type_int) ||
-	    (n = json_object_get_int64(v)) < 0 || (uint64_t)n > max) {
+	    (n = json_object_get_int64(v)) < 0 || (uint64_t)n < min ||
+	    (uint64_t)n > max) {
 		http_reply_error(r, 400, "bad_request", "'%s' must be an "
-		    "integer from 0 to %" PRIu64, key, max);
+		    "integer from %" PRIu64 " to %" PRIu64 ", not %s", key, min,
+		    max, json_object_to_json_string_ext(v,
+		    JSON_C_TO_STRING_PLAIN));
 		return -1;
 	}
 	*has = 1;
@@ -378,13 +383,16 @@ http_api_abort(struct http_req *r)
 	    http_api_render_job_info, 202);
 }
 
-/* The members a migration and its check share (as ferryctl's migopts.c):
- * 0, or -1 with the error answered. */
+/* The members a migration and its check share, with ferryctl's ranges
+ * (migopts.c): 0, or -1 with the error answered. */
 struct http_api_migopts {
 	const char	*vm, *to;
 	int		 has_bandwidth, has_max_downtime, copy_storage;
 	uint64_t	 bandwidth_mibs;
 	uint32_t	 max_downtime_ms;
+	int		 has_parallel;
+	uint32_t	 parallel;
+	int		 tls;		/* 1 true, -1 false, 0 the policy's */
 };
 
 static int
@@ -398,18 +406,52 @@ http_api_migopts(struct http_req *r, struct json_object *o,
 	if (http_api_str(r, o, "vm", 1, &mo->vm) < 0 ||
 	    http_api_str(r, o, "to", 0, &mo->to) < 0)
 		return -1;
-	if (http_api_uint(r, o, "bandwidth_mib", UINT32_MAX, &has, &v) < 0)
+	if (http_api_uint(r, o, "bandwidth_mib", 1,
+	    VALIDATE_MAX_BANDWIDTH_MIBS, &has, &v) < 0)
 		return -1;
 	mo->has_bandwidth = has;
 	mo->bandwidth_mibs = v;
-	if (http_api_uint(r, o, "max_downtime_ms", UINT32_MAX, &has, &v) < 0)
+	if (http_api_uint(r, o, "max_downtime_ms", 1, VALIDATE_MAX_DOWNTIME_MS,
+	    &has, &v) < 0)
 		return -1;
 	mo->has_max_downtime = has;
 	mo->max_downtime_ms = (uint32_t)v;
 	if (http_api_bool(r, o, "copy_storage", &has, &b) < 0)
 		return -1;
 	mo->copy_storage = has && b;
+	if (http_api_uint(r, o, "parallel", 1, VALIDATE_PARALLEL_MAX, &has,
+	    &v) < 0)
+		return -1;
+	mo->has_parallel = has;
+	mo->parallel = (uint32_t)v;
+	if (http_api_bool(r, o, "tls", &has, &b) < 0)
+		return -1;
+	mo->tls = has ? (b ? 1 : -1) : 0;
 	return 0;
+}
+
+/* postcopy: true or false (--postcopy, --no-postcopy), or a mode as
+ * --postcopy=MODE takes; *out as MigrateOptions.postcopy, 0 not given. */
+static int
+http_api_postcopy(struct http_req *r, struct json_object *o, int *out)
+{
+	struct json_object *v;
+
+	*out = 0;
+	if (!json_object_object_get_ex(o, "postcopy", &v) ||
+	    json_object_is_type(v, json_type_null))
+		return 0;
+	if (json_object_is_type(v, json_type_boolean)) {
+		*out = json_object_get_boolean(v) ? 1 : -1;
+		return 0;
+	}
+	if (json_object_is_type(v, json_type_string) &&
+	    (*out = converge_postcopy_mode(json_object_get_string(v))) != 0)
+		return 0;
+	http_reply_error(r, 400, "bad_request", "'postcopy' must be true, "
+	    "false, \"never\", \"stalled\" or \"always\", not %s",
+	    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	return -1;
 }
 
 static void
@@ -417,7 +459,7 @@ http_api_migrate(struct http_req *r)
 {
 	static const char *const keys[] = { "vm", "to", "bandwidth_mib",
 	    "max_downtime_ms", "timeout_s", "postcopy", "auto_converge",
-	    "copy_storage", NULL };
+	    "copy_storage", "parallel", "tls", NULL };
 	Ferry__MigrateOptions q = FERRY__MIGRATE_OPTIONS__INIT;
 	struct http_api_migopts mo;
 	struct json_object *o;
@@ -434,14 +476,18 @@ http_api_migrate(struct http_req *r)
 	q.has_max_downtime_ms = mo.has_max_downtime;
 	q.max_downtime_ms = mo.max_downtime_ms;
 	q.has_copy_storage = q.copy_storage = mo.copy_storage;
-	if (http_api_uint(r, o, "timeout_s", UINT32_MAX, &has, &v) < 0)
+	q.has_parallel = mo.has_parallel;
+	q.parallel = mo.parallel;
+	q.has_tls = mo.tls != 0;
+	q.tls = mo.tls;
+	if (http_api_uint(r, o, "timeout_s", 1, VALIDATE_MAX_TIMEOUT_S, &has,
+	    &v) < 0)
 		return;
 	q.has_timeout_s = has;
 	q.timeout_s = (uint32_t)v;
-	if (http_api_bool(r, o, "postcopy", &has, &b) < 0)
+	if (http_api_postcopy(r, o, &q.postcopy) < 0)
 		return;
-	q.has_postcopy = has;
-	q.postcopy = b ? 1 : -1;
+	q.has_postcopy = q.postcopy != 0;
 	if (http_api_bool(r, o, "auto_converge", &has, &b) < 0)
 		return;
 	q.has_auto_converge = has && b;
@@ -456,7 +502,7 @@ static void
 http_api_check(struct http_req *r)
 {
 	static const char *const keys[] = { "vm", "to", "bandwidth_mib",
-	    "max_downtime_ms", "copy_storage", NULL };
+	    "max_downtime_ms", "copy_storage", "parallel", "tls", NULL };
 	Ferry__CheckRequest q = FERRY__CHECK_REQUEST__INIT;
 	struct http_api_migopts mo;
 	struct json_object *o;
@@ -471,6 +517,10 @@ http_api_check(struct http_req *r)
 	q.has_max_downtime_ms = mo.has_max_downtime;
 	q.max_downtime_ms = mo.max_downtime_ms;
 	q.has_copy_storage = q.copy_storage = mo.copy_storage;
+	q.has_parallel = mo.has_parallel;
+	q.parallel = mo.parallel;
+	q.has_tls = mo.tls != 0;
+	q.tls = mo.tls;
 	http_api_call(r, MSG_CTL_CHECK, &q.base, &ferry__check_reply__descriptor,
 	    http_api_render_check, 200);
 }
@@ -518,7 +568,7 @@ http_api_maintenance(struct http_req *r)
 		return;
 	q.has_copy_storage = has;
 	q.copy_storage = b;
-	if (http_api_uint(r, o, "max_parallel", 64, &has, &v) < 0)
+	if (http_api_uint(r, o, "max_parallel", 0, 64, &has, &v) < 0)
 		return;
 	q.has_max_parallel = has;
 	q.max_parallel = (uint32_t)v;
@@ -549,7 +599,7 @@ http_api_rebalance(struct http_req *r, int apply)
 		if (http_api_str(r, o, "objective", 0, &s) < 0)
 			return;
 		q.objective = (char *)s;
-		if (http_api_uint(r, o, "max_moves", UINT32_MAX, &has, &v) < 0)
+		if (http_api_uint(r, o, "max_moves", 0, UINT32_MAX, &has, &v) < 0)
 			return;
 		q.has_max_moves = has;
 		q.max_moves = (uint32_t)v;

@@ -326,7 +326,8 @@ rebalance_do(struct coord *co, enum balance_policy policy,
 		r.drain_id = id;
 		if (c != NULL) {
 			(void)control_reply(c, type, serial, &r.base);
-			drain_watch(co, id, c, serial);
+			if (control_client_alive(c))
+				drain_watch(co, id, c, serial);
 		}
 		log_info("rebalance %lld: %s", (long long)id, msg);
 	} else if (c != NULL) {
@@ -366,14 +367,19 @@ static struct rb_pending *rb_current;	/* at most one at a time */
 static void
 rebalance_finish_pending(struct rb_pending *rp)
 {
-	/* A requester that went away is as none (control.c). */
-	struct ctl_client *c = control_client_alive(rp->client) ? rp->client :
-	    NULL;
+	/* A requester that went away is answered all the same: nothing
+	 * reaches it (control.c drops what is written to a dead client), but
+	 * the answer is what makes its audit row final with the outcome. */
+	struct ctl_client *c = rp->client;
 	char err[512];
 
 	rb_current = NULL;
 	if (rp->co->stopping) {
 		/* Calls failed because the coordinator is going away. */
+		if (c != NULL)
+			(void)control_error(c, rp->type, rp->serial, 0,
+			    "the coordinator stopped before the rebalance "
+			    "was planned; nothing was moved");
 		rebalance_blocked_clear(&rp->blocked);
 		control_client_unref(rp->client);
 		free(rp);

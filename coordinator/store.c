@@ -32,9 +32,10 @@
  * replaces it on PostgreSQL. New steps: portable SQL only (BIGINT for
  * times and sizes, TEXT, INTEGER), appended to store_migrations.
  */
-/* The audit table after its id, and its index: the same on both
- * backends (only the id's auto-increment is spelled differently). */
-#define AUDIT_COLUMNS							\
+/* The audit table after its id, with the outcomes it takes, and its
+ * index: the same on both backends (only the id's auto-increment is
+ * spelled differently). */
+#define AUDIT_COLUMNS_OF(outcomes)					\
 	"  time_ms BIGINT NOT NULL,"					\
 	"  via TEXT NOT NULL CHECK (via IN ('ctl', 'api')),"		\
 	"  who TEXT NOT NULL,"						\
@@ -43,12 +44,18 @@
 	"  what TEXT NOT NULL,"						\
 	"  args TEXT,"							\
 	"  outcome TEXT NOT NULL DEFAULT 'pending'"			\
-	"    CHECK (outcome IN ('pending', 'accepted', 'refused')),"	\
+	"    CHECK (outcome IN (" outcomes ")),"			\
 	"  job_id BIGINT,"						\
 	"  message TEXT,"						\
 	"  ended_ms BIGINT"						\
-	");"								\
-	"CREATE INDEX audit_by_time ON audit(time_ms)"
+	")"
+#define AUDIT_INDEX	"CREATE INDEX audit_by_time ON audit(time_ms)"
+#define AUDIT_OUTCOMES_4	"'pending', 'accepted', 'refused'"
+/* Schema 6: a call nothing answered ends client-gone, or interrupted by
+ * the coordinator's stop (control.c). */
+#define AUDIT_OUTCOMES_6						\
+	AUDIT_OUTCOMES_4 ", 'client-gone', 'interrupted'"
+#define AUDIT_COLUMNS	AUDIT_COLUMNS_OF(AUDIT_OUTCOMES_4) ";" AUDIT_INDEX
 
 static const char *const store_migrations[] = {
 	/* 0 -> 1 */
@@ -148,6 +155,16 @@ static const char *const store_migrations[] = {
 	/* 4 -> 5: writes fenced by the HA lease's epoch (PostgreSQL only:
 	 * SQLite serves one coordinator, nothing to fence) */
 	"SELECT 1",
+	/* 5 -> 6: the audit outcomes client-gone and interrupted. SQLite
+	 * cannot change a CHECK, so the table is rebuilt, its ids kept (and
+	 * AUTOINCREMENT's high mark, which the copy carries over). */
+	"CREATE TABLE audit_new ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	AUDIT_COLUMNS_OF(AUDIT_OUTCOMES_6) ";"
+	"INSERT INTO audit_new SELECT * FROM audit;"
+	"DROP TABLE audit;"
+	"ALTER TABLE audit_new RENAME TO audit;"
+	AUDIT_INDEX,
 };
 
 #define STORE_SCHEMA_VERSION	((int)nitems(store_migrations))
@@ -262,6 +279,11 @@ static const char *const store_migrations_pg[] = {
 	FENCE_TRIGGER("hosts") FENCE_TRIGGER("vms") FENCE_TRIGGER("jobs")
 	FENCE_TRIGGER("job_events") FENCE_TRIGGER("host_trust")
 	FENCE_TRIGGER("runs") FENCE_TRIGGER("audit"),
+	/* 5 -> 6: the audit outcomes client-gone and interrupted; the
+	 * column's CHECK has PostgreSQL's default name. */
+	"ALTER TABLE audit DROP CONSTRAINT audit_outcome_check;"
+	"ALTER TABLE audit ADD CONSTRAINT audit_outcome_check"
+	"  CHECK (outcome IN (" AUDIT_OUTCOMES_6 "))",
 	/* Later steps: NULL, the portable SQL serves. */
 };
 

@@ -182,7 +182,8 @@ struct store_audit {
 	int64_t		 uid, pid;
 	char		 what[32];
 	char		*args;			/* JSON; owned; may be NULL */
-	char		 outcome[16];		/* pending, accepted, refused */
+	char		 outcome[16];		/* pending, accepted, refused,
+						 * client-gone, interrupted */
 	int64_t		 job_id;		/* 0: none */
 	char		*message;		/* owned; may be NULL */
 	uint64_t	 ended_ms;		/* 0 while pending */

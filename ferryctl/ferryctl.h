@@ -11,6 +11,7 @@
 
 #include "jsonv.h"
 #include "msg.h"
+#include "validate.h"
 
 #define CTL_EXIT_OK		0
 #define CTL_EXIT_FAIL		1	/* the operation failed or was refused */
@@ -20,10 +21,10 @@
 #define CTL_EXIT_DENIED		5	/* not allowed: not in the socket's group */
 
 /* Bounds of the options every migration command takes: what QEMU and a
- * network can do, not what the integer holds. */
-#define CTL_MAX_BANDWIDTH_MIBS	1048576		/* 1 TiB/s */
-#define CTL_MAX_DOWNTIME_MS	60000		/* a minute's pause */
-#define CTL_MAX_TIMEOUT_S	86400		/* a day */
+ * network can do, not what the integer holds (validate.h: the API's too). */
+#define CTL_MAX_BANDWIDTH_MIBS	VALIDATE_MAX_BANDWIDTH_MIBS
+#define CTL_MAX_DOWNTIME_MS	VALIDATE_MAX_DOWNTIME_MS
+#define CTL_MAX_TIMEOUT_S	VALIDATE_MAX_TIMEOUT_S
 #define CTL_MAX_JOB_ID		INT64_MAX	/* the store's integer */
 #define CTL_STR_(x)	#x
 #define CTL_STR(x)	CTL_STR_(x)

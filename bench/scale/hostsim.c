@@ -8,12 +8,15 @@
  * one libuv loop (and so libuv's worker pool).
  *
  *   hostsim -n hosts -p baseport -k keydir -a authorized_keys [-m vms]
- *       [-s stack_kib] [-r ready_file] [-v]
+ *       [-s stack_kib] [-i idle_timeout_ms] [-r ready_file] [-v]
  *
  * Host i (0-based) is "sim<i>" on port baseport + i with host key
  * keydir/hk<i>, libvirt URI fake://sim<i>, and runs domains
  * "sim<i>-vm<j>". When every host listens, hostsim writes "ready" to
- * ready_file (or stdout). SIGTERM or SIGINT stops every host.
+ * ready_file (or stdout). SIGTERM or SIGINT stops every host. -i sets
+ * every host's session idle timeout (hostd's idle_timeout_ms, 15000 by
+ * default): on a loaded machine a coordinator starved of CPU is not heard
+ * in time, and the sessions close and reconnect in a storm.
  */
 #include <sys/resource.h>
 
@@ -33,7 +36,8 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: hostsim -n hosts -p baseport -k keydir "
-	    "-a authorized_keys [-m vms] [-s stack_kib] [-r ready_file] "
+	    "-a authorized_keys [-m vms] [-s stack_kib] [-i idle_ms] "
+	    "[-r ready_file] "
 	    "[-v]\n");
 	exit(2);
 }
@@ -99,13 +103,16 @@ main(int argc, char *argv[])
 	uv_loop_t loop;
 	FILE *fp;
 	char err[1024];
-	long n = 0, base = 0, vms = 20, stack_kib = 0;
+	long n = 0, base = 0, vms = 20, stack_kib = 0, idle_ms = 0;
 	int ch, i, verbose = 0, rc;
 
-	while ((ch = getopt(argc, argv, "a:k:m:n:p:r:s:v")) != -1) {
+	while ((ch = getopt(argc, argv, "a:i:k:m:n:p:r:s:v")) != -1) {
 		switch (ch) {
 		case 'a':
 			authkeys = optarg;
+			break;
+		case 'i':
+			idle_ms = num(optarg, 1000, 3600000);
 			break;
 		case 'k':
 			keydir = optarg;
@@ -168,6 +175,8 @@ main(int argc, char *argv[])
 	for (i = 0; i < n; i++) {
 		sim_host(i, (int)vms);
 		parse_hostd_defaults(&hc);
+		if (idle_ms > 0)
+			hc.idle_timeout_ms = (int)idle_ms;
 		snprintf(hc.listen, sizeof(hc.listen), "127.0.0.1");
 		hc.port = (int)(base + i);
 		snprintf(hc.host_key, sizeof(hc.host_key), "%s/hk%d", keydir, i);

@@ -24,6 +24,8 @@
 #include "coordinator.h"
 #include "fake_hv.h"
 #include "http.h"
+#include "job.h"
+#include "store.h"
 
 static int http_port;
 static int answer_timeout_s = 30;
@@ -301,6 +303,12 @@ seen_on_h1(struct cluster *cl, void *arg)
 	return cluster_inventory_has(cl, arg, 0);
 }
 
+static int
+seen_on_h2(struct cluster *cl, void *arg)
+{
+	return cluster_inventory_has(cl, arg, 1);
+}
+
 /* Two operators POST the same migration at once: exactly one 202, the
  * other 409, and one job. */
 static void
@@ -331,6 +339,196 @@ test_same_migration_twice(void **state)
 	cluster_wait_final(cl, json_object_get_int64(v), 20000);
 	cluster_expect_job(cl, json_object_get_int64(v), "succeeded", NULL);
 	json_object_put(o);
+}
+
+
+/* A 400 whose message has want in it, and no job started for vm. */
+static void
+refused_400(struct cluster *cl, const char *body, const char *want)
+{
+	struct req r;
+
+	assert_int_equal(req(cl, &r, "POST", "/v1/migrations", op_tok, body),
+	    400);
+	if (strstr(r.out, want) == NULL)
+		fail_msg("%s: '%s' not in %s", body, want, r.out);
+	assert_null(job_find_vm(&cl->co, "vo"));
+}
+
+/*
+ * POST /v1/migrations takes every option ferryctl migrate has, with its
+ * ranges: a bad value is a 400 naming the member and nothing starts; the
+ * good ones reach the job and libvirt (bandwidth, downtime, timeout,
+ * postcopy mode, auto-converge, streams, TLS, copy-storage); POST
+ * /v1/checks takes the shared ones (tls: true checks the destination's
+ * TLS set-up, which the fake hosts do not have).
+ */
+static void
+test_migrate_options(void **state)
+{
+	struct cluster *cl = *state;
+	struct fake_hv_migrate_rec rec;
+	struct json_object *o, *v;
+	struct job *j;
+	struct req r;
+	int64_t id;
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vo", NULL,
+	    0), 0);
+	cluster_script(0, "vo", 6, 0, NULL);
+	hostd_inventory_refresh(&cl->hd[0]);
+	assert_true(cluster_run_until(cl, seen_on_h1, (void *)"vo", 20000));
+
+	refused_400(cl, "{\"vm\":\"vo\",\"bandwidth_mib\":0}",
+	    "'bandwidth_mib' must be an integer from 1 to 1048576, not 0");
+	refused_400(cl, "{\"vm\":\"vo\",\"bandwidth_mib\":1048577}",
+	    "'bandwidth_mib' must be an integer from 1 to 1048576");
+	refused_400(cl, "{\"vm\":\"vo\",\"bandwidth_mib\":\"40\"}",
+	    "'bandwidth_mib' must be an integer");
+	refused_400(cl, "{\"vm\":\"vo\",\"max_downtime_ms\":60001}",
+	    "'max_downtime_ms' must be an integer from 1 to 60000");
+	refused_400(cl, "{\"vm\":\"vo\",\"timeout_s\":0}",
+	    "'timeout_s' must be an integer from 1 to 86400");
+	refused_400(cl, "{\"vm\":\"vo\",\"parallel\":17}",
+	    "'parallel' must be an integer from 1 to 16, not 17");
+	refused_400(cl, "{\"vm\":\"vo\",\"postcopy\":\"sometimes\"}",
+	    "'postcopy' must be true, false, \\\"never\\\", \\\"stalled\\\" or "
+	    "\\\"always\\\", not \\\"sometimes\\\"");
+	refused_400(cl, "{\"vm\":\"vo\",\"tls\":\"yes\"}",
+	    "'tls' must be true or false");
+	refused_400(cl, "{\"vm\":\"vo\",\"auto_converge\":1}",
+	    "'auto_converge' must be true or false");
+	refused_400(cl, "{\"vm\":\"vo\",\"copy_storage\":null,\"paralel\":2}",
+	    "unknown field 'paralel'");
+	/* The coordinator's own refusal, as ferryctl gets it. */
+	refused_400(cl, "{\"vm\":\"vo\",\"to\":\"h2\",\"parallel\":4,"
+	    "\"postcopy\":\"always\"}", "cannot run post-copy over several");
+
+	/* tls: true reaches the destination's pre-check. */
+	assert_int_equal(req(cl, &r, "POST", "/v1/checks", op_tok,
+	    "{\"vm\":\"vo\",\"to\":\"h2\",\"tls\":true,\"parallel\":2}"), 200);
+	assert_non_null(strstr(r.out, "no TLS for migrations set up"));
+	assert_int_equal(req(cl, &r, "POST", "/v1/checks", op_tok,
+	    "{\"vm\":\"vo\",\"parallel\":0}"), 400);
+
+	/* Every option at once: each lands in the job. */
+	assert_int_equal(req(cl, &r, "POST", "/v1/migrations", op_tok,
+	    "{\"vm\":\"vo\",\"to\":\"h2\",\"bandwidth_mib\":33,"
+	    "\"max_downtime_ms\":400,\"timeout_s\":600,\"postcopy\":\"always\","
+	    "\"auto_converge\":true,\"parallel\":1,\"tls\":false,"
+	    "\"copy_storage\":true}"), 202);
+	assert_non_null(o = json_tokener_parse(r.out));
+	assert_true(json_object_object_get_ex(o, "id", &v));
+	id = json_object_get_int64(v);
+	json_object_put(o);
+	assert_non_null(j = job_find(&cl->co, id));
+	assert_int_equal(j->opts.bandwidth_mibs, 33);
+	assert_int_equal(j->opts.max_downtime_ms, 400);
+	assert_int_equal(j->opts.timeout_s, 600);
+	assert_int_equal(j->opts.postcopy, 2);
+	assert_true(j->opts.auto_converge);
+	assert_int_equal(j->opts.parallel, 1);
+	assert_false(j->opts.tls);
+	assert_true(j->opts.copy_storage);
+	cluster_wait_final(cl, id, 30000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_int_equal(fake_hv_last_migrate(cluster_host_uri(0), &rec), 0);
+	assert_int_equal(rec.bandwidth_mibs, 33);
+	assert_true(rec.allow_postcopy);
+	assert_true(rec.auto_converge);
+	assert_false(rec.tls);
+
+	/* Back, several streams, post-copy off (false: --no-postcopy). */
+	cluster_script(1, "vo", 6, 0, NULL);
+	hostd_inventory_refresh(&cl->hd[1]);
+	assert_true(cluster_run_until(cl, seen_on_h2, (void *)"vo", 20000));
+	assert_int_equal(req(cl, &r, "POST", "/v1/migrations", op_tok,
+	    "{\"vm\":\"vo\",\"to\":\"h1\",\"parallel\":3,\"postcopy\":false}"),
+	    202);
+	assert_non_null(o = json_tokener_parse(r.out));
+	assert_true(json_object_object_get_ex(o, "id", &v));
+	id = json_object_get_int64(v);
+	json_object_put(o);
+	assert_non_null(j = job_find(&cl->co, id));
+	assert_int_equal(j->opts.postcopy, -1);
+	cluster_wait_final(cl, id, 30000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_int_equal(fake_hv_last_migrate(cluster_host_uri(1), &rec), 0);
+	assert_int_equal(rec.parallel, 3);
+	assert_false(rec.allow_postcopy);
+}
+
+/* The audit row of the last command named what (caller frees). */
+static struct store_audit *
+last_audit(struct cluster *cl, const char *what)
+{
+	struct store_audit *a = NULL, *out = NULL;
+	size_t n = 0, i;
+
+	assert_int_equal(store_audit_list(cl->co.store, 0, 1000, &a, &n), 0);
+	for (i = n; i-- > 0;)
+		if (strcmp(a[i].what, what) == 0) {
+			assert_non_null(out = calloc(1, sizeof(*out)));
+			*out = a[i];
+			out->args = out->message = NULL;
+			if (a[i].message != NULL)
+				out->message = strdup(a[i].message);
+			break;
+		}
+	store_audit_list_free(a, n);
+	return out;
+}
+
+static int
+audit_final(struct cluster *cl, void *arg)
+{
+	struct store_audit *a = last_audit(cl, arg);
+	int rc = a != NULL && strcmp(a->outcome, "pending") != 0;
+
+	if (a != NULL)
+		free(a->message);
+	free(a);
+	return rc;
+}
+
+/*
+ * A rebalance apply whose caller is gone before it is answered (the
+ * source's pre-check is slow, so the API gives up on it with 504 while
+ * the rebalance goes on): its audit row still ends with the rebalance's
+ * outcome, not pending.
+ */
+static void
+test_audit_client_gone(void **state)
+{
+	struct cluster *cl = *state;
+	struct store_audit *a;
+	struct req r;
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vg", NULL,
+	    0), 0);
+	hostd_inventory_refresh(&cl->hd[0]);
+	assert_true(cluster_run_until(cl, seen_on_h1, (void *)"vg", 20000));
+	fake_hv_delay(cluster_host_uri(0), FAKE_OP_DOMAIN_INFO, 2500);
+	assert_int_equal(req(cl, &r, "POST", "/v1/rebalance/apply", op_tok,
+	    "{}"), 504);
+	assert_non_null(a = last_audit(cl, "rebalance-apply"));
+	assert_string_equal(a->outcome, "pending");	/* not answered yet */
+	free(a->message);
+	free(a);
+	assert_true(cluster_run_until(cl, audit_final,
+	    (void *)"rebalance-apply", 10000));
+	fake_hv_delay(cluster_host_uri(0), FAKE_OP_DOMAIN_INFO, 0);
+	assert_non_null(a = last_audit(cl, "rebalance-apply"));
+	/* What the rebalance did: planned (nothing to move in a cluster
+	 * this small) and said so. */
+	if (strcmp(a->outcome, "accepted") != 0)
+		fail_msg("outcome %s (%s)", a->outcome, a->message ?
+		    a->message : "");
+	assert_true(a->ended_ms > 0);
+	assert_non_null(a->message);
+	assert_non_null(strstr(a->message, "move"));
+	free(a->message);
+	free(a);
 }
 
 /* The loop does not answer in time (it is not run): 504, and the late
@@ -422,6 +620,15 @@ setup_rate(void **state)
 	return setup(state);
 }
 
+/* After setup_rate and setup_short: the defaults again. */
+static int
+setup_normal(void **state)
+{
+	answer_timeout_s = 30;
+	rate = 1000;
+	return setup(state);
+}
+
 static int
 setup_short(void **state)
 {
@@ -443,6 +650,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_loop_does_not_answer,
 		    setup_short, teardown),
 		cmocka_unit_test_setup_teardown(test_rate, setup_rate, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_options,
+		    setup_normal, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_client_gone,
+		    setup_short, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

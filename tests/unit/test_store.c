@@ -276,7 +276,7 @@ test_open_creates_private_wal_file(void **state)
 	umask(old);
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name IN "
 	    "('hosts', 'vms', 'jobs', 'job_events', 'host_trust')"), 5);
@@ -1032,7 +1032,7 @@ test_migrate_v2_runs(void **state)
 	    "INSERT INTO job_events VALUES (1, 1, 10, 'state', 'draining', NULL),"
 	    "(1, 2, 20, 'state', 'completed', '{}');");
 	f->st = open_ok(f->path);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
 
 	assert_int_equal(store_runs_list(f->st, 0, &runs, &n), 0);
 	assert_int_equal(n, 4);
@@ -1076,6 +1076,59 @@ test_migrate_v2_runs(void **state)
 	assert_int_equal(store_job_events(f->st, 1, &ev, &nev), 0);
 	assert_int_equal(nev, 2);
 	store_event_list_free(ev, nev);
+}
+
+/* A v5 file's audit rows survive the step to 6 (the table rebuilt for
+ * its new outcomes), ids and all; the new outcomes are taken, others
+ * still refused, and a new row's id follows the kept ones. */
+static void
+test_migrate_v5_audit(void **state)
+{
+	struct fixture *f = *state;
+	struct store_audit a, *rows = NULL;
+	size_t n = 0;
+
+	f->st = open_ok(f->path);
+	store_close(f->st);
+	f->st = NULL;
+	raw_exec(f->path, "DROP TABLE audit;"
+	    "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    "  time_ms BIGINT NOT NULL,"
+	    "  via TEXT NOT NULL CHECK (via IN ('ctl', 'api')),"
+	    "  who TEXT NOT NULL, uid BIGINT, pid BIGINT, what TEXT NOT NULL,"
+	    "  args TEXT, outcome TEXT NOT NULL DEFAULT 'pending'"
+	    "    CHECK (outcome IN ('pending', 'accepted', 'refused')),"
+	    "  job_id BIGINT, message TEXT, ended_ms BIGINT);"
+	    "CREATE INDEX audit_by_time ON audit(time_ms);"
+	    "INSERT INTO audit (id, time_ms, via, who, what, outcome) VALUES"
+	    "  (7, 100, 'api', 'alice', 'rebalance-apply', 'pending'),"
+	    "  (9, 200, 'ctl', 'root', 'migrate', 'accepted');"
+	    "PRAGMA user_version = 5;");
+	f->st = open_ok(f->path);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(store_audit_end(f->st, 7, "gone", 0, NULL, 300), -1);
+	assert_int_equal(store_audit_end(f->st, 7, "client-gone", 0,
+	    "the caller went away", 300), 0);
+	memset(&a, 0, sizeof(a));
+	a.time_ms = 400;
+	snprintf(a.via, sizeof(a.via), "api");
+	snprintf(a.who, sizeof(a.who), "bob");
+	snprintf(a.what, sizeof(a.what), "abort");
+	assert_int_equal(store_audit_insert(f->st, &a), 0);
+	assert_int_equal(a.id, 10);
+	assert_int_equal(store_audit_end(f->st, a.id, "interrupted", 0, NULL,
+	    500), 0);
+	assert_int_equal(store_audit_list(f->st, 0, 10, &rows, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(rows[0].id, 7);
+	assert_string_equal(rows[0].outcome, "client-gone");
+	assert_string_equal(rows[0].message, "the caller went away");
+	assert_int_equal(rows[0].ended_ms, 300);
+	assert_string_equal(rows[1].outcome, "accepted");
+	assert_string_equal(rows[2].outcome, "interrupted");
+	store_audit_list_free(rows, n);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name IN ('audit_by_time', 'audit_new')"), 1);
 }
 
 /* A run's record: a drain or restore needs a host, a rebalance has none,
@@ -1205,7 +1258,7 @@ test_pg_concurrent_migrate(void **state)
 			ok++;
 	}
 	assert_int_equal(ok, N);
-	assert_int_equal(raw_int(NULL, "SELECT version FROM ferry_schema"), 5);
+	assert_int_equal(raw_int(NULL, "SELECT version FROM ferry_schema"), 6);
 	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM ferry_schema"), 1);
 	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM "
 	    "information_schema.tables WHERE table_schema = 'public' AND "
@@ -1450,6 +1503,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v5_audit, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v2_runs, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_everything,
