@@ -48,6 +48,8 @@ cmd_status_exec(struct ctl *c, int argc, char **argv)
 		    json_object_new_string(r->store));
 		json_object_object_add(o, "hosts_up",
 		    json_object_new_int64(r->hosts_up));
+		json_object_object_add(o, "hosts",
+		    json_object_new_int64(r->hosts));
 		out_json(o);
 	} else
 		printf("coordinator %s: %s; leader %s, epoch %llu; store %s; "

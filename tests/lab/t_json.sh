@@ -57,6 +57,10 @@ run plan2 plan --snapshot "$tmp/snap.json" --policy consolidate --json
 valid "plan --policy consolidate --json is a plan" plan "$tmp/plan2.json"
 run rebal rebalance --json
 valid "rebalance --json is a plan" plan "$tmp/rebal.json"
+run status status --json
+check "status --json exits 0" [ "$(rc_of status)" = 0 ]
+valid "status --json is a coordinator status" status "$tmp/status.json"
+check "... the leader, 3 hosts up of 3" jqe '.role == "leader" and .hosts_up == 3 and .hosts == 3' "$tmp/status.json"
 
 # --- a job while it runs: its vms entries, watch, watch | head -1, abort -------
 run nowait migrate js1 --to h2 --bandwidth 5 --no-wait --json
@@ -123,6 +127,10 @@ run apply rebalance --apply --json
 note "rebalance --apply exits $(rc_of apply)"
 valid "rebalance --apply --json is a plan, then drain events" "plan|drain-event|error" "$tmp/apply.json"
 check "... its first line is the plan" jqe -s '.[0] | has("moves")' "$tmp/apply.json"
+run audit audit --json
+check "audit --json exits 0" [ "$(rc_of audit)" = 0 ]
+valid "audit --json is the audit trail" audit "$tmp/audit.json"
+check "... naming this test's migrate of js1" jqe 'any(.[]; .what == "migrate" and .args.vm == "js1")' "$tmp/audit.json"
 
 # --- errors: JSON on stdout, the same exit status as without --json ------------
 # jerr NAME CODE ARGS...: ferryctl ARGS with and without --json.
