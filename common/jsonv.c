@@ -725,6 +725,8 @@ jsonv_audit_entry(const Ferry__AuditEntry *e)
 	    json_object_new_int64((int64_t)e->time_ms));
 	json_object_object_add(o, "via", jsonv_str(e->via));
 	json_object_object_add(o, "who", jsonv_str(e->who));
+	/* HA: the coordinator the caller asked (a standby relays). */
+	json_object_object_add(o, "coordinator", jsonv_str(e->coordinator));
 	json_object_object_add(o, "uid", e->has_uid ?
 	    json_object_new_int64(e->uid) : NULL);
 	json_object_object_add(o, "pid", e->has_pid ?

@@ -65,6 +65,11 @@ enum msg_type {
 	MSG_CTL_METRICS = 134,	/* Empty -> MetricsReply (Prometheus text) */
 	/* helper 8 (issue 13): ferryctl job set | postcopy | complete */
 	MSG_CTL_JOB_CONTROL = 153, /* JobControlRequest -> JobInfo */
+	/* coordinator <-> coordinator, the HA relay (issue 16:
+	 * relay_leader.c, relay_standby.c); all EVENTs, none answered */
+	MSG_RELAY_HELLO = 160,	/* standby -> leader, first: RelayHello */
+	MSG_RELAY_FRAME = 161,	/* RelayFrame: a control frame, either way */
+	MSG_RELAY_CLOSE = 162,	/* RelayClose: a session ended, either way */
 	MSG_CTL_MAX,
 };
 

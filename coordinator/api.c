@@ -373,6 +373,7 @@ api_audit_entry(const struct store_audit *a, Ferry__AuditEntry *e)
 	e->job_state = a->job_state[0] ? (char *)a->job_state : NULL;
 	e->has_ended_ms = a->ended_ms != 0;
 	e->ended_ms = a->ended_ms;
+	e->coordinator = a->node[0] ? (char *)a->node : NULL;
 	return e;
 }
 
@@ -650,6 +651,8 @@ api_status(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 		r.hosts_up += co->hosts[i].up != 0;
 	r.has_hosts = 1;
 	r.hosts = (uint32_t)co->nhosts;
+	if (co->ha && co->ha_state == HA_STANDBY)
+		r.relay = (char *)relay_standby_state(co);
 	return control_reply(c, hdr->type, hdr->serial, &r.base);
 }
 
@@ -788,9 +791,17 @@ api_acting(uint16_t type)
 	case MSG_CTL_REBALANCE:
 	case MSG_CTL_HOST_ACCEPT:
 	case MSG_CTL_PLACE:
+	case MSG_CTL_JOB_CONTROL:
 		return 1;
 	default:
 		return 0;
 	}
+}
+
+/* What a standby forwards to the leader: what acts, and watches. */
+int
+api_relayed(uint16_t type)
+{
+	return api_acting(type) || type == MSG_CTL_WATCH;
 }
 const size_t api_ndispatch = MSG_CTL_MAX;

@@ -146,6 +146,8 @@ audit_begin(struct coord *co, const struct audit_who *who, const char *what,
 	a.has_uid = who->has_uid;
 	a.uid = who->uid;
 	a.pid = who->pid;
+	if (who->node != NULL)
+		snprintf(a.node, sizeof(a.node), "%s", who->node);
 	snprintf(a.what, sizeof(a.what), "%s", what);
 	a.args = (char *)args;
 	if (store_audit_insert(co->store, &a) < 0) {

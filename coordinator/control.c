@@ -53,6 +53,9 @@ struct ctl_client {
 	 * it goes to sink, until it is closed. */
 	control_sink_fn		 sink;
 	void			*sink_arg;
+	/* A relayed caller (relay_leader.c): who asked, on which standby. */
+	char			 relay_user[64];
+	char			 relay_node[64];
 };
 
 struct ctl_write {
@@ -184,6 +187,18 @@ control_client_sink(struct coord *co, control_sink_fn fn, void *arg)
 	return c;
 }
 
+/* A sink client serving a call relayed by the standby node, asked there by
+ * uid/pid (-1: unknown) as user: what the audit records. */
+void
+control_client_relayed(struct ctl_client *c, int64_t uid, int64_t pid,
+    const char *user, const char *node)
+{
+	c->uid = (uid_t)uid;
+	c->pid = (pid_t)pid;
+	snprintf(c->relay_user, sizeof(c->relay_user), "%s", user);
+	snprintf(c->relay_node, sizeof(c->relay_node), "%s", node);
+}
+
 /* From now on what is written to c is dropped (holders see it dead). */
 void
 control_client_sink_close(struct ctl_client *c)
@@ -296,6 +311,14 @@ control_write(struct ctl_client *c, uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* A whole frame from elsewhere (the relay: the leader's answer to a call
+ * this client asked us); takes buf. */
+int
+control_write_frame(struct ctl_client *c, uint8_t *buf, size_t len)
+{
+	return control_write(c, buf, len);
+}
+
 /* The pending audit row of the call (type, serial), taken off the list;
  * NULL if it has none. */
 static struct ctl_audit *
@@ -346,9 +369,17 @@ control_audit_begin(struct ctl_client *c, const struct frame *f,
 	}
 	args = audit_args_json(m);
 	memset(&who, 0, sizeof(who));
+	who.node = c->co->ha ? c->co->conf.ha.node : NULL;
 	if (token != NULL) {
 		who.via = "api";
 		who.who = token;
+	} else if (c->relay_node[0]) {
+		who.via = "ctl";
+		who.who = c->relay_user;
+		who.node = c->relay_node;
+		who.has_uid = 1;
+		who.uid = c->uid;
+		who.pid = c->pid;
 	} else {
 		audit_ctl_who(c->uid, name, sizeof(name));
 		who.via = "ctl";
@@ -525,14 +556,21 @@ control_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 			continue;
 		}
 		/* A standby answers reads from the shared store; what acts
-		 * is the leader's (ha.c). */
-		if (api_acting(f->hdr.type) && !ha_acting(c->co)) {
-			control_error(c, f->hdr.type, f->hdr.serial,
-			    FERRY_ENOTLEADER, "%s is a standby; the leader is "
-			    "%s (epoch %llu): run this against the leader",
-			    c->co->conf.ha.node, c->co->ha_leader[0] ?
-			    c->co->ha_leader : "not known yet",
-			    (unsigned long long)c->co->ha_epoch);
+		 * is the leader's (ha.c), relayed to it (relay_standby.c),
+		 * and so is a watch, when the relay is there (only the
+		 * leader has a job in flight in memory). */
+		if (api_relayed(f->hdr.type) && !ha_acting(c->co) &&
+		    (api_acting(f->hdr.type) ||
+		    relay_standby_ready(c->co))) {
+			if (relay_standby_forward(c->co, c, f, err,
+			    sizeof(err)) < 0)
+				control_error(c, f->hdr.type, f->hdr.serial,
+				    FERRY_ENOTLEADER, "%s is a standby; the "
+				    "leader is %s (epoch %llu), and %s: run "
+				    "this against the leader",
+				    c->co->conf.ha.node, c->co->ha_leader[0] ?
+				    c->co->ha_leader : "not known yet",
+				    (unsigned long long)c->co->ha_epoch, err);
 			frame_free(f);
 			continue;
 		}

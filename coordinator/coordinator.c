@@ -71,8 +71,10 @@ sweep_cb(uv_timer_t *t)
 		drain_tick(co);
 		rebalance_tick(co, now);
 		retention_tick(co, now);
-	}
+	} else
+		ha_standby_refresh(co, now);
 	control_sweep(co, now);
+	relay_standby_update(co);
 }
 
 static void
@@ -161,6 +163,8 @@ coord_init(struct coord *co, uv_loop_t *loop, struct coord_conf *conf,
 	    drain_recover(co, err, errlen) < 0))
 		return -1;
 	if (control_listen(co, err, errlen) < 0 ||
+	    relay_standby_start(co, err, errlen) < 0 ||
+	    relay_leader_start(co, err, errlen) < 0 ||
 	    web_start(co, err, errlen) < 0 ||
 	    http_start(co, err, errlen) < 0)
 		return -1;
@@ -202,6 +206,8 @@ coord_shutdown(struct coord *co)
 	if (ha_acting(co))
 		cluster_flush(co, 1);
 	ha_stop(co);
+	relay_standby_stop(co);
+	relay_leader_stop(co);
 	for (i = 0; i < co->nhosts; i++)
 		peer_stop(&co->hosts[i]);
 	control_close(co);
@@ -222,6 +228,8 @@ coord_free(struct coord *co)
 	size_t i;
 
 	http_free(co);
+	relay_leader_free(co);
+	relay_standby_free(co);
 	drain_free_all(co);
 	job_free_all(co);
 	cpucache_free(co);

@@ -17,6 +17,7 @@
 #include "transport.h"
 
 #define COORD_DEFAULT_SOCKET	"/run/ferry/ferry.sock"
+#define COORD_RELAY_PORT	7221	/* ha relay_port's default */
 #define COORD_DEFAULT_DB	"/var/lib/ferry/ferry.db"
 
 struct coord_host_conf {
@@ -70,6 +71,12 @@ struct coord_store_conf {
 
 /* ha = { node = "c1"; ... }: several coordinators on one PostgreSQL store,
  * one leader at a time (lease.c, ha.c). node "": no HA. */
+#define HA_MAX_PEERS	8
+struct coord_ha_peer {
+	char		node[64];
+	char		address[64];	/* its relay: where it listens */
+	int		port;
+};
 struct coord_ha_conf {
 	char		node[64];
 	char		conninfo[1024];	/* the lease's database (libpq) */
@@ -77,6 +84,18 @@ struct coord_ha_conf {
 	int		renew_ms;
 	int		margin_ms;
 	int		timeout_ms;
+	/* The relay (relay_leader.c, relay_standby.c): where this
+	 * coordinator takes calls a standby forwards, the SSH host key it
+	 * answers with, and the other coordinators' keys (their identity's
+	 * public half). relay_address "": no relay. */
+	char		relay_address[64];
+	int		relay_port;
+	char		relay_host_key[PATH_MAX];
+	char		relay_authorized_keys[PATH_MAX];
+	/* The others, by node name: where their relays are. The lease
+	 * names the leader; this, not the store, says where it is. */
+	struct coord_ha_peer peers[HA_MAX_PEERS];
+	size_t		npeers;
 };
 
 /* http = { ... }: the HTTPS API (http.c); off unless configured. */
@@ -243,7 +262,10 @@ struct coord {
 	uint64_t		 ha_epoch;	/* the lease's (ours, or last seen) */
 	char			 ha_leader[64];	/* "": unknown */
 	int			 ha_pending;	/* EPOCH replies awaited */
+	uint64_t		 ha_refreshed_ms;	/* standby: store read */
 	struct lease		*lease;		/* owned; NULL without HA */
+	struct relay_leader	*relay_leader;	/* owned; relay_leader.c */
+	struct relay_standby	*relay_standby;	/* owned; relay_standby.c */
 	struct metrics		*metrics;	/* owned; metrics.c */
 	struct www		*www;		/* owned; www.c; NULL: no web view */
 	struct http		*http;		/* owned; http.c; NULL: off */
@@ -277,8 +299,25 @@ int	 ha_acting(struct coord *);
 int	 ha_host_ready(struct host *);
 int	 ha_host_up(struct host *);
 void	 ha_fenced(struct coord *);
+void	 ha_standby_refresh(struct coord *, uint64_t now_ms);
 const char *ha_role(const struct coord *);
 const char *coord_admin_phrase(const char *admin_state);
+
+/* relay_leader.c: other coordinators' calls, served (HA) */
+#define RELAY_IDLE_MS	10000	/* no byte from a relay peer: dropped */
+int	 relay_leader_start(struct coord *, char *err, size_t errlen);
+void	 relay_leader_stop(struct coord *);
+void	 relay_leader_free(struct coord *);
+
+/* relay_standby.c: a standby's acting calls, relayed to the leader */
+int	 relay_standby_start(struct coord *, char *err, size_t errlen);
+void	 relay_standby_update(struct coord *);
+int	 relay_standby_forward(struct coord *, struct ctl_client *,
+	    const struct frame *, char *err, size_t errlen);
+int	 relay_standby_ready(const struct coord *);
+const char *relay_standby_state(const struct coord *);
+void	 relay_standby_stop(struct coord *);
+void	 relay_standby_free(struct coord *);
 
 /* peer.c */
 void	 peer_start(struct host *);
@@ -330,6 +369,9 @@ struct ctl_client *control_client_sink(struct coord *, control_sink_fn,
 	    void *arg);
 void	 control_client_sink_close(struct ctl_client *);
 void	 control_client_cred(const struct ctl_client *, long *uid, long *pid);
+void	 control_client_relayed(struct ctl_client *, int64_t uid, int64_t pid,
+	    const char *user, const char *node);
+int	 control_write_frame(struct ctl_client *, uint8_t *buf, size_t len);
 
 /* A move with a fixed destination (rebalancing). Strings are borrowed. */
 struct drain_move {
@@ -442,6 +484,7 @@ struct audit_who {
 	const char	*who;
 	int		 has_uid;
 	int64_t		 uid, pid;
+	const char	*node;		/* HA: the coordinator asked; NULL */
 };
 const char *audit_ctl_what(uint16_t type, const ProtobufCMessage *);
 char	*audit_args_json(const ProtobufCMessage *);
@@ -459,6 +502,7 @@ int	 audit_record(struct coord *, const struct audit_who *, const char *what,
 extern const struct dispatch_entry api_dispatch[];
 extern const size_t api_ndispatch;
 int	 api_acting(uint16_t type);
+int	 api_relayed(uint16_t type);
 Ferry__AuditEntry *api_audit_entry(const struct store_audit *,
 	    Ferry__AuditEntry *);
 void	 api_vm_entry_stored(const struct store_vm *, const char *host,

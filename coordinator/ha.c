@@ -261,6 +261,7 @@ ha_lease_cb(void *arg, const struct lease_view *v)
 			ha_step_down(co, v->last_error[0] ? v->last_error :
 			    "the lease passed to another");
 		co->ha_epoch = v->epoch;
+		relay_standby_update(co);
 		return;
 	}
 	if (co->ha_state != HA_STANDBY && v->epoch == co->ha_epoch)
@@ -330,6 +331,38 @@ ha_stop(struct coord *co)
 		return;
 	lease_stop(co->lease);
 	co->lease = NULL;
+}
+
+/*
+ * A standby's picture of what the leader decides: each host's
+ * administrative state (maintenance, draining) is the leader's to change
+ * and is written to the shared store, so a standby reads it back from
+ * there, every HA_REFRESH_MS, instead of showing what it saw at start.
+ */
+#define HA_REFRESH_MS	1000
+
+void
+ha_standby_refresh(struct coord *co, uint64_t now_ms)
+{
+	struct store_host *rows = NULL;
+	struct host *h;
+	size_t i, n = 0;
+
+	if (!co->ha || co->ha_state != HA_STANDBY ||
+	    now_ms - co->ha_refreshed_ms < HA_REFRESH_MS)
+		return;
+	co->ha_refreshed_ms = now_ms;
+	if (store_hosts_list(co->store, &rows, &n) < 0) {
+		log_debug("standby: cannot read the hosts' states: %s",
+		    store_error(co->store));
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if ((h = coord_host_find(co, rows[i].name)) != NULL &&
+		    strcmp(h->admin_state, rows[i].admin_state) != 0)
+			snprintf(h->admin_state, sizeof(h->admin_state), "%s",
+			    rows[i].admin_state);
+	free(rows);
 }
 
 /* A host refused a call for a stale epoch (peer.c). */

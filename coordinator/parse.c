@@ -427,7 +427,96 @@ static const struct conf_key ha_keys[] = {
 	    100, 300000 },
 	{ "timeout_ms", CONF_INT, 0, offsetof(struct coord_ha_conf, timeout_ms),
 	    0, 100, 300000 },
+	{ "relay_address", CONF_STR, 0,
+	    offsetof(struct coord_ha_conf, relay_address), 64, 0, 0 },
+	{ "relay_port", CONF_INT, 0, offsetof(struct coord_ha_conf, relay_port),
+	    0, 1, 65535 },
+	{ "relay_host_key", CONF_STR, 0,
+	    offsetof(struct coord_ha_conf, relay_host_key), PATH_MAX, 0, 0 },
+	{ "relay_authorized_keys", CONF_STR, 0,
+	    offsetof(struct coord_ha_conf, relay_authorized_keys), PATH_MAX,
+	    0, 0 },
+	{ "peers", CONF_CUSTOM, 0, 0, 0, 0, 0 },
 };
+
+static const struct conf_key ha_peer_keys[] = {
+	{ "node", CONF_STR, 1, offsetof(struct coord_ha_peer, node), 64, 0, 0 },
+	{ "address", CONF_STR, 1, offsetof(struct coord_ha_peer, address), 64,
+	    0, 0 },
+	{ "port", CONF_INT, 0, offsetof(struct coord_ha_peer, port), 0, 1,
+	    65535 },
+};
+
+/* ha.peers = ( { node = "c2"; address = "..."; port = N; }, ... ) and the
+ * relay settings that go with them: all or nothing. */
+static int
+parse_ha_relay(const config_setting_t *ha, struct coord_conf *c,
+    const char *path, char *err, size_t errlen)
+{
+	struct coord_ha_conf *hc = &c->ha;
+	const config_setting_t *list, *g;
+	int i, n, line = config_setting_source_line(ha);
+	size_t j;
+
+	if (hc->relay_port == 0)
+		hc->relay_port = COORD_RELAY_PORT;
+	if ((list = config_setting_get_member(ha, "peers")) != NULL) {
+		line = config_setting_source_line(list);
+		if (!config_setting_is_list(list)) {
+			snprintf(err, errlen, "%s:%d: ha peers must be a list "
+			    "( { node = ...; address = ...; }, ... )", path, line);
+			return -1;
+		}
+		n = config_setting_length(list);
+		if (n > HA_MAX_PEERS) {
+			snprintf(err, errlen, "%s:%d: ha peers: at most %d",
+			    path, line, HA_MAX_PEERS);
+			return -1;
+		}
+		for (i = 0; i < n; i++) {
+			struct coord_ha_peer *p = &hc->peers[i];
+
+			g = config_setting_get_elem(list, i);
+			if (!config_setting_is_group(g)) {
+				snprintf(err, errlen, "%s:%d: each ha peer must "
+				    "be a group { node = ...; address = ...; }",
+				    path, config_setting_source_line(g));
+				return -1;
+			}
+			if (conf_apply(g, ha_peer_keys, sizeof(ha_peer_keys) /
+			    sizeof(ha_peer_keys[0]), p, path, err, errlen) < 0)
+				return -1;
+			if (p->port == 0)
+				p->port = COORD_RELAY_PORT;
+			if (validate_host_name(p->node, err, errlen) < 0 ||
+			    strcmp(p->node, hc->node) == 0) {
+				snprintf(err, errlen, "%s:%d: ha peer '%s' is not "
+				    "another node's name", path,
+				    config_setting_source_line(g), p->node);
+				return -1;
+			}
+			for (j = 0; j < hc->npeers; j++)
+				if (strcmp(hc->peers[j].node, p->node) == 0) {
+					snprintf(err, errlen, "%s:%d: ha peer '%s' "
+					    "twice", path,
+					    config_setting_source_line(g), p->node);
+					return -1;
+				}
+			hc->npeers++;
+		}
+	}
+	if (hc->relay_address[0] == '\0' && hc->npeers == 0)
+		return 0;
+	if (hc->relay_address[0] == '\0' || hc->npeers == 0 ||
+	    hc->relay_host_key[0] == '\0' ||
+	    hc->relay_authorized_keys[0] == '\0') {
+		snprintf(err, errlen, "%s:%d: the ha relay needs relay_address, "
+		    "relay_host_key, relay_authorized_keys and peers, all of "
+		    "them", path, line);
+		return -1;
+	}
+	return 0;
+}
 
 static const struct conf_key rebalance_keys[] = {
 	{ "enabled", CONF_BOOL, 0,
@@ -665,6 +754,8 @@ parse_coord_config(const char *path, struct coord_conf *out, char *err,
 			    path, config_setting_source_line(s), c.ha.node);
 			goto done;
 		}
+		if (parse_ha_relay(s, &c, path, err, errlen) < 0)
+			goto done;
 		memset(&lc, 0, sizeof(lc));
 		snprintf(lc.node, sizeof(lc.node), "%s", c.ha.node);
 		lc.ttl_ms = c.ha.lease_ms;

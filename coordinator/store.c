@@ -165,6 +165,10 @@ static const char *const store_migrations[] = {
 	"DROP TABLE audit;"
 	"ALTER TABLE audit_new RENAME TO audit;"
 	AUDIT_INDEX,
+	/* 6 -> 7: HA, the coordinator a call was asked of (a standby
+	 * relays what acts to the leader, which records it); NULL without
+	 * HA and in rows from before. */
+	"ALTER TABLE audit ADD COLUMN node TEXT",
 };
 
 #define STORE_SCHEMA_VERSION	((int)nitems(store_migrations))
@@ -369,8 +373,8 @@ static const char *const store_sql[Q_MAX] = {
 	    "WHERE job_id = ?1 ORDER BY seq",
 	[Q_RUN_INSERT] = "INSERT INTO runs (id, kind, host) VALUES (?1, ?2, ?3)",
 	[Q_AUDIT_INSERT] =
-	    "INSERT INTO audit (time_ms, via, who, uid, pid, what, args) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+	    "INSERT INTO audit (time_ms, via, who, uid, pid, what, args, "
+	    "node) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
 	[Q_AUDIT_END] =
 	    "UPDATE audit SET outcome = ?2, job_id = ?3, message = ?4, "
 	    "ended_ms = ?5 WHERE id = ?1 AND outcome = 'pending'",
@@ -378,7 +382,7 @@ static const char *const store_sql[Q_MAX] = {
 	[Q_AUDIT_LIST] =
 	    "SELECT * FROM (SELECT a.id, a.time_ms, a.via, a.who, a.uid, "
 	    "a.pid, a.what, a.args, a.outcome, a.job_id, a.message, "
-	    "a.ended_ms, j.state FROM audit a LEFT JOIN jobs j "
+	    "a.ended_ms, j.state, a.node FROM audit a LEFT JOIN jobs j "
 	    "ON j.id = a.job_id WHERE a.time_ms >= ?1 "
 	    "ORDER BY a.id DESC LIMIT ?2) t ORDER BY id",
 	[Q_RUNS_LIST] =

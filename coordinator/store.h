@@ -188,6 +188,8 @@ struct store_audit {
 	char		*message;		/* owned; may be NULL */
 	uint64_t	 ended_ms;		/* 0 while pending */
 	char		 job_state[16];		/* the job's now; "" none */
+	char		 node[64];		/* HA: the coordinator asked;
+						 * "" none (schema 7) */
 };
 int	 store_audit_insert(struct store *, struct store_audit *);	/* fills id */
 int	 store_audit_end(struct store *, int64_t id, const char *outcome,

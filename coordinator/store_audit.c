@@ -28,6 +28,10 @@ store_audit_insert(struct store *s, struct store_audit *a)
 	}
 	store_bind_text(st, 6, a->what);
 	store_bind_text(st, 7, a->args);
+	if (a->node[0])
+		store_bind_text(st, 8, a->node);
+	else
+		db_bind_null(st, 8);
 	if (store_insert_id(s, st, fn, &a->id) == -1)
 		return -1;
 	snprintf(a->outcome, sizeof(a->outcome), "pending");
@@ -97,6 +101,8 @@ store_audit_list(struct store *s, uint64_t since_ms, size_t limit,
 		}
 		a->ended_ms = store_col_u64(st, 11);
 		store_col_text(st, 12, a->job_state, sizeof(a->job_state));
+		if (!db_col_null(st, 13))
+			store_col_text(st, 13, a->node, sizeof(a->node));
 	}
 	if (rc != DB_DONE) {
 		store_dberr(s, fn);

@@ -68,11 +68,16 @@ cmd_audit_print(const Ferry__AuditEntry *e)
 	char when[32], who[96], job[24] = "-", outcome[48];
 
 	ctl_fmt_time(e->time_ms, 0, when, sizeof(when));
+	/* HA: user@coordinator, the one it was asked of (a standby relays
+	 * to the leader, which records it). */
 	if (e->has_uid)
-		snprintf(who, sizeof(who), "%s (uid %" PRId64 ")",
-		    out_cell(e->who), e->uid);
+		snprintf(who, sizeof(who), "%s%s%s (uid %" PRId64 ")",
+		    out_cell(e->who), e->coordinator ? "@" : "",
+		    e->coordinator ? out_cell(e->coordinator) : "", e->uid);
 	else
-		snprintf(who, sizeof(who), "%s", out_cell(e->who));
+		snprintf(who, sizeof(who), "%s%s%s", out_cell(e->who),
+		    e->coordinator ? "@" : "",
+		    e->coordinator ? out_cell(e->coordinator) : "");
 	if (e->has_job_id)
 		snprintf(job, sizeof(job), "%" PRIu64, e->job_id);
 	/* The job's own end, when the command started one. */

@@ -50,14 +50,20 @@ cmd_status_exec(struct ctl *c, int argc, char **argv)
 		    json_object_new_int64(r->hosts_up));
 		json_object_object_add(o, "hosts",
 		    json_object_new_int64(r->hosts));
+		json_object_object_add(o, "relay", r->relay ?
+		    json_object_new_string(r->relay) : NULL);
 		out_json(o);
-	} else
+	} else {
 		printf("coordinator %s: %s; leader %s, epoch %llu; store %s; "
 		    "%u of %u hosts up\n", out_cell(r->coordinator),
 		    out_cell(r->role), r->leader && r->leader[0] ?
 		    out_cell(r->leader) : "unknown",
 		    (unsigned long long)r->epoch, out_cell(r->store),
 		    r->hosts_up, r->hosts);
+		/* A standby: can what acts be relayed to the leader? */
+		if (r->relay != NULL)
+			printf("relay to the leader: %s\n", out_cell(r->relay));
+	}
 	ferry__status_reply__free_unpacked(r, NULL);
 	return CTL_EXIT_OK;
 }

@@ -562,7 +562,7 @@ static void
 test_audit_record_api(void **state)
 {
 	struct cluster *cl = *state;
-	struct audit_who who = { "api", "ops-token", 0, 0, 0 };
+	struct audit_who who = { "api", "ops-token", 0, 0, 0, NULL };
 	struct store_audit *a;
 	size_t n;
 

@@ -276,7 +276,7 @@ test_open_creates_private_wal_file(void **state)
 	umask(old);
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name IN "
 	    "('hosts', 'vms', 'jobs', 'job_events', 'host_trust')"), 5);
@@ -1032,7 +1032,7 @@ test_migrate_v2_runs(void **state)
 	    "INSERT INTO job_events VALUES (1, 1, 10, 'state', 'draining', NULL),"
 	    "(1, 2, 20, 'state', 'completed', '{}');");
 	f->st = open_ok(f->path);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
 
 	assert_int_equal(store_runs_list(f->st, 0, &runs, &n), 0);
 	assert_int_equal(n, 4);
@@ -1105,7 +1105,7 @@ test_migrate_v5_audit(void **state)
 	    "  (9, 200, 'ctl', 'root', 'migrate', 'accepted');"
 	    "PRAGMA user_version = 5;");
 	f->st = open_ok(f->path);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
 	assert_int_equal(store_audit_end(f->st, 7, "gone", 0, NULL, 300), -1);
 	assert_int_equal(store_audit_end(f->st, 7, "client-gone", 0,
 	    "the caller went away", 300), 0);
@@ -1114,6 +1114,8 @@ test_migrate_v5_audit(void **state)
 	snprintf(a.via, sizeof(a.via), "api");
 	snprintf(a.who, sizeof(a.who), "bob");
 	snprintf(a.what, sizeof(a.what), "abort");
+	/* Schema 7: the coordinator asked (HA), here a standby's relay. */
+	snprintf(a.node, sizeof(a.node), "c2");
 	assert_int_equal(store_audit_insert(f->st, &a), 0);
 	assert_int_equal(a.id, 10);
 	assert_int_equal(store_audit_end(f->st, a.id, "interrupted", 0, NULL,
@@ -1124,8 +1126,10 @@ test_migrate_v5_audit(void **state)
 	assert_string_equal(rows[0].outcome, "client-gone");
 	assert_string_equal(rows[0].message, "the caller went away");
 	assert_int_equal(rows[0].ended_ms, 300);
+	assert_string_equal(rows[0].node, "");	/* from before: none */
 	assert_string_equal(rows[1].outcome, "accepted");
 	assert_string_equal(rows[2].outcome, "interrupted");
+	assert_string_equal(rows[2].node, "c2");
 	store_audit_list_free(rows, n);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master "
 	    "WHERE name IN ('audit_by_time', 'audit_new')"), 1);
@@ -1258,7 +1262,7 @@ test_pg_concurrent_migrate(void **state)
 			ok++;
 	}
 	assert_int_equal(ok, N);
-	assert_int_equal(raw_int(NULL, "SELECT version FROM ferry_schema"), 6);
+	assert_int_equal(raw_int(NULL, "SELECT version FROM ferry_schema"), 7);
 	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM ferry_schema"), 1);
 	assert_int_equal(raw_int(NULL, "SELECT count(*) FROM "
 	    "information_schema.tables WHERE table_schema = 'public' AND "

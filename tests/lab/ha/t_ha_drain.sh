@@ -8,21 +8,9 @@
 # `completed` and each of its migrations succeeded. Run by `make check-ha`
 # beside t_ha.sh (a lab with --coordinators 2), about 1 minute.
 . "$(dirname "$0")/../lib.sh"
-
-RUN=/run/ferry-lab/$LAB_ID
-STATE=/var/lib/ferry-lab/$LAB_ID
-[ -S "$RUN/c1.sock" ] && [ -S "$RUN/c2.sock" ] || {
-	notok "t_ha_drain needs a lab with --coordinators 2 (LAB_COORDINATORS=2 tests/run ...)"
-	finish
-}
-LEASE_MS=$(sed -n 's/.*lease_ms = \([0-9]*\);.*/\1/p' "$STATE/c1/coordinator.conf")
+. "$(dirname "$0")/ha.sh"
 vms="hd$RANDOM hd$RANDOM hd$RANDOM"
 
-cctl() { local c=$1; shift; FERRY_SOCKET=$RUN/$c.sock ferryctl "$@"; }
-role() { cctl "$1" status --json 2> /dev/null | jq -r .role; }
-is_role() { [ "$(role "$1")" = "$2" ]; }
-other() { [ "$1" = c1 ] && echo c2 || echo c1; }
-leader() { local c; for c in c1 c2; do is_role $c leader && { echo $c; return 0; }; done; return 1; }
 # The drain's migrations, "id state" a line (jobs --all: run is the drain).
 drain_jobs() { cctl "$1" jobs --all --json | jq -r --argjson d "$2" '.[] | select(.run == $d) | "\(.id) \(.state)"'; }
 n_in() { drain_jobs "$1" "$2" | awk -v s="$3" '$2 == s' | wc -l; }
@@ -30,7 +18,6 @@ n_in() { drain_jobs "$1" "$2" | awk -v s="$3" '$2 == s' | wc -l; }
 mid_drain() { [ "$(n_in "$1" "$2" succeeded)" -ge 1 ] && [ "$(n_in "$1" "$2" migrating)" = 1 ]; }
 drain_state() { cctl "$1" job "$2" --json 2> /dev/null | jq -r .job.state; }
 admin_of() { cctl "$1" hosts --json | jq -r --arg h "$2" '.[] | select(.name == $h) | .admin_state'; }
-hosts_up() { [ "$(cctl "$1" status --json | jq .hosts_up)" = 3 ]; }
 cleanup() {
 	local v c
 	c=$(leader) && cctl "$c" maintenance exit h1 > /dev/null 2>&1
@@ -39,13 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Whichever leads (t_ha may leave c2 leading); the other must be a standby
-# with all its sessions.
-check "one coordinator leads" wait_until 30 leader
-L=$(leader)
-S=$(other "$L")
-check "$S is the standby of $L" wait_until 20 is_role "$S" standby
-check "$S has its sessions" wait_until 20 hosts_up "$S"
+ha_pair
 
 for v in $vms; do lab vm create "$v" --host h1 --mem 128 --dirty-mib 16 --dirty-rate 2 > /dev/null & done
 wait
