@@ -318,6 +318,46 @@ test_coord_errors(void **state)
 	expect_coord_error(COORD_OK "groups = ( { name = \"g\"; type = \"anti\"; "
 	    "hard = 1; vms = [ \"a\" ]; } );\n",
 	    "group g: hard must be true or false");
+	/* The HA relay: all its settings or none, peers other nodes. */
+#define HA_PRE	COORD_OK "ha = { node = \"c1\"; conninfo = \"dbname=f\";\n"
+	expect_coord_error(HA_PRE "relay_address = \"10.0.0.1\"; };\n",
+	    "bad.conf:8: the ha relay needs relay_address, relay_host_key, "
+	    "relay_authorized_keys and peers, all of them");
+	expect_coord_error(HA_PRE "peers = ( { node = \"c1\"; address = "
+	    "\"a\"; } ); };\n", "bad.conf:9: ha peer 'c1' is not another "
+	    "node's name");
+	expect_coord_error(HA_PRE "peers = ( { node = \"c2\"; address = "
+	    "\"a\"; },\n { node = \"c2\"; address = \"b\"; } ); };\n",
+	    "bad.conf:10: ha peer 'c2' twice");
+	expect_coord_error(HA_PRE "peers = ( { node = \"c2\"; addr = "
+	    "\"a\"; } ); };\n", "unknown setting 'addr'");
+	expect_coord_error(HA_PRE "peers = ( { node = \"c2\"; address = "
+	    "\"a\"; port = 70000; } ); };\n", "port");
+}
+
+/* The relay's settings as parsed, its port's default included. */
+static void
+test_coord_ha_relay(void **state)
+{
+	struct coord_conf c;
+	char err[512] = "";
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(parse_coord_config(write_file("ha.conf", HA_PRE
+	    "relay_address = \"10.0.0.1\"; relay_host_key = \"/k1\";\n"
+	    "relay_authorized_keys = \"/k2\";\n"
+	    "peers = ( { node = \"c2\"; address = \"10.0.0.2\"; },\n"
+	    "  { node = \"c3\"; address = \"10.0.0.3\"; port = 7300; } ); };\n",
+	    0600), &c, err, sizeof(err)), 0);
+	assert_string_equal(c.ha.relay_address, "10.0.0.1");
+	assert_int_equal(c.ha.relay_port, 7221);
+	assert_int_equal(c.ha.npeers, 2);
+	assert_string_equal(c.ha.peers[0].node, "c2");
+	assert_int_equal(c.ha.peers[0].port, 7221);
+	assert_string_equal(c.ha.peers[1].address, "10.0.0.3");
+	assert_int_equal(c.ha.peers[1].port, 7300);
+	parse_coord_conf_clear(&c);
 }
 
 /* Placement keys land where placement reads them. */
@@ -411,6 +451,7 @@ main(void)
 		cmocka_unit_test(test_hostd_missing_file),
 		cmocka_unit_test(test_coord_ok),
 		cmocka_unit_test(test_coord_errors),
+		cmocka_unit_test(test_coord_ha_relay),
 		cmocka_unit_test(test_coord_placement),
 		cmocka_unit_test(test_private_keys),
 		cmocka_unit_test(test_examples),

@@ -3,6 +3,7 @@
 # standby, are carried out by the leader (coordinator/relay_standby.c ->
 # relay_leader.c), and the answers come back as if the standby had written
 # them.
+#  0. the relay admits only the coordinators' keys (a stranger's: refused).
 #  1. migrate --wait on the standby: its progress and final line, rc 0; the
 #     VM on the destination only (libvirt's word); the job in the leader's
 #     memory and records; the audit row names the standby (root@S).
@@ -28,6 +29,17 @@ ha_pair
 relay_up() { [ "$(cctl "$S" status --json | jq -r .relay)" = up ]; }
 check "$S's relay to $L is up (status --json)" wait_until 20 relay_up
 check "$L has no relay of its own to report" test "$(cctl "$L" status --json | jq -r .relay)" = null
+# Only the coordinators' keys get in: any other key is refused at the SSH
+# layer, before a frame is read.
+kd=$(mktemp -d)
+ssh-keygen -q -t ed25519 -N '' -f "$kd/k"
+addr=$(sed -n 's/.*relay_address = "\([^"]*\)".*/\1/p' "$STATE/$L/coordinator.conf")
+port=$(sed -n 's/.*relay_port = \([0-9]*\);.*/\1/p' "$STATE/$L/coordinator.conf")
+out=$(timeout 20 ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+	-o IdentitiesOnly=yes -i "$kd/k" -p "$port" -s "ferry@$addr" ferry < /dev/null 2>&1); rc=$?
+rm -rf "$kd"
+check "a stranger's key is refused by $L's relay ($addr:$port, rc $rc)" \
+	bash -c "[ $rc = 255 ] && grep -q 'Permission denied (publickey)' <<< \"\$1\"" _ "$out"
 
 lab vm create "$vm" --host h1 --mem 128 --dirty-mib 8 --dirty-rate 1 > /dev/null
 export FERRY_SOCKET=$RUN/$L.sock
