@@ -341,8 +341,9 @@ relay_leader_start(struct coord *co, char *err, size_t errlen)
 	sc.frame_timeout_ms = RELAY_IDLE_MS;
 	sc.max_sessions = HA_MAX_PEERS;
 	sc.per_source_startups = 2;
-	/* A standby relays what its operators type: far below this. */
-	sc.max_frame_rate = 500;
+	/* What a standby relays: its operators' calls and their events;
+	 * each of its clients is held to 500 a second there (control.c). */
+	sc.max_frame_rate = 5000;
 	if ((rl->srv = tr_server_start(co->loop, &sc, &cbs, rl, why,
 	    sizeof(why))) == NULL) {
 		snprintf(err, errlen, "ha relay on %s port %d: %s",

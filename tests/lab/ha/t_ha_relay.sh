@@ -7,7 +7,8 @@
 #  1. migrate --wait on the standby: its progress and final line, rc 0; the
 #     VM on the destination only (libvirt's word); the job in the leader's
 #     memory and records; the audit row names the standby (root@S).
-#  2. a refusal is the leader's, relayed: an unknown VM, rc 1, audited.
+#  2. a refusal is the leader's, relayed: an unknown VM, rc 1, audited; two
+#     operators moving one VM at once, on each coordinator: one move taken.
 #  3. maintenance enter --wait and exit on the standby: the leader drains a
 #     host with a VM on it and restores it.
 #  4. watch on the standby of a job the leader started: followed to its end.
@@ -68,6 +69,21 @@ check "an unknown VM on $S: rc 1 and the leader's reason ($out)" \
 	bash -c "[ $rc = 1 ] && grep -q \"unknown VM 'nosuch\" <<< \"\$1\"" _ "$out"
 a=$(cctl "$L" audit --json | jq -c '[.[] | select(.what == "migrate")] | last')
 check "... audited as refused, asked of $S" jq -e --arg s "$S" '.coordinator == $s and .outcome == "refused"' <<< "$a" > /dev/null
+
+# ---- 2b. two operators at once, one on each coordinator: the leader
+# takes one move of the VM and refuses the other
+(cctl "$S" migrate "$vm" --to h1 --bandwidth 20 --no-wait > "$STATE/t_ha_relay.s" 2>&1; echo $? >> "$STATE/t_ha_relay.s") &
+(cctl "$L" migrate "$vm" --to h3 --bandwidth 20 --no-wait > "$STATE/t_ha_relay.l" 2>&1; echo $? >> "$STATE/t_ha_relay.l") &
+wait
+rs=$(tail -1 "$STATE/t_ha_relay.s"); rl=$(tail -1 "$STATE/t_ha_relay.l")
+note "at once: on $S rc $rs: $(head -1 "$STATE/t_ha_relay.s"); on $L rc $rl: $(head -1 "$STATE/t_ha_relay.l")"
+check "exactly one of the two moves was accepted (rc $rs and $rl)" \
+	bash -c "[ \$(( ($rs == 0) + ($rl == 0) )) = 1 ]"
+[ "$rs" = 0 ] && dst=h1 || dst=h3
+check "... the other refused: the VM already has a job in flight" \
+	grep -q 'already has job [0-9]* in flight' "$STATE/t_ha_relay.$([ "$rs" = 0 ] && echo l || echo s)"
+check "$vm ends on $dst only" wait_until 60 exactly_one "$vm" "$dst"
+rm -f "$STATE/t_ha_relay.s" "$STATE/t_ha_relay.l"
 
 # ---- 3. maintenance through the standby, a VM on the host
 out=$(cctl "$L" migrate "$vm" --to h3 2>&1) || note "to h3: $out"
