@@ -25,6 +25,7 @@
 #include <sys/queue.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,32 @@ relay_leader_sink(void *arg, const struct frame *f)
 	free(inner);
 }
 
+/* An error for a call no session serves (there is none to answer it). */
+static void __attribute__((format(printf, 4, 5)))
+relay_leader_refuse(struct relay_peer *p, uint64_t session,
+    const struct frame_hdr *h, const char *fmt, ...)
+{
+	Ferry__RelayFrame rf = FERRY__RELAY_FRAME__INIT;
+	uint8_t *inner, *buf;
+	size_t ilen, len;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (frame_pack_error(h->type, h->serial, EBUSY, msg, &inner,
+	    &ilen) < 0)
+		return;
+	rf.session = session;
+	rf.frame.data = inner;
+	rf.frame.len = ilen;
+	if (frame_pack(MSG_RELAY_FRAME, FRAME_EVENT, FRAME_OK, 0, &rf.base,
+	    &buf, &len) == 0)
+		(void)tr_conn_send(p->conn, buf, len);
+	free(inner);
+}
+
 static struct relay_session *
 relay_leader_session(struct relay_peer *p, const Ferry__RelayFrame *rf)
 {
@@ -158,8 +185,12 @@ relay_leader_call(struct relay_peer *p, const Ferry__RelayFrame *rf)
 		return;
 	}
 	f.payload = f.hdr.len ? rf->frame.data + FRAME_HDR_LEN : NULL;
-	if ((s = relay_leader_session(p, rf)) == NULL)
-		return;		/* the standby's client waits for its timeout */
+	if ((s = relay_leader_session(p, rf)) == NULL) {
+		relay_leader_refuse(p, rf->session, &f.hdr, "%s cannot take "
+		    "more relayed clients from %s now (%d at most): try again",
+		    co->conf.ha.node, p->node, RELAY_SESSIONS_MAX);
+		return;
+	}
 	if (!api_relayed(f.hdr.type)) {
 		control_error(s->client, f.hdr.type, f.hdr.serial, EPERM,
 		    "%s does not relay this call", co->conf.ha.node);
