@@ -75,6 +75,10 @@ struct tr_server_config {
 #define TR_STARTUPS_FULL	60
 #define TR_PER_SOURCE_STARTUPS	4
 
+/* A client's sessions between TCP connect and the peer's first frame, at
+ * once, process-wide (transport_client.c); the others wait their turn. */
+#define TR_MAX_HANDSHAKES	48
+
 /* A session's reason for ending when its peer sent too many frames. */
 #define TR_FLOOD_REASON		"flooding"
 

@@ -87,6 +87,8 @@ struct tr_conn {
 	int			 backoff_min, backoff_max;
 	ssh_key			 identity;
 	uint32_t		 rnd;
+	int			 hs_slot;	/* a handshake slot, held until the
+						 * first frame (conn thread only) */
 
 	pthread_t		 thread;
 	int			 joined;
@@ -168,6 +170,8 @@ void	 tr_conn_set_sockfd(struct tr_conn *c, int fd);
 void	 tr_conn_set_up(struct tr_conn *c);
 void	 tr_session_end(struct tr_conn *c);
 void	 tr_io_loop(struct tr_conn *c, char *reason, size_t rlen);
+/* transport_client.c */
+void	 tr_client_slot_release(struct tr_conn *c);
 
 /* transport_sink.c */
 int	 tr_sink_init(uv_loop_t *loop, struct tr_sink *s, uv_async_cb cb,

@@ -374,6 +374,7 @@ tr_io_read(struct tr_conn *c, uint64_t *last_rx, uint64_t *started,
 			if (rc == 1) {
 				tr_sink_push(c, TR_EV_FRAME, f, NULL);
 				*started = 0;
+				tr_client_slot_release(c);
 			}
 		}
 		if (frame_reader_pending(&c->rd) && *started == 0)

@@ -691,6 +691,52 @@ test_server_restart(void **state)
 	assert_int_equal(C2.down, 1);
 }
 
+/*
+ * Sessions up but not yet answered hold their handshake slot: with more
+ * clients than TR_MAX_HANDSHAKES and a peer that sends nothing, only that
+ * many come up; the peer's first frame on one lets the next one in. (All
+ * came up at once before, and at 2,000 simulated hosts timed out waiting
+ * for their hellos together, for ever.)
+ */
+#define SLOT_CLIENTS	(TR_MAX_HANDSHAKES + 12)
+
+static void
+test_client_slots_until_first_frame(void **state)
+{
+	struct tr_server_config sc = server_config();
+	struct tr_client_config cc = client_config();
+	struct tr_conn *cli[SLOT_CLIENTS];
+	struct tr_server *srv;
+	static const char first[] = "the peer's first answer";
+	int i;
+
+	(void)state;
+	sc.max_sessions = SLOT_CLIENTS + 4;
+	sc.startups_begin = sc.startups_full = SLOT_CLIENTS * 2;
+	sc.startups_rate = 100;
+	sc.per_source_startups = SLOT_CLIENTS * 2;
+	sc.idle_timeout_ms = sc.frame_timeout_ms = 30000;
+	cc.idle_timeout_ms = 30000;
+	cc.connect_timeout_ms = 20000;
+	srv = start_server(&sc);
+	for (i = 0; i < SLOT_CLIENTS; i++)
+		assert_non_null(cli[i] = tr_client_start(&loop, &cc, &cbs, &C));
+	assert_int_equal(run_until(&C.up, TR_MAX_HANDSHAKES, 20000), 0);
+	run_for(1500);
+	assert_int_equal(C.up, TR_MAX_HANDSHAKES);
+	assert_int_equal(S.up, TR_MAX_HANDSHAKES);
+	assert_int_equal(C.down, 0);
+	/* One answer: one slot free, one more client up. */
+	send_bytes(S.conn, 1, first, sizeof(first));
+	assert_int_equal(run_until(&C.up, TR_MAX_HANDSHAKES + 1, 10000), 0);
+	run_for(500);
+	assert_int_equal(C.up, TR_MAX_HANDSHAKES + 1);
+	assert_int_equal(C.nframes, 1);
+	for (i = 0; i < SLOT_CLIENTS; i++)
+		tr_conn_close(cli[i]);
+	tr_server_stop(srv);
+}
+
 static void
 test_idle_timeout(void **state)
 {
@@ -1397,6 +1443,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_server_restart, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_client_slots_until_first_frame,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_frame_timeout, setup,
