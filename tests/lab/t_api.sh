@@ -74,6 +74,18 @@ check "POST /v1/checks answers 200" \
 ferryctl check api1 --to h2 --bandwidth 20 --json > "$tmp/ctl"
 same "POST /v1/checks is ferryctl check --json (names, verdicts, keys)" \
 	'{vm, source, destination, ok, checks: [.checks[] | {name, ok, k: keys}]}' "$tmp/out" "$tmp/ctl"
+# The wire's options, as ferryctl check --parallel/--no-tls takes them.
+check "POST /v1/checks with parallel and tls answers 200" \
+	[ "$(call POST /v1/checks /v1/checks "$FERRY_TOKEN" '{"vm":"api1","to":"h2","parallel":2,"tls":false}')" = 200 ]
+ferryctl check api1 --to h2 --parallel 2 --no-tls --json > "$tmp/ctl"
+same "... the same verdicts as ferryctl check --parallel 2 --no-tls" \
+	'{vm, destination, ok, checks: [.checks[] | {name, ok}]}' "$tmp/out" "$tmp/ctl"
+st=$(call POST /v1/checks /v1/checks "$FERRY_TOKEN" '{"vm":"api1","to":"h2","parallel":99}')
+check "parallel 99: 400 naming the field and its range ($st: $(jq -c .error.message "$tmp/out"))" \
+	bash -c "[ $st = 400 ] && jq -r .error.message $tmp/out | grep -q \"'parallel'\""
+st=$(call POST /v1/migrations /v1/migrations "$FERRY_TOKEN" '{"vm":"api1","to":"h2","postcopy":"sometimes"}')
+check "postcopy \"sometimes\": 400 listing the modes ($st)" \
+	bash -c "[ $st = 400 ] && jq -r .error.message $tmp/out | grep -q 'never'"
 
 check "maintenance enter dry_run answers 200" \
 	[ "$(call POST /v1/hosts/h1/maintenance /v1/hosts/{name}/maintenance "$FERRY_TOKEN" '{"action":"enter","dry_run":true}')" = 200 ]
