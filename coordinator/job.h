@@ -180,6 +180,7 @@ struct job {
 	char			 src_err[256], dst_err[256];
 	int			 cleanup_sent;	/* DESTROY_LEFTOVER attempts */
 	int			 resumes;	/* post-copy resume attempts */
+	int			 settle_noted;	/* waiting for a post-copy's source */
 	uint64_t		 held_ms;	/* JOB_STEP_HELD since (monotonic) */
 	int			 undefine_sent;	/* the source's leftover definition */
 	char			 undefine_err[256];

@@ -216,7 +216,7 @@ static void
 job_judge(struct job *j)
 {
 	const Ferry__DomainState *s = j->src_state, *d = j->dst_state;
-	char sd[160], dd[160], why[300];
+	char sd[160], dd[160], why[400];
 	uint64_t now = clock_mono_ms();
 
 	if (j->co->stopping)
@@ -301,6 +301,31 @@ job_judge(struct job *j)
 		if (j->cleanup_sent < 3 && now < j->deadline_ms &&
 		    job_destroy_leftover(j, j->destination, d->uuid) == 0)
 			return;
+	}
+	/* A post-copy that finished on its own after libvirt's connection
+	 * closed (a link cut past its keepalive): the destination's libvirt
+	 * sees its QEMU done (running, migrated) before the source's sees its
+	 * own and shuts its copy off (migrated); the lab saw the source still
+	 * paused (postcopy-failed), with no job, 2 s before that. Judged then,
+	 * the job failed and left the source's definition behind. The source
+	 * decides: asked again until the deadline (then the operator is told,
+	 * below); nothing is destroyed meanwhile. */
+	if (job_is(d, "running") && job_is(s, "paused") && s->reason &&
+	    strstr(s->reason, "postcopy") && now < j->deadline_ms) {
+		if (!j->settle_noted) {
+			j->settle_noted = 1;
+			snprintf(why, sizeof(why), "%s reports %s running (%s), "
+			    "%s still %s: waiting for the source to see its "
+			    "post-copy end", j->destination, j->vm,
+			    d->reason ? d->reason : "no reason", j->source, sd);
+			log_job_info(j->id, j->vm, "%s", why);
+			if (store_job_event(j->co->store, j->id, "info", why,
+			    clock_wall_ms()) < 0)
+				log_job_warnx(j->id, j->vm, "%s",
+				    store_error(j->co->store));
+		}
+		job_wait(j, now);
+		return;
 	}
 	/* The destination runs and the source holds a paused copy (libvirt's
 	 * "a third party must check" case). Only the destination says its

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 #include <json.h>
+#include <libvirt/libvirt.h>
 
 #include "balance.h"
 #include "clock.h"
@@ -2411,6 +2412,103 @@ test_verify_deadline(void **state)
 	assert_true(cluster_running_on(cluster_host_uri(0), "vvd"));
 }
 
+/* Issue 11's start: a post-copy whose link was cut past libvirt's
+ * keepalive failed on the source (its migrate call returned "client
+ * socket is closed", its copy paused, postcopy-failed), and once the link
+ * returned the destination's QEMU finished on its own: h2 says running
+ * (migrated), same UUID. Returns the job's id, verifying. */
+static int64_t
+postcopy_finished_on_dest(struct cluster *cl, const char *vm)
+{
+	struct hv_domain d;
+	int64_t id, arg[2];
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), vm, NULL, 0),
+	    0);
+	cluster_script(0, vm, 6, -1, "internal error: client socket is closed");
+	assert_int_equal(fake_hv_script_after(cluster_host_uri(0), vm,
+	    VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_POSTCOPY_FAILED), 0);
+	id = start_job(cl, vm, "h2", 0);
+	arg[0] = id;
+	arg[1] = JOB_MIGRATING;
+	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(fake_hv_get_domain(cluster_host_uri(0), vm, &d), 0);
+	assert_int_equal(fake_hv_add_domain(cluster_host_uri(1), &d), 0);
+	hv_domain_clear(&d);
+	assert_int_equal(fake_hv_set_state(cluster_host_uri(1), vm,
+	    VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_MIGRATED), 0);
+	/* Judged several times while the source still says postcopy-failed
+	 * (no libvirt job on it: its migrate call has returned). */
+	arg[1] = 3;
+	assert_true(cluster_run_until(cl, verified_rounds, arg, 20000));
+	return id;
+}
+
+/* Issue 11 (fault matrix postcopy-link, 45 s cut: 4 of 28 runs): the job
+ * was judged in the 2 s between the destination's "running (migrated)"
+ * and the source's "shut off (migrated)", failed ("one host's word"), and
+ * the source's persistent definition stayed: a virsh start there would
+ * boot a second copy. The job now waits for the source's word, then
+ * undefines that inactive definition: succeeded, nothing left on h1. */
+static void
+test_postcopy_source_settles(void **state)
+{
+	struct cluster *cl = *state;
+	struct job *j;
+	int64_t id;
+	int st, r;
+
+	id = postcopy_finished_on_dest(cl, "vps");
+	assert_non_null(j = job_find(&cl->co, id));
+	assert_int_equal(j->state, JOB_VERIFYING);
+	assert_int_equal(journal_count_with(cl, id, "info",
+	    "waiting for the source to see its post-copy end"), 1);
+	assert_int_equal(cluster_dom_state(cluster_host_uri(0), "vps", &st,
+	    &r), 0);
+	assert_int_equal(st, HV_STATE_PAUSED);
+	/* The source's libvirt sees its QEMU finish: shut off, migrated,
+	 * still defined (no UNDEFINE_SOURCE after a broken connection). */
+	assert_int_equal(fake_hv_set_state(cluster_host_uri(0), "vps",
+	    VIR_DOMAIN_SHUTOFF, VIR_DOMAIN_SHUTOFF_MIGRATED), 0);
+	cluster_wait_final(cl, id, 20000);
+	cluster_expect_job(cl, id, "succeeded", NULL);
+	assert_int_equal(journal_count_with(cl, id, "cleanup",
+	    "undefined the source's leftover inactive definition on h1"), 1);
+	assert_false(fake_hv_has_domain(cluster_host_uri(0), "vps"));
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_DESTROY), 0);
+	assert_true(cluster_running_on(cluster_host_uri(1), "vps"));
+}
+
+/* The same, but the source never settles: at the verifying deadline the
+ * job fails, names what each host said and what the operator must do,
+ * and neither host's copy was touched. */
+static void
+test_postcopy_source_unsettled(void **state)
+{
+	struct cluster *cl = *state;
+	struct job *j;
+	int64_t id;
+	uint64_t now;
+	int st, r;
+
+	id = postcopy_finished_on_dest(cl, "vpu");
+	assert_non_null(j = job_find(&cl->co, id));
+	now = clock_mono_ms();
+	clock_test_step(CLOCK_KIND_MONO, (int64_t)(j->deadline_ms - now + 1));
+	cluster_wait_final(cl, id, 20000);
+	clock_test_reset();
+	cluster_expect_job(cl, id, "failed", "h1 still holds a copy (paused "
+	    "(postcopy-failed)); Ferry destroys nothing on one host's word");
+	cluster_expect_job(cl, id, "failed", "remove the copy on h1");
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_DESTROY), 0);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_UNDEFINE), 0);
+	assert_int_equal(cluster_dom_state(cluster_host_uri(0), "vpu", &st,
+	    &r), 0);
+	assert_int_equal(st, HV_STATE_PAUSED);
+	assert_true(cluster_running_on(cluster_host_uri(1), "vpu"));
+}
+
 static int
 migrating_quietly(struct cluster *cl, void *arg)
 {
@@ -2516,6 +2614,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postcopy_resume, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_postcopy_source_settles,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_postcopy_source_unsettled,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_parallel, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain_vm_comes_back, setup,
