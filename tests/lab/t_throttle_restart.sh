@@ -24,6 +24,15 @@ src_job() { # HOST VM: libvirt's job of the domain there: none, active, gone
 		{ echo gone; return; }
 	echo "$out" | awk '$1 == "Job" && $2 == "type:" { print ($3 == "None" ? "none" : "active") }'
 }
+runs_on() { # VM: the one host whose libvirt runs it (asked directly: the
+	# coordinator may be down), else nothing
+	local h l=
+	for h in h1 h2 h3; do
+		[ "$(virsh -q -c "qemu+tcp://$(hip $h)/system" domstate "$1" 2>/dev/null | head -1)" = running ] &&
+			l="$l $h"
+	done
+	[ "$(echo $l | wc -w)" = 1 ] && echo $l
+}
 job_state() { ferryctl job "$1" --json 2>/dev/null | jq -r .job.state; }
 final() { # JOB: the job has ended
 	case $(job_state "$1") in
@@ -36,7 +45,10 @@ throttled() { # HOST VM JOB: wait for the ladder's throttle, in libvirt's view
 	for ((i = 0; i < 600; i++)); do
 		q=$(quota "$1" "$2")
 		is_number "$q" && [ "$q" -gt 0 ] && return 0
-		[ "$(job_state "$3")" = migrating ] || break
+		case $(job_state "$3") in
+		pending | checking | migrating) ;;
+		*) break ;;
+		esac
 		sleep 0.25
 	done
 	notok "$2: never throttled on $1 (vcpu_quota $q, job $(job_state "$3"))"
@@ -71,14 +83,14 @@ if throttled h1 $va $ja; then
 	wait_until 180 sh -c "[ \"\$(virsh -q -c qemu+tcp://$(hip h1)/system domjobinfo $va 2>/dev/null | awk '\$1 == \"Job\" { print \$3 }')\" != Unbounded ]" ||
 		notok "$va: the migration never ended with the coordinator down"
 	sleep 1
-	h=$(on_one_host $va)
+	h=$(runs_on $va)
 	q=$(quota "${h:-h1}" $va)
 	[ -n "$h" ] && [ "$q" = -1 ] &&
 		ok "coordinator down, migration over: $va runs on $h with vcpu_quota -1" ||
 		notok "coordinator down, migration over: $va on [${h}], vcpu_quota $q"
 	lab start coordinator > /dev/null 2>&1 || notok "lab start coordinator"
 	wait_until 120 final $ja || notok "$va: job $ja never ended after the restart ($(job_state $ja))"
-	st=$(job_state $ja) h=$(on_one_host $va)
+	st=$(job_state $ja) h=$(runs_on $va)
 	q=$(quota "${h:-h1}" $va)
 	[ -n "$h" ] && [ "$q" = -1 ] && exactly_one $va "$h" &&
 		ok "after the coordinator's restart ($st): $va runs on $h only, vcpu_quota -1" ||
@@ -98,14 +110,14 @@ if throttled h3 $vb $jb; then
 		wait_until 60 sh -c "[ \"\$(virsh -q -c qemu+tcp://$(hip h3)/system domjobinfo $vb 2>/dev/null | awk '\$1 == \"Job\" { print \$3 }')\" = None ]" ||
 			notok "$vb: the migration never ended on h3"
 	fi
-	h=$(on_one_host $vb)
+	h=$(runs_on $vb)
 	q=$(quota "${h:-h3}" $vb)
 	[ -n "$h" ] && [ "$q" = -1 ] &&
 		ok "h3's hostd stopped, migration over: $vb runs on $h with vcpu_quota -1" ||
 		notok "h3's hostd stopped, migration over: $vb on [${h}], vcpu_quota $q (the throttle outlived the hostd)"
 	lab start h3 hostd > /dev/null 2>&1 || notok "lab start h3 hostd"
 	wait_until 120 final $jb || notok "$vb: job $jb never ended ($(job_state $jb))"
-	st=$(job_state $jb) h=$(on_one_host $vb)
+	st=$(job_state $jb) h=$(runs_on $vb)
 	q=$(quota "${h:-h3}" $vb)
 	[ -n "$h" ] && [ "$q" = -1 ] && exactly_one $vb "$h" &&
 		ok "after h3's hostd started again ($st): $vb runs on $h only, vcpu_quota -1" ||
@@ -127,7 +139,7 @@ if throttled h2 $vc $jc; then
 		note "$vc: the migration ended before the failure could be injected ($(src_job h2 $vc))"
 	fi
 	lab start h2 hostd > /dev/null 2>&1 || notok "lab start h2 hostd"
-	h=$(on_one_host $vc)
+	h=$(runs_on $vc)
 	if wait_until 30 sh -c "[ \"\$(virsh -q -c qemu+tcp://$(hip "${h:-h2}")/system schedinfo $vc --live | awk '\$1 == \"vcpu_quota\" { print \$3 }')\" = -1 ]"; then
 		ok "h2's hostd started again: $vc runs on $h with vcpu_quota -1"
 	else
@@ -137,7 +149,7 @@ if throttled h2 $vc $jc; then
 		ok "no throttle record of $vc left in h2's throttle_dir" ||
 		notok "a throttle record of $vc is left in h2's throttle_dir"
 	wait_until 120 final $jc || notok "$vc: job $jc never ended ($(job_state $jc))"
-	st=$(job_state $jc) h=$(on_one_host $vc)
+	st=$(job_state $jc) h=$(runs_on $vc)
 	[ -n "$h" ] && exactly_one $vc "$h" && ok "$vc: job $st, runs on $h only" ||
 		notok "$vc: job $st, on [${h}]"
 fi
