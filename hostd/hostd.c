@@ -527,7 +527,7 @@ started:
 void
 hostd_shutdown(struct hostd *hd)
 {
-	int i;
+	int i, n;
 
 	if (hd->stopping)
 		return;
@@ -547,9 +547,13 @@ hostd_shutdown(struct hostd *hd)
 	uv_close((uv_handle_t *)&hd->sigterm, NULL);
 	uv_close((uv_handle_t *)&hd->sigint, NULL);
 	/* Calls not yet started are cancelled; the loop ends with the rest
-	 * (a migration's thread is waited for by its own handles). */
+	 * (a migration's thread is waited for by its own handles). The
+	 * migrations' throttles are released first, on the urgent queue,
+	 * which the last release stops. */
+	n = migrate_unthrottle_all(hd);
 	for (i = 0; i < HOSTD_NWQ; i++)
-		workq_stop(&hd->wq[i]);
+		if (i != HOSTD_WQ_URGENT || n == 0)
+			workq_stop(&hd->wq[i]);
 }
 
 /* After uv_run has returned. */

@@ -196,6 +196,7 @@ struct hostd {
 	struct mig_list		 migs;
 	struct mig_result_list	 mig_results;
 	size_t			 nmig_results;
+	int			 unthrottling;	/* releases at shutdown (migrate.c) */
 	uint64_t		 hb_seq;
 	uint64_t		 mem_free_mib;
 	struct workq		 wq[HOSTD_NWQ];
@@ -273,6 +274,7 @@ void	 throttle_recover(const char *dir);
 struct mig;
 int	 migrate_throttle_set(struct mig *, uint32_t pct, char *, size_t);
 void	 migrate_recover_throttles(struct hostd *);
+int	 migrate_unthrottle_all(struct hostd *);
 int	 migrate_start(struct hostd *, const Ferry__MigrateRequest *, char *,
 	    size_t);
 /* jobctl.c: JOB_CONTROL (job set | postcopy | complete) */

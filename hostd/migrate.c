@@ -160,30 +160,19 @@ mig_fill_result(const struct mig_result *r, Ferry__MigrateResult *pr)
 		pr->throttle_release = (char *)r->thr_err;
 }
 
-/*
- * The one place the ladder's throttle changes (any thread but the loop):
- * pct 0 releases. After migrate_throttle_release nothing is applied any
- * more. Helpers steering a running job (ferryctl job set) call this too.
- */
-int
-migrate_throttle_set(struct mig *mg, uint32_t pct, char *err, size_t errlen)
+/* migrate_throttle_set's work, under thr_mtx. */
+static int
+migrate_throttle_set_locked(struct mig *mg, uint32_t pct, char *err,
+    size_t errlen)
 {
 	uint64_t now = clock_mono_ms();
-	int rc = 0;
 
-	pthread_mutex_lock(&mg->thr_mtx);
-	if (mg->thr_released) {
-		snprintf(err, errlen, "the migration has ended");
-		rc = -1;
-		goto done;
-	}
 	/* Recorded before the first throttle, so that a restarted hostd
 	 * can release it (throttle_recover). */
 	if (pct > 0 && mg->thr_since_ms == 0 && mg->thr.resolved == 0 &&
 	    throttle_apply(&mg->thr, mg->name, 0) < 0) {
 		snprintf(err, errlen, "throttle %u%%: %s", pct, mg->thr.err);
-		rc = -1;
-		goto done;
+		return -1;
 	}
 	if (pct > 0 && mg->thr_since_ms == 0 &&
 	    throttle_record(&mg->thr, mg->hd->conf.throttle_dir, mg->name) < 0)
@@ -192,8 +181,7 @@ migrate_throttle_set(struct mig *mg, uint32_t pct, char *err, size_t errlen)
 		    mg->hd->conf.throttle_dir, strerror(errno));
 	if (throttle_apply(&mg->thr, mg->name, pct) < 0) {
 		snprintf(err, errlen, "throttle %u%%: %s", pct, mg->thr.err);
-		rc = -1;
-		goto done;
+		return -1;
 	}
 	if (pct == 0)
 		throttle_forget(mg->hd->conf.throttle_dir, mg->name);
@@ -205,28 +193,51 @@ migrate_throttle_set(struct mig *mg, uint32_t pct, char *err, size_t errlen)
 	}
 	if (pct > mg->thr_max_pct)
 		mg->thr_max_pct = pct;
- done:
+	return 0;
+}
+
+/*
+ * The one place the ladder's throttle changes (any thread but the loop):
+ * pct 0 releases. After migrate_throttle_release nothing is applied any
+ * more. Helpers steering a running job (ferryctl job set) call this too.
+ */
+int
+migrate_throttle_set(struct mig *mg, uint32_t pct, char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&mg->thr_mtx);
+	if (mg->thr_released) {
+		snprintf(err, errlen, "the migration has ended");
+		rc = -1;
+	} else
+		rc = migrate_throttle_set_locked(mg, pct, err, errlen);
 	pthread_mutex_unlock(&mg->thr_mtx);
 	return rc;
 }
 
-/* The migration has ended, whatever the outcome: the originals back.
- * On the migration's thread (blocking file I/O). */
+/* The originals back, and nothing applied after: when the migration has
+ * ended (its thread), or when this hostd stops (a worker). One critical
+ * section, so that a poll work in flight cannot throttle again between
+ * the release and the mark. Blocking file I/O. */
 static void
-migrate_throttle_release(struct mig *mg)
+migrate_throttle_release(struct mig *mg, const char *why)
 {
 	char err[256];
+	int released = 0;
 
-	if (mg->thr.pct != 0 || mg->thr_since_ms != 0) {
-		if (migrate_throttle_set(mg, 0, err, sizeof(err)) < 0)
+	pthread_mutex_lock(&mg->thr_mtx);
+	if (!mg->thr_released && (mg->thr.pct != 0 || mg->thr_since_ms != 0)) {
+		if (migrate_throttle_set_locked(mg, 0, err, sizeof(err)) < 0)
 			snprintf(mg->thr_err, sizeof(mg->thr_err), "%s", err);
 		else
-			log_info("job %llu: vCPU throttle of %s released",
-			    (unsigned long long)mg->job_id, mg->name);
+			released = 1;
 	}
-	pthread_mutex_lock(&mg->thr_mtx);
 	mg->thr_released = 1;
 	pthread_mutex_unlock(&mg->thr_mtx);
+	if (released)
+		log_info("job %llu: vCPU throttle of %s released%s",
+		    (unsigned long long)mg->job_id, mg->name, why);
 }
 
 static void *
@@ -238,7 +249,7 @@ mig_thread(void *arg)
 	if (mg->rc < 0)
 		snprintf(mg->error, sizeof(mg->error), "%s", hv_last_error());
 	mg->ended_ms = clock_mono_ms();
-	migrate_throttle_release(mg);
+	migrate_throttle_release(mg, "");
 	__atomic_store_n(&mg->thread_done, 1, __ATOMIC_SEQ_CST);
 	uv_async_send(&mg->done_async);
 	return NULL;
@@ -560,6 +571,70 @@ migrate_recover_throttles(struct hostd *hd)
 	r->item.done = mig_recover_after;
 	if (workq_submit(&hd->wq[HOSTD_WQ_URGENT], &r->item) < 0)
 		free(r);
+}
+
+/*
+ * Stopping: the throttles are released now, not when the migrations end.
+ * Nothing steers them once this hostd is gone, and a stop that outlasts
+ * the service manager's timeout ends in SIGKILL: the guest stayed
+ * throttled until the next start, and one whose migration then failed ran
+ * on throttled. The migrations go on unthrottled, as after a restart
+ * (throttle_recover). The urgent queue stops after the last of these.
+ */
+struct mig_unthrottle {
+	struct workq_item	 item;
+	struct mig		*mg;
+};
+
+static void
+mig_unthrottle_work(struct workq_item *it)
+{
+	struct mig_unthrottle *u = it->data;
+
+	migrate_throttle_release(u->mg, ": hostd is stopping (the migration "
+	    "goes on unthrottled)");
+}
+
+static void
+mig_unthrottle_after(struct workq_item *it, int cancelled)
+{
+	struct mig_unthrottle *u = it->data;
+	struct mig *mg = u->mg;
+	struct hostd *hd = mg->hd;
+
+	(void)cancelled;
+	free(u);
+	mg->busy--;
+	if (--hd->unthrottling == 0 && hd->stopping)
+		workq_stop(&hd->wq[HOSTD_WQ_URGENT]);
+	if (mg->finished)
+		mig_release(mg);
+}
+
+/* Loop thread, from hostd_shutdown before the queues stop: how many
+ * releases are under way (the urgent queue must outlive them). */
+int
+migrate_unthrottle_all(struct hostd *hd)
+{
+	struct mig_unthrottle *u;
+	struct mig *mg;
+
+	TAILQ_FOREACH(mg, &hd->migs, entry) {
+		if (mg->finished || (u = calloc(1, sizeof(*u))) == NULL)
+			continue;
+		u->mg = mg;
+		u->item.data = u;
+		u->item.work = mig_unthrottle_work;
+		u->item.done = mig_unthrottle_after;
+		mg->busy++;
+		hd->unthrottling++;
+		if (workq_submit(&hd->wq[HOSTD_WQ_URGENT], &u->item) < 0) {
+			mg->busy--;
+			hd->unthrottling--;
+			free(u);
+		}
+	}
+	return hd->unthrottling;
 }
 
 /* MIGRATE: start the migration and answer at once. */
