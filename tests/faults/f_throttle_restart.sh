@@ -10,7 +10,7 @@
 #    hostd runs (it stayed throttled until the next start);
 #  - the source hostd killed (SIGKILL) mid-throttle and the migration failing
 #    meanwhile: the hostd that starts again releases what it left.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lab/lib.sh"
 
 va=tr-c-$LAB_ID-$$ vb=tr-s-$LAB_ID-$$ vc=tr-k-$LAB_ID-$$
 hip() { echo "198.18.$LAB_ID.$((10 + ${1#h}))"; }
