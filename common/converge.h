@@ -71,6 +71,7 @@ struct converge_state {
 	int			done;		/* aborted: nothing more to decide */
 	uint32_t		throttle_pct;	/* currently asked for */
 	uint64_t		throttle_since_ms;	/* elapsed when it began */
+	uint64_t		throttle_change_ms;	/* elapsed at its last change */
 	uint64_t		low_ms;		/* elapsed at the last new best_remaining */
 	uint64_t		pass2_ms;	/* elapsed when the second pass began */
 	uint64_t		pass_ms;	/* elapsed at the last pass boundary */
