@@ -71,8 +71,12 @@ struct converge_state {
 	int			done;		/* aborted: nothing more to decide */
 	uint32_t		throttle_pct;	/* currently asked for */
 	uint64_t		throttle_since_ms;	/* elapsed when it began */
+	uint64_t		throttle_change_ms;	/* elapsed at its last change */
 	uint64_t		low_ms;		/* elapsed at the last new best_remaining */
 	uint64_t		pass2_ms;	/* elapsed when the second pass began */
+	uint64_t		pass_ms;	/* elapsed at the last pass boundary */
+	uint64_t		pass_processed;	/* data_processed then */
+	double			pass_mibs;	/* the link's rate over the last pass */
 };
 void	converge_init(struct converge_state *, const struct converge_policy *,
 	    uint64_t mem_mib);

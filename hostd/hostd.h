@@ -153,9 +153,13 @@ struct throttle {
 		uint64_t	 orig_period;
 	}		 vcpu[THROTTLE_VCPUS_MAX];
 	double		 base_share;	/* CPUs the busiest vCPU used, unthrottled */
+	double		 peak_share;	/* the highest sample of it */
+	double		 share_sum;	/* of the unthrottled samples */
+	uint32_t	 nshare;
 	uint64_t	 last_ns, last_ms;
 	uint32_t	 pct;		/* applied */
 	int64_t		 quota_us;	/* applied; -1: none */
+	uint64_t	 period_us;	/* applied with quota_us */
 	char		 err[256];
 };
 
@@ -264,6 +268,7 @@ int	 cpu_compare(struct hostd *, const ProtobufCMessage *, uint8_t **,
 
 /* throttle.c */
 void	 throttle_sample(struct throttle *, const char *name);
+void	 throttle_base_add(struct throttle *, double share);
 int	 throttle_apply(struct throttle *, const char *name, uint32_t pct);
 int	 throttle_record(const struct throttle *, const char *dir,
 	    const char *name);

@@ -185,6 +185,13 @@ migrate_throttle_set_locked(struct mig *mg, uint32_t pct, char *err,
 	}
 	if (pct == 0)
 		throttle_forget(mg->hd->conf.throttle_dir, mg->name);
+	else
+		log_info("job %llu: vCPU throttle %u%% of %.3f CPU (mean of "
+		    "%u samples, peak %.3f): quota %lld us per %llu us",
+		    (unsigned long long)mg->job_id, pct, mg->thr.base_share,
+		    mg->thr.nshare, mg->thr.peak_share,
+		    (long long)mg->thr.quota_us,
+		    (unsigned long long)mg->thr.period_us);
 	if (pct > 0 && mg->thr_since_ms == 0)
 		mg->thr_since_ms = now;
 	if (pct == 0 && mg->thr_since_ms != 0) {

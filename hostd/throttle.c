@@ -274,6 +274,25 @@ throttle_cpu_ns(const struct throttle *t)
 }
 
 /*
+ * One unthrottled sample of the busiest vCPU's share of a CPU. The base a
+ * throttle takes its percentage of is their mean, not the peak: a vCPU
+ * that was held up (QEMU's migration setup holds it for 1-4 s under TCG)
+ * catches up in a burst, and a throttle of that burst's share left the lab
+ * guest enough CPU to dirty at its full rate at 95 %.
+ */
+void
+throttle_base_add(struct throttle *t, double share)
+{
+	if (!(share >= 0))
+		return;
+	if (share > t->peak_share)
+		t->peak_share = share;
+	t->share_sum += share;
+	t->nshare++;
+	t->base_share = t->share_sum / t->nshare;
+}
+
+/*
  * Worker: one sample of how much of a CPU the guest's busiest vCPU uses;
  * the highest share seen while not throttled is the base a throttle takes
  * its percentage of. Quiet when the domain has no vCPU cgroups.
@@ -295,8 +314,7 @@ throttle_sample(struct throttle *t, const char *name)
 	    t->pct == 0) {
 		share = (double)(ns - t->last_ns) / 1e6 / (double)(now -
 		    t->last_ms);
-		if (share > t->base_share)
-			t->base_share = share;
+		throttle_base_add(t, share);
 	}
 	t->last_ns = ns;
 	t->last_ms = now;
@@ -352,6 +370,7 @@ throttle_apply(struct throttle *t, const char *name, uint32_t pct)
 	}
 	t->pct = pct;
 	t->quota_us = pct ? quota : -1;
+	t->period_us = pct ? period : 0;
 	return 0;
 }
 
