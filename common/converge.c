@@ -381,26 +381,20 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 	/* A throttled guest pays for every pass: the longest pause the
 	 * policy allows at once, not a step a pass (the lab's throttled
 	 * guests finished at the last steps, 5 passes in). */
-	if (st->throttle_pct > 0) {
-		st->step = p->downtime_steps;
-		target = converge_ramp_ms(p, st->step);
-		if (target == st->downtime_ms)
-			return;
-		st->downtime_ms = target;
-		converge_set(d, CONV_SET_DOWNTIME, target,
-		    "iteration %" PRIu64 ": raising max downtime to %" PRIu64
-		    " ms at once (the guest is throttled)", iter, target);
-		return;
-	}
-	st->step++;
+	st->step = st->throttle_pct > 0 ? p->downtime_steps : st->step + 1;
 	target = converge_ramp_ms(p, st->step);
 	if (target == st->downtime_ms)
 		return;
 	st->downtime_ms = target;
-	converge_set(d, CONV_SET_DOWNTIME, target,
-	    "iteration %" PRIu64 ": raising max downtime to %" PRIu64
-	    " ms (step %" PRIu32 "/%" PRIu32 ")", iter, target, st->step,
-	    p->downtime_steps);
+	if (st->throttle_pct > 0)
+		converge_set(d, CONV_SET_DOWNTIME, target,
+		    "iteration %" PRIu64 ": raising max downtime to %" PRIu64
+		    " ms at once (the guest is throttled)", iter, target);
+	else
+		converge_set(d, CONV_SET_DOWNTIME, target,
+		    "iteration %" PRIu64 ": raising max downtime to %" PRIu64
+		    " ms (step %" PRIu32 "/%" PRIu32 ")", iter, target,
+		    st->step, p->downtime_steps);
 }
 
 static void
