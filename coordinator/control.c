@@ -373,20 +373,19 @@ control_audit_begin(struct ctl_client *c, const struct frame *f,
 	if (token != NULL) {
 		who.via = "api";
 		who.who = token;
-	} else if (c->relay_node[0]) {
-		who.via = "ctl";
-		who.who = c->relay_user;
-		who.node = c->relay_node;
-		who.has_uid = 1;
-		who.uid = c->uid;
-		who.pid = c->pid;
 	} else {
-		audit_ctl_who(c->uid, name, sizeof(name));
 		who.via = "ctl";
-		who.who = name;
 		who.has_uid = 1;
 		who.uid = c->uid;
 		who.pid = c->pid;
+		/* Relayed: the caller as the standby saw it, there. */
+		if (c->relay_node[0]) {
+			who.who = c->relay_user;
+			who.node = c->relay_node;
+		} else {
+			audit_ctl_who(c->uid, name, sizeof(name));
+			who.who = name;
+		}
 	}
 	if (audit_begin(c->co, &who, what, args, &a->id, err, errlen) < 0) {
 		free(a);
@@ -415,6 +414,8 @@ control_dispatch(struct ctl_client *c, const struct frame *f,
 {
 	struct ctl_audit *a;
 
+	/* A standby answers from what the leader wrote, read when asked. */
+	ha_standby_refresh(c->co, clock_mono_ms());
 	/* The socket's reader refuses these with FERRY_ENOTLEADER first; the
 	 * HTTPS API reaches here directly. */
 	if (api_acting(f->hdr.type) && !ha_acting(c->co)) {

@@ -71,8 +71,7 @@ sweep_cb(uv_timer_t *t)
 		drain_tick(co);
 		rebalance_tick(co, now);
 		retention_tick(co, now);
-	} else
-		ha_standby_refresh(co, now);
+	}
 	control_sweep(co, now);
 	relay_standby_update(co);
 }

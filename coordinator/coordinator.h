@@ -303,6 +303,14 @@ void	 ha_standby_refresh(struct coord *, uint64_t now_ms);
 const char *ha_role(const struct coord *);
 const char *coord_admin_phrase(const char *admin_state);
 
+/* relay.c: the relay's wire, both ends */
+const struct coord_ha_peer *relay_peer_conf(const struct coord *,
+	    const char *node);
+int	 relay_send(struct tr_conn *, uint16_t type, const ProtobufCMessage *);
+int	 relay_frame_wrap(Ferry__RelayFrame *, const struct frame_hdr *,
+	    const uint8_t *payload, uint8_t **inner);
+int	 relay_frame_unwrap(const Ferry__RelayFrame *, struct frame *);
+
 /* relay_leader.c: other coordinators' calls, served (HA) */
 #define RELAY_IDLE_MS	10000	/* no byte from a relay peer: dropped */
 int	 relay_leader_start(struct coord *, char *err, size_t errlen);

@@ -337,7 +337,8 @@ ha_stop(struct coord *co)
  * A standby's picture of what the leader decides: each host's
  * administrative state (maintenance, draining) is the leader's to change
  * and is written to the shared store, so a standby reads it back from
- * there, every HA_REFRESH_MS, instead of showing what it saw at start.
+ * there when it is asked (control_dispatch, metrics_render), at most
+ * every HA_REFRESH_MS, instead of showing what it saw at start.
  */
 #define HA_REFRESH_MS	1000
 

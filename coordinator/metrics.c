@@ -481,6 +481,7 @@ metrics_render(struct coord *co, size_t *lenp)
 	double score;
 	FILE *fp;
 
+	ha_standby_refresh(co, clock_mono_ms());	/* a standby: the leader's word */
 	if (m == NULL) {
 		/* Not started (some tests): the figures of nothing. */
 		memset(&zero, 0, sizeof(zero));

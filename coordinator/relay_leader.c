@@ -78,8 +78,7 @@ relay_leader_sink(void *arg, const struct frame *f)
 {
 	struct relay_session *s = arg;
 	Ferry__RelayFrame rf = FERRY__RELAY_FRAME__INIT;
-	uint8_t *inner, *buf;
-	size_t len;
+	uint8_t *inner;
 
 	if (s->peer == NULL || s->peer->conn == NULL)
 		return;
@@ -88,17 +87,10 @@ relay_leader_sink(void *arg, const struct frame *f)
 		    s->peer->node, f->hdr.len);
 		return;
 	}
-	if ((inner = malloc(FRAME_HDR_LEN + f->hdr.len)) == NULL)
-		return;
-	frame_hdr_encode(&f->hdr, inner);
-	if (f->hdr.len)
-		memcpy(inner + FRAME_HDR_LEN, f->payload, f->hdr.len);
 	rf.session = s->id;
-	rf.frame.data = inner;
-	rf.frame.len = FRAME_HDR_LEN + f->hdr.len;
-	if (frame_pack(MSG_RELAY_FRAME, FRAME_EVENT, FRAME_OK, 0, &rf.base,
-	    &buf, &len) == 0)
-		(void)tr_conn_send(s->peer->conn, buf, len);
+	if (relay_frame_wrap(&rf, &f->hdr, f->payload, &inner) < 0)
+		return;
+	(void)relay_send(s->peer->conn, MSG_RELAY_FRAME, &rf.base);
 	free(inner);
 }
 
@@ -108,8 +100,8 @@ relay_leader_refuse(struct relay_peer *p, uint64_t session,
     const struct frame_hdr *h, const char *fmt, ...)
 {
 	Ferry__RelayFrame rf = FERRY__RELAY_FRAME__INIT;
-	uint8_t *inner, *buf;
-	size_t ilen, len;
+	uint8_t *inner;
+	size_t ilen;
 	char msg[512];
 	va_list ap;
 
@@ -122,9 +114,7 @@ relay_leader_refuse(struct relay_peer *p, uint64_t session,
 	rf.session = session;
 	rf.frame.data = inner;
 	rf.frame.len = ilen;
-	if (frame_pack(MSG_RELAY_FRAME, FRAME_EVENT, FRAME_OK, 0, &rf.base,
-	    &buf, &len) == 0)
-		(void)tr_conn_send(p->conn, buf, len);
+	(void)relay_send(p->conn, MSG_RELAY_FRAME, &rf.base);
 	free(inner);
 }
 
@@ -177,14 +167,10 @@ relay_leader_call(struct relay_peer *p, const Ferry__RelayFrame *rf)
 	struct frame f;
 	char err[512];
 
-	if (rf->frame.len < FRAME_HDR_LEN ||
-	    frame_hdr_decode(rf->frame.data, &f.hdr, 0) < 0 ||
-	    f.hdr.len != rf->frame.len - FRAME_HDR_LEN ||
-	    f.hdr.kind != FRAME_CALL) {
+	if (relay_frame_unwrap(rf, &f) < 0 || f.hdr.kind != FRAME_CALL) {
 		tr_conn_kick(p->conn, "a relayed frame that is not a call");
 		return;
 	}
-	f.payload = f.hdr.len ? rf->frame.data + FRAME_HDR_LEN : NULL;
 	if ((s = relay_leader_session(p, rf)) == NULL) {
 		relay_leader_refuse(p, rf->session, &f.hdr, "%s cannot take "
 		    "more relayed clients from %s now (%d at most): try again",
@@ -209,27 +195,14 @@ relay_leader_call(struct relay_peer *p, const Ferry__RelayFrame *rf)
 		    "%s", err);
 }
 
-static int
-relay_leader_known(const struct coord *co, const char *node)
-{
-	size_t i;
-
-	for (i = 0; i < co->conf.ha.npeers; i++)
-		if (strcmp(co->conf.ha.peers[i].node, node) == 0)
-			return 1;
-	return 0;
-}
-
 static void
 relay_leader_hello(struct relay_peer *p, const Ferry__RelayHello *h)
 {
 	struct coord *co = p->rl->co;
 	Ferry__RelayHello me = FERRY__RELAY_HELLO__INIT;
-	uint8_t *buf;
-	size_t len;
 
 	if (p->node[0] == '\0') {
-		if (!relay_leader_known(co, h->node)) {
+		if (relay_peer_conf(co, h->node) == NULL) {
 			log_warnx("relay: %s says it is '%.64s', not one of "
 			    "ha.peers: dropped", tr_conn_peer(p->conn), h->node);
 			tr_conn_kick(p->conn, "not a known peer");
@@ -243,9 +216,7 @@ relay_leader_hello(struct relay_peer *p, const Ferry__RelayHello *h)
 		return;
 	}
 	me.node = co->conf.ha.node;
-	if (frame_pack(MSG_RELAY_HELLO, FRAME_EVENT, FRAME_OK, 0, &me.base,
-	    &buf, &len) == 0)
-		(void)tr_conn_send(p->conn, buf, len);
+	(void)relay_send(p->conn, MSG_RELAY_HELLO, &me.base);
 }
 
 static void

@@ -49,19 +49,6 @@ struct relay_standby {
 	struct relay_ssession_list sessions;
 };
 
-static int
-relay_standby_send(struct relay_standby *rs, uint16_t type,
-    const ProtobufCMessage *m)
-{
-	uint8_t *buf;
-	size_t len;
-
-	if (rs->conn == NULL ||
-	    frame_pack(type, FRAME_EVENT, FRAME_OK, 0, m, &buf, &len) < 0)
-		return -1;
-	return tr_conn_send(rs->conn, buf, len);
-}
-
 /* Ends a session; tells the leader unless it is the leader that went. */
 static void
 relay_standby_end(struct relay_standby *rs, struct relay_ssession *s,
@@ -72,7 +59,7 @@ relay_standby_end(struct relay_standby *rs, struct relay_ssession *s,
 	if (tell && rs->up) {
 		rc.session = s->id;
 		rc.reason = "the client went away";
-		(void)relay_standby_send(rs, MSG_RELAY_CLOSE, &rc.base);
+		(void)relay_send(rs->conn, MSG_RELAY_CLOSE, &rc.base);
 	}
 	TAILQ_REMOVE(&rs->sessions, s, entry);
 	control_client_unref(s->client);
@@ -103,7 +90,7 @@ relay_standby_hello(struct relay_standby *rs)
 
 	h.node = rs->co->conf.ha.node;
 	rs->hello_ms = clock_mono_ms();
-	(void)relay_standby_send(rs, MSG_RELAY_HELLO, &h.base);
+	(void)relay_send(rs->conn, MSG_RELAY_HELLO, &h.base);
 }
 
 static void
@@ -120,7 +107,7 @@ static void
 relay_standby_deliver(struct relay_standby *rs, const Ferry__RelayFrame *rf)
 {
 	struct relay_ssession *s;
-	struct frame_hdr hdr;
+	struct frame f;
 	uint8_t *buf;
 
 	TAILQ_FOREACH(s, &rs->sessions, entry)
@@ -128,10 +115,7 @@ relay_standby_deliver(struct relay_standby *rs, const Ferry__RelayFrame *rf)
 			break;
 	if (s == NULL)
 		return;		/* ended here; the leader was told */
-	if (rf->frame.len < FRAME_HDR_LEN ||
-	    frame_hdr_decode(rf->frame.data, &hdr, 0) < 0 ||
-	    hdr.len != rf->frame.len - FRAME_HDR_LEN ||
-	    hdr.kind == FRAME_CALL) {
+	if (relay_frame_unwrap(rf, &f) < 0 || f.hdr.kind == FRAME_CALL) {
 		tr_conn_kick(rs->conn, "a relayed frame that is not an answer");
 		return;
 	}
@@ -222,17 +206,6 @@ relay_standby_on_down(struct tr_conn *conn, const char *reason, void *arg)
 	relay_standby_fail_all(rs, reason);
 }
 
-static const struct coord_ha_peer *
-relay_standby_peer(const struct coord *co, const char *node)
-{
-	size_t i;
-
-	for (i = 0; i < co->conf.ha.npeers; i++)
-		if (strcmp(co->conf.ha.peers[i].node, node) == 0)
-			return &co->conf.ha.peers[i];
-	return NULL;
-}
-
 static void
 relay_standby_close(struct relay_standby *rs, const char *why)
 {
@@ -274,7 +247,7 @@ relay_standby_update(struct coord *co)
 			snprintf(rs->why, sizeof(rs->why), "no leader is known");
 			return;
 		}
-		if ((p = relay_standby_peer(co, want)) == NULL) {
+		if ((p = relay_peer_conf(co, want)) == NULL) {
 			snprintf(rs->why, sizeof(rs->why), "the leader %s is not "
 			    "one of ha.peers in coordinator.conf", want);
 			snprintf(rs->target, sizeof(rs->target), "%s", want);
@@ -351,23 +324,18 @@ relay_standby_forward(struct coord *co, struct ctl_client *c,
 	}
 	s->type = f->hdr.type;
 	s->serial = f->hdr.serial;
-	if ((inner = malloc(FRAME_HDR_LEN + f->hdr.len)) == NULL) {
+	rf.session = s->id;
+	if (relay_frame_wrap(&rf, &f->hdr, f->payload, &inner) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	frame_hdr_encode(&f->hdr, inner);
-	if (f->hdr.len)
-		memcpy(inner + FRAME_HDR_LEN, f->payload, f->hdr.len);
 	control_client_cred(c, &uid, &pid);
 	audit_ctl_who((uid_t)uid, user, sizeof(user));
-	rf.session = s->id;
-	rf.frame.data = inner;
-	rf.frame.len = FRAME_HDR_LEN + f->hdr.len;
 	rf.has_uid = rf.has_pid = 1;
 	rf.uid = uid;
 	rf.pid = pid;
 	rf.user = user;
-	rc = relay_standby_send(rs, MSG_RELAY_FRAME, &rf.base);
+	rc = relay_send(rs->conn, MSG_RELAY_FRAME, &rf.base);
 	free(inner);
 	if (rc < 0) {
 		snprintf(err, errlen, "the relay to it just went");
