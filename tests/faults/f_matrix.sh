@@ -438,14 +438,15 @@ drain_run() { # coordinator killed during a maintenance drain
 TMPD=$(mktemp -d)
 trap 'db_restore; rm -rf "$TMPD"' EXIT
 # Per fault: rounds of up to PAR trials (post-copy: 3, as the throttled link
-# is shared) until RUNS trials were runs; one extra round makes up for
-# trials that were not mid-copy.
+# is shared) until RUNS trials were runs; extra rounds make up for trials
+# that were not mid-copy (one, or three for post-copy: its rounds are few
+# and one late round of 3 left the last full run at 28 of 30).
 for f in $FAULTS; do
 	t_f=$(date +%s)
-	par=$PAR
-	[ "$f" = postcopy-link ] && [ "$par" -gt 3 ] && par=3
+	par=$PAR extra=1
+	[ "$f" = postcopy-link ] && [ "$par" -gt 3 ] && par=3 extra=3
 	r=0
-	while [ "${n_runs[$f]:-0}" -lt "$RUNS" ] && [ "$r" -lt $(( (RUNS + par - 1) / par + 1 )) ]; do
+	while [ "${n_runs[$f]:-0}" -lt "$RUNS" ] && [ "$r" -lt $(( (RUNS + par - 1) / par + extra )) ]; do
 		r=$((r + 1))
 		k=$(( RUNS - ${n_runs[$f]:-0} ))
 		[ "$k" -gt "$par" ] && k=$par
