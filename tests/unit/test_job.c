@@ -1129,6 +1129,75 @@ test_postcopy_resume(void **state)
 	assert_false(fake_hv_has_domain(cluster_host_uri(0), "vmpc"));
 }
 
+static int
+job_verifying(struct cluster *cl, void *arg)
+{
+	struct job *j = job_find(&cl->co, *(int64_t *)arg);
+
+	return j != NULL && j->state == JOB_VERIFYING;
+}
+
+/* The same failed post-copy, but the source's libvirt refuses every
+ * resume: after three tries the job fails "could not be resumed", names
+ * both hosts' states, and touches neither copy (only the two together
+ * hold the whole guest: destroying either would lose it). */
+static void
+test_postcopy_resume_refused(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MigrateOptions o = FERRY__MIGRATE_OPTIONS__INIT;
+	struct hv_job_stats smp[12];
+	struct job *j;
+	char err[256];
+	int64_t id;
+	size_t i;
+	int st, r;
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vmpr", NULL, 0), 0);
+	memset(smp, 0, sizeof(smp));
+	for (i = 0; i < 12; i++) {
+		smp[i].active = 1;
+		smp[i].time_elapsed = 500 * (i + 1);
+		smp[i].data_total = 256 * MIB;
+		smp[i].data_remaining = 100 * MIB;
+		smp[i].data_processed = (156 + 10 * i) * MIB;
+		smp[i].memory_iteration = i + 1;
+		smp[i].memory_bps = 10 * MIB;
+		smp[i].memory_page_size = 4096;
+	}
+	assert_int_equal(fake_hv_script_migration(cluster_host_uri(0), "vmpr", smp, 12,
+	    -1, "post-copy: connection reset by peer"), 0);
+	hostd_inventory_refresh(&cl->hd[0]);
+	assert_true(cluster_run_until(cl, seen_on_h1, "vmpr", 20000));
+	o.vm = "vmpr";
+	o.to = "h2";
+	o.has_postcopy = 1;
+	o.postcopy = 1;
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)), 0);
+	id = j->id;
+	job_run(j);
+	/* The post-copy has failed and the job asks both hosts: from now on
+	 * the source's libvirt refuses the migrate call (the resume). */
+	assert_true(cluster_run_until(cl, job_verifying, &id, 20000));
+	fake_hv_fail(cluster_host_uri(0), FAKE_OP_MIGRATE, 100, -1,
+	    "Requested operation is not valid: QEMU reports migration is "
+	    "still running");
+	cluster_wait_final(cl, id, 60000);
+	cluster_expect_job(cl, id, "failed", "post-copy of vmpr failed and "
+	    "could not be resumed: h1 reports paused (postcopy-failed)");
+	assert_int_equal(journal_count_with(cl, id, "state",
+	    "resuming the failed post-copy"), 3);
+	/* Neither copy touched: paused on h1, running (postcopy-failed) on h2. */
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_DESTROY), 0);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(1), FAKE_OP_DESTROY), 0);
+	assert_int_equal(fake_hv_calls(cluster_host_uri(0), FAKE_OP_UNDEFINE), 0);
+	assert_int_equal(cluster_dom_state(cluster_host_uri(0), "vmpr", &st,
+	    &r), 0);
+	assert_int_equal(st, HV_STATE_PAUSED);
+	assert_true(fake_hv_has_domain(cluster_host_uri(1), "vmpr"));
+	fake_hv_fail(cluster_host_uri(0), FAKE_OP_MIGRATE, 0, 0, NULL);
+}
+
 /* ---- maintenance drains ------------------------------------------------ */
 
 static int
@@ -2616,6 +2685,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postcopy_resume, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_postcopy_resume_refused, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_postcopy_source_settles,
 		    setup, teardown),
