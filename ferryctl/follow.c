@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ferryctl.h"
 
@@ -73,9 +74,13 @@ follow_interrupt(struct follow *f, int pending)
 	if (f->ops->ask(f, pending, f->qbuf, sizeof(f->qbuf)))
 		return follow_send(f);
 	f->question = f->qbuf;
-	shown = f->ops->redraw != NULL && f->ops->redraw(f);
-	if ((f->ask_fd = out_ask_open(shown ? NULL : f->qbuf)) == -1)
+	/* The terminal stops echoing before the question shows: a key
+	 * pressed on seeing it is the answer, not an echo on the line. */
+	if ((f->ask_fd = out_ask_open(NULL)) == -1)
 		return follow_answer(f, 1);	/* no terminal after all */
+	shown = f->ops->redraw != NULL && f->ops->redraw(f);
+	if (!shown && write(f->ask_fd, f->qbuf, strlen(f->qbuf)) < 0)
+		return follow_answer(f, 1);	/* the terminal went away */
 	f->question_written = !shown;
 	return -1;
 }
