@@ -16,6 +16,7 @@
 #include "coordinator.h"
 #include "http.h"
 #include "jsonv.h"
+#include "migopts.h"
 #include "log.h"
 #include "validate.h"
 
@@ -385,19 +386,9 @@ http_api_abort(struct http_req *r)
 
 /* The members a migration and its check share, with ferryctl's ranges
  * (migopts.c): 0, or -1 with the error answered. */
-struct http_api_migopts {
-	const char	*vm, *to;
-	int		 has_bandwidth, has_max_downtime, copy_storage;
-	uint64_t	 bandwidth_mibs;
-	uint32_t	 max_downtime_ms;
-	int		 has_parallel;
-	uint32_t	 parallel;
-	int		 tls;		/* 1 true, -1 false, 0 the policy's */
-};
-
 static int
 http_api_migopts(struct http_req *r, struct json_object *o,
-    struct http_api_migopts *mo)
+    struct migopts *mo)
 {
 	uint64_t v;
 	int has, b;
@@ -461,7 +452,7 @@ http_api_migrate(struct http_req *r)
 	    "max_downtime_ms", "timeout_s", "postcopy", "auto_converge",
 	    "copy_storage", "parallel", "tls", NULL };
 	Ferry__MigrateOptions q = FERRY__MIGRATE_OPTIONS__INIT;
-	struct http_api_migopts mo;
+	struct migopts mo;
 	struct json_object *o;
 	uint64_t v;
 	int has, b;
@@ -469,17 +460,7 @@ http_api_migrate(struct http_req *r)
 	if ((o = http_req_json(r)) == NULL || http_api_keys(r, o, keys) < 0 ||
 	    http_api_migopts(r, o, &mo) < 0)
 		return;
-	q.vm = (char *)mo.vm;
-	q.to = (char *)mo.to;
-	q.has_bandwidth_mibs = mo.has_bandwidth;
-	q.bandwidth_mibs = mo.bandwidth_mibs;
-	q.has_max_downtime_ms = mo.has_max_downtime;
-	q.max_downtime_ms = mo.max_downtime_ms;
-	q.has_copy_storage = q.copy_storage = mo.copy_storage;
-	q.has_parallel = mo.has_parallel;
-	q.parallel = mo.parallel;
-	q.has_tls = mo.tls != 0;
-	q.tls = mo.tls;
+	migopts_to_migrate(&mo, &q);
 	if (http_api_uint(r, o, "timeout_s", 1, VALIDATE_MAX_TIMEOUT_S, &has,
 	    &v) < 0)
 		return;
@@ -504,23 +485,13 @@ http_api_check(struct http_req *r)
 	static const char *const keys[] = { "vm", "to", "bandwidth_mib",
 	    "max_downtime_ms", "copy_storage", "parallel", "tls", NULL };
 	Ferry__CheckRequest q = FERRY__CHECK_REQUEST__INIT;
-	struct http_api_migopts mo;
+	struct migopts mo;
 	struct json_object *o;
 
 	if ((o = http_req_json(r)) == NULL || http_api_keys(r, o, keys) < 0 ||
 	    http_api_migopts(r, o, &mo) < 0)
 		return;
-	q.vm = (char *)mo.vm;
-	q.to = (char *)mo.to;
-	q.has_bandwidth_mibs = mo.has_bandwidth;
-	q.bandwidth_mibs = mo.bandwidth_mibs;
-	q.has_max_downtime_ms = mo.has_max_downtime;
-	q.max_downtime_ms = mo.max_downtime_ms;
-	q.has_copy_storage = q.copy_storage = mo.copy_storage;
-	q.has_parallel = mo.has_parallel;
-	q.parallel = mo.parallel;
-	q.has_tls = mo.tls != 0;
-	q.tls = mo.tls;
+	migopts_to_check(&mo, &q);
 	http_api_call(r, MSG_CTL_CHECK, &q.base, &ferry__check_reply__descriptor,
 	    http_api_render_check, 200);
 }

@@ -17,7 +17,7 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 	};
 	Ferry__CheckRequest req = FERRY__CHECK_REQUEST__INIT;
 	Ferry__CheckReply *r;
-	struct ctl_migopts mo = { 0 };
+	struct migopts mo = { 0 };
 	size_t i, w = 5;
 	int ch, json = 0, ok, rc;
 
@@ -35,19 +35,10 @@ cmd_check_exec(struct ctl *c, int argc, char **argv)
 		json = 1;
 		out_set_json(1);
 	}
-	req.to = (char *)mo.to;
-	req.has_bandwidth_mibs = mo.has_bandwidth;
-	req.bandwidth_mibs = mo.bandwidth_mibs;
-	req.has_max_downtime_ms = mo.has_max_downtime;
-	req.max_downtime_ms = mo.max_downtime_ms;
-	req.has_copy_storage = req.copy_storage = mo.copy_storage;
-	req.has_parallel = mo.has_parallel;
-	req.parallel = mo.parallel;
-	req.has_tls = mo.tls != 0;
-	req.tls = mo.tls;
 	if (optind != argc - 1 || argv[optind][0] == '\0')
 		return out_usage(&cmd_check);
-	req.vm = argv[optind];
+	mo.vm = argv[optind];
+	migopts_to_check(&mo, &req);
 	if (ctl_connect(c) < 0)
 		return CTL_EXIT_UNREACHABLE;
 	if (ctl_call(c, MSG_CTL_CHECK, &req.base, &ferry__check_reply__descriptor,

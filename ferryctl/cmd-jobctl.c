@@ -23,7 +23,7 @@ jobctl_exec(struct ctl *c, int argc, char **argv)
 	};
 	Ferry__JobControlRequest req = FERRY__JOB_CONTROL_REQUEST__INIT;
 	Ferry__JobInfo *ji;
-	struct ctl_migopts mo = { 0 };
+	struct migopts mo = { 0 };
 	const char *action = argv[0];
 	char prompt[160];
 	int ch, json = 0, yes = 0, rc, set = strcmp(action, "set") == 0;

@@ -23,7 +23,7 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 	};
 	Ferry__MigrateOptions req = FERRY__MIGRATE_OPTIONS__INIT;
 	Ferry__JobInfo *ji;
-	struct ctl_migopts mo = { 0 };
+	struct migopts mo = { 0 };
 	uint64_t v;
 	int ch, json = 0, wait = 1, abort_now = 0, rc;
 
@@ -78,17 +78,8 @@ cmd_migrate_exec(struct ctl *c, int argc, char **argv)
 	}
 	if (optind != argc - 1 || argv[optind][0] == '\0')
 		return out_usage(&cmd_migrate);
-	req.vm = argv[optind];
-	req.to = (char *)mo.to;
-	req.has_bandwidth_mibs = mo.has_bandwidth;
-	req.bandwidth_mibs = mo.bandwidth_mibs;
-	req.has_max_downtime_ms = mo.has_max_downtime;
-	req.max_downtime_ms = mo.max_downtime_ms;
-	req.has_copy_storage = req.copy_storage = mo.copy_storage;
-	req.has_parallel = mo.has_parallel;
-	req.parallel = mo.parallel;
-	req.has_tls = mo.tls != 0;
-	req.tls = mo.tls;
+	mo.vm = argv[optind];
+	migopts_to_migrate(&mo, &req);
 	req.has_wait = 1;
 	req.wait = wait;
 

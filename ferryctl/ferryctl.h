@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "jsonv.h"
+#include "migopts.h"
 #include "msg.h"
 #include "validate.h"
 
@@ -60,15 +61,6 @@ int	 help_command(const struct ctl_cmd *);
 int	 help_wanted(int argc, char **argv);
 
 /* migopts.c: the options check and migrate share (and job set's) */
-struct ctl_migopts {
-	const char	*to;
-	int		 has_bandwidth, has_max_downtime, copy_storage;
-	uint64_t	 bandwidth_mibs;
-	uint32_t	 max_downtime_ms;
-	int		 has_parallel;
-	uint32_t	 parallel;	/* multifd streams, 1-16 */
-	int		 tls;		/* 1 --tls, -1 --no-tls, 0 the policy's */
-};
 #define CTL_MIGOPTS_LONG						\
 	{ "to", required_argument, NULL, 't' },				\
 	{ "bandwidth", required_argument, NULL, 'b' },			\
@@ -79,7 +71,7 @@ struct ctl_migopts {
 	{ "no-tls", no_argument, NULL, 'N' }
 #define CTL_MIGOPTS_SHORT	"t:b:d:cM:LN"
 /* 1: ch was one of them, 0: not, -1: a bad value (reported). */
-int	 ctl_migopts_parse(struct ctl_migopts *, int ch, const char *arg);
+int	 ctl_migopts_parse(struct migopts *, int ch, const char *arg);
 
 /* output.c */
 void	 out_set_json(int);		/* --json: strings printed as sent */

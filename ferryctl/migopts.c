@@ -7,7 +7,7 @@
 #include "ferryctl.h"
 
 int
-ctl_migopts_parse(struct ctl_migopts *mo, int ch, const char *arg)
+ctl_migopts_parse(struct migopts *mo, int ch, const char *arg)
 {
 	uint64_t v;
 
