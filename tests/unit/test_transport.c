@@ -1108,7 +1108,10 @@ test_frame_rate_server(void **state)
 	srv = start_server(&sc);
 	cc.backoff_min_ms = cc.backoff_max_ms = 5000;
 	assert_non_null(cli = tr_client_start(&loop, &cc, &cbs, &C));
+	/* Both ends: the server's session can be up a few ms before the
+	 * client's, which refuses to send until it is. */
 	assert_int_equal(run_until(&S.up, 1, 5000), 0);
+	assert_int_equal(run_until(&C.up, 1, 5000), 0);
 	/* 150 at once, then 50 a second for 1.5 s: within the bucket. */
 	for (v = 0; v < 150; v++)
 		send_bytes(cli, v, &v, sizeof(v));
@@ -1148,7 +1151,10 @@ test_frame_rate_client_backoff(void **state)
 	cc.backoff_min_ms = 50;
 	cc.backoff_max_ms = 1500;
 	assert_non_null(cli = tr_client_start(&loop, &cc, &cbs, &C));
+	/* The flood must meet a client that is up, or its cut and the
+	 * counts below are of a session that never was. */
 	assert_int_equal(run_until(&S.up, 1, 5000), 0);
+	assert_int_equal(run_until(&C.up, 1, 5000), 0);
 	for (v = 0; v < 500; v++)
 		send_bytes(S.conn, v, &v, sizeof(v));
 	assert_int_equal(run_until(&C.down, 1, 5000), 0);
