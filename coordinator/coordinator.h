@@ -237,6 +237,8 @@ struct coord {
 	 * slot in place, marked removed, for its name to come back to. */
 	struct host		*hosts;
 	size_t			 nhosts, hosts_cap;
+	struct job_moved	*moved;		/* ring; job.c */
+	size_t			 moved_next;
 	const char		*conf_file;	/* for reloads (SIGHUP) */
 	uv_signal_t		 sighup;
 	uint64_t		 prune_next_ms;	/* retention (store_prune) */

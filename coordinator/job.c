@@ -120,6 +120,35 @@ job_find_vm(struct coord *co, const char *vm)
 	return NULL;
 }
 
+/* Remembers that a migration moved vm now (monotonic). Without memory
+ * for the ring, the journal's wall times still answer. */
+static void
+job_note_moved(struct coord *co, const char *vm)
+{
+	struct job_moved *m;
+
+	if (co->moved == NULL &&
+	    (co->moved = calloc(JOB_MOVED_RING, sizeof(*co->moved))) == NULL)
+		return;
+	m = &co->moved[co->moved_next++ % JOB_MOVED_RING];
+	snprintf(m->vm, sizeof(m->vm), "%s", vm);
+	m->mono_ms = clock_mono_ms();
+}
+
+/* 1 when a migration of this process moved vm at or after mono_since. */
+int
+job_moved_since(const struct coord *co, const char *vm, uint64_t mono_since)
+{
+	size_t i;
+
+	for (i = 0; co->moved != NULL && i < JOB_MOVED_RING; i++)
+		if (co->moved[i].mono_ms != 0 &&
+		    co->moved[i].mono_ms >= mono_since &&
+		    strcmp(co->moved[i].vm, vm) == 0)
+			return 1;
+	return 0;
+}
+
 void
 job_free(struct job *j)
 {
@@ -152,6 +181,9 @@ job_free_all(struct coord *co)
 		TAILQ_REMOVE(&co->jobs, j, entry);
 		job_free(j);
 	}
+	free(co->moved);
+	co->moved = NULL;
+	co->moved_next = 0;
 }
 
 void
@@ -418,6 +450,8 @@ job_enter(struct job *j, enum job_event ev, const char *msg)
 	j->deadline_ms = e->deadline ? e->deadline(j, now) : 0;
 	if (e->to == JOB_VERIFYING)
 		j->verify_round = 0;
+	if (e->to == JOB_SUCCEEDED && !j->check_only)
+		job_note_moved(j->co, j->vm);
 	if (!final)
 		job_emit_state(j, msg);
 	if (e->action)

@@ -86,6 +86,17 @@ TAILQ_HEAD(job_watcher_list, job_watcher);
 
 #define JOB_MAX_CHECKS	64
 
+/* The VMs migrations moved in this process, on the monotonic clock, the
+ * newest JOB_MOVED_RING of them (job.c; co->moved, allocated at the first
+ * move). The rebalance quiet period asks it beside the journal's wall
+ * times, so a wall-clock step forward cannot make a VM just moved look
+ * long settled, and move it back. */
+#define JOB_MOVED_RING	1024
+struct job_moved {
+	char		 vm[256];
+	uint64_t	 mono_ms;
+};
+
 struct job {
 	TAILQ_ENTRY(job)	 entry;
 	struct coord		*co;
@@ -219,6 +230,8 @@ void	 job_free(struct job *);
 void	 job_free_all(struct coord *);
 struct job *job_find(struct coord *, int64_t id);
 struct job *job_find_vm(struct coord *, const char *vm);
+int	 job_moved_since(const struct coord *, const char *vm,
+	    uint64_t mono_since);
 void	 job_info(const struct job *, Ferry__JobInfo *);
 void	 job_emit(struct job *, Ferry__JobEvent *);
 void	 job_emit_state(struct job *, const char *msg);

@@ -36,13 +36,20 @@ rebalance_pinned_by_conf(const struct coord *co, const char *vm)
 	return 0;
 }
 
-/* VMs that a migration job ended for within the quiet period. */
+/* VMs that a migration job ended for within the quiet period: by the
+ * monotonic clock for moves of this process, by the journal's wall times
+ * for those before a restart. Either says so: a wall-clock step forward
+ * cannot unsettle a VM just moved, one back only keeps VMs still longer. */
 static int
-rebalance_moved_recently(const struct store_job *jobs, size_t n,
-    const char *vm, uint64_t since_ms)
+rebalance_moved_recently(const struct coord *co,
+    const struct store_job *jobs, size_t n, const char *vm, uint64_t quiet_ms)
 {
+	uint64_t mono = clock_mono_ms(), wall = clock_wall_ms();
+	uint64_t since_ms = wall > quiet_ms ? wall - quiet_ms : 0;
 	size_t i;
 
+	if (job_moved_since(co, vm, mono > quiet_ms ? mono - quiet_ms : 0))
+		return 1;
 	for (i = 0; i < n; i++)
 		if (strcmp(jobs[i].kind, "migrate") == 0 &&
 		    strcmp(jobs[i].vm, vm) == 0 &&
@@ -130,7 +137,6 @@ rebalance_model(struct coord *co, uint64_t quiet_ms,
 	struct balance_model *m;
 	struct store_job *jobs = NULL;
 	size_t njobs = 0, i, k, g;
-	uint64_t since = clock_wall_ms() - quiet_ms;
 	long hi, vi;
 
 	*out = NULL;
@@ -180,8 +186,8 @@ rebalance_model(struct coord *co, uint64_t quiet_ms,
 			    rebalance_is_blocked(blocked, d->name) ||
 			    job_find_vm(co, d->name) != NULL ||
 			    drain_vm_planned(co, d->name) ||
-			    (quiet_ms && rebalance_moved_recently(jobs, njobs,
-			    d->name, since));
+			    (quiet_ms && rebalance_moved_recently(co, jobs,
+			    njobs, d->name, quiet_ms));
 			vi = balance_add_vm(m, d->name, i, d->mem_mib, d->vcpus,
 			    pinned);
 			if (vi < 0)

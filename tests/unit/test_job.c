@@ -38,6 +38,7 @@
 
 /* Set by a test before setup() restarts the coordinator with it. */
 static int periodic_rebalance;
+static int quiet_pins;		/* g1 and "big" pinned by the configuration */
 static int placement_zones;	/* h1, h3 in zone a; h2 in zone b */
 
 static void
@@ -53,6 +54,12 @@ job_coord_conf(struct cluster *cl, struct coord_conf *cc)
 		cc->rebalance.quiet_period_s = 3600;
 		snprintf(cc->rebalance.threshold, sizeof(cc->rebalance.threshold),
 		    "0.01");
+	}
+	if (quiet_pins) {
+		assert_non_null(cc->pinned = calloc(2, sizeof(char *)));
+		assert_non_null(cc->pinned[0] = strdup("g1"));
+		assert_non_null(cc->pinned[1] = strdup("big"));
+		cc->npinned = 2;
 	}
 	if (!placement_zones)
 		return;
@@ -2290,6 +2297,100 @@ teardown_periodic(void **state)
 	return teardown(state);
 }
 
+static int
+moved_once(struct cluster *cl, void *arg)
+{
+	(void)arg;
+	return runs_of(cl, "migrate", "succeeded") >= 1 &&
+	    job_find_vm(&cl->co, "g0") == NULL;
+}
+
+static int
+ticked(struct cluster *cl, void *arg)
+{
+	return cl->co.rebalance_next_ms >= *(uint64_t *)arg;
+}
+
+static int
+g0_settled_on(struct cluster *cl, void *arg)
+{
+	return job_find_vm(&cl->co, "g0") == NULL &&
+	    cluster_running_on(cluster_host_uri(*(int *)arg), "g0");
+}
+
+static int
+big_seen(struct cluster *cl, void *arg)
+{
+	return cluster_inventory_has(cl, "big", *(int *)arg);
+}
+
+/* Periodic rounds after `rounds` more ticks; moves then fail the test. */
+static void
+quiet_rounds(struct cluster *cl, int rounds)
+{
+	uint64_t until = cl->co.rebalance_next_ms + (uint64_t)rounds * 1000;
+
+	assert_true(cluster_run_until(cl, ticked, &until, 20000));
+	assert_int_equal(runs_of(cl, "migrate", NULL), 1);
+	assert_null(job_find_vm(&cl->co, "g0"));
+}
+
+/*
+ * The quiet period is kept on the monotonic clock: g0, moved by a round,
+ * is the only VM a later round could move (g1 and big are pinned), and
+ * big joining it makes moving it worthwhile. The wall clock stepped two
+ * hours forward (past the quiet hour) does not free it; an hour passing
+ * on the monotonic clock does. Before, a wall step moved it back at once.
+ */
+static void
+test_quiet_period_wall_step(void **state)
+{
+	struct cluster *cl = *state;
+	struct hv_domain big;
+	int dst, third;
+
+	add_guests(cl, 2, 0);
+	assert_true(cluster_run_until(cl, moved_once, NULL, 30000));
+	dst = cluster_running_on(cluster_host_uri(1), "g0") ? 1 : 2;
+	third = dst == 1 ? 2 : 1;
+	assert_true(cluster_running_on(cluster_host_uri(dst), "g0"));
+	memset(&big, 0, sizeof(big));
+	snprintf(big.name, sizeof(big.name), "big");
+	snprintf(big.uuid, sizeof(big.uuid),
+	    "5a1e0000-0000-0000-0000-0000000000b6");
+	big.state = HV_STATE_RUNNING;
+	big.mem_mib = 2048;
+	big.vcpus = 1;
+	big.persistent = 1;
+	assert_int_equal(fake_hv_add_domain(cluster_host_uri(dst), &big), 0);
+	hostd_inventory_refresh(&cl->hd[dst]);
+	assert_true(cluster_run_until(cl, big_seen, &dst, 20000));
+	quiet_rounds(cl, 2);
+	clock_test_step(CLOCK_KIND_WALL, 2 * 3600 * 1000);
+	quiet_rounds(cl, 3);
+	/* An hour on the monotonic clock: quiet no longer (the hosts'
+	 * heartbeats may lapse at the step; they come back). */
+	clock_test_step(CLOCK_KIND_MONO, 3601 * 1000);
+	assert_true(cluster_run_until(cl, g0_settled_on, &third, 30000));
+	assert_false(cluster_running_on(cluster_host_uri(dst), "g0"));
+	clock_test_reset();
+}
+
+static int
+setup_quiet(void **state)
+{
+	periodic_rebalance = quiet_pins = 1;
+	return setup(state);
+}
+
+static int
+teardown_quiet(void **state)
+{
+	clock_test_reset();
+	periodic_rebalance = quiet_pins = 0;
+	return teardown(state);
+}
+
 /* ---- the machine as data ------------------------------------------------ */
 
 /* The table is the diagram: the edges it has, and some it must not. */
@@ -2725,6 +2826,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cpu_prefetch, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_quiet_period_wall_step,
+		    setup_quiet, teardown_quiet),
 		cmocka_unit_test_setup_teardown(test_periodic_rebalance,
 		    setup_periodic, teardown_periodic),
 	};
