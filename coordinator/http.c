@@ -40,7 +40,7 @@
 #define HTTP_MAXTABLES	8
 #define HTTP_RATE_SLOTS	256
 #define HTTP_PEM_MAX	(64 * 1024)
-#define HTTP_SSE_PING_MS 5000	/* below the idle timeout: a quiet stream lives */
+#define HTTP_SSE_PING_MS 5000	/* at most; see http_sse_ping_ms */
 #define HTTP_SWEEP_MS	1000
 #define HTTP_DRAIN_MAX	(1024 * 1024)	/* an oversized body read to drop it */
 
@@ -735,6 +735,17 @@ struct http_sse {
 	size_t		 off, len;
 };
 
+/* A quiet stream's comment comes well inside the idle timeout, whatever
+ * it is set to: at 5 s each, the lab's 5 s timeout cut streams whenever
+ * a ping ran late on a loaded machine (its events were then lost). */
+static int
+http_sse_ping_ms(const struct http *srv)
+{
+	int ms = srv->co->conf.http.idle_timeout_s * 1000 / 3;
+
+	return ms > 0 && ms < HTTP_SSE_PING_MS ? ms : HTTP_SSE_PING_MS;
+}
+
 static ssize_t
 http_sse_read(void *cls, uint64_t pos, char *out, size_t max)
 {
@@ -746,7 +757,7 @@ http_sse_read(void *cls, uint64_t pos, char *out, size_t max)
 	(void)pos;
 	if (s->buf == NULL) {
 		id = http_events_next(s->srv->events, s->last,
-		    HTTP_SSE_PING_MS, &txt);
+		    http_sse_ping_ms(s->srv), &txt);
 		if (id < 0)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (id == 0) {

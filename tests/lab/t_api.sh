@@ -120,7 +120,12 @@ check "the 409 says the VM has a job in flight" bash -c "jq -r .error.message $t
 ferryctl watch "$job" --json > "$tmp/watch" &
 watch_pid=$!
 done_in_sse() { grep '^data: ' "$tmp/sse" | sed 's/^data: //' | jq -e --argjson j "$job" 'select(.job == $j and .event == "done")' > /dev/null 2>&1; }
-check "the event stream brings the job's done event" wait_until 90 done_in_sse
+if wait_until 90 done_in_sse; then
+	ok "the event stream brings the job's done event"
+else
+	notok "the event stream brings the job's done event"
+	echo "# the stream: $(grep -c '^id: ' "$tmp/sse") events, curl $(kill -0 "$sse_pid" 2> /dev/null && echo running || echo gone): $(tail -c 200 "$tmp/sse.err")"
+fi
 wait "$watch_pid"
 grep '^data: ' "$tmp/sse" | sed 's/^data: //' | jq -c --argjson j "$job" 'select(.job == $j)' > "$tmp/events"
 np=$(jq -s 'map(select(.event == "progress")) | length' "$tmp/events")

@@ -37,6 +37,7 @@ struct req {
 	char		 path[256];
 	char		 token[128];
 	char		*body;		/* NULL: none */
+	int		 max_time;	/* curl's --max-time; 0: 20 s */
 	int		 status;	/* out */
 	char		 out[65536];
 	volatile int	 done;
@@ -104,9 +105,10 @@ req_main(void *arg)
 		fputs(r->body, f);
 		fclose(f);
 	}
-	snprintf(cmd, sizeof(cmd), "curl -s --max-time 20 --cacert %s/cert.pem "
+	snprintf(cmd, sizeof(cmd), "curl -s --max-time %d --cacert %s/cert.pem "
 	    "-o %s -w '%%{http_code}' -X %s %s%s%s %s%s%s "
-	    "'https://127.0.0.1:%d%s'", r->cl->dir, outf, r->method,
+	    "'https://127.0.0.1:%d%s'", r->max_time ? r->max_time : 20,
+	    r->cl->dir, outf, r->method,
 	    r->token[0] ? "-H 'Authorization: Bearer " : "", r->token,
 	    r->token[0] ? "'" : "", r->body ? "-H 'Content-Type: "
 	    "application/json' --data-binary @" : "", r->body ? bodyf : "",
@@ -128,16 +130,24 @@ req_main(void *arg)
 }
 
 static void
-req_start(struct cluster *cl, struct req *r, const char *method,
-    const char *path, const char *token, const char *body)
+req_start_for(struct cluster *cl, struct req *r, const char *method,
+    const char *path, const char *token, const char *body, int max_time)
 {
 	memset(r, 0, sizeof(*r));
 	r->cl = cl;
+	r->max_time = max_time;
 	snprintf(r->method, sizeof(r->method), "%s", method);
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	snprintf(r->token, sizeof(r->token), "%s", token ? token : "");
 	r->body = body ? strdup(body) : NULL;
 	assert_int_equal(pthread_create(&r->th, NULL, req_main, r), 0);
+}
+
+static void
+req_start(struct cluster *cl, struct req *r, const char *method,
+    const char *path, const char *token, const char *body)
+{
+	req_start_for(cl, r, method, path, token, body, 0);
 }
 
 static int
@@ -208,6 +218,34 @@ static int
 teardown(void **state)
 {
 	return cluster_teardown(state);
+}
+
+static int
+past(struct cluster *cl, void *arg)
+{
+	(void)cl;
+	return clock_mono_ms() >= *(uint64_t *)arg;
+}
+
+/* A quiet event stream outlives the idle timeout (2 s here): its comments
+ * come at a third of it. With a comment every 5 s whatever the timeout,
+ * the server cut the stream after 2 s of quiet and the event pushed at
+ * 3.5 s never reached it (t_api, lab: idle_timeout_s 5, under load). */
+static void
+test_events_quiet_stream(void **state)
+{
+	struct cluster *cl = *state;
+	struct req r;
+	uint64_t at;
+
+	/* curl ends the stream itself after 6 s. */
+	req_start_for(cl, &r, "GET", "/v1/events", read_tok, NULL, 6);
+	at = clock_mono_ms() + 3500;
+	assert_true(cluster_run_until(cl, past, &at, 10000));
+	http_events_push(&cl->co, "job", json_object_new_string("after-quiet"));
+	req_wait(cl, &r);
+	assert_non_null(strstr(r.out, ": ping"));
+	assert_non_null(strstr(r.out, "after-quiet"));
 }
 
 /* GET /v1/hosts: TLS, a read token, the hosts as ferryctl prints them. */
@@ -642,6 +680,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_hosts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_quiet_stream, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_file_edited, setup,
 		    teardown),
