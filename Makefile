@@ -183,7 +183,7 @@ check-faults: all
 	FAULT_RUNS=$${FAULT_RUNS:-30} FAULT_LONG=1 FAULT_RESULTS=$(CURDIR)/tests/faults/RESULTS.md \
 	    LAB_SCRIPT_TIMEOUT=$${LAB_SCRIPT_TIMEOUT:-10800} tests/run --faults --build $(B)
 	RACE_RUNS=$${RACE_RUNS:-5} LAB_SCRIPT_TIMEOUT=$${LAB_SCRIPT_TIMEOUT:-10800} \
-	    tests/run --lab --only t_races --build $(B)
+	    tests/run --lab --only t_races,t_hostile,t_limits --build $(B)
 
 # Soak: 200 back-and-forth migrations, fds and memory sampled (~15 min).
 soak: all
