@@ -23,6 +23,11 @@
  * change still reports the rate that change was decided from. */
 #define CONVERGE_RATE_SETTLE_MS	2000
 
+/* Passes without a new low of data remaining, at the gentle limit, before
+ * the throttle may go deeper: a guest whose passes still shrink there
+ * converges without being starved. */
+#define CONVERGE_GENTLE_STALLS	2
+
 /* best_remaining before the first iteration boundary. */
 #define CONVERGE_UNSET		UINT64_MAX
 
@@ -224,6 +229,7 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 	struct converge_prediction pr;
 	double dirty, link;
 	uint32_t pct;
+	int gentle = 0;
 
 	converge_set(d, CONV_CONTINUE, st->downtime_ms, "%s", "");
 	d->throttle_pct = -1;
@@ -317,6 +323,14 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 	    (uint64_t)(link + 0.5) ? (uint64_t)(link + 0.5) : 1,
 	    p->max_downtime_ms, &pr) == 0 && !pr.converges))) {
 		pct = converge_throttle_for(dirty, link, st->throttle_pct, p);
+		/* No deeper than the gentle limit while passes still shrink
+		 * there: past it the lab's guests stopped keeping time (lag
+		 * 1.4-4.5 s) though a gentler throttle already brought them
+		 * under the link (bench/RESULTS.md, "sweep"). */
+		gentle = st->gentle_pct > 0 && st->gentle_pct < pct &&
+		    st->stalled < CONVERGE_GENTLE_STALLS;
+		if (gentle)
+			pct = st->gentle_pct;
 		/* Only tighter while the migration runs: a loosened guest
 		 * dirtied in bursts again (lab); it is all released at the
 		 * end. */
@@ -328,10 +342,13 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 			d->throttle_pct = (int)pct;
 			snprintf(d->throttle_reason, sizeof(d->throttle_reason),
 			    "dirty %.1f MiB/s %s link %.1f MiB/s: vCPU throttle "
-			    "%" PRIu32 "%% -> %" PRIu32 "%% (target %.1f MiB/s)",
+			    "%" PRIu32 "%% -> %" PRIu32 "%% (target %.1f MiB/s%s)",
 			    dirty, dirty > link ? ">" : "vs", link,
 			    st->throttle_pct, pct,
-			    link * p->throttle_target_pct / 100.0);
+			    link * p->throttle_target_pct / 100.0,
+			    gentle && pct == st->gentle_pct ? "; the gentle "
+			    "limit" : st->gentle_pct > 0 && pct > st->gentle_pct ?
+			    "; past the gentle limit: passes stalled" : "");
 			st->throttle_pct = pct;
 			st->throttle_change_ms = s->time_elapsed;
 			/* a tighter throttle is progress of its own */

@@ -77,6 +77,10 @@ struct converge_state {
 	uint64_t		pass_ms;	/* elapsed at the last pass boundary */
 	uint64_t		pass_processed;	/* data_processed then */
 	double			pass_mibs;	/* the link's rate over the last pass */
+	/* Set by the caller before each step: the deepest throttle that
+	 * still lets the vCPU run often enough for the guest to keep time
+	 * (hostd: throttle_gentle_pct); 0: no such limit is known. */
+	uint32_t		gentle_pct;
 };
 void	converge_init(struct converge_state *, const struct converge_policy *,
 	    uint64_t mem_mib);

@@ -270,6 +270,7 @@ int	 cpu_compare(struct hostd *, const ProtobufCMessage *, uint8_t **,
 void	 throttle_sample(struct throttle *, const char *name);
 void	 throttle_base_add(struct throttle *, double share);
 int	 throttle_apply(struct throttle *, const char *name, uint32_t pct);
+uint32_t throttle_gentle_pct(const struct throttle *);
 int	 throttle_record(const struct throttle *, const char *dir,
 	    const char *name);
 void	 throttle_forget(const char *dir, const char *name);

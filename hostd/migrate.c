@@ -360,6 +360,10 @@ mig_poll_work(struct workq_item *it)
 			mg->cs.downtime_ms = op;
 		}
 	}
+	/* The base is frozen once throttled (only unthrottled samples
+	 * count), and so is this limit. */
+	if (mg->pol.throttle)
+		mg->cs.gentle_pct = throttle_gentle_pct(&mg->thr);
 	converge_step(&mg->cs, &w->st, &w->dec);
 	if (w->dec.throttle_pct >= 0 && migrate_throttle_set(mg,
 	    (uint32_t)w->dec.throttle_pct, w->err, sizeof(w->err)) < 0) {

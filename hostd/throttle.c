@@ -36,6 +36,12 @@
 #define THROTTLE_PERIOD_US	100000
 #define THROTTLE_PERIOD_MAX_US	1000000
 #define THROTTLE_MIN_QUOTA_US	1000
+/* The longest period of the gentle limit: a vCPU kept off its CPU longer
+ * than this at a time could not keep time in the lab (a guest's timer
+ * interrupts and its serial console's wait for each one): at periods of
+ * 188-218 ms its heartbeat lagged 0.3-0.5 s, at 261-327 ms 1.4-4.5 s
+ * (bench/RESULTS.md, "sweep"). */
+#define THROTTLE_GENTLE_PERIOD_US	225000
 #define THROTTLE_QEMU_RUN	"/run/libvirt/qemu"
 
 static int
@@ -318,6 +324,22 @@ throttle_sample(struct throttle *t, const char *name)
 	}
 	t->last_ns = ns;
 	t->last_ms = now;
+}
+
+/*
+ * The deepest throttle whose quota (at least the kernel's 1 ms) comes at
+ * least every THROTTLE_GENTLE_PERIOD_US: 0 when even that is more than the
+ * vCPU uses (or nothing is measured yet), which leaves the limit to the
+ * policy's own maximum.
+ */
+uint32_t
+throttle_gentle_pct(const struct throttle *t)
+{
+	double floor = (double)THROTTLE_MIN_QUOTA_US / THROTTLE_GENTLE_PERIOD_US;
+
+	if (!(t->base_share > 0.001) || t->base_share <= floor)
+		return 0;
+	return (uint32_t)(100.0 * (1.0 - floor / t->base_share));
 }
 
 /*
