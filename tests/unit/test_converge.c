@@ -683,11 +683,33 @@ test_throttle_gentle(void **state)
 	s.memory_bps = 10 * MIB;
 	s.memory_dirty_rate = 8 * 256;
 	converge_step(&st, &s, &d);
-	assert_int_equal(d.throttle_pct, 81);
+	/* 81 % by the rate, but 5 points a decision past the limit */
+	assert_int_equal(d.throttle_pct, 75);
 	assert_string_equal(d.throttle_reason, "dirty 8.0 MiB/s vs link 10.0 "
-	    "MiB/s: vCPU throttle 70% -> 81% (target 5.0 MiB/s; past the gentle "
+	    "MiB/s: vCPU throttle 70% -> 75% (target 5.0 MiB/s; past the gentle "
 	    "limit: passes stalled)");
 	assert_true(d.action != CONV_ABORT);
+	/* held while two passes count (the one it was decided at, no new
+	 * low, is the first), then on */
+	s = sample(41000, 7, 40 * MIB);
+	s.memory_bps = 10 * MIB;
+	s.memory_dirty_rate = 8 * 256;
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.throttle_pct, -1);
+	s = sample(44000, 8, 40 * MIB);
+	s.memory_bps = 10 * MIB;
+	s.memory_dirty_rate = 8 * 256;
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.throttle_pct, 80);
+	/* never past the policy's maximum */
+	st.throttle_pct = 93;
+	st.stalled = 2;
+	st.throttle_change_ms = 0;
+	s = sample(60000, 10, 40 * MIB);
+	s.memory_bps = 10 * MIB;
+	s.memory_dirty_rate = 8 * 256;
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.throttle_pct, 95);
 }
 
 /* --postcopy=always: post-copy as the second pass begins. */
