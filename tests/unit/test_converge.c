@@ -627,6 +627,18 @@ test_throttle_base(void **state)
 	assert_int_equal(t.nshare, 90);
 }
 
+/* A pass boundary on a 10 MiB/s link with QEMU's dirty rate in MiB/s. */
+static struct hv_job_stats
+tsample(uint64_t elapsed_ms, uint64_t iteration, uint64_t remaining,
+    uint32_t dirty_mibs)
+{
+	struct hv_job_stats s = sample(elapsed_ms, iteration, remaining);
+
+	s.memory_bps = 10 * MIB;
+	s.memory_dirty_rate = (uint64_t)dirty_mibs * 256;	/* 4 KiB pages */
+	return s;
+}
+
 /* The gentle limit (hostd: the deepest throttle whose 1 ms quota still
  * comes every 225 ms): the throttle stops there while passes shrink, and
  * goes past it only after two passes without a new low. In the lab the
@@ -655,33 +667,25 @@ test_throttle_gentle(void **state)
 	p.timeout_s = 1000;
 	converge_init(&st, &p, 256);
 	st.gentle_pct = 70;
-	s = sample(26000, 2, 64 * MIB);
-	s.memory_bps = 10 * MIB;
-	s.memory_dirty_rate = 30 * 256;
+	s = tsample(26000, 2, 64 * MIB, 30);
 	converge_step(&st, &s, &d);
 	assert_int_equal(d.throttle_pct, 70);		/* not 83 */
 	assert_string_equal(d.throttle_reason, "dirty 30.0 MiB/s > link 10.0 "
 	    "MiB/s: vCPU throttle 0% -> 70% (target 5.0 MiB/s; the gentle "
 	    "limit)");
 	/* 8 MiB/s is over the 5 MiB/s target, but the pass shrank: held */
-	s = sample(29000, 3, 40 * MIB);
-	s.memory_bps = 10 * MIB;
-	s.memory_dirty_rate = 8 * 256;
+	s = tsample(29000, 3, 40 * MIB, 8);
 	converge_step(&st, &s, &d);
 	assert_int_equal(d.throttle_pct, -1);
 	assert_int_equal(st.throttle_pct, 70);
 	/* two passes without a new low: held; the third goes past it */
 	for (it = 4; it <= 5; it++) {
-		s = sample(29000 + (it - 3) * 3000, it, 40 * MIB);
-		s.memory_bps = 10 * MIB;
-		s.memory_dirty_rate = 8 * 256;
+		s = tsample(29000 + (it - 3) * 3000, it, 40 * MIB, 8);
 		converge_step(&st, &s, &d);
 		assert_int_equal(d.throttle_pct, -1);
 		assert_true(d.action != CONV_ABORT);
 	}
-	s = sample(38000, 6, 40 * MIB);
-	s.memory_bps = 10 * MIB;
-	s.memory_dirty_rate = 8 * 256;
+	s = tsample(38000, 6, 40 * MIB, 8);
 	converge_step(&st, &s, &d);
 	/* 81 % by the rate, but 5 points a decision past the limit */
 	assert_int_equal(d.throttle_pct, 75);
@@ -691,23 +695,17 @@ test_throttle_gentle(void **state)
 	assert_true(d.action != CONV_ABORT);
 	/* held while two passes count (the one it was decided at, no new
 	 * low, is the first), then on */
-	s = sample(41000, 7, 40 * MIB);
-	s.memory_bps = 10 * MIB;
-	s.memory_dirty_rate = 8 * 256;
+	s = tsample(41000, 7, 40 * MIB, 8);
 	converge_step(&st, &s, &d);
 	assert_int_equal(d.throttle_pct, -1);
-	s = sample(44000, 8, 40 * MIB);
-	s.memory_bps = 10 * MIB;
-	s.memory_dirty_rate = 8 * 256;
+	s = tsample(44000, 8, 40 * MIB, 8);
 	converge_step(&st, &s, &d);
 	assert_int_equal(d.throttle_pct, 80);
 	/* never past the policy's maximum */
 	st.throttle_pct = 93;
 	st.stalled = 2;
 	st.throttle_change_ms = 0;
-	s = sample(60000, 10, 40 * MIB);
-	s.memory_bps = 10 * MIB;
-	s.memory_dirty_rate = 8 * 256;
+	s = tsample(60000, 10, 40 * MIB, 8);
 	converge_step(&st, &s, &d);
 	assert_int_equal(d.throttle_pct, 95);
 }
