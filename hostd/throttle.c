@@ -38,9 +38,9 @@
 #define THROTTLE_MIN_QUOTA_US	1000
 /* The longest period of the gentle limit: a vCPU kept off its CPU longer
  * than this at a time could not keep time in the lab (a guest's timer
- * interrupts and its serial console's wait for each one): at periods of
- * 188-218 ms its heartbeat lagged 0.3-0.5 s, at 261-327 ms 1.4-4.5 s
- * (bench/RESULTS.md, "sweep"). */
+ * interrupts and its serial console's wait for each one): its heartbeat
+ * lagged 0.3-0.5 s at periods up to ~200 ms, 0.4-1.4 s at 200-260 ms,
+ * 1.4-4.5 s beyond (bench/RESULTS.md, two "sweep" runs). */
 #define THROTTLE_GENTLE_PERIOD_US	225000
 #define THROTTLE_QEMU_RUN	"/run/libvirt/qemu"
 
