@@ -234,7 +234,7 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 	struct converge_prediction pr;
 	double dirty, link;
 	uint32_t pct;
-	int gentle = 0;
+	const char *why = "";
 
 	converge_set(d, CONV_CONTINUE, st->downtime_ms, "%s", "");
 	d->throttle_pct = -1;
@@ -332,16 +332,18 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 		 * there: past it the lab's guests stopped keeping time (lag
 		 * 1.4-4.5 s) though a gentler throttle already brought them
 		 * under the link (bench/RESULTS.md, "sweep"). */
-		gentle = st->gentle_pct > 0 && st->gentle_pct < pct &&
-		    st->stalled < CONVERGE_GENTLE_STALLS;
-		if (gentle)
-			pct = st->gentle_pct;
-		else if (st->gentle_pct > 0 && pct > st->gentle_pct) {
+		if (st->gentle_pct > 0 && pct > st->gentle_pct) {
 			uint32_t from = st->throttle_pct > st->gentle_pct ?
 			    st->throttle_pct : st->gentle_pct;
 
-			if (pct > from + CONVERGE_PAST_STEP)
-				pct = from + CONVERGE_PAST_STEP;
+			if (st->stalled < CONVERGE_GENTLE_STALLS) {
+				pct = st->gentle_pct;
+				why = "; the gentle limit";
+			} else {
+				if (pct > from + CONVERGE_PAST_STEP)
+					pct = from + CONVERGE_PAST_STEP;
+				why = "; past the gentle limit: passes stalled";
+			}
 		}
 		/* Only tighter while the migration runs: a loosened guest
 		 * dirtied in bursts again (lab); it is all released at the
@@ -357,10 +359,7 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 			    "%" PRIu32 "%% -> %" PRIu32 "%% (target %.1f MiB/s%s)",
 			    dirty, dirty > link ? ">" : "vs", link,
 			    st->throttle_pct, pct,
-			    link * p->throttle_target_pct / 100.0,
-			    gentle && pct == st->gentle_pct ? "; the gentle "
-			    "limit" : st->gentle_pct > 0 && pct > st->gentle_pct ?
-			    "; past the gentle limit: passes stalled" : "");
+			    link * p->throttle_target_pct / 100.0, why);
 			st->throttle_pct = pct;
 			st->throttle_change_ms = s->time_elapsed;
 			/* a tighter throttle is progress of its own */

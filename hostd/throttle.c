@@ -335,11 +335,11 @@ throttle_sample(struct throttle *t, const char *name)
 uint32_t
 throttle_gentle_pct(const struct throttle *t)
 {
-	double floor = (double)THROTTLE_MIN_QUOTA_US / THROTTLE_GENTLE_PERIOD_US;
+	double least = (double)THROTTLE_MIN_QUOTA_US / THROTTLE_GENTLE_PERIOD_US;
 
-	if (!(t->base_share > 0.001) || t->base_share <= floor)
+	if (!(t->base_share > 0.001) || t->base_share <= least)
 		return 0;
-	return (uint32_t)(100.0 * (1.0 - floor / t->base_share));
+	return (uint32_t)(100.0 * (1.0 - least / t->base_share));
 }
 
 /*
