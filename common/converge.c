@@ -81,6 +81,9 @@ converge_policy_defaults(struct converge_policy *p)
 	p->timeout_passes = 8;
 	/* Truly stuck: no new low of data remaining in this long. */
 	p->progress_timeout_s = 60;
+	/* A 1 s pause costs a guest less than a throttle past the gentle
+	 * limit: there the lab's guests froze 4-21 s (bench/RESULTS.md). */
+	p->stalled_downtime_ms = 1000;
 }
 
 uint64_t
@@ -235,6 +238,7 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 	double dirty, link;
 	uint32_t pct;
 	const char *why = "";
+	int pause = 0;
 
 	converge_set(d, CONV_CONTINUE, st->downtime_ms, "%s", "");
 	d->throttle_pct = -1;
@@ -339,6 +343,12 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 			if (st->stalled < CONVERGE_GENTLE_STALLS) {
 				pct = st->gentle_pct;
 				why = "; the gentle limit";
+			} else if (!st->stalled_paused &&
+			    p->stalled_downtime_ms > st->downtime_ms) {
+				/* First a longer pause, once (below). */
+				pct = from;
+				pause = 1;
+				why = "; the gentle limit";
 			} else {
 				if (pct > from + CONVERGE_PAST_STEP)
 					pct = from + CONVERGE_PAST_STEP;
@@ -402,6 +412,23 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 		return;
 	}
 
+	/* Passes stalled at the gentle limit: let QEMU stop the guest for
+	 * up to stalled_downtime_ms at once instead of starving it for
+	 * seconds; the throttle goes past the limit only if that stalls too. */
+	if (pause) {
+		st->stalled_paused = 1;
+		st->stalled = 0;
+		st->downtime_ms = p->stalled_downtime_ms;
+		if (st->step < p->downtime_steps)
+			st->step = p->downtime_steps;
+		converge_set(d, CONV_SET_DOWNTIME, st->downtime_ms,
+		    "iteration %" PRIu64 ": passes stalled at the gentle limit "
+		    "(%" PRIu32 "%%): raising max downtime to %" PRIu64 " ms "
+		    "instead of a deeper throttle", iter, st->throttle_pct,
+		    st->downtime_ms);
+		return;
+	}
+
 	/* Iteration 1 is the first full pass: only later passes say the
 	 * dirty set does not fit the downtime. */
 	if (iter < 2 || st->step >= p->downtime_steps)
@@ -411,7 +438,7 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 	 * guests finished at the last steps, 5 passes in). */
 	st->step = st->throttle_pct > 0 ? p->downtime_steps : st->step + 1;
 	target = converge_ramp_ms(p, st->step);
-	if (target == st->downtime_ms)
+	if (target <= st->downtime_ms)
 		return;
 	st->downtime_ms = target;
 	if (st->throttle_pct > 0)

@@ -29,6 +29,10 @@ struct converge_policy {
 	uint32_t	progress_timeout_s;	/* no new low of data remaining for this long */
 	int		postcopy_always;	/* post-copy after the first pass */
 	double		dirty_mibs;		/* measured before the start; 0: unknown */
+	/* The longest pause taken once, in place of a throttle past the
+	 * gentle limit, when passes stall there; not above max_downtime_ms
+	 * when that is the operator's (hostd sets it so). */
+	uint32_t	stalled_downtime_ms;
 };
 
 enum converge_action {
@@ -81,6 +85,7 @@ struct converge_state {
 	 * still lets the vCPU run often enough for the guest to keep time
 	 * (hostd: throttle_gentle_pct); 0: no such limit is known. */
 	uint32_t		gentle_pct;
+	int			stalled_paused;	/* stalled_downtime_ms taken */
 };
 void	converge_init(struct converge_state *, const struct converge_policy *,
 	    uint64_t mem_mib);

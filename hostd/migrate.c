@@ -357,6 +357,7 @@ mig_poll_work(struct workq_item *it)
 		if (op != 0) {
 			mg->cs.pol.initial_downtime_ms = op;
 			mg->cs.pol.max_downtime_ms = op;
+			mg->cs.pol.stalled_downtime_ms = op;
 			mg->cs.downtime_ms = op;
 		}
 	}
@@ -511,8 +512,12 @@ mig_policy_of(const Ferry__Policy *p, struct converge_policy *pol)
 		return;
 	if (p->has_bandwidth_mibs)
 		pol->bandwidth_mibs = p->bandwidth_mibs;
-	if (p->has_max_downtime_ms && p->max_downtime_ms)
+	/* An operator's longest pause is a ceiling for every pause. */
+	if (p->has_max_downtime_ms && p->max_downtime_ms) {
 		pol->max_downtime_ms = p->max_downtime_ms;
+		if (pol->stalled_downtime_ms > pol->max_downtime_ms)
+			pol->stalled_downtime_ms = pol->max_downtime_ms;
+	}
 	if (p->has_initial_downtime_ms && p->initial_downtime_ms)
 		pol->initial_downtime_ms = p->initial_downtime_ms;
 	if (pol->initial_downtime_ms > pol->max_downtime_ms)
@@ -735,11 +740,14 @@ migrate_start(struct hostd *hd, const Ferry__MigrateRequest *req, char *err,
 	uv_timer_start(&mg->stats_timer, mig_stats_cb, 200,
 	    mg->pol.stats_interval_ms);
 	log_info("job %llu: migrating %s to %s (%s), bandwidth %llu MiB/s, "
-	    "downtime %u..%u ms, timeout %llu s, %u stream(s)%s%s%s%s",
+	    "downtime %u..%u ms (%u once if stalled throttled), timeout "
+	    "%llu s, %u stream(s)%s%s%s%s",
 	    (unsigned long long)mg->job_id, mg->name, mg->dest_uri,
 	    mg->migrate_uri[0] ? mg->migrate_uri : "default stream",
 	    (unsigned long long)mg->pol.bandwidth_mibs,
 	    mg->pol.initial_downtime_ms, mg->pol.max_downtime_ms,
+	    mg->pol.stalled_downtime_ms > mg->pol.max_downtime_ms ?
+	    mg->pol.stalled_downtime_ms : mg->pol.max_downtime_ms,
 	    (unsigned long long)(mg->cs.timeout_ms / 1000),
 	    mg->params.parallel > 1 ? mg->params.parallel : 1,
 	    mg->params.tls ? ", TLS" : "",
