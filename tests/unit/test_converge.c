@@ -791,6 +791,46 @@ test_throttle_stalled_pause(void **state)
 	assert_int_equal(st.downtime_ms, 500);
 }
 
+/* Before the throttle, the check's dirty rate is a floor under QEMU's: after
+ * a 25 s first pass QEMU read 3.1 MiB/s for the lab's 24 MiB/s guest (each
+ * page of its 64 MiB rewritten many times, counted once), the prediction
+ * said it would converge and the guest went unthrottled for two passes. */
+static void
+test_throttle_check_rate_floor(void **state)
+{
+	struct converge_policy p;
+	struct converge_state st;
+	struct hv_job_stats s;
+	struct converge_decision d;
+
+	(void)state;
+	converge_policy_defaults(&p);
+	p.timeout_s = 1000;
+	p.dirty_mibs = 24;
+	converge_init(&st, &p, 256);
+	st.gentle_pct = 70;
+	s = tsample(26000, 2, 64 * MIB, 3);
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.throttle_pct, 70);
+	assert_string_equal(d.throttle_reason, "dirty 24.0 MiB/s > link 10.0 "
+	    "MiB/s: vCPU throttle 0% -> 70% (target 5.0 MiB/s; the gentle "
+	    "limit)");
+	/* throttled: QEMU's rate alone (3 MiB/s: under the target, held) */
+	s = tsample(29000, 3, 40 * MIB, 3);
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.throttle_pct, -1);
+	assert_int_equal(st.throttle_pct, 70);
+
+	/* no check rate: QEMU's 3 MiB/s converges, no throttle */
+	p.dirty_mibs = 0;
+	converge_init(&st, &p, 256);
+	st.gentle_pct = 70;
+	s = tsample(26000, 2, 64 * MIB, 3);
+	converge_step(&st, &s, &d);
+	assert_int_equal(d.throttle_pct, -1);
+	assert_int_equal(st.throttle_pct, 0);
+}
+
 /* --postcopy=always: post-copy as the second pass begins. */
 static void
 test_postcopy_modes(void **state)
@@ -1142,6 +1182,7 @@ main(void)
 		cmocka_unit_test(test_throttle_base),
 		cmocka_unit_test(test_throttle_gentle),
 		cmocka_unit_test(test_throttle_stalled_pause),
+		cmocka_unit_test(test_throttle_check_rate_floor),
 		cmocka_unit_test(test_postcopy_modes),
 		cmocka_unit_test(test_ramp_reaches_max),
 		cmocka_unit_test(test_iteration_jump),
