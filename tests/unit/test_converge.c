@@ -639,6 +639,28 @@ tsample(uint64_t elapsed_ms, uint64_t iteration, uint64_t remaining,
 	return s;
 }
 
+/* A 256 MiB guest's migration whose hostd measured a gentle limit of 70 %. */
+static void
+gentle_init(struct converge_state *st, const struct converge_policy *p)
+{
+	converge_init(st, p, 256);
+	st->gentle_pct = 70;
+}
+
+/* Passes from..to, 3 s apart after t0 ms, none with a new low. */
+static void
+gentle_stall(struct converge_state *st, uint64_t from, uint64_t to,
+    uint64_t t0, struct converge_decision *d)
+{
+	struct hv_job_stats s;
+	uint64_t it;
+
+	for (it = from; it <= to; it++) {
+		s = tsample(t0 + (it - from + 1) * 3000, it, 20 * MIB, 8);
+		converge_step(st, &s, d);
+	}
+}
+
 /* The gentle limit (hostd: the deepest throttle whose 1 ms quota still
  * comes every 225 ms): the throttle stops there while passes shrink, and
  * goes past it only after two passes without a new low. In the lab the
@@ -667,8 +689,7 @@ test_throttle_gentle(void **state)
 	p.timeout_s = 1000;
 	/* no longer pause first (test_throttle_stalled_pause) */
 	p.stalled_downtime_ms = p.max_downtime_ms;
-	converge_init(&st, &p, 256);
-	st.gentle_pct = 70;
+	gentle_init(&st, &p);
 	s = tsample(26000, 2, 64 * MIB, 30);
 	converge_step(&st, &s, &d);
 	assert_int_equal(d.throttle_pct, 70);		/* not 83 */
@@ -731,8 +752,7 @@ test_throttle_stalled_pause(void **state)
 	converge_policy_defaults(&p);
 	assert_int_equal(p.stalled_downtime_ms, 1000);
 	p.timeout_s = 1000;
-	converge_init(&st, &p, 256);
-	st.gentle_pct = 70;
+	gentle_init(&st, &p);
 	s = tsample(26000, 2, 64 * MIB, 30);
 	converge_step(&st, &s, &d);
 	assert_int_equal(d.throttle_pct, 70);
@@ -776,16 +796,10 @@ test_throttle_stalled_pause(void **state)
 	converge_policy_defaults(&p);
 	p.timeout_s = 1000;
 	p.stalled_downtime_ms = 500;
-	converge_init(&st, &p, 256);
-	st.gentle_pct = 70;
+	gentle_init(&st, &p);
 	s = tsample(26000, 2, 64 * MIB, 30);
 	converge_step(&st, &s, &d);
-	for (it = 3; it <= 5; it++) {
-		s = tsample(26000 + (it - 2) * 3000, it, 20 * MIB, 8);
-		converge_step(&st, &s, &d);
-	}
-	s = tsample(38000, 6, 20 * MIB, 8);
-	converge_step(&st, &s, &d);
+	gentle_stall(&st, 3, 6, 26000, &d);
 	assert_int_equal(d.throttle_pct, 75);
 	assert_int_not_equal(d.action, CONV_SET_DOWNTIME);
 	assert_int_equal(st.downtime_ms, 500);
@@ -807,8 +821,7 @@ test_throttle_check_rate_floor(void **state)
 	converge_policy_defaults(&p);
 	p.timeout_s = 1000;
 	p.dirty_mibs = 24;
-	converge_init(&st, &p, 256);
-	st.gentle_pct = 70;
+	gentle_init(&st, &p);
 	s = tsample(26000, 2, 64 * MIB, 3);
 	converge_step(&st, &s, &d);
 	assert_int_equal(d.throttle_pct, 70);
@@ -823,8 +836,7 @@ test_throttle_check_rate_floor(void **state)
 
 	/* no check rate: QEMU's 3 MiB/s converges, no throttle */
 	p.dirty_mibs = 0;
-	converge_init(&st, &p, 256);
-	st.gentle_pct = 70;
+	gentle_init(&st, &p);
 	s = tsample(26000, 2, 64 * MIB, 3);
 	converge_step(&st, &s, &d);
 	assert_int_equal(d.throttle_pct, -1);
