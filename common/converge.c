@@ -350,9 +350,9 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 			if (st->stalled < CONVERGE_GENTLE_STALLS) {
 				pct = st->gentle_pct;
 				why = "; the gentle limit";
-			} else if (!st->stalled_paused &&
-			    p->stalled_downtime_ms > st->downtime_ms) {
-				/* First a longer pause, once (below). */
+			} else if (p->stalled_downtime_ms > st->downtime_ms) {
+				/* First a longer pause, once (below): after it
+				 * the downtime is already that long. */
 				pct = from;
 				pause = 1;
 				why = "; the gentle limit";
@@ -423,11 +423,8 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 	 * up to stalled_downtime_ms at once instead of starving it for
 	 * seconds; the throttle goes past the limit only if that stalls too. */
 	if (pause) {
-		st->stalled_paused = 1;
 		st->stalled = 0;
 		st->downtime_ms = p->stalled_downtime_ms;
-		if (st->step < p->downtime_steps)
-			st->step = p->downtime_steps;
 		converge_set(d, CONV_SET_DOWNTIME, st->downtime_ms,
 		    "iteration %" PRIu64 ": passes stalled at the gentle limit "
 		    "(%" PRIu32 "%%): raising max downtime to %" PRIu64 " ms "
@@ -445,6 +442,7 @@ converge_step(struct converge_state *st, const struct hv_job_stats *s,
 	 * guests finished at the last steps, 5 passes in). */
 	st->step = st->throttle_pct > 0 ? p->downtime_steps : st->step + 1;
 	target = converge_ramp_ms(p, st->step);
+	/* never below a pause already allowed (the stalled pause's) */
 	if (target <= st->downtime_ms)
 		return;
 	st->downtime_ms = target;

@@ -85,7 +85,6 @@ struct converge_state {
 	 * still lets the vCPU run often enough for the guest to keep time
 	 * (hostd: throttle_gentle_pct); 0: no such limit is known. */
 	uint32_t		gentle_pct;
-	int			stalled_paused;	/* stalled_downtime_ms taken */
 };
 void	converge_init(struct converge_state *, const struct converge_policy *,
 	    uint64_t mem_mib);
