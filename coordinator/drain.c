@@ -1,7 +1,9 @@
 /* drain.c: maintenance mode, evacuating a host, as a state machine whose
  * transition table (drain_edges below) is this diagram:
  *
- *   resumed --host up--> planning          (after a restart: the host is back)
+ *   resumed --host up--> planning          (after a restart: the host is back
+ *                                           and so is every other, or the
+ *                                           resume wait is over)
  *   planning --planned--> draining         (recorded and, for a drain, the
  *                                           host marked draining, first)
  *   planning --dry run--> [dry run]        (nothing recorded, nothing starts)
@@ -813,6 +815,10 @@ drain_tick_one(struct drain *d)
 	}
 	if (d->deadline_ms && clock_mono_ms() >= d->deadline_ms) {
 		drain_expired(d);
+		return;
+	}
+	if (d->state == DS_RESUMED) {
+		drain_resume_if_ready(d, clock_mono_ms());
 		return;
 	}
 	if (d->state == DS_CANCELLING) {

@@ -332,6 +332,7 @@ drain_recover(struct coord *co, char *err, size_t errlen)
 			continue;
 		d->id = runs[i].id;
 		d->resumed = 1;
+		d->resume_by_ms = clock_mono_ms() + DRAIN_RESUME_WAIT(co);
 		d->force = 1;
 		drain_recover_params(d);
 		log_drain_info(d->id, d->host, "resuming after a restart");
@@ -344,12 +345,68 @@ drain_recover(struct coord *co, char *err, size_t errlen)
 	return 0;
 }
 
-/* A resumed drain plans once its host is up. */
+/*
+ * A resumed drain plans once its own host can be driven and every other
+ * configured host is up too, or once the resume wait is over. Planned as
+ * soon as its own host said hello, it found the destinations' sessions not
+ * up yet, judged every VM unmovable and ended incomplete. A host still
+ * down when the wait is over is planned without, as any down host is.
+ */
+int
+drain_resume_ready(const struct drain *d, uint64_t now_ms, char *pending,
+    size_t len)
+{
+	const struct coord *co = d->co;
+	int own = 0, npending = 0;
+	size_t i, off = 0;
+
+	if (len > 0)
+		pending[0] = '\0';
+	for (i = 0; i < co->nhosts; i++) {
+		struct host *h = &co->hosts[i];
+		int ready = h->up && ha_host_ready(h);
+
+		if (strcmp(h->conf.name, d->host) == 0)
+			own = ready;
+		else if (!ready) {
+			npending++;
+			if (off < len)
+				off += (size_t)snprintf(pending + off, len - off,
+				    "%s%s", off ? ", " : "", h->conf.name);
+		}
+	}
+	return own && (npending == 0 || now_ms >= d->resume_by_ms);
+}
+
+/* May end (and free) d. */
+void
+drain_resume_if_ready(struct drain *d, uint64_t now_ms)
+{
+	char pending[256], msg[320];
+
+	if (d->state != DS_RESUMED ||
+	    !drain_resume_ready(d, now_ms, pending, sizeof(pending)))
+		return;
+	if (pending[0]) {
+		snprintf(msg, sizeof(msg), "planning without %s: not up %llu s "
+		    "after the restart", pending,
+		    (unsigned long long)DRAIN_RESUME_WAIT(d->co) / 1000);
+		log_drain_info(d->id, d->host, "%s", msg);
+		(void)store_job_event(d->co->store, d->id, "info", msg,
+		    clock_wall_ms());
+	}
+	(void)drain_step(d, DE_HOST_UP, NULL);
+}
+
+/* A host came up: it may be the last one a resumed drain waits for. */
 void
 drain_host_up(struct host *h)
 {
-	struct drain *d = drain_find_host(h->co, h->conf.name);
+	struct drain *d, *next;
 
-	if (d != NULL && d->state == DS_RESUMED)
-		(void)drain_step(d, DE_HOST_UP, NULL);
+	for (d = TAILQ_FIRST(&h->co->drains); d != NULL; d = next) {
+		next = TAILQ_NEXT(d, entry);
+		if (!drain_final(d))
+			drain_resume_if_ready(d, clock_mono_ms());
+	}
 }

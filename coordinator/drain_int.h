@@ -16,6 +16,9 @@
 #define DRAIN_CONFIRM_DEADLINE_MS (DRAIN_CHECK_TIMEOUT_MS + 5000)
 #define DRAIN_MAX_ITEMS		512
 #define DRAIN_ROUNDS		3	/* plans again after the host's last word */
+/* After a restart, how long a resumed drain waits for the other hosts'
+ * sessions: one connect timeout for TCP and SSH, as much again for hello. */
+#define DRAIN_RESUME_WAIT(co)	(2 * (uint64_t)(co)->conf.connect_timeout_ms)
 
 enum item_state {
 	ITEM_PLANNED, ITEM_UNMOVABLE, ITEM_MIGRATING, ITEM_MOVED, ITEM_FAILED,
@@ -112,6 +115,7 @@ struct drain {
 	char			 host[64];	/* "" for a rebalance */
 	enum drain_state	 state;
 	uint64_t		 deadline_ms;	/* of the state; 0: none */
+	uint64_t		 resume_by_ms;	/* resumed: plan by then anyway */
 	int			 dry_run, force, resumed;
 	int			 copy_storage;	/* local disks copied (opt-in) */
 	uint32_t		 max_parallel, per_dest;
@@ -158,5 +162,10 @@ int	 drain_journal_edge(struct drain *, const struct drain_edge *,
 
 /* drain_plan.c */
 int	 drain_start_planning(struct drain *, char *err, size_t errlen);
+
+/* drain_cmd.c */
+int	 drain_resume_ready(const struct drain *, uint64_t now_ms,
+	    char *pending, size_t len);
+void	 drain_resume_if_ready(struct drain *, uint64_t now_ms);
 
 #endif

@@ -82,6 +82,20 @@ cluster_all_up(struct cluster *cl, void *arg)
 	return 1;
 }
 
+/* The sessions of the hostds that run are up (a test may have stopped
+ * one). */
+static int
+cluster_running_up(struct cluster *cl, void *arg)
+{
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < cl->co.nhosts && i < CLUSTER_NHOSTS; i++)
+		if (cl->hd_running[i] && !cl->co.hosts[i].up)
+			return 0;
+	return 1;
+}
+
 /* Ports the kernel has just handed out on 127.0.0.1 and freed again:
  * unlike ports derived from the pid, they never collide with another test
  * process's listeners (several suites run at once). */
@@ -221,7 +235,7 @@ cluster_coord_start(struct cluster *cl)
 	if (coord_init(&cl->co, &cl->loop, &cc, err, sizeof(err)) < 0)
 		fail_msg("coord_init: %s", err);
 	cl->co_running = 1;
-	assert_true(cluster_run_until(cl, cluster_all_up, NULL, 30000));
+	assert_true(cluster_run_until(cl, cluster_running_up, NULL, 30000));
 }
 
 void

@@ -157,6 +157,22 @@ last_run(struct cluster *cl, const char *kind, const char *host, char *state,
 	store_job_clear(&sj);
 }
 
+/* Host i's drain ends completed: i is in maintenance, runs none of vms,
+ * and each of them runs on one host. */
+static void
+drain_completed(struct cluster *cl, int i, const char **vms, size_t n)
+{
+	char st[32];
+
+	assert_true(cluster_run_until(cl, no_drain, NULL, 60000));
+	cluster_run_until(cl, no_job, NULL, 30000);
+	last_run(cl, "drain", cl->co.hosts[i].conf.name, st, sizeof(st), NULL,
+	    0);
+	assert_string_equal(st, "completed");
+	expect_maintenance_empty(cl, i, vms, n);
+	expect_once(vms, n);
+}
+
 static int
 migrations_of(struct cluster *cl, const char *vm, const char *state)
 {
@@ -216,7 +232,6 @@ test_migrate_vs_maintenance_of_destination(void **state)
 {
 	struct cluster *cl = *state;
 	const char *vms[] = { "vb" };
-	char st[32];
 	int64_t id, arg[2];
 
 	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vb", NULL, 0), 0);
@@ -226,13 +241,8 @@ test_migrate_vs_maintenance_of_destination(void **state)
 	arg[1] = JOB_MIGRATING;
 	assert_true(cluster_run_until(cl, cluster_job_in, arg, 10000));
 	enter(cl, "h3", 0);
-	assert_true(cluster_run_until(cl, no_drain, NULL, 60000));
-	cluster_run_until(cl, no_job, NULL, 30000);
+	drain_completed(cl, 2, vms, 1);
 	cluster_expect_job(cl, id, "succeeded", NULL);
-	last_run(cl, "drain", "h3", st, sizeof(st), NULL, 0);
-	assert_string_equal(st, "completed");
-	expect_maintenance_empty(cl, 2, vms, 1);
-	expect_once(vms, 1);
 	/* It moved twice: to h3 by the operator, away by the drain. */
 	assert_int_equal(migrations_of(cl, "vb", "succeeded"), 2);
 }
@@ -656,7 +666,7 @@ test_drain_resumed_keeps_options(void **state)
 	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
 	const char *vms[] = { "vr1", "vr2" };
 	struct drain *d;
-	char st[32], err[256];
+	char err[256];
 
 	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vr1", NULL, 0), 0);
 	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vr2", NULL, 0), 0);
@@ -679,12 +689,7 @@ test_drain_resumed_keeps_options(void **state)
 	assert_true(d->resumed);
 	assert_int_equal(d->copy_storage, 1);
 	assert_int_equal(d->max_parallel, 1);
-	assert_true(cluster_run_until(cl, no_drain, NULL, 60000));
-	cluster_run_until(cl, no_job, NULL, 30000);
-	last_run(cl, "drain", "h1", st, sizeof(st), NULL, 0);
-	assert_string_equal(st, "completed");
-	expect_maintenance_empty(cl, 0, vms, 2);
-	expect_once(vms, 2);
+	drain_completed(cl, 0, vms, 2);
 }
 
 /*
@@ -711,13 +716,27 @@ drain_one_held(struct cluster *cl, void *arg)
 	return held > 0 && copying > 0;
 }
 
-static void
-test_drain_resumed_retries_held(void **state)
+static int
+host_down(struct cluster *cl, void *arg)
 {
-	struct cluster *cl = *state;
+	return !cl->co.hosts[*(int *)arg].up;
+}
+
+static void
+resumed_stop(struct cluster *cl, int i)
+{
+	hostd_shutdown(&cl->hd[i]);
+	cl->hd_running[i] = 0;
+	cluster_pump(cl, 200);
+}
+
+/* Three VMs on h1 (after stopping host dead, unless -1) and a drain of
+ * h1, one at a time: one copies, the next waits for its slot. */
+static void
+drain_h1_held(struct cluster *cl, const char **vms, int dead)
+{
 	Ferry__MaintenanceRequest req = FERRY__MAINTENANCE_REQUEST__INIT;
-	const char *vms[] = { "vh1", "vh2", "vh3" };
-	char st[32], err[256];
+	char err[256];
 	size_t k;
 
 	for (k = 0; k < 3; k++) {
@@ -725,7 +744,11 @@ test_drain_resumed_retries_held(void **state)
 		    vms[k], NULL, 0), 0);
 		cluster_script(0, vms[k], 12, 0, NULL);
 	}
-	cluster_wait_seen(cl, "vh3", 0);
+	cluster_wait_seen(cl, vms[2], 0);
+	if (dead >= 0) {
+		resumed_stop(cl, dead);
+		assert_true(cluster_run_until(cl, host_down, &dead, 20000));
+	}
 	req.host = "h1";
 	req.has_max_parallel = 1;
 	req.max_parallel = 1;
@@ -733,14 +756,108 @@ test_drain_resumed_retries_held(void **state)
 	    sizeof(err)) < 0)
 		fail_msg("maintenance enter h1: %s", err);
 	assert_true(cluster_run_until(cl, drain_one_held, NULL, 20000));
+}
+
+static void
+test_drain_resumed_retries_held(void **state)
+{
+	struct cluster *cl = *state;
+	const char *vms[] = { "vh1", "vh2", "vh3" };
+
+	drain_h1_held(cl, vms, -1);
 	cluster_coord_stop(cl);
 	cluster_coord_start(cl);
-	assert_true(cluster_run_until(cl, no_drain, NULL, 60000));
-	cluster_run_until(cl, no_job, NULL, 30000);
-	last_run(cl, "drain", "h1", st, sizeof(st), NULL, 0);
-	assert_string_equal(st, "completed");
-	expect_maintenance_empty(cl, 0, vms, 3);
-	expect_once(vms, 3);
+	drain_completed(cl, 0, vms, 3);
+}
+
+/*
+ * A resumed drain waits for the other hosts' sessions: planned when only
+ * its own host had said hello, it found no destination and left VMs
+ * behind. Each test restarts the coordinator with one host stopped and
+ * reads when the drain left "resumed". A job in flight towards the
+ * stopped host waits for it (its recovery asks both hosts), so a host that
+ * stays down is stopped before the drain starts.
+ */
+struct resumed { int stopped; uint64_t started_ms, planned_ms; int up_then; };
+
+static int
+drain_left_resumed(struct cluster *cl, void *arg)
+{
+	struct resumed *r = arg;
+	struct drain *d = drain_find_host(&cl->co, "h1");
+
+	if (d != NULL && d->state == DS_RESUMED)
+		return 0;
+	r->planned_ms = cluster_mono_ms();
+	r->up_then = cl->co.hosts[r->stopped].up;
+	return 1;
+}
+
+/* dead: a host stopped before the drain, or -1 to stop, after the drain
+ * started, the one the copying migration is not headed for. */
+static void
+resumed_start(struct cluster *cl, struct resumed *r, const char **vms,
+    int dead)
+{
+	struct drain *d;
+	struct job *j;
+
+	drain_h1_held(cl, vms, dead);
+	r->stopped = dead >= 0 ? dead : 2;
+	TAILQ_FOREACH(j, &cl->co.jobs, entry)
+		if (dead < 0 && j->state == JOB_MIGRATING &&
+		    strcmp(j->destination, "h3") == 0)
+			r->stopped = 1;
+	cluster_coord_stop(cl);
+	if (dead < 0)
+		resumed_stop(cl, r->stopped);
+	r->started_ms = cluster_mono_ms();
+	cluster_coord_start(cl);	/* the running hostds' sessions up */
+	assert_non_null(d = drain_find_host(&cl->co, "h1"));
+	assert_int_equal(d->state, DS_RESUMED);
+}
+
+/* A host whose session is late: the drain plans when it is up. */
+static void
+test_drain_resumed_waits_for_hosts(void **state)
+{
+	struct cluster *cl = *state;
+	const char *vms[] = { "vw1", "vw2", "vw3" };
+	struct resumed r = { 0 };
+
+	resumed_start(cl, &r, vms, -1);
+	/* Its own host and one other are up: still waiting for the third. */
+	cluster_pump(cl, 1000);
+	assert_false(drain_left_resumed(cl, &r));
+	hostd_free(&cl->hd[r.stopped]);
+	cluster_hostd_start(cl, r.stopped);
+	assert_true(cluster_run_until(cl, drain_left_resumed, &r, 30000));
+	assert_true(r.up_then);
+	assert_true(r.planned_ms - r.started_ms <
+	    DRAIN_RESUME_WAIT(&cl->co));
+	drain_completed(cl, 0, vms, 3);
+}
+
+/* A host that stays down: the drain plans without it once the wait is
+ * over, and moves everything to the one left. */
+static void
+test_drain_resumed_plans_without_a_dead_host(void **state)
+{
+	struct cluster *cl = *state;
+	const char *vms[] = { "vd1", "vd2", "vd3" };
+	struct resumed r = { 0 };
+	size_t k;
+
+	resumed_start(cl, &r, vms, 2);
+	assert_true(cluster_run_until(cl, drain_left_resumed, &r,
+	    (int)DRAIN_RESUME_WAIT(&cl->co) + 10000));
+	assert_false(r.up_then);
+	assert_true(r.planned_ms - r.started_ms >=
+	    DRAIN_RESUME_WAIT(&cl->co));
+	drain_completed(cl, 0, vms, 3);
+	for (k = 0; k < 3; k++)
+		assert_false(cluster_running_on(cluster_host_uri(r.stopped),
+		    vms[k]));
 }
 
 /* ---- the clocks ------------------------------------------------------------ */
@@ -956,6 +1073,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_resumed_retries_held,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain_resumed_waits_for_hosts,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_drain_resumed_plans_without_a_dead_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_journal_failure,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wall_clock_step, setup,
