@@ -14,9 +14,10 @@ dispatch_lookup(const struct dispatch_entry *table, size_t n, uint16_t type)
 }
 
 /*
- * Unpacks f's payload as its row says and calls the handler. Returns the
- * handler's result, or -1 with err set when the type is unknown, the
- * session is not authenticated for it, or the payload does not parse.
+ * Unpacks f's payload as its row says and calls the handler. Returns 0,
+ * the handler's refusal (-1 or a negative errno, err set), or -1 with err
+ * set when the type is unknown, the session is not authenticated for it,
+ * or the payload does not parse.
  */
 int
 dispatch_frame(const struct dispatch_entry *table, size_t n, void *ctx,
@@ -51,7 +52,7 @@ dispatch_frame(const struct dispatch_entry *table, size_t n, void *ctx,
 		snprintf(err, errlen, "%s failed", e->name);
 	if (rc != 1)
 		protobuf_c_message_free_unpacked(m, NULL);
-	return rc < 0 ? -1 : 0;
+	return rc < 0 ? rc : 0;
 }
 
 const char *

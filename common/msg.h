@@ -78,6 +78,12 @@ enum msg_type {
 #define FERRY_EFENCED	ESTALE
 /* A standby coordinator's refusal of a command that acts (ha.c). */
 #define FERRY_ENOTLEADER	EREMOTE
+/* What a refused command names does not exist (HTTPS: 404). */
+#define FERRY_ENOTFOUND		ENOENT
+/* It conflicts with what runs or with a host's state (HTTPS: 409). */
+#define FERRY_ECONFLICT		EBUSY
+/* The coordinator failed, not the request: memory, its store (500). */
+#define FERRY_EINTERNAL		EIO
 
 /* dispatch.c */
 #define DISPATCH_AUTH	0x1	/* refused until the session is authenticated/said hello */
@@ -88,8 +94,10 @@ struct dispatch_entry {
 	/* Called with the unpacked message. Returns 0 (the dispatcher frees
 	 * the message), 1 (the handler took the message, e.g. for a worker
 	 * thread, and frees it with protobuf_c_message_free_unpacked), or -1
-	 * with a message in err (sent back as an ERROR reply for calls, logged
-	 * for events; the dispatcher frees the message). */
+	 * or a negative errno with a message in err (sent back as an ERROR
+	 * reply for calls, with that errno as its code, EINVAL for -1;
+	 * logged for events; the dispatcher frees the message). The codes
+	 * a refusal may carry are FERRY_E* below. */
 	int				(*fn)(void *ctx, const struct frame_hdr *,
 					    ProtobufCMessage *, char *err, size_t errlen);
 	unsigned			 flags;

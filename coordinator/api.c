@@ -85,7 +85,7 @@ api_hosts(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	Ferry__HostEntry *ents = NULL, **entv = NULL;
 	struct api_host_buf *bufs = NULL;
 	size_t i, k;
-	int rc = -1;
+	int rc = -FERRY_EINTERNAL;
 
 	(void)m;
 	if (co->nhosts && ((ents = calloc(co->nhosts, sizeof(*ents))) == NULL ||
@@ -152,9 +152,10 @@ api_host_accept(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	Ferry__HostsReply r = FERRY__HOSTS_REPLY__INIT;
 	Ferry__HostEntry e, *ep = &e;
 	struct api_host_buf b;
+	int rc;
 
-	if (cluster_trust_accept(co, req->host, err, errlen) < 0)
-		return -1;
+	if ((rc = cluster_trust_accept(co, req->host, err, errlen)) < 0)
+		return rc;
 	api_host_entry(co, coord_host_find(co, req->host), &e, &b);
 	r.hosts = &ep;
 	r.n_hosts = 1;
@@ -200,11 +201,11 @@ api_vms(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	Ferry__Domain **stored = NULL;
 	struct store_vm *svms = NULL;
 	size_t i, j, n = 0, cap = 0, nsv = 0, nstored = 0;
-	int rc = -1;
+	int rc = -FERRY_EINTERNAL;
 
 	if (req->host && coord_host_find(co, req->host) == NULL) {
 		snprintf(err, errlen, "unknown host '%s'", req->host);
-		return -1;
+		return -FERRY_ENOTFOUND;
 	}
 	for (i = 0; i < co->nhosts; i++)
 		if (co->hosts[i].inv)
@@ -285,12 +286,14 @@ api_migrate(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	Ferry__JobInfo ji;
 	Ferry__JobEvent ev = FERRY__JOB_EVENT__INIT;
 	struct job *j;
+	int rc;
 
 	if (validate_domain_name(o->vm, err, errlen) < 0 ||
 	    (o->to && o->to[0] && validate_host_name(o->to, err, errlen) < 0))
 		return -1;
-	if (job_migrate(control_coord(c), o, 0, NULL, &j, err, errlen) < 0)
-		return -1;
+	if ((rc = job_migrate(control_coord(c), o, 0, NULL, &j, err,
+	    errlen)) < 0)
+		return rc;
 	job_info(j, &ji);
 	if (control_reply(c, hdr->type, hdr->serial, &ji.base) < 0) {
 		snprintf(err, errlen, "cannot send reply");
@@ -388,13 +391,13 @@ api_jobs(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	Ferry__JobInfo *infos = NULL, **v = NULL;
 	struct store_job *sj = NULL;
 	size_t n = 0, i, limit = req->has_limit && req->limit ? req->limit : 50;
-	int rc = -1;
+	int rc = -FERRY_EINTERNAL;
 
 	if (req->has_all && req->all)
 		limit = req->has_limit ? req->limit : 0;
 	if (store_jobs_list(co->store, 0, limit, &sj, &n) < 0) {
 		snprintf(err, errlen, "%s", store_error(co->store));
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	if (n && ((infos = calloc(n, sizeof(*infos))) == NULL ||
 	    (v = calloc(n, sizeof(*v))) == NULL)) {
@@ -429,7 +432,7 @@ api_job(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	struct store_event *ev = NULL;
 	struct store_job sj;
 	size_t n = 0, i;
-	int rc = -1, found;
+	int rc = -FERRY_EINTERNAL, found;
 
 	memset(&sj, 0, sizeof(sj));
 	if ((found = store_job_get(co->store, req->id, &sj)) <= 0) {
@@ -438,7 +441,7 @@ api_job(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 			    (unsigned long long)req->id);
 		else
 			snprintf(err, errlen, "%s", store_error(co->store));
-		return -1;
+		return found == 0 ? -FERRY_ENOTFOUND : -FERRY_EINTERNAL;
 	}
 	if (store_job_events(co->store, req->id, &ev, &n) < 0) {
 		snprintf(err, errlen, "%s", store_error(co->store));
@@ -482,33 +485,38 @@ api_abort(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	Ferry__JobInfo ji;
 	struct store_job sj;
 	struct job *j;
-	int found;
+	int found, rc;
 
 	/* A job not in flight: say what job says of it ("no job N"), or
 	 * how it ended. */
 	if ((j = job_find(co, (int64_t)req->id)) == NULL || j->check_only) {
 		memset(&sj, 0, sizeof(sj));
-		if ((found = store_job_get(co->store, req->id, &sj)) <= 0)
+		rc = found = store_job_get(co->store, req->id, &sj);
+		if (found <= 0) {
 			snprintf(err, errlen, found == 0 ? "no job %llu" :
 			    "cannot read job %llu", (unsigned long long)req->id);
-		else if (strcmp(sj.kind, "migrate") != 0)
+			rc = found == 0 ? -FERRY_ENOTFOUND : -FERRY_EINTERNAL;
+		} else if (strcmp(sj.kind, "migrate") != 0) {
 			snprintf(err, errlen, "job %llu is a %s, not a "
 			    "migration: see ferryctl maintenance cancel",
 			    (unsigned long long)req->id, sj.kind);
-		else
+			rc = -1;
+		} else {
 			snprintf(err, errlen, "job %llu is not running: it "
 			    "ended %s", (unsigned long long)req->id, sj.state);
+			rc = -FERRY_ECONFLICT;
+		}
 		if (found > 0)
 			store_job_clear(&sj);
-		return -1;
+		return rc;
 	}
-	if (job_abort(co, (int64_t)req->id, "aborted by operator", err,
-	    errlen) < 0)
-		return -1;
+	if ((rc = job_abort(co, (int64_t)req->id, "aborted by operator", err,
+	    errlen)) < 0)
+		return rc;
 	if ((j = job_find(co, (int64_t)req->id)) == NULL) {
 		snprintf(err, errlen, "job %llu ended meanwhile",
 		    (unsigned long long)req->id);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	job_info(j, &ji);
 	return control_reply(c, hdr->type, hdr->serial, &ji.base);
@@ -539,7 +547,7 @@ api_watch(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	if ((found = store_job_get(co->store, req->id, &sj)) <= 0) {
 		snprintf(err, errlen, found == 0 ? "no job %llu" :
 		    "cannot read job %llu", (unsigned long long)req->id);
-		return -1;
+		return found == 0 ? -FERRY_ENOTFOUND : -FERRY_EINTERNAL;
 	}
 	api_job_info(&sj, &ji);
 	rc = control_reply(c, hdr->type, hdr->serial, &ji.base);
@@ -668,12 +676,12 @@ api_audit(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	Ferry__AuditEntry *es = NULL, **v = NULL;
 	struct store_audit *a = NULL;
 	size_t n = 0, i;
-	int rc = -1;
+	int rc = -FERRY_EINTERNAL;
 
 	if (store_audit_list(co->store, req->has_since_ms ? req->since_ms : 0,
 	    req->has_limit && req->limit ? req->limit : 200, &a, &n) < 0) {
 		snprintf(err, errlen, "%s", store_error(co->store));
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	if (n && ((es = calloc(n, sizeof(*es))) == NULL ||
 	    (v = calloc(n, sizeof(*v))) == NULL)) {
@@ -705,7 +713,7 @@ api_metrics(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	(void)m;
 	if ((text = metrics_render(control_coord(c), NULL)) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	r.text = text;
 	if ((rc = control_reply(c, hdr->type, hdr->serial, &r.base)) < 0)

@@ -282,12 +282,12 @@ cluster_trust_accept(struct coord *co, const char *name, char *err,
 
 	if (h == NULL) {
 		snprintf(err, errlen, "unknown host '%s'", name);
-		return -1;
+		return -FERRY_ENOTFOUND;
 	}
 	if (!h->up || h->inv == NULL) {
 		snprintf(err, errlen, "host %s is not connected: accepting needs "
 		    "its current report", name);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	hi = h->inv->host;
 	if (validate_libvirt_uri(hi->libvirt_uri, e, sizeof(e)) < 0 ||

@@ -337,8 +337,8 @@ control_audit_take(struct ctl_client *c, uint16_t type, uint32_t serial)
 /*
  * Before an acting call is dispatched: its audit row, outcome pending,
  * completed by its reply or its error (control_send, control_error),
- * whenever they go out, to this client or to one that went away. -1 with
- * err: it cannot be recorded, and must not act.
+ * whenever they go out, to this client or to one that went away.
+ * -FERRY_EINTERNAL with err: it cannot be recorded, and must not act.
  */
 static int
 control_audit_begin(struct ctl_client *c, const struct frame *f,
@@ -350,7 +350,7 @@ control_audit_begin(struct ctl_client *c, const struct frame *f,
 	struct ctl_audit *a;
 	const char *what;
 	char name[64], *args = NULL;
-	int rc = -1;
+	int rc = -FERRY_EINTERNAL;
 
 	if ((e = dispatch_lookup(api_dispatch, api_ndispatch,
 	    f->hdr.type)) == NULL)
@@ -405,14 +405,15 @@ done:
 /*
  * A call to api.c's handlers, recorded in the audit trail first when it
  * acts. token: the HTTPS API's token name (a client of its own, not on the
- * socket), or NULL for a socket client, recorded by its uid. -1 with err
- * to send back as the call's error.
+ * socket), or NULL for a socket client, recorded by its uid. -1 or a
+ * negative errno (control_code) with err to send back as the call's error.
  */
 int
 control_dispatch(struct ctl_client *c, const struct frame *f,
     const char *token, char *err, size_t errlen)
 {
 	struct ctl_audit *a;
+	int rc;
 
 	/* A standby answers from what the leader wrote, read when asked. */
 	ha_standby_refresh(c->co, clock_mono_ms());
@@ -425,10 +426,10 @@ control_dispatch(struct ctl_client *c, const struct frame *f,
 		    (unsigned long long)c->co->ha_epoch);
 		return -1;
 	}
-	if (control_audit_begin(c, f, token, err, errlen) < 0)
-		return -1;
-	if (dispatch_frame(api_dispatch, api_ndispatch, c, 1, f, err,
-	    errlen) == 0)
+	if ((rc = control_audit_begin(c, f, token, err, errlen)) < 0)
+		return rc;
+	if ((rc = dispatch_frame(api_dispatch, api_ndispatch, c, 1, f, err,
+	    errlen)) == 0)
 		return 0;
 	/* Refused before any reply: the caller answers err, maybe not
 	 * through control_error (the HTTPS API answers its own way). */
@@ -436,7 +437,15 @@ control_dispatch(struct ctl_client *c, const struct frame *f,
 		audit_end(c->co, a->id, "refused", 0, err);
 		free(a);
 	}
-	return -1;
+	return rc;
+}
+
+/* The Ferry.Error code of a refusal: a handler's negative errno, EINVAL
+ * for a plain -1. */
+int
+control_code(int rc)
+{
+	return rc < -1 ? -rc : EINVAL;
 }
 
 static int
@@ -575,9 +584,9 @@ control_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 			frame_free(f);
 			continue;
 		}
-		if (control_dispatch(c, f, NULL, err, sizeof(err)) < 0)
-			control_error(c, f->hdr.type, f->hdr.serial, EINVAL,
-			    "%s", err);
+		if ((rc = control_dispatch(c, f, NULL, err, sizeof(err))) < 0)
+			control_error(c, f->hdr.type, f->hdr.serial,
+			    control_code(rc), "%s", err);
 		frame_free(f);
 	}
 done:

@@ -364,6 +364,7 @@ size_t	 control_queued(struct coord *);
 size_t	 control_nclients(struct coord *);
 int	 control_dispatch(struct ctl_client *, const struct frame *,
 	    const char *token, char *err, size_t errlen);
+int	 control_code(int rc);
 int	 control_reply(struct ctl_client *, uint16_t type, uint32_t serial,
 	    const ProtobufCMessage *);
 int	 control_event(struct ctl_client *, uint16_t type, uint32_t serial,

@@ -96,8 +96,8 @@ cpub_reply(struct cpub *b, const char *baseline, const char *error)
 		return;
 	if ((hc = calloc(b->nhosts + 1, sizeof(*hc))) == NULL ||
 	    (hv = calloc(b->nhosts + 1, sizeof(*hv))) == NULL) {
-		(void)control_error(b->client, b->type, b->serial, 0,
-		    "out of memory");
+		(void)control_error(b->client, b->type, b->serial,
+		    FERRY_EINTERNAL, "out of memory");
 		goto out;
 	}
 	/* The control socket's frames stop at 1 MiB: a large cluster's
@@ -221,7 +221,7 @@ cpubaseline_request(struct coord *co, struct ctl_client *c, uint16_t type,
 			free(b->xml);
 		free(b);
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	b->co = co;
 	b->nhosts = co->nhosts;

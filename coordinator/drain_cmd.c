@@ -23,24 +23,25 @@ drain_enter(struct coord *co, const Ferry__MaintenanceRequest *req,
 {
 	struct host *h = coord_host_find(co, req->host);
 	struct drain *d;
+	int rc;
 
 	if (h == NULL) {
 		snprintf(err, errlen, "unknown host '%s'", req->host);
-		return -1;
+		return -FERRY_ENOTFOUND;
 	}
 	if (drain_find_host(co, req->host) != NULL) {
 		snprintf(err, errlen, "host %s is already being drained",
 		    req->host);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	if (strcmp(h->admin_state, "maintenance") == 0 && !req->dry_run) {
 		snprintf(err, errlen, "host %s is already in maintenance",
 		    req->host);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	if ((d = drain_new(co, DK_DRAIN, req->host, DS_PLANNING)) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	if (req->has_max_parallel && req->max_parallel > 0)
 		d->max_parallel = d->operator_max = req->max_parallel;
@@ -55,10 +56,10 @@ drain_enter(struct coord *co, const Ferry__MaintenanceRequest *req,
 	d->deadline_ms = clock_mono_ms() + DRAIN_PLAN_DEADLINE_MS;
 	TAILQ_INSERT_TAIL(&co->drains, d, entry);
 	/* May plan at once and end the run (a dry run, a refusal). */
-	if (drain_start_planning(d, err, errlen) < 0) {
+	if ((rc = drain_start_planning(d, err, errlen)) < 0) {
 		TAILQ_REMOVE(&co->drains, d, entry);
 		drain_free(d);
-		return -1;
+		return rc;
 	}
 	return 0;
 }
@@ -75,7 +76,7 @@ drain_cancel(struct coord *co, const char *host, struct ctl_client *c,
 
 	if (h == NULL) {
 		snprintf(err, errlen, "unknown host '%s'", host);
-		return -1;
+		return -FERRY_ENOTFOUND;
 	}
 	if (d == NULL && strcmp(h->admin_state, "draining") == 0) {
 		/* A drain that ended incomplete left the host draining: the
@@ -92,13 +93,13 @@ drain_cancel(struct coord *co, const char *host, struct ctl_client *c,
 		    host, coord_host_state(h), strcmp(h->admin_state,
 		    "maintenance") == 0 ? "; maintenance exit brings it back" :
 		    "");
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	/* A second cancel is answered as the first. */
 	if (d->state != DS_CANCELLING && drain_step(d, DE_CANCEL, NULL) < 0) {
 		snprintf(err, errlen, "the drain of %s cannot be cancelled now",
 		    host);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	running = drain_running(d, NULL);
 	snprintf(msg, sizeof(msg), "drain cancelled; %zu migration%s finishing; "
@@ -176,12 +177,12 @@ drain_exit(struct coord *co, const Ferry__MaintenanceRequest *req,
 
 	if (h == NULL) {
 		snprintf(err, errlen, "unknown host '%s'", req->host);
-		return -1;
+		return -FERRY_ENOTFOUND;
 	}
 	if (drain_find_host(co, req->host) != NULL) {
 		snprintf(err, errlen, "host %s is being drained: cancel it first",
 		    req->host);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	drain_set_admin(co, req->host, "active");
 	if (!(req->has_restore && req->restore)) {
@@ -204,12 +205,12 @@ drain_exit(struct coord *co, const Ferry__MaintenanceRequest *req,
 	if ((last = drain_last_of(co, req->host)) < 0 ||
 	    store_jobs_list(co->store, 0, 0, &jobs, &n) < 0) {
 		snprintf(err, errlen, "%s", store_error(co->store));
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	if ((d = drain_new(co, DK_RESTORE, req->host, DS_PLANNING)) == NULL) {
 		store_job_list_free(jobs, n);
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	if (last && (d->items = calloc(n, sizeof(*d->items))) != NULL) {
 		for (i = 0; i < n; i++) {
@@ -266,7 +267,7 @@ drain_exit(struct coord *co, const Ferry__MaintenanceRequest *req,
 		    "shutting down" : store_error(co->store));
 		TAILQ_REMOVE(&co->drains, d, entry);
 		drain_free(d);
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	return 0;
 }

@@ -227,7 +227,7 @@ drain_start_planning(struct drain *d, char *err, size_t errlen)
 	if (h == NULL || !h->up || h->inv == NULL) {
 		snprintf(err, errlen, "host %s is down: Ferry cannot drain what "
 		    "it cannot see", d->host);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	for (i = 0; i < h->inv->n_domains; i++) {
 		const Ferry__Domain *dom = h->inv->domains[i];
@@ -245,7 +245,7 @@ drain_start_planning(struct drain *d, char *err, size_t errlen)
 	if (n && (items = realloc(d->items, (d->nitems + n) *
 	    sizeof(*d->items))) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	if (n)
 		d->items = items;
@@ -312,13 +312,13 @@ drain_start_moves(struct coord *co, const struct drain_move *moves, size_t n,
 	*id = 0;
 	if (drain_running_kind(co, "rebalance")) {
 		snprintf(err, errlen, "a rebalance is already running");
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	if ((d = drain_new(co, DK_REBALANCE, NULL, DS_PLANNING)) == NULL ||
 	    (n && (d->items = calloc(n, sizeof(*d->items))) == NULL)) {
 		drain_free(d);
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	d->max_parallel = max_parallel ? max_parallel : DRAIN_MAX_PARALLEL;
 	d->operator_max = max_parallel;
@@ -340,7 +340,7 @@ drain_start_moves(struct coord *co, const struct drain_move *moves, size_t n,
 		    "shutting down" : store_error(co->store));
 		TAILQ_REMOVE(&co->drains, d, entry);
 		drain_free(d);
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	*id = d->id;
 	return 0;

@@ -32,51 +32,26 @@ struct http_call {
 	int				 deferred;	/* answered after the call */
 };
 
-/* The status of a refusal, from what the handlers say (their words are
- * the message, unchanged). */
-static int
-http_api_status(const char *msg, const char **code)
-{
-	static const struct {
-		const char	*needle;
-		int		 status;
-		const char	*code;
-	} map[] = {
-		{ "already has job", 409, "conflict" },
-		{ "in flight", 409, "conflict" },
-		{ "is not running", 409, "conflict" },
-		{ "already being drained", 409, "conflict" },
-		{ "already in maintenance", 409, "conflict" },
-		{ "is not being drained", 409, "conflict" },
-		{ "cannot be cancelled now", 409, "conflict" },
-		{ "cancel it first", 409, "conflict" },
-		{ "already running", 409, "conflict" },
-		{ "is down", 409, "conflict" },
-		{ "unknown host", 404, "not_found" },
-		{ "unknown VM", 404, "not_found" },
-		{ "no job", 404, "not_found" },
-		{ "no such", 404, "not_found" },
-		{ "out of memory", 500, "internal" },
-		{ "cannot record", 500, "internal" },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strstr(msg, map[i].needle) != NULL) {
-			*code = map[i].code;
-			return map[i].status;
-		}
-	*code = "bad_request";
-	return 400;
-}
-
+/* The status of a refusal, from its Ferry.Error code (msg.h's FERRY_E*);
+ * the message goes back as the handlers wrote it. */
 static void
-http_api_refuse(struct http_req *r, const char *msg)
+http_api_refuse(struct http_req *r, int code, const char *msg)
 {
-	const char *code;
-	int status = http_api_status(msg, &code);
-
-	http_reply_error(r, status, code, "%s", msg);
+	switch (code) {
+	case FERRY_ENOTFOUND:
+		http_reply_error(r, 404, "not_found", "%s", msg);
+		break;
+	case FERRY_ECONFLICT:
+		http_reply_error(r, 409, "conflict", "%s", msg);
+		break;
+	case FERRY_EINTERNAL:
+	case ENOMEM:
+		http_reply_error(r, 500, "internal", "%s", msg);
+		break;
+	default:
+		http_reply_error(r, 400, "bad_request", "%s", msg);
+		break;
+	}
 }
 
 static void
@@ -98,7 +73,8 @@ http_call_sink(void *arg, const struct frame *f)
 	c->answered = 1;
 	if (f->hdr.status == FRAME_ERROR) {
 		e = (Ferry__Error *)frame_unpack(f, &ferry__error__descriptor);
-		http_api_refuse(c->req, e ? e->message : "refused");
+		http_api_refuse(c->req, e ? e->code : EINVAL,
+		    e ? e->message : "refused");
 		if (e)
 			ferry__error__free_unpacked(e, NULL);
 		if (c->deferred)
@@ -137,6 +113,7 @@ http_api_call(struct http_req *r, uint16_t type, const ProtobufCMessage *msg,
 	char err[1024];
 	uint8_t *buf = NULL;
 	size_t len;
+	int rc;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->ctl = control_client_sink(co, http_call_sink, c)) == NULL) {
@@ -166,10 +143,10 @@ http_api_call(struct http_req *r, uint16_t type, const ProtobufCMessage *msg,
 	f.hdr.status = FRAME_OK;
 	f.payload = buf;
 	/* Through the audit trail, under the token's name. */
-	if (control_dispatch(c->ctl, &f, http_req_token(r), err,
-	    sizeof(err)) < 0 && !c->answered) {
+	if ((rc = control_dispatch(c->ctl, &f, http_req_token(r), err,
+	    sizeof(err))) < 0 && !c->answered) {
 		c->answered = 1;
-		http_api_refuse(r, err);
+		http_api_refuse(r, control_code(rc), err);
 	}
 	free(buf);
 	if (c->answered) {

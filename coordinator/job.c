@@ -494,22 +494,23 @@ job_migrate(struct coord *co, const Ferry__MigrateOptions *o, int64_t parent,
 	struct store_job sj;
 	struct job *j, *other;
 	char *params;
+	int rc;
 
 	*out = NULL;
 	if ((other = job_find_vm(co, o->vm)) != NULL) {
 		snprintf(err, errlen, "%s already has job %lld in flight (%s)",
 		    o->vm, (long long)other->id, job_state_name(other->state));
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	if ((j = job_new(co, o->vm)) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
-	if (job_locate(co, o->vm, j->source, sizeof(j->source), j->uuid,
-	    sizeof(j->uuid), &j->mem_mib, err, errlen) < 0 || job_validate_target(co, j, o->to, err,
-	    errlen) < 0) {
+	if ((rc = job_locate(co, o->vm, j->source, sizeof(j->source),
+	    j->uuid, sizeof(j->uuid), &j->mem_mib, err, errlen)) < 0 ||
+	    (rc = job_validate_target(co, j, o->to, err, errlen)) < 0) {
 		job_free(j);
-		return -1;
+		return rc;
 	}
 	j->opts.bandwidth_mibs = o->has_bandwidth_mibs ? o->bandwidth_mibs : 0;
 	j->opts.max_downtime_ms = o->has_max_downtime_ms ? o->max_downtime_ms : 0;
@@ -539,7 +540,7 @@ job_migrate(struct coord *co, const Ferry__MigrateOptions *o, int64_t parent,
 		    store_error(co->store));
 		free(params);
 		job_free(j);
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	free(params);
 	j->id = sj.id;

@@ -106,18 +106,18 @@ job_abort(struct coord *co, int64_t id, const char *why, char *err,
 
 	if (j == NULL || j->check_only) {
 		snprintf(err, errlen, "job %lld is not running", (long long)id);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	if (j->state == JOB_VERIFYING) {
 		snprintf(err, errlen, "job %lld is already verifying its outcome",
 		    (long long)id);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	if (j->postcopy) {
 		snprintf(err, errlen, "job %lld is in post-copy: the VM already "
 		    "runs on %s and cannot go back", (long long)id,
 		    j->destination);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	if (j->abort_requested) {
 		/* Already pending: job_tick re-sends it as needed. */

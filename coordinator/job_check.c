@@ -620,7 +620,7 @@ job_locate(struct coord *co, const char *vm, char *src, size_t srclen,
 		cluster_host_notice(sh, "%s", err);
 		if ((ch = coord_host_find(co, claim)) != NULL)
 			cluster_host_notice(ch, "%s", err);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	if (running == 1)
 		return 0;
@@ -633,9 +633,11 @@ job_locate(struct coord *co, const char *vm, char *src, size_t srclen,
 	else if (down)
 		snprintf(err, errlen, "%s was last seen on %s, which is down",
 		    vm, down);
-	else
+	else {
 		snprintf(err, errlen, "unknown VM '%s'", vm);
-	return -1;
+		return -FERRY_ENOTFOUND;
+	}
+	return -FERRY_ECONFLICT;
 }
 
 int
@@ -650,7 +652,7 @@ job_validate_target(struct coord *co, struct job *j, const char *to,
 	}
 	if ((dh = coord_host_find(co, to)) == NULL) {
 		snprintf(err, errlen, "unknown host '%s'", to);
-		return -1;
+		return -FERRY_ENOTFOUND;
 	}
 	if (strcmp(to, j->source) == 0) {
 		snprintf(err, errlen, "%s already runs on %s", j->vm, to);
@@ -665,10 +667,11 @@ job_check(struct coord *co, const Ferry__CheckRequest *req,
     struct ctl_client *c, uint32_t serial, char *err, size_t errlen)
 {
 	struct job *j;
+	int rc;
 
 	if ((j = job_new(co, req->vm)) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	j->check_only = 1;
 	control_client_ref(c);
@@ -683,11 +686,11 @@ job_check(struct coord *co, const Ferry__CheckRequest *req,
 		job_free(j);
 		return -1;
 	}
-	if (job_locate(co, req->vm, j->source, sizeof(j->source), j->uuid,
-	    sizeof(j->uuid), &j->mem_mib, err, errlen) < 0 || job_validate_target(co, j, req->to, err,
-	    errlen) < 0) {
+	if ((rc = job_locate(co, req->vm, j->source, sizeof(j->source),
+	    j->uuid, sizeof(j->uuid), &j->mem_mib, err, errlen)) < 0 ||
+	    (rc = job_validate_target(co, j, req->to, err, errlen)) < 0) {
 		job_free(j);
-		return -1;
+		return rc;
 	}
 	TAILQ_INSERT_TAIL(&co->jobs, j, entry);
 	j->state = JOB_CHECKING;

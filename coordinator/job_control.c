@@ -106,8 +106,9 @@ job_control_cb(struct host *h, const struct frame *f, const char *err,
 			job_info(j, &ji);
 			(void)control_reply(c, jc->type, jc->serial, &ji.base);
 		} else
-			(void)control_error(c, jc->type, jc->serial, 0,
-			    "job %lld ended meanwhile", (long long)jc->job_id);
+			(void)control_error(c, jc->type, jc->serial,
+			    FERRY_ECONFLICT, "job %lld ended meanwhile",
+			    (long long)jc->job_id);
 	}
 out:
 	control_client_unref(jc->client);
@@ -124,7 +125,7 @@ job_control_request(struct coord *co, const Ferry__JobControlRequest *req,
 	struct store_job sj;
 	struct host *h;
 	struct job *j;
-	int found, set, pc;
+	int found, set, pc, rc;
 
 	set = strcmp(req->action, "set") == 0;
 	pc = strcmp(req->action, "postcopy") == 0;
@@ -149,28 +150,30 @@ job_control_request(struct coord *co, const Ferry__JobControlRequest *req,
 	if ((j = job_find(co, (int64_t)req->job_id)) == NULL || j->check_only) {
 		memset(&sj, 0, sizeof(sj));
 		if ((found = store_job_get(co->store, (int64_t)req->job_id,
-		    &sj)) <= 0)
+		    &sj)) <= 0) {
 			snprintf(err, errlen, found == 0 ? "no job %llu" :
 			    "cannot read job %llu",
 			    (unsigned long long)req->job_id);
-		else
+			rc = found == 0 ? -FERRY_ENOTFOUND : -FERRY_EINTERNAL;
+		} else {
 			snprintf(err, errlen, "job %llu is not running: it "
 			    "ended %s", (unsigned long long)req->job_id,
 			    sj.state);
-		if (found > 0)
+			rc = -FERRY_ECONFLICT;
 			store_job_clear(&sj);
-		return -1;
+		}
+		return rc;
 	}
 	if (j->state != JOB_MIGRATING) {
 		snprintf(err, errlen, "job %lld is %s, not migrating: nothing "
 		    "to %s", (long long)j->id, job_state_name(j->state),
 		    req->action);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	if (j->postcopy && !set) {
 		snprintf(err, errlen, "job %lld is in post-copy already",
 		    (long long)j->id);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	if (pc && j->opts.postcopy != 1) {
 		snprintf(err, errlen, "job %lld was not started with post-copy "
@@ -186,11 +189,11 @@ job_control_request(struct coord *co, const Ferry__JobControlRequest *req,
 	}
 	if ((h = coord_host_find(co, j->source)) == NULL || !h->up) {
 		snprintf(err, errlen, "source %s is not connected", j->source);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	if ((jc = calloc(1, sizeof(*jc))) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	jc->co = co;
 	control_client_ref(c);
@@ -214,7 +217,7 @@ job_control_request(struct coord *co, const Ferry__JobControlRequest *req,
 		control_client_unref(c);
 		free(jc);
 		snprintf(err, errlen, "cannot reach the source %s", j->source);
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	return 0;
 }

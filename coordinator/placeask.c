@@ -42,13 +42,15 @@ placeask_answer(struct placeask *a)
 {
 	Ferry__PlaceReply *r = NULL;
 	char err[256];
+	int rc;
 
 	if (a->calls > 0)
 		return;
 	if (control_client_alive(a->client) && !a->co->stopping) {
-		if (placement_reply(a->co, a->vm, &r, err, sizeof(err)) < 0)
-			(void)control_error(a->client, a->type, a->serial, 0,
-			    "%s", err);
+		if ((rc = placement_reply(a->co, a->vm, &r, err,
+		    sizeof(err))) < 0)
+			(void)control_error(a->client, a->type, a->serial,
+			    control_code(rc), "%s", err);
 		else
 			(void)control_reply(a->client, a->type, a->serial,
 			    &r->base);
@@ -120,13 +122,13 @@ placeask_request(struct coord *co, struct ctl_client *c, uint16_t type,
 	if ((k = placement_find_vm(p, vm)) == PLACE_NONE) {
 		snprintf(err, errlen, "%s runs on no host that is up", vm);
 		placement_free(p);
-		return -1;
+		return -FERRY_ENOTFOUND;
 	}
 	src = p->hosts[p->m.vms[k].host];
 	placement_free(p);
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	a->co = co;
 	control_client_ref(c);

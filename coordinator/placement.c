@@ -283,12 +283,14 @@ placement_reply(struct coord *co, const char *vm, Ferry__PlaceReply **out,
 	Ferry__PlaceReply *r = NULL;
 	Ferry__PlaceVerdict *e;
 	size_t i, k, best;
+	int rc;
 
 	*out = NULL;
 	if (placement_build(co, &p, err, errlen) < 0)
-		return -1;
+		return -FERRY_EINTERNAL;
 	if ((k = placement_find_vm(p, vm)) == PLACE_NONE) {
 		snprintf(err, errlen, "%s runs on no host that is up", vm);
+		rc = -FERRY_ENOTFOUND;
 		goto fail;
 	}
 	if ((vd = calloc(p->m.nhosts + 1, sizeof(*vd))) == NULL ||
@@ -322,9 +324,10 @@ placement_reply(struct coord *co, const char *vm, Ferry__PlaceReply **out,
 	return 0;
  oom:
 	snprintf(err, errlen, "out of memory");
+	rc = -FERRY_EINTERNAL;
  fail:
 	free(vd);
 	placement_free(p);
 	placement_reply_free(r);
-	return -1;
+	return rc;
 }

@@ -142,7 +142,7 @@ rebalance_model(struct coord *co, uint64_t quiet_ms,
 	*out = NULL;
 	if ((m = balance_model_new()) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	if (quiet_ms && store_jobs_list(co->store, 0, 0, &jobs, &njobs) < 0) {
 		snprintf(err, errlen, "%s", store_error(co->store));
@@ -288,7 +288,7 @@ rebalance_do(struct coord *co, enum balance_policy policy,
 
 	if (apply && drain_running_kind(co, "rebalance")) {
 		snprintf(err, errlen, "a rebalance is already running");
-		return -1;
+		return -FERRY_ECONFLICT;
 	}
 	if (rebalance_model(co, quiet_ms, blocked, &m, err, errlen) < 0)
 		return -1;
@@ -325,8 +325,8 @@ rebalance_do(struct coord *co, enum balance_policy policy,
 		/* Reply first, so the run's events come after the plan. */
 		r.plan_json = json;
 		r.message = msg;
-		if (drain_start_moves(co, moves, plan->nmoves, 0, NULL, 0, &id,
-		    err, errlen) < 0)
+		if ((rc = drain_start_moves(co, moves, plan->nmoves, 0, NULL, 0,
+		    &id, err, errlen)) < 0)
 			goto done;
 		r.has_drain_id = 1;
 		r.drain_id = id;
@@ -378,6 +378,7 @@ rebalance_finish_pending(struct rb_pending *rp)
 	 * the answer is what makes its audit row final with the outcome. */
 	struct ctl_client *c = rp->client;
 	char err[512];
+	int rc;
 
 	rb_current = NULL;
 	if (rp->co->stopping) {
@@ -405,12 +406,12 @@ rebalance_finish_pending(struct rb_pending *rp)
 			(void)control_reply(c, rp->type, rp->serial, &r.base);
 		}
 		free(json);
-	} else if (rebalance_do(rp->co, rp->policy, rp->objective, rp->max_moves, rp->threshold,
-	    rp->quiet_ms, &rp->blocked, rp->apply, c, rp->type,
-	    rp->serial, err, sizeof(err)) < 0) {
+	} else if ((rc = rebalance_do(rp->co, rp->policy, rp->objective,
+	    rp->max_moves, rp->threshold, rp->quiet_ms, &rp->blocked,
+	    rp->apply, c, rp->type, rp->serial, err, sizeof(err))) < 0) {
 		if (c != NULL)
-			(void)control_error(c, rp->type, rp->serial, 0,
-			    "%s", err);
+			(void)control_error(c, rp->type, rp->serial,
+			    control_code(rc), "%s", err);
 		else
 			log_warnx("periodic rebalance: %s", err);
 	}
@@ -497,7 +498,7 @@ rebalance_start(struct coord *co, int snapshot, enum balance_policy policy,
 	}
 	if ((rp = calloc(1, sizeof(*rp))) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	rp->co = co;
 	rp->snapshot = snapshot;

@@ -332,6 +332,73 @@ seen_on_h1(struct cluster *cl, void *arg)
 	return cluster_inventory_has(cl, arg, 0);
 }
 
+/* One refused request: its status, its error code, and want in its
+ * message. */
+static void
+refused(struct cluster *cl, const char *method, const char *path,
+    const char *body, int status, const char *code, const char *want)
+{
+	char got[64];
+	struct req r;
+
+	assert_int_equal(req(cl, &r, method, path, op_tok, body), status);
+	assert_string_equal(err_code(&r, got, sizeof(got)), code);
+	if (strstr(r.out, want) == NULL)
+		fail_msg("%s %s: '%s' has no '%s'", method, path, r.out, want);
+}
+
+/*
+ * Each refusal's status follows the code its handler gave (msg.h's
+ * FERRY_E*), not its words: the handlers return -FERRY_ENOTFOUND and
+ * -FERRY_ECONFLICT, and the same call made directly returns them. When
+ * the status was read from the message, a VM that was shut off got a 400
+ * and any store error that said "no such" a 404.
+ */
+static void
+test_refusal_codes(void **state)
+{
+	struct cluster *cl = *state;
+	Ferry__MaintenanceRequest mr = FERRY__MAINTENANCE_REQUEST__INIT;
+	struct hv_domain off;
+	char err[256];
+
+	assert_int_equal(fake_hv_add_running(cluster_host_uri(0), "vm1", NULL,
+	    0), 0);
+	memset(&off, 0, sizeof(off));
+	snprintf(off.name, sizeof(off.name), "vmoff");
+	snprintf(off.uuid, sizeof(off.uuid),
+	    "0000000a-1111-4000-8000-00000000000a");
+	off.state = HV_STATE_SHUTOFF;
+	snprintf(off.state_str, sizeof(off.state_str), "shutoff");
+	off.mem_mib = 64;
+	off.vcpus = 1;
+	off.persistent = 1;
+	assert_int_equal(fake_hv_add_domain(cluster_host_uri(0), &off), 0);
+	hostd_inventory_refresh(&cl->hd[0]);
+	assert_true(cluster_run_until(cl, seen_on_h1, (void *)"vm1", 20000));
+
+	refused(cl, "GET", "/v1/vms?host=h9", NULL, 404, "not_found",
+	    "unknown host 'h9'");
+	refused(cl, "POST", "/v1/jobs/999/abort", "{}", 404, "not_found",
+	    "no job 999");
+	refused(cl, "POST", "/v1/migrations", "{\"vm\":\"vm1\",\"to\":\"h9\"}",
+	    404, "not_found", "unknown host 'h9'");
+	refused(cl, "POST", "/v1/migrations", "{\"vm\":\"vmoff\"}", 409,
+	    "conflict", "not running");
+	refused(cl, "POST", "/v1/migrations", "{\"vm\":\"vm1\",\"to\":\"h1\"}",
+	    400, "bad_request", "already runs on h1");
+	refused(cl, "POST", "/v1/hosts/h1/maintenance",
+	    "{\"action\":\"cancel\"}", 409, "conflict", "is not being drained");
+
+	mr.host = "h9";
+	assert_int_equal(drain_enter(&cl->co, &mr, NULL, MSG_CTL_MAINT_ENTER,
+	    1, err, sizeof(err)), -FERRY_ENOTFOUND);
+	assert_int_equal(drain_cancel(&cl->co, "h1", NULL, MSG_CTL_MAINT_CANCEL,
+	    1, err, sizeof(err)), -FERRY_ECONFLICT);
+	assert_int_equal(job_abort(&cl->co, 999, "test", err, sizeof(err)),
+	    -FERRY_ECONFLICT);
+}
+
 static int
 seen_on_h2(struct cluster *cl, void *arg)
 {
@@ -675,6 +742,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_file_edited, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_refusal_codes, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_same_migration_twice, setup,
 		    teardown),

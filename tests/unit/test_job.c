@@ -442,7 +442,7 @@ test_abort(void **state)
 		o.vm = "vmab";
 		o.to = "h3";
 		assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j2, err,
-		    sizeof(err)), -1);
+		    sizeof(err)), -FERRY_ECONFLICT);
 		assert_non_null(strstr(err, "in flight"));
 	}
 	cluster_run_until(cl, cluster_job_gone, &id, 1200);	/* let a sample or two pass */
@@ -884,14 +884,14 @@ test_bad_requests(void **state)
 	hostd_inventory_refresh(&cl->hd[0]);
 	assert_true(cluster_run_until(cl, seen_on_h1, "vmx", 20000));
 	o.vm = "nosuch";
-	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)), -1);
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)), -FERRY_ENOTFOUND);
 	assert_string_equal(err, "unknown VM 'nosuch'");
 	o.vm = "vmx";
 	o.to = "h1";
 	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)), -1);
 	assert_string_equal(err, "vmx already runs on h1");
 	o.to = "h9";
-	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)), -1);
+	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j, err, sizeof(err)), -FERRY_ENOTFOUND);
 	assert_string_equal(err, "unknown host 'h9'");
 	/* Nothing was recorded for refused requests. */
 	{
@@ -1676,7 +1676,7 @@ test_zone_placement(void **state)
 	assert_true(r->hosts[2]->ok);
 	placement_reply_free(r);
 	assert_int_equal(placement_reply(&cl->co, "nosuch", &r, err,
-	    sizeof(err)), -1);
+	    sizeof(err)), -FERRY_ENOTFOUND);
 	assert_string_equal(err, "nosuch runs on no host that is up");
 
 	/* migrate without --to: h3, not the emptier h2. */
@@ -2514,7 +2514,7 @@ test_journal_failure_retried(void **state)
 	o.vm = "vjf";
 	o.to = "h3";
 	assert_int_equal(job_migrate(&cl->co, &o, 0, NULL, &j2, err,
-	    sizeof(err)), -1);
+	    sizeof(err)), -FERRY_ECONFLICT);
 	assert_non_null(strstr(err, "already has job"));
 	arg[0] = id;
 	arg[1] = JOB_MIGRATING;

@@ -371,7 +371,7 @@ test_drain_same_host_twice(void **state)
 	enter(cl, "h1", 1);
 	req.host = "h1";
 	assert_int_equal(drain_enter(&cl->co, &req, NULL, MSG_CTL_MAINT_ENTER,
-	    2, err, sizeof(err)), -1);
+	    2, err, sizeof(err)), -FERRY_ECONFLICT);
 	assert_string_equal(err, "host h1 is already being drained");
 	assert_true(cluster_run_until(cl, no_drain, NULL, 60000));
 	cluster_run_until(cl, no_job, NULL, 30000);
