@@ -491,8 +491,7 @@ api_abort(void *ctx, const struct frame_hdr *hdr, ProtobufCMessage *m,
 	 * how it ended. */
 	if ((j = job_find(co, (int64_t)req->id)) == NULL || j->check_only) {
 		memset(&sj, 0, sizeof(sj));
-		rc = found = store_job_get(co->store, req->id, &sj);
-		if (found <= 0) {
+		if ((found = store_job_get(co->store, req->id, &sj)) <= 0) {
 			snprintf(err, errlen, found == 0 ? "no job %llu" :
 			    "cannot read job %llu", (unsigned long long)req->id);
 			rc = found == 0 ? -FERRY_ENOTFOUND : -FERRY_EINTERNAL;

@@ -118,7 +118,7 @@ placeask_request(struct coord *co, struct ctl_client *c, uint16_t type,
 	size_t k;
 
 	if (placement_build(co, &p, err, errlen) < 0)
-		return -1;
+		return -FERRY_EINTERNAL;
 	if ((k = placement_find_vm(p, vm)) == PLACE_NONE) {
 		snprintf(err, errlen, "%s runs on no host that is up", vm);
 		placement_free(p);

@@ -230,7 +230,7 @@ oom:
 fail:
 	store_job_list_free(jobs, njobs);
 	balance_model_free(m);
-	return -1;
+	return -FERRY_EINTERNAL;
 }
 
 /* The balance policy's score of the live cluster (the metrics). */
@@ -255,13 +255,14 @@ rebalance_snapshot_json(struct coord *co, const struct rb_blocked *blocked,
     char **json, char *err, size_t errlen)
 {
 	struct balance_model *m;
+	int rc;
 
-	if (rebalance_model(co, 0, blocked, &m, err, errlen) < 0)
-		return -1;
+	if ((rc = rebalance_model(co, 0, blocked, &m, err, errlen)) < 0)
+		return rc;
 	if ((*json = balance_write(m)) == NULL) {
 		snprintf(err, errlen, "cannot write the snapshot");
 		balance_model_free(m);
-		return -1;
+		return -FERRY_EINTERNAL;
 	}
 	balance_model_free(m);
 	return 0;
@@ -290,8 +291,9 @@ rebalance_do(struct coord *co, enum balance_policy policy,
 		snprintf(err, errlen, "a rebalance is already running");
 		return -FERRY_ECONFLICT;
 	}
-	if (rebalance_model(co, quiet_ms, blocked, &m, err, errlen) < 0)
-		return -1;
+	if ((rc = rebalance_model(co, quiet_ms, blocked, &m, err,
+	    errlen)) < 0)
+		return rc;
 	balance_opts_defaults(&o);
 	o.policy = policy;
 	o.objective = objective;
@@ -306,6 +308,7 @@ rebalance_do(struct coord *co, enum balance_policy policy,
 	if ((json = balance_plan_json(m, plan, (t1.tv_sec - t0.tv_sec) * 1e3 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1e6)) == NULL) {
 		snprintf(err, errlen, "out of memory");
+		rc = -FERRY_EINTERNAL;
 		goto done;
 	}
 	snprintf(msg, sizeof(msg), "%s: %zu move%s, score %.4f -> %.4f",
@@ -314,6 +317,7 @@ rebalance_do(struct coord *co, enum balance_policy policy,
 	if (apply && plan->nmoves > 0) {
 		if ((moves = calloc(plan->nmoves, sizeof(*moves))) == NULL) {
 			snprintf(err, errlen, "out of memory");
+			rc = -FERRY_EINTERNAL;
 			goto done;
 		}
 		for (i = 0; i < plan->nmoves; i++) {
@@ -396,11 +400,11 @@ rebalance_finish_pending(struct rb_pending *rp)
 		Ferry__SnapshotReply r = FERRY__SNAPSHOT_REPLY__INIT;
 		char *json = NULL;
 
-		if (rebalance_snapshot_json(rp->co, &rp->blocked, &json, err,
-		    sizeof(err)) < 0) {
+		if ((rc = rebalance_snapshot_json(rp->co, &rp->blocked, &json,
+		    err, sizeof(err))) < 0) {
 			if (c != NULL)
-				(void)control_error(c, rp->type, rp->serial, 0,
-				    "%s", err);
+				(void)control_error(c, rp->type, rp->serial,
+				    control_code(rc), "%s", err);
 		} else if (c != NULL) {
 			r.json = json;
 			(void)control_reply(c, rp->type, rp->serial, &r.base);
