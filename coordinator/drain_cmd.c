@@ -353,7 +353,7 @@ drain_recover(struct coord *co, char *err, size_t errlen)
  * up yet, judged every VM unmovable and ended incomplete. A host still
  * down when the wait is over is planned without, as any down host is.
  */
-int
+static int
 drain_resume_ready(const struct drain *d, uint64_t now_ms, char *pending,
     size_t len)
 {
@@ -379,7 +379,8 @@ drain_resume_ready(const struct drain *d, uint64_t now_ms, char *pending,
 	return own && (npending == 0 || now_ms >= d->resume_by_ms);
 }
 
-/* May end (and free) d. */
+/* A resumed drain that is ready plans; any other is left alone. May end
+ * (and free) d. */
 void
 drain_resume_if_ready(struct drain *d, uint64_t now_ms)
 {
@@ -407,7 +408,6 @@ drain_host_up(struct host *h)
 
 	for (d = TAILQ_FIRST(&h->co->drains); d != NULL; d = next) {
 		next = TAILQ_NEXT(d, entry);
-		if (!drain_final(d))
-			drain_resume_if_ready(d, clock_mono_ms());
+		drain_resume_if_ready(d, clock_mono_ms());
 	}
 }

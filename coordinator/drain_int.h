@@ -164,8 +164,6 @@ int	 drain_journal_edge(struct drain *, const struct drain_edge *,
 int	 drain_start_planning(struct drain *, char *err, size_t errlen);
 
 /* drain_cmd.c */
-int	 drain_resume_ready(const struct drain *, uint64_t now_ms,
-	    char *pending, size_t len);
 void	 drain_resume_if_ready(struct drain *, uint64_t now_ms);
 
 #endif

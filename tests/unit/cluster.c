@@ -70,22 +70,10 @@ cluster_pump(struct cluster *cl, int ms)
 		uv_run(&cl->loop, UV_RUN_NOWAIT), usleep(2000);
 }
 
-int
-cluster_all_up(struct cluster *cl, void *arg)
-{
-	size_t i;
-
-	(void)arg;
-	for (i = 0; i < cl->co.nhosts; i++)
-		if (!cl->co.hosts[i].up)
-			return 0;
-	return 1;
-}
-
 /* The sessions of the hostds that run are up (a test may have stopped
  * one). */
-static int
-cluster_running_up(struct cluster *cl, void *arg)
+int
+cluster_all_up(struct cluster *cl, void *arg)
 {
 	size_t i;
 
@@ -204,6 +192,15 @@ cluster_hostd_start(struct cluster *cl, int i)
 	cl->hd_running[i] = 1;
 }
 
+/* Host i's hostd goes away; hostd_free, then cluster_hostd_start, brings
+ * it back. */
+void
+cluster_hostd_stop(struct cluster *cl, int i)
+{
+	hostd_shutdown(&cl->hd[i]);
+	cl->hd_running[i] = 0;
+}
+
 void
 cluster_coord_start(struct cluster *cl)
 {
@@ -235,7 +232,7 @@ cluster_coord_start(struct cluster *cl)
 	if (coord_init(&cl->co, &cl->loop, &cc, err, sizeof(err)) < 0)
 		fail_msg("coord_init: %s", err);
 	cl->co_running = 1;
-	assert_true(cluster_run_until(cl, cluster_running_up, NULL, 30000));
+	assert_true(cluster_run_until(cl, cluster_all_up, NULL, 30000));
 }
 
 void

@@ -58,6 +58,7 @@ void		 cluster_pump(struct cluster *, int);
 int		 cluster_all_up(struct cluster *, void *);
 struct cluster	*cluster_new(const struct cluster_opts *);
 void		 cluster_hostd_start(struct cluster *, int);
+void		 cluster_hostd_stop(struct cluster *, int);
 void		 cluster_coord_start(struct cluster *);
 void		 cluster_coord_stop(struct cluster *);
 int		 cluster_free(struct cluster *);

@@ -213,8 +213,7 @@ test_render_hosts(void **state)
 	free(t);
 
 	/* A host that goes down. */
-	hostd_shutdown(&cl->hd[2]);
-	cl->hd_running[2] = 0;
+	cluster_hostd_stop(cl, 2);
 	{
 		int down = 0;
 		uint64_t end = cluster_mono_ms() + 20000;

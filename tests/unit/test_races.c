@@ -725,8 +725,7 @@ host_down(struct cluster *cl, void *arg)
 static void
 resumed_stop(struct cluster *cl, int i)
 {
-	hostd_shutdown(&cl->hd[i]);
-	cl->hd_running[i] = 0;
+	cluster_hostd_stop(cl, i);
 	cluster_pump(cl, 200);
 }
 
